@@ -1,0 +1,210 @@
+import { Effect, Result, Schema, SchemaIssue, SchemaTransformation } from "effect"
+import { WireError } from "./errors.ts"
+import { Message, MessageId, messageName } from "./message.ts"
+
+// Reads never go out of bounds: every caller checks the frame length first.
+const u32 = (b: Uint8Array, o: number): number =>
+  (((b[o] ?? 0) << 24) | ((b[o + 1] ?? 0) << 16) | ((b[o + 2] ?? 0) << 8) | (b[o + 3] ?? 0)) >>> 0
+
+const putU32 = (b: Uint8Array, o: number, v: number): void => {
+  b[o] = v >>> 24
+  b[o + 1] = v >>> 16
+  b[o + 2] = v >>> 8
+  b[o + 3] = v
+}
+
+const badLength = (id: number, expected: string, got: number) =>
+  Result.fail(
+    new WireError({
+      reason: "BadLength",
+      messageId: id,
+      message: `message id ${id} (${messageName(id)}): expected ${expected} bytes, got ${got}`
+    })
+  )
+
+// Shared instances for the payload-less messages: decoding them allocates nothing.
+const KEEP_ALIVE = Result.succeed<Message>({ _tag: "KeepAlive" })
+const SIMPLE: ReadonlyArray<Result.Result<Message, never>> = [
+  Result.succeed({ _tag: "Choke" }),
+  Result.succeed({ _tag: "Unchoke" }),
+  Result.succeed({ _tag: "Interested" }),
+  Result.succeed({ _tag: "NotInterested" })
+]
+const HAVE_ALL = Result.succeed<Message>({ _tag: "HaveAll" })
+const HAVE_NONE = Result.succeed<Message>({ _tag: "HaveNone" })
+
+/**
+ * Decodes one frame (length prefix already removed; the empty frame is a keep-alive).
+ * Lengths are checked exactly per id. `Bitfield.bits`, `Piece.block` and `Extended.payload`
+ * are views into `frame`: the caller must not reuse `frame`'s memory while it keeps them.
+ * Unknown ids fail with reason `UnknownMessageId` (`error.recoverable === true`): the stream is
+ * still in sync and the caller may skip the frame.
+ */
+export const decodeFrame = (frame: Uint8Array): Result.Result<Message, WireError> => {
+  const n = frame.length
+  if (n === 0) return KEEP_ALIVE
+  const id = frame[0] ?? 0
+  switch (id) {
+    case 0:
+    case 1:
+    case 2:
+    case 3: {
+      if (n !== 1) return badLength(id, "1", n)
+      return SIMPLE[id] ?? KEEP_ALIVE
+    }
+    case MessageId.Have:
+    case MessageId.Suggest:
+    case MessageId.AllowedFast: {
+      if (n !== 5) return badLength(id, "5", n)
+      const index = u32(frame, 1)
+      return Result.succeed(
+        id === MessageId.Have
+          ? { _tag: "Have", index }
+          : id === MessageId.Suggest
+          ? { _tag: "Suggest", index }
+          : { _tag: "AllowedFast", index }
+      )
+    }
+    case MessageId.Bitfield:
+      return Result.succeed({ _tag: "Bitfield", bits: frame.subarray(1) })
+    case MessageId.Request:
+    case MessageId.Cancel:
+    case MessageId.Reject: {
+      if (n !== 13) return badLength(id, "13", n)
+      const index = u32(frame, 1)
+      const begin = u32(frame, 5)
+      const length = u32(frame, 9)
+      const _tag = id === MessageId.Request ? "Request" : id === MessageId.Cancel ? "Cancel" : "Reject"
+      return Result.succeed({ _tag, index, begin, length })
+    }
+    case MessageId.Piece: {
+      if (n < 9) return badLength(id, "at least 9", n)
+      return Result.succeed({ _tag: "Piece", index: u32(frame, 1), begin: u32(frame, 5), block: frame.subarray(9) })
+    }
+    case MessageId.Port: {
+      if (n !== 3) return badLength(id, "3", n)
+      return Result.succeed({ _tag: "Port", port: ((frame[1] ?? 0) << 8) | (frame[2] ?? 0) })
+    }
+    case MessageId.HaveAll:
+    case MessageId.HaveNone: {
+      if (n !== 1) return badLength(id, "1", n)
+      return id === MessageId.HaveAll ? HAVE_ALL : HAVE_NONE
+    }
+    case MessageId.Extended: {
+      if (n < 2) return badLength(id, "at least 2", n)
+      return Result.succeed({ _tag: "Extended", id: frame[1] ?? 0, payload: frame.subarray(2) })
+    }
+    default:
+      return Result.fail(
+        new WireError({
+          reason: "UnknownMessageId",
+          messageId: id,
+          message: `message id ${id} (unknown, ${n} bytes): not implemented; the frame can be skipped`
+        })
+      )
+  }
+}
+
+const withPrefix = (payloadLength: number, id: number): Uint8Array => {
+  const out = new Uint8Array(4 + payloadLength)
+  putU32(out, 0, payloadLength)
+  out[4] = id
+  return out
+}
+
+const triple = (id: number, index: number, begin: number, length: number): Uint8Array => {
+  const out = withPrefix(13, id)
+  putU32(out, 5, index)
+  putU32(out, 9, begin)
+  putU32(out, 13, length)
+  return out
+}
+
+const single = (id: number, index: number): Uint8Array => {
+  const out = withPrefix(5, id)
+  putU32(out, 5, index)
+  return out
+}
+
+/**
+ * The 13 bytes that precede a piece block on the wire (length prefix, id 7, index, begin),
+ * so a writer can send header then block without concatenating them.
+ */
+export const encodePieceHeader = (index: number, begin: number, blockLength: number): Uint8Array => {
+  const out = new Uint8Array(13)
+  putU32(out, 0, 9 + blockLength)
+  out[4] = MessageId.Piece
+  putU32(out, 5, index)
+  putU32(out, 9, begin)
+  return out
+}
+
+/**
+ * Encodes a message as it goes on the wire, length prefix included. Numeric fields are
+ * trusted to be in range (the Schema types say so; `MessageFromFrame` validates them).
+ * A `Piece` is copied here; hot writers use `encodePieceHeader` + the block instead.
+ */
+export const encodeMessage = (m: Message): Uint8Array => {
+  switch (m._tag) {
+    case "KeepAlive":
+      return new Uint8Array(4)
+    case "Choke":
+    case "Unchoke":
+    case "Interested":
+    case "NotInterested":
+    case "HaveAll":
+    case "HaveNone":
+      return withPrefix(1, MessageId[m._tag])
+    case "Have":
+    case "Suggest":
+    case "AllowedFast":
+      return single(MessageId[m._tag], m.index)
+    case "Request":
+    case "Cancel":
+    case "Reject":
+      return triple(MessageId[m._tag], m.index, m.begin, m.length)
+    case "Bitfield": {
+      const out = withPrefix(1 + m.bits.length, MessageId.Bitfield)
+      out.set(m.bits, 5)
+      return out
+    }
+    case "Piece": {
+      const out = withPrefix(9 + m.block.length, MessageId.Piece)
+      putU32(out, 5, m.index)
+      putU32(out, 9, m.begin)
+      out.set(m.block, 13)
+      return out
+    }
+    case "Port": {
+      const out = withPrefix(3, MessageId.Port)
+      out[5] = m.port >>> 8
+      out[6] = m.port
+      return out
+    }
+    case "Extended": {
+      const out = withPrefix(2 + m.payload.length, MessageId.Extended)
+      out[5] = m.id
+      out.set(m.payload, 6)
+      return out
+    }
+  }
+}
+
+/**
+ * Schema view of the codec: encoded side = one frame without its length prefix (what the
+ * framer yields), type side = `Message`. Decode failures carry the WireError's message.
+ */
+export const MessageFromFrame = Schema.Uint8Array.pipe(
+  Schema.decodeTo(
+    Message,
+    SchemaTransformation.transformEffect({
+      decode: (frame: Uint8Array) => {
+        const r = decodeFrame(frame)
+        return Result.isSuccess(r)
+          ? Effect.succeed(r.success)
+          : Effect.fail(new SchemaIssue.InvalidValue({ message: r.failure.message }, frame))
+      },
+      encode: (m: Message) => Effect.succeed(encodeMessage(m).subarray(4))
+    })
+  )
+)

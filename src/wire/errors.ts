@@ -1,0 +1,38 @@
+import { Schema } from "effect"
+
+/**
+ * Why a byte sequence was rejected.
+ * - `BadHandshake`: wrong pstrlen/pstr or wrong total length.
+ * - `BadLength`: a known message id whose payload length does not match BEP 3/5/6/10.
+ * - `UnknownMessageId`: a well-formed frame with an id we do not implement; the
+ *   framing is intact, so the caller may skip it instead of disconnecting.
+ * - `EmptyExtended`: an extended message (id 20) without its extended-id byte.
+ * - `FrameTooLarge`: a length prefix above the framer's limit (nothing was allocated).
+ * - `BadBitfield`: wrong length for the piece count, or spare bits set (BEP 3: drop the peer).
+ * - `BadExtendedHandshake`: BEP 10 handshake payload is not a bencoded dict, or a strict field check failed.
+ */
+export const WireErrorReason = Schema.Literals([
+  "BadHandshake",
+  "BadLength",
+  "UnknownMessageId",
+  "FrameTooLarge",
+  "BadBitfield",
+  "BadExtendedHandshake"
+])
+export type WireErrorReason = typeof WireErrorReason.Type
+
+export class WireError extends Schema.TaggedError<WireError>()("WireError", {
+  reason: WireErrorReason,
+  message: Schema.String,
+  /** The offending message id, when the error is about one message. */
+  messageId: Schema.optional(Schema.Int)
+}) {
+  /**
+   * True when the stream is still correctly framed after this error, so skipping
+   * the message is safe (only unknown ids). Every other reason means the peer is
+   * broken or hostile and the connection should be dropped.
+   */
+  get recoverable(): boolean {
+    return this.reason === "UnknownMessageId"
+  }
+}

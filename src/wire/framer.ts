@@ -1,0 +1,217 @@
+import { Result } from "effect"
+import { WireError } from "./errors.ts"
+import {
+  checkHandshakePrefix,
+  decodeHandshake,
+  decodeHandshakeHeader,
+  HANDSHAKE_HEADER_LENGTH,
+  HANDSHAKE_LENGTH
+} from "./handshake.ts"
+import type { Handshake, HandshakeHeader } from "./handshake.ts"
+
+/** Largest frame we accept by default: a 16 KiB block, a big bitfield or a BEP 9 piece fit easily. */
+export const DEFAULT_MAX_FRAME_LENGTH = 1 << 20
+
+export interface FramerOptions {
+  /** Largest payload (length prefix excluded) accepted before failing with FrameTooLarge. */
+  readonly maxFrameLength?: number
+}
+
+/**
+ * Incremental splitter for one connection's byte stream: first the handshake (`takeHandshake`,
+ * or `takeHandshakeHeader` then `take(20)`), then length-prefixed frames (`next` / `feed`).
+ *
+ * Invariants:
+ * - Chunks are kept by reference until fully consumed; callers must not mutate a chunk after
+ *   `push`ing it (frames handed out may be views into it).
+ * - A frame inside one chunk is returned as a `subarray` of it. Only a frame spanning chunks is
+ *   copied, into a buffer of exactly its length, allocated once all its bytes have arrived
+ *   (so memory held is at most the bytes actually received).
+ * - A length prefix above `maxFrameLength` fails as soon as its 4 bytes are in, before any
+ *   allocation; the error is sticky (the stream cannot be resynchronised).
+ */
+export interface Framer {
+  /** Queue a chunk of received bytes (not copied). */
+  readonly push: (chunk: Uint8Array) => void
+  /** Next frame (payload without the length prefix; empty = keep-alive), or `undefined` when more bytes are needed. */
+  readonly next: () => Result.Result<Uint8Array | undefined, WireError>
+  /** `push` then drain every complete frame. */
+  readonly feed: (chunk: Uint8Array) => Result.Result<ReadonlyArray<Uint8Array>, WireError>
+  /** Exactly `n` raw bytes (a view when possible), or `undefined` if fewer are buffered. For the handshake phase only. */
+  readonly take: (n: number) => Uint8Array | undefined
+  /** The 48-byte handshake header (pstr, reserved, info-hash), failing early on a bad pstr. */
+  readonly takeHandshakeHeader: () => Result.Result<HandshakeHeader | undefined, WireError>
+  /** The full 68-byte handshake, failing early on a bad pstr. */
+  readonly takeHandshake: () => Result.Result<Handshake | undefined, WireError>
+  /** Bytes received and not yet handed out (a parsed-but-incomplete frame's prefix excluded). */
+  readonly buffered: () => number
+}
+
+const EMPTY = new Uint8Array(0)
+const NEED_MORE = Result.succeed(undefined)
+
+export const makeFramer = (options: FramerOptions = {}): Framer => {
+  const maxFrameLength = options.maxFrameLength ?? DEFAULT_MAX_FRAME_LENGTH
+  const chunks: Array<Uint8Array> = []
+  let head = 0 // index of the first live chunk
+  let offset = 0 // bytes of chunks[head] already consumed
+  let size = 0 // bytes buffered from (head, offset) on
+  let pending = -1 // payload length of the frame whose prefix was consumed, or -1
+  let failure: Result.Result<never, WireError> | undefined
+
+  const push = (chunk: Uint8Array): void => {
+    if (chunk.length === 0) return
+    chunks.push(chunk)
+    size += chunk.length
+  }
+
+  const dropConsumedChunks = (): void => {
+    if (head === chunks.length) {
+      chunks.length = 0
+      head = 0
+    } else if (head > 64 && head * 2 > chunks.length) {
+      chunks.splice(0, head)
+      head = 0
+    }
+  }
+
+  // Skips n <= size bytes.
+  const advance = (n: number): void => {
+    size -= n
+    while (n > 0) {
+      const c = chunks[head]
+      if (c === undefined) break
+      const left = c.length - offset
+      if (n < left) {
+        offset += n
+        return
+      }
+      n -= left
+      head++
+      offset = 0
+    }
+    dropConsumedChunks()
+  }
+
+  // Requires n <= size.
+  const takeUnchecked = (n: number): Uint8Array => {
+    if (n === 0) return EMPTY
+    const first = chunks[head]
+    if (first !== undefined && first.length - offset >= n) {
+      const view = first.subarray(offset, offset + n)
+      advance(n)
+      return view
+    }
+    const out = new Uint8Array(n)
+    let filled = 0
+    while (filled < n) {
+      const c = chunks[head]
+      if (c === undefined) break
+      const part = c.subarray(offset, Math.min(c.length, offset + n - filled))
+      out.set(part, filled)
+      filled += part.length
+      advance(part.length)
+    }
+    return out
+  }
+
+  const take = (n: number): Uint8Array | undefined => (size < n ? undefined : takeUnchecked(n))
+
+  // Reads the 4-byte big-endian prefix across chunk boundaries without allocating.
+  const readPrefix = (): number => {
+    const c0 = chunks[head]
+    if (c0 !== undefined && c0.length - offset >= 4) {
+      const o = offset
+      advance(4)
+      return (c0[o] ?? 0) * 0x100_0000 + (((c0[o + 1] ?? 0) << 16) | ((c0[o + 2] ?? 0) << 8) | (c0[o + 3] ?? 0))
+    }
+    let v = 0
+    for (let i = 0; i < 4; i++) {
+      const c = chunks[head]
+      v = v * 256 + (c?.[offset] ?? 0)
+      advance(1)
+    }
+    return v
+  }
+
+  const next = (): Result.Result<Uint8Array | undefined, WireError> => {
+    if (failure !== undefined) return failure
+    if (pending < 0) {
+      if (size < 4) return NEED_MORE
+      const length = readPrefix()
+      if (length > maxFrameLength) {
+        failure = Result.fail(
+          new WireError({
+            reason: "FrameTooLarge",
+            message: `frame length ${length} exceeds the limit of ${maxFrameLength} bytes`
+          })
+        )
+        return failure
+      }
+      pending = length
+    }
+    if (size < pending) return NEED_MORE
+    const frame = takeUnchecked(pending)
+    pending = -1
+    return Result.succeed(frame)
+  }
+
+  const feed = (chunk: Uint8Array): Result.Result<ReadonlyArray<Uint8Array>, WireError> => {
+    push(chunk)
+    const frames: Array<Uint8Array> = []
+    while (true) {
+      const r = next()
+      if (Result.isFailure(r)) return Result.fail(r.failure)
+      if (r.success === undefined) return Result.succeed(frames)
+      frames.push(r.success)
+    }
+  }
+
+  // Validates whatever part of the pstr has arrived, so garbage is rejected on its first byte.
+  const earlyCheck = (): WireError | undefined => {
+    const n = Math.min(size, 20)
+    const first = chunks[head]
+    const prefix = first !== undefined && first.length - offset >= n
+      ? first.subarray(offset, offset + n)
+      : copyPrefix(n)
+    return checkHandshakePrefix(prefix)
+  }
+
+  const copyPrefix = (n: number): Uint8Array => {
+    const out = new Uint8Array(n)
+    let filled = 0
+    for (let i = head; i < chunks.length && filled < n; i++) {
+      const c = chunks[i]
+      if (c === undefined) break
+      const from = i === head ? offset : 0
+      const part = c.subarray(from, Math.min(c.length, from + n - filled))
+      out.set(part, filled)
+      filled += part.length
+    }
+    return out
+  }
+
+  const takeHandshakeLike = <A>(
+    length: number,
+    decode: (bytes: Uint8Array) => Result.Result<A, WireError>
+  ): Result.Result<A | undefined, WireError> => {
+    if (failure !== undefined) return failure
+    const err = earlyCheck()
+    if (err !== undefined) {
+      failure = Result.fail(err)
+      return failure
+    }
+    if (size < length) return NEED_MORE
+    return decode(takeUnchecked(length))
+  }
+
+  return {
+    push,
+    next,
+    feed,
+    take,
+    takeHandshakeHeader: () => takeHandshakeLike(HANDSHAKE_HEADER_LENGTH, decodeHandshakeHeader),
+    takeHandshake: () => takeHandshakeLike(HANDSHAKE_LENGTH, decodeHandshake),
+    buffered: () => size
+  }
+}
