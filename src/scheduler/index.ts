@@ -1,0 +1,15 @@
+export {
+  type Block,
+  BLOCK_SIZE,
+  blockLength,
+  blocksInPiece,
+  type FileSpan,
+  hasBit,
+  makeBitfield,
+  pieceBlocks,
+  pieceSize,
+  wantedPiecesFromFiles
+} from "./geometry.ts"
+export type { ReceiveResult, VerifiedResult } from "./events.ts"
+export { makePicker, type Picker, type PickerConfig } from "./picker.ts"
+export { type PeerKey, PickerConfigError, PiecePicker, type PiecePickerShape } from "./service.ts"

@@ -1,0 +1,147 @@
+/**
+ * Choosing the next blocks to request from one peer.
+ *
+ * Order: (1) missing blocks of open pieces the peer has, pieces it already
+ * works on first (fewer half-finished pieces, and a bad piece's contributors
+ * stay few); (2) new pieces, rarest first with a random tie-break (or lowest
+ * index first in sequential mode), while fewer than `maxOpenPieces` servable
+ * pieces are open; (3) in endgame only, blocks already in flight to other
+ * peers, least-duplicated first.
+ */
+import { type Block, BLOCK_SIZE, blockLength } from "./geometry.ts"
+import {
+  addRequester,
+  availability,
+  MISSING,
+  openPiece,
+  type PeerState,
+  peerHasPiece,
+  type Progress,
+  REQUESTED,
+  type State
+} from "./state.ts"
+import { forEachBit } from "./peers.ts"
+import { inBuckets } from "./buckets.ts"
+
+export const inEndgame = <K>(s: State<K>): boolean => s.remainingWanted > 0 && s.missingWanted === 0
+
+const uniformIndex = (random: () => number, n: number): number => Math.min(n - 1, Math.floor(random() * n))
+
+/** Rarest candidate piece the peer has, by scanning buckets from the rarest up. */
+const rarestByBuckets = <K>(s: State<K>, peer: PeerState, random: () => number): number => {
+  // A piece no non-seed peer has is only reachable through a seed.
+  const from = peer.bits === null ? 0 : 1
+  for (let c = from; c < s.buckets.lists.length; c++) {
+    const list = s.buckets.lists[c]
+    if (list === undefined || list.length === 0) continue
+    // Random start + circular scan: a random tie-break among equally rare pieces.
+    const start = uniformIndex(random, list.length)
+    for (let j = 0; j < list.length; j++) {
+      const p = list[(start + j) % list.length]
+      if (p !== undefined && peerHasPiece(peer, p)) return p
+    }
+  }
+  return -1
+}
+
+/** Same answer as `rarestByBuckets`, walking the peer's (few) pieces instead; uniform tie-break by reservoir sampling. */
+const rarestByPeerPieces = <K>(s: State<K>, bits: Uint8Array, random: () => number): number => {
+  let best = -1
+  let bestCount = Number.POSITIVE_INFINITY
+  let ties = 0
+  forEachBit(bits, s.g.pieceCount, (p) => {
+    if (!inBuckets(s.buckets, p)) return
+    const c = s.avail[p] ?? 0
+    if (c < bestCount) {
+      best = p
+      bestCount = c
+      ties = 1
+    } else if (c === bestCount) {
+      ties++
+      if (uniformIndex(random, ties) === 0) best = p
+    }
+  })
+  return best
+}
+
+const sequentialNext = <K>(s: State<K>, peer: PeerState): number => {
+  while (s.seqCursor < s.g.pieceCount && !inBuckets(s.buckets, s.seqCursor)) s.seqCursor++
+  for (let p = s.seqCursor; p < s.g.pieceCount; p++) {
+    if (inBuckets(s.buckets, p) && peerHasPiece(peer, p)) return p
+  }
+  return -1
+}
+
+const nextNewPiece = <K>(s: State<K>, peer: PeerState, random: () => number): number => {
+  if (s.sequential) return sequentialNext(s, peer)
+  // Few pieces: walking the peer's bitfield beats scanning big buckets of pieces it lacks.
+  if (peer.bits !== null && peer.haveCount * 8 < s.buckets.size) return rarestByPeerPieces(s, peer.bits, random)
+  return rarestByBuckets(s, peer, random)
+}
+
+const takeMissing = <K>(s: State<K>, piece: number, prog: Progress<K>, key: K, max: number, out: Array<Block>): void => {
+  let i = prog.hint
+  for (; i < prog.state.length && out.length < max; i++) {
+    if (prog.state[i] !== MISSING) continue
+    addRequester(s, prog, piece, i, key)
+    out.push({ piece, begin: i * BLOCK_SIZE, length: blockLength(s.g, piece, i) })
+  }
+  // Everything below i is now non-missing (blocks turning missing again lower the hint).
+  prog.hint = i
+}
+
+const endgameBlocks = <K>(s: State<K>, peer: PeerState, key: K, max: number, out: Array<Block>): void => {
+  const candidates: Array<{ piece: number; index: number; prog: Progress<K>; dup: number }> = []
+  for (const [piece, prog] of s.open) {
+    if (s.wanted[piece] !== 1 || !peerHasPiece(peer, piece)) continue
+    for (let i = 0; i < prog.state.length; i++) {
+      const reqs = prog.requesters[i]
+      if (prog.state[i] !== REQUESTED || reqs === undefined) continue
+      if (reqs.length >= s.endgameMaxRequesters || reqs.includes(key)) continue
+      candidates.push({ piece, index: i, prog, dup: reqs.length })
+    }
+  }
+  candidates.sort((a, b) => a.dup - b.dup)
+  for (const c of candidates) {
+    if (out.length >= max) return
+    addRequester(s, c.prog, c.piece, c.index, key)
+    out.push({ piece: c.piece, begin: c.index * BLOCK_SIZE, length: blockLength(s.g, c.piece, c.index) })
+  }
+}
+
+/**
+ * Up to `max` blocks to request from peer `key`. Each returned block is
+ * recorded as in flight to that peer until it is received, released
+ * (timeout/cancel/reject/choke) or the peer is removed.
+ */
+export const pick = <K>(s: State<K>, key: K, max: number, random: () => number): Array<Block> => {
+  const peer = s.peers.get(key)
+  const out: Array<Block> = []
+  if (peer === undefined || max <= 0) return out
+
+  let servable = 0
+  const mine: Array<number> = []
+  const others: Array<number> = []
+  for (const [piece, prog] of s.open) {
+    if (availability(s, piece) > 0) servable++
+    if (s.wanted[piece] !== 1 || prog.missing === 0 || !peerHasPiece(peer, piece)) continue
+    if (peer.pieceRefs.has(piece) || prog.contributors.has(key)) mine.push(piece)
+    else others.push(piece)
+  }
+  const partial = s.sequential ? [...mine, ...others].sort((a, b) => a - b) : [...mine, ...others]
+  for (const piece of partial) {
+    if (out.length >= max) break
+    const prog = s.open.get(piece)
+    if (prog !== undefined) takeMissing(s, piece, prog, key, max, out)
+  }
+
+  while (out.length < max && servable < s.maxOpenPieces) {
+    const piece = nextNewPiece(s, peer, random)
+    if (piece === -1) break
+    servable++
+    takeMissing(s, piece, openPiece(s, piece), key, max, out)
+  }
+
+  if (out.length < max && inEndgame(s)) endgameBlocks(s, peer, key, max, out)
+  return out
+}
