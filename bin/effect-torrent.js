@@ -1,4 +1,6 @@
 #!/usr/bin/env node
 // Entry point for `npx effect-torrent`. Node >= 22.18 runs the TypeScript sources directly
 // (type stripping), and npx/npm put the pinned Node 24 first on PATH.
-import "../src/cli/main.ts"
+import { main } from "../src/cli/main.ts"
+
+main()

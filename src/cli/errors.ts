@@ -1,0 +1,95 @@
+/**
+ * Error reporting for every command: a failure becomes ONE line on stderr,
+ * `error: <subject>: <what went wrong>`, and a non-zero exit code. No stack
+ * traces, no Effect cause dumps: commands fail with typed errors whose
+ * `message` is already the sentence to show; `describeError` adds a fallback
+ * for the few foreign errors (file system, defects).
+ */
+import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
+import { Cause, Effect, Result, Schema } from "effect"
+import { CliError } from "effect/cli"
+import type { PlatformError } from "effect/PlatformError"
+import { oneLine } from "./format.ts"
+
+/** A user-facing failure about some input (a path, a URI, a flag value). */
+export class CliInputError extends Schema.TaggedError<CliInputError>()("CliInputError", {
+  /** What the line is about, e.g. the path; "" when nothing in particular. */
+  subject: Schema.String,
+  detail: Schema.String
+}) {
+  override get message(): string {
+    return this.subject === "" ? this.detail : `${this.subject}: ${this.detail}`
+  }
+}
+
+/** Short reason for a file-system failure, without the module/method noise. */
+export const describePlatformError = (e: PlatformError): string => {
+  switch (e.reason._tag) {
+    case "NotFound":
+      return "no such file or directory"
+    case "PermissionDenied":
+      return "permission denied"
+    case "BadArgument":
+      return e.reason.description ?? e.message
+    default: {
+      const description = e.reason.description
+      // EISDIR & co. arrive as "Unknown" with the errno text in the description.
+      return description !== undefined && description !== "" ? description : e.reason._tag
+    }
+  }
+}
+
+/** Wraps a file-system failure on `path` into a CliInputError. */
+export const fsError = (path: string) => (e: PlatformError): CliInputError =>
+  new CliInputError({ subject: path, detail: describePlatformError(e) })
+
+const isPlatformError = (u: unknown): u is PlatformError =>
+  typeof u === "object" && u !== null && "_tag" in u && u._tag === "PlatformError" && "reason" in u
+
+/** One line (no newlines, no control characters) describing any error value. */
+export const describeError = (error: unknown): string => {
+  if (isPlatformError(error)) {
+    const where = "pathOrDescriptor" in error.reason ? error.reason.pathOrDescriptor : undefined
+    const detail = describePlatformError(error)
+    return oneLine(where !== undefined ? `${where}: ${detail}` : detail)
+  }
+  if (error instanceof Error || (typeof error === "object" && error !== null && "message" in error)) {
+    const message = (error as { readonly message: unknown }).message
+    if (typeof message === "string" && message !== "") return oneLine(message.split("\n")[0] ?? message)
+  }
+  return oneLine(String(error))
+}
+
+/**
+ * The line to print for a failed run, or undefined when nothing should be
+ * printed: interruption (Ctrl-C) and usage errors, which effect/cli has already
+ * rendered together with the help text.
+ */
+export const failureLine = (cause: Cause.Cause<unknown>): string | undefined => {
+  if (Cause.hasInterruptsOnly(cause)) return undefined
+  const fail = Cause.findError(cause)
+  if (Result.isSuccess(fail)) {
+    if (CliError.isCliError(fail.success)) {
+      return fail.success._tag === "ShowHelp" ? undefined : `error: ${describeError(fail.success)}`
+    }
+    return `error: ${describeError(fail.success)}`
+  }
+  const defect = Cause.findDefect(cause)
+  if (Result.isSuccess(defect)) return `error: internal error: ${describeError(defect.success)}`
+  return undefined
+}
+
+const writeStderr = (line: string) => Effect.sync(() => void process.stderr.write(`${line}\n`))
+
+/**
+ * Entry point for the CLI: runs `program` (all services provided), prints the
+ * failure line if any, and exits 0 on success, 1 on failure, 130 on Ctrl-C.
+ */
+export const runCliMain = <E>(program: Effect.Effect<void, E>): void =>
+  program.pipe(
+    Effect.tapCause((cause) => {
+      const line = failureLine(cause)
+      return line === undefined ? Effect.void : writeStderr(line)
+    }),
+    NodeRuntime.runMain({ disableErrorReporting: true })
+  )

@@ -1,0 +1,151 @@
+/**
+ * What `info` prints, as pure functions of the parsed torrent / magnet:
+ * `torrentJson`/`magnetJson` (the --json object) and `torrentLines`/`magnetLines`.
+ */
+import type { Magnet } from "../metainfo/index.ts"
+import type { Metainfo, TorrentFile } from "../metainfo/model.ts"
+import { formatBytes, oneLine, toHex } from "./format.ts"
+
+/** The `info --json` object (same keys for torrents and magnets; unknown values are null). */
+export interface InfoJson {
+  readonly kind: "torrent" | "magnet"
+  readonly infoHash: string | null
+  readonly infoHashV2: string | null
+  readonly version: "v1" | "v2" | "hybrid" | null
+  readonly name: string | null
+  readonly totalSize: number | null
+  readonly pieceLength: number | null
+  readonly pieceCount: number | null
+  /** `path` is `/`-joined and starts with the torrent name for multi-file torrents; padding files excluded. */
+  readonly files: ReadonlyArray<{ readonly path: string; readonly size: number }> | null
+  readonly trackers: ReadonlyArray<ReadonlyArray<string>>
+  readonly webSeeds: ReadonlyArray<string>
+  readonly private: boolean | null
+  readonly comment: string | null
+  readonly createdBy: string | null
+  readonly creationDate: number | null
+  /** Magnet `x.pe` peers (host:port); null for torrents. */
+  readonly peers: ReadonlyArray<string> | null
+}
+
+const hexOrNull = (b: Uint8Array | null): string | null => (b === null ? null : toHex(b))
+
+const realFiles = (m: Metainfo): ReadonlyArray<TorrentFile> => m.files.filter((f) => !f.padding)
+
+export const torrentJson = (m: Metainfo): InfoJson => ({
+  kind: "torrent",
+  infoHash: hexOrNull(m.infoHash),
+  infoHashV2: hexOrNull(m.infoHashV2),
+  version: m.version,
+  name: m.name,
+  totalSize: m.totalSize,
+  pieceLength: m.pieceLength,
+  pieceCount: m.pieceCount,
+  files: realFiles(m).map((f) => ({ path: f.path.join("/"), size: f.length })),
+  trackers: m.trackers,
+  webSeeds: m.webSeeds,
+  private: m.private,
+  comment: m.comment,
+  createdBy: m.createdBy,
+  creationDate: m.creationDate,
+  peers: null
+})
+
+export const magnetJson = (m: Magnet): InfoJson => ({
+  kind: "magnet",
+  infoHash: hexOrNull(m.infoHash),
+  infoHashV2: hexOrNull(m.infoHashV2),
+  version: m.infoHash !== null && m.infoHashV2 !== null ? "hybrid" : m.infoHash !== null ? "v1" : "v2",
+  name: m.name,
+  totalSize: null,
+  pieceLength: null,
+  pieceCount: null,
+  files: null,
+  trackers: m.trackers.map((url) => [url]),
+  webSeeds: m.webSeeds,
+  private: null,
+  comment: null,
+  createdBy: null,
+  creationDate: null,
+  peers: m.peers
+})
+
+interface Dir {
+  readonly dirs: Map<string, Dir>
+  readonly files: Array<{ readonly name: string; readonly size: number }>
+}
+
+const newDir = (): Dir => ({ dirs: new Map(), files: [] })
+
+/** The files as an indented tree, directories first at each level, each in torrent order. */
+export const fileTree = (files: ReadonlyArray<TorrentFile>, indent = "  "): ReadonlyArray<string> => {
+  const root = newDir()
+  for (const f of files) {
+    let dir = root
+    for (const component of f.path.slice(0, -1)) {
+      const next = dir.dirs.get(component) ?? newDir()
+      dir.dirs.set(component, next)
+      dir = next
+    }
+    dir.files.push({ name: f.path[f.path.length - 1] ?? "", size: f.length })
+  }
+  const lines: Array<string> = []
+  const visit = (dir: Dir, depth: number) => {
+    const pad = indent.repeat(depth)
+    for (const [name, sub] of dir.dirs) {
+      lines.push(`${pad}${oneLine(name)}/`)
+      visit(sub, depth + 1)
+    }
+    for (const f of dir.files) lines.push(`${pad}${oneLine(f.name)}  (${formatBytes(f.size)})`)
+  }
+  visit(root, 1)
+  return lines
+}
+
+const trackerLines = (tiers: ReadonlyArray<ReadonlyArray<string>>): ReadonlyArray<string> =>
+  tiers.length === 0
+    ? ["trackers:     (none)"]
+    : ["trackers:", ...tiers.map((tier, i) => `  tier ${i + 1}: ${tier.map(oneLine).join(", ")}`)]
+
+const listLines = (title: string, items: ReadonlyArray<string>): ReadonlyArray<string> =>
+  items.length === 0 ? [`${title}(none)`] : [title.trimEnd(), ...items.map((s) => `  ${oneLine(s)}`)]
+
+const field = (label: string, value: string) => `${`${label}:`.padEnd(14)}${value}`
+
+export const torrentLines = (m: Metainfo): ReadonlyArray<string> => {
+  const files = realFiles(m)
+  const padding = m.files.length - files.length
+  const optional: Array<string> = []
+  if (m.comment !== null) optional.push(field("comment", oneLine(m.comment)))
+  if (m.createdBy !== null) optional.push(field("created by", oneLine(m.createdBy)))
+  if (m.creationDate !== null) optional.push(field("created", formatDate(m.creationDate)))
+  return [
+    field("name", oneLine(m.name)),
+    ...(m.infoHash !== null ? [field("info hash", toHex(m.infoHash))] : []),
+    ...(m.infoHashV2 !== null ? [field("info hash v2", toHex(m.infoHashV2))] : []),
+    field("version", m.version),
+    field("size", `${formatBytes(m.totalSize)} (${m.totalSize} bytes)`),
+    field("pieces", `${m.pieceCount} x ${formatBytes(m.pieceLength)} (piece length ${m.pieceLength})`),
+    field("private", m.private ? "yes" : "no"),
+    ...optional,
+    `files (${files.length}${padding > 0 ? `, plus ${padding} padding` : ""}):`,
+    ...fileTree(files),
+    ...trackerLines(m.trackers),
+    ...listLines("web seeds:    ", m.webSeeds)
+  ]
+}
+
+export const magnetLines = (m: Magnet): ReadonlyArray<string> => [
+  field("name", m.name === null ? "(unknown)" : oneLine(m.name)),
+  ...(m.infoHash !== null ? [field("info hash", toHex(m.infoHash))] : []),
+  ...(m.infoHashV2 !== null ? [field("info hash v2", toHex(m.infoHashV2))] : []),
+  ...trackerLines(m.trackers.map((url) => [url])),
+  ...listLines("web seeds:    ", m.webSeeds),
+  ...listLines("peers:        ", m.peers)
+]
+
+/** Seconds since the epoch → ISO 8601 (UTC). Some clients wrote milliseconds: shown as-is if out of range. */
+const formatDate = (seconds: number): string => {
+  const ms = seconds * 1000
+  return Number.isFinite(ms) && Math.abs(ms) <= 8.64e15 ? `${new Date(ms).toISOString()} (${seconds})` : `${seconds}`
+}
