@@ -10,7 +10,16 @@
  *   `pieceCount === ceil(totalSize / pieceLength)` for v1 and hybrid torrents.
  * - `pieces.length === 20 * pieceCount` for v1/hybrid, 0 for pure v2.
  * - every `path` component is sanitised: never "", ".", "..", and never contains "/" or "\0".
+ *
+ * Pure v2: files are NOT padded in `offset` space (offsets are contiguous like
+ * above), but BEP 52 pieces never span files: file i occupies
+ * ceil(length / pieceLength) pieces of its own, so
+ * `pieceCount === sum(ceil(files[i].length / pieceLength))` (see `v2PieceRanges`).
+ *
+ * `MetainfoSchema` (below) describes the same shape as a Schema.
  */
+import { Schema } from "effect"
+
 export type TorrentVersion = "v1" | "v2" | "hybrid"
 
 export interface TorrentFile {
@@ -25,6 +34,13 @@ export interface TorrentFile {
   readonly attr: string
   /** BEP 52 pieces root (32 bytes), present for v2/hybrid files longer than 0. */
   readonly piecesRoot: Uint8Array | null
+  /**
+   * BEP 47 symlink (attr contains "l"): the sanitised target, relative to the
+   * download directory like `path` (so it starts with the torrent name for
+   * multi-file torrents). Symlinks have length 0 and hold no payload.
+   * Absent for regular files.
+   */
+  readonly symlinkPath?: ReadonlyArray<string>
 }
 
 export interface Metainfo {
@@ -56,3 +72,44 @@ export interface Metainfo {
   /** BEP 52 piece layers keyed by hex pieces root; validated against the root. Empty when absent. */
   readonly pieceLayers: ReadonlyMap<string, Uint8Array>
 }
+
+export const TorrentVersionSchema = Schema.Literals(["v1", "v2", "hybrid"])
+
+export const TorrentFileSchema = Schema.Struct({
+  path: Schema.Array(Schema.String),
+  length: Schema.Number,
+  offset: Schema.Number,
+  padding: Schema.Boolean,
+  attr: Schema.String,
+  piecesRoot: Schema.NullOr(Schema.Uint8Array),
+  symlinkPath: Schema.optionalKey(Schema.Array(Schema.String))
+})
+
+/** Schema of `Metainfo` (type-side only: values are built by the parser, not decoded from JSON). */
+export const MetainfoSchema = Schema.Struct({
+  version: TorrentVersionSchema,
+  infoHash: Schema.NullOr(Schema.Uint8Array),
+  infoHashV2: Schema.NullOr(Schema.Uint8Array),
+  infoBytes: Schema.Uint8Array,
+  name: Schema.String,
+  pieceLength: Schema.Number,
+  pieceCount: Schema.Number,
+  pieces: Schema.Uint8Array,
+  files: Schema.Array(TorrentFileSchema),
+  totalSize: Schema.Number,
+  multiFile: Schema.Boolean,
+  trackers: Schema.Array(Schema.Array(Schema.String)),
+  webSeeds: Schema.Array(Schema.String),
+  private: Schema.Boolean,
+  creationDate: Schema.NullOr(Schema.Number),
+  comment: Schema.NullOr(Schema.String),
+  createdBy: Schema.NullOr(Schema.String),
+  pieceLayers: Schema.ReadonlyMap(Schema.String, Schema.Uint8Array)
+})
+
+// The interfaces above stay the documented source of truth; these lines fail
+// to compile if the Schema drifts from them.
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false
+const schemaMatchesFile: Same<typeof TorrentFileSchema.Type, TorrentFile> = true
+const schemaMatchesMetainfo: Same<typeof MetainfoSchema.Type, Metainfo> = true
+export const _schemaChecks = [schemaMatchesFile, schemaMatchesMetainfo] as const

@@ -1,0 +1,91 @@
+/**
+ * BEP 52 merkle trees (SHA-256, binary, 16 KiB leaf blocks).
+ * Leaves past the end of a file are 32 zero bytes; a piece-layer entry is the
+ * root of the subtree covering one piece (pieceLength / 16 KiB leaves), so the
+ * piece-layer padding entries are roots of all-zero subtrees of that height.
+ */
+import { createHash } from "node:crypto"
+
+export const BLOCK_SIZE = 16384
+
+const hashPair = (a: Uint8Array, b: Uint8Array): Uint8Array =>
+  new Uint8Array(createHash("sha256").update(a).update(b).digest())
+
+/** Root of a subtree of `leaves` zero leaves (`leaves` a power of two). */
+export const zeroSubtreeRoot = (leaves: number): Uint8Array => {
+  let h: Uint8Array = new Uint8Array(32)
+  for (let n = 1; n < leaves; n *= 2) h = hashPair(h, h)
+  return h
+}
+
+/** Merkle root over `hashes`, padded with `pad` to the next power of two. */
+export const merkleRoot = (hashes: ReadonlyArray<Uint8Array>, pad: Uint8Array): Uint8Array => {
+  if (hashes.length === 0) return pad
+  let width = 1
+  while (width < hashes.length) width *= 2
+  let layer: Array<Uint8Array> = [...hashes]
+  let padding = pad
+  while (width > 1) {
+    const next: Array<Uint8Array> = []
+    for (let i = 0; i < width; i += 2) {
+      const left = layer[i] ?? padding
+      const right = layer[i + 1] ?? padding
+      // Subtrees that are pure padding hash to the same value: no need to materialise them
+      if (i >= layer.length) break
+      next.push(hashPair(left, right))
+    }
+    padding = hashPair(padding, padding)
+    layer = next
+    width /= 2
+  }
+  return layer[0] ?? padding
+}
+
+/** Splits a piece layer (concatenated 32-byte hashes) and computes the file's pieces root. */
+export const pieceLayerRoot = (layer: Uint8Array, pieceLength: number): Uint8Array => {
+  const hashes: Array<Uint8Array> = []
+  for (let i = 0; i + 32 <= layer.length; i += 32) hashes.push(layer.subarray(i, i + 32))
+  return merkleRoot(hashes, zeroSubtreeRoot(pieceLength / BLOCK_SIZE))
+}
+
+/** Pieces root of a file's content (used by tests and torrent creation). */
+export const fileMerkleRoot = (data: Uint8Array, pieceLength: number): Uint8Array => {
+  const leaves: Array<Uint8Array> = []
+  for (let i = 0; i < data.length; i += BLOCK_SIZE) {
+    leaves.push(new Uint8Array(createHash("sha256").update(data.subarray(i, i + BLOCK_SIZE)).digest()))
+  }
+  if (leaves.length > pieceLength / BLOCK_SIZE) {
+    // multi-piece file: the tree is built over whole-piece subtrees
+    return pieceLayerRoot(filePieceLayer(data, pieceLength), pieceLength)
+  }
+  return merkleRoot(leaves, new Uint8Array(32))
+}
+
+/** Piece layer of a file's content (concatenated 32-byte piece hashes). */
+export const filePieceLayer = (data: Uint8Array, pieceLength: number): Uint8Array => {
+  const perPiece = pieceLength / BLOCK_SIZE
+  const pieces = Math.ceil(data.length / pieceLength)
+  const out = new Uint8Array(32 * pieces)
+  for (let p = 0; p < pieces; p++) {
+    const leaves: Array<Uint8Array> = []
+    const chunk = data.subarray(p * pieceLength, (p + 1) * pieceLength)
+    for (let i = 0; i < chunk.length; i += BLOCK_SIZE) {
+      leaves.push(new Uint8Array(createHash("sha256").update(chunk.subarray(i, i + BLOCK_SIZE)).digest()))
+    }
+    out.set(merkleRootFixed(leaves, perPiece), 32 * p)
+  }
+  return out
+}
+
+/** Root over exactly `width` leaves (a power of two), zero-padded. */
+const merkleRootFixed = (leaves: ReadonlyArray<Uint8Array>, width: number): Uint8Array => {
+  let layer: Array<Uint8Array> = [...leaves]
+  let padding: Uint8Array = new Uint8Array(32)
+  for (let w = width; w > 1; w /= 2) {
+    const next: Array<Uint8Array> = []
+    for (let i = 0; i < layer.length; i += 2) next.push(hashPair(layer[i] ?? padding, layer[i + 1] ?? padding))
+    layer = next
+    padding = hashPair(padding, padding)
+  }
+  return layer[0] ?? padding
+}
