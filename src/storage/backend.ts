@@ -1,0 +1,28 @@
+import type { Effect } from "effect"
+import type { StorageError } from "./errors.ts"
+
+/** Reads a piece for verification: its bytes (padding zero-filled), or null when any real byte is absent. */
+export type PieceReader = (piece: number, scratch: Uint8Array) => Effect.Effect<Uint8Array | null, StorageError>
+
+/**
+ * Where verified pieces live. The shared core (torrent-storage.ts) owns validation,
+ * assembly, hashing, the have set and the read cache; a backend only moves whole,
+ * already-verified pieces. The core guarantees: `writePiece` is called at most once per
+ * piece at a time, only for verified data, never for a piece it already has; nothing is
+ * called after `close` started.
+ */
+export interface Backend {
+  /** Stores a verified piece. The buffer is handed over and never modified afterwards. */
+  readonly writePiece: (piece: number, data: Uint8Array) => Effect.Effect<void, StorageError>
+  /** Like a `PieceReader` but allocates; used for seeding reads of pieces we have. */
+  readonly readPiece: (piece: number) => Effect.Effect<Uint8Array | null, StorageError>
+  /** Prepares a recheck (e.g. stats every file once) and returns the reader to use during it. */
+  readonly beginRecheck: Effect.Effect<PieceReader, StorageError>
+  /** A have set that may be trusted without hashing (valid resume data), or null. */
+  readonly loadResume: Effect.Effect<Uint8Array | null, StorageError>
+  /** Makes written data durable, then records `have` so the next open can trust it. */
+  readonly saveResume: (have: Uint8Array) => Effect.Effect<void, StorageError>
+  readonly close: Effect.Effect<void, StorageError>
+  /** Whether seeding reads should go through the LRU piece cache (false when data already lives in memory). */
+  readonly cacheReads: boolean
+}

@@ -1,0 +1,70 @@
+import { createHash, type Hash } from "node:crypto"
+
+/**
+ * One piece being assembled from blocks.
+ *
+ * Invariants: `buffer.length` is the piece's real size (from the validated layout);
+ * coverage is tracked in units of `unit` bytes (the block size), so every accepted block
+ * starts on a unit boundary; `hashed` units form a received prefix already fed to
+ * SHA-1, which is why in-order arrival costs no extra hashing at completion.
+ */
+export interface PartialPiece {
+  readonly buffer: Uint8Array
+  readonly unit: number
+  readonly received: Uint8Array
+  receivedCount: number
+  hashed: number
+  readonly hash: Hash
+}
+
+export const makePartial = (size: number, unit: number): PartialPiece => ({
+  buffer: new Uint8Array(size),
+  unit,
+  received: new Uint8Array(Math.ceil(size / unit)),
+  receivedCount: 0,
+  hashed: 0,
+  hash: createHash("sha1")
+})
+
+/** Blocks start on a unit boundary and cover whole units, except that the last may end at the piece end. */
+export const isAligned = (size: number, unit: number, begin: number, length: number): boolean =>
+  begin % unit === 0 && (length % unit === 0 || begin + length === size)
+
+/**
+ * Copies the units of `data` (placed at `begin`, already validated/aligned) that were
+ * not received yet. Returns false when every unit was a duplicate.
+ */
+export const addBlock = (p: PartialPiece, begin: number, data: Uint8Array): boolean => {
+  const first = begin / p.unit
+  const units = Math.ceil(data.length / p.unit)
+  let added = false
+  for (let u = first; u < first + units; u++) {
+    if (p.received[u] === 1) continue
+    const from = (u - first) * p.unit
+    p.buffer.set(data.subarray(from, Math.min(from + p.unit, data.length)), begin + from)
+    p.received[u] = 1
+    p.receivedCount++
+    added = true
+  }
+  if (added) advanceHash(p)
+  return added
+}
+
+const advanceHash = (p: PartialPiece): void => {
+  const start = p.hashed
+  while (p.hashed < p.received.length && p.received[p.hashed] === 1) p.hashed++
+  if (p.hashed > start) p.hash.update(p.buffer.subarray(start * p.unit, Math.min(p.hashed * p.unit, p.buffer.length)))
+}
+
+export const isComplete = (p: PartialPiece): boolean => p.receivedCount === p.received.length
+
+/** SHA-1 of the complete piece (every unit received, hence all hashed). */
+export const digest = (p: PartialPiece): Uint8Array => new Uint8Array(p.hash.digest())
+
+export const sha1 = (data: Uint8Array): Uint8Array => new Uint8Array(createHash("sha1").update(data).digest())
+
+export const equalBytes = (a: Uint8Array, b: Uint8Array): boolean => {
+  if (a.length !== b.length) return false
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false
+  return true
+}

@@ -1,0 +1,103 @@
+/**
+ * Resume records: `<directory>/.effect-torrent/<infohash-hex>.resume`, JSON.
+ *
+ * A record is trusted only if, for every real file, the size and the nanosecond mtime
+ * recorded match the file now (a file recorded as missing must still be missing).
+ * Data is only ever added by us, so a stale record claims a subset of what is on disk;
+ * anything else changing a file changes its mtime and forces a full recheck.
+ */
+import * as Fs from "node:fs/promises"
+import * as NodePath from "node:path"
+import { Clock, Effect, Schema } from "effect"
+import * as Bitfield from "./bitfield.ts"
+import { StorageError } from "./errors.ts"
+import { io, ioOrMissing } from "./handles.ts"
+import { type Layout, stateDirName } from "./layout.ts"
+
+const FileStamp = Schema.NullOr(Schema.Struct({ size: Schema.Number, mtimeNs: Schema.String }))
+type FileStamp = typeof FileStamp.Type
+
+const ResumeRecord = Schema.Struct({
+  format: Schema.Literal("effect-torrent-resume"),
+  version: Schema.Literal(1),
+  infoHash: Schema.String,
+  pieceCount: Schema.Number,
+  have: Schema.String,
+  files: Schema.Array(FileStamp),
+  savedAt: Schema.Number
+})
+const ResumeJson = Schema.fromJsonString(ResumeRecord)
+const decodeRecord = Schema.decodeUnknownEffect(ResumeJson)
+const encodeRecord = Schema.encodeEffect(ResumeJson)
+
+export const resumePath = (root: string, key: string) => NodePath.join(root, stateDirName, `${key}.resume`)
+
+const stampOf = (path: string | null): Effect.Effect<FileStamp, StorageError> =>
+  path === null
+    ? Effect.succeed(null)
+    : ioOrMissing("stat", path, () => Fs.stat(path, { bigint: true })).pipe(
+      Effect.map((st) => (st === null ? null : { size: Number(st.size), mtimeNs: st.mtimeNs.toString() }))
+    )
+
+const sameStamp = (a: FileStamp, b: FileStamp) =>
+  a === null || b === null ? a === b : a.size === b.size && a.mtimeNs === b.mtimeNs
+
+export interface ResumeInput {
+  readonly root: string
+  readonly key: string
+  readonly layout: Layout
+  readonly paths: ReadonlyArray<string | null>
+}
+
+/** The recorded have set if the record exists, parses, and every file's stamp still matches; else null. */
+export const loadResume = Effect.fnUntraced(function*(input: ResumeInput) {
+  const path = resumePath(input.root, input.key)
+  const text = yield* ioOrMissing("read resume data", path, () => Fs.readFile(path, "utf8"))
+  if (text === null) return null
+  const decoded = yield* Effect.result(decodeRecord(text))
+  if (decoded._tag === "Failure") {
+    yield* Effect.logWarning(`ignoring unreadable resume data ${path}: ${decoded.failure.message}`)
+    return null
+  }
+  const record = decoded.success
+  if (
+    record.infoHash !== input.key || record.pieceCount !== input.layout.pieceCount ||
+    record.files.length !== input.paths.length
+  ) return null
+  for (const [i, filePath] of input.paths.entries()) {
+    if (filePath === null) continue
+    const now = yield* stampOf(filePath)
+    if (!sameStamp(now, record.files[i] ?? null)) return null
+  }
+  return Bitfield.fromHex(record.have, input.layout.pieceCount)
+})
+
+/** Writes the record to a temp file, syncs it and renames it over the old one (atomic on POSIX). */
+export const saveResume = Effect.fnUntraced(function*(input: ResumeInput, have: Uint8Array) {
+  const path = resumePath(input.root, input.key)
+  const files = yield* Effect.forEach(input.paths, stampOf)
+  const savedAt = yield* Clock.currentTimeMillis
+  const text = yield* encodeRecord({
+    format: "effect-torrent-resume",
+    version: 1,
+    infoHash: input.key,
+    pieceCount: input.layout.pieceCount,
+    have: Bitfield.toHex(have),
+    files,
+    savedAt
+  }).pipe(
+    Effect.mapError((e) => new StorageError({ reason: "Io", message: `encoding resume data: ${e.message}`, file: path }))
+  )
+  const temp = `${path}.tmp`
+  yield* io("create directory", NodePath.dirname(path), () => Fs.mkdir(NodePath.dirname(path), { recursive: true }))
+  yield* io("write resume data", temp, async () => {
+    const handle = await Fs.open(temp, "w")
+    try {
+      await handle.writeFile(text, "utf8")
+      await handle.datasync()
+    } finally {
+      await handle.close()
+    }
+  })
+  yield* io("rename resume data", path, () => Fs.rename(temp, path))
+})

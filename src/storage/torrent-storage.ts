@@ -1,0 +1,233 @@
+/**
+ * The storage core shared by FileStorage and MemoryStorage: block validation, piece
+ * assembly with bounded memory, SHA-1 verification, the have set, recheck and the
+ * seeding read cache. Backends only move whole verified pieces (backend.ts).
+ */
+import { Effect, Semaphore } from "effect"
+import type { Scope } from "effect"
+import type { Backend } from "./backend.ts"
+import * as Bitfield from "./bitfield.ts"
+import { StorageError } from "./errors.ts"
+import type { Layout } from "./layout.ts"
+import { payloadBytes, pieceHash, pieceSize, wantedPieces } from "./layout.ts"
+import { makeLru } from "./lru.ts"
+import { addBlock, digest, equalBytes, isAligned, isComplete, makePartial, type PartialPiece, sha1 } from "./partial.ts"
+import type { OpenOptions, PutResult, RecheckProgress, TorrentStorage } from "./types.ts"
+
+export const defaults = {
+  maxPartialPieces: 64,
+  maxPartialBytes: 128 * 1024 * 1024,
+  readCacheBytes: 8 * 1024 * 1024,
+  blockSize: 16 * 1024,
+  maxPieceLength: 64 * 1024 * 1024,
+  maxOpenFiles: 64
+} as const
+
+const results: Record<PutResult["_tag"], PutResult> = {
+  Incomplete: { _tag: "Incomplete" },
+  Verified: { _tag: "Verified" },
+  HashFailed: { _tag: "HashFailed" },
+  Duplicate: { _tag: "Duplicate" },
+  Backpressure: { _tag: "Backpressure" },
+  Unwanted: { _tag: "Unwanted" }
+}
+
+/** Every operation holds one permit; `close` takes them all, so it waits for in-flight writes. */
+const ALL_PERMITS = 2 ** 30
+
+type Progress = ((progress: RecheckProgress) => Effect.Effect<void>) | undefined
+
+const outOfRange = (message: string) => new StorageError({ reason: "OutOfRange", message })
+
+const isIndex = (n: number, bound: number) => Number.isSafeInteger(n) && n >= 0 && n < bound
+
+export const makeTorrentStorage = Effect.fnUntraced(function*(
+  layout: Layout,
+  backend: Backend,
+  options: OpenOptions
+): Effect.fn.Return<TorrentStorage, StorageError, Scope.Scope> {
+  const count = layout.pieceCount
+  const unit = options.blockSize ?? defaults.blockSize
+  const partialLimit = Math.max(
+    1,
+    Math.min(
+      options.maxPartialPieces ?? defaults.maxPartialPieces,
+      Math.floor((options.maxPartialBytes ?? defaults.maxPartialBytes) / layout.pieceLength)
+    )
+  )
+  const have = Bitfield.make(count)
+  let verified = 0
+  let bytes = 0
+  let wanted = wantedPieces(layout, options.wanted)
+  const partials = new Map<number, PartialPiece>()
+  const writing = new Set<number>()
+  // pieces verified while a recheck runs: the recheck may have looked at them before they were written
+  let verifiedDuringRecheck: Set<number> | null = null
+  let closed = false
+  const cache = makeLru<number, Uint8Array>(backend.cacheReads ? options.readCacheBytes ?? defaults.readCacheBytes : 0)
+  const gate = yield* Semaphore.make(ALL_PERMITS)
+  const recheckLock = yield* Semaphore.make(1)
+
+  const markHave = (piece: number, value: boolean) => {
+    if (Bitfield.get(have, piece) === value) return
+    Bitfield.set(have, piece, value)
+    verified += value ? 1 : -1
+    bytes += (value ? 1 : -1) * payloadBytes(layout, piece)
+  }
+
+  const guarded = <A>(effect: Effect.Effect<A, StorageError>): Effect.Effect<A, StorageError> =>
+    gate.withPermits(1)(
+      Effect.suspend(() =>
+        closed ? Effect.fail(new StorageError({ reason: "Closed", message: "torrent storage is closed" })) : effect
+      )
+    )
+
+  const checkBlock = (piece: number, begin: number, length: number): StorageError | undefined => {
+    if (!isIndex(piece, count)) return outOfRange(`piece index ${piece} is not in [0, ${count})`)
+    const size = pieceSize(layout, piece)
+    if (!Number.isSafeInteger(begin) || begin < 0 || length <= 0 || begin + length > size) {
+      return outOfRange(`block (piece ${piece}, begin ${begin}, length ${length}) is outside the piece (${size} bytes)`)
+    }
+    if (!isAligned(size, unit, begin, length)) {
+      return outOfRange(`block (piece ${piece}, begin ${begin}, length ${length}) is not aligned to ${unit}-byte blocks`)
+    }
+    return undefined
+  }
+
+  const putBlock = (piece: number, begin: number, data: Uint8Array): Effect.Effect<PutResult, StorageError> =>
+    guarded(Effect.uninterruptible(Effect.suspend((): Effect.Effect<PutResult, StorageError> => {
+      const invalid = checkBlock(piece, begin, data.length)
+      if (invalid !== undefined) return Effect.fail(invalid)
+      if (Bitfield.get(have, piece) || writing.has(piece)) return Effect.succeed(results.Duplicate)
+      if (wanted[piece] !== true) return Effect.succeed(results.Unwanted)
+      let partial = partials.get(piece)
+      if (partial === undefined) {
+        if (partials.size + writing.size >= partialLimit) return Effect.succeed(results.Backpressure)
+        partial = makePartial(pieceSize(layout, piece), unit)
+        partials.set(piece, partial)
+      }
+      if (!addBlock(partial, begin, data)) return Effect.succeed(results.Duplicate)
+      if (!isComplete(partial)) return Effect.succeed(results.Incomplete)
+      partials.delete(piece)
+      if (!equalBytes(digest(partial), pieceHash(layout, piece))) return Effect.succeed(results.HashFailed)
+      const buffer = partial.buffer
+      // the buffer still counts against the partial limit until written (it is still in memory)
+      writing.add(piece)
+      return backend.writePiece(piece, buffer).pipe(
+        Effect.map(() => {
+          markHave(piece, true)
+          verifiedDuringRecheck?.add(piece)
+          cache.set(piece, buffer, buffer.length)
+          return results.Verified
+        }),
+        Effect.ensuring(Effect.sync(() => writing.delete(piece)))
+      )
+    })))
+
+  const read = (piece: number, begin: number, length: number): Effect.Effect<Uint8Array, StorageError> =>
+    guarded(Effect.suspend(() => {
+      if (!isIndex(piece, count)) return Effect.fail(outOfRange(`piece index ${piece} is not in [0, ${count})`))
+      const size = pieceSize(layout, piece)
+      if (!Number.isSafeInteger(begin) || !Number.isSafeInteger(length) || begin < 0 || length <= 0 || begin + length > size) {
+        return Effect.fail(outOfRange(`read (piece ${piece}, begin ${begin}, length ${length}) is outside the piece (${size} bytes)`))
+      }
+      if (!Bitfield.get(have, piece)) {
+        return Effect.fail(new StorageError({ reason: "NotVerified", message: `piece ${piece} is not verified` }))
+      }
+      const cached = cache.get(piece)
+      if (cached !== undefined) return Effect.succeed(cached.subarray(begin, begin + length))
+      return Effect.flatMap(backend.readPiece(piece), (data) => {
+        if (data === null) {
+          // the files changed under us (truncated, deleted): stop claiming the piece
+          markHave(piece, false)
+          return Effect.fail(
+            new StorageError({ reason: "NotVerified", message: `data of piece ${piece} is missing from storage` })
+          )
+        }
+        cache.set(piece, data, data.length)
+        return Effect.succeed(data.subarray(begin, begin + length))
+      })
+    }))
+
+  /** Hashes every piece the backend can produce; yields between pieces so peers keep being served. */
+  const scan = (onProgress: Progress) =>
+    Effect.gen(function*() {
+      const readPiece = yield* backend.beginRecheck
+      const result = Bitfield.make(count)
+      const scratch = new Uint8Array(count > 0 ? layout.pieceLength : 0)
+      let found = 0
+      for (let piece = 0; piece < count; piece++) {
+        const data = yield* readPiece(piece, scratch.subarray(0, pieceSize(layout, piece)))
+        if (data !== null && equalBytes(sha1(data), pieceHash(layout, piece))) {
+          Bitfield.set(result, piece, true)
+          found++
+        }
+        if (onProgress !== undefined) yield* onProgress({ checked: piece + 1, total: count, verified: found })
+        yield* Effect.yieldNow
+      }
+      return result
+    })
+
+  const applyHave = (next: Uint8Array) => {
+    for (let piece = 0; piece < count; piece++) markHave(piece, Bitfield.get(next, piece))
+    for (const piece of partials.keys()) if (Bitfield.get(have, piece)) partials.delete(piece)
+  }
+
+  const recheck = (onProgress?: (progress: RecheckProgress) => Effect.Effect<void>) =>
+    guarded(recheckLock.withPermits(1)(Effect.gen(function*() {
+      const during = new Set<number>()
+      verifiedDuringRecheck = during
+      const result = yield* scan(onProgress).pipe(Effect.ensuring(Effect.sync(() => (verifiedDuringRecheck = null))))
+      for (const piece of during) Bitfield.set(result, piece, true)
+      cache.clear()
+      applyHave(result)
+      return verified
+    })))
+
+  const setWanted = (next: ReadonlyArray<boolean>) =>
+    Effect.suspend(() => {
+      if (next.length !== layout.files.length) {
+        return Effect.fail(new StorageError({
+          reason: "InvalidArgument",
+          message: `wanted has ${next.length} entries, the torrent has ${layout.files.length} files`
+        }))
+      }
+      wanted = wantedPieces(layout, next)
+      for (const piece of partials.keys()) if (wanted[piece] !== true) partials.delete(piece)
+      return Effect.void
+    })
+
+  const close = Effect.suspend(() => {
+    if (closed) return Effect.void
+    closed = true
+    return gate.withPermits(ALL_PERMITS)(Effect.gen(function*() {
+      partials.clear()
+      cache.clear()
+      const saved = yield* Effect.result(backend.saveResume(Uint8Array.from(have)))
+      yield* backend.close
+      if (saved._tag === "Failure") return yield* Effect.fail(saved.failure)
+    }))
+  })
+
+  if (options.wanted !== undefined) yield* setWanted(options.wanted)
+  const trusted = yield* backend.loadResume
+  applyHave(trusted ?? (yield* scan(options.onRecheckProgress)))
+  yield* Effect.addFinalizer(() =>
+    close.pipe(Effect.catch((e) => Effect.logWarning(`closing torrent storage failed: ${e.message}`)))
+  )
+
+  return {
+    pieceCount: count,
+    putBlock,
+    read,
+    hasPiece: (piece) => isIndex(piece, count) && Bitfield.get(have, piece),
+    have: Effect.sync(() => Uint8Array.from(have)),
+    verifiedCount: Effect.sync(() => verified),
+    bytesVerified: Effect.sync(() => bytes),
+    setWanted,
+    discardPartial: (piece) => Effect.sync(() => void partials.delete(piece)),
+    recheck,
+    saveResume: guarded(Effect.suspend(() => backend.saveResume(Uint8Array.from(have)))),
+    close
+  } satisfies TorrentStorage
+})

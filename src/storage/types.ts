@@ -1,0 +1,78 @@
+import type { Effect } from "effect"
+import type { StorageError } from "./errors.ts"
+
+/**
+ * What `putBlock` did with a block.
+ * - `Incomplete`: stored; the piece still misses blocks.
+ * - `Verified`: this block completed the piece, its SHA-1 matched and it is written to storage.
+ * - `HashFailed`: this block completed the piece but the SHA-1 did not match; the whole piece was discarded.
+ * - `Duplicate`: nothing new (every byte already received, or the piece is already verified / being written).
+ * - `Backpressure`: the block starts a new piece but `maxPartialPieces` pieces are already being assembled;
+ *   nothing was stored. Finish or `discardPartial` a piece, then request the block again.
+ * - `Unwanted`: the piece overlaps no wanted file; nothing was stored.
+ */
+export type PutResult =
+  | { readonly _tag: "Incomplete" }
+  | { readonly _tag: "Verified" }
+  | { readonly _tag: "HashFailed" }
+  | { readonly _tag: "Duplicate" }
+  | { readonly _tag: "Backpressure" }
+  | { readonly _tag: "Unwanted" }
+
+export interface RecheckProgress {
+  readonly checked: number
+  readonly total: number
+  readonly verified: number
+}
+
+export interface OpenOptions {
+  /** Download directory; created if missing. Every file of the torrent stays inside it. */
+  readonly directory: string
+  /** Per file (same order as `Metainfo.files`): false = do not download. Default: all wanted. */
+  readonly wanted?: ReadonlyArray<boolean>
+  /** Pieces assembled at once (each holds one piece-sized buffer). Default 64. */
+  readonly maxPartialPieces?: number
+  /** Bytes of partial-piece buffers; lowers `maxPartialPieces` for big pieces (never below 1). Default 128 MiB. */
+  readonly maxPartialBytes?: number
+  /** Read cache for seeding, in bytes (whole verified pieces, LRU). Default 8 MiB; 0 disables. */
+  readonly readCacheBytes?: number
+  /** Block unit: blocks start at multiples of it and cover whole units (or end at the piece end). Default 16 KiB. */
+  readonly blockSize?: number
+  /** Largest piece length accepted from a torrent. Default 64 MiB. */
+  readonly maxPieceLength?: number
+  /** FileStorage only: file handles kept open at once. Default 64. */
+  readonly maxOpenFiles?: number
+  /** Called after each piece of the recheck done when opening without a trusted resume file. */
+  readonly onRecheckProgress?: (progress: RecheckProgress) => Effect.Effect<void>
+}
+
+/** One opened torrent's data. All methods are safe to call from many fibers at once. */
+export interface TorrentStorage {
+  readonly pieceCount: number
+  /** Adds a block of a piece (see `PutResult`). Fails `OutOfRange` for a bad piece/begin/length or misaligned block. */
+  readonly putBlock: (piece: number, begin: number, data: Uint8Array) => Effect.Effect<PutResult, StorageError>
+  /**
+   * Bytes of a verified piece (fails `NotVerified` otherwise). The result may be a view into a
+   * cached or in-memory piece buffer: callers must not modify it.
+   */
+  readonly read: (piece: number, begin: number, length: number) => Effect.Effect<Uint8Array, StorageError>
+  /** Synchronous query of the in-memory have set (false for out-of-range indices). */
+  readonly hasPiece: (piece: number) => boolean
+  /** Snapshot of the have set as a BEP 3 bitfield. */
+  readonly have: Effect.Effect<Uint8Array>
+  readonly verifiedCount: Effect.Effect<number>
+  /** Bytes of verified pieces that belong to real files (padding excluded). */
+  readonly bytesVerified: Effect.Effect<number>
+  /** Changes which files are wanted; partial pieces that become unwanted are dropped. */
+  readonly setWanted: (wanted: ReadonlyArray<boolean>) => Effect.Effect<void, StorageError>
+  /** Drops a partially assembled piece (e.g. the picker gave up on it), freeing its buffer. */
+  readonly discardPartial: (piece: number) => Effect.Effect<void>
+  /** Re-hashes every piece present in storage and replaces the have set; returns the verified count. */
+  readonly recheck: (
+    onProgress?: (progress: RecheckProgress) => Effect.Effect<void>
+  ) => Effect.Effect<number, StorageError>
+  /** Persists the have set (FileStorage: flushes data first, then writes the resume file atomically). */
+  readonly saveResume: Effect.Effect<void, StorageError>
+  /** Waits for in-flight writes, saves resume data, releases files. Idempotent; also run when the scope closes. */
+  readonly close: Effect.Effect<void, StorageError>
+}
