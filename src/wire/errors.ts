@@ -3,10 +3,10 @@ import { Schema } from "effect"
 /**
  * Why a byte sequence was rejected.
  * - `BadHandshake`: wrong pstrlen/pstr or wrong total length.
- * - `BadLength`: a known message id whose payload length does not match BEP 3/5/6/10.
+ * - `BadLength`: a known message id whose payload length does not match BEP 3/5/6/10
+ *   (including an extended message without its extended-id byte).
  * - `UnknownMessageId`: a well-formed frame with an id we do not implement; the
  *   framing is intact, so the caller may skip it instead of disconnecting.
- * - `EmptyExtended`: an extended message (id 20) without its extended-id byte.
  * - `FrameTooLarge`: a length prefix above the framer's limit (nothing was allocated).
  * - `BadBitfield`: wrong length for the piece count, or spare bits set (BEP 3: drop the peer).
  * - `BadExtendedHandshake`: BEP 10 handshake payload is not a bencoded dict, or a strict field check failed.
