@@ -1,0 +1,108 @@
+import { Effect, Result } from "effect"
+import type { Duration } from "effect"
+import { type Connection, formatAddress, type NetError } from "../net/index.ts"
+import { encodeHandshake, type Framer, type Handshake, type HandshakeHeader } from "../wire/index.ts"
+import { PeerError } from "./errors.ts"
+
+const sameBytes = (a: Uint8Array, b: Uint8Array): boolean => {
+  if (a.length !== b.length) return false
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false
+  return true
+}
+
+const networkError = (conn: Connection) => (e: NetError) =>
+  new PeerError({ reason: "Network", peer: formatAddress(conn.remote), detail: e.message })
+
+/** Pull chunks into the framer until `take` yields a value (or fails). */
+const readUntil = <A>(
+  conn: Connection,
+  framer: Framer,
+  take: () => Result.Result<A | undefined, { readonly message: string }>
+): Effect.Effect<A, PeerError> =>
+  Effect.gen(function*() {
+    while (true) {
+      const r = take()
+      if (Result.isFailure(r)) {
+        return yield* new PeerError({ reason: "Handshake", peer: formatAddress(conn.remote), detail: r.failure.message })
+      }
+      if (r.success !== undefined) return r.success
+      framer.push(yield* conn.read.pipe(Effect.mapError(networkError(conn))))
+    }
+  })
+
+/** The 48-byte header (protocol, reserved bits, info-hash): enough to route an incoming connection. */
+export const readHandshakeHeader = (conn: Connection, framer: Framer): Effect.Effect<HandshakeHeader, PeerError> =>
+  readUntil(conn, framer, framer.takeHandshakeHeader)
+
+/** The peer id that follows the header. */
+export const readPeerId = (conn: Connection, framer: Framer): Effect.Effect<Uint8Array, PeerError> =>
+  readUntil(conn, framer, () => Result.succeed(framer.take(20)))
+
+export interface OurHandshake {
+  readonly infoHash: Uint8Array
+  readonly peerId: Uint8Array
+  readonly reserved: Uint8Array
+}
+
+/** Checks what BEP 3 requires of the remote handshake, and drops connections to ourselves. */
+export const validateHandshake = (
+  conn: Connection,
+  ours: OurHandshake,
+  theirs: Handshake
+): Effect.Effect<Handshake, PeerError> => {
+  const peer = formatAddress(conn.remote)
+  if (!sameBytes(theirs.infoHash, ours.infoHash)) {
+    return Effect.fail(new PeerError({ reason: "Handshake", peer, detail: "handshake for another torrent" }))
+  }
+  if (sameBytes(theirs.peerId, ours.peerId)) {
+    return Effect.fail(new PeerError({ reason: "Handshake", peer, detail: "connected to ourselves" }))
+  }
+  return Effect.succeed(theirs)
+}
+
+/**
+ * Outgoing side: send our handshake, then read and check theirs, all within `timeout`.
+ * Bytes the peer sent after its handshake stay in `framer`.
+ */
+export const handshakeOutgoing = Effect.fn("PeerSession.handshakeOutgoing")(function*(
+  conn: Connection,
+  framer: Framer,
+  ours: OurHandshake,
+  timeout: Duration.Input
+) {
+  const peer = formatAddress(conn.remote)
+  return yield* Effect.gen(function*() {
+    yield* conn.write(encodeHandshake(ours)).pipe(Effect.mapError(networkError(conn)))
+    const theirs = yield* readUntil(conn, framer, framer.takeHandshake)
+    return yield* validateHandshake(conn, ours, theirs)
+  }).pipe(
+    Effect.timeoutOrElse({
+      duration: timeout,
+      orElse: () => Effect.fail(new PeerError({ reason: "Timeout", peer, detail: "handshake timed out" }))
+    })
+  )
+})
+
+/**
+ * Incoming side, after the header was read and routed: answer at once (BEP 3 lets the
+ * receiver reply as soon as it sees the info-hash), then read the peer id.
+ */
+export const handshakeIncoming = Effect.fn("PeerSession.handshakeIncoming")(function*(
+  conn: Connection,
+  framer: Framer,
+  header: HandshakeHeader,
+  ours: OurHandshake,
+  timeout: Duration.Input
+) {
+  const peer = formatAddress(conn.remote)
+  return yield* Effect.gen(function*() {
+    yield* conn.write(encodeHandshake(ours)).pipe(Effect.mapError(networkError(conn)))
+    const peerId = yield* readPeerId(conn, framer)
+    return yield* validateHandshake(conn, ours, { ...header, peerId })
+  }).pipe(
+    Effect.timeoutOrElse({
+      duration: timeout,
+      orElse: () => Effect.fail(new PeerError({ reason: "Timeout", peer, detail: "handshake timed out" }))
+    })
+  )
+})

@@ -1,0 +1,89 @@
+import type { Effect } from "effect"
+import type { Picker } from "../scheduler/picker.ts"
+import type { TorrentStorage } from "../storage/types.ts"
+import type { Message } from "../wire/index.ts"
+
+/** A block of a piece: `length` bytes from `begin`. */
+export interface BlockRef {
+  readonly piece: number
+  readonly begin: number
+  readonly length: number
+}
+
+/**
+ * Live statistics of one peer session, read by the choker and the UI.
+ * Mutated only by the session that owns it.
+ */
+export interface PeerStats {
+  readonly key: string
+  client: string
+  /** Peer is choking us / we are choking the peer. */
+  peerChoking: boolean
+  amChoking: boolean
+  /** Peer is interested in us / we are interested in the peer. */
+  peerInterested: boolean
+  amInterested: boolean
+  snubbed: boolean
+  downloadRate: number
+  uploadRate: number
+  downloaded: number
+  uploaded: number
+  haveCount: number
+  isSeed: boolean
+  connectedAt: number
+  inflight: number
+  pipelineDepth: number
+}
+
+/** What the torrent can do to a live session (the session registers one of these). */
+export interface PeerLink {
+  readonly stats: PeerStats
+  /** Queue a message for the peer (never blocks; the session's writer drains the queue). */
+  readonly send: (message: Message) => void
+  /** Another peer delivered this block first (endgame): forget our request and cancel it on the wire. */
+  readonly cancelRequest: (block: BlockRef) => void
+  /** We verified a piece: advertise it, and refresh our interest. */
+  readonly pieceVerified: (piece: number) => void
+  /** The choker decided; the session sends choke/unchoke when it changes. */
+  readonly setChoked: (choked: boolean) => void
+  /** There may be new blocks to request (a piece failed, a peer left). */
+  readonly wake: () => void
+  /** Ask the session to end (ban, limits, shutdown). */
+  readonly disconnect: (reason: "Banned" | "Shutdown", detail: string) => void
+}
+
+/**
+ * What a session can do to its torrent. The picker and storage are shared by all of
+ * the torrent's sessions; JavaScript runs one fiber step at a time, so each synchronous
+ * picker call is atomic.
+ */
+export interface TorrentLink {
+  readonly infoHash: Uint8Array
+  readonly peerId: Uint8Array
+  readonly pieceCount: number
+  readonly pieceLength: number
+  readonly totalSize: number
+  readonly picker: Picker<string>
+  readonly storage: TorrentStorage
+  /** Deterministic random source (seeded from Effect's Random). */
+  readonly random: () => number
+  readonly register: (link: PeerLink) => void
+  /** The live session for a peer key, if any (to cancel endgame duplicates there). */
+  readonly linkOf: (key: string) => PeerLink | undefined
+  /** Blocks went back to the pool: every session should try to request again. */
+  readonly wakeAll: () => void
+  readonly unregister: (key: string) => void
+  /** A piece completed its hash check; `contributors` sent its blocks. */
+  readonly onPieceVerified: (piece: number) => Effect.Effect<void>
+  /** A piece failed its hash check; `contributors` sent its blocks and get strikes. */
+  readonly onPieceFailed: (piece: number, contributors: ReadonlySet<string>) => Effect.Effect<void>
+  readonly onDownloaded: (bytes: number) => void
+  readonly onUploaded: (bytes: number) => void
+  /** Everything wanted is verified (we upload only). */
+  readonly isComplete: () => boolean
+  /** Whether we are currently allowed to unchoke this peer on connect (before the first rechoke). */
+  readonly initialUnchoke: (key: string) => boolean
+  /** Storage failed (disk full, permissions): the torrent stops with this error. */
+  readonly onStorageError: (error: unknown) => Effect.Effect<void>
+  readonly log: (level: "debug" | "info" | "warning", message: string) => Effect.Effect<void>
+}

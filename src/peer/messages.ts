@@ -1,0 +1,212 @@
+/**
+ * What a session does with each message the peer sends. The rules follow BEP 3 and
+ * BEP 6; every violation that BEP 3 says should drop the connection ends the session with
+ * a typed `Protocol` error, while merely odd traffic (a late block, a request we cannot
+ * serve) is dropped and counted.
+ */
+import { Effect, Result } from "effect"
+import { Bitfield, decodeExtendedHandshake, decodeFrame, EXTENDED_HANDSHAKE_ID, type Message } from "../wire/index.ts"
+import { PeerError } from "./errors.ts"
+import type { BlockRef, TorrentLink } from "./link.ts"
+import type { SessionOptions } from "./session.ts"
+import { blockKey, type SessionState } from "./session-state.ts"
+
+const MAX_BLOCK = 16 * 1024
+
+export interface SessionContext {
+  readonly s: SessionState
+  readonly torrent: TorrentLink
+  readonly options: SessionOptions
+  readonly send: (message: Message) => void
+  readonly end: (reason: PeerError["reason"], detail: string) => void
+  readonly fill: () => void
+  readonly queueUpload: (key: string, block: BlockRef) => void
+  readonly updateInterest: () => void
+  readonly now: () => number
+}
+
+const violation = (ctx: SessionContext, detail: string) =>
+  new PeerError({ reason: "Protocol", peer: ctx.s.key, detail })
+
+const pieceLength = (ctx: SessionContext, piece: number): number => {
+  const meta = ctx.torrent
+  const start = piece * meta.pieceLength
+  return Math.min(meta.pieceLength, meta.totalSize - start)
+}
+
+const checkIndex = (ctx: SessionContext, index: number, what: string): Effect.Effect<void, PeerError> =>
+  index < ctx.torrent.pieceCount
+    ? Effect.void
+    : Effect.fail(violation(ctx, `${what} for piece ${index}, but the torrent has ${ctx.torrent.pieceCount}`))
+
+/** A request we will not serve: reject it under BEP 6, and count it toward flood detection. */
+const refuse = (ctx: SessionContext, m: { index: number; begin: number; length: number }): Effect.Effect<void, PeerError> => {
+  ctx.s.violations++
+  if (ctx.s.fast) ctx.send({ _tag: "Reject", index: m.index, begin: m.begin, length: m.length })
+  return ctx.s.violations > ctx.options.maxViolations
+    ? Effect.fail(violation(ctx, `${ctx.s.violations} requests we could not serve (request flood)`))
+    : Effect.void
+}
+
+const onRequest = (ctx: SessionContext, m: { index: number; begin: number; length: number }) =>
+  Effect.gen(function*() {
+    const { s, torrent } = ctx
+    yield* checkIndex(ctx, m.index, "request")
+    if (m.length === 0 || m.length > MAX_BLOCK || m.begin + m.length > pieceLength(ctx, m.index)) {
+      return yield* violation(ctx, `request of ${m.length} bytes at ${m.begin} of piece ${m.index} is out of range`)
+    }
+    if (s.stats.amChoking || !torrent.storage.hasPiece(m.index) || s.uploads.size >= ctx.options.maxUploadQueue) {
+      return yield* refuse(ctx, m)
+    }
+    const key = blockKey(m.index, m.begin)
+    if (s.uploads.has(key)) return
+    const block = { piece: m.index, begin: m.begin, length: m.length }
+    s.uploads.set(key, block)
+    ctx.queueUpload(key, block)
+  })
+
+const onPiece = (ctx: SessionContext, index: number, begin: number, block: Uint8Array) =>
+  Effect.gen(function*() {
+    const { s, torrent } = ctx
+    const { picker, storage } = torrent
+    const t = ctx.now()
+    const key = blockKey(index, begin)
+    const ours = s.requests.delete(key)
+    s.stats.inflight = s.requests.size
+    s.downloadMeter.add(block.length, t)
+    s.stats.downloaded += block.length
+    torrent.onDownloaded(block.length)
+    s.lastBlockAt = t
+    s.stats.snubbed = false
+    const received = picker.blockReceived(s.key, index, begin, block.length)
+    if (received._tag === "Invalid") {
+      return yield* violation(ctx, `piece message for ${block.length} bytes at ${begin} of piece ${index} is not a block of this torrent`)
+    }
+    if (received._tag !== "Accepted") {
+      // A late or duplicate block (endgame, or after a timeout): harmless unless we never asked at all.
+      if (!ours) s.violations++
+      ctx.fill()
+      return
+    }
+    for (const other of received.cancels) torrent.linkOf(other)?.cancelRequest({ piece: index, begin, length: block.length })
+    const put = yield* storage.putBlock(index, begin, block).pipe(
+      Effect.catch((error) => torrent.onStorageError(error).pipe(Effect.as({ _tag: "Failed" } as const)))
+    )
+    switch (put._tag) {
+      case "Verified":
+        yield* torrent.onPieceVerified(index)
+        break
+      case "HashFailed":
+        yield* torrent.onPieceFailed(index, picker.pieceFailed(index))
+        break
+      case "Backpressure":
+        // The picker bounds open pieces below the storage's limit, so this is rare: start the piece over.
+        picker.pieceFailed(index)
+        torrent.wakeAll()
+        break
+      default:
+        break
+    }
+    ctx.fill()
+  })
+
+export const handleMessage = (ctx: SessionContext, frame: Uint8Array): Effect.Effect<void, PeerError> =>
+  Effect.suspend(() => {
+    const decoded = decodeFrame(frame)
+    if (Result.isFailure(decoded)) {
+      // An unknown message id is a future extension, not a violation: skip the frame.
+      return decoded.failure.recoverable ? Effect.void : Effect.fail(violation(ctx, decoded.failure.message))
+    }
+    const m = decoded.success
+    const { s, torrent } = ctx
+    const { picker } = torrent
+    switch (m._tag) {
+      case "KeepAlive":
+        return Effect.void
+      case "Choke":
+        s.stats.peerChoking = true
+        if (!s.fast) {
+          // Without BEP 6 a choke voids every pending request.
+          s.requests.clear()
+          picker.peerChoked(s.key)
+          s.stats.inflight = 0
+          torrent.wakeAll()
+        }
+        return Effect.void
+      case "Unchoke":
+        s.stats.peerChoking = false
+        ctx.fill()
+        return Effect.void
+      case "Interested":
+        s.stats.peerInterested = true
+        return Effect.void
+      case "NotInterested":
+        s.stats.peerInterested = false
+        return Effect.void
+      case "Have":
+        return checkIndex(ctx, m.index, "have").pipe(Effect.andThen(Effect.sync(() => {
+          if (picker.peerHas(s.key, m.index)) ctx.updateInterest()
+          s.stats.haveCount++
+          s.stats.isSeed = s.stats.haveCount >= torrent.pieceCount
+          ctx.fill()
+        })))
+      case "Bitfield": {
+        if (s.receivedBitfield) return Effect.fail(violation(ctx, "second bitfield"))
+        const bits = Bitfield.fromWire(m.bits, torrent.pieceCount)
+        if (Result.isFailure(bits)) return Effect.fail(violation(ctx, bits.failure.message))
+        s.receivedBitfield = true
+        const count = Bitfield.count(bits.success)
+        s.stats.haveCount = count
+        s.stats.isSeed = count === torrent.pieceCount
+        if (s.stats.isSeed) picker.peerHasAll(s.key)
+        else picker.addPeer(s.key, bits.success.bytes)
+        ctx.updateInterest()
+        return Effect.void
+      }
+      case "HaveAll":
+        s.receivedBitfield = true
+        s.stats.haveCount = torrent.pieceCount
+        s.stats.isSeed = true
+        picker.peerHasAll(s.key)
+        ctx.updateInterest()
+        return Effect.void
+      case "HaveNone":
+        s.receivedBitfield = true
+        return Effect.void
+      case "Request":
+        return onRequest(ctx, m)
+      case "Piece":
+        return checkIndex(ctx, m.index, "piece").pipe(Effect.andThen(onPiece(ctx, m.index, m.begin, m.block)))
+      case "Cancel": {
+        const key = blockKey(m.index, m.begin)
+        if (s.uploads.delete(key) && s.fast) {
+          // BEP 6: a cancelled request is answered with a reject (or the piece).
+          ctx.send({ _tag: "Reject", index: m.index, begin: m.begin, length: m.length })
+        }
+        return Effect.void
+      }
+      case "Reject": {
+        const key = blockKey(m.index, m.begin)
+        const req = s.requests.get(key)
+        if (req !== undefined) {
+          s.requests.delete(key)
+          picker.rejected(s.key, req.block)
+          s.stats.inflight = s.requests.size
+          torrent.wakeAll()
+        }
+        return Effect.void
+      }
+      case "Extended":
+        if (m.id === EXTENDED_HANDSHAKE_ID) {
+          const hs = decodeExtendedHandshake(m.payload)
+          if (Result.isSuccess(hs) && hs.success.reqq !== undefined && hs.success.reqq > 0) {
+            s.maxPipeline = Math.max(1, Math.min(ctx.options.maxPipeline, hs.success.reqq))
+          }
+        }
+        return Effect.void
+      case "Port":
+      case "Suggest":
+      case "AllowedFast":
+        return Effect.void
+    }
+  })

@@ -1,0 +1,89 @@
+import type { Connection } from "../net/index.ts"
+import type { Message } from "../wire/index.ts"
+import type { BlockRef, PeerStats } from "./link.ts"
+import { makeRateMeter, type RateMeter } from "./rate.ts"
+
+/** One outstanding request of ours to the peer. */
+export interface OutstandingRequest {
+  readonly block: BlockRef
+  readonly sentAt: number
+}
+
+/** What the writer sends: a message, or a block to read from storage and upload. */
+export type Outgoing =
+  | { readonly _tag: "Message"; readonly message: Message }
+  | { readonly _tag: "Upload"; readonly key: string; readonly block: BlockRef }
+
+export const blockKey = (piece: number, begin: number): string => `${piece}:${begin}`
+
+/**
+ * Everything one session tracks about its peer. Mutated only by the session's own
+ * fibers (reader, writer, ticker), which never run simultaneously.
+ *
+ * Invariants:
+ * - `requests` holds exactly the blocks the picker has recorded as requested from this peer.
+ * - `uploads` holds the peer's requests we accepted and have not sent, rejected or had cancelled;
+ *   its size never exceeds the session's `maxUploadQueue`.
+ * - `stats.amChoking` reflects the last choke/unchoke we sent.
+ */
+export interface SessionState {
+  readonly key: string
+  readonly conn: Connection
+  readonly stats: PeerStats
+  readonly fast: boolean
+  readonly requests: Map<string, OutstandingRequest>
+  readonly uploads: Map<string, BlockRef>
+  readonly downloadMeter: RateMeter
+  readonly uploadMeter: RateMeter
+  /** Largest pipeline the peer accepts (BEP 10 `reqq`), capped by ours. */
+  maxPipeline: number
+  lastReceivedAt: number
+  lastSentAt: number
+  lastBlockAt: number
+  sentBitfield: boolean
+  receivedBitfield: boolean
+  /** Requests the peer sent that we had to drop (choked, not had, queue full): a flood shows here. */
+  violations: number
+}
+
+export const makeSessionState = (
+  key: string,
+  conn: Connection,
+  fast: boolean,
+  client: string,
+  now: number,
+  maxPipeline: number
+): SessionState => ({
+  key,
+  conn,
+  fast,
+  stats: {
+    key,
+    client,
+    peerChoking: true,
+    amChoking: true,
+    peerInterested: false,
+    amInterested: false,
+    snubbed: false,
+    downloadRate: 0,
+    uploadRate: 0,
+    downloaded: 0,
+    uploaded: 0,
+    haveCount: 0,
+    isSeed: false,
+    connectedAt: now,
+    inflight: 0,
+    pipelineDepth: 0
+  },
+  requests: new Map(),
+  uploads: new Map(),
+  downloadMeter: makeRateMeter(),
+  uploadMeter: makeRateMeter(),
+  maxPipeline,
+  lastReceivedAt: now,
+  lastSentAt: now,
+  lastBlockAt: now,
+  sentBitfield: false,
+  receivedBitfield: false,
+  violations: 0
+})

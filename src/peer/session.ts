@@ -1,0 +1,243 @@
+/**
+ * A peer session: one supervised fiber per connection, after the handshake.
+ *
+ * It runs three child fibers that share the session state: the reader (frames →
+ * messages → picker/storage), the writer (drains the outbox; uploads blocks), and the
+ * ticker (request timeouts, snubbing, keep-alive, rates). The session ends with a typed
+ * `PeerError` when any of them fails or when the torrent asks it to stop; its scope
+ * closing interrupts the others and the torrent returns its requests to the picker.
+ */
+import { Clock, Deferred, Effect, Queue, Result } from "effect"
+import { formatAddress } from "../net/index.ts"
+import type { Connection, NetError } from "../net/index.ts"
+import {
+  clientFromPeerId,
+  encodeMessage,
+  encodePieceHeader,
+  extendedHandshakeMessage,
+  type Framer,
+  type Handshake,
+  type Message,
+  supportsExtensionProtocol,
+  supportsFast
+} from "../wire/index.ts"
+import { PeerError } from "./errors.ts"
+import type { BlockRef, PeerLink, TorrentLink } from "./link.ts"
+import { handleMessage } from "./messages.ts"
+import { DEFAULT_PIPELINE, pipelineDepth } from "./pipeline.ts"
+import { makeSessionState, type Outgoing } from "./session-state.ts"
+
+export interface SessionOptions {
+  /** A request unanswered this long goes back to the picker (and may go to another peer). */
+  readonly requestTimeoutMillis: number
+  /** No block for this long while we wait for some: the peer is snubbing us. */
+  readonly snubTimeoutMillis: number
+  /** Send a keep-alive when we were silent this long (BEP 3 suggests every 2 minutes). */
+  readonly keepAliveMillis: number
+  /** Drop the peer when it was silent this long. */
+  readonly idleTimeoutMillis: number
+  /** Our own pipeline cap (the peer's `reqq` may lower it). */
+  readonly maxPipeline: number
+  /** Requests from the peer we queue before rejecting/ignoring more (our advertised `reqq`). */
+  readonly maxUploadQueue: number
+  /** Dropped requests tolerated before we call it a flood and disconnect. */
+  readonly maxViolations: number
+  /** Client name and version sent in the extended handshake. */
+  readonly clientVersion: string
+  /** Our listening port, advertised in the extended handshake (`p`). */
+  readonly listenPort: number | null
+}
+
+export const DEFAULT_SESSION_OPTIONS: SessionOptions = {
+  requestTimeoutMillis: 30_000,
+  snubTimeoutMillis: 60_000,
+  keepAliveMillis: 90_000,
+  idleTimeoutMillis: 180_000,
+  maxPipeline: DEFAULT_PIPELINE.max,
+  maxUploadQueue: 250,
+  maxViolations: 500,
+  clientVersion: "effect-torrent 0.1.0",
+  listenPort: null
+}
+
+const netToPeer = (conn: Connection) => (e: NetError) =>
+  new PeerError({ reason: "Network", peer: formatAddress(conn.remote), detail: e.message })
+
+/** Runs the session until it ends; it always ends with a `PeerError` (which may be a plain shutdown). */
+export const runSession = Effect.fn("PeerSession.run")(function*(
+  torrent: TorrentLink,
+  conn: Connection,
+  framer: Framer,
+  handshake: Handshake,
+  ourReserved: Uint8Array,
+  options: SessionOptions = DEFAULT_SESSION_OPTIONS
+) {
+  const clock = yield* Clock.Clock
+  const now = () => clock.currentTimeMillisUnsafe()
+  const key = formatAddress(conn.remote)
+  const fast = supportsFast(handshake.reserved) && supportsFast(ourReserved)
+  const extended = supportsExtensionProtocol(handshake.reserved) && supportsExtensionProtocol(ourReserved)
+  const s = makeSessionState(key, conn, fast, clientFromPeerId(handshake.peerId), now(), options.maxPipeline)
+  const outbox = yield* Queue.unbounded<Outgoing>()
+  const ended = yield* Deferred.make<never, PeerError>()
+  const { picker, storage } = torrent
+
+  const send = (message: Message): void => {
+    Queue.offerUnsafe(outbox, { _tag: "Message", message })
+  }
+  const end = (reason: PeerError["reason"], detail: string): void => {
+    Deferred.doneUnsafe(ended, Effect.fail(new PeerError({ reason, peer: key, detail })))
+  }
+
+  const updateInterest = (): void => {
+    const want = picker.isInteresting(key)
+    if (want !== s.stats.amInterested) {
+      s.stats.amInterested = want
+      send({ _tag: want ? "Interested" : "NotInterested" })
+    }
+  }
+
+  /** Top up the request pipeline to the bandwidth-delay product of this peer. */
+  const fill = (): void => {
+    if (s.stats.peerChoking || !s.stats.amInterested) return
+    const depth = s.stats.snubbed
+      ? 1
+      : pipelineDepth(s.downloadMeter.rate(now()), { ...DEFAULT_PIPELINE, max: s.maxPipeline })
+    s.stats.pipelineDepth = depth
+    const room = depth - s.requests.size
+    if (room <= 0) return
+    const sentAt = now()
+    for (const block of picker.pick(key, room, torrent.random)) {
+      s.requests.set(`${block.piece}:${block.begin}`, { block, sentAt })
+      send({ _tag: "Request", index: block.piece, begin: block.begin, length: block.length })
+    }
+    s.stats.inflight = s.requests.size
+  }
+
+  const link: PeerLink = {
+    stats: s.stats,
+    send,
+    cancelRequest: (block) => {
+      if (s.requests.delete(`${block.piece}:${block.begin}`)) {
+        send({ _tag: "Cancel", index: block.piece, begin: block.begin, length: block.length })
+      }
+    },
+    pieceVerified: (piece) => {
+      send({ _tag: "Have", index: piece })
+      updateInterest()
+    },
+    setChoked: (choked) => {
+      if (choked === s.stats.amChoking) return
+      s.stats.amChoking = choked
+      send({ _tag: choked ? "Choke" : "Unchoke" })
+      if (choked) {
+        // BEP 6: with the fast extension every dropped request is rejected explicitly.
+        for (const [k, block] of s.uploads) {
+          s.uploads.delete(k)
+          if (fast) send({ _tag: "Reject", index: block.piece, begin: block.begin, length: block.length })
+        }
+      }
+    },
+    wake: () => fill(),
+    disconnect: (reason, detail) => end(reason, detail)
+  }
+
+  // Our opening: bitfield (or have all / have none), extended handshake, interest.
+  const have = yield* storage.have
+  const verified = yield* storage.verifiedCount
+  if (fast && verified === 0) send({ _tag: "HaveNone" })
+  else if (fast && verified === torrent.pieceCount) send({ _tag: "HaveAll" })
+  else if (verified > 0) send({ _tag: "Bitfield", bits: have })
+  if (extended) {
+    send(extendedHandshakeMessage({
+      m: {},
+      v: options.clientVersion,
+      reqq: options.maxUploadQueue,
+      ...(options.listenPort === null ? {} : { p: options.listenPort }),
+      ...(torrent.isComplete() ? { upload_only: true } : {})
+    }))
+  }
+  picker.peerHasNone(key)
+  torrent.register(link)
+  if (torrent.initialUnchoke(key)) link.setChoked(false)
+
+  const queueUpload = (uploadKey: string, block: BlockRef): void => {
+    Queue.offerUnsafe(outbox, { _tag: "Upload", key: uploadKey, block })
+  }
+  const ctx = { s, torrent, options, send, end, fill, queueUpload, updateInterest, now }
+
+  const reader = Effect.gen(function*() {
+    // Frames already buffered behind the handshake come first.
+    while (true) {
+      while (true) {
+        const next = framer.next()
+        if (Result.isFailure(next)) {
+          return yield* new PeerError({ reason: "Protocol", peer: key, detail: next.failure.message })
+        }
+        if (next.success === undefined) break
+        s.lastReceivedAt = now()
+        yield* handleMessage(ctx, next.success)
+      }
+      framer.push(yield* conn.read.pipe(Effect.mapError(netToPeer(conn))))
+    }
+  })
+
+  const writer = Effect.gen(function*() {
+    while (true) {
+      const batch = yield* Queue.takeAll(outbox)
+      const chunks: Array<Uint8Array> = []
+      for (const item of batch) {
+        if (item._tag === "Message") {
+          chunks.push(encodeMessage(item.message))
+          continue
+        }
+        // The peer may have cancelled it, or we choked it, while it waited in the queue.
+        if (!s.uploads.delete(item.key)) continue
+        const { piece, begin, length } = item.block
+        const data = yield* storage.read(piece, begin, length).pipe(Effect.result)
+        if (Result.isFailure(data)) continue
+        chunks.push(encodePieceHeader(piece, begin, length), data.success)
+        s.uploadMeter.add(length, now())
+        s.stats.uploaded += length
+        torrent.onUploaded(length)
+      }
+      if (chunks.length === 0) continue
+      s.lastSentAt = now()
+      yield* conn.writeV(chunks).pipe(Effect.mapError(netToPeer(conn)))
+    }
+  })
+
+  const ticker = Effect.gen(function*() {
+    while (true) {
+      yield* Effect.sleep("1 second")
+      const t = now()
+      s.stats.downloadRate = s.downloadMeter.rate(t)
+      s.stats.uploadRate = s.uploadMeter.rate(t)
+      let expired = false
+      for (const [k, req] of s.requests) {
+        if (t - req.sentAt < options.requestTimeoutMillis) continue
+        s.requests.delete(k)
+        picker.requestTimedOut(key, req.block)
+        expired = true
+      }
+      s.stats.snubbed = s.requests.size > 0 && t - s.lastBlockAt > options.snubTimeoutMillis
+      s.stats.inflight = s.requests.size
+      if (expired) torrent.wakeAll()
+      if (t - s.lastReceivedAt > options.idleTimeoutMillis) {
+        return yield* new PeerError({ reason: "Timeout", peer: key, detail: "peer went silent" })
+      }
+      if (t - s.lastSentAt > options.keepAliveMillis) send({ _tag: "KeepAlive" })
+      fill()
+    }
+  })
+
+  return yield* Effect.raceAllFirst([reader, writer, ticker, Deferred.await(ended)]).pipe(
+    Effect.ensuring(Effect.sync(() => {
+      torrent.unregister(key)
+      s.requests.clear()
+      picker.removePeer(key)
+      torrent.wakeAll()
+    }))
+  )
+})
+
