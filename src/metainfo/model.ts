@@ -37,7 +37,9 @@ export interface TorrentFile {
   /**
    * BEP 47 symlink (attr contains "l"): the sanitised target, relative to the
    * download directory like `path` (so it starts with the torrent name for
-   * multi-file torrents). Symlinks have length 0 and hold no payload.
+   * multi-file torrents). Never written as a regular file. BEP 47 says its
+   * length is 0; a torrent that declares a length anyway still has those bytes
+   * in the payload (piece hashes cover them): treat them like padding.
    * Absent for regular files.
    */
   readonly symlinkPath?: ReadonlyArray<string>

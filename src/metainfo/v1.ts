@@ -17,7 +17,6 @@ export const parseV1Files = (info: BencodeDict, nameComponent: string): V1Layout
     const attr = readAttr(info)
     const symlink = readSymlink(info, attr, "file")
     const size = symlink !== null && length === undefined ? 0 : readLength(length, "file")
-    if (symlink !== null && size > 0) invalid("InvalidLength", "symlink has a non-zero length")
     const path = [nameComponent]
     return {
       entries: [{ path, length: size, attr, padding: isPadding(attr, path), piecesRoot: null, symlink }],
@@ -38,7 +37,6 @@ export const parseV1Files = (info: BencodeDict, nameComponent: string): V1Layout
     const symlink = readSymlink(entry, attr, what)
     const rawLength = getField(entry, "length")
     const size = symlink !== null && rawLength === undefined ? 0 : readLength(rawLength, what)
-    if (symlink !== null && size > 0) invalid("InvalidLength", `${what} is a symlink with a non-zero length`)
     const rawPath = preferUtf8Path(entry)
     // Lenient like libtorrent: a BEP 47 pad file needs no real path, it is never written.
     const path = rawPath === undefined && attr.includes("p") ? [".pad", String(size)] : readPathList(rawPath, what)

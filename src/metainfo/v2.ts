@@ -24,7 +24,6 @@ const readLeaf = (leaf: BencodeDict, path: ReadonlyArray<string>): RawEntry => {
   const symlink = readSymlink(leaf, attr, what)
   const rawLength = getField(leaf, "length")
   const length = symlink !== null && rawLength === undefined ? 0 : readLength(rawLength, what)
-  if (symlink !== null && length > 0) invalid("InvalidLength", `${what} is a symlink with a non-zero length`)
   let piecesRoot: Uint8Array | null = null
   if (length > 0) {
     const root = getField(leaf, "pieces root")
