@@ -70,8 +70,10 @@ const makeFileBackend = Effect.fnUntraced(function*(input: BackendInput) {
   const resumeLock = yield* Semaphore.make(1)
 
   // Zero-length files are never touched by a piece write: create the wanted ones now.
+  // BEP 47 symlink entries are not materialised (a link planted by a torrent is a risk of its own).
   for (const [i, file] of layout.files.entries()) {
-    if (file.length === 0 && !file.padding && input.options.wanted?.[i] !== false) {
+    const symlink = file.symlinkPath !== undefined || file.attr.includes("l")
+    if (file.length === 0 && !file.padding && !symlink && input.options.wanted?.[i] !== false) {
       yield* pool.use(i, "write", () => Effect.void)
     }
   }
