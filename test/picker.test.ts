@@ -302,4 +302,32 @@ describe("picker", () => {
     console.log(`picker: 1024 x 1 MiB pieces, 201 peers, ${rounds} rounds in ${ms.toFixed(0)} ms`)
     assert.isBelow(ms, 10_000)
   })
+
+  it("scales: 64 MiB swarm of 1000 peers announcing haves while we download", () => {
+    const n = 256
+    const p = picker({ pieceCount: n, pieceLength: 256 * KiB, totalSize: n * 256 * KiB })
+    let x = 0.25
+    const rnd = () => (x = (x * 16807 + 0.3) % 1)
+    const peers = Array.from({ length: 1000 }, (_, i) => `p${i}`)
+    for (const k of peers) p.addPeer(k, makeBitfield(n, () => rnd() < 0.1))
+    const start = performance.now()
+    let rounds = 0
+    while (!p.isComplete() && rounds < 1000) {
+      rounds++
+      for (const k of peers) {
+        p.peerHas(k, Math.floor(rnd() * n))
+        // each peer delivers half of what it was asked for, the rest times out
+        p.pick(k, 4, rnd).forEach((b, i) => {
+          if (i % 2 === 1) return void p.requestTimedOut(k, b)
+          const r = p.blockReceived(k, b.piece, b.begin, b.length)
+          if (r._tag === "Accepted" && r.pieceComplete) p.pieceVerified(b.piece)
+        })
+      }
+    }
+    const ms = performance.now() - start
+    assert.isTrue(p.isComplete())
+    ok(p)
+    console.log(`picker: 256 x 256 KiB pieces, 1000 peers, ${rounds} rounds (${rounds * 1000} picks) in ${ms.toFixed(0)} ms`)
+    assert.isBelow(ms, 10_000)
+  })
 })
