@@ -22,6 +22,7 @@ export interface SessionContext {
   readonly fill: () => void
   readonly queueUpload: (key: string, block: BlockRef) => void
   readonly updateInterest: () => void
+  readonly unchoke: () => void
   readonly now: () => number
 }
 
@@ -139,6 +140,8 @@ export const handleMessage = (ctx: SessionContext, frame: Uint8Array): Effect.Ef
         return Effect.void
       case "Interested":
         s.stats.peerInterested = true
+        // A free upload slot need not wait for the next rechoke.
+        if (s.stats.amChoking && torrent.initialUnchoke(s.key)) ctx.unchoke()
         return Effect.void
       case "NotInterested":
         s.stats.peerInterested = false

@@ -164,7 +164,8 @@ export const runSession = Effect.fn("PeerSession.run")(function*(
   const queueUpload = (uploadKey: string, block: BlockRef): void => {
     Queue.offerUnsafe(outbox, { _tag: "Upload", key: uploadKey, block })
   }
-  const ctx = { s, torrent, options, send, end, fill, queueUpload, updateInterest, now }
+  const unchoke = () => link.setChoked(false)
+  const ctx = { s, torrent, options, send, end, fill, queueUpload, updateInterest, unchoke, now }
 
   const reader = Effect.gen(function*() {
     // Frames already buffered behind the handshake come first.

@@ -1,0 +1,58 @@
+import type { Effect, Scope } from "effect"
+import type { Address } from "../net/index.ts"
+import type { SessionOptions } from "../peer/index.ts"
+
+/** Counters shared by every torrent of a client, for the global connection limits. */
+export interface ConnectionBudget {
+  readonly maxConnections: number
+  readonly maxHalfOpen: number
+  connections: number
+  halfOpen: number
+}
+
+export const makeConnectionBudget = (maxConnections: number, maxHalfOpen: number): ConnectionBudget => ({
+  maxConnections,
+  maxHalfOpen,
+  connections: 0,
+  halfOpen: 0
+})
+
+/** What a peer source (tracker announcer, DHT, PEX) gets from its torrent. */
+export interface SwarmHooks {
+  readonly infoHash: Uint8Array
+  readonly peerId: Uint8Array
+  readonly port: number
+  readonly isPrivate: boolean
+  readonly trackers: ReadonlyArray<ReadonlyArray<string>>
+  /** Payload bytes this session and bytes still wanted: what trackers are told. */
+  readonly stats: Effect.Effect<{ readonly uploaded: number; readonly downloaded: number; readonly left: number }>
+  /** Resolves when every wanted piece is verified (for the `completed` announce). */
+  readonly completed: Effect.Effect<void>
+  readonly addPeers: (addresses: ReadonlyArray<Address>, source: string) => Effect.Effect<void>
+  readonly reportTracker: (url: string, ok: boolean, peers: number, message: string | null) => Effect.Effect<void>
+}
+
+/** Starts a peer source; it runs until its scope closes (pause, remove, shutdown). */
+export type PeerSource = (hooks: SwarmHooks) => Effect.Effect<void, never, Scope.Scope>
+
+export interface TorrentConfig {
+  readonly directory: string
+  readonly peerId: Uint8Array
+  /** Port we accept connections on, announced to trackers. */
+  readonly port: number
+  /** Connections for this torrent. */
+  readonly maxPeers: number
+  readonly budget: ConnectionBudget
+  readonly connectTimeoutMillis: number
+  readonly handshakeTimeoutMillis: number
+  /** Per file (Metainfo.files order); absent = all. */
+  readonly wantedFiles?: ReadonlyArray<boolean>
+  readonly sequential: boolean
+  readonly uploadSlots: number
+  readonly session: SessionOptions
+  readonly peerSources: ReadonlyArray<PeerSource>
+  /** Addresses to dial from the start (e.g. `--peer`, magnet `x.pe`). */
+  readonly initialPeers: ReadonlyArray<Address>
+  /** Hash failures tolerated from a peer that shared a bad piece with others, before a ban. */
+  readonly maxStrikes: number
+}

@@ -1,0 +1,15 @@
+/**
+ * The per-torrent orchestrator: storage, picker, peer sessions, choker and peer
+ * sources, publishing its state as a `SubscriptionRef` and its events as a `Stream`.
+ */
+export {
+  type ConnectionBudget,
+  makeConnectionBudget,
+  type PeerSource,
+  type SwarmHooks,
+  type TorrentConfig
+} from "./config.ts"
+export { TorrentError } from "./errors.ts"
+export { makePeerBook, type PeerBook } from "./peer-book.ts"
+export type { TorrentEvent, TorrentState, TorrentStatus, TrackerStatus } from "./state.ts"
+export { openTorrent, type Torrent } from "./torrent.ts"

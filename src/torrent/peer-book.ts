@@ -1,0 +1,114 @@
+/**
+ * The addresses a torrent knows, and when each may be dialled again. Pure data.
+ *
+ * Invariants:
+ * - a banned key is never handed out again, whatever source re-announces it;
+ * - a key is handed out only when it is not connected and its `retryAt` has passed;
+ * - failures back off exponentially (15 s, 30 s, … up to 10 min) and an address that
+ *   failed `maxFailures` times in a row is forgotten until a source announces it again.
+ *
+ * Keys are `host:port`: on loopback (tests, simulations) every peer shares one IP, so
+ * banning by IP alone would ban the whole swarm.
+ */
+import type { Address } from "../net/index.ts"
+import { formatAddress } from "../net/index.ts"
+
+interface Entry {
+  readonly address: Address
+  readonly source: string
+  failures: number
+  retryAt: number
+  connected: boolean
+}
+
+export interface PeerBook {
+  /** Returns how many addresses were new. */
+  readonly add: (addresses: ReadonlyArray<Address>, source: string, now: number) => number
+  /** The next address to dial, or undefined. Marks it connected. */
+  readonly next: (now: number) => Address | undefined
+  /** An incoming or outgoing connection for this key is live. */
+  readonly markConnected: (key: string, address: Address) => void
+  /** The connection ended; `failed` schedules a backoff, otherwise it may be retried soon. */
+  readonly markDisconnected: (key: string, failed: boolean, now: number) => void
+  readonly ban: (key: string) => void
+  readonly isBanned: (key: string) => boolean
+  readonly banned: () => number
+  /** Addresses known and not connected. */
+  readonly candidates: () => number
+}
+
+const BASE_BACKOFF_MS = 15_000
+const MAX_BACKOFF_MS = 600_000
+const RECONNECT_MS = 30_000
+
+export const makePeerBook = (options: { readonly maxFailures?: number; readonly maxEntries?: number } = {}): PeerBook => {
+  const maxFailures = options.maxFailures ?? 5
+  const maxEntries = options.maxEntries ?? 5_000
+  const entries = new Map<string, Entry>()
+  const bannedKeys = new Set<string>()
+
+  return {
+    add: (addresses, source, now) => {
+      let added = 0
+      for (const address of addresses) {
+        const key = formatAddress(address)
+        if (bannedKeys.has(key)) continue
+        const known = entries.get(key)
+        if (known !== undefined) {
+          // Re-announced: a forgotten peer becomes dialable again, a backing-off one keeps its delay.
+          if (!known.connected && known.failures >= maxFailures) {
+            known.failures = 0
+            known.retryAt = now
+          }
+          continue
+        }
+        if (entries.size >= maxEntries) continue
+        entries.set(key, { address, source, failures: 0, retryAt: now, connected: false })
+        added++
+      }
+      return added
+    },
+    next: (now) => {
+      let best: Entry | undefined
+      for (const e of entries.values()) {
+        if (e.connected || e.failures >= maxFailures || e.retryAt > now) continue
+        if (best === undefined || e.failures < best.failures || (e.failures === best.failures && e.retryAt < best.retryAt)) {
+          best = e
+        }
+      }
+      if (best === undefined) return undefined
+      best.connected = true
+      return best.address
+    },
+    markConnected: (key, address) => {
+      const e = entries.get(key)
+      if (e !== undefined) e.connected = true
+      else entries.set(key, { address, source: "incoming", failures: 0, retryAt: 0, connected: true })
+    },
+    markDisconnected: (key, failed, now) => {
+      const e = entries.get(key)
+      if (e === undefined) return
+      e.connected = false
+      if (failed) {
+        e.failures++
+        e.retryAt = now + Math.min(MAX_BACKOFF_MS, BASE_BACKOFF_MS * 2 ** (e.failures - 1))
+      } else {
+        e.failures = 0
+        e.retryAt = now + RECONNECT_MS
+      }
+    },
+    ban: (key) => {
+      bannedKeys.add(key)
+      const e = entries.get(key)
+      if (e !== undefined && !e.connected) entries.delete(key)
+      else if (e !== undefined) e.failures = maxFailures
+    },
+    isBanned: (key) => bannedKeys.has(key),
+    banned: () => bannedKeys.size,
+    candidates: () => {
+      let n = 0
+      for (const e of entries.values()) if (!e.connected && e.failures < maxFailures) n++
+      return n
+    }
+  }
+}

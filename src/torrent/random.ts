@@ -1,0 +1,15 @@
+/**
+ * A small seeded generator (mulberry32) for the picker's synchronous tie-breaks.
+ * It is seeded from Effect's `Random`, so a seeded simulation stays reproducible,
+ * while the picker's hot loop needs no effect per draw.
+ */
+export const seededRandom = (seed: number): (() => number) => {
+  let a = seed >>> 0
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0
+    let t = a
+    t = Math.imul(t ^ (t >>> 15), t | 1)
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+  }
+}

@@ -1,0 +1,51 @@
+/**
+ * What a torrent publishes: its state (a `SubscriptionRef`, replaced about once a
+ * second and on every status change) and its events (a `PubSub`, one per happening).
+ */
+export type TorrentStatus = "checking" | "downloading" | "seeding" | "paused" | "error"
+
+export interface TrackerStatus {
+  readonly url: string
+  readonly ok: boolean
+  readonly peers: number
+  readonly message: string | null
+}
+
+export interface TorrentState {
+  readonly infoHash: string
+  readonly name: string
+  readonly status: TorrentStatus
+  /** Bytes of wanted (selected) files, padding excluded. */
+  readonly wantedBytes: number
+  /** Verified bytes of real files. */
+  readonly verifiedBytes: number
+  /** 0..1 of the wanted pieces. */
+  readonly progress: number
+  readonly pieceCount: number
+  readonly piecesVerified: number
+  /** Payload bytes this session. */
+  readonly downloaded: number
+  readonly uploaded: number
+  /** Bytes per second over the last few seconds. */
+  readonly downloadRate: number
+  readonly uploadRate: number
+  readonly peers: number
+  readonly seeds: number
+  /** Known addresses not connected right now. */
+  readonly candidates: number
+  /** Seconds to completion at the current rate, or null when unknown or done. */
+  readonly eta: number | null
+  readonly error: string | null
+  readonly trackers: ReadonlyArray<TrackerStatus>
+}
+
+export type TorrentEvent =
+  | { readonly _tag: "CheckProgress"; readonly checked: number; readonly total: number }
+  | { readonly _tag: "PeerConnected"; readonly peer: string; readonly client: string }
+  | { readonly _tag: "PeerDisconnected"; readonly peer: string; readonly reason: string }
+  | { readonly _tag: "PeerBanned"; readonly peer: string; readonly reason: string }
+  | { readonly _tag: "PieceVerified"; readonly piece: number }
+  | { readonly _tag: "HashFailed"; readonly piece: number; readonly peers: ReadonlyArray<string> }
+  | { readonly _tag: "PeersDiscovered"; readonly source: string; readonly count: number }
+  | { readonly _tag: "Completed" }
+  | { readonly _tag: "Error"; readonly message: string }

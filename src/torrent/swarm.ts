@@ -1,0 +1,131 @@
+/**
+ * The connection side of a torrent: dialling known addresses within the per-torrent
+ * and global limits, accepting routed incoming connections, and deciding what a
+ * session's ending means (retry later, forget, ban).
+ */
+import { Clock, Effect, Fiber, FiberMap, PubSub } from "effect"
+import { type Address, type Connection, formatAddress, Network } from "../net/index.ts"
+import {
+  handshakeIncoming,
+  handshakeOutgoing,
+  type OurHandshake,
+  PeerError,
+  runSession,
+  type TorrentLink
+} from "../peer/index.ts"
+import { type Framer, type HandshakeHeader, makeFramer } from "../wire/index.ts"
+import type { TorrentConfig } from "./config.ts"
+import type { PeerBook } from "./peer-book.ts"
+import type { TorrentEvent } from "./state.ts"
+
+export interface SwarmDeps {
+  readonly config: TorrentConfig
+  readonly link: TorrentLink
+  readonly book: PeerBook
+  readonly ours: OurHandshake
+  readonly events: PubSub.PubSub<TorrentEvent>
+  /** Connected sessions of this torrent. */
+  readonly connected: () => number
+}
+
+const isFailure = (e: PeerError): boolean => e.reason !== "Shutdown"
+
+/** Runs one session to its end and books the outcome. Never fails. */
+const supervise = <R>(deps: SwarmDeps, key: string, session: Effect.Effect<never, PeerError, R>) =>
+  session.pipe(
+    Effect.catch((e: PeerError) =>
+      Effect.gen(function*() {
+        const now = yield* Clock.currentTimeMillis
+        // A connection to ourselves is never worth another try.
+        if (e.reason === "Handshake" && e.detail === "connected to ourselves") deps.book.ban(key)
+        deps.book.markDisconnected(key, isFailure(e), now)
+        yield* PubSub.publish(deps.events, { _tag: "PeerDisconnected", peer: key, reason: e.message })
+        yield* Effect.logDebug(`peer ${key} disconnected: ${e.message}`)
+      })
+    )
+  )
+
+const connectedSession = (deps: SwarmDeps, conn: Connection, framer: Framer, handshake: Parameters<typeof runSession>[3]) =>
+  Effect.gen(function*() {
+    const { budget } = deps.config
+    budget.connections++
+    yield* Effect.addFinalizer(() => Effect.sync(() => { budget.connections-- }))
+    const key = formatAddress(conn.remote)
+    yield* PubSub.publish(deps.events, { _tag: "PeerConnected", peer: key, client: "" })
+    return yield* runSession(deps.link, conn, framer, handshake, deps.ours.reserved, deps.config.session)
+  })
+
+/** Dial, handshake and run a session with `address`; the half-open slot is held until the handshake ends. */
+const dial = (deps: SwarmDeps, address: Address) =>
+  Effect.scoped(Effect.gen(function*() {
+    const network = yield* Network
+    const { budget, connectTimeoutMillis, handshakeTimeoutMillis } = deps.config
+    const framer = makeFramer()
+    budget.halfOpen++
+    const opened = yield* Effect.gen(function*() {
+      const conn = yield* network.connect(address, { timeout: `${connectTimeoutMillis} millis` }).pipe(
+        Effect.mapError((e) => new PeerError({ reason: "Network", peer: formatAddress(address), detail: e.message }))
+      )
+      const handshake = yield* handshakeOutgoing(conn, framer, deps.ours, `${handshakeTimeoutMillis} millis`)
+      return { conn, handshake }
+    }).pipe(Effect.ensuring(Effect.sync(() => { budget.halfOpen-- })))
+    return yield* connectedSession(deps, opened.conn, framer, opened.handshake)
+  }))
+
+/**
+ * Keeps dialling while this torrent and the client have room. Wakes every 500 ms:
+ * cheap, and quick enough to refill slots after disconnects.
+ */
+export const dialLoop = (deps: SwarmDeps, sessions: FiberMap.FiberMap<string>) =>
+  Effect.gen(function*() {
+    const { budget, maxPeers } = deps.config
+    while (true) {
+      const now = yield* Clock.currentTimeMillis
+      while (
+        deps.connected() + budget.halfOpen < maxPeers &&
+        budget.connections + budget.halfOpen < budget.maxConnections &&
+        budget.halfOpen < budget.maxHalfOpen
+      ) {
+        const address = deps.book.next(now)
+        if (address === undefined) break
+        const key = formatAddress(address)
+        if (yield* FiberMap.has(sessions, key)) continue
+        yield* FiberMap.run(
+          sessions,
+          key,
+          supervise(deps, key, dial(deps, address))
+        )
+      }
+      yield* Effect.sleep("500 millis")
+    }
+  })
+
+/**
+ * An incoming connection routed here by info-hash (its 48-byte header already read).
+ * Runs the session inside `sessions` so pausing or removing the torrent ends it, and
+ * waits for it so the caller keeps the socket's scope open meanwhile.
+ */
+export const acceptIncoming = (
+  deps: SwarmDeps,
+  sessions: FiberMap.FiberMap<string>,
+  conn: Connection,
+  framer: Framer,
+  header: HandshakeHeader
+) =>
+  Effect.gen(function*() {
+    const key = formatAddress(conn.remote)
+    const { budget, maxPeers, handshakeTimeoutMillis } = deps.config
+    if (
+      deps.book.isBanned(key) || deps.connected() >= maxPeers || budget.connections >= budget.maxConnections ||
+      (yield* FiberMap.has(sessions, key))
+    ) {
+      return yield* conn.close
+    }
+    deps.book.markConnected(key, conn.remote)
+    const session = Effect.gen(function*() {
+      const handshake = yield* handshakeIncoming(conn, framer, header, deps.ours, `${handshakeTimeoutMillis} millis`)
+      return yield* Effect.scoped(connectedSession(deps, conn, framer, handshake))
+    })
+    const fiber = yield* FiberMap.run(sessions, key, supervise(deps, key, session))
+    yield* Fiber.await(fiber)
+  })

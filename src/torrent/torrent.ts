@@ -1,0 +1,282 @@
+/**
+ * One torrent: its storage, picker, peer sessions, peer sources and published state.
+ *
+ * Lifetime: everything lives in the scope `openTorrent` runs in. The "active" part
+ * (peer sources, the dialler, the choker and every session) runs in one fiber handle, so
+ * `pause` ends it and `resume` starts it again; closing the torrent's scope ends all of it,
+ * then the storage saves its resume data and closes its files.
+ */
+import { Clock, Deferred, Effect, FiberHandle, FiberMap, PubSub, Random, Ref, Result, Stream, SubscriptionRef } from "effect"
+import { type Connection, Network } from "../net/index.ts"
+import type { Metainfo } from "../metainfo/model.ts"
+import { makeRateMeter, type PeerLink, type TorrentLink } from "../peer/index.ts"
+import { makePicker } from "../scheduler/picker.ts"
+import { Storage, type TorrentStorage } from "../storage/index.ts"
+import { type Framer, type HandshakeHeader, makeReserved } from "../wire/index.ts"
+import { runChoker } from "../choker/index.ts"
+import type { SwarmHooks, TorrentConfig } from "./config.ts"
+import { TorrentError } from "./errors.ts"
+import { makePeerBook } from "./peer-book.ts"
+import { seededRandom } from "./random.ts"
+import type { TorrentEvent, TorrentState, TrackerStatus } from "./state.ts"
+import { acceptIncoming, dialLoop, type SwarmDeps } from "./swarm.ts"
+
+export interface Torrent {
+  /** v1 info-hash, hex. */
+  readonly infoHash: string
+  readonly metainfo: Metainfo
+  readonly state: SubscriptionRef.SubscriptionRef<TorrentState>
+  /** Every event from the moment of subscription on. */
+  readonly events: Stream.Stream<TorrentEvent>
+  readonly pause: Effect.Effect<void>
+  readonly resume: Effect.Effect<void>
+  /** Succeeds once every wanted piece is verified; fails if the torrent hits a storage error. */
+  readonly whenComplete: Effect.Effect<void, TorrentError>
+  readonly addPeers: (addresses: ReadonlyArray<{ readonly host: string; readonly port: number }>, source?: string) => Effect.Effect<void>
+  /** For the client's listener: an incoming connection whose handshake header named this torrent. */
+  readonly acceptIncoming: (conn: Connection, framer: Framer, header: HandshakeHeader) => Effect.Effect<void>
+  /** Saves resume data now (also done on completion and on close). */
+  readonly saveResume: Effect.Effect<void>
+}
+
+const hex = (bytes: Uint8Array): string => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString("hex")
+
+const wantedBytesOf = (meta: Metainfo, wanted: ReadonlyArray<boolean> | undefined): number =>
+  meta.files.reduce((sum, f, i) => (f.padding || wanted?.[i] === false ? sum : sum + f.length), 0)
+
+export const openTorrent = Effect.fn("Torrent.open")(function*(meta: Metainfo, config: TorrentConfig) {
+  const infoHashBytes = meta.infoHash
+  if (infoHashBytes === null) {
+    return yield* new TorrentError({ infoHash: meta.infoHashV2 === null ? "" : hex(meta.infoHashV2), reason: "Storage", detail: "v2-only torrents cannot be downloaded yet" })
+  }
+  const infoHash = hex(infoHashBytes)
+  const clock = yield* Clock.Clock
+  const now = () => clock.currentTimeMillisUnsafe()
+  const events = yield* PubSub.sliding<TorrentEvent>(4096)
+  const wantedBytes = wantedBytesOf(meta, config.wantedFiles)
+  const trackerStatus = new Map<string, TrackerStatus>()
+  const initial: TorrentState = {
+    infoHash, name: meta.name, status: "checking", wantedBytes, verifiedBytes: 0, progress: 0,
+    pieceCount: meta.pieceCount, piecesVerified: 0, downloaded: 0, uploaded: 0, downloadRate: 0, uploadRate: 0,
+    peers: 0, seeds: 0, candidates: 0, eta: null, error: null, trackers: []
+  }
+  const state = yield* SubscriptionRef.make(initial)
+
+  const storageService = yield* Storage
+  const network = yield* Network
+  const storage: TorrentStorage = yield* storageService.open(meta, {
+    directory: config.directory,
+    ...(config.wantedFiles === undefined ? {} : { wanted: config.wantedFiles }),
+    onRecheckProgress: (p) => PubSub.publish(events, { _tag: "CheckProgress", checked: p.checked, total: p.total }).pipe(Effect.asVoid)
+  }).pipe(Effect.mapError((e) => new TorrentError({ infoHash, reason: "Storage", detail: e.message })))
+
+  const have = yield* storage.have
+  const picker = makePicker<string>({
+    pieceCount: meta.pieceCount,
+    pieceLength: meta.pieceLength,
+    totalSize: meta.totalSize,
+    have,
+    maxOpenPieces: Math.max(2, Math.min(48, Math.floor((96 * 1024 * 1024) / meta.pieceLength))),
+    sequential: config.sequential
+  })
+  if (Result.isFailure(picker)) {
+    return yield* new TorrentError({ infoHash, reason: "Storage", detail: `bad torrent geometry: ${picker.failure}` })
+  }
+  const p = picker.success
+  if (config.wantedFiles !== undefined) {
+    p.setFilePriorities(meta.files, config.wantedFiles.map((w) => (w ? 1 : 0)))
+  }
+
+  const complete = yield* Deferred.make<void, TorrentError>()
+  const links = new Map<string, PeerLink>()
+  const strikes = new Map<string, number>()
+  const book = makePeerBook()
+  const downloadMeter = makeRateMeter()
+  const uploadMeter = makeRateMeter()
+  const status = yield* Ref.make<TorrentState["status"]>(p.isComplete() ? "seeding" : "downloading")
+  const random = seededRandom(yield* Random.nextInt)
+  const activeSessions = yield* Ref.make<FiberMap.FiberMap<string> | null>(null)
+  const active = yield* FiberHandle.make<void, never>()
+  const torrentScope = yield* Effect.scope
+  const publish = (event: TorrentEvent) => PubSub.publish(events, event).pipe(Effect.asVoid)
+
+  const markComplete = Effect.gen(function*() {
+    if (!p.isComplete() || Deferred.isDoneUnsafe(complete)) return
+    yield* Ref.set(status, "seeding")
+    yield* storage.saveResume.pipe(Effect.ignore)
+    yield* Deferred.succeed(complete, undefined)
+    yield* publish({ _tag: "Completed" })
+    yield* Effect.logInfo(`${meta.name}: complete`)
+  })
+
+  const fail = (detail: string) =>
+    Effect.gen(function*() {
+      yield* Ref.set(status, "error")
+      yield* Deferred.fail(complete, new TorrentError({ infoHash, reason: "Storage", detail }))
+      yield* publish({ _tag: "Error", message: detail })
+      // Stop the sessions from outside them: this may run inside one of them.
+      yield* FiberHandle.clear(active).pipe(Effect.forkIn(torrentScope))
+    })
+
+  const ban = (key: string, reason: string) =>
+    Effect.gen(function*() {
+      book.ban(key)
+      links.get(key)?.disconnect("Banned", reason)
+      yield* publish({ _tag: "PeerBanned", peer: key, reason })
+      yield* Effect.logWarning(`banned ${key}: ${reason}`)
+    })
+
+  const link: TorrentLink = {
+    infoHash: infoHashBytes,
+    peerId: config.peerId,
+    pieceCount: meta.pieceCount,
+    pieceLength: meta.pieceLength,
+    totalSize: meta.totalSize,
+    picker: p,
+    storage,
+    random,
+    register: (l) => { links.set(l.stats.key, l) },
+    unregister: (key) => { links.delete(key) },
+    linkOf: (key) => links.get(key),
+    wakeAll: () => { for (const l of links.values()) l.wake() },
+    onPieceVerified: (piece) =>
+      Effect.gen(function*() {
+        const verified = p.pieceVerified(piece)
+        for (const c of verified.cancels) links.get(c.peer)?.cancelRequest(c.block)
+        for (const l of links.values()) l.pieceVerified(piece)
+        yield* publish({ _tag: "PieceVerified", piece })
+        yield* markComplete
+      }),
+    onPieceFailed: (piece, contributors) =>
+      Effect.gen(function*() {
+        yield* publish({ _tag: "HashFailed", piece, peers: [...contributors] })
+        // A piece from one peer alone convicts it; a shared one gives each sender a strike.
+        for (const key of contributors) {
+          const count = (strikes.get(key) ?? 0) + (contributors.size === 1 ? config.maxStrikes : 1)
+          strikes.set(key, count)
+          if (count >= config.maxStrikes) yield* ban(key, `sent data that failed the hash check of piece ${piece}`)
+        }
+        for (const l of links.values()) l.wake()
+      }),
+    onDownloaded: (bytes) => downloadMeter.add(bytes, now()),
+    onUploaded: (bytes) => uploadMeter.add(bytes, now()),
+    isComplete: () => p.isComplete(),
+    initialUnchoke: () => {
+      let unchoked = 0
+      for (const l of links.values()) if (!l.stats.amChoking) unchoked++
+      return unchoked < config.uploadSlots
+    },
+    onStorageError: (error) => fail(error instanceof Error ? error.message : String(error)),
+    log: (level, message) =>
+      level === "debug" ? Effect.logDebug(message) : level === "info" ? Effect.logInfo(message) : Effect.logWarning(message)
+  }
+
+  const ours = { infoHash: infoHashBytes, peerId: config.peerId, reserved: makeReserved({ extensionProtocol: true, fast: true }) }
+  const deps: SwarmDeps = { config, link, book, ours, events, connected: () => links.size }
+
+  const addPeers = (addresses: ReadonlyArray<{ readonly host: string; readonly port: number }>, source = "manual") =>
+    Effect.gen(function*() {
+      const added = book.add(addresses, source, now())
+      if (added > 0) yield* publish({ _tag: "PeersDiscovered", source, count: added })
+    })
+
+  const hooks: SwarmHooks = {
+    infoHash: infoHashBytes,
+    peerId: config.peerId,
+    port: config.port,
+    isPrivate: meta.private,
+    trackers: meta.trackers,
+    stats: Effect.map(storage.bytesVerified, (verified) => ({
+      uploaded: uploadMeter.total(),
+      downloaded: downloadMeter.total(),
+      left: Math.max(0, wantedBytes - verified)
+    })),
+    completed: Deferred.await(complete).pipe(Effect.ignore),
+    addPeers,
+    reportTracker: (url, ok, peers, message) => Effect.sync(() => { trackerStatus.set(url, { url, ok, peers, message }) })
+  }
+
+  const runActive = Effect.gen(function*() {
+    const sessions = yield* FiberMap.make<string>()
+    yield* Ref.set(activeSessions, sessions)
+    yield* Effect.addFinalizer(() => Ref.set(activeSessions, null))
+    for (const source of config.peerSources) yield* source(hooks)
+    yield* Effect.forkScoped(runChoker({
+      peers: Effect.sync(() =>
+        [...links.values()].map(({ stats }) => ({
+          key: stats.key,
+          interested: stats.peerInterested,
+          downloadRate: stats.downloadRate,
+          uploadRate: stats.uploadRate,
+          snubbed: stats.snubbed,
+          connectedAt: stats.connectedAt,
+          isSeed: stats.isSeed
+        }))
+      ),
+      seeding: Effect.sync(() => p.isComplete()),
+      apply: (result) => Effect.sync(() => {
+        for (const l of links.values()) l.setChoked(!result.unchoke.has(l.stats.key))
+      })
+    }, { config: { slots: config.uploadSlots } }))
+    yield* dialLoop(deps, sessions)
+  }).pipe(Effect.scoped, Effect.provideService(Network, network))
+
+  const publishState = Effect.gen(function*() {
+    const t = now()
+    const verifiedBytes = yield* storage.bytesVerified
+    const piecesVerified = yield* storage.verifiedCount
+    const downloadRate = downloadMeter.rate(t)
+    let seeds = 0
+    for (const l of links.values()) if (l.stats.isSeed) seeds++
+    const remaining = Math.max(0, wantedBytes - verifiedBytes)
+    const current = yield* Ref.get(status)
+    yield* SubscriptionRef.set(state, {
+      infoHash, name: meta.name, status: current, wantedBytes, verifiedBytes,
+      progress: wantedBytes === 0 ? 1 : Math.min(1, verifiedBytes / wantedBytes),
+      pieceCount: meta.pieceCount, piecesVerified,
+      downloaded: downloadMeter.total(), uploaded: uploadMeter.total(),
+      downloadRate, uploadRate: uploadMeter.rate(t),
+      peers: links.size, seeds, candidates: book.candidates(),
+      eta: remaining === 0 || downloadRate <= 0 ? null : Math.round(remaining / downloadRate),
+      error: null, trackers: [...trackerStatus.values()]
+    })
+  })
+
+  yield* Effect.forkScoped(Effect.forever(publishState.pipe(Effect.andThen(Effect.sleep("1 second")))))
+  yield* addPeers(config.initialPeers, "initial")
+  yield* markComplete
+  yield* publishState
+  yield* FiberHandle.run(active, runActive)
+
+  const torrent: Torrent = {
+    infoHash,
+    metainfo: meta,
+    state,
+    events: Stream.fromPubSub(events),
+    pause: Effect.gen(function*() {
+      const current = yield* Ref.get(status)
+      if (current === "error" || current === "paused") return
+      yield* FiberHandle.clear(active)
+      yield* Ref.set(status, "paused")
+      yield* publishState
+    }),
+    resume: Effect.gen(function*() {
+      if ((yield* Ref.get(status)) !== "paused") return
+      yield* Ref.set(status, p.isComplete() ? "seeding" : "downloading")
+      yield* FiberHandle.run(active, runActive)
+      yield* publishState
+    }),
+    whenComplete: Deferred.await(complete),
+    addPeers,
+    acceptIncoming: (conn, framer, header) =>
+      Effect.gen(function*() {
+        const sessions = yield* Ref.get(activeSessions)
+        if (sessions === null) return yield* conn.close
+        yield* acceptIncoming(deps, sessions, conn, framer, header)
+      }),
+    saveResume: storage.saveResume.pipe(Effect.ignore)
+  }
+  yield* Effect.addFinalizer(() => publishState.pipe(Effect.ignore))
+  return torrent
+})
+
