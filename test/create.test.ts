@@ -175,6 +175,28 @@ describe("createTorrent", () => {
       }
     }))
 
+  it.live("agrees with the create-torrent npm package (WebTorrent's creator) on a directory", () =>
+    Effect.gen(function*() {
+      const dir = tempDir()
+      write(dir, "pay/b.bin", bytes("b", 50_000))
+      write(dir, "pay/sub/a.bin", bytes("a", 3000))
+      write(dir, "pay/a-c.bin", bytes("ac", 20_000))
+      const root = path.join(dir, "pay")
+      // create-torrent is a dependency of webtorrent (a devDependency); untyped, hence the variable specifier.
+      const specifier = "create-torrent"
+      const mod = (yield* Effect.promise(() => import(specifier))) as {
+        default: (p: string, o: object, cb: (err: Error | null, torrent: Uint8Array) => void) => void
+      }
+      const theirs = yield* Effect.callback<Uint8Array, Error>((resume) =>
+        mod.default(root, { pieceLength: 16384, private: true }, (err, torrent) =>
+          resume(err === null ? Effect.succeed(torrent) : Effect.fail(err)))
+      )
+      const reference = yield* parseMetainfo(theirs)
+      const { metainfo } = yield* create(root, { pieceLength: 16384, private: true })
+      assert.strictEqual(hex(metainfo.infoHash), hex(reference.infoHash))
+      assert.deepStrictEqual(metainfo.files.map((f) => f.path), reference.files.map((f) => f.path))
+    }))
+
   it.live("symbolic links are followed (the link's name, the target's bytes)", () =>
     Effect.gen(function*() {
       const dir = tempDir()

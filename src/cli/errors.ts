@@ -9,6 +9,7 @@ import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import { Cause, Effect, Result, Schema } from "effect"
 import { CliError } from "effect/cli"
 import type { PlatformError } from "effect/PlatformError"
+import { describeFsError } from "../metainfo/create.ts"
 import { oneLine } from "./format.ts"
 
 /** A user-facing failure about some input (a path, a URI, a flag value). */
@@ -23,21 +24,7 @@ export class CliInputError extends Schema.TaggedError<CliInputError>()("CliInput
 }
 
 /** Short reason for a file-system failure, without the module/method noise. */
-export const describePlatformError = (e: PlatformError): string => {
-  switch (e.reason._tag) {
-    case "NotFound":
-      return "no such file or directory"
-    case "PermissionDenied":
-      return "permission denied"
-    case "BadArgument":
-      return e.reason.description ?? e.message
-    default: {
-      const description = e.reason.description
-      // EISDIR & co. arrive as "Unknown" with the errno text in the description.
-      return description !== undefined && description !== "" ? description : e.reason._tag
-    }
-  }
-}
+export const describePlatformError: (e: PlatformError) => string = describeFsError
 
 /** Wraps a file-system failure on `path` into a CliInputError. */
 export const fsError = (path: string) => (e: PlatformError): CliInputError =>

@@ -11,7 +11,7 @@ export const formatBytes = (n: number): string => {
     value /= 1024
     unit++
   }
-  const digits = value >= 100 ? 0 : value >= 10 ? 1 : 2
+  const digits = value >= 10 ? 1 : 2
   // Drop trailing zeros so powers of two read "256 KiB", not "256.0 KiB".
   return `${Number(value.toFixed(digits))} ${UNITS[unit]}`
 }

@@ -20,6 +20,8 @@ export const readTorrentFile = Effect.fn("readTorrentFile")(function*(path: stri
   const fs = yield* FileSystem.FileSystem
   const info = yield* fs.stat(path).pipe(Effect.mapError(fsError(path)))
   if (info.type === "Directory") return yield* new CliInputError({ subject: path, detail: "is a directory, not a .torrent file" })
+  // A FIFO or device would block or never end: only regular files (links are followed by stat).
+  if (info.type !== "File") return yield* new CliInputError({ subject: path, detail: `not a regular file (${info.type})` })
   if (info.size > BigInt(MAX_TORRENT_FILE)) {
     return yield* new CliInputError({
       subject: path,
@@ -34,7 +36,8 @@ export const readTorrentFile = Effect.fn("readTorrentFile")(function*(path: stri
 
 export const isMagnetArgument = (s: string): boolean => s.slice(0, 7).toLowerCase() === "magnet:"
 
-const magnetProblem = (e: MagnetError) => new CliInputError({ subject: "magnet", detail: `invalid magnet link (${e.message})` })
+// MagnetError messages already read "invalid magnet link: ...".
+const magnetProblem = (e: MagnetError) => new CliInputError({ subject: "", detail: e.message })
 
 export const infoCommand = Command.make(
   "info",

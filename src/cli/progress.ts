@@ -25,8 +25,9 @@ export const renderProgress = (
 ): string => {
   const ratio = total > 0 ? Math.min(1, done / total) : 1
   const percent = `${(ratio * 100).toFixed(1).padStart(5)}%`
-  const rate = elapsedMs > 0 ? `  ${formatRate((done * 1000) / elapsedMs)}` : ""
-  const tail = `${percent}  ${formatBytes(done)} / ${formatBytes(total)}${rate}`
+  const rate = elapsedMs > 0 ? formatRate((done * 1000) / elapsedMs) : ""
+  // Fixed-width fields so the bar does not jitter as the numbers change.
+  const tail = `${percent} ${formatBytes(done).padStart(10)} / ${formatBytes(total)} ${rate.padStart(12)}`
   const room = columns - label.length - tail.length - 5
   if (room < 10) return `${label} ${tail}`.slice(0, Math.max(0, columns - 1))
   const width = Math.min(40, room)
@@ -46,7 +47,7 @@ export const makeProgressBar = Effect.fn("makeProgressBar")(function*(label: str
   const draw = (now: number) =>
     Effect.sync(() => {
       lastDraw = now
-      stderr.write(`\r${renderProgress(label, last.done, last.total, now - start, stderr.columns ?? 80)}\x1b[K`)
+      stderr.write(`\r${renderProgress(label, last.done, last.total, now - start, stderr.columns || 80)}\x1b[K`)
     })
   const bar: ProgressBar = {
     update: (done, total) =>

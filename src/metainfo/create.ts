@@ -33,7 +33,7 @@ import {
   type SourceFile,
   validateOptions
 } from "./create-plan.ts"
-import { parseMetainfo } from "./index.ts"
+import { parseMetainfoResult } from "./parse.ts"
 import type { Metainfo } from "./model.ts"
 
 export {
@@ -57,17 +57,18 @@ export interface CreatedTorrent {
 
 const READ_BUFFER = 1024 * 1024
 
-const describeFsError = (e: PlatformError): string => {
-  switch (e.reason._tag) {
-    case "NotFound":
-      return "no such file or directory"
-    case "PermissionDenied":
-      return "permission denied"
-    case "BadArgument":
-      return e.reason.description ?? e.message
-    default:
-      return e.reason.description ?? e.reason._tag
-  }
+/**
+ * Short reason for a file-system failure ("no such file or directory", "not a
+ * directory"), without Effect's module/method prefix. Shared with the CLI.
+ */
+export const describeFsError = (e: PlatformError): string => {
+  if (e.reason._tag === "NotFound") return "no such file or directory"
+  if (e.reason._tag === "PermissionDenied") return "permission denied"
+  if (e.reason.description !== undefined && e.reason.description !== "") return e.reason.description
+  // Node's own text for the errno, e.g. "ENOTDIR: not a directory, open '/x'" → "not a directory".
+  const cause: unknown = e.reason.cause
+  const nodeMessage = cause instanceof Error ? /^E[A-Z]+: ([^,]+)/.exec(cause.message)?.[1] : undefined
+  return nodeMessage ?? e.reason._tag
 }
 
 const fsFail = (path: string) => (e: PlatformError) => new CreateTorrentError({ path, detail: describeFsError(e) })
@@ -196,7 +197,8 @@ export const createTorrent = Effect.fn("createTorrent")(function*(
   const pieceLength = options.pieceLength ?? choosePieceLength(totalSize)
   const pieces = yield* hashFiles(fs, files, new PieceHasher(pieceLength, totalSize), totalSize, options.onProgress)
   const torrent = encode(buildTorrent({ name, single, files, pieceLength, pieces, tiers: checked.tiers, options }))
-  const metainfo = yield* parseMetainfo(torrent).pipe(
+  // Parsing our own output back gives callers the exact Metainfo every other service sees.
+  const metainfo = yield* Effect.fromResult(parseMetainfoResult(torrent)).pipe(
     Effect.mapError((e) => new CreateTorrentError({ path, detail: `the created torrent does not parse back: ${e.message}` }))
   )
   return { torrent, metainfo }
