@@ -58,6 +58,7 @@ export const makeTorrentStorage = Effect.fnUntraced(function*(
   const have = Bitfield.make(count)
   let verified = 0
   let bytes = 0
+  // options.wanted was validated by openWith (one entry per file)
   let wanted = wantedPieces(layout, options.wanted)
   const partials = new Map<number, PartialPiece>()
   const writing = new Set<number>()
@@ -209,7 +210,6 @@ export const makeTorrentStorage = Effect.fnUntraced(function*(
     }))
   })
 
-  if (options.wanted !== undefined) yield* setWanted(options.wanted)
   const trusted = yield* backend.loadResume
   applyHave(trusted ?? (yield* scan(options.onRecheckProgress)))
   yield* Effect.addFinalizer(() =>
