@@ -1,0 +1,163 @@
+/**
+ * The client: the public service that owns the listening socket, the global connection
+ * budget and every torrent.
+ *
+ * ```ts
+ * const program = Effect.gen(function*() {
+ *   const client = yield* Client
+ *   const torrent = yield* client.add({ path: "ubuntu.torrent" })
+ *   yield* torrent.whenComplete
+ * })
+ * program.pipe(Effect.provide(Client.layerNode({ downloadDirectory: "downloads" })))
+ * ```
+ *
+ * Each torrent lives in its own scope, a child of the client's: `remove` closes it
+ * (sessions end, a `stopped` announce goes out, files close), and closing the client's
+ * layer does the same for all of them.
+ */
+import { Context, Effect, Exit, FileSystem, Layer, Option, Scope } from "effect"
+import type { Metainfo } from "../metainfo/model.ts"
+import { parseMetainfo } from "../metainfo/index.ts"
+import { type Address, Network } from "../net/index.ts"
+import { makePeerId } from "../wire/index.ts"
+import { makeConnectionBudget, openTorrent, type PeerSource, type Torrent } from "../torrent/index.ts"
+import { type ClientConfig, resolveConfig } from "./config.ts"
+import { ClientError } from "./errors.ts"
+import { listenForPeers } from "./listener.ts"
+import { Storage } from "../storage/index.ts"
+
+/** What `add` accepts: a parsed torrent, the bytes of a .torrent, or its path. */
+export type TorrentSource = Metainfo | Uint8Array | { readonly path: string }
+
+export interface AddOptions {
+  /** Save into this directory instead of the client's. */
+  readonly directory?: string
+  /** Indices (Metainfo.files order) of the files to download; default all. */
+  readonly select?: ReadonlyArray<number>
+  /** Download pieces in order (for streaming); default rarest-first. */
+  readonly sequential?: boolean
+  /** Peers to dial from the start, besides what trackers return. */
+  readonly peers?: ReadonlyArray<Address>
+}
+
+export interface ClientService {
+  /** Our peer id (20 bytes). */
+  readonly peerId: Uint8Array
+  /** The port peers can reach us on, or null when not listening. */
+  readonly port: number | null
+  readonly add: (source: TorrentSource, options?: AddOptions) => Effect.Effect<Torrent, ClientError>
+  readonly get: (infoHash: string) => Effect.Effect<Option.Option<Torrent>>
+  readonly torrents: Effect.Effect<ReadonlyArray<Torrent>>
+  /** Stops the torrent and forgets it; its files stay on disk. */
+  readonly remove: (infoHash: string) => Effect.Effect<void>
+}
+
+const isMetainfo = (source: TorrentSource): source is Metainfo =>
+  !(source instanceof Uint8Array) && "infoBytes" in source
+
+const loadMetainfo = (source: TorrentSource) =>
+  Effect.gen(function*() {
+    if (isMetainfo(source)) return source
+    let bytes: Uint8Array
+    let label = "torrent"
+    if (source instanceof Uint8Array) {
+      bytes = source
+    } else {
+      label = source.path
+      const fs = yield* Effect.serviceOption(FileSystem.FileSystem)
+      if (Option.isNone(fs)) {
+        return yield* new ClientError({ reason: "Unsupported", detail: `${label}: no file system in this runtime` })
+      }
+      bytes = yield* fs.value.readFile(source.path).pipe(
+        Effect.mapError((e) => new ClientError({ reason: "Unreadable", detail: `${label}: ${e.message}` }))
+      )
+    }
+    return yield* parseMetainfo(bytes).pipe(
+      Effect.mapError((e) => new ClientError({ reason: "BadTorrent", detail: `${label}: ${e.message}` }))
+    )
+  })
+
+const selection = (meta: Metainfo, select: ReadonlyArray<number> | undefined): ReadonlyArray<boolean> | undefined => {
+  if (select === undefined) return undefined
+  const chosen = new Set(select)
+  return meta.files.map((_, i) => chosen.has(i))
+}
+
+export const makeClient = (config: ClientConfig, peerSources: ReadonlyArray<PeerSource> = []) =>
+  Effect.gen(function*() {
+    const resolved = resolveConfig(config)
+    const network = yield* Network
+    const storage = yield* Storage
+    const fs = yield* Effect.serviceOption(FileSystem.FileSystem)
+    const clientScope = yield* Effect.scope
+    const peerId = yield* makePeerId(resolved.peerIdPrefix)
+    const budget = makeConnectionBudget(resolved.maxPeers, resolved.maxHalfOpen)
+    const torrents = new Map<string, { readonly torrent: Torrent; readonly scope: Scope.Closeable }>()
+
+    const port = resolved.port === null
+      ? null
+      : yield* listenForPeers({ host: resolved.host, port: resolved.port }, (infoHash) => torrents.get(infoHash)?.torrent).pipe(
+        Effect.mapError((e) => new ClientError({ reason: "Listen", detail: e.message }))
+      )
+
+    const add = Effect.fn("Client.add")(function*(source: TorrentSource, options: AddOptions = {}) {
+      const meta = yield* loadMetainfo(source).pipe(
+        Option.isSome(fs) ? Effect.provideService(FileSystem.FileSystem, fs.value) : (e) => e
+      )
+      const key = meta.infoHash === null ? null : Buffer.from(meta.infoHash).toString("hex")
+      if (key === null) return yield* new ClientError({ reason: "Unsupported", detail: `${meta.name}: v2-only torrents cannot be downloaded yet` })
+      if (torrents.has(key)) return yield* new ClientError({ reason: "Duplicate", detail: `${meta.name} is already added` })
+      const scope = yield* Scope.fork(clientScope, "sequential")
+      const wantedFiles = selection(meta, options.select)
+      const torrent = yield* openTorrent(meta, {
+        directory: options.directory ?? resolved.downloadDirectory,
+        peerId,
+        port: port ?? 0,
+        maxPeers: resolved.maxPeersPerTorrent,
+        budget,
+        connectTimeoutMillis: resolved.connectTimeoutMillis,
+        handshakeTimeoutMillis: resolved.handshakeTimeoutMillis,
+        ...(wantedFiles === undefined ? {} : { wantedFiles }),
+        sequential: options.sequential ?? false,
+        uploadSlots: resolved.uploadSlots,
+        session: { ...resolved.session, listenPort: port },
+        peerSources,
+        initialPeers: options.peers ?? [],
+        maxStrikes: resolved.maxStrikes
+      }).pipe(
+        Scope.provide(scope),
+        Effect.provideService(Network, network),
+        Effect.provideService(Storage, storage),
+        Effect.onError(() => Scope.close(scope, Exit.void)),
+        Effect.mapError((e) => new ClientError({ reason: "Storage", detail: e.message }))
+      )
+      torrents.set(key, { torrent, scope })
+      return torrent
+    })
+
+    const remove = (infoHash: string) =>
+      Effect.gen(function*() {
+        const entry = torrents.get(infoHash)
+        if (entry === undefined) return
+        torrents.delete(infoHash)
+        yield* Scope.close(entry.scope, Exit.void)
+      })
+
+    return Client.of({
+      peerId,
+      port,
+      add,
+      get: (infoHash) => Effect.sync(() => Option.fromNullishOr(torrents.get(infoHash.toLowerCase())?.torrent)),
+      torrents: Effect.sync(() => [...torrents.values()].map((e) => e.torrent)),
+      remove
+    })
+  })
+
+export class Client extends Context.Service<Client, ClientService>()("effect-torrent/Client") {
+  /**
+   * The client on whatever `Network` and `Storage` you provide: the real ones
+   * (`layerNode`), or the simulated network and in-memory storage.
+   */
+  static readonly layer = (config: ClientConfig = {}, peerSources: ReadonlyArray<PeerSource> = []) =>
+    Layer.effect(Client, makeClient(config, peerSources))
+}

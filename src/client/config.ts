@@ -1,0 +1,57 @@
+import type { SessionOptions } from "../peer/index.ts"
+import { DEFAULT_SESSION_OPTIONS } from "../peer/index.ts"
+
+/** Everything a client can be told. Every field has a default (see `resolveConfig`). */
+export interface ClientConfig {
+  /** Where torrents are saved unless `add` says otherwise. Default: the working directory. */
+  readonly downloadDirectory?: string
+  /** Interface to listen on. Default "0.0.0.0". Tests use "127.0.0.1". */
+  readonly host?: string
+  /** Port to accept peers on; 0 = an ephemeral port, null = do not listen. Default 6881. */
+  readonly port?: number | null
+  /** Connections across all torrents. Default 200. */
+  readonly maxPeers?: number
+  /** Connections per torrent. Default 50. */
+  readonly maxPeersPerTorrent?: number
+  /** Connection attempts in progress at once (half-open). Default 20. */
+  readonly maxHalfOpen?: number
+  /** Peer-id prefix, BEP 20 style. Default "-ET0001-". */
+  readonly peerIdPrefix?: string
+  /** Regular upload slots per torrent (the optimistic one comes on top). Default 4. */
+  readonly uploadSlots?: number
+  readonly connectTimeoutMillis?: number
+  readonly handshakeTimeoutMillis?: number
+  /** Hash failures shared with other peers that a peer may cause before it is banned. Default 3. */
+  readonly maxStrikes?: number
+  readonly session?: Partial<SessionOptions>
+}
+
+export interface ResolvedConfig {
+  readonly downloadDirectory: string
+  readonly host: string
+  readonly port: number | null
+  readonly maxPeers: number
+  readonly maxPeersPerTorrent: number
+  readonly maxHalfOpen: number
+  readonly peerIdPrefix: string
+  readonly uploadSlots: number
+  readonly connectTimeoutMillis: number
+  readonly handshakeTimeoutMillis: number
+  readonly maxStrikes: number
+  readonly session: SessionOptions
+}
+
+export const resolveConfig = (config: ClientConfig): ResolvedConfig => ({
+  downloadDirectory: config.downloadDirectory ?? ".",
+  host: config.host ?? "0.0.0.0",
+  port: config.port === undefined ? 6881 : config.port,
+  maxPeers: config.maxPeers ?? 200,
+  maxPeersPerTorrent: config.maxPeersPerTorrent ?? 50,
+  maxHalfOpen: config.maxHalfOpen ?? 20,
+  peerIdPrefix: config.peerIdPrefix ?? "-ET0001-",
+  uploadSlots: config.uploadSlots ?? 4,
+  connectTimeoutMillis: config.connectTimeoutMillis ?? 10_000,
+  handshakeTimeoutMillis: config.handshakeTimeoutMillis ?? 15_000,
+  maxStrikes: config.maxStrikes ?? 3,
+  session: { ...DEFAULT_SESSION_OPTIONS, ...config.session }
+})

@@ -1,0 +1,4 @@
+/** The public client service: `Client.layer(config)`, `client.add(source)`, torrent handles. */
+export { type AddOptions, Client, type ClientService, type TorrentSource } from "./client.ts"
+export type { ClientConfig } from "./config.ts"
+export { ClientError } from "./errors.ts"
