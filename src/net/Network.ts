@@ -1,0 +1,83 @@
+import { Context } from "effect"
+import type { Duration, Effect, Scope } from "effect"
+import type { NetError } from "./errors.ts"
+
+/**
+ * The only door to the outside world. Everything above src/net talks to peers,
+ * trackers and DHT nodes through this service, so a simulated network can be
+ * swapped in with one layer. The shape is deliberately small and byte-oriented:
+ * no Node types, no streams, just pull-reads and backpressured writes.
+ */
+
+/** An endpoint. `host` is an IP literal or (for outgoing connections / sends) a host name. */
+export interface Address {
+  readonly host: string
+  readonly port: number
+}
+
+/**
+ * A TCP connection, owned by the Scope it was created in (closing that Scope
+ * closes the socket).
+ *
+ * - `read` returns the next chunk of bytes (never empty), in order. A clean end
+ *   of stream fails with `ConnectionClosed`; anything abnormal with another
+ *   `NetError`. One reader at a time.
+ * - `write` / `writeV` complete once the OS accepted the bytes: a slow peer
+ *   suspends the writer instead of growing a buffer. `writeV` sends its chunks
+ *   back to back without concatenating them (a piece header and its block).
+ *   Concurrent writes keep whole-call atomicity and call order.
+ * - `close` flushes pending writes, sends FIN and releases the socket; later
+ *   reads and writes fail with `ConnectionClosed`. Idempotent.
+ */
+export interface Connection {
+  readonly remote: Address
+  readonly local: Address
+  readonly read: Effect.Effect<Uint8Array, NetError>
+  readonly write: (bytes: Uint8Array) => Effect.Effect<void, NetError>
+  readonly writeV: (chunks: ReadonlyArray<Uint8Array>) => Effect.Effect<void, NetError>
+  readonly close: Effect.Effect<void>
+}
+
+/**
+ * A listening TCP socket. `accept` waits for the next incoming connection and
+ * hands it to the caller's Scope. Connections nobody accepted yet wait in a
+ * bounded queue; beyond it they are closed at once (the accept backlog).
+ * See `serve` for a ready-made accept loop.
+ */
+export interface Listener {
+  readonly address: Address
+  readonly accept: Effect.Effect<Connection, NetError, Scope.Scope>
+}
+
+export interface Datagram {
+  readonly payload: Uint8Array
+  readonly from: Address
+}
+
+/**
+ * A bound UDP socket. `receive` returns the next datagram (a bounded buffer
+ * drops datagrams nobody reads fast enough, as a real network would);
+ * `send` completes once the OS took the datagram.
+ */
+export interface UdpSocket {
+  readonly address: Address
+  readonly send: (payload: Uint8Array, to: Address) => Effect.Effect<void, NetError>
+  readonly receive: Effect.Effect<Datagram, NetError>
+}
+
+export interface ConnectOptions {
+  /** Default: 10 seconds. */
+  readonly timeout?: Duration.Input
+}
+
+export class Network extends Context.Service<Network, {
+  readonly connect: (address: Address, options?: ConnectOptions) => Effect.Effect<Connection, NetError, Scope.Scope>
+  /** Port 0 binds an ephemeral port; the bound one is in `Listener.address`. */
+  readonly listen: (address: Address) => Effect.Effect<Listener, NetError, Scope.Scope>
+  /** Port 0 binds an ephemeral port; the bound one is in `UdpSocket.address`. */
+  readonly udp: (bind: Address) => Effect.Effect<UdpSocket, NetError, Scope.Scope>
+}>()("effect-torrent/Network") {}
+
+/** `host:port`, with brackets around IPv6 hosts. */
+export const formatAddress = (address: Address): string =>
+  address.host.includes(":") ? `[${address.host}]:${address.port}` : `${address.host}:${address.port}`

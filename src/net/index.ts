@@ -1,0 +1,26 @@
+/**
+ * The network edge: the `Network` service (TCP connect/listen, UDP) and its
+ * real implementation `NodeNetwork.layer`. Nothing else in the client touches
+ * node:net or node:dgram.
+ */
+export {
+  AddressInUse,
+  ConnectionClosed,
+  ConnectionReset,
+  ConnectRefused,
+  ConnectTimeout,
+  type NetError,
+  NetIoError
+} from "./errors.ts"
+export {
+  type Address,
+  type ConnectOptions,
+  type Connection,
+  type Datagram,
+  formatAddress,
+  type Listener,
+  Network,
+  type UdpSocket
+} from "./Network.ts"
+export * as NodeNetwork from "./NodeNetwork.ts"
+export { serve } from "./serve.ts"

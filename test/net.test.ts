@@ -1,0 +1,252 @@
+import { assert, describe, it } from "@effect/vitest"
+import { Deferred, Effect, Exit, Fiber, Ref, Scope } from "effect"
+import { TestClock, TestConsole } from "effect/testing"
+import { spawn } from "node:child_process"
+import { type Connection, Network, NodeNetwork, serve } from "../src/net/index.ts"
+
+const loopback = { host: "127.0.0.1", port: 0 }
+const bytes = (s: string) => new TextEncoder().encode(s)
+const str = (b: Uint8Array) => new TextDecoder().decode(b)
+
+/** Reads exactly `n` bytes (chunks may split anywhere). */
+const readN = (conn: Connection, n: number) =>
+  Effect.gen(function*() {
+    const out = new Uint8Array(n)
+    let got = 0
+    while (got < n) {
+      const chunk = yield* conn.read
+      assert.isTrue(chunk.length > 0 && got + chunk.length <= n, "read must return non-empty chunks within the stream")
+      out.set(chunk, got)
+      got += chunk.length
+    }
+    return out
+  })
+
+const echoHandler = (conn: Connection) =>
+  Effect.gen(function*() {
+    while (true) yield* conn.write(yield* conn.read)
+  }).pipe(Effect.catchTag("ConnectionClosed", () => Effect.void), Effect.orDie)
+
+describe("NodeNetwork TCP", () => {
+  it.live("echo, addresses and an ephemeral port", () =>
+    Effect.gen(function*() {
+      const net = yield* Network
+      const listener = yield* net.listen(loopback)
+      assert.strictEqual(listener.address.host, "127.0.0.1")
+      assert.isAbove(listener.address.port, 0)
+      yield* Effect.forkScoped(serve(listener, echoHandler))
+
+      const conn = yield* net.connect(listener.address)
+      assert.deepStrictEqual(conn.remote, listener.address)
+      assert.strictEqual(conn.local.host, "127.0.0.1")
+      assert.isAbove(conn.local.port, 0)
+      yield* conn.write(bytes("hello"))
+      assert.strictEqual(str(yield* readN(conn, 5)), "hello")
+      // writeV: header and body go out back to back, in order
+      yield* conn.writeV([bytes("head:"), bytes("body"), new Uint8Array(0), bytes("!")])
+      assert.strictEqual(str(yield* readN(conn, 10)), "head:body!")
+    }).pipe(Effect.provide(NodeNetwork.layer)))
+
+  it.live("clean EOF is ConnectionClosed, after all data", () =>
+    Effect.gen(function*() {
+      const net = yield* Network
+      const listener = yield* net.listen(loopback)
+      yield* Effect.forkScoped(serve(listener, (conn) =>
+        conn.write(bytes("bye")).pipe(Effect.andThen(conn.close), Effect.orDie)))
+      const conn = yield* net.connect(listener.address)
+      assert.strictEqual(str(yield* readN(conn, 3)), "bye")
+      const err = yield* Effect.flip(conn.read)
+      assert.strictEqual(err._tag, "ConnectionClosed")
+      assert.include(err.message, `127.0.0.1:${listener.address.port}`)
+      // still closed on the next read
+      assert.strictEqual((yield* Effect.flip(conn.read))._tag, "ConnectionClosed")
+    }).pipe(Effect.provide(NodeNetwork.layer)))
+
+  it.live("close is idempotent; using a closed connection fails with ConnectionClosed", () =>
+    Effect.gen(function*() {
+      const net = yield* Network
+      const listener = yield* net.listen(loopback)
+      const seenEof = yield* Deferred.make<string>()
+      yield* Effect.forkScoped(serve(listener, (conn) =>
+        conn.read.pipe(
+          Effect.flatMap(() => conn.read),
+          Effect.map((b) => `data ${b.length}`),
+          Effect.catch((e) => Effect.succeed(e._tag)),
+          Effect.flatMap((r) => Deferred.succeed(seenEof, r)),
+          Effect.asVoid
+        )))
+      const conn = yield* net.connect(listener.address)
+      yield* conn.write(bytes("x"))
+      yield* conn.close
+      yield* conn.close
+      assert.strictEqual((yield* Effect.flip(conn.write(bytes("y"))))._tag, "ConnectionClosed")
+      assert.strictEqual((yield* Effect.flip(conn.writeV([bytes("y")])))._tag, "ConnectionClosed")
+      assert.strictEqual((yield* Effect.flip(conn.read))._tag, "ConnectionClosed")
+      // the server saw our byte, then a clean EOF
+      assert.strictEqual(yield* Deferred.await(seenEof), "ConnectionClosed")
+    }).pipe(Effect.provide(NodeNetwork.layer)))
+
+  it.live("connecting to a closed port is ConnectRefused", () =>
+    Effect.gen(function*() {
+      const net = yield* Network
+      const port = yield* Effect.scoped(Effect.map(net.listen(loopback), (l) => l.address.port))
+      const err = yield* Effect.flip(Effect.scoped(net.connect({ host: "127.0.0.1", port })))
+      assert.strictEqual(err._tag, "ConnectRefused")
+      assert.strictEqual(err.message, `connection refused by 127.0.0.1:${port}`)
+    }).pipe(Effect.provide(NodeNetwork.layer)))
+
+  it.live("listening on a taken port is AddressInUse", () =>
+    Effect.gen(function*() {
+      const net = yield* Network
+      const first = yield* net.listen(loopback)
+      const err = yield* Effect.flip(net.listen(first.address))
+      assert.strictEqual(err._tag, "AddressInUse")
+    }).pipe(Effect.provide(NodeNetwork.layer)))
+
+  it.live("writes apply backpressure until the peer reads (64 MiB)", () =>
+    Effect.gen(function*() {
+      const net = yield* Network
+      const listener = yield* net.listen(loopback)
+      const chunk = 1 << 20
+      const total = 64
+      const conn = yield* net.connect(listener.address)
+      const server = yield* listener.accept
+      const written = yield* Ref.make(0)
+      const writer = yield* Effect.forkChild(Effect.gen(function*() {
+        for (let i = 0; i < total; i++) {
+          yield* conn.write(new Uint8Array(chunk).fill(i % 251))
+          yield* Ref.update(written, (n) => n + 1)
+        }
+      }))
+      yield* Effect.sleep("300 millis")
+      // kernel + Node buffers hold a few MiB at most: the writer must be suspended
+      const early = yield* Ref.get(written)
+      assert.isBelow(early, total / 2, `writer should be blocked, but ${early} MiB were accepted`)
+      assert.isUndefined(writer.pollUnsafe())
+
+      let received = 0
+      let expectedByte = 0
+      while (received < chunk * total) {
+        const b = yield* server.read
+        for (let j = 0; j < b.length; j += 4093) {
+          expectedByte = Math.floor((received + j) / chunk) % 251
+          if (b[j] !== expectedByte) assert.fail(`byte ${received + j} is ${b[j]}, expected ${expectedByte}`)
+        }
+        received += b.length
+      }
+      yield* Fiber.join(writer)
+      assert.strictEqual(yield* Ref.get(written), total)
+      assert.strictEqual(received, chunk * total)
+    }).pipe(Effect.provide(NodeNetwork.layer)), 30_000)
+
+  it.effect("a handler defect is logged and does not stop the listener", () =>
+    Effect.gen(function*() {
+      const net = yield* Network
+      const listener = yield* net.listen(loopback)
+      const count = yield* Ref.make(0)
+      yield* Effect.forkScoped(serve(listener, (conn) =>
+        Effect.gen(function*() {
+          const n = yield* Ref.getAndUpdate(count, (x) => x + 1)
+          if (n === 0) return yield* Effect.die("boom")
+          yield* echoHandler(conn)
+        })))
+      const first = yield* Effect.scoped(Effect.flatMap(net.connect(listener.address), (c) => Effect.flip(c.read)))
+      // the first handler died: its connection was closed, not leaked
+      assert.include(["ConnectionClosed", "ConnectionReset"], first._tag)
+      const second = yield* net.connect(listener.address)
+      yield* second.write(bytes("still up"))
+      assert.strictEqual(str(yield* readN(second, 8)), "still up")
+      const logged = (yield* TestConsole.errorLines).concat(yield* TestConsole.logLines).map(String).join("\n")
+      assert.include(logged, "connection handler died")
+      assert.include(logged, "boom")
+    }).pipe(Effect.provide(NodeNetwork.layer)))
+
+  it.live("a pending accept fails once the listener's scope is closed", () =>
+    Effect.gen(function*() {
+      const net = yield* Network
+      const scope = yield* Scope.make()
+      const listener = yield* net.listen(loopback).pipe(Scope.provide(scope))
+      const pending = yield* Effect.forkChild(Effect.scoped(listener.accept))
+      yield* Effect.yieldNow
+      yield* Scope.close(scope, Exit.void)
+      const err = yield* Effect.flip(Fiber.join(pending))
+      assert.strictEqual(err.message, `accept 127.0.0.1:${listener.address.port} failed: listener closed`)
+      // and the port is free again
+      const again = yield* Effect.flip(Effect.scoped(net.connect(listener.address)))
+      assert.strictEqual(again._tag, "ConnectRefused")
+    }).pipe(Effect.provide(NodeNetwork.layer)))
+})
+
+/**
+ * A listener that never accepts: a child Node process listens with backlog 1
+ * and then blocks its event loop. Once the kernel's accept queue is full,
+ * Linux drops further SYNs, so a connect stays pending: exactly the situation
+ * a connect timeout is for, and it stays on 127.0.0.1.
+ */
+const stuckListener = Effect.acquireRelease(
+  Effect.callback<{ port: number; kill: () => void }>((resume) => {
+    const child = spawn(process.execPath, [
+      "-e",
+      `const s = require("node:net").createServer().listen({ port: 0, host: "127.0.0.1", backlog: 1 }, () => {
+        process.stdout.write(s.address().port + "\\n")
+        Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0)
+      })`
+    ], { stdio: ["ignore", "pipe", "inherit"] })
+    child.stdout.once("data", (d) => resume(Effect.succeed({ port: Number(String(d).trim()), kill: () => child.kill("SIGKILL") })))
+  }),
+  (l) => Effect.sync(() => l.kill())
+)
+
+describe("NodeNetwork connect timeout", () => {
+  it.effect("a connect that never completes fails with ConnectTimeout on Effect's clock", () =>
+    Effect.gen(function*() {
+      const net = yield* Network
+      const { port } = yield* TestClock.withLive(stuckListener)
+      // Fill the accept queue (real time): connects succeed until the kernel starts dropping SYNs.
+      let pendingSeen = false
+      for (let i = 0; i < 10 && !pendingSeen; i++) {
+        const r = yield* TestClock.withLive(Effect.result(net.connect({ host: "127.0.0.1", port }, { timeout: "300 millis" })))
+        if (r._tag === "Failure") {
+          assert.strictEqual(r.failure._tag, "ConnectTimeout")
+          pendingSeen = true
+        }
+      }
+      assert.isTrue(pendingSeen, "the accept queue never filled up")
+      // Now on virtual time: nothing happens for 9.9 s, the default 10 s timeout then fires.
+      const fiber = yield* Effect.forkChild(Effect.scoped(net.connect({ host: "127.0.0.1", port })))
+      yield* TestClock.adjust("9900 millis")
+      assert.isUndefined(fiber.pollUnsafe())
+      yield* TestClock.adjust("100 millis")
+      const err = yield* Effect.flip(Fiber.join(fiber))
+      assert.strictEqual(err._tag, "ConnectTimeout")
+      assert.strictEqual(err.message, `connecting to 127.0.0.1:${port} timed out after 10000 ms`)
+    }).pipe(Effect.provide(NodeNetwork.layer)))
+})
+
+describe("NodeNetwork UDP", () => {
+  it.live("round trip between two ephemeral sockets", () =>
+    Effect.gen(function*() {
+      const net = yield* Network
+      const a = yield* net.udp(loopback)
+      const b = yield* net.udp(loopback)
+      assert.isAbove(a.address.port, 0)
+      assert.notStrictEqual(a.address.port, b.address.port)
+      yield* a.send(bytes("ping"), b.address)
+      const got = yield* b.receive
+      assert.strictEqual(str(got.payload), "ping")
+      assert.deepStrictEqual(got.from, a.address)
+      yield* b.send(bytes("pong"), got.from)
+      yield* b.send(bytes("pong2"), { host: "localhost", port: a.address.port })
+      const back = yield* a.receive
+      assert.strictEqual(str(back.payload), "pong")
+      assert.strictEqual(str((yield* a.receive).payload), "pong2")
+    }).pipe(Effect.provide(NodeNetwork.layer)))
+
+  it.live("binding a taken UDP port is AddressInUse", () =>
+    Effect.gen(function*() {
+      const net = yield* Network
+      const a = yield* net.udp(loopback)
+      const err = yield* Effect.flip(net.udp(a.address))
+      assert.strictEqual(err._tag, "AddressInUse")
+    }).pipe(Effect.provide(NodeNetwork.layer)))
+})
