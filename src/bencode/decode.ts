@@ -73,8 +73,13 @@ const describeByte = (b: number | undefined) =>
 /** Bytes -> binary string (one char per byte). */
 export const latin1 = (bytes: Uint8Array, start = 0, end = bytes.length): string => {
   let out = ""
+  if (end - start <= 32) {
+    // dict keys are short: a plain loop beats any bulk conversion here
+    for (let i = start; i < end; i++) out += String.fromCharCode(bytes[i] ?? 0)
+    return out
+  }
   for (let i = start; i < end; i += 4096) {
-    out += String.fromCharCode.apply(null, Array.from(bytes.subarray(i, Math.min(end, i + 4096))))
+    out += String.fromCharCode(...bytes.subarray(i, Math.min(end, i + 4096)))
   }
   return out
 }

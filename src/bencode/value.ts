@@ -12,6 +12,9 @@
  *   convert with `keyBytes()` / `keyFromBytes()` / `keyText()` / `keyFromText()`.
  *   Decoded dicts have a null prototype; read them with `Object.hasOwn` or the
  *   accessors in access.ts, never `key in dict`.
+ *   JS key iteration order is NOT the encoded order (integer-like keys such as
+ *   "10" come first); where order matters use `Object.keys(d).sort()`, which is
+ *   byte order for binary-string keys.
  */
 export type BencodeValue = number | Uint8Array | ReadonlyArray<BencodeValue> | BencodeDict
 
