@@ -16,7 +16,16 @@
  *   fiber is never parked inside storage. The picker should also bound its open pieces.
  * - Opening trusts the resume record only if every file's size and mtime match it; otherwise
  *   every piece present on disk is re-hashed, one piece at a time.
- * - Layers: `FileStorage.layer` (real files), `MemoryStorage.layer` (in memory, for the simulator).
+ * - Blocks start at multiples of `blockSize` (16 KiB) and cover whole blocks, or end at the piece
+ *   end (a whole piece in one call is fine); anything else is a typed `OutOfRange` error.
+ * - `read` returns a view into a cached / in-memory verified piece: zero-copy, do not modify it.
+ * - Layers: `FileStorage.layer` (real files, positional I/O, resume records in
+ *   `<directory>/.effect-torrent/<infohash-hex>.resume`) and `MemoryStorage.layer` (in memory,
+ *   for the simulator; one buffer per verified piece, persists across open/close per layer build).
+ *
+ * Possible improvements: a libtorrent-style part file for bytes of unwanted files shared with
+ * boundary pieces (today they are written into the unwanted file); concurrent recheck hashing
+ * (Digest.layerWebCrypto); coalescing concurrent reads of the same uncached piece.
  */
 export { StorageError, type StorageErrorReason } from "./errors.ts"
 export { FileStorage } from "./file-storage.ts"
