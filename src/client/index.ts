@@ -2,3 +2,5 @@
 export { type AddOptions, Client, type ClientService, type TorrentSource } from "./client.ts"
 export type { ClientConfig } from "./config.ts"
 export { ClientError } from "./errors.ts"
+export { layerNode } from "./node.ts"
+export { createClient, type PromiseClient, type PromiseTorrent } from "./promise.ts"

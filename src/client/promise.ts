@@ -1,0 +1,75 @@
+/**
+ * A Promise facade for code outside Effect.
+ *
+ * ```js
+ * import { createClient } from "effect-torrent"
+ * const client = await createClient({ downloadDirectory: "downloads" })
+ * const torrent = await client.add("ubuntu.torrent")
+ * const stop = torrent.onState((s) => console.log(`${(s.progress * 100).toFixed(1)}%`))
+ * await torrent.whenComplete()
+ * stop()
+ * await client.close()
+ * ```
+ */
+import { Effect, Fiber, ManagedRuntime, Stream, SubscriptionRef } from "effect"
+import type { Torrent, TorrentEvent, TorrentState } from "../torrent/index.ts"
+import { type AddOptions, Client, type TorrentSource } from "./client.ts"
+import type { ClientConfig } from "./config.ts"
+import { layerNode } from "./node.ts"
+
+export interface PromiseTorrent {
+  readonly infoHash: string
+  readonly name: string
+  /** The current state. */
+  readonly state: () => TorrentState
+  /** Calls `listener` with the current state and every change; returns an unsubscribe function. */
+  readonly onState: (listener: (state: TorrentState) => void) => () => void
+  /** Calls `listener` for every event from now on; returns an unsubscribe function. */
+  readonly onEvent: (listener: (event: TorrentEvent) => void) => () => void
+  readonly pause: () => Promise<void>
+  readonly resume: () => Promise<void>
+  /** Resolves when every wanted piece is verified; rejects with a `TorrentError` on a storage failure. */
+  readonly whenComplete: () => Promise<void>
+  readonly remove: () => Promise<void>
+}
+
+export interface PromiseClient {
+  readonly port: number | null
+  /** A .torrent path, its bytes, or a parsed `Metainfo`. */
+  readonly add: (source: string | TorrentSource, options?: AddOptions) => Promise<PromiseTorrent>
+  /** Stops every torrent (sending `stopped` announces), closes files and sockets. */
+  readonly close: () => Promise<void>
+}
+
+export const createClient = async (config: ClientConfig = {}): Promise<PromiseClient> => {
+  const runtime = ManagedRuntime.make(layerNode(config))
+  const client = await runtime.runPromise(Effect.gen(function*() {
+    return yield* Client
+  }))
+
+  const subscribe = <A>(stream: Stream.Stream<A>, listener: (a: A) => void) => {
+    const fiber = runtime.runFork(Stream.runForEach(stream, (a) => Effect.sync(() => listener(a))))
+    return () => {
+      runtime.runFork(Fiber.interrupt(fiber))
+    }
+  }
+
+  const wrap = (torrent: Torrent): PromiseTorrent => ({
+    infoHash: torrent.infoHash,
+    name: torrent.metainfo.name,
+    state: () => SubscriptionRef.getUnsafe(torrent.state),
+    onState: (listener) => subscribe(SubscriptionRef.changes(torrent.state), listener),
+    onEvent: (listener) => subscribe(torrent.events, listener),
+    pause: () => runtime.runPromise(torrent.pause),
+    resume: () => runtime.runPromise(torrent.resume),
+    whenComplete: () => runtime.runPromise(torrent.whenComplete),
+    remove: () => runtime.runPromise(client.remove(torrent.infoHash))
+  })
+
+  return {
+    port: client.port,
+    add: async (source, options) =>
+      wrap(await runtime.runPromise(client.add(typeof source === "string" ? { path: source } : source, options))),
+    close: () => runtime.dispose()
+  }
+}
