@@ -1,10 +1,12 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Effect } from "effect"
+import { Cause, Effect } from "effect"
+import { CliError } from "effect/cli"
 import { execFile, execFileSync } from "node:child_process"
 import { createHash } from "node:crypto"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
+import { CliInputError, failureLine } from "../src/cli/errors.ts"
 import { parseSize } from "../src/cli/format.ts"
 import { renderProgress } from "../src/cli/progress.ts"
 import { parseMagnet, parseMetainfo } from "../src/metainfo/index.ts"
@@ -307,5 +309,16 @@ describe("cli helpers", () => {
     assert.include(line, "512 KiB / 1 MiB")
     assert.include(line, "512 KiB/s")
     assert.isAtMost(renderProgress("hashing", 1, 2, 0, 20).length, 19)
+  })
+
+  it("failureLine: one line for failures and defects, nothing for Ctrl-C and usage errors", () => {
+    assert.strictEqual(
+      failureLine(Cause.fail(new CliInputError({ subject: "a.torrent", detail: "not a torrent (x)" }))),
+      "error: a.torrent: not a torrent (x)"
+    )
+    assert.strictEqual(failureLine(Cause.die(new Error("boom\n    at somewhere"))), "error: internal error: boom")
+    assert.strictEqual(failureLine(Cause.fail(new CliInputError({ subject: "", detail: "tab\there" }))), "error: tab\\x09here")
+    assert.isUndefined(failureLine(Cause.interrupt()))
+    assert.isUndefined(failureLine(Cause.fail(new CliError.ShowHelp({ commandPath: ["x"], errors: [] }))))
   })
 })

@@ -17,6 +17,8 @@ import { makeProgressBar } from "./progress.ts"
 export const trackerTiers = (values: ReadonlyArray<string>): ReadonlyArray<ReadonlyArray<string>> =>
   values.map((v) => v.split(",").map((u) => u.trim()).filter((u) => u !== "")).filter((tier) => tier.length > 0)
 
+const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? "" : "s"}`
+
 const parsePieceLength = (raw: string): Effect.Effect<number, CliInputError> => {
   const n = parseSize(raw)
   return n !== undefined && isValidPieceLength(n)
@@ -90,7 +92,7 @@ export const createCommand = Command.make(
     const m = created.metainfo
     const files = m.files.filter((f) => !f.padding).length
     yield* Console.log(
-      `${output}: ${files} file${files === 1 ? "" : "s"}, ${formatBytes(m.totalSize)} in ${m.pieceCount} pieces of ${
+      `${output}: ${plural(files, "file")}, ${formatBytes(m.totalSize)} in ${plural(m.pieceCount, "piece")} of ${
         formatBytes(m.pieceLength)
       }`
     )
