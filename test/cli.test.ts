@@ -92,7 +92,7 @@ describe("effect-torrent info", () => {
         const expected = yield* expectedJson(path.join(FIXTURES, name))
         assert.deepStrictEqual(pick(json, Object.keys(expected)), expected, name)
       }
-    }), 30_000)
+    }), 120_000)
 
   it.live("human output: name, hash, sizes, pieces, file tree, trackers, web seeds, private flag", () =>
     Effect.gen(function*() {
@@ -114,7 +114,7 @@ describe("effect-torrent info", () => {
       const bunny = yield* cli(["info", path.join(FIXTURES, "bunny.torrent")])
       assert.match(bunny.stdout, /private:\s+yes/)
       assert.include(bunny.stdout, "http://distribution.bbb3d.renderfarming.net/video/mp4/bbb_sunflower_1080p_30fps_stereo_abl.mp4")
-    }), 30_000)
+    }), 120_000)
 
   it.live("magnet: hash, name, trackers, peers; unknown fields null in --json", () =>
     Effect.gen(function*() {
@@ -136,7 +136,7 @@ describe("effect-torrent info", () => {
       assert.strictEqual(human.code, 0, human.stderr)
       assert.include(human.stdout, "722fe65b2aa26d14f35b4ad627d20236e481d924")
       assert.include(human.stdout, "udp://other.example:6969")
-    }), 30_000)
+    }), 120_000)
 })
 
 describe("effect-torrent create", () => {
@@ -208,7 +208,7 @@ describe("effect-torrent create", () => {
       ])
       assert.strictEqual(forced.code, 0, forced.stderr)
       assert.include(forced.stdout, `info hash: ${hash}`)
-    }), 30_000)
+    }), 120_000)
 
   it.live("memory stays flat: a 1 GiB input costs no more than an 8 MiB one", () =>
     Effect.gen(function*() {
@@ -241,7 +241,7 @@ describe("effect-torrent create", () => {
       assert.strictEqual(l.pieces, 64)
       // One 16 MiB piece would be +16 MiB per piece held; 1 GiB buffered would be +1 GiB.
       assert.isBelow(l.rss - s.rss, 48 * 1024 * 1024, `rss ${s.rss} → ${l.rss}`)
-    }), 60_000)
+    }), 120_000)
 })
 
 describe("bad input: one line on stderr, non-zero exit, no stack trace", () => {
@@ -281,14 +281,14 @@ describe("bad input: one line on stderr, non-zero exit, no stack trace", () => {
         assert.isDefined(run)
         if (run !== undefined) assertOneErrorLine(run, includes, args.join(" "))
       }
-    }), 60_000)
+    }), 120_000)
 
   it.live("success exits with 0", () =>
     Effect.gen(function*() {
       const run = yield* cli(["info", path.join(FIXTURES, "numbers.torrent")])
       assert.strictEqual(run.code, 0)
       assert.strictEqual(run.stderr, "")
-    }), 30_000)
+    }), 120_000)
 })
 
 describe("cli helpers", () => {
