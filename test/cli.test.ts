@@ -30,7 +30,11 @@ const cli = (args: ReadonlyArray<string>, cwd = ROOT): Effect.Effect<Run> =>
   })
 
 const hex = (b: Uint8Array | null) => (b === null ? null : Buffer.from(b).toString("hex"))
-const tempDir = () => fs.mkdtempSync(path.join(os.tmpdir(), "et-cli-"))
+/** A fresh temp dir, removed when the test's scope closes. */
+const tempDir = Effect.acquireRelease(
+  Effect.sync(() => fs.mkdtempSync(path.join(os.tmpdir(), "et-cli-"))),
+  (dir) => Effect.sync(() => fs.rmSync(dir, { recursive: true, force: true }))
+)
 
 const VALID_FIXTURES = [
   "alice.torrent",
@@ -142,7 +146,7 @@ describe("effect-torrent info", () => {
 describe("effect-torrent create", () => {
   it.live("create → info --json round trip; pieces match the data", () =>
     Effect.gen(function*() {
-      const dir = tempDir()
+      const dir = yield* tempDir
       const payload = path.join(dir, "My Files")
       fs.mkdirSync(path.join(payload, "sub"), { recursive: true })
       const a = createHash("sha512").update("a").digest()
@@ -212,7 +216,7 @@ describe("effect-torrent create", () => {
 
   it.live("memory stays flat: a 1 GiB input costs no more than an 8 MiB one", () =>
     Effect.gen(function*() {
-      const dir = tempDir()
+      const dir = yield* tempDir
       const small = path.join(dir, "small.bin")
       const big = path.join(dir, "big.bin")
       fs.writeFileSync(small, "")
@@ -247,7 +251,7 @@ describe("effect-torrent create", () => {
 describe("bad input: one line on stderr, non-zero exit, no stack trace", () => {
   it.live("missing file, not a torrent, truncated, invalid, bad magnet, directory, bad flags", () =>
     Effect.gen(function*() {
-      const dir = tempDir()
+      const dir = yield* tempDir
       const truncated = path.join(dir, "truncated.torrent")
       fs.writeFileSync(truncated, fs.readFileSync(path.join(FIXTURES, "alice.torrent")).subarray(0, 120))
       const missing = path.join(dir, "missing.torrent")

@@ -42,7 +42,11 @@ const expectedPieces = (data: Uint8Array, pieceLength: number): Uint8Array => {
   return Buffer.concat(parts)
 }
 
-const tempDir = () => fs.mkdtempSync(path.join(os.tmpdir(), "et-create-"))
+/** A fresh temp dir, removed when the test's scope closes. */
+const tempDir = Effect.acquireRelease(
+  Effect.sync(() => fs.mkdtempSync(path.join(os.tmpdir(), "et-create-"))),
+  (dir) => Effect.sync(() => fs.rmSync(dir, { recursive: true, force: true }))
+)
 
 const write = (root: string, rel: string, data: Uint8Array) => {
   const p = path.join(root, rel)
@@ -62,7 +66,7 @@ const topLevel = (torrent: Uint8Array) => {
 describe("createTorrent", () => {
   it.live("single file: name, size, pieces verify against the data", () =>
     Effect.gen(function*() {
-      const dir = tempDir()
+      const dir = yield* tempDir
       const data = bytes("single", 100_000)
       write(dir, "payload.bin", data)
       const { metainfo, torrent } = yield* create(path.join(dir, "payload.bin"), { pieceLength: 16384 })
@@ -80,7 +84,7 @@ describe("createTorrent", () => {
 
   it.live("directory: sorted paths under the name, pieces across file boundaries, empty files kept", () =>
     Effect.gen(function*() {
-      const dir = tempDir()
+      const dir = yield* tempDir
       const root = path.join(dir, "album")
       // Deliberately created out of order; one file spans several pieces, some share one.
       const contents: Record<string, Uint8Array> = {
@@ -109,7 +113,7 @@ describe("createTorrent", () => {
 
   it.live("deterministic: same input twice gives identical bytes, no creation date, default created by", () =>
     Effect.gen(function*() {
-      const dir = tempDir()
+      const dir = yield* tempDir
       write(dir, "d/one", bytes("one", 70_000))
       write(dir, "d/two", bytes("two", 12_345))
       const a = yield* create(path.join(dir, "d"))
@@ -126,7 +130,7 @@ describe("createTorrent", () => {
 
   it.live("options: tracker tiers, private, url-list, comment, creation date", () =>
     Effect.gen(function*() {
-      const dir = tempDir()
+      const dir = yield* tempDir
       write(dir, "f.bin", bytes("opts", 1000))
       const { metainfo: m, torrent } = yield* create(path.join(dir, "f.bin"), {
         trackers: [["http://a.example/announce", "udp://b.example:6969"], ["http://c.example/announce"]],
@@ -152,7 +156,7 @@ describe("createTorrent", () => {
 
   it.live("one tracker: announce only, no announce-list", () =>
     Effect.gen(function*() {
-      const dir = tempDir()
+      const dir = yield* tempDir
       write(dir, "f.bin", bytes("one-tracker", 10))
       const { metainfo, torrent } = yield* create(path.join(dir, "f.bin"), { trackers: [["http://only.example/a"]] })
       assert.deepStrictEqual(metainfo.trackers, [["http://only.example/a"]])
@@ -177,7 +181,7 @@ describe("createTorrent", () => {
 
   it.live("agrees with the create-torrent npm package (WebTorrent's creator) on a directory", () =>
     Effect.gen(function*() {
-      const dir = tempDir()
+      const dir = yield* tempDir
       write(dir, "pay/b.bin", bytes("b", 50_000))
       write(dir, "pay/sub/a.bin", bytes("a", 3000))
       write(dir, "pay/a-c.bin", bytes("ac", 20_000))
@@ -199,7 +203,7 @@ describe("createTorrent", () => {
 
   it.live("symbolic links are followed (the link's name, the target's bytes)", () =>
     Effect.gen(function*() {
-      const dir = tempDir()
+      const dir = yield* tempDir
       const data = bytes("target", 2000)
       write(dir, "target.bin", data)
       fs.mkdirSync(path.join(dir, "d"))
@@ -211,7 +215,7 @@ describe("createTorrent", () => {
 
   it.live("fails with a typed error, naming the path: missing, empty, loop, broken link, FIFO, bad options", () =>
     Effect.gen(function*() {
-      const dir = tempDir()
+      const dir = yield* tempDir
       const failure = (p: string, options?: CreateOptions) => Effect.flip(create(p, options))
 
       const missing = yield* failure(path.join(dir, "nope"))
@@ -244,7 +248,7 @@ describe("createTorrent", () => {
 
   it.live("a FIFO is refused rather than read", () =>
     Effect.gen(function*() {
-      const dir = tempDir()
+      const dir = yield* tempDir
       write(dir, "d/a", bytes("a", 10))
       execFileSync("mkfifo", [path.join(dir, "d", "pipe")])
       const e = yield* Effect.flip(create(path.join(dir, "d")))
