@@ -1,0 +1,46 @@
+/** Command-line options of bench/run.ts. */
+export interface BenchOptions {
+  /** Payload size in bytes. */
+  readonly size: number
+  readonly runs: number
+  /** One extra run of our leecher under `node --cpu-prof`. */
+  readonly profile: boolean
+  /** Append the results to bench/RESULTS.md. */
+  readonly record: boolean
+}
+
+const units: Record<string, number> = { "": 1, b: 1, kib: 1 << 10, mib: 1 << 20, gib: 1 << 30, kb: 1e3, mb: 1e6, gb: 1e9 }
+
+/** "256MiB", "1GiB", "1000000" -> bytes. */
+export const parseSize = (text: string): number => {
+  const match = /^(\d+(?:\.\d+)?)\s*([a-z]*)$/i.exec(text.trim())
+  const unit = units[(match?.[2] ?? "").toLowerCase()]
+  if (match?.[1] === undefined || unit === undefined) throw new Error(`bad size "${text}" (e.g. 256MiB, 1GiB)`)
+  const bytes = Math.round(Number(match[1]) * unit)
+  if (bytes < 1 || bytes > 64 * 2 ** 30) throw new Error(`size ${text} out of range (1 byte .. 64 GiB)`)
+  return bytes
+}
+
+export const sizeLabel = (bytes: number): string =>
+  bytes % 2 ** 30 === 0 ? `${bytes / 2 ** 30}GiB` : bytes % 2 ** 20 === 0 ? `${bytes / 2 ** 20}MiB` : `${bytes}B`
+
+export const parseArgs = (argv: ReadonlyArray<string>): BenchOptions => {
+  let size = 2 ** 30
+  let runs = 1
+  let profile = false
+  let record = true
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]
+    const value = (): string => {
+      const next = argv[++i]
+      if (next === undefined) throw new Error(`${arg} needs a value`)
+      return next
+    }
+    if (arg === "--size") size = parseSize(value())
+    else if (arg === "--runs") runs = Math.max(1, Math.floor(Number(value())) || 1)
+    else if (arg === "--profile") profile = true
+    else if (arg === "--no-record") record = false
+    else throw new Error(`unknown option ${arg}\nusage: node bench/run.ts [--size 1GiB] [--runs N] [--profile] [--no-record]`)
+  }
+  return { size, runs, profile, record }
+}

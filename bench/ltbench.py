@@ -1,0 +1,101 @@
+#!/usr/bin/python3
+"""python3-libtorrent side of `npm run bench`: make the torrent, seed it, leech it.
+
+Every session listens on 127.0.0.1 only, with DHT, LSD, UPnP and NAT-PMP off (they
+would send traffic off loopback) and uTP off (our client speaks TCP only, so both
+leechers use the same transport).
+
+  ltbench.py make-torrent DATA_FILE OUT.torrent
+  ltbench.py seed TORRENT SAVE_DIR            prints "PORT <n>" once seeding; stop with SIGTERM
+  ltbench.py leech TORRENT OUT_DIR SEED_PORT  prints one JSON line when the download is complete
+"""
+import json
+import os
+import sys
+import time
+
+import libtorrent as lt
+
+LOOPBACK = {
+    "listen_interfaces": "127.0.0.1:0",
+    "outgoing_interfaces": "127.0.0.1",
+    "enable_dht": False,
+    "enable_lsd": False,
+    "enable_upnp": False,
+    "enable_natpmp": False,
+    "enable_incoming_utp": False,
+    "enable_outgoing_utp": False,
+    # Every peer is 127.0.0.1 here; without this libtorrent refuses the second connection.
+    "allow_multiple_connections_per_ip": True,
+    "alert_mask": lt.alert.category_t.error_notification | lt.alert.category_t.status_notification,
+}
+
+
+def make_torrent(data_file, out_path):
+    fs = lt.file_storage()
+    lt.add_files(fs, data_file)
+    # v1 only with 1 MiB pieces, the same shape as `mktorrent -l 20`, without a tracker.
+    ct = lt.create_torrent(fs, 1 << 20, flags=lt.create_torrent.v1_only)
+    ct.set_creator("effect-torrent bench")
+    lt.set_piece_hashes(ct, os.path.dirname(os.path.abspath(data_file)))
+    with open(out_path, "wb") as f:
+        f.write(lt.bencode(ct.generate()))
+
+
+def wait_for(session, handle, done, timeout):
+    deadline = time.monotonic() + timeout
+    while not done(handle.status()):
+        if time.monotonic() > deadline:
+            raise SystemExit(f"timed out after {timeout}s: {handle.status().state}")
+        session.wait_for_alert(50)
+        for a in session.pop_alerts():
+            if isinstance(a, (lt.torrent_error_alert, lt.file_error_alert, lt.listen_failed_alert)):
+                raise SystemExit(f"libtorrent: {a.message()}")
+
+
+def seed(torrent_path, save_dir):
+    settings = lt.high_performance_seed()
+    settings.update(LOOPBACK)
+    settings["send_buffer_watermark"] = 32 * 1024 * 1024
+    settings["send_buffer_low_watermark"] = 4 * 1024 * 1024
+    session = lt.session(settings)
+    handle = session.add_torrent({"ti": lt.torrent_info(torrent_path), "save_path": save_dir})
+    wait_for(session, handle, lambda s: s.is_seeding, 600)
+    print(f"PORT {session.listen_port()}", flush=True)
+    while True:
+        session.wait_for_alert(1000)
+        session.pop_alerts()
+
+
+def leech(torrent_path, out_dir, seed_port):
+    # A stock leecher: libtorrent's default settings, only the loopback ones changed.
+    settings = lt.default_settings()
+    settings.update(LOOPBACK)
+    session = lt.session(settings)
+    info = lt.torrent_info(torrent_path)
+    start = time.monotonic()
+    handle = session.add_torrent({"ti": info, "save_path": out_dir})
+    handle.connect_peer(("127.0.0.1", seed_port))
+    wait_for(session, handle, lambda s: s.is_finished, 3600)
+    seconds = time.monotonic() - start
+    status = handle.status()
+    # Flush and close the files before reporting, so the caller can hash them.
+    session.remove_torrent(handle)
+    print(json.dumps({
+        "seconds": seconds,
+        "bytes": info.total_size(),
+        "pieces": status.num_pieces,
+        "pieceCount": info.num_pieces(),
+    }), flush=True)
+
+
+if __name__ == "__main__":
+    command, args = sys.argv[1], sys.argv[2:]
+    if command == "make-torrent":
+        make_torrent(*args)
+    elif command == "seed":
+        seed(*args)
+    elif command == "leech":
+        leech(args[0], args[1], int(args[2]))
+    else:
+        raise SystemExit(f"unknown command {command}")

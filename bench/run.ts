@@ -1,0 +1,255 @@
+/**
+ * `npm run bench`: our download speed against python3-libtorrent's, same seeder, same run.
+ *
+ *   node bench/run.ts [--size 1GiB] [--runs 1] [--profile] [--no-record]
+ *
+ * 1. Makes (once, then reuses) a deterministic pseudo-random payload and a v1 torrent with
+ *    1 MiB pieces in bench/data/ (git-ignored).
+ * 2. Starts a python3-libtorrent seeder on 127.0.0.1 (high_performance_seed).
+ * 3. Per run, our leecher (bench/leech-ours.ts) and a stock libtorrent leecher each download
+ *    into a fresh temp dir from that seeder, one after the other (the order alternates
+ *    between runs), each in its own process measured by bench/measure.py (wait4 rusage).
+ *    Each output is checked: every piece verified, and its SHA-256 equal to the payload's.
+ * 4. Prints a table and appends a dated section to bench/RESULTS.md.
+ * 5. With --profile, one more run of our leecher under `node --cpu-prof` (not in the table);
+ *    its self-time summary goes into the same section.
+ *
+ * Loopback only. The only processes stopped are the ones this script started, by PID.
+ */
+import { execFileSync, spawn, spawnSync } from "node:child_process"
+import { createHash } from "node:crypto"
+import { appendFileSync, createReadStream, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs"
+import { cpus, tmpdir } from "node:os"
+import { basename, join } from "node:path"
+import { createInterface } from "node:readline"
+import { formatSummary, readProfile, summarizeProfile } from "./profile-summary.ts"
+import { parseArgs, sizeLabel } from "./args.ts"
+
+const benchDir = new URL(".", import.meta.url).pathname
+const dataDir = join(benchDir, "data")
+const profileDir = join(benchDir, "profiles")
+const python = "/usr/bin/python3"
+const ltbench = join(benchDir, "ltbench.py")
+const measure = join(benchDir, "measure.py")
+
+interface Measured {
+  readonly leecher: "ours" | "libtorrent"
+  readonly transferSeconds: number
+  readonly wallSeconds: number
+  readonly cpuSeconds: number
+  readonly maxRssKiB: number
+  readonly peakRssAnonKiB: number
+  readonly seederCpuSeconds: number
+}
+
+const run = (file: string, args: ReadonlyArray<string>, options: { readonly shell?: boolean } = {}): void => {
+  const result = spawnSync(file, args, { stdio: "inherit", shell: options.shell ?? false })
+  if (result.status !== 0) throw new Error(`${file} ${args.join(" ")} exited with ${result.status}`)
+}
+
+const sha256 = (path: string): Promise<string> =>
+  new Promise((resolve, reject) => {
+    const hash = createHash("sha256")
+    createReadStream(path, { highWaterMark: 4 << 20 })
+      .on("data", (chunk) => hash.update(chunk))
+      .on("error", reject)
+      .on("end", () => resolve(hash.digest("hex")))
+  })
+
+/** The payload, its torrent and its SHA-256, made on first use and reused afterwards. */
+const ensurePayload = async (size: number) => {
+  mkdirSync(dataDir, { recursive: true })
+  const name = `payload-${sizeLabel(size)}.bin`
+  const payload = join(dataDir, name)
+  const torrent = join(dataDir, `payload-${sizeLabel(size)}.torrent`)
+  const digestFile = `${payload}.sha256`
+  if (!existsSync(payload) || statSync(payload).size !== size) {
+    console.log(`generating ${name} (${size} bytes)...`)
+    rmSync(torrent, { force: true })
+    rmSync(digestFile, { force: true })
+    run("sh", ["-c", `openssl enc -aes-128-ctr -nosalt -K 000102030405060708090a0b0c0d0e0f -iv 0 < /dev/zero 2>/dev/null | head -c ${size} > '${payload}'`])
+  }
+  if (!existsSync(torrent)) run(python, [ltbench, "make-torrent", payload, torrent])
+  if (!existsSync(digestFile)) writeFileSync(digestFile, await sha256(payload))
+  return { name, payload, torrent, digest: readFileSync(digestFile, "utf8").trim() }
+}
+
+/** CPU seconds (user + system) a live process has used so far, from /proc/PID/stat. */
+const processCpuSeconds = (pid: number): number => {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8")
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ")
+  const ticks = Number(fields[11]) + Number(fields[12])
+  return ticks / Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).trim())
+}
+
+const startSeeder = (torrent: string) =>
+  new Promise<{ readonly pid: number; readonly port: number; readonly stop: () => Promise<void> }>((resolve, reject) => {
+    const child = spawn(python, [ltbench, "seed", torrent, dataDir], { stdio: ["ignore", "pipe", "inherit"] })
+    const exited = new Promise<void>((done) => child.once("exit", () => done()))
+    const stop = async () => {
+      if (child.exitCode === null && child.signalCode === null && child.pid !== undefined) process.kill(child.pid, "SIGTERM")
+      await exited
+    }
+    child.once("exit", (code) => reject(new Error(`seeder exited early (${code})`)))
+    createInterface({ input: child.stdout }).on("line", (line) => {
+      const match = /^PORT (\d+)$/.exec(line)
+      if (match?.[1] !== undefined && child.pid !== undefined) resolve({ pid: child.pid, port: Number(match[1]), stop })
+    })
+  })
+
+interface LeechOutcome {
+  readonly seconds: number
+  readonly bytes: number
+  readonly pieces: number
+  readonly pieceCount: number
+}
+
+const leech = async (
+  leecher: Measured["leecher"],
+  payload: Awaited<ReturnType<typeof ensurePayload>>,
+  seeder: { readonly pid: number; readonly port: number },
+  size: number,
+  nodeFlags: ReadonlyArray<string> = []
+): Promise<Measured> => {
+  const dir = mkdtempSync(join(tmpdir(), `et-bench-${leecher}-`))
+  const out = join(dir, "out")
+  mkdirSync(out)
+  const report = join(dir, "measure.json")
+  const command = leecher === "ours"
+    ? [process.execPath, ...nodeFlags, join(benchDir, "leech-ours.ts"), payload.torrent, out, String(seeder.port)]
+    : [python, ltbench, "leech", payload.torrent, out, String(seeder.port)]
+  try {
+    const seederCpuBefore = processCpuSeconds(seeder.pid)
+    const child = spawnSync(python, [measure, report, ...command], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"], maxBuffer: 1 << 20 })
+    const seederCpuSeconds = processCpuSeconds(seeder.pid) - seederCpuBefore
+    if (child.status !== 0) throw new Error(`${leecher} leecher exited with ${child.status}:\n${child.stdout}`)
+    const lastLine = child.stdout.trim().split("\n").at(-1) ?? ""
+    const outcome = JSON.parse(lastLine) as LeechOutcome
+    const m = JSON.parse(readFileSync(report, "utf8")) as {
+      wallSeconds: number
+      userSeconds: number
+      systemSeconds: number
+      maxRssKiB: number
+      peakRssAnonKiB: number
+    }
+    if (outcome.bytes !== size || outcome.pieces !== outcome.pieceCount) {
+      throw new Error(`${leecher}: incomplete: ${outcome.pieces}/${outcome.pieceCount} pieces, ${outcome.bytes} bytes`)
+    }
+    const digest = await sha256(join(out, payload.name))
+    if (digest !== payload.digest) throw new Error(`${leecher}: output SHA-256 ${digest} != payload ${payload.digest}`)
+    return {
+      leecher,
+      transferSeconds: outcome.seconds,
+      wallSeconds: m.wallSeconds,
+      cpuSeconds: m.userSeconds + m.systemSeconds,
+      maxRssKiB: m.maxRssKiB,
+      peakRssAnonKiB: m.peakRssAnonKiB,
+      seederCpuSeconds
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+    // Write back the dirty pages now, so they do not slow down the next leecher.
+    run("sync", [])
+  }
+}
+
+const mbps = (size: number, m: Measured) => size / m.transferSeconds / 1e6
+const mb = (kib: number) => (kib * 1024) / 1e6
+
+const row = (size: number, m: Measured): string =>
+  `| ${m.leecher} | ${mbps(size, m).toFixed(1)} | ${m.transferSeconds.toFixed(2)} | ${m.wallSeconds.toFixed(2)} | ${m.cpuSeconds.toFixed(2)} | ${mb(m.maxRssKiB).toFixed(0)} | ${mb(m.peakRssAnonKiB).toFixed(0)} | ${m.seederCpuSeconds.toFixed(2)} |`
+
+const median = (xs: ReadonlyArray<number>): number => {
+  const sorted = [...xs].sort((a, b) => a - b)
+  const mid = Math.floor(sorted.length / 2)
+  return sorted.length % 2 === 1 ? (sorted[mid] ?? 0) : ((sorted[mid - 1] ?? 0) + (sorted[mid] ?? 0)) / 2
+}
+
+const report = (size: number, results: ReadonlyArray<Measured>): string => {
+  const of = (who: Measured["leecher"]) => results.filter((r) => r.leecher === who)
+  const ours = of("ours")
+  const lt = of("libtorrent")
+  const ratio = (f: (m: Measured) => number) => median(ours.map(f)) / median(lt.map(f))
+  return [
+    "| leecher | MB/s | transfer s | process wall s | CPU s (user+sys) | peak RSS MB | peak anon RSS MB | seeder CPU s |",
+    "|---|---:|---:|---:|---:|---:|---:|---:|",
+    ...results.map((m) => row(size, m)),
+    "",
+    `ours / libtorrent (medians): throughput **${ratio((m) => mbps(size, m)).toFixed(2)}x**, ` +
+    `CPU ${ratio((m) => m.cpuSeconds).toFixed(2)}x, peak RSS ${ratio((m) => m.maxRssKiB).toFixed(2)}x, ` +
+    `peak anon RSS ${ratio((m) => m.peakRssAnonKiB).toFixed(2)}x`
+  ].join("\n")
+}
+
+const environment = (): string => {
+  const lt = spawnSync(python, ["-c", "import libtorrent; print(libtorrent.__version__)"], { encoding: "utf8" }).stdout.trim()
+  const commit = spawnSync("git", ["rev-parse", "--short", "HEAD"], { encoding: "utf8", cwd: benchDir }).stdout.trim()
+  return `Node ${process.version}, python3-libtorrent ${lt}, ${cpus().length} x ${cpus()[0]?.model ?? "?"}, commit ${commit}`
+}
+
+const profileOnce = async (payload: Awaited<ReturnType<typeof ensurePayload>>, seeder: { readonly pid: number; readonly port: number }, size: number) => {
+  mkdirSync(profileDir, { recursive: true })
+  const name = `leech-ours-${sizeLabel(size)}-${new Date().toISOString().replaceAll(":", "")}.cpuprofile`
+  const m = await leech("ours", payload, seeder, size, ["--cpu-prof", "--cpu-prof-dir", profileDir, "--cpu-prof-name", name])
+  const path = join(profileDir, name)
+  if (!readdirSync(profileDir).includes(name)) throw new Error(`no profile written at ${path}`)
+  return { m, path, summary: formatSummary(summarizeProfile(readProfile(path)), 25) }
+}
+
+const main = async () => {
+  const options = parseArgs(process.argv.slice(2))
+  const payload = await ensurePayload(options.size)
+  console.log(`payload ${payload.name}, sha256 ${payload.digest}`)
+  const seeder = await startSeeder(payload.torrent)
+  const stopOnSignal = () => void seeder.stop().then(() => process.exit(130))
+  process.once("SIGINT", stopOnSignal)
+  process.once("SIGTERM", stopOnSignal)
+  console.log(`seeder pid ${seeder.pid} on 127.0.0.1:${seeder.port}`)
+  const results: Array<Measured> = []
+  let profile: Awaited<ReturnType<typeof profileOnce>> | undefined
+  try {
+    for (let i = 0; i < options.runs; i++) {
+      const order: ReadonlyArray<Measured["leecher"]> = i % 2 === 0 ? ["ours", "libtorrent"] : ["libtorrent", "ours"]
+      for (const who of order) {
+        console.log(`run ${i + 1}/${options.runs}: ${who}...`)
+        const m = await leech(who, payload, seeder, options.size)
+        console.log(row(options.size, m))
+        results.push(m)
+      }
+    }
+    if (options.profile) {
+      console.log("profiling our leecher (node --cpu-prof)...")
+      profile = await profileOnce(payload, seeder, options.size)
+    }
+  } finally {
+    await seeder.stop()
+  }
+  const table = report(options.size, results)
+  const section = [
+    `## ${new Date().toISOString()}: ${sizeLabel(options.size)}, ${options.runs} run(s)`,
+    "",
+    environment(),
+    "",
+    table,
+    ...(profile === undefined ? [] : [
+      "",
+      `### CPU profile of our leecher (${sizeLabel(options.size)}, ${mbps(options.size, profile.m).toFixed(1)} MB/s under the profiler)`,
+      "",
+      `\`${basename(profile.path)}\` (bench/profiles/, git-ignored).`,
+      "",
+      profile.summary
+    ]),
+    ""
+  ].join("\n")
+  console.log(`\n${table}`)
+  if (profile !== undefined) console.log(`\n${profile.summary}`)
+  if (options.record) {
+    appendFileSync(join(benchDir, "RESULTS.md"), `\n${section}`)
+    console.log("\nappended to bench/RESULTS.md")
+  }
+}
+
+main().catch((error: unknown) => {
+  console.error(error)
+  process.exit(1)
+})
