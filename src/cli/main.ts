@@ -9,10 +9,11 @@ import { Effect } from "effect"
 import { Command } from "effect/cli"
 import { EFFECT_TORRENT_VERSION } from "../metainfo/create.ts"
 import { createCommand } from "./create.ts"
+import { downloadCommand } from "./download.ts"
 import { runCliMain } from "./errors.ts"
 import { infoCommand } from "./info.ts"
 
-const subcommands = [infoCommand, createCommand] as const
+const subcommands = [infoCommand, createCommand, downloadCommand] as const
 
 export const cli = Command.make("effect-torrent").pipe(
   Command.withDescription("a BitTorrent client on Effect"),

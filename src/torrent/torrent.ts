@@ -88,6 +88,7 @@ export const openTorrent = Effect.fn("Torrent.open")(function*(meta: Metainfo, c
   }
 
   const complete = yield* Deferred.make<void, TorrentError>()
+  let errorMessage: string | null = null
   const links = new Map<string, PeerLink>()
   const strikes = new Map<string, number>()
   const book = makePeerBook()
@@ -100,17 +101,40 @@ export const openTorrent = Effect.fn("Torrent.open")(function*(meta: Metainfo, c
   const torrentScope = yield* Effect.scope
   const publish = (event: TorrentEvent) => PubSub.publish(events, event).pipe(Effect.asVoid)
 
+  const publishState = Effect.gen(function*() {
+    const t = now()
+    const verifiedBytes = yield* storage.bytesVerified
+    const piecesVerified = yield* storage.verifiedCount
+    const downloadRate = downloadMeter.rate(t)
+    let seeds = 0
+    for (const l of links.values()) if (l.stats.isSeed) seeds++
+    const remaining = Math.max(0, wantedBytes - verifiedBytes)
+    const current = yield* Ref.get(status)
+    yield* SubscriptionRef.set(state, {
+      infoHash, name: meta.name, status: current, wantedBytes, verifiedBytes,
+      progress: wantedBytes === 0 ? 1 : Math.min(1, verifiedBytes / wantedBytes),
+      pieceCount: meta.pieceCount, piecesVerified,
+      downloaded: downloadMeter.total(), uploaded: uploadMeter.total(),
+      downloadRate, uploadRate: uploadMeter.rate(t),
+      peers: links.size, seeds, candidates: book.candidates(),
+      eta: remaining === 0 || downloadRate <= 0 ? null : Math.round(remaining / downloadRate),
+      error: errorMessage, trackers: [...trackerStatus.values()]
+    })
+  })
+
   const markComplete = Effect.gen(function*() {
     if (!p.isComplete() || Deferred.isDoneUnsafe(complete)) return
     yield* Ref.set(status, "seeding")
     yield* storage.saveResume.pipe(Effect.ignore)
     yield* Deferred.succeed(complete, undefined)
+    yield* publishState
     yield* publish({ _tag: "Completed" })
-    yield* Effect.logInfo(`${meta.name}: complete`)
+    yield* Effect.logDebug(`${meta.name}: complete`)
   })
 
   const fail = (detail: string) =>
     Effect.gen(function*() {
+      errorMessage = detail
       yield* Ref.set(status, "error")
       yield* Deferred.fail(complete, new TorrentError({ infoHash, reason: "Storage", detail }))
       yield* publish({ _tag: "Error", message: detail })
@@ -220,27 +244,6 @@ export const openTorrent = Effect.fn("Torrent.open")(function*(meta: Metainfo, c
     }, { config: { slots: config.uploadSlots } }))
     yield* dialLoop(deps, sessions)
   }).pipe(Effect.scoped, Effect.provideService(Network, network))
-
-  const publishState = Effect.gen(function*() {
-    const t = now()
-    const verifiedBytes = yield* storage.bytesVerified
-    const piecesVerified = yield* storage.verifiedCount
-    const downloadRate = downloadMeter.rate(t)
-    let seeds = 0
-    for (const l of links.values()) if (l.stats.isSeed) seeds++
-    const remaining = Math.max(0, wantedBytes - verifiedBytes)
-    const current = yield* Ref.get(status)
-    yield* SubscriptionRef.set(state, {
-      infoHash, name: meta.name, status: current, wantedBytes, verifiedBytes,
-      progress: wantedBytes === 0 ? 1 : Math.min(1, verifiedBytes / wantedBytes),
-      pieceCount: meta.pieceCount, piecesVerified,
-      downloaded: downloadMeter.total(), uploaded: uploadMeter.total(),
-      downloadRate, uploadRate: uploadMeter.rate(t),
-      peers: links.size, seeds, candidates: book.candidates(),
-      eta: remaining === 0 || downloadRate <= 0 ? null : Math.round(remaining / downloadRate),
-      error: null, trackers: [...trackerStatus.values()]
-    })
-  })
 
   yield* Effect.forkScoped(Effect.forever(publishState.pipe(Effect.andThen(Effect.sleep("1 second")))))
   yield* addPeers(config.initialPeers, "initial")
