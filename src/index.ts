@@ -1,0 +1,43 @@
+/**
+ * effect-torrent: a BitTorrent client on Effect.
+ *
+ * - Effect users: `Client` (a service; `Client.layer(config)` on any Network/Storage,
+ *   `layerNode(config)` on the real machine), torrent handles with `state`
+ *   (a SubscriptionRef), `events` (a Stream), `pause`, `resume`, `whenComplete`.
+ * - Everyone else: `createClient(config)`, a Promise facade.
+ * - Building blocks: metainfo parsing and creation, magnet links, the Network and Storage
+ *   services and their layers.
+ */
+export {
+  type AddOptions,
+  Client,
+  type ClientConfig,
+  ClientError,
+  type ClientService,
+  createClient,
+  layerNode,
+  type PromiseClient,
+  type PromiseTorrent,
+  type TorrentSource
+} from "./client/index.ts"
+export { createTorrent } from "./metainfo/create.ts"
+export {
+  formatMagnet,
+  type Magnet,
+  MagnetError,
+  MetainfoError,
+  parseInfoDict,
+  parseMagnet,
+  parseMetainfo
+} from "./metainfo/index.ts"
+export type { Metainfo, TorrentFile } from "./metainfo/model.ts"
+export { type Address, type Connection, type NetError, Network, NodeNetwork } from "./net/index.ts"
+export { FileStorage, MemoryStorage, Storage, StorageError, type TorrentStorage } from "./storage/index.ts"
+export {
+  type PeerSource,
+  type Torrent,
+  TorrentError,
+  type TorrentEvent,
+  type TorrentState,
+  type TorrentStatus
+} from "./torrent/index.ts"
