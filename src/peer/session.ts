@@ -233,6 +233,11 @@ export const runSession = Effect.fn("PeerSession.run")(function*(
   })
 
   return yield* Effect.raceAllFirst([reader, writer, ticker, Deferred.await(ended)]).pipe(
+    Effect.tapError((e) =>
+      e.reason === "Protocol" || e.reason === "Banned"
+        ? Effect.logWarning(`peer ${key} (${s.stats.client}): ${e.detail}; disconnected`)
+        : Effect.logDebug(`peer ${key} (${s.stats.client}): ${e.detail}`)
+    ),
     Effect.ensuring(Effect.sync(() => {
       torrent.unregister(key)
       s.requests.clear()

@@ -13,7 +13,7 @@ import {
   runSession,
   type TorrentLink
 } from "../peer/index.ts"
-import { type Framer, type HandshakeHeader, makeFramer } from "../wire/index.ts"
+import { clientFromPeerId, type Framer, type HandshakeHeader, makeFramer } from "../wire/index.ts"
 import type { TorrentConfig } from "./config.ts"
 import type { PeerBook } from "./peer-book.ts"
 import type { TorrentEvent } from "./state.ts"
@@ -51,7 +51,7 @@ const connectedSession = (deps: SwarmDeps, conn: Connection, framer: Framer, han
     budget.connections++
     yield* Effect.addFinalizer(() => Effect.sync(() => { budget.connections-- }))
     const key = formatAddress(conn.remote)
-    yield* PubSub.publish(deps.events, { _tag: "PeerConnected", peer: key, client: "" })
+    yield* PubSub.publish(deps.events, { _tag: "PeerConnected", peer: key, client: clientFromPeerId(handshake.peerId) })
     return yield* runSession(deps.link, conn, framer, handshake, deps.ours.reserved, deps.config.session)
   })
 

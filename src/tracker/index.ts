@@ -3,7 +3,7 @@
  * one announce/scrape) and the per-torrent announcer (BEP 12 tiers, intervals,
  * backoff, stopped on close).
  */
-// export { type Announcer, type AnnouncerOptions, makeAnnouncer, type TrackerStatus } from "./announcer.ts"
+export { type Announcer, type AnnouncerOptions, makeAnnouncer, type TrackerStatus } from "./announcer.ts"
 export { Tracker, type TrackerConfig } from "./Tracker.ts"
 export {
   type AnnounceEvent,
