@@ -1,0 +1,90 @@
+/**
+ * Running our own client in failure tests: a real client on 127.0.0.1 (NodeNetwork +
+ * FileStorage), started in the caller's scope so several can run at once and one can be
+ * killed by closing its scope; and an event log that subscribes at once, so no event
+ * published after `recordEvents` returns is missed.
+ */
+import { Context, Deferred, Duration, Effect, Layer, Stream, SubscriptionRef } from "effect"
+import { Client } from "../../src/client/index.ts"
+import type { ClientConfig } from "../../src/client/index.ts"
+import { NodeNetwork } from "../../src/net/index.ts"
+import { FileStorage } from "../../src/storage/index.ts"
+import type { Torrent, TorrentEvent } from "../../src/torrent/index.ts"
+
+/** A fresh client (its own storage and network layers) listening on an ephemeral 127.0.0.1 port. */
+export const startClient = (downloadDirectory: string, config: ClientConfig = {}) =>
+  Layer.build(
+    Layer.fresh(
+      Client.layer({ host: "127.0.0.1", port: 0, downloadDirectory, ...config }).pipe(
+        Layer.provide(Layer.mergeAll(NodeNetwork.layer, FileStorage.layer))
+      )
+    )
+  ).pipe(Effect.map((context) => Context.get(context, Client)))
+
+export interface EventLog {
+  /** Every event seen so far, in order. */
+  readonly all: () => ReadonlyArray<TorrentEvent>
+  /** The first event (already seen or still to come) matching `predicate`; dies with the log on timeout. */
+  readonly waitFor: (
+    what: string,
+    predicate: (event: TorrentEvent) => boolean,
+    timeout?: Duration.Input
+  ) => Effect.Effect<TorrentEvent>
+}
+
+const describe = (events: ReadonlyArray<TorrentEvent>): string =>
+  events.filter((e) => e._tag !== "CheckProgress").map((e) => JSON.stringify(e)).join("\n  ")
+
+/** Subscribes to the torrent's events now (before returning) and records them until the scope closes. */
+export const recordEvents = (torrent: Torrent) =>
+  Effect.gen(function*() {
+    const pull = yield* Stream.toPull(torrent.events)
+    const events: Array<TorrentEvent> = []
+    const waiters = new Set<{ readonly predicate: (e: TorrentEvent) => boolean; readonly found: Deferred.Deferred<TorrentEvent> }>()
+    yield* Effect.forkScoped(Effect.forever(
+      pull.pipe(Effect.flatMap((batch) =>
+        Effect.sync(() => {
+          for (const event of batch) {
+            events.push(event)
+            for (const w of waiters) {
+              if (w.predicate(event)) {
+                waiters.delete(w)
+                Deferred.doneUnsafe(w.found, Effect.succeed(event))
+              }
+            }
+          }
+        })
+      ))
+    ).pipe(Effect.ignore))
+    const log: EventLog = {
+      all: () => events,
+      waitFor: (what, predicate, timeout = "10 seconds") =>
+        Effect.gen(function*() {
+          const seen = events.find(predicate)
+          if (seen !== undefined) return seen
+          const found = yield* Deferred.make<TorrentEvent>()
+          const waiter = { predicate, found }
+          waiters.add(waiter)
+          return yield* Deferred.await(found).pipe(
+            Effect.timeoutOrElse({
+              duration: timeout,
+              orElse: () => Effect.die(new Error(`timed out after ${Duration.format(Duration.fromInputUnsafe(timeout))} waiting for ${what}; events:\n  ${describe(events)}`))
+            }),
+            Effect.ensuring(Effect.sync(() => waiters.delete(waiter)))
+          )
+        })
+    }
+    return log
+  })
+
+/** Waits for completion, dying with the event log if it does not come in time. */
+export const awaitComplete = (torrent: Torrent, log: EventLog, timeout: Duration.Input = "15 seconds") =>
+  torrent.whenComplete.pipe(
+    Effect.timeoutOrElse({
+      duration: timeout,
+      orElse: () => Effect.die(new Error(`download did not complete in time; events:\n  ${describe(log.all())}`))
+    })
+  )
+
+/** The torrent's current published state. */
+export const currentState = (torrent: Torrent) => SubscriptionRef.get(torrent.state)

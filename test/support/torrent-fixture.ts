@@ -1,0 +1,75 @@
+/**
+ * A payload on disk and its .torrent, made by our own `createTorrent`, plus the payload as
+ * one buffer (files concatenated in metainfo order) for scripted peers to serve from.
+ */
+import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
+import { Effect } from "effect"
+import { readFile } from "node:fs/promises"
+import { join } from "node:path"
+import { createTorrent } from "../../src/metainfo/create.ts"
+import type { Metainfo } from "../../src/metainfo/index.ts"
+import { parseMetainfo } from "../../src/metainfo/index.ts"
+import { sameFile, writePayload } from "./files.ts"
+
+export interface TorrentFixture {
+  /** Directory holding the payload: a client pointed here already has everything. */
+  readonly root: string
+  readonly torrent: Uint8Array
+  readonly metainfo: Metainfo
+  readonly infoHash: Uint8Array
+  readonly data: Uint8Array
+}
+
+/** The payload as one buffer, read from `root` in metainfo order. */
+export const readPayload = (root: string, metainfo: Metainfo) =>
+  Effect.promise(async () => {
+    const out = new Uint8Array(metainfo.totalSize)
+    for (const file of metainfo.files) {
+      if (file.padding || file.length === 0) continue
+      out.set(await readFile(join(root, ...file.path)), file.offset)
+    }
+    return out
+  })
+
+/** Writes `files` (sizes, random content) under `root/name` and makes a torrent of that directory. */
+export const makeTorrent = (root: string, name: string, files: Record<string, number>, pieceLength: number) =>
+  Effect.gen(function*() {
+    yield* writePayload(join(root, name), files)
+    const created = yield* createTorrent(join(root, name), { pieceLength }).pipe(Effect.provide(NodeFileSystem.layer), Effect.orDie)
+    const metainfo = created.metainfo
+    if (metainfo.infoHash === null) return yield* Effect.die(new Error("expected a v1 torrent"))
+    const fixture: TorrentFixture = {
+      root,
+      torrent: created.torrent,
+      metainfo,
+      infoHash: metainfo.infoHash,
+      data: yield* readPayload(root, metainfo)
+    }
+    return fixture
+  })
+
+/** A torrent made by someone else (e.g. WebTorrent) for a payload already under `root`. */
+export const fixtureFrom = (root: string, torrent: Uint8Array) =>
+  Effect.gen(function*() {
+    const metainfo = yield* parseMetainfo(torrent).pipe(Effect.orDie)
+    if (metainfo.infoHash === null) return yield* Effect.die(new Error("expected a v1 torrent"))
+    const fixture: TorrentFixture = { root, torrent, metainfo, infoHash: metainfo.infoHash, data: yield* readPayload(root, metainfo) }
+    return fixture
+  })
+
+/** Every non-padding file of the torrent is byte-identical under `a` and `b`; returns the paths that differ. */
+export const differingFiles = (metainfo: Metainfo, a: string, b: string) =>
+  Effect.gen(function*() {
+    const differ: Array<string> = []
+    for (const file of metainfo.files) {
+      if (file.padding) continue
+      if (!(yield* sameFile(join(a, ...file.path), join(b, ...file.path)))) differ.push(file.path.join("/"))
+    }
+    return differ
+  })
+
+/** Bytes of piece `piece` of `data`. */
+export const pieceBytes = (fixture: TorrentFixture, piece: number): Uint8Array => {
+  const start = piece * fixture.metainfo.pieceLength
+  return fixture.data.subarray(start, Math.min(fixture.data.length, start + fixture.metainfo.pieceLength))
+}
