@@ -1,0 +1,154 @@
+/**
+ * Our side of the interop tests: the client on real sockets and files, payloads, torrent
+ * files, byte comparison, and partial copies (pieces zeroed) for multi-source swarms.
+ */
+import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
+import { Effect, Layer, References, Scope, Stream, SubscriptionRef } from "effect"
+import { cp, open, readFile, writeFile } from "node:fs/promises"
+import { join } from "node:path"
+import { Client, type ClientConfig } from "../../../src/client/index.ts"
+import { createTorrent } from "../../../src/metainfo/create.ts"
+import { parseMetainfo } from "../../../src/metainfo/index.ts"
+import type { Metainfo } from "../../../src/metainfo/model.ts"
+import { Network, NodeNetwork } from "../../../src/net/index.ts"
+import { FileStorage } from "../../../src/storage/index.ts"
+import type { Torrent, TorrentEvent, TorrentState } from "../../../src/torrent/index.ts"
+import { sameFile } from "../../support/files.ts"
+import { InteropError } from "./process.ts"
+
+/** `INTEROP_DEBUG=1` shows our client's debug logs (peer disconnect reasons and so on). */
+const logLevel = process.env["INTEROP_DEBUG"] === "1" ? "Debug" : "Info"
+
+export const clientLayer = (downloadDirectory: string, config: ClientConfig = {}) =>
+  Client.layer({ host: "127.0.0.1", port: 0, downloadDirectory, ...config }).pipe(
+    Layer.provide(Layer.mergeAll(NodeNetwork.layer, FileStorage.layer))
+  )
+
+/** Runs `body` with a fresh client (listening on 127.0.0.1, ephemeral port), closed afterwards. */
+export const withClient = <A, E, R>(
+  downloadDirectory: string,
+  body: Effect.Effect<A, E, R | Client>,
+  config: ClientConfig = {}
+) =>
+  body.pipe(
+    Effect.provide(clientLayer(downloadDirectory, config), { local: true }),
+    Effect.provideService(References.MinimumLogLevel, logLevel)
+  )
+
+/** A TCP port that was free a moment ago on 127.0.0.1 (for clients that need a fixed one). */
+export const freePort = Effect.scoped(Effect.gen(function*() {
+  const network = yield* Network
+  const listener = yield* network.listen({ host: "127.0.0.1", port: 0 })
+  const udp = yield* network.udp({ host: "127.0.0.1", port: listener.address.port })
+  return udp.address.port
+})).pipe(
+  Effect.retry({ times: 5 }),
+  Effect.mapError((e) => new InteropError({ detail: `no free port: ${e.message}` })),
+  Effect.provide(NodeNetwork.layer)
+)
+
+export const readTorrent = (path: string) =>
+  Effect.gen(function*() {
+    const bytes = new Uint8Array(yield* Effect.promise(() => readFile(path)))
+    const meta = yield* parseMetainfo(bytes).pipe(
+      Effect.mapError((e) => new InteropError({ detail: `${path}: ${e.message}` }))
+    )
+    return { bytes, meta }
+  })
+
+/** A .torrent of `data` made by our own creator, written to `out`. */
+export const ourTorrent = (data: string, out: string, pieceLength: number) =>
+  Effect.gen(function*() {
+    const created = yield* createTorrent(data, { pieceLength }).pipe(
+      Effect.provide(NodeFileSystem.layer),
+      Effect.mapError((e) => new InteropError({ detail: `createTorrent: ${e.message}` }))
+    )
+    yield* Effect.promise(() => writeFile(out, created.torrent))
+    return created.metainfo
+  })
+
+/** Every real file of `meta` under `a` equals its copy under `b`. Fails naming the first that differs. */
+export const assertSameData = (meta: Metainfo, a: string, b: string) =>
+  Effect.gen(function*() {
+    for (const file of meta.files) {
+      if (file.padding || file.symlinkPath !== undefined) continue
+      const path = join(...file.path)
+      const same = yield* sameFile(join(a, path), join(b, path)).pipe(
+        Effect.catchCause(() => Effect.succeed(false))
+      )
+      if (!same) return yield* new InteropError({ detail: `${path} differs between ${a} and ${b}` })
+    }
+  })
+
+/**
+ * Copies the payload under `from` to `to`, then zeroes every piece of `meta` for which
+ * `keep` is false, so a client that checks the copy holds exactly the kept pieces.
+ */
+export const partialCopy = (meta: Metainfo, from: string, to: string, keep: (piece: number) => boolean) =>
+  Effect.promise(async () => {
+    await cp(from, to, { recursive: true })
+    for (let piece = 0; piece < meta.pieceCount; piece++) {
+      if (keep(piece)) continue
+      const start = piece * meta.pieceLength
+      const end = Math.min(meta.totalSize, start + meta.pieceLength)
+      for (const file of meta.files) {
+        const lo = Math.max(start, file.offset)
+        const hi = Math.min(end, file.offset + file.length)
+        if (lo >= hi || file.padding) continue
+        const handle = await open(join(to, ...file.path), "r+")
+        try {
+          await handle.write(new Uint8Array(hi - lo), 0, hi - lo, lo - file.offset)
+        } finally {
+          await handle.close()
+        }
+      }
+    }
+  })
+
+/** Records every event of `torrent` from now on, until the current scope closes. */
+export const recordEvents = (torrent: Torrent) =>
+  Effect.gen(function*() {
+    const seen: Array<TorrentEvent> = []
+    const scope = yield* Scope.Scope
+    yield* Stream.runForEach(torrent.events, (e) => Effect.sync(() => { seen.push(e) })).pipe(Effect.forkIn(scope))
+    // The stream subscribes when its fiber first runs: let it, before anything is dialled.
+    yield* Effect.sleep("20 millis")
+    return seen
+  })
+
+/** Waits for the download with a deadline, failing with the torrent's state when it passes. */
+export const awaitComplete = (torrent: Torrent, seconds: number) =>
+  torrent.whenComplete.pipe(
+    Effect.mapError((e) => new InteropError({ detail: `torrent failed: ${e.message}` })),
+    Effect.timeoutOrElse({
+      duration: `${seconds} seconds`,
+      orElse: () =>
+        Effect.gen(function*() {
+          const value = yield* SubscriptionRef.get(torrent.state)
+          return yield* new InteropError({
+            detail: `not complete after ${seconds} s: ${value.piecesVerified}/${value.pieceCount} pieces, ${value.peers} peers, status ${value.status}`
+          })
+        })
+    })
+  )
+/**
+ * The torrent's published state once it satisfies `ok`. The state is republished about
+ * once a second, so it may trail `whenComplete` by that much.
+ */
+export const awaitState = (torrent: Torrent, ok: (state: TorrentState) => boolean, what: string) =>
+  Effect.gen(function*() {
+    while (true) {
+      const state = yield* SubscriptionRef.get(torrent.state)
+      if (ok(state)) return state
+      yield* Effect.sleep("50 millis")
+    }
+  }).pipe(
+    Effect.timeoutOrElse({
+      duration: "5 seconds",
+      orElse: () =>
+        Effect.gen(function*() {
+          const state = yield* SubscriptionRef.get(torrent.state)
+          return yield* new InteropError({ detail: `state never showed ${what}: ${JSON.stringify(state)}` })
+        })
+    })
+  )

@@ -1,0 +1,197 @@
+/**
+ * Launchers for the Debian reference clients, each confined to 127.0.0.1 with DHT,
+ * LSD, PEX, UPnP and NAT-PMP off (recipes: /work/shared/INTEROP.md).
+ */
+import { Effect, Option, Schema, type Scope } from "effect"
+import { chmod, mkdir, writeFile } from "node:fs/promises"
+import { join } from "node:path"
+import { fileURLToPath } from "node:url"
+import { InteropError, type Spawned, spawnProcess } from "./process.ts"
+
+export const PYTHON = "/usr/bin/python3"
+export const ARIA2C = "/usr/bin/aria2c"
+export const TRANSMISSION = "/usr/bin/transmission-cli"
+export const MKTORRENT = "/usr/bin/mktorrent"
+export const OPENTRACKER = "/usr/bin/opentracker"
+
+const LT_SCRIPT = fileURLToPath(new URL("../lt_peer.py", import.meta.url))
+
+// ---------------------------------------------------------------- libtorrent
+
+const LtListening = Schema.Struct({ event: Schema.Literal("listening"), port: Schema.Number })
+const LtReady = Schema.Struct({ event: Schema.Literal("ready"), pieces: Schema.Number, seeding: Schema.Boolean })
+const LtCreated = Schema.Struct({ event: Schema.Literal("created"), infoHash: Schema.String, pieces: Schema.Number })
+const LtFinished = Schema.Struct({ event: Schema.Literal("finished") })
+const LtStats = Schema.Struct({
+  event: Schema.Literal("stats"),
+  uploaded: Schema.Number,
+  downloaded: Schema.Number,
+  pieces: Schema.Number,
+  peers: Schema.Number,
+  seeding: Schema.Boolean,
+  state: Schema.String
+})
+export type LtStats = typeof LtStats.Type
+
+const LtEvent = Schema.Union([LtListening, LtReady, LtCreated, LtFinished, LtStats])
+type LtEvent = typeof LtEvent.Type
+const decodeLine = Schema.decodeUnknownOption(Schema.fromJsonString(LtEvent))
+
+/** The last event of kind `kind` that `proc` printed. */
+const lastEvent = <K extends LtEvent["event"]>(proc: Spawned, kind: K): Extract<LtEvent, { readonly event: K }> | undefined => {
+  const lines = proc.lines()
+  for (let i = lines.length - 1; i >= 0; i--) {
+    const event = decodeLine(lines[i] ?? "")
+    if (Option.isSome(event) && event.value.event === kind) return event.value as Extract<LtEvent, { readonly event: K }>
+  }
+  return undefined
+}
+
+export interface LtPeer {
+  readonly proc: Spawned
+  readonly port: number
+  /** Pieces it held after checking its data. */
+  readonly piecesAtStart: number
+  readonly stats: () => LtStats | undefined
+  readonly finished: () => boolean
+}
+
+/** Makes a v1 .torrent of `data` (a file or directory) with libtorrent's `create_torrent`. */
+export const ltCreate = (data: string, out: string, options: { readonly pieceLength: number; readonly tracker?: string }) =>
+  Effect.scoped(Effect.gen(function*() {
+    const proc = yield* spawnProcess("libtorrent create", PYTHON, [
+      LT_SCRIPT, "create", "--data", data, "--out", out, "--piece-length", String(options.pieceLength),
+      ...(options.tracker === undefined ? [] : ["--tracker", options.tracker])
+    ])
+    return yield* proc.waitFor("created", () => lastEvent(proc, "created"), "30 seconds")
+  }))
+
+/**
+ * A libtorrent session seeding (or leeching) `torrent` from/into `save`. It rechecks
+ * what is on disk first, so a copy with zeroed pieces seeds only what it really has;
+ * after that it dials `connect`.
+ */
+export const ltPeer = (
+  name: string,
+  mode: "seed" | "leech",
+  options: { readonly torrent: string; readonly save: string; readonly connect?: ReadonlyArray<number> }
+): Effect.Effect<LtPeer, InteropError, Scope.Scope> =>
+  Effect.gen(function*() {
+    const proc = yield* spawnProcess(name, PYTHON, [
+      LT_SCRIPT, mode, "--torrent", options.torrent, "--save", options.save,
+      ...(options.connect ?? []).flatMap((port) => ["--connect", `127.0.0.1:${port}`])
+    ])
+    const { port } = yield* proc.waitFor("listening port", () => lastEvent(proc, "listening"), "20 seconds")
+    const ready = yield* proc.waitFor("data check", () => lastEvent(proc, "ready"), "60 seconds")
+    return {
+      proc,
+      port,
+      piecesAtStart: ready.pieces,
+      stats: () => lastEvent(proc, "stats"),
+      finished: () => lastEvent(proc, "finished") !== undefined
+    }
+  })
+
+// ---------------------------------------------------------------- aria2
+
+const aria2Common = (port: number) => [
+  "--no-conf=true",
+  "--enable-dht=false",
+  "--enable-dht6=false",
+  "--bt-enable-lpd=false",
+  "--enable-peer-exchange=false",
+  "--interface=127.0.0.1",
+  "--disable-ipv6=true",
+  `--listen-port=${port}`,
+  "--file-allocation=none",
+  "--summary-interval=1",
+  "--console-log-level=notice",
+  "--auto-save-interval=0"
+]
+
+/** aria2 seeding `torrent` from `dir` on `port`; resolves once it has checked the data and seeds. */
+export const aria2Seed = (options: { readonly torrent: string; readonly dir: string; readonly port: number }) =>
+  Effect.gen(function*() {
+    const proc = yield* spawnProcess("aria2c seeder", ARIA2C, [
+      ...aria2Common(options.port), "-V", "--seed-ratio=0.0", "-d", options.dir, options.torrent
+    ])
+    yield* proc.waitFor("seeding status", () => (proc.output().includes("SEED(") ? true : undefined), "60 seconds")
+    return proc
+  })
+
+/** aria2 leeching `torrent` into `dir`, listening on `port`; it exits once the download is done. */
+export const aria2Leech = (options: { readonly torrent: string; readonly dir: string; readonly port: number }) =>
+  spawnProcess("aria2c leecher", ARIA2C, [
+    ...aria2Common(options.port), "--seed-time=0", "-d", options.dir, options.torrent
+  ])
+
+// ---------------------------------------------------------------- Transmission
+
+/**
+ * transmission-cli with its settings.json in a fresh config dir. It verifies the data
+ * in `dir` first; `-f` makes it log "Calling script" when the torrent is complete,
+ * which happens right after the check for a seeder, and after the download for a
+ * leecher. It never exits by itself.
+ */
+export const transmission = (
+  name: string,
+  options: { readonly torrent: string; readonly dir: string; readonly configDir: string; readonly port: number }
+) =>
+  Effect.gen(function*() {
+    yield* Effect.promise(async () => {
+      await mkdir(options.configDir, { recursive: true })
+      await writeFile(join(options.configDir, "settings.json"), JSON.stringify({
+        "dht-enabled": false,
+        "lpd-enabled": false,
+        "pex-enabled": false,
+        "utp-enabled": false,
+        "port-forwarding-enabled": false,
+        "bind-address-ipv4": "127.0.0.1",
+        "bind-address-ipv6": "::1",
+        "peer-port": options.port,
+        "peer-port-random-on-start": false,
+        "rpc-enabled": false,
+        "blocklist-enabled": false,
+        "encryption": 0,
+        "ratio-limit-enabled": false,
+        "idle-seeding-limit-enabled": false,
+        "speed-limit-up-enabled": false,
+        "speed-limit-down-enabled": false
+      }, null, 2))
+    })
+    return yield* spawnProcess(name, TRANSMISSION, [
+      "-g", options.configDir, "-w", options.dir, "-p", String(options.port), "-et", "-M",
+      "-f", "/bin/true", options.torrent
+    ])
+  })
+
+export const transmissionComplete = (proc: Spawned) => proc.output().includes("Calling script") ? true : undefined
+
+// ---------------------------------------------------------------- mktorrent, opentracker
+
+/** mktorrent with 2^`pieceLengthLog2`-byte pieces; no announce URL unless given. */
+export const mktorrent = (data: string, out: string, pieceLengthLog2: number, announce?: string) =>
+  Effect.scoped(Effect.gen(function*() {
+    const proc = yield* spawnProcess("mktorrent", MKTORRENT, [
+      "-l", String(pieceLengthLog2), "-o", out, ...(announce === undefined ? [] : ["-a", announce]), data
+    ])
+    const code = yield* proc.waitExit("60 seconds")
+    if (code !== 0) return yield* new InteropError({ detail: `mktorrent exited with ${String(code)}:\n${proc.output()}` })
+  }))
+
+/**
+ * opentracker on 127.0.0.1:`port` (HTTP and UDP), serving only `infoHashes`. Started as
+ * root it drops to nobody and chroots into `dir`, so `dir` is made world-readable.
+ */
+export const opentracker = (options: { readonly dir: string; readonly port: number; readonly infoHashes: ReadonlyArray<string> }) =>
+  Effect.gen(function*() {
+    const whitelist = join(options.dir, "whitelist")
+    yield* Effect.promise(async () => {
+      await writeFile(whitelist, options.infoHashes.map((h) => `${h}\n`).join(""))
+      await chmod(options.dir, 0o755)
+      await chmod(whitelist, 0o644)
+    })
+    return yield* spawnProcess("opentracker", OPENTRACKER, [
+      "-i", "127.0.0.1", "-p", String(options.port), "-P", String(options.port), "-d", options.dir, "-w", whitelist
+    ])
+  })
