@@ -9,7 +9,7 @@ import { Client } from "../../src/client/index.ts"
 import type { ClientConfig } from "../../src/client/index.ts"
 import { NodeNetwork } from "../../src/net/index.ts"
 import { FileStorage } from "../../src/storage/index.ts"
-import type { Torrent, TorrentEvent } from "../../src/torrent/index.ts"
+import type { Torrent, TorrentEvent, TorrentState } from "../../src/torrent/index.ts"
 
 /** A fresh client (its own storage and network layers) listening on an ephemeral 127.0.0.1 port. */
 export const startClient = (downloadDirectory: string, config: ClientConfig = {}) =>
@@ -88,3 +88,24 @@ export const awaitComplete = (torrent: Torrent, log: EventLog, timeout: Duration
 
 /** The torrent's current published state. */
 export const currentState = (torrent: Torrent) => SubscriptionRef.get(torrent.state)
+
+/**
+ * The first published state matching `predicate`. State is republished about once a
+ * second, so counters read right after an event may lag; wait for them here.
+ */
+export const waitForState = (
+  torrent: Torrent,
+  what: string,
+  predicate: (state: TorrentState) => boolean,
+  timeout: Duration.Input = "5 seconds"
+) =>
+  SubscriptionRef.changes(torrent.state).pipe(
+    Stream.filter(predicate),
+    Stream.runHead,
+    Effect.flatMap((found) => Effect.fromOption(found)),
+    Effect.timeoutOrElse({
+      duration: timeout,
+      orElse: () => Effect.fail(new Error(`state never showed ${what}; last: ${JSON.stringify(torrent.state.value)}`))
+    }),
+    Effect.orDie
+  )

@@ -4,7 +4,7 @@
  */
 import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
 import { Effect } from "effect"
-import { readFile } from "node:fs/promises"
+import { open, readFile } from "node:fs/promises"
 import { join } from "node:path"
 import { createTorrent } from "../../src/metainfo/create.ts"
 import type { Metainfo } from "../../src/metainfo/index.ts"
@@ -73,3 +73,27 @@ export const pieceBytes = (fixture: TorrentFixture, piece: number): Uint8Array =
   const start = piece * fixture.metainfo.pieceLength
   return fixture.data.subarray(start, Math.min(fixture.data.length, start + fixture.metainfo.pieceLength))
 }
+
+/**
+ * Piece `piece` as it is on disk under `root` right now: ranges of missing or short files
+ * read as zeros (so an unwritten piece simply does not match).
+ */
+export const pieceOnDisk = (root: string, metainfo: Metainfo, piece: number) =>
+  Effect.promise(async () => {
+    const start = piece * metainfo.pieceLength
+    const end = Math.min(metainfo.totalSize, start + metainfo.pieceLength)
+    const out = new Uint8Array(end - start)
+    for (const file of metainfo.files) {
+      const from = Math.max(start, file.offset)
+      const to = Math.min(end, file.offset + file.length)
+      if (file.padding || from >= to) continue
+      const handle = await open(join(root, ...file.path), "r").catch(() => null)
+      if (handle === null) continue
+      try {
+        await handle.read(out, from - start, to - from, from - file.offset)
+      } finally {
+        await handle.close()
+      }
+    }
+    return out
+  })
