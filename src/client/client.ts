@@ -25,6 +25,8 @@ import { type ClientConfig, resolveConfig } from "./config.ts"
 import { ClientError } from "./errors.ts"
 import { listenForPeers } from "./listener.ts"
 import { Storage } from "../storage/index.ts"
+import { Tracker } from "../tracker/index.ts"
+import { trackerSource } from "./tracker-source.ts"
 
 /** What `add` accepts: a parsed torrent, the bytes of a .torrent, or its path. */
 export type TorrentSource = Metainfo | Uint8Array | { readonly path: string }
@@ -83,9 +85,12 @@ const selection = (meta: Metainfo, select: ReadonlyArray<number> | undefined): R
   return meta.files.map((_, i) => chosen.has(i))
 }
 
-export const makeClient = (config: ClientConfig, peerSources: ReadonlyArray<PeerSource> = []) =>
+export const makeClient = (config: ClientConfig, extraPeerSources: ReadonlyArray<PeerSource> = []) =>
   Effect.gen(function*() {
     const resolved = resolveConfig(config)
+    // Without a Tracker service (a tracker-less simulation, say) torrents get peers from other sources only.
+    const tracker = yield* Effect.serviceOption(Tracker)
+    const peerSources = [...(Option.isSome(tracker) ? [trackerSource(tracker.value)] : []), ...extraPeerSources]
     const network = yield* Network
     const storage = yield* Storage
     const fs = yield* Effect.serviceOption(FileSystem.FileSystem)
@@ -156,7 +161,8 @@ export const makeClient = (config: ClientConfig, peerSources: ReadonlyArray<Peer
 export class Client extends Context.Service<Client, ClientService>()("effect-torrent/Client") {
   /**
    * The client on whatever `Network` and `Storage` you provide: the real ones
-   * (`layerNode`), or the simulated network and in-memory storage.
+   * (`layerNode`), or the simulated network and in-memory storage. Torrents announce
+   * to their trackers when a `Tracker` service is provided too (`layerNode` does).
    */
   static readonly layer = (config: ClientConfig = {}, peerSources: ReadonlyArray<PeerSource> = []) =>
     Layer.effect(Client, makeClient(config, peerSources))

@@ -126,9 +126,10 @@ export const openTorrent = Effect.fn("Torrent.open")(function*(meta: Metainfo, c
     if (!p.isComplete() || Deferred.isDoneUnsafe(complete)) return
     yield* Ref.set(status, "seeding")
     yield* storage.saveResume.pipe(Effect.ignore)
-    yield* Deferred.succeed(complete, undefined)
+    // State first: whoever wakes on `whenComplete` reads it.
     yield* publishState
     yield* publish({ _tag: "Completed" })
+    yield* Deferred.succeed(complete, undefined)
     yield* Effect.logDebug(`${meta.name}: complete`)
   })
 

@@ -1,0 +1,28 @@
+import { Effect, Stream } from "effect"
+import type { PeerSource } from "../torrent/index.ts"
+import { makeAnnouncer, Tracker } from "../tracker/index.ts"
+
+/**
+ * Peers from the torrent's trackers: one announcer per torrent (BEP 12 tiers), which
+ * announces `started`, re-announces on each tracker's interval, `completed` when the
+ * download finishes during this run, and `stopped` when the torrent's active scope closes.
+ */
+export const trackerSource = (tracker: Tracker["Service"]): PeerSource => (hooks) =>
+  Effect.gen(function*() {
+    if (hooks.trackers.length === 0) return
+    const alreadyComplete = (yield* hooks.stats).left === 0
+    const announcer = yield* makeAnnouncer({
+      trackers: hooks.trackers,
+      infoHash: hooks.infoHash,
+      peerId: hooks.peerId,
+      port: hooks.port,
+      stats: hooks.stats,
+      onPeers: (peers) => hooks.addPeers(peers, "tracker")
+    }).pipe(Effect.provideService(Tracker, tracker))
+    if (!alreadyComplete) yield* Effect.forkScoped(hooks.completed.pipe(Effect.andThen(announcer.completed)))
+    yield* Effect.forkScoped(
+      Stream.runForEach(announcer.changes, (statuses) =>
+        Effect.forEach(statuses, (s) =>
+          hooks.reportTracker(s.url, s.state !== "error", s.peers, s.error ?? s.warning ?? null), { discard: true }))
+    )
+  })
