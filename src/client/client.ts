@@ -25,6 +25,7 @@ import { type ClientConfig, resolveConfig } from "./config.ts"
 import { ClientError } from "./errors.ts"
 import { listenForPeers } from "./listener.ts"
 import { Storage } from "../storage/index.ts"
+import { both, makeLimiter, makeThrottle } from "../ratelimit/index.ts"
 import { Tracker } from "../tracker/index.ts"
 import { trackerSource } from "./tracker-source.ts"
 
@@ -40,6 +41,9 @@ export interface AddOptions {
   readonly sequential?: boolean
   /** Peers to dial from the start, besides what trackers return. */
   readonly peers?: ReadonlyArray<Address>
+  /** Bytes per second for this torrent (on top of the client's global limits); absent = unlimited. */
+  readonly uploadLimit?: number
+  readonly downloadLimit?: number
 }
 
 export interface ClientService {
@@ -97,6 +101,9 @@ export const makeClient = (config: ClientConfig, extraPeerSources: ReadonlyArray
     const clientScope = yield* Effect.scope
     const peerId = yield* makePeerId(resolved.peerIdPrefix)
     const budget = makeConnectionBudget(resolved.maxPeers, resolved.maxHalfOpen)
+    const limiter = yield* makeLimiter
+    const globalUpload = makeThrottle(limiter, "global/upload", resolved.uploadLimit)
+    const globalDownload = makeThrottle(limiter, "global/download", resolved.downloadLimit)
     const torrents = new Map<string, { readonly torrent: Torrent; readonly scope: Scope.Closeable }>()
 
     const port = resolved.port === null
@@ -128,7 +135,9 @@ export const makeClient = (config: ClientConfig, extraPeerSources: ReadonlyArray
         session: { ...resolved.session, listenPort: port },
         peerSources,
         initialPeers: options.peers ?? [],
-        maxStrikes: resolved.maxStrikes
+        maxStrikes: resolved.maxStrikes,
+        uploadThrottle: both(globalUpload, makeThrottle(limiter, `${key}/upload`, options.uploadLimit ?? null)),
+        downloadThrottle: both(globalDownload, makeThrottle(limiter, `${key}/download`, options.downloadLimit ?? null))
       }).pipe(
         Scope.provide(scope),
         Effect.provideService(Network, network),

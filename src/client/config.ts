@@ -24,6 +24,9 @@ export interface ClientConfig {
   /** Hash failures shared with other peers that a peer may cause before it is banned. Default 3. */
   readonly maxStrikes?: number
   readonly session?: Partial<SessionOptions>
+  /** Bytes per second across all torrents; absent = unlimited. */
+  readonly uploadLimit?: number
+  readonly downloadLimit?: number
 }
 
 export interface ResolvedConfig {
@@ -39,6 +42,8 @@ export interface ResolvedConfig {
   readonly handshakeTimeoutMillis: number
   readonly maxStrikes: number
   readonly session: SessionOptions
+  readonly uploadLimit: number | null
+  readonly downloadLimit: number | null
 }
 
 export const resolveConfig = (config: ClientConfig): ResolvedConfig => ({
@@ -53,5 +58,7 @@ export const resolveConfig = (config: ClientConfig): ResolvedConfig => ({
   connectTimeoutMillis: config.connectTimeoutMillis ?? 10_000,
   handshakeTimeoutMillis: config.handshakeTimeoutMillis ?? 15_000,
   maxStrikes: config.maxStrikes ?? 3,
-  session: { ...DEFAULT_SESSION_OPTIONS, ...config.session }
+  session: { ...DEFAULT_SESSION_OPTIONS, ...config.session },
+  uploadLimit: config.uploadLimit ?? null,
+  downloadLimit: config.downloadLimit ?? null
 })

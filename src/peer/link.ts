@@ -1,4 +1,5 @@
 import type { Effect } from "effect"
+import type { Throttle } from "../ratelimit/index.ts"
 import type { Picker } from "../scheduler/picker.ts"
 import type { TorrentStorage } from "../storage/types.ts"
 import type { Message } from "../wire/index.ts"
@@ -65,6 +66,9 @@ export interface TorrentLink {
   readonly totalSize: number
   readonly picker: Picker<string>
   readonly storage: TorrentStorage
+  /** Rate limits (global and per torrent combined): asked before bytes move. */
+  readonly uploadThrottle: Throttle
+  readonly downloadThrottle: Throttle
   /** Deterministic random source (seeded from Effect's Random). */
   readonly random: () => number
   readonly register: (link: PeerLink) => void

@@ -79,6 +79,8 @@ const onPiece = (ctx: SessionContext, index: number, begin: number, block: Uint8
     torrent.onDownloaded(block.length)
     s.lastBlockAt = t
     s.stats.snubbed = false
+    // Slowing the reader slows the peer too: TCP stops it once our buffers fill.
+    yield* torrent.downloadThrottle.take(block.length)
     const received = picker.blockReceived(s.key, index, begin, block.length)
     if (received._tag === "Invalid") {
       return yield* violation(ctx, `piece message for ${block.length} bytes at ${begin} of piece ${index} is not a block of this torrent`)

@@ -197,6 +197,7 @@ export const runSession = Effect.fn("PeerSession.run")(function*(
         const { piece, begin, length } = item.block
         const data = yield* storage.read(piece, begin, length).pipe(Effect.result)
         if (Result.isFailure(data)) continue
+        yield* torrent.uploadThrottle.take(length)
         chunks.push(encodePieceHeader(piece, begin, length), data.success)
         s.uploadMeter.add(length, now())
         s.stats.uploaded += length

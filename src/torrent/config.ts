@@ -1,6 +1,7 @@
 import type { Effect, Scope } from "effect"
 import type { Address } from "../net/index.ts"
 import type { SessionOptions } from "../peer/index.ts"
+import type { Throttle } from "../ratelimit/index.ts"
 
 /** Counters shared by every torrent of a client, for the global connection limits. */
 export interface ConnectionBudget {
@@ -53,6 +54,8 @@ export interface TorrentConfig {
   readonly peerSources: ReadonlyArray<PeerSource>
   /** Addresses to dial from the start (e.g. `--peer`, magnet `x.pe`). */
   readonly initialPeers: ReadonlyArray<Address>
+  readonly uploadThrottle: Throttle
+  readonly downloadThrottle: Throttle
   /** Hash failures tolerated from a peer that shared a bad piece with others, before a ban. */
   readonly maxStrikes: number
 }

@@ -160,6 +160,8 @@ export const openTorrent = Effect.fn("Torrent.open")(function*(meta: Metainfo, c
     picker: p,
     storage,
     random,
+    uploadThrottle: config.uploadThrottle,
+    downloadThrottle: config.downloadThrottle,
     register: (l) => { links.set(l.stats.key, l) },
     unregister: (key) => { links.delete(key) },
     linkOf: (key) => links.get(key),

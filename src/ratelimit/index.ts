@@ -1,0 +1,51 @@
+/**
+ * Upload and download rate limits: token buckets on the Effect clock (Effect's own
+ * `RateLimiter` with its in-memory store), so they run in virtual time too.
+ *
+ * A `Throttle` is asked for bytes before they move and sleeps as long as the bucket
+ * needs; the bucket holds one second of the rate, so short bursts pass at once. Global
+ * and per-torrent limits combine with `both`: a byte waits for both buckets.
+ */
+import { Duration, Effect } from "effect"
+import { RateLimiter } from "effect/persistence"
+
+export interface Throttle {
+  readonly take: (bytes: number) => Effect.Effect<void>
+}
+
+export const unlimited: Throttle = { take: () => Effect.void }
+
+/** A limiter to share among throttles (one per client). */
+export const makeLimiter: Effect.Effect<RateLimiter.RateLimiter> = RateLimiter.make.pipe(
+  Effect.provide(RateLimiter.layerStoreMemory)
+)
+
+/** `bytesPerSecond` null or <= 0 means unlimited. */
+export const makeThrottle = (limiter: RateLimiter.RateLimiter, key: string, bytesPerSecond: number | null): Throttle => {
+  if (bytesPerSecond === null || bytesPerSecond <= 0) return unlimited
+  const limit = Math.max(1, Math.floor(bytesPerSecond))
+  return {
+    take: (bytes) =>
+      limiter.consume({ algorithm: "token-bucket", onExceeded: "delay", window: "1 second", limit, key, tokens: bytes }).pipe(
+        Effect.flatMap((result) => Duration.isZero(result.delay) ? Effect.void : Effect.sleep(result.delay)),
+        // The in-memory store cannot fail; should it ever, let the bytes through rather than stall a peer.
+        Effect.catch(() => Effect.void)
+      )
+  }
+}
+
+export const both = (a: Throttle, b: Throttle): Throttle =>
+  a === unlimited ? b : b === unlimited ? a : { take: (bytes) => Effect.andThen(a.take(bytes), b.take(bytes)) }
+
+/**
+ * Parses `500k`, `10M`, `1.5MiB`, `250000` (bytes per second; K/M/G are 1024-based,
+ * like the rest of the CLI). Undefined for anything else.
+ */
+export const parseRate = (input: string): number | undefined => {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*([kmg]?)(?:i?b)?(?:\/s)?\s*$/i.exec(input)
+  if (m === null) return undefined
+  const factor = { "": 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 }[(m[2] ?? "").toLowerCase()]
+  if (factor === undefined) return undefined
+  const value = Math.round(Number(m[1]) * factor)
+  return Number.isSafeInteger(value) && value > 0 ? value : undefined
+}
