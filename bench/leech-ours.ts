@@ -8,11 +8,9 @@
  * `whenComplete`, the same span the libtorrent leecher measures. The process exits
  * once the client's layer has closed (files flushed), so the caller can hash the output.
  */
-import { Clock, Effect, Layer, SubscriptionRef } from "effect"
+import { Clock, Effect, Schedule, SubscriptionRef } from "effect"
 import { readFileSync } from "node:fs"
-import { Client } from "../src/client/index.ts"
-import { NodeNetwork } from "../src/net/index.ts"
-import { FileStorage } from "../src/storage/index.ts"
+import { Client, layerNode } from "../src/client/index.ts"
 
 const [torrentPath, outDir, seedPort] = process.argv.slice(2)
 if (torrentPath === undefined || outDir === undefined || seedPort === undefined) {
@@ -20,28 +18,54 @@ if (torrentPath === undefined || outDir === undefined || seedPort === undefined)
   process.exit(2)
 }
 
-const clientLayer = Client.layer({ host: "127.0.0.1", port: 0, downloadDirectory: outDir }).pipe(
-  Layer.provide(Layer.mergeAll(NodeNetwork.layer, FileStorage.layer))
-)
+// The client as shipped (real sockets, files, trackers); the torrent has no trackers.
+const clientLayer = layerNode({ host: "127.0.0.1", port: 0, downloadDirectory: outDir })
+
+/**
+ * Peaks of `process.memoryUsage()`, sampled every 100 ms: they split the RSS the parent
+ * measures into the JS heap and ArrayBuffers (block, piece and socket buffers live there).
+ */
+const peaks = { rss: 0, heapUsed: 0, heapTotal: 0, external: 0, arrayBuffers: 0 }
+const sampleMemory = Effect.sync(() => {
+  const m = process.memoryUsage()
+  peaks.rss = Math.max(peaks.rss, m.rss)
+  peaks.heapUsed = Math.max(peaks.heapUsed, m.heapUsed)
+  peaks.heapTotal = Math.max(peaks.heapTotal, m.heapTotal)
+  peaks.external = Math.max(peaks.external, m.external)
+  peaks.arrayBuffers = Math.max(peaks.arrayBuffers, m.arrayBuffers)
+})
+const mib = (bytes: number) => Math.round(bytes / 2 ** 20)
 
 const program = Effect.gen(function*() {
   const client = yield* Client
+  // The client is built, nothing is downloaded yet: what the runtime and the modules cost.
+  const rssBeforeAddMiB = mib(process.memoryUsage().rss)
+  yield* Effect.forkChild(Effect.repeat(sampleMemory, Schedule.spaced("100 millis")))
   const bytes = new Uint8Array(readFileSync(torrentPath))
   const start = yield* Clock.currentTimeNanos
   const torrent = yield* client.add(bytes, { peers: [{ host: "127.0.0.1", port: Number(seedPort) }] })
   yield* torrent.whenComplete.pipe(Effect.timeout("1 hour"))
   const end = yield* Clock.currentTimeNanos
-  return { torrent, seconds: Number(end - start) / 1e9 }
+  yield* sampleMemory
+  return { torrent, seconds: Number(end - start) / 1e9, rssBeforeAddMiB }
 }).pipe(
   Effect.provide(clientLayer),
   // The state is republished when the torrent closes with the layer, so this one is final.
-  Effect.flatMap(({ seconds, torrent }) =>
+  Effect.flatMap(({ rssBeforeAddMiB, seconds, torrent }) =>
     Effect.map(SubscriptionRef.get(torrent.state), (state) => ({
       seconds,
       bytes: state.wantedBytes,
       pieces: state.piecesVerified,
       pieceCount: state.pieceCount,
-      status: state.status
+      status: state.status,
+      memoryMiB: {
+        rssBeforeAdd: rssBeforeAddMiB,
+        peakRss: mib(peaks.rss),
+        peakHeapUsed: mib(peaks.heapUsed),
+        peakHeapTotal: mib(peaks.heapTotal),
+        peakExternal: mib(peaks.external),
+        peakArrayBuffers: mib(peaks.arrayBuffers)
+      }
     }))
   )
 )

@@ -78,6 +78,8 @@ def leech(torrent_path, out_dir, seed_port):
     handle.connect_peer(("127.0.0.1", seed_port))
     wait_for(session, handle, lambda s: s.is_finished, 3600)
     seconds = time.monotonic() - start
+    # is_finished can be reported a moment before num_pieces counts the last piece.
+    wait_for(session, handle, lambda s: s.num_pieces == info.num_pieces(), 10)
     status = handle.status()
     # Flush and close the files before reporting, so the caller can hash them.
     session.remove_torrent(handle)

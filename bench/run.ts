@@ -19,7 +19,7 @@
 import { execFileSync, spawn, spawnSync } from "node:child_process"
 import { createHash } from "node:crypto"
 import { appendFileSync, createReadStream, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs"
-import { cpus, tmpdir } from "node:os"
+import { cpus, loadavg, tmpdir } from "node:os"
 import { basename, join } from "node:path"
 import { createInterface } from "node:readline"
 import { formatSummary, readProfile, summarizeProfile } from "./profile-summary.ts"
@@ -40,6 +40,10 @@ interface Measured {
   readonly maxRssKiB: number
   readonly peakRssAnonKiB: number
   readonly seederCpuSeconds: number
+  /** 1-minute load average when the run started: other work on the machine skews a run. */
+  readonly loadAverage: number
+  /** Our leecher only: peaks of process.memoryUsage(), MiB. */
+  readonly memoryMiB?: Readonly<Record<string, number>>
 }
 
 const run = (file: string, args: ReadonlyArray<string>, options: { readonly shell?: boolean } = {}): void => {
@@ -102,6 +106,7 @@ interface LeechOutcome {
   readonly bytes: number
   readonly pieces: number
   readonly pieceCount: number
+  readonly memoryMiB?: Readonly<Record<string, number>>
 }
 
 const leech = async (
@@ -119,6 +124,7 @@ const leech = async (
     ? [process.execPath, ...nodeFlags, join(benchDir, "leech-ours.ts"), payload.torrent, out, String(seeder.port)]
     : [python, ltbench, "leech", payload.torrent, out, String(seeder.port)]
   try {
+    const loadAverage = loadavg()[0] ?? 0
     const seederCpuBefore = processCpuSeconds(seeder.pid)
     const child = spawnSync(python, [measure, report, ...command], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"], maxBuffer: 1 << 20 })
     const seederCpuSeconds = processCpuSeconds(seeder.pid) - seederCpuBefore
@@ -144,7 +150,9 @@ const leech = async (
       cpuSeconds: m.userSeconds + m.systemSeconds,
       maxRssKiB: m.maxRssKiB,
       peakRssAnonKiB: m.peakRssAnonKiB,
-      seederCpuSeconds
+      seederCpuSeconds,
+      loadAverage,
+      ...(outcome.memoryMiB === undefined ? {} : { memoryMiB: outcome.memoryMiB })
     }
   } finally {
     rmSync(dir, { recursive: true, force: true })
@@ -157,7 +165,7 @@ const mbps = (size: number, m: Measured) => size / m.transferSeconds / 1e6
 const mb = (kib: number) => (kib * 1024) / 1e6
 
 const row = (size: number, m: Measured): string =>
-  `| ${m.leecher} | ${mbps(size, m).toFixed(1)} | ${m.transferSeconds.toFixed(2)} | ${m.wallSeconds.toFixed(2)} | ${m.cpuSeconds.toFixed(2)} | ${mb(m.maxRssKiB).toFixed(0)} | ${mb(m.peakRssAnonKiB).toFixed(0)} | ${m.seederCpuSeconds.toFixed(2)} |`
+  `| ${m.leecher} | ${mbps(size, m).toFixed(1)} | ${m.transferSeconds.toFixed(2)} | ${m.wallSeconds.toFixed(2)} | ${m.cpuSeconds.toFixed(2)} | ${mb(m.maxRssKiB).toFixed(0)} | ${mb(m.peakRssAnonKiB).toFixed(0)} | ${m.seederCpuSeconds.toFixed(2)} | ${m.loadAverage.toFixed(1)} |`
 
 const median = (xs: ReadonlyArray<number>): number => {
   const sorted = [...xs].sort((a, b) => a - b)
@@ -171,20 +179,28 @@ const report = (size: number, results: ReadonlyArray<Measured>): string => {
   const lt = of("libtorrent")
   const ratio = (f: (m: Measured) => number) => median(ours.map(f)) / median(lt.map(f))
   return [
-    "| leecher | MB/s | transfer s | process wall s | CPU s (user+sys) | peak RSS MB | peak anon RSS MB | seeder CPU s |",
-    "|---|---:|---:|---:|---:|---:|---:|---:|",
+    "| leecher | MB/s | transfer s | process wall s | CPU s (user+sys) | peak RSS MB | peak anon RSS MB | seeder CPU s | load avg |",
+    "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ...results.map((m) => row(size, m)),
     "",
     `ours / libtorrent (medians): throughput **${ratio((m) => mbps(size, m)).toFixed(2)}x**, ` +
     `CPU ${ratio((m) => m.cpuSeconds).toFixed(2)}x, peak RSS ${ratio((m) => m.maxRssKiB).toFixed(2)}x, ` +
-    `peak anon RSS ${ratio((m) => m.peakRssAnonKiB).toFixed(2)}x`
+    `peak anon RSS ${ratio((m) => m.peakRssAnonKiB).toFixed(2)}x`,
+    "",
+    "Our leecher's memory, peaks of `process.memoryUsage()` in MiB (rssBeforeAdd: client built, nothing downloaded):",
+    "",
+    ...ours.flatMap((m) => m.memoryMiB === undefined ? [] : [
+      `- ${Object.entries(m.memoryMiB).map(([k, v]) => `${k} ${v}`).join(", ")}`
+    ])
   ].join("\n")
 }
 
 const environment = (): string => {
   const lt = spawnSync(python, ["-c", "import libtorrent; print(libtorrent.__version__)"], { encoding: "utf8" }).stdout.trim()
   const commit = spawnSync("git", ["rev-parse", "--short", "HEAD"], { encoding: "utf8", cwd: benchDir }).stdout.trim()
-  return `Node ${process.version}, python3-libtorrent ${lt}, ${cpus().length} x ${cpus()[0]?.model ?? "?"}, commit ${commit}`
+  const dirty = spawnSync("git", ["status", "--porcelain", "--", "src"], { encoding: "utf8", cwd: benchDir }).stdout.trim()
+  const tree = dirty === "" ? "" : ` + ${dirty.split("\n").length} uncommitted change(s) in src/ (shared working tree)`
+  return `Node ${process.version}, python3-libtorrent ${lt}, ${cpus().length} x ${cpus()[0]?.model ?? "?"}, commit ${commit}${tree}`
 }
 
 const profileOnce = async (payload: Awaited<ReturnType<typeof ensurePayload>>, seeder: { readonly pid: number; readonly port: number }, size: number) => {
