@@ -97,6 +97,7 @@ describe("failure: protocol violations", () => {
           (e) => e._tag === "PeerDisconnected" && e.peer === peer.key
         )
         assert.match(ended._tag === "PeerDisconnected" ? ended.reason : "", violation.reason(pieceCount), violation.name)
+        assert.strictEqual(ended._tag === "PeerDisconnected" ? ended.kind : "", "Protocol", violation.name)
         yield* waitUntil(`${violation.name}: the client to close the socket`, () => peer.closedByClient() > 0, 3)
         assert.deepStrictEqual(peer.decodeErrors(), [], `${violation.name}: the client's own frames decode`)
       }

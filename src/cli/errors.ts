@@ -6,7 +6,7 @@
  * for the few foreign errors (file system, defects).
  */
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
-import { Cause, Effect, Result, Schema } from "effect"
+import { Cause, Effect, Exit, Result, Runtime, Schema } from "effect"
 import { CliError } from "effect/cli"
 import type { PlatformError } from "effect/PlatformError"
 import { describeFsError } from "../metainfo/create.ts"
@@ -69,8 +69,15 @@ export const failureLine = (cause: Cause.Cause<unknown>): string | undefined => 
 const writeStderr = (line: string) => Effect.sync(() => void process.stderr.write(`${line}\n`))
 
 /**
+ * Exit code for a run ended by Ctrl-C or SIGTERM. 130 by default (the work was cut
+ * short); commands whose normal end IS a signal (a client that seeds until stopped)
+ * set it to 0 once they are up, since their shutdown is the orderly path.
+ */
+export const interruptExitCode = { value: 130 }
+
+/**
  * Entry point for the CLI: runs `program` (all services provided), prints the
- * failure line if any, and exits 0 on success, 1 on failure, 130 on Ctrl-C.
+ * failure line if any, and exits 0 on success, 1 on failure, `interruptExitCode` on Ctrl-C.
  */
 export const runCliMain = <E>(program: Effect.Effect<void, E>): void =>
   program.pipe(
@@ -78,5 +85,11 @@ export const runCliMain = <E>(program: Effect.Effect<void, E>): void =>
       const line = failureLine(cause)
       return line === undefined ? Effect.void : writeStderr(line)
     }),
-    NodeRuntime.runMain({ disableErrorReporting: true })
+    NodeRuntime.runMain({
+      disableErrorReporting: true,
+      teardown: (exit, onExit) =>
+        Exit.isFailure(exit) && Cause.hasInterruptsOnly(exit.cause)
+          ? onExit(interruptExitCode.value)
+          : Runtime.defaultTeardown(exit, onExit)
+    })
   )

@@ -12,8 +12,9 @@ import { createCommand } from "./create.ts"
 import { downloadCommand } from "./download.ts"
 import { runCliMain } from "./errors.ts"
 import { infoCommand } from "./info.ts"
+import { seedCommand } from "./seed.ts"
 
-const subcommands = [infoCommand, createCommand, downloadCommand] as const
+const subcommands = [infoCommand, createCommand, downloadCommand, seedCommand] as const
 
 export const cli = Command.make("effect-torrent").pipe(
   Command.withDescription("a BitTorrent client on Effect"),

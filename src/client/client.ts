@@ -44,6 +44,8 @@ export interface AddOptions {
   /** Bytes per second for this torrent (on top of the client's global limits); absent = unlimited. */
   readonly uploadLimit?: number
   readonly downloadLimit?: number
+  /** Told how the check of existing data progresses (before `add` returns). */
+  readonly onCheckProgress?: (checked: number, total: number) => Effect.Effect<void>
 }
 
 export interface ClientService {
@@ -136,6 +138,7 @@ export const makeClient = (config: ClientConfig, extraPeerSources: ReadonlyArray
         peerSources,
         initialPeers: options.peers ?? [],
         maxStrikes: resolved.maxStrikes,
+        ...(options.onCheckProgress === undefined ? {} : { onCheckProgress: options.onCheckProgress }),
         uploadThrottle: both(globalUpload, makeThrottle(limiter, `${key}/upload`, options.uploadLimit ?? null)),
         downloadThrottle: both(globalDownload, makeThrottle(limiter, `${key}/download`, options.downloadLimit ?? null))
       }).pipe(

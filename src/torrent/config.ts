@@ -54,6 +54,7 @@ export interface TorrentConfig {
   readonly peerSources: ReadonlyArray<PeerSource>
   /** Addresses to dial from the start (e.g. `--peer`, magnet `x.pe`). */
   readonly initialPeers: ReadonlyArray<Address>
+  readonly onCheckProgress?: (checked: number, total: number) => Effect.Effect<void>
   readonly uploadThrottle: Throttle
   readonly downloadThrottle: Throttle
   /** Hash failures tolerated from a peer that shared a bad piece with others, before a ban. */

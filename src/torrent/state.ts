@@ -2,6 +2,8 @@
  * What a torrent publishes: its state (a `SubscriptionRef`, replaced about once a
  * second and on every status change) and its events (a `PubSub`, one per happening).
  */
+import type { PeerErrorReason } from "../peer/index.ts"
+
 export type TorrentStatus = "checking" | "downloading" | "seeding" | "paused" | "error"
 
 export interface TrackerStatus {
@@ -42,7 +44,13 @@ export interface TorrentState {
 export type TorrentEvent =
   | { readonly _tag: "CheckProgress"; readonly checked: number; readonly total: number }
   | { readonly _tag: "PeerConnected"; readonly peer: string; readonly client: string }
-  | { readonly _tag: "PeerDisconnected"; readonly peer: string; readonly reason: string }
+  | {
+    readonly _tag: "PeerDisconnected"
+    readonly peer: string
+    /** Why, as a category: Protocol, Handshake, Timeout, Banned, Network, Shutdown. */
+    readonly kind: PeerErrorReason
+    readonly reason: string
+  }
   | { readonly _tag: "PeerBanned"; readonly peer: string; readonly reason: string }
   | { readonly _tag: "PieceVerified"; readonly piece: number }
   | { readonly _tag: "HashFailed"; readonly piece: number; readonly peers: ReadonlyArray<string> }

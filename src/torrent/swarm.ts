@@ -39,7 +39,7 @@ const supervise = <R>(deps: SwarmDeps, key: string, session: Effect.Effect<never
         // A connection to ourselves is never worth another try.
         if (e.reason === "Handshake" && e.detail === "connected to ourselves") deps.book.ban(key)
         deps.book.markDisconnected(key, isFailure(e), now)
-        yield* PubSub.publish(deps.events, { _tag: "PeerDisconnected", peer: key, reason: e.message })
+        yield* PubSub.publish(deps.events, { _tag: "PeerDisconnected", peer: key, kind: e.reason, reason: e.message })
         yield* Effect.logDebug(`peer ${key} disconnected: ${e.message}`)
       })
     )

@@ -67,7 +67,10 @@ export const openTorrent = Effect.fn("Torrent.open")(function*(meta: Metainfo, c
   const storage: TorrentStorage = yield* storageService.open(meta, {
     directory: config.directory,
     ...(config.wantedFiles === undefined ? {} : { wanted: config.wantedFiles }),
-    onRecheckProgress: (p) => PubSub.publish(events, { _tag: "CheckProgress", checked: p.checked, total: p.total }).pipe(Effect.asVoid)
+    onRecheckProgress: (p) =>
+      PubSub.publish(events, { _tag: "CheckProgress", checked: p.checked, total: p.total }).pipe(
+        Effect.andThen(config.onCheckProgress === undefined ? Effect.void : config.onCheckProgress(p.checked, p.total))
+      )
   }).pipe(Effect.mapError((e) => new TorrentError({ infoHash, reason: "Storage", detail: e.message })))
 
   const have = yield* storage.have
@@ -143,12 +146,21 @@ export const openTorrent = Effect.fn("Torrent.open")(function*(meta: Metainfo, c
       yield* FiberHandle.clear(active).pipe(Effect.forkIn(torrentScope))
     })
 
-  const ban = (key: string, reason: string) =>
+  /**
+   * Bans the peers and ends their sessions. The disconnects come last, in one synchronous
+   * step: this often runs inside a banned peer's own session, and ending that session
+   * interrupts the very fiber running this.
+   */
+  const ban = (keys: ReadonlyArray<string>, reason: string) =>
     Effect.gen(function*() {
-      book.ban(key)
-      links.get(key)?.disconnect("Banned", reason)
-      yield* publish({ _tag: "PeerBanned", peer: key, reason })
-      yield* Effect.logWarning(`banned ${key}: ${reason}`)
+      for (const key of keys) {
+        book.ban(key)
+        yield* publish({ _tag: "PeerBanned", peer: key, reason })
+        yield* Effect.logWarning(`banned ${key}: ${reason}`)
+      }
+      yield* Effect.sync(() => {
+        for (const key of keys) links.get(key)?.disconnect("Banned", reason)
+      })
     })
 
   const link: TorrentLink = {
@@ -178,12 +190,14 @@ export const openTorrent = Effect.fn("Torrent.open")(function*(meta: Metainfo, c
       Effect.gen(function*() {
         yield* publish({ _tag: "HashFailed", piece, peers: [...contributors] })
         // A piece from one peer alone convicts it; a shared one gives each sender a strike.
+        const convicted: Array<string> = []
         for (const key of contributors) {
           const count = (strikes.get(key) ?? 0) + (contributors.size === 1 ? config.maxStrikes : 1)
           strikes.set(key, count)
-          if (count >= config.maxStrikes) yield* ban(key, `sent data that failed the hash check of piece ${piece}`)
+          if (count >= config.maxStrikes) convicted.push(key)
         }
         for (const l of links.values()) l.wake()
+        yield* ban(convicted, `sent data that failed the hash check of piece ${piece}`)
       }),
     onDownloaded: (bytes) => downloadMeter.add(bytes, now()),
     onUploaded: (bytes) => uploadMeter.add(bytes, now()),

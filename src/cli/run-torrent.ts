@@ -1,0 +1,196 @@
+/**
+ * What `download` and `seed` share: add one torrent to a client on the real machine,
+ * show its progress, wait for completion, then keep seeding until a ratio or a time
+ * limit (or Ctrl-C). Ctrl-C interrupts this effect; closing the client's layer sends
+ * `stopped` announces, saves resume data and closes the files.
+ */
+import { Console, Duration, Effect, Logger, Option, SubscriptionRef } from "effect"
+import { Flag } from "effect/cli"
+import { type AddOptions, Client, type ClientConfig, layerNode } from "../client/index.ts"
+import type { Metainfo } from "../metainfo/model.ts"
+import { parseRate } from "../ratelimit/index.ts"
+import type { Torrent } from "../torrent/index.ts"
+import { CliInputError, interruptExitCode } from "./errors.ts"
+import { makeProgressBar } from "./progress.ts"
+import { parsePeerAddress, renderJsonLine, renderPlainLine, renderStatusLine } from "./status-view.ts"
+
+export type OutputMode = "tty" | "plain" | "json"
+
+export const outputMode = (json: boolean): OutputMode => json ? "json" : process.stderr.isTTY ? "tty" : "plain"
+
+const PLAIN_EVERY_SECONDS = 5
+const NO_PEERS_WARNING_SECONDS = 30
+
+/** Flags shared by `download` and `seed`. */
+export const sharedFlags = {
+  port: Flag.Int("port").pipe(Flag.withAlias("p"), Flag.withDescription("port to accept peers on (0 = any)"), Flag.withDefault(6881)),
+  maxPeers: Flag.Int("max-peers").pipe(Flag.withDescription("connections for this torrent"), Flag.withDefault(50)),
+  peer: Flag.String("peer").pipe(Flag.withDescription("also connect to this peer, HOST:PORT; repeatable"), Flag.atLeast(0)),
+  uploadLimit: Flag.String("upload-limit").pipe(Flag.withDescription("bytes per second, e.g. 500k or 10M"), Flag.optional),
+  downloadLimit: Flag.String("download-limit").pipe(Flag.withDescription("bytes per second, e.g. 500k or 10M"), Flag.optional),
+  seedRatio: Flag.String("seed-ratio").pipe(Flag.withDescription("stop seeding once uploaded / size reaches this ratio"), Flag.optional),
+  seedTime: Flag.String("seed-time").pipe(Flag.withDescription("stop seeding after this long, e.g. 90s, 30m, 2h"), Flag.optional),
+  json: Flag.Boolean("json").pipe(Flag.withDescription("print one JSON object per line"), Flag.withDefault(false))
+}
+
+export interface SharedArgs {
+  readonly port: number
+  readonly maxPeers: number
+  readonly peer: ReadonlyArray<string>
+  readonly uploadLimit: Option.Option<string>
+  readonly downloadLimit: Option.Option<string>
+  readonly seedRatio: Option.Option<string>
+  readonly seedTime: Option.Option<string>
+  readonly json: boolean
+}
+
+/** "90s", "30m", "2h", "1h30m", or plain seconds. */
+export const parseSeedTime = (input: string): number | undefined => {
+  const trimmed = input.trim()
+  if (/^\d+$/.test(trimmed)) return Number(trimmed)
+  const parts = [...trimmed.matchAll(/(\d+)\s*([hms])/g)]
+  if (parts.length === 0 || parts.map((p) => p[0]).join("") !== trimmed.replace(/\s+/g, "")) return undefined
+  return parts.reduce((sum, [, n, unit]) => sum + Number(n) * (unit === "h" ? 3600 : unit === "m" ? 60 : 1), 0)
+}
+
+export interface RunPlan {
+  readonly peers: ReadonlyArray<{ readonly host: string; readonly port: number }>
+  readonly uploadLimit: number | undefined
+  readonly downloadLimit: number | undefined
+  readonly seedRatio: number | undefined
+  readonly seedSeconds: number | undefined
+}
+
+const bad = (subject: string, detail: string) => Effect.fail(new CliInputError({ subject, detail }))
+
+/** Checks the shared flags; every problem is one line about one flag. */
+export const planFromArgs = (args: SharedArgs): Effect.Effect<RunPlan, CliInputError> =>
+  Effect.gen(function*() {
+    const peers = []
+    for (const raw of args.peer) {
+      const address = parsePeerAddress(raw)
+      if (address === undefined) return yield* bad("--peer", `expected HOST:PORT, got ${JSON.stringify(raw)}`)
+      peers.push(address)
+    }
+    if (args.maxPeers < 1) return yield* bad("--max-peers", "must be at least 1")
+    if (args.port < 0 || args.port > 65535) return yield* bad("--port", "must be between 0 and 65535")
+    const rate = (flag: string, value: Option.Option<string>) =>
+      Option.isNone(value)
+        ? Effect.succeed(undefined)
+        : Option.match(Option.fromNullishOr(parseRate(value.value)), {
+          onNone: () => bad(flag, `expected a rate like 500k or 10M, got ${JSON.stringify(value.value)}`),
+          onSome: Effect.succeed
+        })
+    const uploadLimit = yield* rate("--upload-limit", args.uploadLimit)
+    const downloadLimit = yield* rate("--download-limit", args.downloadLimit)
+    let seedRatio: number | undefined
+    if (Option.isSome(args.seedRatio)) {
+      seedRatio = Number(args.seedRatio.value)
+      if (!Number.isFinite(seedRatio) || seedRatio < 0) return yield* bad("--seed-ratio", `expected a number >= 0, got ${JSON.stringify(args.seedRatio.value)}`)
+    }
+    let seedSeconds: number | undefined
+    if (Option.isSome(args.seedTime)) {
+      seedSeconds = parseSeedTime(args.seedTime.value)
+      if (seedSeconds === undefined) return yield* bad("--seed-time", `expected a duration like 90s, 30m or 2h, got ${JSON.stringify(args.seedTime.value)}`)
+    }
+    return { peers, uploadLimit, downloadLimit, seedRatio, seedSeconds }
+  })
+
+const reportNoPeers = (torrent: Torrent, mode: OutputMode) => {
+  const state = SubscriptionRef.getUnsafe(torrent.state)
+  const failing = state.trackers.filter((t) => !t.ok).map((t) => `${t.url}: ${t.message ?? "failed"}`)
+  const why = failing.length > 0
+    ? ` (${failing.join("; ")})`
+    : state.trackers.length === 0
+    ? " (the torrent lists no trackers; try --peer HOST:PORT)"
+    : ""
+  const line = `no peers after ${NO_PEERS_WARNING_SECONDS}s${why}`
+  return mode === "json"
+    ? Console.log(JSON.stringify({ type: "warning", message: line }))
+    : Console.error(`${mode === "tty" ? "\n" : ""}warning: ${line}`)
+}
+
+/** Shows the torrent's state until interrupted: redrawn each second, a plain line every few, or JSON lines. */
+export const watchProgress = (torrent: Torrent, mode: OutputMode) =>
+  Effect.gen(function*() {
+    let tick = 0
+    let warned = false
+    while (true) {
+      const state = SubscriptionRef.getUnsafe(torrent.state)
+      if (mode === "json") yield* Console.log(renderJsonLine(state))
+      else if (mode === "tty") yield* Effect.sync(() => process.stderr.write(`\r${renderStatusLine(state, process.stderr.columns || 100)}\x1b[K`))
+      else if (tick % PLAIN_EVERY_SECONDS === 0) yield* Console.error(renderPlainLine(state))
+      if (!warned && tick >= NO_PEERS_WARNING_SECONDS && state.peers === 0 && state.status === "downloading") {
+        warned = true
+        yield* reportNoPeers(torrent, mode)
+      }
+      tick++
+      yield* Effect.sleep("1 second")
+    }
+  })
+
+/** Waits until the seeding goal is met: a ratio, a time, or never (Ctrl-C). */
+const seedUntilGoal = (torrent: Torrent, plan: RunPlan) =>
+  Effect.gen(function*() {
+    const ratioReached = Effect.gen(function*() {
+      if (plan.seedRatio === undefined) return yield* Effect.never
+      while (true) {
+        const s = SubscriptionRef.getUnsafe(torrent.state)
+        if (s.wantedBytes === 0 || s.uploaded / s.wantedBytes >= plan.seedRatio) return "ratio" as const
+        yield* Effect.sleep("1 second")
+      }
+    })
+    const timeUp = plan.seedSeconds === undefined
+      ? Effect.never
+      : Effect.sleep(Duration.seconds(plan.seedSeconds)).pipe(Effect.as("time" as const))
+    return yield* Effect.raceFirst(ratioReached, timeUp)
+  })
+
+export interface RunOptions {
+  readonly meta: Metainfo
+  readonly directory: string
+  readonly args: SharedArgs
+  readonly plan: RunPlan
+  /** Keep seeding after completion. */
+  readonly seed: boolean
+  readonly add: AddOptions
+}
+
+export const runTorrent = (options: RunOptions) =>
+  Effect.gen(function*() {
+    const { args, plan } = options
+    const mode = outputMode(args.json)
+    // From here on Ctrl-C / SIGTERM is how a user stops the client: an orderly shutdown, exit 0.
+    interruptExitCode.value = 0
+    const check = yield* makeProgressBar("checking")
+    const config: ClientConfig = {
+      downloadDirectory: options.directory,
+      port: args.port,
+      maxPeersPerTorrent: args.maxPeers,
+      ...(plan.uploadLimit === undefined ? {} : { uploadLimit: plan.uploadLimit }),
+      ...(plan.downloadLimit === undefined ? {} : { downloadLimit: plan.downloadLimit })
+    }
+    yield* Effect.gen(function*() {
+      const client = yield* Client
+      const torrent = yield* client.add(options.meta, {
+        ...options.add,
+        peers: plan.peers,
+        onCheckProgress: (checked, total) => check.update(checked, total)
+      }).pipe(Effect.ensuring(check.finish))
+      yield* Effect.forkChild(watchProgress(torrent, mode))
+      yield* torrent.whenComplete
+      const done = SubscriptionRef.getUnsafe(torrent.state)
+      if (mode === "json") yield* Console.log(JSON.stringify({ type: "complete", infoHash: done.infoHash, name: done.name, bytes: done.wantedBytes }))
+      else yield* Console.error(`${mode === "tty" ? "\n" : ""}${done.name}: complete, ${done.piecesVerified}/${done.pieceCount} pieces verified`)
+      if (!options.seed) return
+      if (mode !== "json") yield* Console.error("seeding; press Ctrl-C to stop")
+      const why = yield* seedUntilGoal(torrent, plan)
+      const after = SubscriptionRef.getUnsafe(torrent.state)
+      if (mode === "json") yield* Console.log(JSON.stringify({ type: "seeded", reason: why, uploaded: after.uploaded }))
+      else yield* Console.error(`${mode === "tty" ? "\n" : ""}seeding done (${why === "ratio" ? "ratio reached" : "time is up"}), uploaded ${after.uploaded} bytes`)
+    }).pipe(
+      Effect.provide(layerNode(config)),
+      // Logs go to stderr: stdout is for results (and JSON lines).
+      Effect.provide(Logger.layer([Logger.withConsoleError(Logger.formatSimple)]))
+    )
+  })
