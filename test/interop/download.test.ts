@@ -18,7 +18,16 @@ import {
   recordEvents,
   withClient
 } from "./support/harness.ts"
-import { aria2Seed, ltCreate, type LtPeer, ltPeer, mktorrent, transmission, transmissionComplete } from "./support/peers.ts"
+import {
+  aria2Seed,
+  ltCreate,
+  type LtPeer,
+  ltPeer,
+  mktorrent,
+  transmission,
+  transmissionComplete,
+  transmissionRunning
+} from "./support/peers.ts"
 import { hasBinary, hasPythonLibtorrent, warnMissing } from "./support/process.ts"
 
 const hasLibtorrent = warnMissing(hasPythonLibtorrent(), "python3-libtorrent (/usr/bin/python3 -c 'import libtorrent')", "python3-libtorrent")
@@ -104,6 +113,7 @@ describe("interop: our client downloads", () => {
       })
       // Transmission verifies the data first; "complete" right after that means it seeds.
       yield* seeder.waitFor("verified data", () => transmissionComplete(seeder), "60 seconds")
+      yield* seeder.waitFor("seeding status", () => transmissionRunning(seeder), "30 seconds")
 
       yield* withClient(out, Effect.gen(function*() {
         const client = yield* Client

@@ -3,7 +3,7 @@
  * files, byte comparison, and partial copies (pieces zeroed) for multi-source swarms.
  */
 import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
-import { Effect, Layer, References, Scope, Stream, SubscriptionRef } from "effect"
+import { Effect, Layer, References, Schedule, Scope, Stream, SubscriptionRef } from "effect"
 import { cp, open, readFile, writeFile } from "node:fs/promises"
 import { join } from "node:path"
 import { Client, type ClientConfig } from "../../../src/client/index.ts"
@@ -67,11 +67,16 @@ export const ourTorrent = (data: string, out: string, pieceLength: number) =>
     return created.metainfo
   })
 
-/** Every real file of `meta` under `a` equals its copy under `b`. Fails naming the first that differs. */
-export const assertSameData = (meta: Metainfo, a: string, b: string) =>
+/**
+ * Every real file of `meta` under `a` equals its copy under `b`. Fails naming the first
+ * that differs. `skipEmpty`: Transmission 3.00 creates files on their first write, so it
+ * never creates zero-length ones; only a Transmission leecher's output needs this.
+ */
+export const assertSameData = (meta: Metainfo, a: string, b: string, options: { readonly skipEmpty?: boolean } = {}) =>
   Effect.gen(function*() {
     for (const file of meta.files) {
       if (file.padding || file.symlinkPath !== undefined) continue
+      if (options.skipEmpty === true && file.length === 0) continue
       const path = join(...file.path)
       const same = yield* sameFile(join(a, path), join(b, path)).pipe(
         Effect.catchCause(() => Effect.succeed(false))
@@ -151,4 +156,16 @@ export const awaitState = (torrent: Torrent, ok: (state: TorrentState) => boolea
           return yield* new InteropError({ detail: `state never showed ${what}: ${JSON.stringify(state)}` })
         })
     })
+  )
+
+/** Waits until something accepts TCP connections on 127.0.0.1:`port` (the probe is closed at once). */
+export const waitForPort = (port: number, what: string) =>
+  Effect.gen(function*() {
+    const network = yield* Network
+    yield* Effect.scoped(network.connect({ host: "127.0.0.1", port }, { timeout: "1 second" })).pipe(
+      Effect.retry({ schedule: Schedule.spaced("100 millis"), times: 200 })
+    )
+  }).pipe(
+    Effect.mapError((e) => new InteropError({ detail: `${what} never listened on 127.0.0.1:${port}: ${e.message}` })),
+    Effect.provide(NodeNetwork.layer)
   )

@@ -13,6 +13,7 @@ export const ARIA2C = "/usr/bin/aria2c"
 export const TRANSMISSION = "/usr/bin/transmission-cli"
 export const MKTORRENT = "/usr/bin/mktorrent"
 export const OPENTRACKER = "/usr/bin/opentracker"
+const STDBUF = "/usr/bin/stdbuf"
 
 const LT_SCRIPT = fileURLToPath(new URL("../lt_peer.py", import.meta.url))
 
@@ -159,11 +160,17 @@ export const transmission = (
         "speed-limit-down-enabled": false
       }, null, 2))
     })
-    return yield* spawnProcess(name, TRANSMISSION, [
-      "-g", options.configDir, "-w", options.dir, "-p", String(options.port), "-et", "-M",
+    // stdbuf (which execs, keeping the PID): unbuffered stdout, so its status line shows
+    // when the torrent runs ("Progress:" / "Seeding"); before that it drops incoming peers.
+    return yield* spawnProcess(name, STDBUF, [
+      "-o0", TRANSMISSION, "-g", options.configDir, "-w", options.dir, "-p", String(options.port), "-et", "-M",
       "-f", "/bin/true", options.torrent
     ])
   })
+
+/** The torrent is running (downloading or seeding), so it takes incoming peers. */
+export const transmissionRunning = (proc: Spawned) =>
+  /^(Progress:|Seeding)/m.test(proc.output()) ? true : undefined
 
 export const transmissionComplete = (proc: Spawned) => proc.output().includes("Calling script") ? true : undefined
 

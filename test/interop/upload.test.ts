@@ -1,0 +1,111 @@
+/**
+ * The reverse direction: real reference clients download from OUR client, which seeds
+ * after checking complete data on disk. libtorrent dials us; aria2 and Transmission are
+ * dialled by us (Transmission never dials 127.0.0.0/8, and aria2 has no option to add a peer).
+ */
+import { assert, describe, it } from "@effect/vitest"
+import { Effect } from "effect"
+import { join } from "node:path"
+import { Client } from "../../src/client/index.ts"
+import type { Metainfo } from "../../src/metainfo/model.ts"
+import { tempDir, writePayload } from "../support/files.ts"
+import { assertSameData, awaitState, freePort, ourTorrent, readTorrent, waitForPort, withClient } from "./support/harness.ts"
+import { aria2Leech, ltPeer, mktorrent, transmission, transmissionComplete, transmissionRunning } from "./support/peers.ts"
+import { hasBinary, hasPythonLibtorrent, warnMissing } from "./support/process.ts"
+
+const hasLibtorrent = warnMissing(hasPythonLibtorrent(), "python3-libtorrent (/usr/bin/python3 -c 'import libtorrent')", "python3-libtorrent")
+const hasAria2 = warnMissing(hasBinary("/usr/bin/aria2c"), "aria2c", "aria2")
+const hasTransmission = warnMissing(hasBinary("/usr/bin/transmission-cli"), "transmission-cli", "transmission-cli")
+const hasMktorrent = warnMissing(hasBinary("/usr/bin/mktorrent"), "mktorrent", "mktorrent")
+
+const ALBUM = {
+  "album/a.bin": 2_600_003,
+  "album/b.bin": 999_999,
+  "album/empty.dat": 0,
+  "album/sub/c.txt": 4097
+}
+const ALBUM_BYTES = 2_600_003 + 999_999 + 4097
+
+/** Adds `torrent` to our client with the complete data in `dir`; it must come up seeding. */
+const seedFrom = (dir: string, torrent: Metainfo | Uint8Array) =>
+  Effect.gen(function*() {
+    const client = yield* Client
+    const handle = yield* client.add(torrent, { directory: dir })
+    yield* awaitState(handle, (s) => s.status === "seeding" && s.verifiedBytes === ALBUM_BYTES, "seeding the whole album")
+    if (client.port === null) return yield* Effect.die("our client is not listening")
+    return { torrent: handle, port: client.port }
+  })
+
+/** Our seeder counts at least the whole payload as uploaded (its state is republished every second). */
+const uploadedAll = (handle: Effect.Success<ReturnType<typeof seedFrom>>["torrent"]) =>
+  awaitState(handle, (s) => s.uploaded >= ALBUM_BYTES, `uploaded >= ${ALBUM_BYTES}`)
+
+describe("interop: reference clients download from our client", () => {
+  it.live.skipIf(!hasLibtorrent)("a libtorrent leecher that dials us, with a torrent made by our creator", () =>
+    Effect.gen(function*() {
+      const work = yield* tempDir("et-interop-")
+      const src = join(work, "src")
+      const out = join(work, "out")
+      yield* writePayload(src, ALBUM)
+      const torrentPath = join(work, "album.torrent")
+      const meta = yield* ourTorrent(join(src, "album"), torrentPath, 64 * 1024)
+
+      yield* withClient(work, Effect.gen(function*() {
+        const ours = yield* seedFrom(src, meta)
+        const leecher = yield* ltPeer("libtorrent leecher", "leech", { torrent: torrentPath, save: out, connect: [ours.port] })
+        assert.strictEqual(leecher.piecesAtStart, 0, "the leecher starts empty")
+        yield* leecher.proc.waitFor("download finished", () => (leecher.finished() ? true : undefined), "60 seconds")
+        yield* uploadedAll(ours.torrent)
+      }))
+      yield* assertSameData(meta, src, out)
+    }))
+
+  it.live.skipIf(!hasAria2 || !hasMktorrent)("an aria2 leecher that we dial, with a torrent made by mktorrent", () =>
+    Effect.gen(function*() {
+      const work = yield* tempDir("et-interop-")
+      const src = join(work, "src")
+      const out = join(work, "out")
+      yield* writePayload(src, ALBUM)
+      const torrentPath = join(work, "album.torrent")
+      yield* mktorrent(join(src, "album"), torrentPath, 16)
+      const { bytes, meta } = yield* readTorrent(torrentPath)
+      const port = yield* freePort
+
+      yield* withClient(work, Effect.gen(function*() {
+        const ours = yield* seedFrom(src, bytes)
+        const leecher = yield* aria2Leech({ torrent: torrentPath, dir: out, port })
+        yield* waitForPort(port, "aria2c")
+        yield* ours.torrent.addPeers([{ host: "127.0.0.1", port }])
+        // With --seed-time=0 aria2 exits 0 once it has every piece and verified it.
+        const code = yield* leecher.waitExit("90 seconds")
+        assert.strictEqual(code, 0, `aria2c exit code; output:\n${leecher.output().slice(-2000)}`)
+        assert.include(leecher.output(), "Download complete")
+        yield* uploadedAll(ours.torrent)
+      }))
+      yield* assertSameData(meta, src, out)
+    }))
+
+  it.live.skipIf(!hasTransmission)("a Transmission leecher that we dial, with a torrent made by our creator", () =>
+    Effect.gen(function*() {
+      const work = yield* tempDir("et-interop-")
+      const src = join(work, "src")
+      const out = join(work, "out")
+      yield* writePayload(src, ALBUM)
+      const torrentPath = join(work, "album.torrent")
+      const meta = yield* ourTorrent(join(src, "album"), torrentPath, 256 * 1024)
+      const port = yield* freePort
+
+      yield* withClient(work, Effect.gen(function*() {
+        const ours = yield* seedFrom(src, meta)
+        const leecher = yield* transmission("transmission leecher", {
+          torrent: torrentPath, dir: out, configDir: join(work, "transmission"), port
+        })
+        yield* leecher.waitFor("running torrent", () => transmissionRunning(leecher), "30 seconds")
+        yield* ours.torrent.addPeers([{ host: "127.0.0.1", port }])
+        // Transmission says "interested" only on its 10 s pulse; then it is quick.
+        yield* leecher.waitFor("download complete", () => transmissionComplete(leecher), "90 seconds")
+        yield* uploadedAll(ours.torrent)
+      }))
+      yield* assertSameData(meta, src, out, { skipEmpty: true })
+    }))
+})
