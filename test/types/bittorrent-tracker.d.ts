@@ -24,6 +24,8 @@ declare module "bittorrent-tracker/server" {
     ): void
     close(cb?: (err?: Error | null) => void): void
     on(event: "error" | "warning", cb: (err: Error) => void): this
+    /** Announce events as they arrive: `addr` is "ip:port" of the announcing peer. */
+    on(event: "start" | "stop" | "complete" | "update", cb: (addr: string) => void): this
   }
   export default Server
 }

@@ -1,0 +1,117 @@
+/**
+ * `download` and `seed` as a user runs them: real processes, a real tracker
+ * (bittorrent-tracker) on 127.0.0.1, real files. Covers JSON output, exit codes,
+ * Ctrl-C (SIGINT) shutdown with a `stopped` announce, and resuming after Ctrl-C.
+ */
+import { assert, describe, it } from "@effect/vitest"
+import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
+import { Deferred, Effect } from "effect"
+import { type ChildProcess, spawn } from "node:child_process"
+import { existsSync } from "node:fs"
+import { writeFile } from "node:fs/promises"
+import { join } from "node:path"
+import { createTorrent } from "../src/metainfo/create.ts"
+import { sameFile, tempDir, writePayload } from "./support/files.ts"
+import { bittorrentTracker } from "./support/tracker-server.ts"
+
+const BIN = join(import.meta.dirname, "..", "bin", "effect-torrent.js")
+
+interface Running {
+  readonly child: ChildProcess
+  /** Every complete stdout line so far. */
+  readonly lines: Array<string>
+  readonly stderr: Array<string>
+  /** Resolves with the exit code. */
+  readonly exited: Deferred.Deferred<number | null>
+}
+
+/** Starts the CLI; the process is stopped (by its PID) when the test's scope closes. */
+const start = (args: ReadonlyArray<string>) =>
+  Effect.acquireRelease(
+    Effect.gen(function*() {
+      const exited = yield* Deferred.make<number | null>()
+      const child = spawn(process.execPath, [BIN, ...args], { stdio: ["ignore", "pipe", "pipe"] })
+      const lines: Array<string> = []
+      const stderr: Array<string> = []
+      let buffer = ""
+      child.stdout?.setEncoding("utf8").on("data", (chunk: string) => {
+        buffer += chunk
+        const parts = buffer.split("\n")
+        buffer = parts.pop() ?? ""
+        lines.push(...parts)
+      })
+      child.stderr?.setEncoding("utf8").on("data", (chunk: string) => stderr.push(chunk))
+      child.on("exit", (code) => Deferred.doneUnsafe(exited, Effect.succeed(code)))
+      return { child, lines, stderr, exited } satisfies Running
+    }),
+    (r) => Effect.sync(() => { if (r.child.exitCode === null && r.child.pid !== undefined) process.kill(r.child.pid, "SIGKILL") })
+  )
+
+/** Waits until a JSON line satisfies `predicate` (polling the collected output). */
+const waitForLine = (r: Running, predicate: (json: Record<string, unknown>) => boolean, what: string) =>
+  Effect.gen(function*() {
+    while (true) {
+      for (const line of r.lines) {
+        const json = JSON.parse(line) as Record<string, unknown>
+        if (predicate(json)) return json
+      }
+      if (r.child.exitCode !== null) return yield* Effect.die(new Error(`exited (${r.child.exitCode}) before ${what}: ${r.stderr.join("")}`))
+      yield* Effect.sleep("50 millis")
+    }
+  }).pipe(Effect.timeout("60 seconds"))
+
+const FILES = { "pay/a.bin": 3_000_000, "pay/b.bin": 1_234_567 }
+
+const makeFixture = Effect.gen(function*() {
+  const dir = yield* tempDir()
+  const tracker = yield* bittorrentTracker
+  yield* writePayload(join(dir, "src"), FILES)
+  const created = yield* createTorrent(join(dir, "src", "pay"), { trackers: [[tracker.http]], pieceLength: 65536 }).pipe(
+    Effect.provide(NodeFileSystem.layer)
+  )
+  const torrentPath = join(dir, "pay.torrent")
+  yield* Effect.promise(() => writeFile(torrentPath, created.torrent))
+  return { dir, tracker, torrentPath }
+})
+
+describe("cli: download and seed", () => {
+  it.live("a CLI seeder and a CLI leecher find each other through a tracker; Ctrl-C sends stopped and exits 0", () =>
+    Effect.gen(function*() {
+      const { dir, tracker, torrentPath } = yield* makeFixture
+      const stops: Array<string> = []
+      tracker.server.on("stop", (addr) => stops.push(addr))
+      const seeder = yield* start(["seed", torrentPath, "--data", join(dir, "src"), "--port", "0", "--json"])
+      yield* waitForLine(seeder, (j) => j.type === "complete", "the seeder's check")
+
+      const leecher = yield* start(["download", torrentPath, "--out", join(dir, "out"), "--port", "0", "--json"])
+      assert.strictEqual(yield* Deferred.await(leecher.exited).pipe(Effect.timeout("60 seconds")), 0, leecher.stderr.join(""))
+      const json = leecher.lines.map((l) => JSON.parse(l) as Record<string, unknown>)
+      assert.isTrue(json.some((j) => j.type === "progress"))
+      assert.deepInclude(json.at(-1), { type: "complete", name: "pay", bytes: 4_234_567 })
+      for (const path of Object.keys(FILES)) assert.isTrue(yield* sameFile(join(dir, "src", path), join(dir, "out", path)), path)
+
+      const stopsBefore = stops.length
+      seeder.child.kill("SIGINT")
+      assert.strictEqual(yield* Deferred.await(seeder.exited).pipe(Effect.timeout("10 seconds")), 0, seeder.stderr.join(""))
+      assert.isAbove(stops.length, stopsBefore, "the seeder announced stopped on its way out")
+      assert.isTrue(existsSync(join(dir, "src", ".effect-torrent")), "resume data was saved")
+    }))
+
+  it.live("Ctrl-C in the middle of a download, then the same command again, resumes and completes", () =>
+    Effect.gen(function*() {
+      const { dir, torrentPath } = yield* makeFixture
+      const seeder = yield* start(["seed", torrentPath, "--data", join(dir, "src"), "--port", "0", "--json", "--upload-limit", "1M"])
+      yield* waitForLine(seeder, (j) => j.type === "complete", "the seeder's check")
+      const args = ["download", torrentPath, "--out", join(dir, "out"), "--port", "0", "--json"]
+      const first = yield* start(args)
+      yield* waitForLine(first, (j) => j.type === "progress" && typeof j.verifiedBytes === "number" && j.verifiedBytes > 0, "some progress")
+      first.child.kill("SIGINT")
+      assert.strictEqual(yield* Deferred.await(first.exited).pipe(Effect.timeout("10 seconds")), 0, first.stderr.join(""))
+
+      const second = yield* start(args)
+      const opening = yield* waitForLine(second, (j) => j.type === "progress", "the first progress line")
+      assert.isAbove(Number(opening.verifiedBytes), 0, "the rerun starts from the verified data")
+      assert.strictEqual(yield* Deferred.await(second.exited).pipe(Effect.timeout("60 seconds")), 0, second.stderr.join(""))
+      for (const path of Object.keys(FILES)) assert.isTrue(yield* sameFile(join(dir, "src", path), join(dir, "out", path)), path)
+    }))
+})
