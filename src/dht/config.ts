@@ -1,0 +1,41 @@
+import type { Address } from "../net/index.ts"
+import type { RateLimit } from "./rate-limit.ts"
+
+/** The well-known public DHT routers. Tests must never use these: they pass explicit 127.0.0.1 nodes. */
+export const DEFAULT_BOOTSTRAP: ReadonlyArray<string> = [
+  "router.bittorrent.com:6881",
+  "dht.transmissionbt.com:6881",
+  "router.utorrent.com:6881",
+  "dht.libtorrent.org:25401"
+]
+
+export interface DhtConfig {
+  /** UDP address to bind; port 0 picks a free port. */
+  readonly bind: Address
+  /** `host:port` strings or addresses; default `DEFAULT_BOOTSTRAP`. */
+  readonly bootstrap?: ReadonlyArray<string | Address>
+  /** Our node id; default: the one in `stateFile`, else random (Effect's Random). */
+  readonly nodeId?: Uint8Array
+  /** Routing table persisted here: loaded on start, saved on close. */
+  readonly stateFile?: string
+  /** Per-attempt query timeout. Default 2000 ms. */
+  readonly queryTimeoutMillis?: number
+  /** Attempts per query (same transaction id). Default 2. */
+  readonly queryAttempts?: number
+  /** All incoming queries together. Default 200/s, burst 400. */
+  readonly globalRateLimit?: RateLimit
+  /** Incoming queries per source address. Default 20/s, burst 50. */
+  readonly sourceRateLimit?: RateLimit
+  /** Run the bootstrap lookup when the node starts. Default true. */
+  readonly bootstrapOnStart?: boolean
+  /** How often stale buckets are looked for. Default 60 000 ms. */
+  readonly refreshCheckMillis?: number
+}
+
+/** `host:port` or `[v6]:port`; undefined when malformed. */
+export const parseHostPort = (text: string): Address | undefined => {
+  const m = /^\[([^\]]+)\]:(\d{1,5})$/.exec(text) ?? /^([^:\s]+):(\d{1,5})$/.exec(text)
+  if (m === null || m[1] === undefined || m[2] === undefined) return undefined
+  const port = Number(m[2])
+  return port >= 1 && port <= 0xffff ? { host: m[1], port } : undefined
+}
