@@ -6,7 +6,7 @@ import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
 import { Effect, Layer, References, Schedule, Scope, Stream, SubscriptionRef } from "effect"
 import { cp, open, readFile, writeFile } from "node:fs/promises"
 import { join } from "node:path"
-import { Client, type ClientConfig } from "../../../src/client/index.ts"
+import { Client, type ClientConfig, layerNode } from "../../../src/client/index.ts"
 import { createTorrent } from "../../../src/metainfo/create.ts"
 import { parseMetainfo } from "../../../src/metainfo/index.ts"
 import type { Metainfo } from "../../../src/metainfo/model.ts"
@@ -35,6 +35,13 @@ export const withClient = <A, E, R>(
     Effect.provideService(References.MinimumLogLevel, logLevel)
   )
 
+/** Like `withClient`, on `layerNode`: real sockets, files and HTTP/UDP trackers. */
+export const withTrackerClient = <A, E, R>(downloadDirectory: string, body: Effect.Effect<A, E, R | Client>) =>
+  body.pipe(
+    Effect.provide(layerNode({ host: "127.0.0.1", port: 0, downloadDirectory }), { local: true }),
+    Effect.provideService(References.MinimumLogLevel, logLevel)
+  )
+
 /** A TCP port that was free a moment ago on 127.0.0.1 (for clients that need a fixed one). */
 export const freePort = Effect.scoped(Effect.gen(function*() {
   const network = yield* Network
@@ -57,9 +64,9 @@ export const readTorrent = (path: string) =>
   })
 
 /** A .torrent of `data` made by our own creator, written to `out`. */
-export const ourTorrent = (data: string, out: string, pieceLength: number) =>
+export const ourTorrent = (data: string, out: string, pieceLength: number, trackers: ReadonlyArray<string> = []) =>
   Effect.gen(function*() {
-    const created = yield* createTorrent(data, { pieceLength }).pipe(
+    const created = yield* createTorrent(data, { pieceLength, trackers: trackers.map((url) => [url]) }).pipe(
       Effect.provide(NodeFileSystem.layer),
       Effect.mapError((e) => new InteropError({ detail: `createTorrent: ${e.message}` }))
     )

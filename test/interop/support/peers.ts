@@ -187,18 +187,22 @@ export const mktorrent = (data: string, out: string, pieceLengthLog2: number, an
   }))
 
 /**
- * opentracker on 127.0.0.1:`port` (HTTP and UDP), serving only `infoHashes`. Started as
- * root it drops to nobody and chroots into `dir`, so `dir` is made world-readable.
+ * opentracker on 127.0.0.1:`port` (HTTP and UDP), serving only `infoHashes` (hex).
+ * Started as root it chroots into `dir` and drops to nobody, and reads its whitelist
+ * after the chroot: the `-w` path is relative to `dir`'s root, hence "/whitelist".
  */
 export const opentracker = (options: { readonly dir: string; readonly port: number; readonly infoHashes: ReadonlyArray<string> }) =>
   Effect.gen(function*() {
-    const whitelist = join(options.dir, "whitelist")
     yield* Effect.promise(async () => {
-      await writeFile(whitelist, options.infoHashes.map((h) => `${h}\n`).join(""))
+      await mkdir(options.dir, { recursive: true })
+      await writeFile(join(options.dir, "whitelist"), options.infoHashes.map((h) => `${h}\n`).join(""))
       await chmod(options.dir, 0o755)
-      await chmod(whitelist, 0o644)
+      await chmod(join(options.dir, "whitelist"), 0o644)
     })
     return yield* spawnProcess("opentracker", OPENTRACKER, [
-      "-i", "127.0.0.1", "-p", String(options.port), "-P", String(options.port), "-d", options.dir, "-w", whitelist
+      "-i", "127.0.0.1", "-p", String(options.port), "-P", String(options.port), "-d", options.dir, "-w", "/whitelist"
     ])
   })
+
+/** libtorrent logged a tracker reply (its announce reached the tracker). */
+export const ltAnnounced = (peer: LtPeer) => peer.proc.output().includes("tracker reply") ? true : undefined
