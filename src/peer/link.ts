@@ -45,6 +45,8 @@ export interface PeerLink {
   readonly cancelRequest: (block: BlockRef) => void
   /** We verified a piece: advertise it, and refresh our interest. */
   readonly pieceVerified: (piece: number) => void
+  /** Every wanted piece is verified: tell the peer we only upload now (BEP 21). */
+  readonly uploadOnly: () => void
   /** The choker decided; the session sends choke/unchoke when it changes. */
   readonly setChoked: (choked: boolean) => void
   /** There may be new blocks to request (a piece failed, a peer left). */
@@ -89,5 +91,10 @@ export interface TorrentLink {
   readonly initialUnchoke: (key: string) => boolean
   /** Storage failed (disk full, permissions): the torrent stops with this error. */
   readonly onStorageError: (error: unknown) => Effect.Effect<void>
+  /**
+   * Runs `effect` in a fiber owned by the torrent, so the session's reader need not wait
+   * for it (a completed piece's hash check and disk write). Ends with the torrent.
+   */
+  readonly background: (effect: Effect.Effect<void>) => Effect.Effect<void>
   readonly log: (level: "debug" | "info" | "warning", message: string) => Effect.Effect<void>
 }

@@ -92,24 +92,29 @@ const onPiece = (ctx: SessionContext, index: number, begin: number, block: Uint8
       return
     }
     for (const other of received.cancels) torrent.linkOf(other)?.cancelRequest({ piece: index, begin, length: block.length })
-    const put = yield* storage.putBlock(index, begin, block).pipe(
-      Effect.catch((error) => torrent.onStorageError(error).pipe(Effect.as({ _tag: "Failed" } as const)))
+    const store = storage.putBlock(index, begin, block).pipe(
+      Effect.catch((error) => torrent.onStorageError(error).pipe(Effect.as({ _tag: "Failed" } as const))),
+      Effect.flatMap((put) => {
+        switch (put._tag) {
+          case "Verified":
+            return torrent.onPieceVerified(index)
+          case "HashFailed":
+            return torrent.onPieceFailed(index, picker.pieceFailed(index))
+          case "Backpressure":
+            // The picker bounds open pieces below the storage's limit, so this is rare: start the piece over.
+            return Effect.sync(() => {
+              picker.pieceFailed(index)
+              torrent.wakeAll()
+            })
+          default:
+            return Effect.void
+        }
+      })
     )
-    switch (put._tag) {
-      case "Verified":
-        yield* torrent.onPieceVerified(index)
-        break
-      case "HashFailed":
-        yield* torrent.onPieceFailed(index, picker.pieceFailed(index))
-        break
-      case "Backpressure":
-        // The picker bounds open pieces below the storage's limit, so this is rare: start the piece over.
-        picker.pieceFailed(index)
-        torrent.wakeAll()
-        break
-      default:
-        break
-    }
+    // A block that completes its piece starts the hash check and the disk write; the reader
+    // goes on reading meanwhile. Other blocks are only copied into the piece's buffer.
+    if (received.pieceComplete) yield* torrent.background(store)
+    else yield* store
     ctx.fill()
   })
 

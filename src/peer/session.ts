@@ -77,6 +77,14 @@ export const runSession = Effect.fn("PeerSession.run")(function*(
   const key = formatAddress(conn.remote)
   const fast = supportsFast(handshake.reserved) && supportsFast(ourReserved)
   const extended = supportsExtensionProtocol(handshake.reserved) && supportsExtensionProtocol(ourReserved)
+  const extendedHandshake = () =>
+    extendedHandshakeMessage({
+      m: {},
+      v: options.clientVersion,
+      reqq: options.maxUploadQueue,
+      ...(options.listenPort === null ? {} : { p: options.listenPort }),
+      ...(torrent.isComplete() ? { upload_only: true } : {})
+    })
   const s = makeSessionState(key, conn, fast, clientFromPeerId(handshake.peerId), now(), options.maxPipeline)
   const outbox = yield* Queue.unbounded<Outgoing>()
   const ended = yield* Deferred.make<never, PeerError>()
@@ -139,6 +147,10 @@ export const runSession = Effect.fn("PeerSession.run")(function*(
       }
     },
     wake: () => fill(),
+    // BEP 10 lets either side send its handshake again to update what it said.
+    uploadOnly: () => {
+      if (extended) send(extendedHandshake())
+    },
     disconnect: (reason, detail) => end(reason, detail)
   }
 
@@ -148,15 +160,7 @@ export const runSession = Effect.fn("PeerSession.run")(function*(
   if (fast && verified === 0) send({ _tag: "HaveNone" })
   else if (fast && verified === torrent.pieceCount) send({ _tag: "HaveAll" })
   else if (verified > 0) send({ _tag: "Bitfield", bits: have })
-  if (extended) {
-    send(extendedHandshakeMessage({
-      m: {},
-      v: options.clientVersion,
-      reqq: options.maxUploadQueue,
-      ...(options.listenPort === null ? {} : { p: options.listenPort }),
-      ...(torrent.isComplete() ? { upload_only: true } : {})
-    }))
-  }
+  if (extended) send(extendedHandshake())
   picker.peerHasNone(key)
   torrent.register(link)
   if (torrent.initialUnchoke(key)) link.setChoked(false)

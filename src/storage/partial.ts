@@ -18,7 +18,8 @@ export interface PartialPiece {
 }
 
 export const makePartial = (size: number, unit: number): PartialPiece => ({
-  buffer: new Uint8Array(size),
+  // Not zero-filled: no byte is read (hashed, written, served) before a block has set it.
+  buffer: new Uint8Array(Buffer.allocUnsafeSlow(size).buffer, 0, size),
   unit,
   received: new Uint8Array(Math.ceil(size / unit)),
   receivedCount: 0,

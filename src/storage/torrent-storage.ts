@@ -118,7 +118,7 @@ export const makeTorrentStorage = Effect.fnUntraced(function*(
         Effect.map(() => {
           markHave(piece, true)
           verifiedDuringRecheck?.add(piece)
-          cache.set(piece, buffer, buffer.length)
+          // The read cache fills on reads: a leecher that nobody asks for data keeps no extra copy.
           return results.Verified
         }),
         Effect.ensuring(Effect.sync(() => writing.delete(piece)))

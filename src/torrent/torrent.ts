@@ -6,7 +6,7 @@
  * `pause` ends it and `resume` starts it again; closing the torrent's scope ends all of it,
  * then the storage saves its resume data and closes its files.
  */
-import { Clock, Deferred, Effect, FiberHandle, FiberMap, PubSub, Random, Ref, Result, Stream, SubscriptionRef } from "effect"
+import { Clock, Deferred, Effect, FiberHandle, FiberMap, FiberSet, PubSub, Random, Ref, Result, Stream, SubscriptionRef } from "effect"
 import { type Connection, Network } from "../net/index.ts"
 import type { Metainfo } from "../metainfo/model.ts"
 import { makeRateMeter, type PeerLink, type TorrentLink } from "../peer/index.ts"
@@ -39,6 +39,9 @@ export interface Torrent {
   readonly saveResume: Effect.Effect<void>
 }
 
+/** Memory for pieces being assembled (per torrent). */
+const OPEN_PIECE_BYTES = 24 * 1024 * 1024
+
 const hex = (bytes: Uint8Array): string => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString("hex")
 
 const wantedBytesOf = (meta: Metainfo, wanted: ReadonlyArray<boolean> | undefined): number =>
@@ -64,8 +67,14 @@ export const openTorrent = Effect.fn("Torrent.open")(function*(meta: Metainfo, c
 
   const storageService = yield* Storage
   const network = yield* Network
+  // Partial pieces live in memory until verified: bound them by bytes, not count, so small
+  // pieces still allow deep pipelines and big ones cannot eat the heap. The storage gets a
+  // margin over the picker's limit for pieces whose only holders left.
+  const maxOpenPieces = Math.max(4, Math.floor(OPEN_PIECE_BYTES / meta.pieceLength))
   const storage: TorrentStorage = yield* storageService.open(meta, {
     directory: config.directory,
+    maxPartialPieces: maxOpenPieces + 16,
+    maxPartialBytes: (maxOpenPieces + 16) * meta.pieceLength,
     ...(config.wantedFiles === undefined ? {} : { wanted: config.wantedFiles }),
     onRecheckProgress: (p) =>
       PubSub.publish(events, { _tag: "CheckProgress", checked: p.checked, total: p.total }).pipe(
@@ -79,7 +88,7 @@ export const openTorrent = Effect.fn("Torrent.open")(function*(meta: Metainfo, c
     pieceLength: meta.pieceLength,
     totalSize: meta.totalSize,
     have,
-    maxOpenPieces: Math.max(2, Math.min(48, Math.floor((96 * 1024 * 1024) / meta.pieceLength))),
+    maxOpenPieces,
     sequential: config.sequential
   })
   if (Result.isFailure(picker)) {
@@ -102,6 +111,7 @@ export const openTorrent = Effect.fn("Torrent.open")(function*(meta: Metainfo, c
   const activeSessions = yield* Ref.make<FiberMap.FiberMap<string> | null>(null)
   const active = yield* FiberHandle.make<void, never>()
   const torrentScope = yield* Effect.scope
+  const backgroundWork = yield* FiberSet.make<void, never>()
   const publish = (event: TorrentEvent) => PubSub.publish(events, event).pipe(Effect.asVoid)
 
   const publishState = Effect.gen(function*() {
@@ -129,6 +139,7 @@ export const openTorrent = Effect.fn("Torrent.open")(function*(meta: Metainfo, c
     if (!p.isComplete() || Deferred.isDoneUnsafe(complete)) return
     yield* Ref.set(status, "seeding")
     yield* storage.saveResume.pipe(Effect.ignore)
+    for (const l of links.values()) l.uploadOnly()
     // State first: whoever wakes on `whenComplete` reads it.
     yield* publishState
     yield* publish({ _tag: "Completed" })
@@ -208,6 +219,7 @@ export const openTorrent = Effect.fn("Torrent.open")(function*(meta: Metainfo, c
       return unchoked < config.uploadSlots
     },
     onStorageError: (error) => fail(error instanceof Error ? error.message : String(error)),
+    background: (effect) => FiberSet.run(backgroundWork, effect).pipe(Effect.asVoid),
     log: (level, message) =>
       level === "debug" ? Effect.logDebug(message) : level === "info" ? Effect.logInfo(message) : Effect.logWarning(message)
   }
