@@ -71,7 +71,7 @@ describe("HTTP tracker: query encoding", () => {
       const query = new URL(`http://x${srv.urls[0]}`).search
       const raw = /info_hash=([^&]*)/.exec(query)?.[1] ?? ""
       assert.deepStrictEqual(Array.from(Buffer.from(unescape(raw), "latin1")), Array.from(infoHash))
-    }).pipe(Effect.provide(layer(), { local: true })))
+    }).pipe(Effect.scoped, Effect.provide(layer(), { local: true })))
 
   it("percentEncodeBytes round-trips any bytes through a byte-wise decoder", () =>
     fc.assert(fc.property(fc.uint8Array({ maxLength: 64 }), (bytes) => {
@@ -163,7 +163,7 @@ describe("HTTP tracker: responses", () => {
         assert.strictEqual(err._tag, tag)
         assert.include(err.message, text)
         assert.include(err.message, srv.base)
-      }).pipe(Effect.provide(layer({ maxResponseBytes: 2048 }), { local: true })))
+      }).pipe(Effect.scoped, Effect.provide(layer({ maxResponseBytes: 2048 }), { local: true })))
   }
 
   it.live("a refused connection is TrackerUnreachable; unknown schemes and bad hashes are TrackerRequestError", () =>
@@ -177,7 +177,7 @@ describe("HTTP tracker: responses", () => {
       assert.include(bad.message, "info hash must be 20 bytes, got 19")
       const noScrape = yield* Effect.flip(tracker.scrape("http://127.0.0.1:1/a", [infoHash]))
       assert.include(noScrape.message, "does not support scrape")
-    }).pipe(Effect.provide(layer(), { local: true })))
+    }).pipe(Effect.scoped, Effect.provide(layer(), { local: true })))
 
   it.effect("a tracker that never answers times out on Effect's clock", () =>
     Effect.gen(function*() {
@@ -191,5 +191,5 @@ describe("HTTP tracker: responses", () => {
       const err = yield* Effect.flip(Fiber.join(fiber))
       assert.strictEqual(err._tag, "TrackerUnreachable")
       assert.include(err.message, "no answer within 30")
-    }).pipe(Effect.provide(layer(), { local: true })))
+    }).pipe(Effect.scoped, Effect.provide(layer(), { local: true })))
 })

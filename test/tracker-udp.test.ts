@@ -112,7 +112,7 @@ describe("UDP tracker (BEP 15)", () => {
       assert.strictEqual(a.getUint32(88), 0xcafe) // key
       assert.strictEqual(a.getInt32(92), -1) // numwant default
       assert.strictEqual(a.getUint16(96), 51413)
-    }).pipe(Effect.provide(layer(), { local: true })))
+    }).pipe(Effect.scoped, Effect.provide(layer(), { local: true })))
 
   it.effect("scrape returns counts in request order", () =>
     Effect.gen(function*() {
@@ -124,7 +124,7 @@ describe("UDP tracker (BEP 15)", () => {
         [infoHash, 5, 6, 7],
         [other, 6, 6, 7]
       ])
-    }).pipe(Effect.provide(layer(), { local: true })))
+    }).pipe(Effect.scoped, Effect.provide(layer(), { local: true })))
 
   it.effect("a dropped first packet is retransmitted after 15 s, with the same transaction id", () =>
     Effect.gen(function*() {
@@ -139,7 +139,7 @@ describe("UDP tracker (BEP 15)", () => {
       assert.strictEqual(res.interval, 1800)
       assert.strictEqual(srv.packets.length, 3) // connect, connect again, announce
       assert.strictEqual(srv.packets[0]?.transactionId, srv.packets[1]?.transactionId)
-    }).pipe(Effect.provide(layer(), { local: true })))
+    }).pipe(Effect.scoped, Effect.provide(layer(), { local: true })))
 
   it.effect("the retransmit delay doubles: 15 s, then 30 s, then gives up (max n = 1)", () =>
     Effect.gen(function*() {
@@ -156,7 +156,7 @@ describe("UDP tracker (BEP 15)", () => {
       assert.strictEqual(err._tag, "TrackerUnreachable")
       assert.include(err.message, "no response after 2 attempts")
       yield* quiet(srv.packets, 2)
-    }).pipe(Effect.provide(layer(1), { local: true })))
+    }).pipe(Effect.scoped, Effect.provide(layer(1), { local: true })))
 
   it.effect("a reply with the wrong transaction id is ignored", () =>
     Effect.gen(function*() {
@@ -176,7 +176,7 @@ describe("UDP tracker (BEP 15)", () => {
       if (announce === undefined) return
       // the connection id used is the genuine one, not the forged 0xdead
       assert.strictEqual(new DataView(announce.bytes.buffer, announce.bytes.byteOffset).getBigUint64(0), CONNECTION_ID)
-    }).pipe(Effect.provide(layer(), { local: true })))
+    }).pipe(Effect.scoped, Effect.provide(layer(), { local: true })))
 
   it.effect("error action 3 is a TrackerFailure with the tracker's message", () =>
     Effect.gen(function*() {
@@ -194,7 +194,7 @@ describe("UDP tracker (BEP 15)", () => {
       const err = yield* Effect.flip(tracker.announce(srv.url, req))
       assert.strictEqual(err._tag, "TrackerFailure")
       assert.strictEqual(err.message, `tracker ${srv.url} refused: info hash not allowed`)
-    }).pipe(Effect.provide(layer(), { local: true })))
+    }).pipe(Effect.scoped, Effect.provide(layer(), { local: true })))
 
   it.effect("a truncated or wrong-action reply is a TrackerProtocolError", () =>
     Effect.gen(function*() {
@@ -203,7 +203,7 @@ describe("UDP tracker (BEP 15)", () => {
       const err = yield* Effect.flip(tracker.announce(srv.url, req))
       assert.strictEqual(err._tag, "TrackerProtocolError")
       assert.include(err.message, "expected at least 20")
-    }).pipe(Effect.provide(layer(), { local: true })))
+    }).pipe(Effect.scoped, Effect.provide(layer(), { local: true })))
 
   it.effect("the connection id is reused for one minute, then renewed", () =>
     Effect.gen(function*() {
@@ -220,12 +220,12 @@ describe("UDP tracker (BEP 15)", () => {
       const last = srv.packets[4]
       if (last === undefined) return assert.fail("no last packet")
       assert.strictEqual(new DataView(last.bytes.buffer, last.bytes.byteOffset).getBigUint64(0), CONNECTION_ID + 1n)
-    }).pipe(Effect.provide(layer(), { local: true })))
+    }).pipe(Effect.scoped, Effect.provide(layer(), { local: true })))
 
   it.effect("bad UDP URLs are TrackerRequestError", () =>
     Effect.gen(function*() {
       const tracker = yield* Tracker
       assert.include((yield* Effect.flip(tracker.announce("udp://127.0.0.1/announce", req))).message, "missing or invalid port")
       assert.include((yield* Effect.flip(tracker.announce("udp://[zz/", req))).message, "not a valid URL")
-    }).pipe(Effect.provide(layer(), { local: true })))
+    }).pipe(Effect.scoped, Effect.provide(layer(), { local: true })))
 })

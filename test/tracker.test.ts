@@ -5,9 +5,9 @@
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import { assert, describe, it } from "@effect/vitest"
 import Server from "bittorrent-tracker/server"
-import { Effect, Layer } from "effect"
-import { NodeNetwork } from "../src/net/index.ts"
-import { type AnnounceRequest, Tracker } from "../src/tracker/index.ts"
+import { Effect, Layer, Queue } from "effect"
+import { type Address, NodeNetwork } from "../src/net/index.ts"
+import { type AnnounceRequest, makeAnnouncer, Tracker } from "../src/tracker/index.ts"
 
 const realTracker = Effect.acquireRelease(
   Effect.callback<{ server: Server; http: string; udp: string }, Error>((resume) => {
@@ -23,7 +23,12 @@ const realTracker = Effect.acquireRelease(
       resume(Effect.succeed({ server, http: `http://127.0.0.1:${http.port}/announce`, udp: `udp://127.0.0.1:${udp.port}` }))
     })
   }),
-  ({ server }) => Effect.callback<void>((resume) => server.close(() => resume(Effect.void)))
+  ({ server }) =>
+    Effect.callback<void>((resume) => {
+      // our HTTP client keeps connections alive; do not wait for its idle timeout
+      server.http?.closeAllConnections()
+      server.close(() => resume(Effect.void))
+    })
 )
 
 const trackerLayer = Tracker.layer({ udpBind: { host: "127.0.0.1", port: 0 }, udpMaxRetransmit: 1 }).pipe(
@@ -83,6 +88,32 @@ for (const protocol of ["http", "udp"] as const) {
         const [entry] = yield* tracker.scrape(url, [infoHash])
         assert.strictEqual(entry?.incomplete, 0)
         assert.strictEqual(entry?.complete, 1)
-      }).pipe(Effect.provide(trackerLayer, { local: true })))
+      }).pipe(Effect.scoped, Effect.provide(trackerLayer, { local: true })))
   })
 }
+
+describe("announcers against bittorrent-tracker", () => {
+  it.live("two announcers (HTTP tier, UDP tier) learn about each other", () =>
+    Effect.gen(function*() {
+      const urls = yield* realTracker
+      const announcer = (peer: number, trackers: ReadonlyArray<ReadonlyArray<string>>) =>
+        Effect.gen(function*() {
+          const found = yield* Queue.unbounded<ReadonlyArray<Address>>()
+          yield* makeAnnouncer({
+            trackers,
+            infoHash,
+            peerId: id(peer),
+            port: 6880 + peer,
+            stats: Effect.succeed({ uploaded: 0, downloaded: 0, left: peer === 1 ? 0 : 500 }),
+            onPeers: (peers) => Queue.offer(found, peers).pipe(Effect.asVoid),
+            minimumInterval: "1 second"
+          })
+          return found
+        })
+      const a = yield* announcer(1, [[urls.http]])
+      const firstA = yield* Queue.take(a)
+      assert.deepStrictEqual(hostsOf(firstA), ["127.0.0.1:6881"])
+      const b = yield* announcer(2, [[urls.udp]])
+      assert.deepStrictEqual(hostsOf(yield* Queue.take(b)), ["127.0.0.1:6881", "127.0.0.1:6882"])
+    }).pipe(Effect.scoped, Effect.provide(trackerLayer, { local: true })))
+})

@@ -80,6 +80,7 @@ const makeConnection = Effect.fnUntraced(function*(
 
   // Set when our side closed: later failures are "closed", not "reset".
   let closedLocally = false
+  yield* Scope.addFinalizer(scope, Effect.sync(() => (closedLocally = true)))
   const closedError = new ConnectionClosed({ address })
 
   const fromSocketError = (e: Socket.SocketError, op: "read" | "write"): NetError => {

@@ -44,6 +44,9 @@ export const udp = (bind: Address): Effect.Effect<UdpSocket, NetError, Scope.Sco
       })
     )
     const writer = yield* socket.writer
+    // The platform writer waits forever once the reader is gone: fail sends after close instead.
+    let open = true
+    yield* Effect.addFinalizer(() => Effect.sync(() => (open = false)))
     const local = toAddress(reader.address)
     const localText = formatAddress(local)
     const v6 = NetAddress.isInetAddressV6(reader.address)
@@ -74,6 +77,7 @@ export const udp = (bind: Address): Effect.Effect<UdpSocket, NetError, Scope.Sco
 
     const send = (payload: Uint8Array, to: Address): Effect.Effect<void, NetError> =>
       Effect.gen(function*() {
+        if (!open) return yield* new ConnectionClosed({ address: localText })
         const host = yield* resolveHost(to.host, v6 ? 6 : 4)
         // a dual-stack socket reaches IPv4 hosts through IPv4-mapped addresses
         const literal = v6 && Net.isIPv4(host) ? `::ffff:${host}` : host

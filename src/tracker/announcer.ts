@@ -105,7 +105,7 @@ export const makeAnnouncer = Effect.fn("makeAnnouncer")(function*(
   }
 
   const state = yield* SubscriptionRef.make<ReadonlyArray<TrackerStatus>>([])
-  const publish = SubscriptionRef.set(state, tiers.flatMap((tier) => tier.map((e) => e.status)))
+  const publish = Effect.suspend(() => SubscriptionRef.set(state, tiers.flatMap((tier) => tier.map((e) => e.status))))
   const setStatus = (entry: Entry, patch: Partial<TrackerStatus>) => {
     entry.status = { ...entry.status, ...patch }
   }
