@@ -104,6 +104,32 @@ describe("Dht on TestClock", () => {
     }).pipe(Effect.provide(env)))
 })
 
+describe("Dht refresh and bootstrap", () => {
+  it.effect("a bucket untouched for 15 minutes is refreshed with a find_node lookup", () =>
+    Effect.gen(function*() {
+      const node = yield* startNode()
+      const peer = yield* (yield* Network).udp(local)
+      const fiber = yield* Effect.forkChild(node.query(peer.address, { method: "ping" }))
+      const ping = Krpc.decodeMessage((yield* peer.receive).payload)
+      if (Result.isFailure(ping)) return assert.fail("ping did not decode")
+      yield* peer.send(Krpc.encodeResponse(ping.success.t, bytes(20, 8)), node.address)
+      yield* Fiber.join(fiber)
+      yield* TestClock.adjust("14 minutes")
+      yield* TestClock.adjust("1 minute")
+      const next = Krpc.decodeMessage((yield* peer.receive).payload)
+      assert.isTrue(Result.isSuccess(next) && next.success._tag === "Query" && next.success.body.method === "find_node")
+    }).pipe(Effect.provide(env)))
+
+  it.live("a bootstrap node given by host name answers from its IP and lands in the table under that IP", () =>
+    Effect.gen(function*() {
+      const router = yield* startNode()
+      const node = yield* startNode({ bootstrap: [`localhost:${router.address.port}`] })
+      assert.strictEqual(yield* node.bootstrap, 1)
+      const entry = RoutingTable.find(yield* node.routingTable, router.id)
+      assert.deepStrictEqual(entry?.address, { host: "127.0.0.1", port: router.address.port })
+    }).pipe(Effect.provide(env)))
+})
+
 describe("Dht persistence", () => {
   it.live("the routing table and node id survive a restart; a corrupt state file is ignored", () =>
     Effect.gen(function*() {

@@ -114,9 +114,10 @@ export const make = Effect.fn("Dht.make")(function*(
 
   const query = (address: Address, body: QueryBody, knownId?: Uint8Array) =>
     rpc.query(address, body).pipe(
-      Effect.tap((r) =>
-        Clock.currentTimeMillis.pipe(Effect.flatMap((now) => noteHeard({ id: r.id, address }, "response", now)))
+      Effect.tap(({ from, response }) =>
+        Clock.currentTimeMillis.pipe(Effect.flatMap((now) => noteHeard({ id: response.id, address: from }, "response", now)))
       ),
+      Effect.map(({ response }) => response),
       Effect.tapError((e) =>
         e._tag === "DhtTimeout" && knownId !== undefined
           ? Clock.currentTimeMillis.pipe(Effect.map((now) => {

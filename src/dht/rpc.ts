@@ -5,6 +5,7 @@
  */
 import { Deferred, Effect, Option, Random } from "effect"
 import { type Address, formatAddress, type UdpSocket } from "../net/index.ts"
+import { ipv4Bytes } from "./compact.ts"
 import { DhtRemoteError, DhtSendError, DhtTimeout } from "./errors.ts"
 import { idKey } from "./id.ts"
 import { encodeQuery, type KrpcError, type KrpcResponse, type QueryBody } from "./krpc.ts"
@@ -17,10 +18,21 @@ export interface RpcOptions {
 /** Queries in flight beyond this fail at once rather than growing the table without bound. */
 export const MAX_PENDING = 4096
 
+interface Answer {
+  readonly message: KrpcResponse | KrpcError
+  /** Where it came from: an IP literal even when we queried a host name. */
+  readonly from: Address
+}
+
 interface Pending {
   readonly address: Address
-  readonly reply: Deferred.Deferred<KrpcResponse | KrpcError>
+  readonly reply: Deferred.Deferred<Answer>
 }
+
+/** A host name (a bootstrap router) answers from an IP we cannot predict without DNS: match its port only. */
+const sameEndpoint = (queried: Address, from: Address) =>
+  queried.port === from.port &&
+  (queried.host === from.host || (ipv4Bytes(queried.host) === undefined && !queried.host.includes(":")))
 
 export const makeRpc = Effect.fnUntraced(function*(socket: UdpSocket, ownId: Uint8Array, options: RpcOptions) {
   const pending = new Map<string, Pending>()
@@ -43,9 +55,9 @@ export const makeRpc = Effect.fnUntraced(function*(socket: UdpSocket, ownId: Uin
   const deliver = (message: KrpcResponse | KrpcError, from: Address): Effect.Effect<boolean> => {
     const key = idKey(message.t)
     const p = pending.get(key)
-    if (p === undefined || p.address.host !== from.host || p.address.port !== from.port) return Effect.succeed(false)
+    if (p === undefined || !sameEndpoint(p.address, from)) return Effect.succeed(false)
     pending.delete(key)
-    return Deferred.succeed(p.reply, message)
+    return Deferred.succeed(p.reply, { message, from })
   }
 
   const query = (address: Address, body: QueryBody) =>
@@ -54,7 +66,7 @@ export const makeRpc = Effect.fnUntraced(function*(socket: UdpSocket, ownId: Uin
       const t = allocateTid()
       if (t === undefined) return yield* new DhtSendError({ address: target, detail: "too many queries in flight" })
       const key = idKey(t)
-      const reply = yield* Deferred.make<KrpcResponse | KrpcError>()
+      const reply = yield* Deferred.make<Answer>()
       pending.set(key, { address, reply })
       const payload = encodeQuery(t, ownId, body)
       return yield* Effect.gen(function*() {
@@ -65,11 +77,11 @@ export const makeRpc = Effect.fnUntraced(function*(socket: UdpSocket, ownId: Uin
           // the same transaction id is reused, so a late answer to an earlier attempt still counts
           const got = yield* Deferred.await(reply).pipe(Effect.timeoutOption(options.timeoutMillis))
           if (Option.isSome(got)) {
-            const m = got.value
+            const m = got.value.message
             if (m._tag === "Error") {
               return yield* new DhtRemoteError({ address: target, method: body.method, code: m.code, detail: m.message })
             }
-            return m
+            return { response: m, from: got.value.from }
           }
         }
         return yield* new DhtTimeout({ address: target, method: body.method, attempts: options.attempts })
