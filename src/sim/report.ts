@@ -1,0 +1,113 @@
+/** What a scenario run reports: per-peer statistics, swarm totals, the trace. */
+import { Effect } from "effect"
+import type { Storage } from "../storage/index.ts"
+import type { SimTorrent } from "./content.ts"
+import type { Role, SimHost } from "./hosts.ts"
+import type { World } from "./world.ts"
+
+export interface PeerReport {
+  readonly name: string
+  readonly address: string
+  readonly role: Role
+  /** Virtual ms at which every piece was verified, or null. */
+  readonly completedAtMs: number | null
+  /** TCP bytes received from seed hosts, and from every other host. */
+  readonly bytesFromSeeds: number
+  readonly bytesFromPeers: number
+  /** TCP bytes this host sent. */
+  readonly bytesUploaded: number
+}
+
+export interface ScenarioReport {
+  readonly seed: string | number
+  /** Every leecher that did not leave completed. */
+  readonly allComplete: boolean
+  /** Virtual time when the run stopped. */
+  readonly virtualMs: number
+  readonly peers: ReadonlyArray<PeerReport>
+  readonly bans: number
+  readonly hashFailures: number
+  /** With memory storage and `verifyData`: every completed leecher holds the exact content. */
+  readonly dataVerified: boolean | null
+  /** JSON lines, in the order things happened. */
+  readonly trace: ReadonlyArray<string>
+}
+
+export const peerReports = (
+  world: World,
+  hosts: ReadonlyArray<SimHost>,
+  completedAt: ReadonlyMap<string, number>
+): Array<PeerReport> => {
+  const seeds = hosts.filter((h) => h.role === "seed").map((h) => h.address)
+  return hosts.filter((h) => h.role !== "tracker").map((h) => {
+    const state = world.host(h.address)
+    let fromSeeds = 0
+    for (const s of seeds) fromSeeds += world.bytesBetween(s, h.address)
+    const received = state?.bytesReceived ?? 0
+    return {
+      name: h.name,
+      address: h.address,
+      role: h.role,
+      completedAtMs: completedAt.get(h.name) ?? null,
+      bytesFromSeeds: fromSeeds,
+      bytesFromPeers: received - fromSeeds,
+      bytesUploaded: state?.bytesSent ?? 0
+    }
+  })
+}
+
+/** Reads every piece back from each storage and compares it with the content. */
+export const verifyMemoryCopies = (torrent: SimTorrent, storages: ReadonlyArray<Storage["Service"] | undefined>) =>
+  Effect.gen(function*() {
+    const { pieceLength, pieceCount } = torrent.metainfo
+    for (const storage of storages) {
+      if (storage === undefined) return false
+      const same = yield* Effect.scoped(Effect.gen(function*() {
+        const opened = yield* storage.open(torrent.metainfo, { directory: "/sim" })
+        for (let i = 0; i < pieceCount; i++) {
+          const start = i * pieceLength
+          const end = Math.min(torrent.content.length, start + pieceLength)
+          const bytes = yield* opened.read(i, 0, end - start)
+          if (Buffer.compare(bytes, torrent.content.subarray(start, end)) !== 0) return false
+        }
+        return true
+      })).pipe(Effect.orElseSucceed(() => false))
+      if (!same) return false
+    }
+    return true
+  })
+
+export interface Summary {
+  readonly leechers: number
+  readonly completed: number
+  /** Virtual completion times of the leechers that completed, ms. */
+  readonly completion: { readonly p50: number | null; readonly p90: number | null; readonly p99: number | null; readonly max: number | null }
+  readonly bytesFromSeeds: number
+  readonly bytesFromPeers: number
+  /** Share of the leechers' received bytes that came from seeds. */
+  readonly seedShare: number
+  readonly bans: number
+  readonly hashFailures: number
+  readonly virtualMs: number
+}
+
+const percentile = (sorted: ReadonlyArray<number>, p: number): number | null =>
+  sorted.length === 0 ? null : sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? null
+
+export const summarize = (report: ScenarioReport): Summary => {
+  const leechers = report.peers.filter((p) => p.role === "leecher")
+  const times = leechers.flatMap((p) => (p.completedAtMs === null ? [] : [p.completedAtMs])).sort((a, b) => a - b)
+  const fromSeeds = leechers.reduce((n, p) => n + p.bytesFromSeeds, 0)
+  const fromPeers = leechers.reduce((n, p) => n + p.bytesFromPeers, 0)
+  return {
+    leechers: leechers.length,
+    completed: times.length,
+    completion: { p50: percentile(times, 50), p90: percentile(times, 90), p99: percentile(times, 99), max: times.at(-1) ?? null },
+    bytesFromSeeds: fromSeeds,
+    bytesFromPeers: fromPeers,
+    seedShare: fromSeeds + fromPeers === 0 ? 0 : fromSeeds / (fromSeeds + fromPeers),
+    bans: report.bans,
+    hashFailures: report.hashFailures,
+    virtualMs: report.virtualMs
+  }
+}

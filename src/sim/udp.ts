@@ -1,0 +1,113 @@
+/**
+ * Simulated UDP: datagrams cross the link latency, subject to the world's loss,
+ * duplication and reordering (extra random delay), and are lost across partitions, to
+ * crashed hosts and to ports nobody bound. A socket's receive buffer is bounded; beyond
+ * it datagrams are dropped, as a real kernel would. UDP does not use the links'
+ * bandwidth queues (tracker and DHT traffic is tiny next to peer traffic).
+ */
+import { Effect } from "effect"
+import type { Scope } from "effect"
+import {
+  type Address,
+  AddressInUse,
+  ConnectionClosed,
+  type Datagram,
+  formatAddress,
+  type NetError,
+  NetIoError,
+  type UdpSocket
+} from "../net/index.ts"
+import { bindsHere } from "./tcp.ts"
+import type { HostState, World } from "./world.ts"
+
+interface UdpState {
+  readonly deliver: (datagram: Datagram) => void
+}
+
+const sockets = new WeakMap<HostState, Map<number, UdpState>>()
+
+export const udp = (world: World, host: HostState) =>
+(bind: Address): Effect.Effect<UdpSocket, NetError, Scope.Scope> =>
+  Effect.gen(function*() {
+    const text = formatAddress(bind)
+    if (!host.alive) return yield* new NetIoError({ op: "bind", address: text, detail: "host is down" })
+    if (!bindsHere(bind.host, host)) {
+      return yield* new NetIoError({ op: "bind", address: text, detail: "cannot assign requested address" })
+    }
+    const port = bind.port === 0 ? host.nextPort++ : bind.port
+    if (host.udp.has(port)) return yield* new AddressInUse({ address: text })
+    const local: Address = { host: host.address, port }
+    const localText = formatAddress(local)
+    const buffer: Array<Datagram> = []
+    let waiter: ((e: Effect.Effect<Datagram, NetError>) => void) | undefined
+    let gone: NetError | undefined
+
+    const state: UdpState = {
+      deliver: (datagram) => {
+        if (gone !== undefined) return
+        const w = waiter
+        if (w !== undefined) {
+          waiter = undefined
+          w(Effect.succeed(datagram))
+        } else if (buffer.length < world.options.udpReceiveBuffer) {
+          buffer.push(datagram)
+        }
+      }
+    }
+    const shut = (error: NetError) => {
+      gone = error
+      host.udp.delete(port)
+      sockets.get(host)?.delete(port)
+      buffer.length = 0
+      const w = waiter
+      waiter = undefined
+      w?.(Effect.fail(error))
+    }
+    let byHost = sockets.get(host)
+    if (byHost === undefined) {
+      byHost = new Map()
+      sockets.set(host, byHost)
+    }
+    byHost.set(port, state)
+    host.udp.set(port, { crash: () => shut(new NetIoError({ op: "receive", address: localText, detail: "host crashed" })) })
+    yield* Effect.addFinalizer(() => Effect.sync(() => {
+      if (gone === undefined) shut(new ConnectionClosed({ address: localText }))
+    }))
+
+    const generation = host.generation
+    const send = (payload: Uint8Array, to: Address): Effect.Effect<void, NetError> =>
+      Effect.sync(() => {
+        if (gone !== undefined || !host.alive || host.generation !== generation) return gone ?? new ConnectionClosed({ address: localText })
+        const target = world.host(to.host)
+        if (target === undefined || !world.reachable(host, target)) return undefined
+        const { loss, duplicate, reorderMs } = world.options.udp
+        if (loss > 0 && world.random() < loss) {
+          world.trace("udp-lost", { from: localText, to: formatAddress(to) })
+          return undefined
+        }
+        const copies = duplicate > 0 && world.random() < duplicate ? 2 : 1
+        // a private copy: the sender may reuse its buffer once send returns
+        const bytes = payload.slice()
+        for (let i = 0; i < copies; i++) {
+          const jitter = reorderMs > 0 ? world.random() * reorderMs : 0
+          world.events.at(world.events.now() + world.latency(host, target) + jitter, () => {
+            if (!target.alive || !world.reachable(host, target)) return
+            sockets.get(target)?.get(to.port)?.deliver({ payload: bytes, from: local })
+          })
+        }
+        return undefined
+      }).pipe(Effect.flatMap((error) => (error === undefined ? Effect.void : Effect.fail(error))))
+
+    const receive = Effect.callback<Datagram, NetError>((resume) => {
+      const next = buffer.shift()
+      if (next !== undefined) return resume(Effect.succeed(next))
+      if (gone !== undefined) return resume(Effect.fail(gone))
+      waiter = resume
+      return Effect.sync(() => {
+        if (waiter === resume) waiter = undefined
+      })
+    })
+
+    const socket: UdpSocket = { address: local, send, receive }
+    return socket
+  })

@@ -1,0 +1,255 @@
+/**
+ * The simulated internet: hosts, links, faults and the trace.
+ *
+ * Link model (store and forward, FIFO queues, all in virtual time):
+ * - each host has an uplink and a downlink with a rate in bytes/s and a queue: a transfer
+ *   starts on the sender's uplink when the bytes before it have left, crosses the link
+ *   (latency), then queues on the receiver's downlink. Rates therefore emerge from the
+ *   queues: five connections sharing a 10 MB/s uplink get ~2 MB/s each, and a fast seeder
+ *   feeding a slow leecher is limited by the leecher's downlink.
+ * - Downlink slots are reserved when the bytes are sent, not when they arrive: a
+ *   deliberate simplification (exact for equal latencies) that keeps the model O(1) per write.
+ * - one-way latency between two hosts = `latencyMs` (world default or per-pair override)
+ *   + each host's `extraLatencyMs`.
+ *
+ * Faults: partitions (hosts in different groups cannot talk; TCP segments wait, like TCP
+ * retransmissions would, and go through on heal; UDP is lost), host crashes (every TCP
+ * connection of the host is reset, the peers see an RST after the link latency, its
+ * listeners and UDP sockets are gone, connects to it are refused) and restarts.
+ *
+ * Randomness (UDP loss, duplication, reordering) comes from Effect's `Random`, seeded by
+ * the world's seed, and time from Effect's `Clock`: one seed, one trace.
+ */
+import { Effect, Random } from "effect"
+import { type EventQueue, makeEventQueue } from "./events.ts"
+
+export interface HostOptions {
+  /** Uplink rate in bytes/s. Default: the world's. */
+  readonly uploadBps?: number
+  /** Downlink rate in bytes/s. Default: the world's. */
+  readonly downloadBps?: number
+  /** Added to the one-way latency of every link of this host (a far-away or slow peer). Default 0. */
+  readonly extraLatencyMs?: number
+}
+
+export interface UdpConditions {
+  /** Probability that a datagram is lost. */
+  readonly loss: number
+  /** Probability that a datagram arrives twice. */
+  readonly duplicate: number
+  /** Each datagram gets an extra uniform delay in [0, reorderMs): later sends may overtake. */
+  readonly reorderMs: number
+}
+
+export interface WorldOptions {
+  /** Seed of the network's own randomness (UDP conditions). Default "sim". */
+  readonly seed?: string | number
+  /** One-way latency of every link, unless overridden per pair. Default 25 ms. */
+  readonly latencyMs?: number
+  /** Default uplink / downlink rates in bytes/s. Default 10 MB/s up, 20 MB/s down. */
+  readonly uploadBps?: number
+  readonly downloadBps?: number
+  readonly udp?: Partial<UdpConditions>
+  /** Bytes a TCP writer may have queued on its uplink before `write` suspends. Default 64 KiB. */
+  readonly sendBufferBytes?: number
+  /** Connections waiting in a listener's accept queue before new ones are refused. Default 128. */
+  readonly backlog?: number
+  /** Datagrams waiting in a UDP socket before new ones are dropped. Default 1024. */
+  readonly udpReceiveBuffer?: number
+}
+
+/** What a host's TCP connections must support when the host crashes. */
+export interface CrashableEndpoint {
+  /** Resets this end now and sends an RST to the other end. */
+  readonly crash: () => void
+}
+
+export interface CrashableListener {
+  readonly crash: () => void
+}
+
+export interface HostState {
+  readonly address: string
+  readonly uploadBps: number
+  readonly downloadBps: number
+  readonly extraLatencyMs: number
+  upFree: number
+  downFree: number
+  alive: boolean
+  /** Bumped on every crash: handles from before a crash are dead. */
+  generation: number
+  group: number
+  nextPort: number
+  readonly listeners: Map<number, CrashableListener>
+  readonly udp: Map<number, CrashableListener>
+  readonly connections: Set<CrashableEndpoint>
+  bytesSent: number
+  bytesReceived: number
+}
+
+export type TraceFields = Readonly<Record<string, string | number | boolean | null>>
+
+export interface World {
+  readonly events: EventQueue
+  readonly options: Required<Omit<WorldOptions, "udp" | "seed">> & { readonly udp: UdpConditions }
+  readonly addHost: (address: string, options?: HostOptions) => HostState
+  readonly host: (address: string) => HostState | undefined
+  readonly hosts: () => ReadonlyArray<HostState>
+  /** Overrides the one-way latency between two hosts (both directions). */
+  readonly setLatency: (a: string, b: string, latencyMs: number) => void
+  readonly latency: (from: HostState, to: HostState) => number
+  /** Reserves uplink and downlink time for `size` bytes sent now; returns departure and delivery times. */
+  readonly transmit: (from: HostState, to: HostState, size: number) => { readonly departed: number; readonly delivered: number }
+  readonly reachable: (a: HostState, b: HostState) => boolean
+  /** Runs `retry` when the partition between `from` and `to` heals (TCP segments waiting to get through). */
+  readonly hold: (retry: () => void) => void
+  /** Cuts the given hosts off from everyone else (they can still talk among themselves). */
+  readonly partition: (addresses: ReadonlyArray<string>) => void
+  readonly heal: () => void
+  readonly crash: (address: string) => void
+  readonly restart: (address: string) => void
+  /** A uniform number in [0, 1) from the world's seeded generator. */
+  readonly random: () => number
+  /** TCP payload bytes carried from one host to another (by address). */
+  readonly bytesBetween: (from: string, to: string) => number
+  readonly countBytes: (from: HostState, to: HostState, size: number) => void
+  readonly trace: (kind: string, fields?: TraceFields) => void
+  /** Trace lines so far (JSON, one event each, in the order they happened). */
+  readonly traceLines: () => ReadonlyArray<string>
+  readonly shutdown: Effect.Effect<void>
+}
+
+const pairKey = (a: string, b: string) => (a < b ? `${a}|${b}` : `${b}|${a}`)
+
+export const makeWorld = Effect.fnUntraced(function*(options: WorldOptions = {}) {
+  const events = yield* makeEventQueue()
+  const rng = yield* Effect.gen(function*() {
+    return yield* Random.Random
+  }).pipe(Random.withSeed(options.seed ?? "sim"))
+  const resolved: World["options"] = {
+    latencyMs: options.latencyMs ?? 25,
+    uploadBps: options.uploadBps ?? 10_000_000,
+    downloadBps: options.downloadBps ?? 20_000_000,
+    sendBufferBytes: options.sendBufferBytes ?? 64 * 1024,
+    backlog: options.backlog ?? 128,
+    udpReceiveBuffer: options.udpReceiveBuffer ?? 1024,
+    udp: {
+      loss: options.udp?.loss ?? 0,
+      duplicate: options.udp?.duplicate ?? 0,
+      reorderMs: options.udp?.reorderMs ?? 0
+    }
+  }
+  const hosts = new Map<string, HostState>()
+  const latencies = new Map<string, number>()
+  const pairBytes = new Map<string, number>()
+  const lines: Array<string> = []
+  let held: Array<() => void> = []
+  let nextGroup = 1
+
+  const trace = (kind: string, fields: TraceFields = {}) => {
+    lines.push(JSON.stringify({ t: events.now(), kind, ...fields }))
+  }
+
+  const addHost = (address: string, hostOptions: HostOptions = {}): HostState => {
+    const existing = hosts.get(address)
+    if (existing !== undefined) return existing
+    const state: HostState = {
+      address,
+      uploadBps: hostOptions.uploadBps ?? resolved.uploadBps,
+      downloadBps: hostOptions.downloadBps ?? resolved.downloadBps,
+      extraLatencyMs: hostOptions.extraLatencyMs ?? 0,
+      upFree: 0,
+      downFree: 0,
+      alive: true,
+      generation: 0,
+      group: 0,
+      nextPort: 49152,
+      listeners: new Map(),
+      udp: new Map(),
+      connections: new Set(),
+      bytesSent: 0,
+      bytesReceived: 0
+    }
+    hosts.set(address, state)
+    return state
+  }
+
+  const latency = (from: HostState, to: HostState): number => {
+    if (from === to) return 0
+    const base = latencies.get(pairKey(from.address, to.address)) ?? resolved.latencyMs
+    return base + from.extraLatencyMs + to.extraLatencyMs
+  }
+
+  const transmit = (from: HostState, to: HostState, size: number) => {
+    const now = events.now()
+    if (from === to) return { departed: now, delivered: now }
+    const start = Math.max(now, from.upFree)
+    from.upFree = start + (size * 1000) / from.uploadBps
+    const arrive = from.upFree + latency(from, to)
+    const downStart = Math.max(arrive, to.downFree)
+    to.downFree = downStart + (size * 1000) / to.downloadBps
+    return { departed: from.upFree, delivered: to.downFree }
+  }
+
+  const crash = (address: string) => {
+    const h = hosts.get(address)
+    if (h === undefined || !h.alive) return
+    trace("crash", { host: address })
+    h.alive = false
+    h.generation++
+    for (const c of [...h.connections]) c.crash()
+    h.connections.clear()
+    for (const l of [...h.listeners.values()]) l.crash()
+    h.listeners.clear()
+    for (const u of [...h.udp.values()]) u.crash()
+    h.udp.clear()
+  }
+
+  const world: World = {
+    events,
+    options: resolved,
+    addHost,
+    host: (address) => hosts.get(address),
+    hosts: () => [...hosts.values()],
+    setLatency: (a, b, ms) => { latencies.set(pairKey(a, b), ms) },
+    latency,
+    transmit,
+    reachable: (a, b) => a.group === b.group,
+    hold: (retry) => { held.push(retry) },
+    partition: (addresses) => {
+      const group = nextGroup++
+      for (const a of addresses) {
+        const h = hosts.get(a)
+        if (h !== undefined) h.group = group
+      }
+      trace("partition", { hosts: addresses.length, group })
+    },
+    heal: () => {
+      for (const h of hosts.values()) h.group = 0
+      trace("heal", { held: held.length })
+      const waiting = held
+      held = []
+      for (const retry of waiting) retry()
+    },
+    crash,
+    restart: (address) => {
+      const h = hosts.get(address)
+      if (h === undefined || h.alive) return
+      h.alive = true
+      trace("restart", { host: address })
+    },
+    random: () => rng.nextDoubleUnsafe(),
+    bytesBetween: (from, to) => pairBytes.get(`${from}>${to}`) ?? 0,
+    countBytes: (from, to, size) => {
+      from.bytesSent += size
+      to.bytesReceived += size
+      const key = `${from.address}>${to.address}`
+      pairBytes.set(key, (pairBytes.get(key) ?? 0) + size)
+    },
+    trace,
+    traceLines: () => lines,
+    shutdown: events.shutdown
+  }
+  return world
+})
+
