@@ -157,13 +157,15 @@ export const runSession = Effect.fn("PeerSession.run")(function*(
   // Our opening: bitfield (or have all / have none), extended handshake, interest.
   const have = yield* storage.have
   const verified = yield* storage.verifiedCount
+  // A seed sends a full bitfield rather than BEP 6 `have all`: both are valid, and WebTorrent 3
+  // never requests from a peer that opened with `have all` (its rarity map ignores it).
   if (fast && verified === 0) send({ _tag: "HaveNone" })
-  else if (fast && verified === torrent.pieceCount) send({ _tag: "HaveAll" })
   else if (verified > 0) send({ _tag: "Bitfield", bits: have })
   if (extended) send(extendedHandshake())
   picker.peerHasNone(key)
   torrent.register(link)
-  if (torrent.initialUnchoke(key)) link.setChoked(false)
+  // Unchoking waits for the peer's `interested` (messages.ts): an unchoke sent before it is
+  // pointless, and WebTorrent loses one that arrives before it finished setting up its wire.
 
   const queueUpload = (uploadKey: string, block: BlockRef): void => {
     Queue.offerUnsafe(outbox, { _tag: "Upload", key: uploadKey, block })

@@ -9,7 +9,7 @@
 import { Clock, Deferred, Effect, FiberHandle, FiberMap, FiberSet, PubSub, Random, Ref, Result, Stream, SubscriptionRef } from "effect"
 import { type Connection, Network } from "../net/index.ts"
 import type { Metainfo } from "../metainfo/model.ts"
-import { makeRateMeter, type PeerLink, type TorrentLink } from "../peer/index.ts"
+import { makeRateMeter, type PeerLink, type PeerStats, type TorrentLink } from "../peer/index.ts"
 import { makePicker } from "../scheduler/picker.ts"
 import { Storage, type TorrentStorage } from "../storage/index.ts"
 import { type Framer, type HandshakeHeader, makeReserved } from "../wire/index.ts"
@@ -35,6 +35,8 @@ export interface Torrent {
   readonly addPeers: (addresses: ReadonlyArray<{ readonly host: string; readonly port: number }>, source?: string) => Effect.Effect<void>
   /** For the client's listener: an incoming connection whose handshake header named this torrent. */
   readonly acceptIncoming: (conn: Connection, framer: Framer, header: HandshakeHeader) => Effect.Effect<void>
+  /** A snapshot of every connected peer's statistics (address, client, rates, bytes, choke state). */
+  readonly peers: Effect.Effect<ReadonlyArray<PeerStats>>
   /** Saves resume data now (also done on completion and on close). */
   readonly saveResume: Effect.Effect<void>
 }
@@ -306,7 +308,8 @@ export const openTorrent = Effect.fn("Torrent.open")(function*(meta: Metainfo, c
         if (sessions === null) return yield* conn.close
         yield* acceptIncoming(deps, sessions, conn, framer, header)
       }),
-    saveResume: storage.saveResume.pipe(Effect.ignore)
+    saveResume: storage.saveResume.pipe(Effect.ignore),
+    peers: Effect.sync(() => [...links.values()].map((l) => ({ ...l.stats })))
   }
   yield* Effect.addFinalizer(() => publishState.pipe(Effect.ignore))
   return torrent

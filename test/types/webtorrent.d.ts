@@ -10,6 +10,8 @@ declare module "webtorrent" {
       webSeeds?: boolean
       tracker?: boolean | object
       torrentPort?: number
+      /** Protocol encryption: 0 off, 1 MSE with plaintext fallback (default), 2 MSE only. */
+      secure?: 0 | 1 | 2
     }
     interface TorrentFile {
       readonly name: string

@@ -1,0 +1,94 @@
+/**
+ * Being a peer: our seeder serves a WebTorrent leecher, and ten of our own leechers at
+ * once, over real TCP on 127.0.0.1. The leechers find each other through a real tracker
+ * and trade pieces, so part of the data comes from leechers, not only from the seed.
+ */
+import { assert, describe, it } from "@effect/vitest"
+import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
+import { Context, Effect, Layer, SubscriptionRef } from "effect"
+import { readFile } from "node:fs/promises"
+import { join } from "node:path"
+import { Client, type ClientConfig, layerNode } from "../src/client/index.ts"
+import { createTorrent } from "../src/metainfo/create.ts"
+import { sameFile, tempDir, writePayload } from "./support/files.ts"
+import { bittorrentTracker } from "./support/tracker-server.ts"
+import { webTorrentClient } from "./support/webtorrent.ts"
+
+/** A fresh client on the real machine (trackers included), living in the caller's scope. */
+const startNodeClient = (downloadDirectory: string, config: ClientConfig = {}) =>
+  Layer.build(Layer.fresh(layerNode({ host: "127.0.0.1", port: 0, downloadDirectory, ...config }))).pipe(
+    Effect.map((context) => Context.get(context, Client))
+  )
+
+const FILES = { "share/one.bin": 5_000_000, "share/two.bin": 3_388_608 }
+
+const fixture = (trackers: ReadonlyArray<ReadonlyArray<string>>) =>
+  Effect.gen(function*() {
+    const dir = yield* tempDir()
+    yield* writePayload(join(dir, "seed"), FILES)
+    const created = yield* createTorrent(join(dir, "seed", "share"), { trackers, pieceLength: 65536 }).pipe(
+      Effect.provide(NodeFileSystem.layer)
+    )
+    return { dir, torrent: created.torrent }
+  })
+
+describe("seeding", () => {
+  it.live("a WebTorrent leecher downloads from our seeder, byte-identical", () =>
+    Effect.gen(function*() {
+      const { dir, torrent } = yield* fixture([])
+      const seeder = yield* startNodeClient(join(dir, "seed"))
+      const seeding = yield* seeder.add(torrent)
+      yield* seeding.whenComplete
+      const port = seeder.port
+      assert.isNotNull(port)
+      const wt = yield* webTorrentClient
+      yield* Effect.callback<void>((resume) => {
+        const t = wt.client.add(torrent, { path: join(dir, "wt") })
+        t.on("ready", () => t.addPeer(`127.0.0.1:${port}`))
+        t.once("done", () => resume(Effect.void))
+      }).pipe(Effect.timeout("60 seconds"))
+      for (const path of Object.keys(FILES)) {
+        assert.isTrue(yield* sameFile(join(dir, "seed", path), join(dir, "wt", path)), path)
+      }
+      const state = SubscriptionRef.getUnsafe(seeding.state)
+      assert.isAtLeast(state.uploaded, 8_388_608, "the seed uploaded the whole torrent")
+    }))
+
+  it.live("ten of our leechers download from one seed at once and trade pieces among themselves", () =>
+    Effect.gen(function*() {
+      const tracker = yield* bittorrentTracker
+      const { dir, torrent } = yield* fixture([[tracker.http]])
+      // A slow seed makes the leechers useful to each other, as on a real swarm.
+      const seeder = yield* startNodeClient(join(dir, "seed"), { uploadLimit: 2 * 1024 * 1024 })
+      const seeding = yield* seeder.add(torrent)
+      yield* seeding.whenComplete
+      const leechers = yield* Effect.forEach(Array.from({ length: 10 }, (_, i) => i), (i) =>
+        Effect.gen(function*() {
+          const client = yield* startNodeClient(join(dir, `leech${i}`))
+          return { client, torrent: yield* client.add(torrent) }
+        }))
+      // Snapshot the peers of each leecher while they download, to see who sent what.
+      const fromLeechers = new Map<number, number>()
+      const seedKey = `127.0.0.1:${seeder.port}`
+      yield* Effect.forEach(leechers, ({ torrent: t }, i) =>
+        Effect.gen(function*() {
+          const done = yield* Effect.forkChild(t.whenComplete)
+          while (done.pollUnsafe() === undefined) {
+            for (const p of yield* t.peers) {
+              if (p.key !== seedKey && p.downloaded > 0) fromLeechers.set(i, Math.max(fromLeechers.get(i) ?? 0, p.downloaded))
+            }
+            yield* Effect.sleep("200 millis")
+          }
+        }), { concurrency: "unbounded" }).pipe(Effect.timeout("120 seconds"))
+      const original = yield* Effect.promise(() => readFile(join(dir, "seed", "share", "one.bin")))
+      for (let i = 0; i < leechers.length; i++) {
+        const copy = yield* Effect.promise(() => readFile(join(dir, `leech${i}`, "share", "one.bin")))
+        assert.isTrue(original.equals(copy), `leecher ${i} has the same data`)
+        assert.isTrue(yield* sameFile(join(dir, "seed", "share", "two.bin"), join(dir, `leech${i}`, "share", "two.bin")))
+      }
+      assert.isAbove(fromLeechers.size, 0, "some leecher received blocks from another leecher")
+      const seedUploaded = SubscriptionRef.getUnsafe(seeding.state).uploaded
+      const total = 10 * 8_388_608
+      assert.isBelow(seedUploaded, total, `the seed sent ${seedUploaded} of ${total} bytes: the rest came from leechers`)
+    }))
+})
