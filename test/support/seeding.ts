@@ -55,3 +55,21 @@ export const honestResult = (fixture: TorrentFixture, leecher: HonestLeecher, ti
     yield* awaitComplete(leecher.torrent, leecher.log, timeout)
     return yield* differingFiles(fixture.metainfo, fixture.root, leecher.directory)
   })
+
+/** Keys of the peers the seeder is not choking right now. */
+export const unchokedPeers = (seeder: Seeder) =>
+  Effect.map(seeder.torrent.peers, (peers) => peers.filter((p) => !p.amChoking).map((p) => p.key))
+
+/**
+ * Waits for the seeder's `PeerDisconnected` of `key` and returns its kind and reason
+ * (dies with the event log if it does not come in time).
+ */
+export const disconnectOf = (seeder: Seeder, key: string, timeout: Duration.Input = "5 seconds") =>
+  Effect.map(
+    seeder.log.waitFor(`the seeder to disconnect ${key}`, (e) => e._tag === "PeerDisconnected" && e.peer === key, timeout),
+    (e) => (e._tag === "PeerDisconnected" ? { kind: e.kind, reason: e.reason } : { kind: "", reason: "" })
+  )
+
+/** Whether the seeder has ended its session with `key` (so far). */
+export const isDisconnected = (seeder: Seeder, key: string): boolean =>
+  seeder.log.all().some((e) => e._tag === "PeerDisconnected" && e.peer === key)
