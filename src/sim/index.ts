@@ -1,0 +1,20 @@
+/**
+ * The deterministic simulated network and swarm simulator.
+ *
+ * - `SimNetwork.host(world, "10.0.0.5")`: a `Layer<Network>` for one host of a `World`
+ *   (`makeWorld({ seed, latencyMs, uploadBps, downloadBps, udp })`), so the real client
+ *   runs unchanged over simulated TCP and UDP with queued links and faults.
+ * - `inVirtualTime(program, { seed })` + `advanceUntil({ done, deadlineMs })`: the
+ *   discrete-event driver on Effect's TestClock.
+ * - `runScenario(spec)`: whole swarms (seeds, leechers, corrupt and silent peers, a UDP
+ *   tracker, faults at virtual times) → per-peer statistics and a JSON-lines trace.
+ */
+export { makeSimTorrent, type SimTorrent, type SimTorrentOptions } from "./content.ts"
+export { advanceUntil, type AdvanceOptions, inVirtualTime, type VirtualTimeOptions } from "./driver.ts"
+export type { Role } from "./hosts.ts"
+export * as SimNetwork from "./network.ts"
+export { type PeerReport, type ScenarioReport, type Summary, summarize } from "./report.ts"
+export { addressOf, type Fault, type FaultTime, runScenario, type ScenarioSpec, simulate } from "./scenario.ts"
+export { makeSimStorage, type SharedContent, type SimStorageOptions } from "./storage.ts"
+export { runTrackerServer, type TrackerServerOptions } from "./tracker-server.ts"
+export { type HostOptions, makeWorld, type UdpConditions, type World, type WorldOptions } from "./world.ts"
