@@ -25,4 +25,6 @@ export interface Backend {
   readonly close: Effect.Effect<void, StorageError>
   /** Whether seeding reads should go through the LRU piece cache (false when data already lives in memory). */
   readonly cacheReads: boolean
+  /** Whether `writePiece` keeps the buffer (memory) or is done with it once written (files: it can be reused). */
+  readonly retainsBuffers: boolean
 }

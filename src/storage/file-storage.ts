@@ -110,7 +110,8 @@ const makeFileBackend = Effect.fnUntraced(function*(input: BackendInput) {
     loadResume: loadResume(input),
     saveResume: (have) => resumeLock.withPermit(Effect.andThen(pool.syncAll, saveResume(input, have))),
     close: pool.closeAll,
-    cacheReads: true
+    cacheReads: true,
+    retainsBuffers: false
   } satisfies Backend
 })
 

@@ -24,7 +24,8 @@ const memoryBackend = (disk: Disk): Backend => {
     loadResume: Effect.sync(() => Bitfield.fromBooleans(Array.from(disk, (p) => p !== undefined))),
     saveResume: () => Effect.void,
     close: Effect.void,
-    cacheReads: false
+    cacheReads: false,
+    retainsBuffers: true
   }
 }
 

@@ -17,9 +17,12 @@ export interface PartialPiece {
   readonly hash: Hash
 }
 
-export const makePartial = (size: number, unit: number): PartialPiece => ({
-  // Not zero-filled: no byte is read (hashed, written, served) before a block has set it.
-  buffer: new Uint8Array(Buffer.allocUnsafeSlow(size).buffer, 0, size),
+/**
+ * `recycled`, when given, is a buffer of exactly `size` bytes nobody references any more.
+ * Not zero-filled either way: no byte is read (hashed, written, served) before a block set it.
+ */
+export const makePartial = (size: number, unit: number, recycled?: Uint8Array): PartialPiece => ({
+  buffer: recycled ?? new Uint8Array(Buffer.allocUnsafeSlow(size).buffer, 0, size),
   unit,
   received: new Uint8Array(Math.ceil(size / unit)),
   receivedCount: 0,

@@ -39,6 +39,8 @@ type Progress = ((progress: RecheckProgress) => Effect.Effect<void>) | undefined
 
 const outOfRange = (message: string) => new StorageError({ reason: "OutOfRange", message })
 
+const SPARE_BUFFERS = 8
+
 const isIndex = (n: number, bound: number) => Number.isSafeInteger(n) && n >= 0 && n < bound
 
 export const makeTorrentStorage = Effect.fnUntraced(function*(
@@ -61,6 +63,12 @@ export const makeTorrentStorage = Effect.fnUntraced(function*(
   // options.wanted was validated by openWith (one entry per file)
   let wanted = wantedPieces(layout, options.wanted)
   const partials = new Map<number, PartialPiece>()
+  // Full-size piece buffers whose data is on disk: reused instead of left to the GC, which
+  // otherwise lets dozens of dead 1 MiB buffers pile up between collections.
+  const spare: Array<Uint8Array> = []
+  const recycle = (buffer: Uint8Array) => {
+    if (!backend.retainsBuffers && buffer.length === layout.pieceLength && spare.length < SPARE_BUFFERS) spare.push(buffer)
+  }
   const writing = new Set<number>()
   // pieces verified while a recheck runs: the recheck may have looked at them before they were written
   let verifiedDuringRecheck: Set<number> | null = null
@@ -104,13 +112,17 @@ export const makeTorrentStorage = Effect.fnUntraced(function*(
       let partial = partials.get(piece)
       if (partial === undefined) {
         if (partials.size + writing.size >= partialLimit) return Effect.succeed(results.Backpressure)
-        partial = makePartial(pieceSize(layout, piece), unit)
+        const size = pieceSize(layout, piece)
+        partial = makePartial(size, unit, size === layout.pieceLength ? spare.pop() : undefined)
         partials.set(piece, partial)
       }
       if (!addBlock(partial, begin, data)) return Effect.succeed(results.Duplicate)
       if (!isComplete(partial)) return Effect.succeed(results.Incomplete)
       partials.delete(piece)
-      if (!equalBytes(digest(partial), pieceHash(layout, piece))) return Effect.succeed(results.HashFailed)
+      if (!equalBytes(digest(partial), pieceHash(layout, piece))) {
+        recycle(partial.buffer)
+        return Effect.succeed(results.HashFailed)
+      }
       const buffer = partial.buffer
       // the buffer still counts against the partial limit until written (it is still in memory)
       writing.add(piece)
@@ -119,6 +131,7 @@ export const makeTorrentStorage = Effect.fnUntraced(function*(
           markHave(piece, true)
           verifiedDuringRecheck?.add(piece)
           // The read cache fills on reads: a leecher that nobody asks for data keeps no extra copy.
+          recycle(buffer)
           return results.Verified
         }),
         Effect.ensuring(Effect.sync(() => writing.delete(piece)))

@@ -42,7 +42,7 @@ export interface Torrent {
 }
 
 /** Memory for pieces being assembled (per torrent). */
-const OPEN_PIECE_BYTES = 24 * 1024 * 1024
+const OPEN_PIECE_BYTES = 16 * 1024 * 1024
 
 const hex = (bytes: Uint8Array): string => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString("hex")
 
@@ -75,8 +75,8 @@ export const openTorrent = Effect.fn("Torrent.open")(function*(meta: Metainfo, c
   const maxOpenPieces = Math.max(4, Math.floor(OPEN_PIECE_BYTES / meta.pieceLength))
   const storage: TorrentStorage = yield* storageService.open(meta, {
     directory: config.directory,
-    maxPartialPieces: maxOpenPieces + 16,
-    maxPartialBytes: (maxOpenPieces + 16) * meta.pieceLength,
+    maxPartialPieces: maxOpenPieces + 8,
+    maxPartialBytes: (maxOpenPieces + 8) * meta.pieceLength,
     ...(config.wantedFiles === undefined ? {} : { wanted: config.wantedFiles }),
     onRecheckProgress: (p) =>
       PubSub.publish(events, { _tag: "CheckProgress", checked: p.checked, total: p.total }).pipe(
