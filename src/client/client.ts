@@ -100,7 +100,9 @@ export const makeClient = (config: ClientConfig, extraPeerSources: ReadonlyArray
     const network = yield* Network
     const storage = yield* Storage
     const fs = yield* Effect.serviceOption(FileSystem.FileSystem)
-    const clientScope = yield* Effect.scope
+    // Torrents live in a scope made before the listener's, so shutdown (reverse order) first
+    // stops accepting connections, then closes the torrents: their sessions, announces and files.
+    const torrentsScope = yield* Scope.fork(yield* Effect.scope, "sequential")
     const peerId = yield* makePeerId(resolved.peerIdPrefix)
     const budget = makeConnectionBudget(resolved.maxPeers, resolved.maxHalfOpen)
     const limiter = yield* makeLimiter
@@ -121,7 +123,7 @@ export const makeClient = (config: ClientConfig, extraPeerSources: ReadonlyArray
       const key = meta.infoHash === null ? null : Buffer.from(meta.infoHash).toString("hex")
       if (key === null) return yield* new ClientError({ reason: "Unsupported", detail: `${meta.name}: v2-only torrents cannot be downloaded yet` })
       if (torrents.has(key)) return yield* new ClientError({ reason: "Duplicate", detail: `${meta.name} is already added` })
-      const scope = yield* Scope.fork(clientScope, "sequential")
+      const scope = yield* Scope.fork(torrentsScope, "sequential")
       const wantedFiles = selection(meta, options.select)
       const torrent = yield* openTorrent(meta, {
         directory: options.directory ?? resolved.downloadDirectory,
