@@ -95,7 +95,7 @@ export const hostileLeecher = (options: HostileLeecherOptions) =>
   Effect.acquireRelease(
     Effect.callback<{ readonly socket: Net.Socket; readonly leecher: HostileLeecher; readonly closeOurSide: () => void }>((resume) => {
       const peerId = new Uint8Array(20)
-      peerId.set(new TextEncoder().encode("-HL0001-"))
+      peerId.set(new TextEncoder().encode("-XH0001-"))
       peerId.set(randomBytes(12), 8)
       const framer = makeFramer()
       const counts = new Map<MessageTag, number>()

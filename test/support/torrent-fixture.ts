@@ -97,3 +97,24 @@ export const pieceOnDisk = (root: string, metainfo: Metainfo, piece: number) =>
     }
     return out
   })
+
+/**
+ * Damages `pieces` on disk under `fixture.root` (the first byte of each is inverted), so a
+ * client checking that copy finds exactly those pieces missing. `fixture.data` keeps the
+ * original bytes.
+ */
+export const damagePieces = (fixture: TorrentFixture, pieces: ReadonlyArray<number>) =>
+  Effect.promise(async () => {
+    const { metainfo } = fixture
+    for (const piece of pieces) {
+      const at = piece * metainfo.pieceLength
+      const file = metainfo.files.find((f) => !f.padding && f.offset <= at && at < f.offset + f.length)
+      if (file === undefined) throw new Error(`piece ${piece} starts in no file`)
+      const handle = await open(join(fixture.root, ...file.path), "r+")
+      try {
+        await handle.write(Uint8Array.of((fixture.data[at] ?? 0) ^ 0xff), 0, 1, at - file.offset)
+      } finally {
+        await handle.close()
+      }
+    }
+  })
