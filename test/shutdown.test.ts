@@ -1,0 +1,70 @@
+/**
+ * Clean shutdown: closing a client's layer (what Ctrl-C does in the CLI) ends every fiber
+ * it started and releases every socket, server, UDP socket and file handle, while peers
+ * are connected and a tracker is in use.
+ */
+import { assert, describe, it } from "@effect/vitest"
+import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
+import { Context, Effect, Layer, Metric } from "effect"
+import { join } from "node:path"
+import { Client, layerNode } from "../src/client/index.ts"
+import { createTorrent } from "../src/metainfo/create.ts"
+import { tempDir, writePayload } from "./support/files.ts"
+import { bittorrentTracker } from "./support/tracker-server.ts"
+
+const HANDLE_KINDS = ["TCPSocketWrap", "TCPServerWrap", "UDPWrap", "FileHandle", "Timeout"]
+
+const handles = (): Record<string, number> => {
+  const counts: Record<string, number> = {}
+  for (const kind of process.getActiveResourcesInfo()) counts[kind] = (counts[kind] ?? 0) + 1
+  return Object.fromEntries(HANDLE_KINDS.map((k) => [k, counts[k] ?? 0]))
+}
+
+const startClient = (downloadDirectory: string) =>
+  Layer.build(Layer.fresh(layerNode({ host: "127.0.0.1", port: 0, downloadDirectory }))).pipe(
+    Effect.map((context) => Context.get(context, Client))
+  )
+
+describe("shutdown", () => {
+  it.live("no fiber, socket, server or file handle outlives the client", () =>
+    Effect.gen(function*() {
+      const dir = yield* tempDir()
+      const tracker = yield* bittorrentTracker
+      yield* writePayload(join(dir, "seed"), { "data/a.bin": 2_000_000, "data/b.bin": 100_000 })
+      const { torrent } = yield* createTorrent(join(dir, "seed", "data"), { trackers: [[tracker.udp]], pieceLength: 32768 }).pipe(
+        Effect.provide(NodeFileSystem.layer)
+      )
+      // Count live fibers through Effect's fiber-runtime hook: started minus ended.
+      let live = 0
+      const fibers: Metric.FiberRuntimeMetricsService = {
+        recordFiberStart: () => {
+          live++
+        },
+        recordFiberEnd: () => {
+          live--
+        }
+      }
+      const before = handles()
+      let during: Record<string, number> = {}
+      let liveDuring = 0
+      yield* Effect.scoped(Effect.gen(function*() {
+        const seeder = yield* startClient(join(dir, "seed"))
+        const seeding = yield* seeder.add(torrent)
+        yield* seeding.whenComplete
+        const leecher = yield* startClient(join(dir, "leech"))
+        const leeching = yield* leecher.add(torrent, { peers: [{ host: "127.0.0.1", port: seeder.port ?? 0 }] })
+        yield* leeching.whenComplete.pipe(Effect.timeout("60 seconds"))
+        assert.isAbove((yield* leeching.peers).length + (yield* seeding.peers).length, 0, "peers are connected at shutdown")
+        during = handles()
+        liveDuring = live
+      })).pipe(Effect.provideService(Metric.FiberRuntimeMetrics, fibers))
+      assert.isAbove(liveDuring, 5, "the clients were running fibers")
+      assert.isAbove(during.TCPServerWrap ?? 0, before.TCPServerWrap ?? 0, "the clients were listening")
+      assert.strictEqual(live, 0, "every fiber the clients started has ended")
+      yield* Effect.sleep("200 millis")
+      const after = handles()
+      for (const kind of HANDLE_KINDS) {
+        assert.isAtMost(after[kind] ?? 0, before[kind] ?? 0, `no ${kind} is left behind: ${JSON.stringify({ before, during, after })}`)
+      }
+    }))
+})
