@@ -230,3 +230,17 @@ export const hostileLeecher = (options: HostileLeecherOptions) =>
         socket.destroy()
       })
   ).pipe(Effect.map(({ leecher }) => leecher))
+
+/**
+ * `count` requests for distinct 16 KiB blocks of the first `fullPieces` pieces (each of
+ * `pieceLength` bytes), as one buffer: any `begin` with `begin + 16 KiB` inside the piece
+ * is a valid request, so even a small torrent yields many distinct ones.
+ */
+export const distinctRequests = (pieceLength: number, fullPieces: number, count: number, from = 0): Uint8Array => {
+  const BLOCK = 16 * 1024
+  const begins = pieceLength - BLOCK + 1
+  if (fullPieces * begins < from + count) throw new RangeError(`only ${fullPieces * begins} distinct requests exist`)
+  const frames: Array<Uint8Array> = []
+  for (let i = from; i < from + count; i++) frames.push(request(i % fullPieces, Math.floor(i / fullPieces), BLOCK))
+  return concat(frames)
+}
