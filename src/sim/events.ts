@@ -90,10 +90,12 @@ export const makeEventQueue = Effect.fnUntraced(function*() {
 
   const now = () => clock.currentTimeMillisUnsafe()
 
-  const runDue = () => {
+  // `due`: the bucket time the waker was armed for. The clock may stop a hair short of it
+  // (fractional sleeps accumulate float error), so the waker's own time counts as now.
+  const runDue = (due: number) => {
     while (!closed) {
       const t = times.peek()
-      if (t === undefined || t > now()) break
+      if (t === undefined || t > Math.max(due, now())) break
       const bucket = buckets.get(t)
       if (bucket !== undefined) {
         // Actions may append to this very bucket (zero-delay sends): index loop on purpose.
@@ -123,7 +125,7 @@ export const makeEventQueue = Effect.fnUntraced(function*() {
       Effect.andThen(Effect.sync(() => {
         armed.delete(t)
         if (minArmed === t) recomputeMin()
-        runDue()
+        runDue(t)
       }))
     ))
     if (fiber.pollUnsafe() === undefined) {

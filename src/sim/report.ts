@@ -29,8 +29,15 @@ export interface ScenarioReport {
   readonly hashFailures: number
   /** With memory storage and `verifyData`: every completed leecher holds the exact content. */
   readonly dataVerified: boolean | null
+  /** TCP bytes per (from, to) host name pair that carried any. */
+  readonly traffic: ReadonlyArray<{ readonly from: string; readonly to: string; readonly bytes: number }>
   /** JSON lines, in the order things happened. */
   readonly trace: ReadonlyArray<string>
+}
+
+export const trafficByName = (world: World, hosts: ReadonlyArray<SimHost>) => {
+  const names = new Map(hosts.map((h) => [h.address, h.name]))
+  return world.traffic().map(([from, to, bytes]) => ({ from: names.get(from) ?? from, to: names.get(to) ?? to, bytes }))
 }
 
 export const peerReports = (

@@ -31,7 +31,7 @@ import type { TorrentEvent } from "../torrent/index.ts"
 import { makeSimTorrent, type SimTorrent } from "./content.ts"
 import { advanceUntil, inVirtualTime } from "./driver.ts"
 import { type HostRuntime, type HostSpec, makeHost, PEER_PORT, type Role, type SimHost, TRACKER_PORT } from "./hosts.ts"
-import { peerReports, type ScenarioReport, verifyMemoryCopies } from "./report.ts"
+import { peerReports, type ScenarioReport, trafficByName, verifyMemoryCopies } from "./report.ts"
 import { makeSimStorage } from "./storage.ts"
 import { type HostOptions, makeWorld, type WorldOptions } from "./world.ts"
 
@@ -254,6 +254,7 @@ export const simulate = Effect.fn("Sim.simulate")(function*(spec: ScenarioSpec) 
     bans,
     hashFailures,
     dataVerified,
+    traffic: trafficByName(world, [...runtimes.values()].map((rt) => rt.host)),
     trace: world.traceLines()
   }
   return report

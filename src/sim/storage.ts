@@ -71,7 +71,8 @@ export const makeSimStorage = (content: SharedContent, options: SimStorageOption
         loadResume: Effect.sync(() => bits.slice()),
         saveResume: () => Effect.void,
         close: Effect.void,
-        cacheReads: options.corrupt === true
+        cacheReads: options.corrupt === true,
+        retainsBuffers: false
       }
       return backend
     })

@@ -106,13 +106,14 @@ const makeEndpoint = (world: World, host: HostState, local: Address, remote: Add
         world.hold(go)
         return
       }
-      const slot = world.transmit(host, to, size)
-      departed = slot.departed
-      const at = Math.max(slot.delivered, lastDelivery)
-      lastDelivery = at
-      world.events.at(at, () => {
-        if (size > 0) world.countBytes(host, to, size)
-        onArrival(peer)
+      departed = world.transmit(host, to, size, (done) => {
+        // arrivals of one direction are in order; keep deliveries in order too
+        const at = Math.max(done, lastDelivery)
+        lastDelivery = at
+        world.events.at(at, () => {
+          if (size > 0) world.countBytes(host, to, size)
+          onArrival(peer)
+        })
       })
     }
     go()

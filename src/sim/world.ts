@@ -4,11 +4,11 @@
  * Link model (store and forward, FIFO queues, all in virtual time):
  * - each host has an uplink and a downlink with a rate in bytes/s and a queue: a transfer
  *   starts on the sender's uplink when the bytes before it have left, crosses the link
- *   (latency), then queues on the receiver's downlink. Rates therefore emerge from the
- *   queues: five connections sharing a 10 MB/s uplink get ~2 MB/s each, and a fast seeder
- *   feeding a slow leecher is limited by the leecher's downlink.
- * - Downlink slots are reserved when the bytes are sent, not when they arrive: a
- *   deliberate simplification (exact for equal latencies) that keeps the model O(1) per write.
+ *   (latency), then queues on the receiver's downlink in arrival order. Rates therefore
+ *   emerge from the queues: five connections sharing a 10 MB/s uplink get ~2 MB/s each,
+ *   and a fast seeder feeding a slow leecher is limited by the leecher's downlink.
+ * - A write is one unit on the links (no segmentation): a 16 KiB block occupies a link
+ *   for 16 KiB / rate, then the next one goes.
  * - one-way latency between two hosts = `latencyMs` (world default or per-pair override)
  *   + each host's `extraLatencyMs`.
  *
@@ -98,8 +98,12 @@ export interface World {
   /** Overrides the one-way latency between two hosts (both directions). */
   readonly setLatency: (a: string, b: string, latencyMs: number) => void
   readonly latency: (from: HostState, to: HostState) => number
-  /** Reserves uplink and downlink time for `size` bytes sent now; returns departure and delivery times. */
-  readonly transmit: (from: HostState, to: HostState, size: number) => { readonly departed: number; readonly delivered: number }
+  /**
+   * Queues `size` bytes on the sender's uplink now; when they arrive, queues them on the
+   * receiver's downlink and calls `onArrival` with the time they are through it.
+   * Returns the time the last byte leaves the sender.
+   */
+  readonly transmit: (from: HostState, to: HostState, size: number, onArrival: (downlinkDone: number) => void) => number
   readonly reachable: (a: HostState, b: HostState) => boolean
   /** Runs `retry` when the partition between `from` and `to` heals (TCP segments waiting to get through). */
   readonly hold: (retry: () => void) => void
@@ -112,6 +116,8 @@ export interface World {
   readonly random: () => number
   /** TCP payload bytes carried from one host to another (by address). */
   readonly bytesBetween: (from: string, to: string) => number
+  /** Every (from, to) address pair that carried TCP bytes, in first-use order. */
+  readonly traffic: () => ReadonlyArray<readonly [string, string, number]>
   readonly countBytes: (from: HostState, to: HostState, size: number) => void
   readonly trace: (kind: string, fields?: TraceFields) => void
   /** Trace lines so far (JSON, one event each, in the order they happened). */
@@ -180,15 +186,22 @@ export const makeWorld = Effect.fnUntraced(function*(options: WorldOptions = {})
     return base + from.extraLatencyMs + to.extraLatencyMs
   }
 
-  const transmit = (from: HostState, to: HostState, size: number) => {
+  const transmit = (from: HostState, to: HostState, size: number, onArrival: (downlinkDone: number) => void): number => {
     const now = events.now()
-    if (from === to) return { departed: now, delivered: now }
+    if (from === to) {
+      events.at(now, () => onArrival(events.now()))
+      return now
+    }
     const start = Math.max(now, from.upFree)
     from.upFree = start + (size * 1000) / from.uploadBps
-    const arrive = from.upFree + latency(from, to)
-    const downStart = Math.max(arrive, to.downFree)
-    to.downFree = downStart + (size * 1000) / to.downloadBps
-    return { departed: from.upFree, delivered: to.downFree }
+    // The downlink slot is taken when the bytes arrive, in arrival order: a slow sender's
+    // bytes still on their way never hold up bytes that arrive before them.
+    events.at(from.upFree + latency(from, to), () => {
+      const downStart = Math.max(events.now(), to.downFree)
+      to.downFree = downStart + (size * 1000) / to.downloadBps
+      onArrival(to.downFree)
+    })
+    return from.upFree
   }
 
   const crash = (address: string) => {
@@ -240,6 +253,11 @@ export const makeWorld = Effect.fnUntraced(function*(options: WorldOptions = {})
     },
     random: () => rng.nextDoubleUnsafe(),
     bytesBetween: (from, to) => pairBytes.get(`${from}>${to}`) ?? 0,
+    traffic: () =>
+      [...pairBytes].map(([key, n]) => {
+        const [from = "", to = ""] = key.split(">")
+        return [from, to, n] as const
+      }),
     countBytes: (from, to, size) => {
       from.bytesSent += size
       to.bytesReceived += size
