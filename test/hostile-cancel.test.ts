@@ -66,8 +66,9 @@ describe("hostile: cancel", () => {
         }
         assert.isTrue(served.every((p) => askedKeys.has(key(p))), "only requested blocks are sent")
         assert.strictEqual(new Set(served.map(key)).size, served.length, "no block is sent twice")
-        // 8 blocks of burst pass at once and one more is under way when the cancels arrive: the rest must not come.
-        assert.isAtMost(served.length, 12, `cancelled blocks were sent: ${served.length} of ${asked.length}`)
+        // 8 blocks of burst pass at once and one more is under way when the cancels arrive (8 more a
+        // second if the machine is slow to deliver them): the rest must not come.
+        assert.isAtMost(served.length, 20, `cancelled blocks were sent: ${served.length} of ${asked.length}`)
         assert.isAtLeast(served.length, 1, "the burst before the cancels is served")
         if (fast) {
           const servedKeys = new Set(served.map(key))
@@ -89,6 +90,25 @@ describe("hostile: cancel", () => {
         assert.isFalse(seeder.log.all().some((e) => e._tag === "Error"))
       }), 20_000)
   }
+
+  it.live("a request cancelled, then asked again with another length, is served with the new length", () =>
+    Effect.gen(function*() {
+      const fixture = yield* makeTorrent(yield* tempDir(), "payload", FILES, PIECE)
+      const seeder = yield* startSeeder(fixture, { uploadLimit: UPLOAD_LIMIT })
+      const h = yield* hostileLeecher({ port: seeder.port, infoHash: fixture.infoHash, fast: true, keepBlocks: true })
+      yield* h.waitUntil("the seeder to unchoke the hostile peer", () => !h.choked())
+      // Keep the writer busy past its burst, so the next requests wait in the queue.
+      const all = blocks(fixture.metainfo.pieceCount, fixture.metainfo.totalSize)
+      yield* h.send(all.slice(0, 12).map((b) => request(b.piece, b.begin, b.length)))
+      yield* Effect.sleep("100 millis")
+      const piece = 15
+      yield* h.send([request(piece, 0, BLOCK), cancel(piece, 0, BLOCK), request(piece, 0, 100)])
+      yield* h.waitUntil("an answer for the block", () => h.pieces().some((p) => p.piece === piece), 8)
+      const answers = h.pieces().filter((p) => p.piece === piece)
+      assert.deepStrictEqual(answers.map((p) => p.length), [100], "the block as last requested, once")
+      assert.deepStrictEqual(answers[0]?.data, pieceBytes(fixture, piece).subarray(0, 100))
+      assert.deepStrictEqual(h.rejects(), [{ piece, begin: 0, length: BLOCK }], "the cancelled request is rejected (BEP 6)")
+    }), 15_000)
 
   for (const fast of [true, false]) {
     it.live(`a request/cancel flood while the writer is busy keeps memory bounded${fast ? " (BEP 6)" : " (no BEP 6)"}`, () =>
