@@ -13,8 +13,9 @@ import { downloadCommand } from "./download.ts"
 import { runCliMain } from "./errors.ts"
 import { infoCommand } from "./info.ts"
 import { seedCommand } from "./seed.ts"
+import { simulateCommand } from "./simulate.ts"
 
-const subcommands = [infoCommand, createCommand, downloadCommand, seedCommand] as const
+const subcommands = [infoCommand, createCommand, downloadCommand, seedCommand, simulateCommand] as const
 
 export const cli = Command.make("effect-torrent").pipe(
   Command.withDescription("a BitTorrent client on Effect"),
