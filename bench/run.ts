@@ -31,6 +31,8 @@ const profileDir = join(benchDir, "profiles")
 const python = "/usr/bin/python3"
 const ltbench = join(benchDir, "ltbench.py")
 const measure = join(benchDir, "measure.py")
+/** The V8 flags bin/effect-torrent.js runs with (its shebang), so the bench measures the client as shipped. */
+const CLI_NODE_FLAGS = ["--max-semi-space-size=4"]
 
 interface Measured {
   readonly leecher: "ours" | "libtorrent"
@@ -114,7 +116,7 @@ const leech = async (
   payload: Awaited<ReturnType<typeof ensurePayload>>,
   seeder: { readonly pid: number; readonly port: number },
   size: number,
-  nodeFlags: ReadonlyArray<string> = []
+  nodeFlags: ReadonlyArray<string> = CLI_NODE_FLAGS
 ): Promise<Measured> => {
   const dir = mkdtempSync(join(tmpdir(), `et-bench-${leecher}-`))
   const out = join(dir, "out")
@@ -206,7 +208,7 @@ const environment = (): string => {
 const profileOnce = async (payload: Awaited<ReturnType<typeof ensurePayload>>, seeder: { readonly pid: number; readonly port: number }, size: number) => {
   mkdirSync(profileDir, { recursive: true })
   const name = `leech-ours-${sizeLabel(size)}-${new Date().toISOString().replaceAll(":", "")}.cpuprofile`
-  const m = await leech("ours", payload, seeder, size, ["--cpu-prof", "--cpu-prof-dir", profileDir, "--cpu-prof-name", name])
+  const m = await leech("ours", payload, seeder, size, [...CLI_NODE_FLAGS, "--cpu-prof", "--cpu-prof-dir", profileDir, "--cpu-prof-name", name])
   const path = join(profileDir, name)
   if (!readdirSync(profileDir).includes(name)) throw new Error(`no profile written at ${path}`)
   return { m, path, summary: formatSummary(summarizeProfile(readProfile(path)), 25) }

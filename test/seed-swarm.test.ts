@@ -5,7 +5,7 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
-import { Context, Effect, Layer, SubscriptionRef } from "effect"
+import { Context, Effect, Layer, Option, Stream, SubscriptionRef } from "effect"
 import { readFile } from "node:fs/promises"
 import { join } from "node:path"
 import { Client, type ClientConfig, layerNode } from "../src/client/index.ts"
@@ -50,8 +50,14 @@ describe("seeding", () => {
       for (const path of Object.keys(FILES)) {
         assert.isTrue(yield* sameFile(join(dir, "seed", path), join(dir, "wt", path)), path)
       }
-      const state = SubscriptionRef.getUnsafe(seeding.state)
-      assert.isAtLeast(state.uploaded, 8_388_608, "the seed uploaded the whole torrent")
+      // The state is republished every second: wait for the one that counts the last blocks.
+      const uploaded = yield* SubscriptionRef.changes(seeding.state).pipe(
+        Stream.map((s) => s.uploaded),
+        Stream.filter((n) => n >= 8_388_608),
+        Stream.runHead,
+        Effect.timeout("5 seconds")
+      )
+      assert.isAtLeast(Option.getOrElse(uploaded, () => 0), 8_388_608, "the seed uploaded the whole torrent")
     }))
 
   it.live("ten of our leechers download from one seed at once and trade pieces among themselves", () =>

@@ -7,7 +7,7 @@
 import { Effect, Result } from "effect"
 import { Bitfield, decodeExtendedHandshake, decodeFrame, EXTENDED_HANDSHAKE_ID, type Message } from "../wire/index.ts"
 import { PeerError } from "./errors.ts"
-import type { BlockRef, TorrentLink } from "./link.ts"
+import type { TorrentLink } from "./link.ts"
 import type { SessionOptions } from "./session.ts"
 import { blockKey, type SessionState } from "./session-state.ts"
 
@@ -20,7 +20,10 @@ export interface SessionContext {
   readonly send: (message: Message) => void
   readonly end: (reason: PeerError["reason"], detail: string) => void
   readonly fill: () => void
-  readonly queueUpload: (key: string, block: BlockRef) => void
+  /** Send a reply the peer's own message provoked: waits while the outbox is full. */
+  readonly reply: (message: Message) => Effect.Effect<void>
+  /** The upload queue (`s.uploads`) gained blocks: wake the writer. */
+  readonly signalUploads: () => void
   readonly updateInterest: () => void
   readonly unchoke: () => void
   readonly now: () => number
@@ -43,10 +46,10 @@ const checkIndex = (ctx: SessionContext, index: number, what: string): Effect.Ef
 /** A request we will not serve: reject it under BEP 6, and count it toward flood detection. */
 const refuse = (ctx: SessionContext, m: { index: number; begin: number; length: number }): Effect.Effect<void, PeerError> => {
   ctx.s.violations++
-  if (ctx.s.fast) ctx.send({ _tag: "Reject", index: m.index, begin: m.begin, length: m.length })
-  return ctx.s.violations > ctx.options.maxViolations
-    ? Effect.fail(violation(ctx, `${ctx.s.violations} requests we could not serve (request flood)`))
-    : Effect.void
+  if (ctx.s.violations > ctx.options.maxViolations) {
+    return Effect.fail(violation(ctx, `${ctx.s.violations} requests we could not serve (request flood)`))
+  }
+  return ctx.s.fast ? ctx.reply({ _tag: "Reject", index: m.index, begin: m.begin, length: m.length }) : Effect.void
 }
 
 const onRequest = (ctx: SessionContext, m: { index: number; begin: number; length: number }) =>
@@ -63,7 +66,7 @@ const onRequest = (ctx: SessionContext, m: { index: number; begin: number; lengt
     if (s.uploads.has(key)) return
     const block = { piece: m.index, begin: m.begin, length: m.length }
     s.uploads.set(key, block)
-    ctx.queueUpload(key, block)
+    ctx.signalUploads()
   })
 
 const onPiece = (ctx: SessionContext, index: number, begin: number, block: Uint8Array) =>
@@ -188,12 +191,11 @@ export const handleMessage = (ctx: SessionContext, frame: Uint8Array): Effect.Ef
       case "Piece":
         return checkIndex(ctx, m.index, "piece").pipe(Effect.andThen(onPiece(ctx, m.index, m.begin, m.block)))
       case "Cancel": {
-        const key = blockKey(m.index, m.begin)
-        if (s.uploads.delete(key) && s.fast) {
-          // BEP 6: a cancelled request is answered with a reject (or the piece).
-          ctx.send({ _tag: "Reject", index: m.index, begin: m.begin, length: m.length })
-        }
-        return Effect.void
+        const queued = s.uploads.get(blockKey(m.index, m.begin))
+        if (queued === undefined || queued.length !== m.length) return Effect.void
+        s.uploads.delete(blockKey(m.index, m.begin))
+        // BEP 6: a cancelled request is answered with a reject (or the piece).
+        return s.fast ? ctx.reply({ _tag: "Reject", index: m.index, begin: m.begin, length: m.length }) : Effect.void
       }
       case "Reject": {
         const key = blockKey(m.index, m.begin)

@@ -9,10 +9,13 @@ export interface OutstandingRequest {
   readonly sentAt: number
 }
 
-/** What the writer sends: a message, or a block to read from storage and upload. */
+/**
+ * What the writer is woken with: a message to send, or word that `uploads` has blocks
+ * to serve (the blocks themselves stay in `uploads`, so a cancel removes them for good).
+ */
 export type Outgoing =
   | { readonly _tag: "Message"; readonly message: Message }
-  | { readonly _tag: "Upload"; readonly key: string; readonly block: BlockRef }
+  | { readonly _tag: "Uploads" }
 
 export const blockKey = (piece: number, begin: number): string => `${piece}:${begin}`
 
@@ -22,8 +25,8 @@ export const blockKey = (piece: number, begin: number): string => `${piece}:${be
  *
  * Invariants:
  * - `requests` holds exactly the blocks the picker has recorded as requested from this peer.
- * - `uploads` holds the peer's requests we accepted and have not sent, rejected or had cancelled;
- *   its size never exceeds the session's `maxUploadQueue`.
+ * - `uploads` is the upload queue, in request order: the peer's requests we accepted and have not
+ *   sent, rejected or had cancelled; its size never exceeds the session's `maxUploadQueue`.
  * - `stats.amChoking` reflects the last choke/unchoke we sent.
  */
 export interface SessionState {
@@ -40,6 +43,8 @@ export interface SessionState {
   lastReceivedAt: number
   lastSentAt: number
   lastBlockAt: number
+  /** An `Uploads` wake-up is in the outbox and not yet taken. */
+  uploadsSignalled: boolean
   sentBitfield: boolean
   receivedBitfield: boolean
   /** Requests the peer sent that we had to drop (choked, not had, queue full): a flood shows here. */
@@ -83,6 +88,7 @@ export const makeSessionState = (
   lastReceivedAt: now,
   lastSentAt: now,
   lastBlockAt: now,
+  uploadsSignalled: false,
   sentBitfield: false,
   receivedBitfield: false,
   violations: 0

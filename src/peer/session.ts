@@ -22,7 +22,7 @@ import {
   supportsFast
 } from "../wire/index.ts"
 import { PeerError } from "./errors.ts"
-import type { BlockRef, PeerLink, TorrentLink } from "./link.ts"
+import type { PeerLink, TorrentLink } from "./link.ts"
 import { handleMessage } from "./messages.ts"
 import { DEFAULT_PIPELINE, pipelineDepth } from "./pipeline.ts"
 import { makeSessionState, type Outgoing } from "./session-state.ts"
@@ -47,6 +47,11 @@ export interface SessionOptions {
   /** Our listening port, advertised in the extended handshake (`p`). */
   readonly listenPort: number | null
 }
+
+/** Messages waiting for the writer; see `outbox`. */
+const OUTBOX_CAPACITY = 4096
+/** Blocks served per socket write (16 × 16 KiB = 256 KiB), so messages are not held up long. */
+const UPLOADS_PER_WRITE = 16
 
 export const DEFAULT_SESSION_OPTIONS: SessionOptions = {
   requestTimeoutMillis: 30_000,
@@ -86,13 +91,17 @@ export const runSession = Effect.fn("PeerSession.run")(function*(
       ...(torrent.isComplete() ? { upload_only: true } : {})
     })
   const s = makeSessionState(key, conn, fast, clientFromPeerId(handshake.peerId), now(), options.maxPipeline)
-  const outbox = yield* Queue.unbounded<Outgoing>()
+  // Bounded: a peer that stops reading cannot make us buffer without limit. Our own messages
+  // (have, request, cancel…) that find it full end the session; replies the peer provoked
+  // (rejects) wait for room instead, which stops the reader and pushes back through TCP.
+  const outbox = yield* Queue.bounded<Outgoing>(OUTBOX_CAPACITY)
   const ended = yield* Deferred.make<never, PeerError>()
   const { picker, storage } = torrent
 
   const send = (message: Message): void => {
-    Queue.offerUnsafe(outbox, { _tag: "Message", message })
+    if (!Queue.offerUnsafe(outbox, { _tag: "Message", message })) end("Timeout", "peer stopped reading (send queue full)")
   }
+  const reply = (message: Message): Effect.Effect<void> => Queue.offer(outbox, { _tag: "Message", message }).pipe(Effect.asVoid)
   const end = (reason: PeerError["reason"], detail: string): void => {
     Deferred.doneUnsafe(ended, Effect.fail(new PeerError({ reason, peer: key, detail })))
   }
@@ -167,11 +176,12 @@ export const runSession = Effect.fn("PeerSession.run")(function*(
   // Unchoking waits for the peer's `interested` (messages.ts): an unchoke sent before it is
   // pointless, and WebTorrent loses one that arrives before it finished setting up its wire.
 
-  const queueUpload = (uploadKey: string, block: BlockRef): void => {
-    Queue.offerUnsafe(outbox, { _tag: "Upload", key: uploadKey, block })
+  const signalUploads = (): void => {
+    if (s.uploadsSignalled) return
+    s.uploadsSignalled = Queue.offerUnsafe(outbox, { _tag: "Uploads" })
   }
   const unchoke = () => link.setChoked(false)
-  const ctx = { s, torrent, options, send, end, fill, queueUpload, updateInterest, unchoke, now }
+  const ctx = { s, torrent, options, send, reply, end, fill, signalUploads, updateInterest, unchoke, now }
 
   const reader = Effect.gen(function*() {
     // Frames already buffered behind the handshake come first.
@@ -194,13 +204,16 @@ export const runSession = Effect.fn("PeerSession.run")(function*(
       const batch = yield* Queue.takeAll(outbox)
       const chunks: Array<Uint8Array> = []
       for (const item of batch) {
-        if (item._tag === "Message") {
-          chunks.push(encodeMessage(item.message))
-          continue
-        }
-        // The peer may have cancelled it, or we choked it, while it waited in the queue.
-        if (!s.uploads.delete(item.key)) continue
-        const { piece, begin, length } = item.block
+        if (item._tag === "Message") chunks.push(encodeMessage(item.message))
+        else s.uploadsSignalled = false
+      }
+      // Serve a bounded slice of the upload queue per write, oldest first; cancels and chokes
+      // have already removed what must not go out.
+      let served = 0
+      for (const [uploadKey, block] of s.uploads) {
+        if (served >= UPLOADS_PER_WRITE) break
+        s.uploads.delete(uploadKey)
+        const { piece, begin, length } = block
         const data = yield* storage.read(piece, begin, length).pipe(Effect.result)
         if (Result.isFailure(data)) continue
         yield* torrent.uploadThrottle.take(length)
@@ -208,7 +221,9 @@ export const runSession = Effect.fn("PeerSession.run")(function*(
         s.uploadMeter.add(length, now())
         s.stats.uploaded += length
         torrent.onUploaded(length)
+        served++
       }
+      if (s.uploads.size > 0) signalUploads()
       if (chunks.length === 0) continue
       s.lastSentAt = now()
       yield* conn.writeV(chunks).pipe(Effect.mapError(netToPeer(conn)))
