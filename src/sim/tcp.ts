@@ -127,7 +127,10 @@ const makeEndpoint = (world: World, host: HostState, local: Address, remote: Add
       let size = 0
       for (const c of chunks) size += c.length
       if (size === 0) return Effect.void
-      const departed = transmit(size, (peer) => peer.deliver(chunks))
+      // One write arrives as one segment, as a real socket read would return it: the
+      // receiver's framer then finds whole frames in one chunk instead of stitching them.
+      const segment = chunks.length === 1 ? chunks : [Buffer.concat(chunks, size)]
+      const departed = transmit(size, (peer) => peer.deliver(segment))
       const bufferMs = (world.options.sendBufferBytes * 1000) / host.uploadBps
       const wait = departed - bufferMs - world.events.now()
       return wait > 0 ? Effect.sleep(Duration.millis(wait)) : Effect.void
