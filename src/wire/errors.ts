@@ -10,6 +10,7 @@ import { Schema } from "effect"
  * - `FrameTooLarge`: a length prefix above the framer's limit (nothing was allocated).
  * - `BadBitfield`: wrong length for the piece count, or spare bits set (BEP 3: drop the peer).
  * - `BadExtendedHandshake`: BEP 10 handshake payload is not a bencoded dict, or a strict field check failed.
+ * - `BadExtensionMessage`: a ut_metadata (BEP 9) or ut_pex (BEP 11) payload is malformed.
  */
 export const WireErrorReason = Schema.Literals([
   "BadHandshake",
@@ -17,7 +18,8 @@ export const WireErrorReason = Schema.Literals([
   "UnknownMessageId",
   "FrameTooLarge",
   "BadBitfield",
-  "BadExtendedHandshake"
+  "BadExtendedHandshake",
+  "BadExtensionMessage"
 ])
 export type WireErrorReason = typeof WireErrorReason.Type
 

@@ -37,3 +37,11 @@ export {
 } from "./handshake.ts"
 export { Message, MessageId, messageName, type MessageTag } from "./message.ts"
 export { clientFromPeerId, DEFAULT_PEER_ID_PREFIX, makePeerId, PEER_ID_LENGTH } from "./peerId.ts"
+export {
+  decodeUtMetadata,
+  encodeUtMetadata,
+  METADATA_PIECE_SIZE,
+  metadataPieceCount,
+  type UtMetadataMessage
+} from "./ut-metadata.ts"
+export { decodeUtPex, encodeUtPex, PEX_MAX_PEERS, type PexAddress, type PexMessage } from "./ut-pex.ts"
