@@ -34,6 +34,10 @@ export interface PeerStats {
   connectedAt: number
   inflight: number
   pipelineDepth: number
+  /** Where the peer accepts connections: the dialled address, or its BEP 10 `p` for incoming ones. */
+  listenAddress: { readonly host: string; readonly port: number } | null
+  /** BEP 21: the peer only uploads (it has all it wants). */
+  uploadOnly: boolean
 }
 
 /** What the torrent can do to a live session (the session registers one of these). */
@@ -51,6 +55,11 @@ export interface PeerLink {
   readonly setChoked: (choked: boolean) => void
   /** There may be new blocks to request (a piece failed, a peer left). */
   readonly wake: () => void
+  /**
+   * Send an extension message by name, with the peer's id for it; false when the peer
+   * did not negotiate that extension.
+   */
+  readonly sendExtended: (name: string, payload: Uint8Array) => boolean
   /** Ask the session to end (ban, limits, shutdown). */
   readonly disconnect: (reason: "Banned" | "Shutdown", detail: string) => void
 }
@@ -87,6 +96,12 @@ export interface TorrentLink {
   readonly onUploaded: (bytes: number) => void
   /** Everything wanted is verified (we upload only). */
   readonly isComplete: () => boolean
+  /** The info dict exactly as in the .torrent (served over ut_metadata). */
+  readonly metadata: Uint8Array
+  /** BEP 27: no PEX, no DHT. */
+  readonly isPrivate: boolean
+  /** Addresses learnt from a peer (PEX). */
+  readonly addPeers: (addresses: ReadonlyArray<{ readonly host: string; readonly port: number }>, source: string) => Effect.Effect<void>
   /** Whether we are currently allowed to unchoke this peer on connect (before the first rechoke). */
   readonly initialUnchoke: (key: string) => boolean
   /** Storage failed (disk full, permissions): the torrent stops with this error. */

@@ -5,7 +5,8 @@
  * serve) is dropped and counted.
  */
 import { Effect, Result } from "effect"
-import { Bitfield, decodeExtendedHandshake, decodeFrame, EXTENDED_HANDSHAKE_ID, type Message } from "../wire/index.ts"
+import { Bitfield, decodeFrame, type Message } from "../wire/index.ts"
+import { handleExtended } from "./extensions.ts"
 import { PeerError } from "./errors.ts"
 import type { TorrentLink } from "./link.ts"
 import type { SessionOptions } from "./session.ts"
@@ -209,13 +210,7 @@ export const handleMessage = (ctx: SessionContext, frame: Uint8Array): Effect.Ef
         return Effect.void
       }
       case "Extended":
-        if (m.id === EXTENDED_HANDSHAKE_ID) {
-          const hs = decodeExtendedHandshake(m.payload)
-          if (Result.isSuccess(hs) && hs.success.reqq !== undefined && hs.success.reqq > 0) {
-            s.maxPipeline = Math.max(1, Math.min(ctx.options.maxPipeline, hs.success.reqq))
-          }
-        }
-        return Effect.void
+        return handleExtended(ctx, m.id, m.payload)
       case "Port":
       case "Suggest":
       case "AllowedFast":

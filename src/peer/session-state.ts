@@ -47,6 +47,10 @@ export interface SessionState {
   uploadsSignalled: boolean
   sentBitfield: boolean
   receivedBitfield: boolean
+  /** The peer's extension ids (BEP 10 `m`): the ids we must send with. */
+  extensions: Record<string, number>
+  /** ut_metadata requests the peer made (bounded, see extensions.ts). */
+  metadataRequests: number
   /** Requests the peer sent that we had to drop (choked, not had, queue full): a flood shows here. */
   violations: number
 }
@@ -78,7 +82,9 @@ export const makeSessionState = (
     isSeed: false,
     connectedAt: now,
     inflight: 0,
-    pipelineDepth: 0
+    pipelineDepth: 0,
+    listenAddress: null,
+    uploadOnly: false
   },
   requests: new Map(),
   uploads: new Map(),
@@ -91,5 +97,7 @@ export const makeSessionState = (
   uploadsSignalled: false,
   sentBitfield: false,
   receivedBitfield: false,
-  violations: 0
+  violations: 0,
+  extensions: {},
+  metadataRequests: 0
 })

@@ -23,6 +23,7 @@ import {
 } from "../wire/index.ts"
 import { PeerError } from "./errors.ts"
 import type { PeerLink, TorrentLink } from "./link.ts"
+import { ourExtensions } from "./extensions.ts"
 import { handleMessage } from "./messages.ts"
 import { DEFAULT_PIPELINE, pipelineDepth } from "./pipeline.ts"
 import { makeSessionState, type Outgoing } from "./session-state.ts"
@@ -75,7 +76,9 @@ export const runSession = Effect.fn("PeerSession.run")(function*(
   framer: Framer,
   handshake: Handshake,
   ourReserved: Uint8Array,
-  options: SessionOptions = DEFAULT_SESSION_OPTIONS
+  options: SessionOptions = DEFAULT_SESSION_OPTIONS,
+  /** We dialled the peer, so its address is where it listens (PEX tells others). */
+  dialled = false
 ) {
   const clock = yield* Clock.Clock
   const now = () => clock.currentTimeMillisUnsafe()
@@ -84,7 +87,8 @@ export const runSession = Effect.fn("PeerSession.run")(function*(
   const extended = supportsExtensionProtocol(handshake.reserved) && supportsExtensionProtocol(ourReserved)
   const extendedHandshake = () =>
     extendedHandshakeMessage({
-      m: {},
+      m: ourExtensions(torrent.isPrivate),
+      metadata_size: torrent.metadata.length,
       v: options.clientVersion,
       reqq: options.maxUploadQueue,
       ...(options.listenPort === null ? {} : { p: options.listenPort }),
@@ -95,6 +99,7 @@ export const runSession = Effect.fn("PeerSession.run")(function*(
   // (have, request, cancel…) that find it full end the session; replies the peer provoked
   // (rejects) wait for room instead, which stops the reader and pushes back through TCP.
   const outbox = yield* Queue.bounded<Outgoing>(OUTBOX_CAPACITY)
+  if (dialled) s.stats.listenAddress = conn.remote
   const ended = yield* Deferred.make<never, PeerError>()
   const { picker, storage } = torrent
 
@@ -159,6 +164,12 @@ export const runSession = Effect.fn("PeerSession.run")(function*(
     // BEP 10 lets either side send its handshake again to update what it said.
     uploadOnly: () => {
       if (extended) send(extendedHandshake())
+    },
+    sendExtended: (name, payload) => {
+      const id = s.extensions[name]
+      if (id === undefined || id === 0) return false
+      send({ _tag: "Extended", id, payload })
+      return true
     },
     disconnect: (reason, detail) => end(reason, detail)
   }

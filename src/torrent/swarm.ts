@@ -45,14 +45,20 @@ const supervise = <R>(deps: SwarmDeps, key: string, session: Effect.Effect<never
     )
   )
 
-const connectedSession = (deps: SwarmDeps, conn: Connection, framer: Framer, handshake: Parameters<typeof runSession>[3]) =>
+const connectedSession = (
+  deps: SwarmDeps,
+  conn: Connection,
+  framer: Framer,
+  handshake: Parameters<typeof runSession>[3],
+  dialled: boolean
+) =>
   Effect.gen(function*() {
     const { budget } = deps.config
     budget.connections++
     yield* Effect.addFinalizer(() => Effect.sync(() => { budget.connections-- }))
     const key = formatAddress(conn.remote)
     yield* PubSub.publish(deps.events, { _tag: "PeerConnected", peer: key, client: clientFromPeerId(handshake.peerId) })
-    return yield* runSession(deps.link, conn, framer, handshake, deps.ours.reserved, deps.config.session)
+    return yield* runSession(deps.link, conn, framer, handshake, deps.ours.reserved, deps.config.session, dialled)
   })
 
 /** Dial, handshake and run a session with `address`; the half-open slot is held until the handshake ends. */
@@ -69,7 +75,7 @@ const dial = (deps: SwarmDeps, address: Address) =>
       const handshake = yield* handshakeOutgoing(conn, framer, deps.ours, `${handshakeTimeoutMillis} millis`)
       return { conn, handshake }
     }).pipe(Effect.ensuring(Effect.sync(() => { budget.halfOpen-- })))
-    return yield* connectedSession(deps, opened.conn, framer, opened.handshake)
+    return yield* connectedSession(deps, opened.conn, framer, opened.handshake, true)
   }))
 
 /**
@@ -124,7 +130,7 @@ export const acceptIncoming = (
     deps.book.markConnected(key, conn.remote)
     const session = Effect.gen(function*() {
       const handshake = yield* handshakeIncoming(conn, framer, header, deps.ours, `${handshakeTimeoutMillis} millis`)
-      return yield* Effect.scoped(connectedSession(deps, conn, framer, handshake))
+      return yield* Effect.scoped(connectedSession(deps, conn, framer, handshake, false))
     })
     const fiber = yield* FiberMap.run(sessions, key, supervise(deps, key, session))
     yield* Fiber.await(fiber)

@@ -19,6 +19,7 @@ import { TorrentError } from "./errors.ts"
 import { makePeerBook } from "./peer-book.ts"
 import { seededRandom } from "./random.ts"
 import type { TorrentEvent, TorrentState, TrackerStatus } from "./state.ts"
+import { runPex } from "./pex.ts"
 import { acceptIncoming, dialLoop, type SwarmDeps } from "./swarm.ts"
 
 export interface Torrent {
@@ -176,6 +177,12 @@ export const openTorrent = Effect.fn("Torrent.open")(function*(meta: Metainfo, c
       })
     })
 
+  const addPeers = (addresses: ReadonlyArray<{ readonly host: string; readonly port: number }>, source = "manual") =>
+    Effect.gen(function*() {
+      const added = book.add(addresses, source, now())
+      if (added > 0) yield* publish({ _tag: "PeersDiscovered", source, count: added })
+    })
+
   const link: TorrentLink = {
     infoHash: infoHashBytes,
     peerId: config.peerId,
@@ -215,6 +222,9 @@ export const openTorrent = Effect.fn("Torrent.open")(function*(meta: Metainfo, c
     onDownloaded: (bytes) => downloadMeter.add(bytes, now()),
     onUploaded: (bytes) => uploadMeter.add(bytes, now()),
     isComplete: () => p.isComplete(),
+    metadata: meta.infoBytes,
+    isPrivate: meta.private,
+    addPeers,
     initialUnchoke: () => {
       let unchoked = 0
       for (const l of links.values()) if (!l.stats.amChoking) unchoked++
@@ -228,12 +238,6 @@ export const openTorrent = Effect.fn("Torrent.open")(function*(meta: Metainfo, c
 
   const ours = { infoHash: infoHashBytes, peerId: config.peerId, reserved: makeReserved({ extensionProtocol: true, fast: true }) }
   const deps: SwarmDeps = { config, link, book, ours, events, connected: () => links.size }
-
-  const addPeers = (addresses: ReadonlyArray<{ readonly host: string; readonly port: number }>, source = "manual") =>
-    Effect.gen(function*() {
-      const added = book.add(addresses, source, now())
-      if (added > 0) yield* publish({ _tag: "PeersDiscovered", source, count: added })
-    })
 
   const hooks: SwarmHooks = {
     infoHash: infoHashBytes,
@@ -273,6 +277,7 @@ export const openTorrent = Effect.fn("Torrent.open")(function*(meta: Metainfo, c
         for (const l of links.values()) l.setChoked(!result.unchoke.has(l.stats.key))
       })
     }, { config: { slots: config.uploadSlots } }))
+    if (!meta.private) yield* Effect.forkScoped(runPex(links))
     yield* dialLoop(deps, sessions)
   }).pipe(Effect.scoped, Effect.provideService(Network, network))
 

@@ -28,7 +28,7 @@ declare module "webtorrent" {
       readonly uploaded: number
       readonly downloaded: number
       addPeer(peer: string): boolean
-      on(event: "done" | "ready" | "metadata", cb: () => void): this
+      on(event: "done" | "ready" | "metadata" | "infoHash", cb: () => void): this
       on(event: "error" | "warning", cb: (err: Error | string) => void): this
       on(event: "wire", cb: (wire: unknown, addr: string) => void): this
       once(event: "done" | "ready", cb: () => void): this

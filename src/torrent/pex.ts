@@ -1,0 +1,52 @@
+/**
+ * Peer exchange (BEP 11): about once a minute, tell each peer that speaks ut_pex which
+ * peers joined and left since we last told it, at most 50 of each per message. Only
+ * peers whose listening address we know are shared. Disabled for private torrents.
+ */
+import { Effect } from "effect"
+import { formatAddress } from "../net/index.ts"
+import type { PeerLink } from "../peer/index.ts"
+import { encodeUtPex, type PexAddress } from "../wire/index.ts"
+
+const PEX_INTERVAL = "60 seconds"
+const PEX_MAX_PER_MESSAGE = 50
+
+/** What to tell one peer: its view so far (`sent`) against the swarm now. Pure. */
+export const pexDelta = (
+  sent: ReadonlyMap<string, PexAddress>,
+  current: ReadonlyMap<string, PexAddress>,
+  self: string
+): { readonly added: Array<PexAddress>; readonly dropped: Array<PexAddress> } => {
+  const added: Array<PexAddress> = []
+  const dropped: Array<PexAddress> = []
+  for (const [key, address] of current) {
+    if (key !== self && !sent.has(key) && added.length < PEX_MAX_PER_MESSAGE) added.push(address)
+  }
+  for (const [key, address] of sent) {
+    if (!current.has(key) && dropped.length < PEX_MAX_PER_MESSAGE) dropped.push(address)
+  }
+  return { added, dropped }
+}
+
+export const runPex = (links: ReadonlyMap<string, PeerLink>) =>
+  Effect.gen(function*() {
+    const told = new Map<string, Map<string, PexAddress>>()
+    while (true) {
+      yield* Effect.sleep(PEX_INTERVAL)
+      const current = new Map<string, PexAddress>()
+      for (const l of links.values()) {
+        if (l.stats.listenAddress !== null) current.set(formatAddress(l.stats.listenAddress), l.stats.listenAddress)
+      }
+      for (const key of told.keys()) if (!links.has(key)) told.delete(key)
+      for (const [key, link] of links) {
+        const sent = told.get(key) ?? new Map<string, PexAddress>()
+        const self = link.stats.listenAddress === null ? key : formatAddress(link.stats.listenAddress)
+        const delta = pexDelta(sent, current, self)
+        if (delta.added.length === 0 && delta.dropped.length === 0) continue
+        if (!link.sendExtended("ut_pex", encodeUtPex(delta))) continue
+        for (const a of delta.added) sent.set(formatAddress(a), a)
+        for (const d of delta.dropped) sent.delete(formatAddress(d))
+        told.set(key, sent)
+      }
+    }
+  })
