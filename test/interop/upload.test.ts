@@ -77,7 +77,7 @@ describe("interop: reference clients download from our client", () => {
         yield* waitForPort(port, "aria2c")
         yield* ours.torrent.addPeers([{ host: "127.0.0.1", port }])
         // With --seed-time=0 aria2 exits 0 once it has every piece and verified it.
-        const code = yield* leecher.waitExit("90 seconds")
+        const code = yield* leecher.waitExit("60 seconds")
         assert.strictEqual(code, 0, `aria2c exit code; output:\n${leecher.output().slice(-2000)}`)
         assert.include(leecher.output(), "Download complete")
         yield* uploadedAll(ours.torrent)
