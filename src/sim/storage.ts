@@ -13,9 +13,7 @@
  */
 import * as NodePath from "node:path"
 import { Effect } from "effect"
-import type { Backend } from "../storage/backend.ts"
-import { Storage } from "../storage/index.ts"
-import { type BackendInput, openWith } from "../storage/service.ts"
+import { type Backend, type BackendInput, openWith, Storage } from "../storage/index.ts"
 
 export interface SharedContent {
   /** Payload by info-hash (hex). */

@@ -30,5 +30,7 @@
 export { StorageError, type StorageErrorReason } from "./errors.ts"
 export { FileStorage } from "./file-storage.ts"
 export { makeMemoryStorage, MemoryStorage } from "./memory-storage.ts"
-export { Storage } from "./service.ts"
+export type { Backend } from "./backend.ts"
+/** For storage layers outside this folder (the simulator's shared-content storage). */
+export { type BackendInput, openWith, Storage } from "./service.ts"
 export type { OpenOptions, PutResult, RecheckProgress, TorrentStorage } from "./types.ts"

@@ -7,8 +7,9 @@
  * - failures back off exponentially (15 s, 30 s, … up to 10 min) and an address that
  *   failed `maxFailures` times in a row is forgotten until a source announces it again.
  *
- * Keys are `host:port`: on loopback (tests, simulations) every peer shares one IP, so
- * banning by IP alone would ban the whole swarm.
+ * Keys are `host:port`. A ban also covers the peer's IP, so it cannot come back from
+ * another port (an incoming connection's port is ephemeral) — except on loopback, where
+ * every local peer shares one IP and an IP ban would ban the whole swarm.
  */
 import type { Address } from "../net/index.ts"
 import { formatAddress } from "../net/index.ts"
@@ -46,13 +47,17 @@ export const makePeerBook = (options: { readonly maxFailures?: number; readonly 
   const maxEntries = options.maxEntries ?? 5_000
   const entries = new Map<string, Entry>()
   const bannedKeys = new Set<string>()
+  const bannedHosts = new Set<string>()
+  const hostOf = (key: string): string => key.startsWith("[") ? key.slice(1, key.indexOf("]")) : key.slice(0, key.lastIndexOf(":"))
+  const isLoopback = (host: string): boolean => host.startsWith("127.") || host === "::1" || host === "localhost"
+  const banned = (key: string): boolean => bannedKeys.has(key) || bannedHosts.has(hostOf(key))
 
   return {
     add: (addresses, source, now) => {
       let added = 0
       for (const address of addresses) {
         const key = formatAddress(address)
-        if (bannedKeys.has(key)) continue
+        if (banned(key)) continue
         const known = entries.get(key)
         if (known !== undefined) {
           // Re-announced: a forgotten peer becomes dialable again, a backing-off one keeps its delay.
@@ -99,11 +104,13 @@ export const makePeerBook = (options: { readonly maxFailures?: number; readonly 
     },
     ban: (key) => {
       bannedKeys.add(key)
+      const host = hostOf(key)
+      if (!isLoopback(host)) bannedHosts.add(host)
       const e = entries.get(key)
       if (e !== undefined && !e.connected) entries.delete(key)
       else if (e !== undefined) e.failures = maxFailures
     },
-    isBanned: (key) => bannedKeys.has(key),
+    isBanned: banned,
     banned: () => bannedKeys.size,
     candidates: () => {
       let n = 0

@@ -1,0 +1,48 @@
+import { assert, describe, it } from "@effect/vitest"
+import { makePeerBook } from "../src/torrent/index.ts"
+
+const a = (host: string, port: number) => ({ host, port })
+
+describe("peer book (pure)", () => {
+  it("hands out each address once until it disconnects, then backs off exponentially after failures", () => {
+    const book = makePeerBook()
+    assert.strictEqual(book.add([a("10.0.0.1", 1), a("10.0.0.2", 2), a("10.0.0.1", 1)], "tracker", 0), 2)
+    const first = book.next(0)
+    const second = book.next(0)
+    assert.notDeepEqual(first, second)
+    assert.isUndefined(book.next(0))
+    book.markDisconnected("10.0.0.1:1", true, 1000)
+    assert.isUndefined(book.next(15_999), "15 s after the first failure")
+    assert.deepStrictEqual(book.next(16_000), a("10.0.0.1", 1))
+    book.markDisconnected("10.0.0.1:1", true, 16_000)
+    assert.isUndefined(book.next(16_000 + 29_999), "30 s after the second")
+    assert.deepStrictEqual(book.next(46_000), a("10.0.0.1", 1))
+  })
+
+  it("forgets an address after five failures in a row, until a source announces it again", () => {
+    const book = makePeerBook()
+    book.add([a("10.0.0.1", 1)], "dht", 0)
+    let t = 0
+    for (let i = 0; i < 5; i++) {
+      t += 700_000
+      assert.isDefined(book.next(t))
+      book.markDisconnected("10.0.0.1:1", true, t)
+    }
+    assert.isUndefined(book.next(t + 10_000_000))
+    assert.strictEqual(book.candidates(), 0)
+    book.add([a("10.0.0.1", 1)], "tracker", t)
+    assert.deepStrictEqual(book.next(t), a("10.0.0.1", 1))
+  })
+
+  it("a ban covers the peer's IP on a real network, but only host:port on loopback", () => {
+    const book = makePeerBook()
+    book.ban("10.0.0.9:6881")
+    assert.isTrue(book.isBanned("10.0.0.9:51234"), "the same IP from another port")
+    assert.strictEqual(book.add([a("10.0.0.9", 7000)], "pex", 0), 0)
+    book.ban("127.0.0.1:7001")
+    assert.isTrue(book.isBanned("127.0.0.1:7001"))
+    assert.isFalse(book.isBanned("127.0.0.1:7002"), "other local peers stay usable")
+    book.ban("[::1]:9000")
+    assert.isFalse(book.isBanned("[::1]:9001"))
+  })
+})
