@@ -122,6 +122,15 @@ const onPiece = (ctx: SessionContext, index: number, begin: number, block: Uint8
     ctx.fill()
   })
 
+/** The peer announced a piece (have, or a later bitfield): count it once. */
+const peerGained = (ctx: SessionContext, piece: number): void => {
+  const { s, torrent } = ctx
+  if (!Bitfield.set(s.peerPieces, piece)) return
+  s.stats.haveCount++
+  s.stats.isSeed = s.stats.haveCount >= torrent.pieceCount
+  if (torrent.picker.peerHas(s.key, piece)) ctx.updateInterest()
+}
+
 export const handleMessage = (ctx: SessionContext, frame: Uint8Array): Effect.Effect<void, PeerError> =>
   Effect.suspend(() => {
     const decoded = decodeFrame(frame)
@@ -159,16 +168,21 @@ export const handleMessage = (ctx: SessionContext, frame: Uint8Array): Effect.Ef
         return Effect.void
       case "Have":
         return checkIndex(ctx, m.index, "have").pipe(Effect.andThen(Effect.sync(() => {
-          if (picker.peerHas(s.key, m.index)) ctx.updateInterest()
-          s.stats.haveCount++
-          s.stats.isSeed = s.stats.haveCount >= torrent.pieceCount
+          peerGained(ctx, m.index)
           ctx.fill()
         })))
       case "Bitfield": {
-        if (s.receivedBitfield) return Effect.fail(violation(ctx, "second bitfield"))
         const bits = Bitfield.fromWire(m.bits, torrent.pieceCount)
         if (Result.isFailure(bits)) return Effect.fail(violation(ctx, bits.failure.message))
+        if (s.receivedBitfield) {
+          // aria2 announces finished pieces with whole bitfields instead of `have`: take a
+          // later bitfield as an update (a peer never loses pieces, so only new bits count).
+          for (const piece of Bitfield.setIndices(bits.success)) peerGained(ctx, piece)
+          ctx.fill()
+          return Effect.void
+        }
         s.receivedBitfield = true
+        s.peerPieces = bits.success
         const count = Bitfield.count(bits.success)
         s.stats.haveCount = count
         s.stats.isSeed = count === torrent.pieceCount
@@ -179,6 +193,7 @@ export const handleMessage = (ctx: SessionContext, frame: Uint8Array): Effect.Ef
       }
       case "HaveAll":
         s.receivedBitfield = true
+        s.peerPieces = Bitfield.full(torrent.pieceCount)
         s.stats.haveCount = torrent.pieceCount
         s.stats.isSeed = true
         picker.peerHasAll(s.key)

@@ -1,4 +1,5 @@
 import type { Connection } from "../net/index.ts"
+import { Bitfield } from "../wire/index.ts"
 import type { Message } from "../wire/index.ts"
 import type { BlockRef, PeerStats } from "./link.ts"
 import { makeRateMeter, type RateMeter } from "./rate.ts"
@@ -47,6 +48,8 @@ export interface SessionState {
   uploadsSignalled: boolean
   sentBitfield: boolean
   receivedBitfield: boolean
+  /** Pieces the peer announced (bitfield, have, have all). */
+  peerPieces: Bitfield.Bitfield
   /** The peer's extension ids (BEP 10 `m`): the ids we must send with. */
   extensions: Record<string, number>
   /** ut_metadata requests the peer made (bounded, see extensions.ts). */
@@ -61,7 +64,8 @@ export const makeSessionState = (
   fast: boolean,
   client: string,
   now: number,
-  maxPipeline: number
+  maxPipeline: number,
+  pieceCount: number
 ): SessionState => ({
   key,
   conn,
@@ -99,5 +103,6 @@ export const makeSessionState = (
   receivedBitfield: false,
   violations: 0,
   extensions: {},
+  peerPieces: Bitfield.make(pieceCount),
   metadataRequests: 0
 })

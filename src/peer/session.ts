@@ -94,7 +94,7 @@ export const runSession = Effect.fn("PeerSession.run")(function*(
       ...(options.listenPort === null ? {} : { p: options.listenPort }),
       ...(torrent.isComplete() ? { upload_only: true } : {})
     })
-  const s = makeSessionState(key, conn, fast, clientFromPeerId(handshake.peerId), now(), options.maxPipeline)
+  const s = makeSessionState(key, conn, fast, clientFromPeerId(handshake.peerId), now(), options.maxPipeline, torrent.pieceCount)
   // Bounded: a peer that stops reading cannot make us buffer without limit. Our own messages
   // (have, request, cancel…) that find it full end the session; replies the peer provoked
   // (rejects) wait for room instead, which stops the reader and pushes back through TCP.
