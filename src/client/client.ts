@@ -26,6 +26,7 @@ import { ClientError } from "./errors.ts"
 import { listenForPeers } from "./listener.ts"
 import { Storage } from "../storage/index.ts"
 import { both, makeLimiter, makeThrottle } from "../ratelimit/index.ts"
+import { Dht, dhtPeerSource } from "../dht/index.ts"
 import { Tracker } from "../tracker/index.ts"
 import { trackerSource } from "./tracker-source.ts"
 
@@ -96,7 +97,12 @@ export const makeClient = (config: ClientConfig, extraPeerSources: ReadonlyArray
     const resolved = resolveConfig(config)
     // Without a Tracker service (a tracker-less simulation, say) torrents get peers from other sources only.
     const tracker = yield* Effect.serviceOption(Tracker)
-    const peerSources = [...(Option.isSome(tracker) ? [trackerSource(tracker.value)] : []), ...extraPeerSources]
+    const dht = yield* Effect.serviceOption(Dht)
+    const peerSources = [
+      ...(Option.isSome(tracker) ? [trackerSource(tracker.value)] : []),
+      ...(Option.isSome(dht) ? [dhtPeerSource(dht.value)] : []),
+      ...extraPeerSources
+    ]
     const network = yield* Network
     const storage = yield* Storage
     const fs = yield* Effect.serviceOption(FileSystem.FileSystem)

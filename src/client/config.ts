@@ -24,6 +24,16 @@ export interface ClientConfig {
   /** Hash failures shared with other peers that a peer may cause before it is banned. Default 3. */
   readonly maxStrikes?: number
   readonly session?: Partial<SessionOptions>
+  /**
+   * The DHT (BEP 5): off unless given. `bootstrap` lists `host:port` nodes to join through
+   * (default: the well-known public routers), `port` the UDP port (default: the TCP port),
+   * `stateFile` where the routing table persists between runs.
+   */
+  readonly dht?: {
+    readonly bootstrap?: ReadonlyArray<string>
+    readonly port?: number
+    readonly stateFile?: string
+  }
   /** Bytes per second across all torrents; absent = unlimited. */
   readonly uploadLimit?: number
   readonly downloadLimit?: number

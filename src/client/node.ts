@@ -3,6 +3,7 @@ import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import { Layer } from "effect"
 import { NodeNetwork } from "../net/index.ts"
 import { FileStorage } from "../storage/index.ts"
+import { layer as dhtLayer } from "../dht/index.ts"
 import { Tracker } from "../tracker/index.ts"
 import { Client } from "./client.ts"
 import type { ClientConfig } from "./config.ts"
@@ -15,7 +16,12 @@ export const layerNode = (config: ClientConfig = {}): Layer.Layer<Client, unknow
   // UDP trackers are asked from the interface peers reach us on.
   const udpBind = { host: config.host ?? "0.0.0.0", port: 0 }
   const tracker = Tracker.layer({ udpBind }).pipe(Layer.provide(Layer.mergeAll(NodeNetwork.layer, NodeHttpClient.layerNodeHttp)))
-  return Client.layer(config).pipe(
-    Layer.provide(Layer.mergeAll(NodeNetwork.layer, FileStorage.layer, NodeFileSystem.layer, tracker))
-  )
+  const base = Layer.mergeAll(NodeNetwork.layer, FileStorage.layer, NodeFileSystem.layer, tracker)
+  if (config.dht === undefined) return Client.layer(config).pipe(Layer.provide(base))
+  const dht = dhtLayer({
+    bind: { host: config.host ?? "0.0.0.0", port: config.dht.port ?? (typeof config.port === "number" ? config.port : 0) },
+    ...(config.dht.bootstrap === undefined ? {} : { bootstrap: config.dht.bootstrap }),
+    ...(config.dht.stateFile === undefined ? {} : { stateFile: config.dht.stateFile })
+  }).pipe(Layer.provide(Layer.mergeAll(NodeNetwork.layer, NodeFileSystem.layer)))
+  return Client.layer(config).pipe(Layer.provide(Layer.mergeAll(base, dht)))
 }

@@ -1,0 +1,43 @@
+/**
+ * Trackerless: our client finds a seeder through the DHT alone, over real UDP on
+ * 127.0.0.1 (a third DHT node is the bootstrap router; nothing leaves loopback).
+ */
+import { assert, describe, it } from "@effect/vitest"
+import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
+import { Context, Effect, Layer } from "effect"
+import { join } from "node:path"
+import { Client, layerNode } from "../src/client/index.ts"
+import { make as makeDhtNode } from "../src/dht/index.ts"
+import { createTorrent } from "../src/metainfo/create.ts"
+import { NodeNetwork } from "../src/net/index.ts"
+import { sameFile, tempDir, writePayload } from "./support/files.ts"
+
+const startClient = (downloadDirectory: string, bootstrap: string) =>
+  Layer.build(Layer.fresh(layerNode({ host: "127.0.0.1", port: 0, downloadDirectory, dht: { bootstrap: [bootstrap] } }))).pipe(
+    Effect.map((context) => Context.get(context, Client))
+  )
+
+describe("DHT peer discovery", () => {
+  it.live("a leecher with no tracker and no peers finds the seeder through the DHT", () =>
+    Effect.gen(function*() {
+      const dir = yield* tempDir()
+      yield* writePayload(join(dir, "seed"), { "dhtdata/x.bin": 600_000 })
+      const { torrent, metainfo } = yield* createTorrent(join(dir, "seed", "dhtdata"), { pieceLength: 32768 }).pipe(
+        Effect.provide(NodeFileSystem.layer)
+      )
+      const router = yield* makeDhtNode({ bind: { host: "127.0.0.1", port: 0 }, bootstrap: [] }).pipe(
+        Effect.provide(Layer.mergeAll(NodeNetwork.layer, NodeFileSystem.layer))
+      )
+      const bootstrap = `127.0.0.1:${router.address.port}`
+      const seeder = yield* startClient(join(dir, "seed"), bootstrap)
+      const seeding = yield* seeder.add(torrent)
+      yield* seeding.whenComplete
+      const infoHash = metainfo.infoHash ?? new Uint8Array(20)
+      // Wait until the seeder's announce reached the router.
+      while ((yield* router.storedPeers(infoHash)).length === 0) yield* Effect.sleep("50 millis")
+      const leecher = yield* startClient(join(dir, "leech"), bootstrap)
+      const leeching = yield* leecher.add(torrent)
+      yield* leeching.whenComplete.pipe(Effect.timeout("30 seconds"))
+      assert.isTrue(yield* sameFile(join(dir, "seed", "dhtdata", "x.bin"), join(dir, "leech", "dhtdata", "x.bin")))
+    }).pipe(Effect.timeout("60 seconds")))
+})
