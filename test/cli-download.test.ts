@@ -30,7 +30,8 @@ const start = (args: ReadonlyArray<string>) =>
   Effect.acquireRelease(
     Effect.gen(function*() {
       const exited = yield* Deferred.make<number | null>()
-      const child = spawn(process.execPath, [BIN, ...args], { stdio: ["ignore", "pipe", "pipe"] })
+      // --no-dht: tests never contact the public DHT routers.
+      const child = spawn(process.execPath, [BIN, ...args, "--no-dht"], { stdio: ["ignore", "pipe", "pipe"] })
       const lines: Array<string> = []
       const stderr: Array<string> = []
       let buffer = ""

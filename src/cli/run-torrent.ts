@@ -5,6 +5,7 @@
  * `stopped` announces, saves resume data and closes the files.
  */
 import { Console, Duration, Effect, Logger, Option, SubscriptionRef } from "effect"
+import { join } from "node:path"
 import { Flag } from "effect/cli"
 import { type AddOptions, Client, type ClientConfig, layerNode } from "../client/index.ts"
 import type { Metainfo } from "../metainfo/model.ts"
@@ -30,7 +31,12 @@ export const sharedFlags = {
   downloadLimit: Flag.String("download-limit").pipe(Flag.withDescription("bytes per second, e.g. 500k or 10M"), Flag.optional),
   seedRatio: Flag.String("seed-ratio").pipe(Flag.withDescription("stop seeding once uploaded / size reaches this ratio"), Flag.optional),
   seedTime: Flag.String("seed-time").pipe(Flag.withDescription("stop seeding after this long, e.g. 90s, 30m, 2h"), Flag.optional),
-  json: Flag.Boolean("json").pipe(Flag.withDescription("print one JSON object per line"), Flag.withDefault(false))
+  json: Flag.Boolean("json").pipe(Flag.withDescription("print one JSON object per line"), Flag.withDefault(false)),
+  dhtBootstrap: Flag.String("dht-bootstrap").pipe(
+    Flag.withDescription("join the DHT through this node, HOST:PORT; repeatable (default: the well-known routers)"),
+    Flag.atLeast(0)
+  ),
+  noDht: Flag.Boolean("no-dht").pipe(Flag.withDescription("do not use the DHT"), Flag.withDefault(false))
 }
 
 export interface SharedArgs {
@@ -42,6 +48,8 @@ export interface SharedArgs {
   readonly seedRatio: Option.Option<string>
   readonly seedTime: Option.Option<string>
   readonly json: boolean
+  readonly dhtBootstrap: ReadonlyArray<string>
+  readonly noDht: boolean
 }
 
 /** "90s", "30m", "2h", "1h30m", or plain seconds. */
@@ -71,6 +79,9 @@ export const planFromArgs = (args: SharedArgs): Effect.Effect<RunPlan, CliInputE
       const address = parsePeerAddress(raw)
       if (address === undefined) return yield* bad("--peer", `expected HOST:PORT, got ${JSON.stringify(raw)}`)
       peers.push(address)
+    }
+    for (const raw of args.dhtBootstrap) {
+      if (parsePeerAddress(raw) === undefined) return yield* bad("--dht-bootstrap", `expected HOST:PORT, got ${JSON.stringify(raw)}`)
     }
     if (args.maxPeers < 1) return yield* bad("--max-peers", "must be at least 1")
     if (args.port < 0 || args.port > 65535) return yield* bad("--port", "must be between 0 and 65535")
@@ -168,7 +179,14 @@ export const runTorrent = (options: RunOptions) =>
       port: args.port,
       maxPeersPerTorrent: args.maxPeers,
       ...(plan.uploadLimit === undefined ? {} : { uploadLimit: plan.uploadLimit }),
-      ...(plan.downloadLimit === undefined ? {} : { downloadLimit: plan.downloadLimit })
+      ...(plan.downloadLimit === undefined ? {} : { downloadLimit: plan.downloadLimit }),
+      ...(args.noDht ? {} : {
+        dht: {
+          ...(args.dhtBootstrap.length === 0 ? {} : { bootstrap: args.dhtBootstrap }),
+          // The routing table persists next to the resume data, so the next run starts warm.
+          stateFile: join(options.directory, ".effect-torrent", "dht.state")
+        }
+      })
     }
     yield* Effect.gen(function*() {
       const client = yield* Client
