@@ -1,0 +1,352 @@
+/**
+ * Fetching a magnet link's info dict from peers (BEP 9 ut_metadata, client side).
+ *
+ * Addresses come from the magnet's `x.pe` and from the same `PeerSource`s a torrent
+ * uses (trackers, DHT). Up to `maxPeers` connections at once; each does the BEP 3
+ * handshake with the extension bit, the BEP 10 extended handshake, and then serves the
+ * assembly (assembly.ts), which decides who is asked for which piece and what is kept.
+ * Everything (sockets, peer fibers, sources, the request timer) lives in one scope that
+ * closes when the fetch ends, whatever the outcome.
+ *
+ * Ids per direction (BEP 10): we send ut_metadata messages with the id from THEIR `m`,
+ * they send them to the id from OUR `m` (`OUR_UT_METADATA_ID`).
+ */
+import { Clock, Deferred, Duration, Effect, FiberSet, Queue } from "effect"
+import type { Exit } from "effect"
+import type { Magnet, Metainfo } from "../metainfo/index.ts"
+import { bytesEqual, parseInfoDict, sha1, sha256 } from "../metainfo/index.ts"
+import { type Address, type Connection, formatAddress, Network } from "../net/index.ts"
+import { handshakeOutgoing } from "../peer/index.ts"
+import type { PeerSource, SwarmHooks } from "../torrent/index.ts"
+import { makeFramer, makeReserved, supportsExtensionProtocol, supportsFast } from "../wire/index.ts"
+import {
+  addPeer,
+  type Assembly,
+  expiredPeers,
+  makeAssembly,
+  type MetadataProgress,
+  progress,
+  removePeer,
+  schedule
+} from "./assembly.ts"
+import { MagnetFetchError, MetadataPeerDropped } from "./errors.ts"
+import { handleFrame, nextFrame, sendHaveNone, sendOurExtendedHandshake, sendRequest, waitExtendedHandshake } from "./peer-wire.ts"
+
+export interface FetchMetadataOptions {
+  readonly peerId: Uint8Array
+  /** Trackers, DHT…: they feed addresses through `hooks.addPeers`. */
+  readonly sources: ReadonlyArray<PeerSource>
+  /** Port told to trackers and the DHT (our listening port). Default 6881. */
+  readonly port?: number
+  /** Connections at once. Default 8. */
+  readonly maxPeers?: number
+  /** Deadline for the whole fetch. Default 2 minutes. */
+  readonly timeout?: Duration.Input
+  /** TCP connect. Default 5 seconds. */
+  readonly connectTimeout?: Duration.Input
+  /** Handshakes, and each metadata request: a peer slower than this is dropped. Default 10 seconds. */
+  readonly requestTimeout?: Duration.Input
+  /** Largest metadata_size accepted (nothing larger is ever allocated). Default 16 MiB. */
+  readonly maxMetadataSize?: number
+  readonly onProgress?: (progress: MetadataProgress) => Effect.Effect<void>
+}
+
+export const DEFAULT_MAX_METADATA_SIZE = 16 * 1024 * 1024
+const DEFAULT_MAX_PEERS = 8
+const PER_PEER_REQUESTS = 2
+/** Addresses remembered per fetch: a flood from a source cannot grow memory without bound. */
+const MAX_KNOWN_ADDRESSES = 10_000
+/** Peer endings kept for the error message. */
+const MAX_NOTES = 8
+/**
+ * What trackers are told we still need. The real size is unknown; 0 would mark us a seeder
+ * (trackers then leave seeders out of the answer, and those are the peers we want).
+ */
+const LEFT_UNKNOWN = 16 * 1024
+
+interface PeerHandle {
+  readonly outbox: Queue.Queue<number>
+  readonly kill: Deferred.Deferred<never, MetadataPeerDropped>
+  /** Their ut_metadata id (from their `m`); 0 until their extended handshake. */
+  theirId: number
+}
+
+const millis = (input: Duration.Input): number => Duration.toMillis(Duration.fromInputUnsafe(input))
+
+const parseHostPort = (text: string): Address | undefined => {
+  const m = /^\[([^\]]+)\]:(\d{1,5})$/.exec(text) ?? /^([^:\s]+):(\d{1,5})$/.exec(text)
+  if (m === null || m[1] === undefined || m[2] === undefined) return undefined
+  const port = Number(m[2])
+  return port >= 1 && port <= 0xffff ? { host: m[1], port } : undefined
+}
+
+/** The 20 bytes peers know the torrent by: the v1 hash, or the v2 hash truncated (BEP 52). */
+const handshakeHash = (magnet: Magnet): Uint8Array | undefined =>
+  magnet.infoHash ?? magnet.infoHashV2?.subarray(0, 20)
+
+/** Every hash the magnet names must match (both for a hybrid magnet). */
+const verifier = (magnet: Magnet) => (metadata: Uint8Array): boolean =>
+  (magnet.infoHash === null || bytesEqual(sha1(metadata), magnet.infoHash)) &&
+  (magnet.infoHashV2 === null || bytesEqual(sha256(metadata), magnet.infoHashV2))
+
+/**
+ * Fetches and verifies the info dict a magnet link names, then parses it with the
+ * magnet's trackers (one tier each, in link order) and web seeds.
+ */
+export const fetchMetadata = Effect.fn("fetchMetadata")(function*(
+  magnet: Magnet,
+  options: FetchMetadataOptions
+): Effect.fn.Return<Metainfo, MagnetFetchError, Network> {
+  const infoHash = handshakeHash(magnet)
+  if (infoHash === undefined) {
+    return yield* new MagnetFetchError({ reason: "InvalidMagnet", detail: "the magnet link has no info-hash" })
+  }
+  const trackers = magnet.trackers.map((url) => [url])
+  const metadata = yield* Effect.scoped(collect(magnet, infoHash, trackers, options))
+  return yield* parseInfoDict(metadata, { trackers, webSeeds: magnet.webSeeds }).pipe(
+    Effect.mapError((e) =>
+      new MagnetFetchError({ reason: "InvalidMetadata", detail: `the info dict matching the info-hash is invalid: ${e.message}` })
+    )
+  )
+})
+
+const collect = Effect.fnUntraced(function*(
+  magnet: Magnet,
+  infoHash: Uint8Array,
+  trackers: ReadonlyArray<ReadonlyArray<string>>,
+  options: FetchMetadataOptions
+) {
+  const network = yield* Network
+  const maxPeers = Math.max(1, options.maxPeers ?? DEFAULT_MAX_PEERS)
+  const timeout = options.timeout ?? Duration.minutes(2)
+  const connectTimeout = options.connectTimeout ?? Duration.seconds(5)
+  const requestTimeout = options.requestTimeout ?? Duration.seconds(10)
+  const requestMillis = millis(requestTimeout)
+  const ours = { infoHash, peerId: options.peerId, reserved: makeReserved({ extensionProtocol: true, fast: true }) }
+
+  const a: Assembly = makeAssembly({
+    maxMetadataSize: options.maxMetadataSize ?? DEFAULT_MAX_METADATA_SIZE,
+    perPeer: PER_PEER_REQUESTS,
+    verify: verifier(magnet)
+  })
+  const done = yield* Deferred.make<Uint8Array, MagnetFetchError>()
+  const fibers = yield* FiberSet.make()
+  const handles = new Map<string, PeerHandle>()
+  const known = new Set<string>()
+  const queue: Array<Address> = []
+  const notes: Array<string> = []
+  let live = 0
+  let tried = 0
+  let offered = 0
+  let lastProgress = ""
+
+  const note = (text: string) => {
+    notes.push(text)
+    if (notes.length > MAX_NOTES) notes.shift()
+  }
+  const summary = () =>
+    `tried ${tried} peer(s)${a.banned.size > 0 ? `, banned ${a.banned.size}` : ""}` +
+    (notes.length > 0 ? ` (${notes.join("; ")})` : "")
+
+  const report = Effect.suspend(() => {
+    const p = progress(a)
+    const text = `${p.peers}/${p.received}/${p.total}`
+    if (options.onProgress === undefined || text === lastProgress) return Effect.void
+    lastProgress = text
+    return options.onProgress(p)
+  })
+
+  // Hands out requests; each goes to its peer's outbox, written by that peer's writer fiber.
+  const dispatch = Effect.gen(function*() {
+    const now = yield* Clock.currentTimeMillis
+    for (const r of schedule(a, now)) {
+      const handle = handles.get(r.peer)
+      if (handle !== undefined) Queue.offerUnsafe(handle.outbox, r.piece)
+    }
+    yield* report
+  })
+
+  const kill = (key: string, detail: string) =>
+    Effect.suspend(() => {
+      const handle = handles.get(key)
+      return handle === undefined ? Effect.void : Deferred.fail(handle.kill, new MetadataPeerDropped({ peer: key, detail }))
+    })
+
+  const session = (address: Address, key: string, handle: PeerHandle) =>
+    Effect.gen(function*() {
+      const drop = (detail: string) => new MetadataPeerDropped({ peer: key, detail })
+      const conn: Connection = yield* network.connect(address, { timeout: connectTimeout }).pipe(
+        Effect.mapError((e) => drop(e.message))
+      )
+      const framer = makeFramer()
+      const theirs = yield* handshakeOutgoing(conn, framer, ours, requestTimeout).pipe(
+        Effect.mapError((e) => drop(e.detail))
+      )
+      if (!supportsExtensionProtocol(theirs.reserved)) return yield* drop("does not support the extension protocol (BEP 10)")
+      yield* sendOurExtendedHandshake(conn, key)
+      if (supportsFast(theirs.reserved)) yield* sendHaveNone(conn, key)
+      const ext = yield* waitExtendedHandshake(conn, framer, key).pipe(
+        Effect.timeoutOrElse({
+          duration: requestTimeout,
+          orElse: () => Effect.fail(drop(`no extended handshake within ${requestMillis} ms`))
+        })
+      )
+      const id = ext.m["ut_metadata"] ?? 0
+      if (id === 0) return yield* drop("does not offer ut_metadata")
+      handle.theirId = id
+      const added = addPeer(a, key, ext.metadata_size)
+      if (added._tag === "Refused") return yield* drop(added.reason)
+      offered++
+      yield* Effect.forkScoped(
+        Effect.forever(Queue.take(handle.outbox).pipe(Effect.flatMap((piece) => sendRequest(conn, key, handle.theirId, piece))))
+          .pipe(Effect.catch((e) => Deferred.fail(handle.kill, e)))
+      )
+      yield* dispatch
+      while (true) {
+        const frame = yield* nextFrame(conn, framer, key)
+        const outcome = yield* handleFrame(a, conn, key, frame, handle)
+        switch (outcome._tag) {
+          case "Continue":
+            break
+          case "Changed":
+            yield* dispatch
+            break
+          case "Complete":
+            yield* report
+            yield* Deferred.succeed(done, outcome.metadata)
+            return
+          case "HashMismatch": {
+            yield* Effect.logWarning(`metadata from ${outcome.banned.join(", ")} does not match the info-hash: banned`)
+            note(`metadata from ${outcome.banned.join(", ")} did not match the info-hash`)
+            for (const k of outcome.banned) if (k !== key) yield* kill(k, "sent metadata not matching the info-hash")
+            if (outcome.banned.includes(key)) return yield* drop("sent metadata not matching the info-hash")
+            yield* dispatch
+            break
+          }
+          case "Drop":
+            return yield* drop(outcome.reason)
+        }
+      }
+    })
+
+  const ended = (key: string, exit: Exit.Exit<void, MetadataPeerDropped>) =>
+    Effect.suspend(() => {
+      handles.delete(key)
+      live--
+      removePeer(a, key)
+      if (Deferred.isDoneUnsafe(done)) return Effect.void
+      const detail = exit._tag === "Failure" ? describeCause(exit) : "closed"
+      note(`${key}: ${detail}`)
+      return Effect.logDebug(`metadata peer ${key} ended: ${detail}`).pipe(
+        Effect.andThen(dispatch),
+        Effect.andThen(pump)
+      )
+    })
+
+  const startPeer = (address: Address) =>
+    Effect.gen(function*() {
+      const key = formatAddress(address)
+      const handle: PeerHandle = {
+        outbox: yield* Queue.unbounded<number>(),
+        kill: yield* Deferred.make<never, MetadataPeerDropped>(),
+        theirId: 0
+      }
+      handles.set(key, handle)
+      live++
+      tried++
+      yield* FiberSet.run(
+        fibers,
+        Effect.scoped(session(address, key, handle)).pipe(
+          Effect.raceFirst(Deferred.await(handle.kill)),
+          Effect.onExit((exit) => ended(key, exit))
+        )
+      )
+    })
+
+  const pump: Effect.Effect<void> = Effect.gen(function*() {
+    while (live < maxPeers && !Deferred.isDoneUnsafe(done)) {
+      const address = queue.shift()
+      if (address === undefined) break
+      if (a.banned.has(formatAddress(address))) continue
+      yield* startPeer(address)
+    }
+    // Without sources nothing new can come: once the last peer is gone, give up now.
+    if (options.sources.length === 0 && live === 0 && queue.length === 0) {
+      const detail = tried === 0
+        ? "the magnet link names no peers (x.pe) and no peer sources were given"
+        : `no peer sent valid metadata: ${summary()}`
+      yield* Deferred.fail(done, new MagnetFetchError({ reason: "NoPeers", detail }))
+    }
+  })
+
+  const addPeers = (addresses: ReadonlyArray<Address>, source: string) =>
+    Effect.suspend(() => {
+      let added = 0
+      for (const address of addresses) {
+        const key = formatAddress(address)
+        if (known.has(key) || a.banned.has(key) || known.size >= MAX_KNOWN_ADDRESSES) continue
+        known.add(key)
+        queue.push(address)
+        added++
+      }
+      return added === 0 ? Effect.void : Effect.logDebug(`metadata fetch: ${added} peer(s) from ${source}`).pipe(Effect.andThen(pump))
+    })
+
+  const hooks: SwarmHooks = {
+    infoHash,
+    peerId: options.peerId,
+    port: options.port ?? 6881,
+    isPrivate: false,
+    trackers,
+    stats: Effect.succeed({ uploaded: 0, downloaded: 0, left: LEFT_UNKNOWN }),
+    completed: Effect.never,
+    addPeers,
+    reportTracker: (url, ok, peers, message) =>
+      Effect.logDebug(`metadata fetch: tracker ${url} ${ok ? `gave ${peers} peer(s)` : `failed: ${message ?? "?"}`}`)
+  }
+
+  // Request timer: a peer sitting on a request is dropped and its pieces go to others.
+  yield* Effect.forkScoped(Effect.forever(Effect.gen(function*() {
+    yield* Effect.sleep(Duration.millis(Math.max(50, Math.floor(requestMillis / 4))))
+    const now = yield* Clock.currentTimeMillis
+    const expired = expiredPeers(a, now, requestMillis)
+    for (const key of expired) {
+      removePeer(a, key)
+      yield* kill(key, `did not answer a metadata request within ${requestMillis} ms`)
+    }
+    if (expired.length > 0) yield* dispatch
+  })))
+
+  const initial = magnet.peers.map(parseHostPort).filter((p): p is Address => p !== undefined)
+  yield* addPeers(initial, "magnet")
+  for (const source of options.sources) yield* Effect.forkScoped(source(hooks))
+  yield* pump
+  yield* report
+
+  return yield* Deferred.await(done).pipe(
+    Effect.timeoutOrElse({
+      duration: timeout,
+      orElse: () =>
+        Effect.fail(
+          offered === 0
+            ? new MagnetFetchError({
+              reason: "NoPeers",
+              detail: `no peer offering the metadata was found within ${millis(timeout)} ms: ${summary()}`
+            })
+            : new MagnetFetchError({
+              reason: "Timeout",
+              detail: `timed out after ${millis(timeout)} ms with ${a.received} of ${a.size ?? "?"} bytes: ${summary()}`
+            })
+        )
+    })
+  )
+})
+
+const describeCause = (exit: Exit.Exit<void, MetadataPeerDropped>): string => {
+  if (exit._tag !== "Failure") return "closed"
+  for (const reason of exit.cause.reasons) {
+    if (reason._tag === "Fail") return reason.error.detail
+    if (reason._tag === "Die") return `defect: ${String(reason.defect)}`
+  }
+  return "interrupted"
+}

@@ -1,0 +1,114 @@
+/**
+ * Fetching a magnet link's metadata from a real WebTorrent seeder (which serves
+ * ut_metadata), found through x.pe or through a bittorrent-tracker server.
+ */
+import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
+import { assert, describe, it } from "@effect/vitest"
+import { Effect, Layer } from "effect"
+import { join } from "node:path"
+import { trackerSource } from "../src/client/tracker-source.ts"
+import { fetchMetadata, type MetadataProgress } from "../src/magnet/index.ts"
+import { formatMagnet, parseMagnet, parseMetainfo, toHex } from "../src/metainfo/index.ts"
+import { Network, NodeNetwork } from "../src/net/index.ts"
+import { Tracker } from "../src/tracker/index.ts"
+import { makePeerId } from "../src/wire/index.ts"
+import { tempDir, writePayload } from "./support/files.ts"
+import { bittorrentTracker } from "./support/tracker-server.ts"
+import { seed, webTorrentClient } from "./support/webtorrent.ts"
+
+const magnetFor = (infoHash: Uint8Array, extra: string) => `magnet:?xt=urn:btih:${toHex(infoHash)}${extra}`
+
+describe("fetchMetadata from WebTorrent", () => {
+  it.live("x.pe peer: the info dict arrives byte for byte, over several metadata pieces", () =>
+    Effect.gen(function*() {
+      const source = yield* tempDir()
+      // 16 KiB pieces of 20 MB: 1221 piece hashes, an info dict of two metadata pieces
+      yield* writePayload(source, { "big.bin": 20_000_000 })
+      const wt = yield* webTorrentClient
+      const original = yield* parseMetainfo(yield* seed(wt.client, join(source, "big.bin"), { pieceLength: 16384 }))
+      assert.isAbove(original.infoBytes.length, 16384)
+      const infoHash = original.infoHash ?? new Uint8Array(0)
+      const magnet = yield* parseMagnet(magnetFor(infoHash, `&dn=big.bin&x.pe=127.0.0.1:${wt.port}&ws=http%3A%2F%2F127.0.0.1%3A1%2Fws`))
+      const seen: Array<MetadataProgress> = []
+      const meta = yield* fetchMetadata(magnet, {
+        peerId: yield* makePeerId(),
+        sources: [],
+        timeout: "30 seconds",
+        onProgress: (p) => Effect.sync(() => seen.push(p))
+      })
+      assert.deepStrictEqual(meta.infoBytes, original.infoBytes)
+      assert.deepStrictEqual(meta.infoHash, original.infoHash)
+      assert.strictEqual(meta.name, "big.bin")
+      assert.deepStrictEqual(meta.webSeeds, ["http://127.0.0.1:1/ws"])
+      const last = seen.at(-1)
+      assert.deepStrictEqual(last, { peers: 1, received: original.infoBytes.length, total: original.infoBytes.length })
+      // Progress went through a partial state (one of two pieces) before the end.
+      assert.isTrue(seen.some((p) => p.received > 0 && p.received < p.total), JSON.stringify(seen))
+    }).pipe(Effect.provide(NodeNetwork.layer)))
+
+  for (const protocol of ["http", "udp"] as const) {
+    it.live(`tr= ${protocol} tracker only: the tracker source finds the seeder`, () =>
+      Effect.gen(function*() {
+        const source = yield* tempDir()
+        yield* writePayload(source, { "album/a.bin": 300_000, "album/b.txt": 12 })
+        const tracker = yield* bittorrentTracker
+        const wt = yield* webTorrentClient
+        const original = yield* parseMetainfo(yield* seed(wt.client, join(source, "album"), { announce: [tracker[protocol]] }))
+        const infoHash = original.infoHash ?? new Uint8Array(0)
+        const magnet = yield* parseMagnet(formatMagnet({
+          infoHash,
+          infoHashV2: null,
+          name: null,
+          trackers: [tracker[protocol]],
+          webSeeds: [],
+          peers: [],
+          selectOnly: null
+        }))
+        const trackers = yield* Tracker
+        const meta = yield* fetchMetadata(magnet, {
+          peerId: yield* makePeerId(),
+          sources: [trackerSource(trackers)],
+          timeout: "30 seconds"
+        })
+        assert.deepStrictEqual(meta.infoBytes, original.infoBytes)
+        assert.deepStrictEqual(meta.infoHash, infoHash)
+        assert.deepStrictEqual(meta.trackers, [[tracker[protocol]]])
+        assert.deepStrictEqual(meta.files.map((f) => f.path.join("/")), original.files.map((f) => f.path.join("/")))
+      }).pipe(
+        Effect.provide(
+          Layer.mergeAll(
+            NodeNetwork.layer,
+            Tracker.layer({ udpBind: { host: "127.0.0.1", port: 0 } }).pipe(
+              Layer.provide(Layer.mergeAll(NodeNetwork.layer, NodeHttpClient.layerNodeHttp))
+            )
+          ),
+          { local: true }
+        )
+      ))
+  }
+
+  it.live("sockets are closed when the fetch ends", () =>
+    Effect.gen(function*() {
+      const source = yield* tempDir()
+      yield* writePayload(source, { "one.bin": 50_000 })
+      const wt = yield* webTorrentClient
+      const original = yield* parseMetainfo(yield* seed(wt.client, join(source, "one.bin")))
+      const magnet = yield* parseMagnet(magnetFor(original.infoHash ?? new Uint8Array(0), `&x.pe=127.0.0.1:${wt.port}`))
+      let open = 0
+      let opened = 0
+      const network = yield* Network
+      // The real network, counting connections still open.
+      const counting = Layer.succeed(Network, Network.of({
+        ...network,
+        connect: (address, options) =>
+          network.connect(address, options).pipe(
+            Effect.tap(() => Effect.sync(() => (open++, opened++))),
+            Effect.tap(() => Effect.addFinalizer(() => Effect.sync(() => open--)))
+          )
+      }))
+      const meta = yield* fetchMetadata(magnet, { peerId: yield* makePeerId(), sources: [] }).pipe(Effect.provide(counting))
+      assert.deepStrictEqual(meta.infoBytes, original.infoBytes)
+      assert.strictEqual(opened, 1)
+      assert.strictEqual(open, 0)
+    }).pipe(Effect.provide(NodeNetwork.layer)))
+})
