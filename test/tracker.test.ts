@@ -4,32 +4,11 @@
  */
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import { assert, describe, it } from "@effect/vitest"
-import Server from "bittorrent-tracker/server"
 import { Effect, Layer, Queue } from "effect"
 import { type Address, NodeNetwork } from "../src/net/index.ts"
 import { type AnnounceRequest, makeAnnouncer, Tracker } from "../src/tracker/index.ts"
+import { bittorrentTracker } from "./support/tracker-server.ts"
 
-const realTracker = Effect.acquireRelease(
-  Effect.callback<{ server: Server; http: string; udp: string }, Error>((resume) => {
-    const server = new Server({ udp: true, http: true, ws: false, stats: false })
-    server.on("error", (err) => resume(Effect.fail(err)))
-    server.listen(0, { http: "127.0.0.1", udp: "127.0.0.1", udp6: "::1" }, () => {
-      const http = server.http?.address()
-      const udp = server.udp?.address()
-      if (typeof http !== "object" || http === null || udp === undefined) {
-        resume(Effect.fail(new Error("tracker did not report its ports")))
-        return
-      }
-      resume(Effect.succeed({ server, http: `http://127.0.0.1:${http.port}/announce`, udp: `udp://127.0.0.1:${udp.port}` }))
-    })
-  }),
-  ({ server }) =>
-    Effect.callback<void>((resume) => {
-      // our HTTP client keeps connections alive; do not wait for its idle timeout
-      server.http?.closeAllConnections()
-      server.close(() => resume(Effect.void))
-    })
-)
 
 const trackerLayer = Tracker.layer({ udpBind: { host: "127.0.0.1", port: 0 }, udpMaxRetransmit: 1 }).pipe(
   Layer.provide([NodeNetwork.layer, NodeHttpClient.layerUndici])
@@ -58,7 +37,7 @@ for (const protocol of ["http", "udp"] as const) {
     it.live("two peers see each other; scrape counts them; stopped removes a peer", () =>
       Effect.gen(function*() {
         const tracker = yield* Tracker
-        const urls = yield* realTracker
+        const urls = yield* bittorrentTracker
         const url = urls[protocol]
 
         // (bittorrent-tracker lists the announcing peer itself too)
@@ -95,7 +74,7 @@ for (const protocol of ["http", "udp"] as const) {
 describe("announcers against bittorrent-tracker", () => {
   it.live("two announcers (HTTP tier, UDP tier) learn about each other", () =>
     Effect.gen(function*() {
-      const urls = yield* realTracker
+      const urls = yield* bittorrentTracker
       const announcer = (peer: number, trackers: ReadonlyArray<ReadonlyArray<string>>) =>
         Effect.gen(function*() {
           const found = yield* Queue.unbounded<ReadonlyArray<Address>>()
