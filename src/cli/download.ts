@@ -10,14 +10,15 @@
 import { Effect, Option } from "effect"
 import { Argument, Command, Flag } from "effect/cli"
 import { CliInputError } from "./errors.ts"
-import { readTorrentFile } from "./info.ts"
+import { parseMagnet } from "../metainfo/index.ts"
+import { isMagnetArgument, readTorrentFile } from "./info.ts"
 import { planFromArgs, runTorrent, sharedFlags } from "./run-torrent.ts"
 import { parseSelection } from "./status-view.ts"
 
 export const downloadCommand = Command.make(
   "download",
   {
-    torrent: Argument.String("torrent").pipe(Argument.withDescription(".torrent file")),
+    torrent: Argument.String("torrent").pipe(Argument.withDescription(".torrent file or magnet: link")),
     out: Flag.String("out").pipe(Flag.withAlias("o"), Flag.withDescription("download directory (default: .)"), Flag.withDefault(".")),
     select: Flag.String("select").pipe(Flag.withDescription("files to download, by number as `info` lists them: 1,3-5"), Flag.optional),
     sequential: Flag.Boolean("sequential").pipe(Flag.withDescription("download pieces in order (streaming)"), Flag.withDefault(false)),
@@ -25,8 +26,11 @@ export const downloadCommand = Command.make(
     ...sharedFlags
   },
   Effect.fn("cli.download")(function*(args) {
-    const meta = yield* readTorrentFile(args.torrent)
-    const fileCount = meta.files.length
+    const magnet = isMagnetArgument(args.torrent)
+    if (magnet) yield* parseMagnet(args.torrent).pipe(Effect.mapError((e) => new CliInputError({ subject: "", detail: e.message })))
+    const meta = magnet ? undefined : yield* readTorrentFile(args.torrent)
+    // File numbers of a magnet's torrent are known only once its metadata arrived.
+    const fileCount = meta === undefined ? Number.MAX_SAFE_INTEGER : meta.files.length
     const select = Option.isSome(args.select) ? parseSelection(args.select.value, fileCount) : undefined
     if (Option.isSome(args.select) && select === undefined) {
       return yield* new CliInputError({ subject: "--select", detail: `expected file numbers between 1 and ${fileCount}, like 1,3-5; got ${JSON.stringify(args.select.value)}` })
@@ -34,7 +38,7 @@ export const downloadCommand = Command.make(
     const plan = yield* planFromArgs(args)
     const seed = args.seed || plan.seedRatio !== undefined || plan.seedSeconds !== undefined
     yield* runTorrent({
-      meta,
+      source: meta ?? { magnet: args.torrent },
       directory: args.out,
       args,
       plan,

@@ -8,7 +8,9 @@ import { Console, Duration, Effect, Logger, Option, SubscriptionRef } from "effe
 import { join } from "node:path"
 import { Flag } from "effect/cli"
 import { type AddOptions, Client, type ClientConfig, layerNode } from "../client/index.ts"
+import type { MetadataProgress } from "../magnet/index.ts"
 import type { Metainfo } from "../metainfo/model.ts"
+import { formatBytes } from "./format.ts"
 import { parseRate } from "../ratelimit/index.ts"
 import type { Torrent } from "../torrent/index.ts"
 import { CliInputError, interruptExitCode } from "./errors.ts"
@@ -157,8 +159,21 @@ const seedUntilGoal = (torrent: Torrent, plan: RunPlan) =>
     return yield* Effect.raceFirst(ratioReached, timeUp)
   })
 
+const showMetadataProgress = (mode: OutputMode, p: MetadataProgress) => {
+  const size = p.total === 0 ? "size unknown" : `${formatBytes(p.received)} of ${formatBytes(p.total)}`
+  switch (mode) {
+    case "json":
+      return Console.log(JSON.stringify({ type: "metadata", peers: p.peers, received: p.received, total: p.total }))
+    case "tty":
+      return Effect.sync(() => process.stderr.write(`\rfetching metadata: ${p.peers} peers, ${size}\x1b[K`))
+    case "plain":
+      return Console.error(`fetching metadata: ${p.peers} peers, ${size}`)
+  }
+}
+
 export interface RunOptions {
-  readonly meta: Metainfo
+  /** A parsed .torrent, or a magnet link whose metadata is fetched from peers first. */
+  readonly source: Metainfo | { readonly magnet: string }
   readonly directory: string
   readonly args: SharedArgs
   readonly plan: RunPlan
@@ -190,9 +205,10 @@ export const runTorrent = (options: RunOptions) =>
     }
     yield* Effect.gen(function*() {
       const client = yield* Client
-      const torrent = yield* client.add(options.meta, {
+      const torrent = yield* client.add(options.source, {
         ...options.add,
         peers: plan.peers,
+        onMetadataProgress: (p) => showMetadataProgress(mode, p),
         onCheckProgress: (checked, total) => check.update(checked, total)
       }).pipe(Effect.ensuring(check.finish))
       yield* Effect.forkChild(watchProgress(torrent, mode))

@@ -21,6 +21,6 @@ export const seedCommand = Command.make(
   Effect.fn("cli.seed")(function*(args) {
     const meta = yield* readTorrentFile(args.torrent)
     const plan = yield* planFromArgs(args)
-    yield* runTorrent({ meta, directory: args.data, args, plan, seed: true, add: {} })
+    yield* runTorrent({ source: meta, directory: args.data, args, plan, seed: true, add: {} })
   })
 ).pipe(Command.withDescription("verify existing data and seed it"))

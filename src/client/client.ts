@@ -15,9 +15,10 @@
  * (sessions end, a `stopped` announce goes out, files close), and closing the client's
  * layer does the same for all of them.
  */
-import { Context, Effect, Exit, FileSystem, Layer, Option, Scope } from "effect"
+import { Context, type Duration, Effect, Exit, FileSystem, Layer, Option, Scope } from "effect"
 import type { Metainfo } from "../metainfo/model.ts"
-import { parseMetainfo } from "../metainfo/index.ts"
+import { fetchMetadata, type MetadataProgress } from "../magnet/index.ts"
+import { parseMagnet, parseMetainfo } from "../metainfo/index.ts"
 import { type Address, Network } from "../net/index.ts"
 import { makePeerId } from "../wire/index.ts"
 import { makeConnectionBudget, openTorrent, type PeerSource, type Torrent } from "../torrent/index.ts"
@@ -30,8 +31,11 @@ import { Dht, dhtPeerSource } from "../dht/index.ts"
 import { Tracker } from "../tracker/index.ts"
 import { trackerSource } from "./tracker-source.ts"
 
-/** What `add` accepts: a parsed torrent, the bytes of a .torrent, or its path. */
-export type TorrentSource = Metainfo | Uint8Array | { readonly path: string }
+/**
+ * What `add` accepts: a parsed torrent, the bytes of a .torrent, its path, or a magnet link
+ * (the info dict is then fetched from peers first, BEP 9).
+ */
+export type TorrentSource = Metainfo | Uint8Array | { readonly path: string } | { readonly magnet: string }
 
 export interface AddOptions {
   /** Save into this directory instead of the client's. */
@@ -45,6 +49,10 @@ export interface AddOptions {
   /** Bytes per second for this torrent (on top of the client's global limits); absent = unlimited. */
   readonly uploadLimit?: number
   readonly downloadLimit?: number
+  /** For a magnet link: told how fetching the metadata progresses (before `add` returns). */
+  readonly onMetadataProgress?: (progress: MetadataProgress) => Effect.Effect<void>
+  /** For a magnet link: give up fetching the metadata after this long. Default 10 minutes. */
+  readonly metadataTimeout?: Duration.Input
   /** Told how the check of existing data progresses (before `add` returns). */
   readonly onCheckProgress?: (checked: number, total: number) => Effect.Effect<void>
 }
@@ -61,10 +69,13 @@ export interface ClientService {
   readonly remove: (infoHash: string) => Effect.Effect<void>
 }
 
+const isMagnetSource = (source: TorrentSource): source is { readonly magnet: string } =>
+  !(source instanceof Uint8Array) && "magnet" in source
+
 const isMetainfo = (source: TorrentSource): source is Metainfo =>
   !(source instanceof Uint8Array) && "infoBytes" in source
 
-const loadMetainfo = (source: TorrentSource) =>
+const loadMetainfo = (source: Exclude<TorrentSource, { readonly magnet: string }>) =>
   Effect.gen(function*() {
     if (isMetainfo(source)) return source
     let bytes: Uint8Array
@@ -122,10 +133,44 @@ export const makeClient = (config: ClientConfig, extraPeerSources: ReadonlyArray
         Effect.mapError((e) => new ClientError({ reason: "Listen", detail: e.message }))
       )
 
+    /** A magnet link: parse it, then fetch the info dict from the peers our sources find. */
+    const fromMagnet = (uri: string, options: AddOptions) =>
+      Effect.gen(function*() {
+        const magnet = yield* parseMagnet(uri).pipe(
+          Effect.mapError((e) => new ClientError({ reason: "BadTorrent", detail: e.message }))
+        )
+        const direct = magnet.peers.flatMap((p) => {
+          const colon = p.lastIndexOf(":")
+          const port = Number(p.slice(colon + 1))
+          return colon > 0 && Number.isInteger(port) && port > 0 && port < 65536
+            ? [{ host: p.slice(0, colon).replace(/^\[|\]$/g, ""), port }]
+            : []
+        })
+        const meta = yield* fetchMetadata(magnet, {
+          peerId,
+          sources: peerSources,
+          port: port ?? 0,
+          timeout: options.metadataTimeout ?? "10 minutes",
+          ...(options.onMetadataProgress === undefined ? {} : { onProgress: options.onMetadataProgress })
+        }).pipe(
+          Effect.provideService(Network, network),
+          Effect.mapError((e) => new ClientError({ reason: "BadTorrent", detail: e.message }))
+        )
+        return { meta, peers: [...direct, ...(options.peers ?? [])] }
+      })
+
     const add = Effect.fn("Client.add")(function*(source: TorrentSource, options: AddOptions = {}) {
-      const meta = yield* loadMetainfo(source).pipe(
-        Option.isSome(fs) ? Effect.provideService(FileSystem.FileSystem, fs.value) : (e) => e
-      )
+      let meta: Metainfo
+      let initialPeers: ReadonlyArray<Address> = options.peers ?? []
+      if (isMagnetSource(source)) {
+        const fetched = yield* fromMagnet(source.magnet, options)
+        meta = fetched.meta
+        initialPeers = fetched.peers
+      } else {
+        meta = yield* loadMetainfo(source).pipe(
+          Option.isSome(fs) ? Effect.provideService(FileSystem.FileSystem, fs.value) : (e) => e
+        )
+      }
       const key = meta.infoHash === null ? null : Buffer.from(meta.infoHash).toString("hex")
       if (key === null) return yield* new ClientError({ reason: "Unsupported", detail: `${meta.name}: v2-only torrents cannot be downloaded yet` })
       if (torrents.has(key)) return yield* new ClientError({ reason: "Duplicate", detail: `${meta.name} is already added` })
@@ -144,7 +189,7 @@ export const makeClient = (config: ClientConfig, extraPeerSources: ReadonlyArray
         uploadSlots: resolved.uploadSlots,
         session: { ...resolved.session, listenPort: port },
         peerSources,
-        initialPeers: options.peers ?? [],
+        initialPeers,
         maxStrikes: resolved.maxStrikes,
         ...(options.onCheckProgress === undefined ? {} : { onCheckProgress: options.onCheckProgress }),
         uploadThrottle: both(globalUpload, makeThrottle(limiter, `${key}/upload`, options.uploadLimit ?? null)),
