@@ -16,6 +16,11 @@
  *   `requests` and the peers' `inflight` sets describe the same pairs.
  * - `received` is the byte count of the stored pieces.
  * - A banned key never comes back: `addPeer` refuses it.
+ * - Bans are certain: a peer is banned for metadata failing the hash only when it sent all
+ *   of it. When several peers contributed to a bad assembly nobody can tell the liar, so
+ *   nobody is banned; from then on (`singleSource`) each attempt takes every piece from one
+ *   peer (`solo`), and the next failure names its sender. A liar therefore cannot get an
+ *   honest peer banned, and is banned itself after at most one mixed attempt.
  */
 import { METADATA_PIECE_SIZE, metadataPieceCount } from "../wire/index.ts"
 
@@ -53,6 +58,9 @@ export interface Assembly {
   readonly banned: Set<PeerKey>
   received: number
   complete: boolean
+  singleSource: boolean
+  /** In single-source mode: the one peer asked, once chosen. */
+  solo: PeerKey | undefined
 }
 
 export interface PieceRequest {
@@ -71,8 +79,11 @@ export type DataResult =
   /** The peer broke BEP 9: it is banned and what it sent before is discarded. */
   | { readonly _tag: "Violation"; readonly reason: string }
   | { readonly _tag: "Complete"; readonly metadata: Uint8Array }
-  /** All pieces arrived but the hash is wrong: everything was discarded and these peers banned. */
-  | { readonly _tag: "HashMismatch"; readonly banned: ReadonlyArray<PeerKey> }
+  /**
+   * All pieces arrived but the hash is wrong: everything was discarded. `banned` is the
+   * sender when there was only one, else empty (see single-source mode above).
+   */
+  | { readonly _tag: "HashMismatch"; readonly contributors: ReadonlyArray<PeerKey>; readonly banned: ReadonlyArray<PeerKey> }
 
 export type RejectResult =
   | { readonly _tag: "Ignored" }
@@ -88,7 +99,9 @@ export const makeAssembly = (options: AssemblyOptions): Assembly => ({
   peers: new Map(),
   banned: new Set(),
   received: 0,
-  complete: false
+  complete: false,
+  singleSource: false,
+  solo: undefined
 })
 
 /** Expected length of piece `index` of metadata of `size` bytes. */
@@ -109,6 +122,18 @@ export const addPeer = (a: Assembly, key: PeerKey, metadataSize: number | undefi
   return { _tag: "Added" }
 }
 
+const discardFrom = (a: Assembly, keys: ReadonlySet<PeerKey>): void => {
+  for (let i = 0; i < a.from.length; i++) {
+    const sender = a.from[i]
+    const piece = a.pieces[i]
+    if (sender !== undefined && keys.has(sender) && piece !== undefined) {
+      a.received -= piece.length
+      a.pieces[i] = undefined
+      a.from[i] = undefined
+    }
+  }
+}
+
 const release = (a: Assembly, key: PeerKey, peer: PeerEntry): void => {
   for (const piece of peer.inflight) {
     if (a.requests.get(piece)?.peer === key) a.requests.delete(piece)
@@ -122,17 +147,10 @@ export const removePeer = (a: Assembly, key: PeerKey): void => {
   if (peer === undefined) return
   release(a, key, peer)
   a.peers.delete(key)
-}
-
-const discardFrom = (a: Assembly, keys: ReadonlySet<PeerKey>): void => {
-  for (let i = 0; i < a.from.length; i++) {
-    const sender = a.from[i]
-    const piece = a.pieces[i]
-    if (sender !== undefined && keys.has(sender) && piece !== undefined) {
-      a.received -= piece.length
-      a.pieces[i] = undefined
-      a.from[i] = undefined
-    }
+  if (a.solo === key) {
+    // The next solo peer starts afresh, so a failure still names a single sender.
+    a.solo = undefined
+    discardFrom(a, new Set([key]))
   }
 }
 
@@ -169,10 +187,12 @@ export const schedule = (a: Assembly, now: number): ReadonlyArray<PieceRequest> 
     let best: [PeerKey, PeerEntry] | undefined
     for (const entry of a.peers) {
       const peer = entry[1]
+      if (a.solo !== undefined && entry[0] !== a.solo) continue
       if (peer.size !== size || peer.inflight.size >= a.options.perPeer || peer.rejected.has(piece)) continue
       if (best === undefined || peer.inflight.size < best[1].inflight.size) best = entry
     }
     if (best === undefined) continue
+    if (a.singleSource) a.solo = best[0]
     best[1].inflight.add(piece)
     a.requests.set(piece, { peer: best[0], at: now })
     out.push({ peer: best[0], piece })
@@ -196,6 +216,7 @@ const reset = (a: Assembly): void => {
   a.pieces = []
   a.from = []
   a.received = 0
+  a.solo = undefined
   a.requests.clear()
   for (const peer of a.peers.values()) {
     peer.inflight.clear()
@@ -228,12 +249,11 @@ export const onData = (a: Assembly, key: PeerKey, piece: number, totalSize: numb
     return { _tag: "Complete", metadata }
   }
   const contributors = [...new Set(a.from.filter((k): k is PeerKey => k !== undefined))]
-  for (const k of contributors) {
-    removePeer(a, k)
-    a.banned.add(k)
-  }
+  const banned = contributors.length === 1 ? contributors : []
   reset(a)
-  return { _tag: "HashMismatch", banned: contributors }
+  for (const k of banned) banPeer(a, k)
+  a.singleSource = true
+  return { _tag: "HashMismatch", contributors, banned }
 }
 
 /** A `reject` message: the peer will not send `piece` (it lacks the metadata, or limits us). */

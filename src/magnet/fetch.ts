@@ -216,8 +216,10 @@ const collect = Effect.fnUntraced(function*(
             yield* Deferred.succeed(done, outcome.metadata)
             return
           case "HashMismatch": {
-            yield* Effect.logWarning(`metadata from ${outcome.banned.join(", ")} does not match the info-hash: banned`)
-            note(`metadata from ${outcome.banned.join(", ")} did not match the info-hash`)
+            const from = outcome.contributors.join(", ")
+            const what = outcome.banned.length > 0 ? "banned" : "now fetching from one peer at a time"
+            yield* Effect.logWarning(`metadata from ${from} does not match the info-hash: ${what}`)
+            note(`metadata from ${from} did not match the info-hash (${what})`)
             for (const k of outcome.banned) if (k !== key) yield* kill(k, "sent metadata not matching the info-hash")
             if (outcome.banned.includes(key)) return yield* drop("sent metadata not matching the info-hash")
             yield* dispatch

@@ -79,7 +79,7 @@ export type FrameOutcome =
   /** The assembly changed: hand out requests again. */
   | { readonly _tag: "Changed" }
   | { readonly _tag: "Complete"; readonly metadata: Uint8Array }
-  | { readonly _tag: "HashMismatch"; readonly banned: ReadonlyArray<PeerKey> }
+  | { readonly _tag: "HashMismatch"; readonly contributors: ReadonlyArray<PeerKey>; readonly banned: ReadonlyArray<PeerKey> }
   | { readonly _tag: "Drop"; readonly reason: string }
 
 const CONTINUE: FrameOutcome = { _tag: "Continue" }
@@ -146,7 +146,7 @@ export const handleFrame = (
           case "Complete":
             return { _tag: "Complete", metadata: r.metadata }
           case "HashMismatch":
-            return { _tag: "HashMismatch", banned: r.banned }
+            return { _tag: "HashMismatch", contributors: r.contributors, banned: r.banned }
         }
       }
     }
