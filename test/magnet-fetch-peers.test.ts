@@ -9,7 +9,7 @@ import { randomBytes } from "node:crypto"
 import * as Net from "node:net"
 import { encode } from "../src/bencode/index.ts"
 import { fetchMetadata, MagnetFetchError } from "../src/magnet/index.ts"
-import { formatMagnet, type Magnet, parseInfoDict, sha1 } from "../src/metainfo/index.ts"
+import { formatMagnet, type Magnet, parseInfoDict, sha1, sha256 } from "../src/metainfo/index.ts"
 import { NodeNetwork } from "../src/net/index.ts"
 import type { PeerSource } from "../src/torrent/index.ts"
 import {
@@ -353,6 +353,27 @@ describe("fetchMetadata against scripted peers", () => {
       assert.include(error.message, `127.0.0.1:${refused}: connection refused`)
       assert.include(error.message, `${plain.address}: does not support the extension protocol (BEP 10)`)
       assert.include(error.message, `${rejecting.address}: rejected every missing metadata piece`)
+    }).pipe(Effect.provide(NodeNetwork.layer)))
+
+  it.live("v2-only magnet: the handshake uses the truncated SHA-256, the metadata is checked against SHA-256", () =>
+    Effect.gen(function*() {
+      const metadata = infoDict(100)
+      const v2 = sha256(metadata)
+      const peer = yield* metadataPeer({ infoHash: v2.subarray(0, 20), metadata, behaviour: "honest" })
+      const magnet = { ...magnetOf(metadata, [peer]), infoHash: null, infoHashV2: v2 }
+      const meta = yield* fetchMetadata(magnet, { peerId: yield* makePeerId(), sources: [] })
+      assert.deepStrictEqual(meta.infoBytes, metadata)
+      assert.deepStrictEqual(peer.requests(), [0])
+    }).pipe(Effect.provide(NodeNetwork.layer)))
+
+  it.live("hybrid magnet: both hashes must match (a wrong SHA-256 fails metadata whose SHA-1 matches)", () =>
+    Effect.gen(function*() {
+      const metadata = infoDict(100)
+      const peer = yield* metadataPeer({ infoHash: sha1(metadata), metadata, behaviour: "honest" })
+      const magnet = { ...magnetOf(metadata, [peer]), infoHashV2: new Uint8Array(32).fill(1) }
+      const error = yield* Effect.flip(fetchMetadata(magnet, { peerId: yield* makePeerId(), sources: [] }))
+      assert.strictEqual(error.reason, "NoPeers")
+      assert.include(error.message, "did not match the info-hash (banned)")
     }).pipe(Effect.provide(NodeNetwork.layer)))
 
   it.live("no peers and no sources: NoPeers at once; no info-hash: InvalidMagnet", () =>

@@ -1,17 +1,20 @@
 /**
- * Fetching a magnet link's metadata from a real WebTorrent seeder (which serves
- * ut_metadata), found through x.pe or through a bittorrent-tracker server.
+ * Fetching a magnet link's metadata from real seeders that serve ut_metadata: WebTorrent
+ * (found through x.pe or through a bittorrent-tracker server) and our own client.
  */
+import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Layer } from "effect"
 import { join } from "node:path"
 import { trackerSource } from "../src/client/tracker-source.ts"
 import { fetchMetadata, type MetadataProgress } from "../src/magnet/index.ts"
+import { createTorrent } from "../src/metainfo/create.ts"
 import { formatMagnet, parseMagnet, parseMetainfo, toHex } from "../src/metainfo/index.ts"
 import { Network, NodeNetwork } from "../src/net/index.ts"
 import { Tracker } from "../src/tracker/index.ts"
 import { makePeerId } from "../src/wire/index.ts"
+import { startClient } from "./support/engine.ts"
 import { tempDir, writePayload } from "./support/files.ts"
 import { bittorrentTracker } from "./support/tracker-server.ts"
 import { seed, webTorrentClient } from "./support/webtorrent.ts"
@@ -110,5 +113,23 @@ describe("fetchMetadata from WebTorrent", () => {
       assert.deepStrictEqual(meta.infoBytes, original.infoBytes)
       assert.strictEqual(opened, 1)
       assert.strictEqual(open, 0)
+    }).pipe(Effect.provide(NodeNetwork.layer)))
+})
+
+describe("fetchMetadata from our own client", () => {
+  it.live("our seeder serves its info dict (x.pe), byte for byte", () =>
+    Effect.gen(function*() {
+      const dir = yield* tempDir()
+      yield* writePayload(join(dir, "seed"), { "ours/a.bin": 400_000, "ours/b.bin": 3 })
+      // 16 KiB pieces: 26 hashes; many files would work as well, this keeps it quick
+      const { torrent, metainfo } = yield* createTorrent(join(dir, "seed", "ours"), { pieceLength: 16384 }).pipe(
+        Effect.provide(NodeFileSystem.layer)
+      )
+      const seeder = yield* startClient(join(dir, "seed"))
+      yield* (yield* seeder.add(torrent)).whenComplete
+      const magnet = yield* parseMagnet(magnetFor(metainfo.infoHash ?? new Uint8Array(0), `&x.pe=127.0.0.1:${seeder.port ?? 0}`))
+      const meta = yield* fetchMetadata(magnet, { peerId: yield* makePeerId(), sources: [], timeout: "20 seconds" })
+      assert.deepStrictEqual(meta.infoBytes, metainfo.infoBytes)
+      assert.deepStrictEqual(meta.infoHash, metainfo.infoHash)
     }).pipe(Effect.provide(NodeNetwork.layer)))
 })
