@@ -152,10 +152,13 @@ export const openTorrent = Effect.fn("Torrent.open")(function*(meta: Metainfo, c
 
   const fail = (detail: string) =>
     Effect.gen(function*() {
+      // The first storage error stops the torrent; the blocks still in flight may report more.
+      if (errorMessage !== null) return
       errorMessage = detail
       yield* Ref.set(status, "error")
-      yield* Deferred.fail(complete, new TorrentError({ infoHash, reason: "Storage", detail }))
+      yield* publishState
       yield* publish({ _tag: "Error", message: detail })
+      yield* Deferred.fail(complete, new TorrentError({ infoHash, reason: "Storage", detail }))
       // Stop the sessions from outside them: this may run inside one of them.
       yield* FiberHandle.clear(active).pipe(Effect.forkIn(torrentScope))
     })
