@@ -11,6 +11,7 @@ import { Clock, Deferred, Effect, Queue, Result } from "effect"
 import { formatAddress } from "../net/index.ts"
 import type { Connection, NetError } from "../net/index.ts"
 import {
+  Bitfield,
   clientFromPeerId,
   encodeMessage,
   encodePieceHeader,
@@ -145,7 +146,8 @@ export const runSession = Effect.fn("PeerSession.run")(function*(
       }
     },
     pieceVerified: (piece) => {
-      send({ _tag: "Have", index: piece })
+      // Have suppression: a peer that has the piece gains nothing from hearing we do too.
+      if (!Bitfield.get(s.peerPieces, piece)) send({ _tag: "Have", index: piece })
       updateInterest()
     },
     setChoked: (choked) => {
