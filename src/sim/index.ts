@@ -18,3 +18,5 @@ export { addressOf, type Fault, type FaultTime, runScenario, type ScenarioSpec, 
 export { makeSimStorage, type SharedContent, type SimStorageOptions } from "./storage.ts"
 export { runTrackerServer, type TrackerServerOptions } from "./tracker-server.ts"
 export { type HostOptions, makeWorld, type UdpConditions, type World, type WorldOptions } from "./world.ts"
+export { DHT_PORT, followEvents, type SimClient, type SimClientOptions, type SimDhtNodeOptions, simNodeId, startDhtNode, startSimClient } from "./dht-hosts.ts"
+export { defaultBootstrapOf, dhtAddressOf, type DhtSwarmSpec, type SimDhtNode, startDhtSwarm } from "./dht-scenario.ts"
