@@ -10,10 +10,20 @@ stdout so the test can follow it:
           prints {"event":"listening","port":N}, then {"event":"ready","pieces":n,...}
   leech   --torrent FILE --save DIR [--connect HOST:PORT ...]
           downloads, prints {"event":"finished"} once every piece is verified
+  leech   --magnet URI --save DIR [--info-out FILE] [--connect HOST:PORT ...]
+          the same from a magnet link: the peers given are dialled at once, and once the
+          info dict came (BEP 9) it prints {"event":"metadata","size":n} and writes it to FILE
+  dht     a DHT-only node (no torrent): prints {"event":"listening","port":N} (UDP and TCP),
+          {"event":"dht-announce","infoHash":hex,"port":p} for every announce_peer it takes,
+          and {"event":"dht-stats","nodes":n} about twice a second
+
+--dht turns the DHT on in seed/leech mode (confined to 127.0.0.1: no bootstrap routers,
+only the --dht-node HOST:PORT given); a seeder then announces every --dht-announce-every
+seconds. --dht-log writes every DHT packet to stderr.
 
 Every mode prints {"event":"stats",...} about twice a second (payload bytes up/down,
 pieces, peers) until it is stopped with SIGTERM. Peer errors go to stderr.
-DHT, LSD, UPnP and NAT-PMP are off: nothing leaves loopback.
+DHT (unless --dht or mode dht), LSD, UPnP and NAT-PMP are off: nothing leaves loopback.
 """
 import argparse
 import json
@@ -21,8 +31,12 @@ import os
 import signal
 import sys
 import time
+import warnings
 
 import libtorrent as lt
+
+# session.status() is deprecated, yet the simplest way to read the DHT's node count.
+warnings.simplefilter("ignore", DeprecationWarning)
 
 
 def emit(obj):
@@ -51,7 +65,7 @@ def create(args):
     emit({"event": "created", "infoHash": str(info.info_hash()), "pieces": info.num_pieces()})
 
 
-def session(port):
+def session(port, dht=False, dht_log=False):
     settings = {
         "listen_interfaces": "127.0.0.1:%d" % port,
         "enable_dht": False,
@@ -66,8 +80,41 @@ def session(port):
         | lt.alert.category_t.peer_notification
         | lt.alert.category_t.tracker_notification,
     }
+    if dht:
+        # Loopback DHT (INTEROP.md): never the public routers, and no filter that drops
+        # nodes for sharing 127.0.0.1 or for ids that do not match their IP (BEP 42).
+        settings.update({
+            "enable_dht": True,
+            "dht_bootstrap_nodes": "",
+            "dht_restrict_routing_ips": False,
+            "dht_restrict_search_ips": False,
+            "dht_prefer_verified_node_ids": False,
+            "dht_ignore_dark_internet": False,
+            "dht_enforce_node_id": False,
+        })
+        settings["alert_mask"] |= lt.alert.category_t.dht_notification
+        if dht_log:
+            settings["alert_mask"] |= lt.alert.category_t.dht_log_notification
     s = lt.session(settings)
     return s
+
+
+def add_dht_nodes(s, nodes):
+    for node in nodes:
+        s.add_dht_node(parse_peer(node))
+
+
+def note_dht(a):
+    """DHT alerts as notes on stderr; True when `a` was one."""
+    if isinstance(a, lt.dht_log_alert):
+        note("dht log: " + a.message())
+    elif isinstance(a, lt.dht_pkt_alert):
+        note("dht pkt: " + a.message())
+    elif isinstance(a, lt.dht_bootstrap_alert):
+        note("dht: bootstrap done")
+    else:
+        return False
+    return True
 
 
 def wait_listening(s):
@@ -91,24 +138,45 @@ def parse_peer(text):
 
 
 def run(args, leech):
-    s = session(args.port)
+    s = session(args.port, args.dht, args.dht_log)
     port = wait_listening(s)
     emit({"event": "listening", "port": port})
-    info = lt.torrent_info(args.torrent)
-    params = {"ti": info, "save_path": args.save}
-    # No resume data: libtorrent hashes whatever is on disk before it starts, so a
-    # copy with zeroed pieces seeds only the pieces that really match.
-    h = s.add_torrent(params)
+    if args.dht:
+        add_dht_nodes(s, args.dht_node)
+    if args.magnet:
+        params = lt.parse_magnet_uri(args.magnet)
+        params.save_path = args.save
+        h = s.add_torrent(params)
+        # No metadata yet, so no check to wait for: dial the peers that have it now.
+        for peer in args.connect:
+            h.connect_peer(parse_peer(peer))
+    else:
+        info = lt.torrent_info(args.torrent)
+        params = {"ti": info, "save_path": args.save}
+        # No resume data: libtorrent hashes whatever is on disk before it starts, so a
+        # copy with zeroed pieces seeds only the pieces that really match.
+        h = s.add_torrent(params)
     stopping = []
     signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
     signal.signal(signal.SIGINT, lambda *_: stopping.append(True))
     ready = False
     finished = False
     last_stats = 0.0
+    last_dht_announce = 0.0
     while not stopping:
         s.wait_for_alert(100)
         for a in s.pop_alerts():
-            if isinstance(a, (lt.peer_error_alert, lt.peer_disconnected_alert)):
+            if note_dht(a):
+                pass
+            elif isinstance(a, lt.metadata_received_alert):
+                info_section = h.torrent_file().info_section()
+                if args.info_out:
+                    with open(args.info_out, "wb") as f:
+                        f.write(info_section)
+                emit({"event": "metadata", "size": len(info_section)})
+            elif isinstance(a, lt.dht_reply_alert):
+                note("dht reply: " + a.message())
+            elif isinstance(a, (lt.peer_error_alert, lt.peer_disconnected_alert)):
                 note("peer %s: %s" % (type(a).__name__, a.message()))
             elif isinstance(a, (lt.tracker_error_alert, lt.tracker_warning_alert)):
                 note("tracker: " + a.message())
@@ -120,13 +188,19 @@ def run(args, leech):
                 ready = True
                 st = h.status()
                 emit({"event": "ready", "pieces": st.num_pieces, "seeding": st.is_seeding})
-                for peer in args.connect:
-                    h.connect_peer(parse_peer(peer))
+                if not args.magnet:
+                    for peer in args.connect:
+                        h.connect_peer(parse_peer(peer))
         st = h.status()
         if leech and not finished and st.is_seeding:
             finished = True
             emit({"event": "finished"})
         now = time.time()
+        # Until its node knows others, an announce reaches nobody: repeat it (on loopback
+        # the default 15-minute interval would outlast the test).
+        if args.dht and ready and not leech and now - last_dht_announce >= args.dht_announce_every:
+            last_dht_announce = now
+            h.force_dht_announce()
         if now - last_stats >= 0.5:
             last_stats = now
             emit({
@@ -141,9 +215,34 @@ def run(args, leech):
     note("stopping")
 
 
+def dht_only(args):
+    s = session(args.port, True, args.dht_log)
+    port = wait_listening(s)
+    emit({"event": "listening", "port": port})
+    add_dht_nodes(s, args.dht_node)
+    stopping = []
+    signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
+    signal.signal(signal.SIGINT, lambda *_: stopping.append(True))
+    last_stats = 0.0
+    while not stopping:
+        s.wait_for_alert(100)
+        for a in s.pop_alerts():
+            if note_dht(a):
+                pass
+            elif isinstance(a, lt.dht_announce_alert):
+                emit({"event": "dht-announce", "infoHash": str(a.info_hash), "port": a.port})
+            elif isinstance(a, lt.dht_get_peers_alert):
+                note("dht: get_peers for %s" % a.info_hash)
+        now = time.time()
+        if now - last_stats >= 0.5:
+            last_stats = now
+            emit({"event": "dht-stats", "nodes": s.status().dht_nodes})
+    note("stopping")
+
+
 def main():
     p = argparse.ArgumentParser()
-    p.add_argument("mode", choices=["create", "seed", "leech"])
+    p.add_argument("mode", choices=["create", "seed", "leech", "dht"])
     p.add_argument("--data")
     p.add_argument("--out")
     p.add_argument("--piece-length", type=int, default=0)
@@ -152,9 +251,17 @@ def main():
     p.add_argument("--save")
     p.add_argument("--port", type=int, default=0)
     p.add_argument("--connect", action="append", default=[])
+    p.add_argument("--magnet")
+    p.add_argument("--info-out")
+    p.add_argument("--dht", action="store_true")
+    p.add_argument("--dht-node", action="append", default=[])
+    p.add_argument("--dht-announce-every", type=float, default=3.0)
+    p.add_argument("--dht-log", action="store_true")
     args = p.parse_args()
     if args.mode == "create":
         create(args)
+    elif args.mode == "dht":
+        dht_only(args)
     else:
         run(args, args.mode == "leech")
 

@@ -37,8 +37,19 @@ export const withClient = <A, E, R>(
 
 /** Like `withClient`, on `layerNode`: real sockets, files and HTTP/UDP trackers. */
 export const withTrackerClient = <A, E, R>(downloadDirectory: string, body: Effect.Effect<A, E, R | Client>) =>
+  withNodeClient(downloadDirectory, body)
+
+/**
+ * Like `withClient`, on `layerNode` with `config` on top of 127.0.0.1 and an ephemeral
+ * port: the whole client as users get it (trackers, and the DHT when `config.dht` is given).
+ */
+export const withNodeClient = <A, E, R>(
+  downloadDirectory: string,
+  body: Effect.Effect<A, E, R | Client>,
+  config: ClientConfig = {}
+) =>
   body.pipe(
-    Effect.provide(layerNode({ host: "127.0.0.1", port: 0, downloadDirectory }), { local: true }),
+    Effect.provide(layerNode({ host: "127.0.0.1", port: 0, downloadDirectory, ...config }), { local: true }),
     Effect.provideService(References.MinimumLogLevel, logLevel)
   )
 

@@ -34,9 +34,21 @@ const LtStats = Schema.Struct({
 })
 export type LtStats = typeof LtStats.Type
 
-const LtEvent = Schema.Union([LtListening, LtReady, LtCreated, LtFinished, LtStats])
+const LtMetadata = Schema.Struct({ event: Schema.Literal("metadata"), size: Schema.Number })
+const LtDhtAnnounce = Schema.Struct({ event: Schema.Literal("dht-announce"), infoHash: Schema.String, port: Schema.Number })
+export type LtDhtAnnounce = typeof LtDhtAnnounce.Type
+const LtDhtStats = Schema.Struct({ event: Schema.Literal("dht-stats"), nodes: Schema.Number })
+
+const LtEvent = Schema.Union([LtListening, LtReady, LtCreated, LtFinished, LtStats, LtMetadata, LtDhtAnnounce, LtDhtStats])
 type LtEvent = typeof LtEvent.Type
 const decodeLine = Schema.decodeUnknownOption(Schema.fromJsonString(LtEvent))
+
+/** Every event of kind `kind` that `proc` printed so far, oldest first. */
+const allEvents = <K extends LtEvent["event"]>(proc: Spawned, kind: K): ReadonlyArray<Extract<LtEvent, { readonly event: K }>> =>
+  proc.lines().flatMap((line) => {
+    const event = decodeLine(line)
+    return Option.isSome(event) && event.value.event === kind ? [event.value as Extract<LtEvent, { readonly event: K }>] : []
+  })
 
 /** The last event of kind `kind` that `proc` printed. */
 const lastEvent = <K extends LtEvent["event"]>(proc: Spawned, kind: K): Extract<LtEvent, { readonly event: K }> | undefined => {
@@ -67,20 +79,35 @@ export const ltCreate = (data: string, out: string, options: { readonly pieceLen
     return yield* proc.waitFor("created", () => lastEvent(proc, "created"), "30 seconds")
   }))
 
+/** `--dht` and its loopback nodes, when `dhtNodes` is given (ports on 127.0.0.1). */
+const dhtArgs = (dhtNodes: ReadonlyArray<number> | undefined, log: boolean | undefined) => [
+  ...(dhtNodes === undefined ? [] : ["--dht", ...dhtNodes.flatMap((port) => ["--dht-node", `127.0.0.1:${port}`])]),
+  ...(log === true || process.env["INTEROP_DHT_LOG"] === "1" ? ["--dht-log"] : [])
+]
+
 /**
  * A libtorrent session seeding (or leeching) `torrent` from/into `save`. It rechecks
  * what is on disk first, so a copy with zeroed pieces seeds only what it really has;
- * after that it dials `connect`.
+ * after that it dials `connect`. With `dhtNodes` its DHT is on, joined through those
+ * 127.0.0.1 ports only, and a seeder announces to it every few seconds.
  */
 export const ltPeer = (
   name: string,
   mode: "seed" | "leech",
-  options: { readonly torrent: string; readonly save: string; readonly connect?: ReadonlyArray<number> }
+  options: {
+    readonly torrent: string
+    readonly save: string
+    readonly connect?: ReadonlyArray<number>
+    readonly port?: number
+    readonly dhtNodes?: ReadonlyArray<number>
+  }
 ): Effect.Effect<LtPeer, InteropError, Scope.Scope> =>
   Effect.gen(function*() {
     const proc = yield* spawnProcess(name, PYTHON, [
       LT_SCRIPT, mode, "--torrent", options.torrent, "--save", options.save,
-      ...(options.connect ?? []).flatMap((port) => ["--connect", `127.0.0.1:${port}`])
+      ...(options.connect ?? []).flatMap((port) => ["--connect", `127.0.0.1:${port}`]),
+      ...(options.port === undefined ? [] : ["--port", String(options.port)]),
+      ...dhtArgs(options.dhtNodes, false)
     ])
     const { port } = yield* proc.waitFor("listening port", () => lastEvent(proc, "listening"), "20 seconds")
     const ready = yield* proc.waitFor("data check", () => lastEvent(proc, "ready"), "60 seconds")
@@ -90,6 +117,72 @@ export const ltPeer = (
       piecesAtStart: ready.pieces,
       stats: () => lastEvent(proc, "stats"),
       finished: () => lastEvent(proc, "finished") !== undefined
+    }
+  })
+
+export interface LtMagnetLeecher {
+  readonly proc: Spawned
+  readonly port: number
+  /** The info dict's size once libtorrent has it (it wrote it to `infoOut`). */
+  readonly metadataSize: () => number | undefined
+  readonly stats: () => LtStats | undefined
+  readonly finished: () => boolean
+}
+
+/**
+ * A libtorrent session given only `magnet`: it dials `connect` at once, fetches the
+ * info dict from them (BEP 9), writes it to `infoOut`, then downloads into `save`.
+ */
+export const ltMagnetLeech = (
+  name: string,
+  options: { readonly magnet: string; readonly save: string; readonly infoOut: string; readonly connect: ReadonlyArray<number> }
+): Effect.Effect<LtMagnetLeecher, InteropError, Scope.Scope> =>
+  Effect.gen(function*() {
+    const proc = yield* spawnProcess(name, PYTHON, [
+      LT_SCRIPT, "leech", "--magnet", options.magnet, "--save", options.save, "--info-out", options.infoOut,
+      ...options.connect.flatMap((port) => ["--connect", `127.0.0.1:${port}`])
+    ])
+    const { port } = yield* proc.waitFor("listening port", () => lastEvent(proc, "listening"), "20 seconds")
+    return {
+      proc,
+      port,
+      metadataSize: () => lastEvent(proc, "metadata")?.size,
+      stats: () => lastEvent(proc, "stats"),
+      finished: () => lastEvent(proc, "finished") !== undefined
+    }
+  })
+
+export interface LtDhtNode {
+  readonly proc: Spawned
+  /** Its UDP (DHT) port, which is also its TCP port. */
+  readonly port: number
+  /** Every announce_peer it accepted so far. */
+  readonly announces: () => ReadonlyArray<LtDhtAnnounce>
+  /** Nodes in its routing table (about twice a second). */
+  readonly nodes: () => number
+}
+
+/**
+ * A libtorrent session that is only a DHT node (no torrent), on 127.0.0.1: `port` (0 for
+ * any), joined through `dhtNodes`. A Kademlia node never answers a lookup with its own
+ * announce, so a magnet resolves only through a third node like this one (INTEROP.md).
+ */
+export const ltDhtNode = (
+  name: string,
+  options: { readonly port?: number; readonly dhtNodes?: ReadonlyArray<number> } = {}
+): Effect.Effect<LtDhtNode, InteropError, Scope.Scope> =>
+  Effect.gen(function*() {
+    const proc = yield* spawnProcess(name, PYTHON, [
+      LT_SCRIPT, "dht", ...(options.port === undefined ? [] : ["--port", String(options.port)]),
+      ...(options.dhtNodes ?? []).flatMap((port) => ["--dht-node", `127.0.0.1:${port}`]),
+      ...dhtArgs(undefined, false)
+    ])
+    const { port } = yield* proc.waitFor("listening port", () => lastEvent(proc, "listening"), "20 seconds")
+    return {
+      proc,
+      port,
+      announces: () => allEvents(proc, "dht-announce"),
+      nodes: () => lastEvent(proc, "dht-stats")?.nodes ?? 0
     }
   })
 
