@@ -4,7 +4,6 @@
  * BEP 10/BEP 9 (bitfields, haves, choke…) is skipped: we only want the metadata.
  */
 import { Effect, Result } from "effect"
-import { decodePrefix, getInt, isDict } from "../bencode/index.ts"
 import type { Connection } from "../net/index.ts"
 import {
   decodeExtendedHandshake,
@@ -85,13 +84,6 @@ export type FrameOutcome =
 const CONTINUE: FrameOutcome = { _tag: "Continue" }
 const CHANGED: FrameOutcome = { _tag: "Changed" }
 
-// BEP 9: an unrecognised msg_type must be ignored, so it is looked at before strict decoding.
-const isKnownMsgType = (payload: Uint8Array): boolean => {
-  const head = decodePrefix(payload, { maxDepth: 4, maxElements: 64 })
-  if (Result.isFailure(head) || !isDict(head.success.value)) return true // let the codec report it
-  const type = getInt(head.success.value, "msg_type")
-  return type === 0 || type === 1 || type === 2
-}
 
 /** The peer's current ut_metadata id: a later extended handshake may change it (BEP 10). */
 export interface TheirIds {
@@ -117,7 +109,7 @@ export const handleFrame = (
       if (id !== undefined) peer.theirId = id
       return CONTINUE
     }
-    if (message.id !== OUR_UT_METADATA_ID || !isKnownMsgType(message.payload)) return CONTINUE
+    if (message.id !== OUR_UT_METADATA_ID) return CONTINUE
     const m = decodeUtMetadata(message.payload)
     if (Result.isFailure(m)) return { _tag: "Drop", reason: m.failure.message }
     switch (m.success._tag) {
@@ -149,5 +141,8 @@ export const handleFrame = (
             return { _tag: "HashMismatch", contributors: r.contributors, banned: r.banned }
         }
       }
+      // Future message types (BEP 9: ignore what you do not know).
+      case "Unknown":
+        return CONTINUE
     }
   })

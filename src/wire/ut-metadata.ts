@@ -13,6 +13,8 @@ export type UtMetadataMessage =
   | { readonly _tag: "Request"; readonly piece: number }
   | { readonly _tag: "Data"; readonly piece: number; readonly totalSize: number; readonly data: Uint8Array }
   | { readonly _tag: "Reject"; readonly piece: number }
+  /** BEP 9: a msg_type we do not know is ignored, not an error (future message types). */
+  | { readonly _tag: "Unknown"; readonly msgType: number }
 
 const fail = (message: string) =>
   Result.fail(new WireError({ reason: "BadExtensionMessage", messageId: 20, message: `ut_metadata: ${message}` }))
@@ -39,7 +41,7 @@ export const decodeUtMetadata = (payload: Uint8Array): Result.Result<UtMetadataM
     case 2:
       return Result.succeed({ _tag: "Reject", piece })
     default:
-      return fail(`unknown msg_type ${String(type)}`)
+      return type === undefined ? fail("missing msg_type") : Result.succeed({ _tag: "Unknown", msgType: type })
   }
 }
 
@@ -50,6 +52,8 @@ export const encodeUtMetadata = (m: UtMetadataMessage): Uint8Array => {
       return encode({ msg_type: 0, piece: m.piece })
     case "Reject":
       return encode({ msg_type: 2, piece: m.piece })
+    case "Unknown":
+      return encode({ msg_type: m.msgType, piece: 0 })
     case "Data": {
       const head = encode({ msg_type: 1, piece: m.piece, total_size: m.totalSize })
       const out = new Uint8Array(head.length + m.data.length)
