@@ -17,6 +17,9 @@ stdout so the test can follow it:
           {"event":"dht-announce","infoHash":hex,"port":p} for every announce_peer it takes,
           and {"event":"dht-stats","nodes":n} about twice a second
 
+With a DHT, {"event":"dht-live","ports":[..]} about twice a second lists the 127.0.0.1
+ports of the live nodes in its routing table (nodes that answered its queries).
+
 --dht turns the DHT on in seed/leech mode (confined to 127.0.0.1: no bootstrap routers,
 only the --dht-node HOST:PORT given); a seeder then announces every --dht-announce-every
 seconds. --dht-log writes every DHT packet to stderr.
@@ -35,7 +38,8 @@ import warnings
 
 import libtorrent as lt
 
-# session.status() is deprecated, yet the simplest way to read the DHT's node count.
+# session.status() and dht_state() are deprecated, yet the simplest way to read the DHT's
+# node count and node id.
 warnings.simplefilter("ignore", DeprecationWarning)
 
 
@@ -102,6 +106,18 @@ def session(port, dht=False, dht_log=False):
 def add_dht_nodes(s, nodes):
     for node in nodes:
         s.add_dht_node(parse_peer(node))
+
+
+def dht_live_ports(s):
+    """Asks for the routing table's live nodes (answered when the alert comes: live_ports)."""
+    ids = s.dht_state().get(b"node-id") or []
+    if ids:
+        s.dht_live_nodes(lt.sha1_hash(ids[0][:20]))
+
+
+def live_ports(a):
+    """The 127.0.0.1 ports in a dht_live_nodes_alert: nodes that answered this node's queries."""
+    return sorted(n["endpoint"][1] for n in a.nodes if n["endpoint"][0] == "127.0.0.1")
 
 
 def note_dht(a):
@@ -176,6 +192,8 @@ def run(args, leech):
                 emit({"event": "metadata", "size": len(info_section)})
             elif isinstance(a, lt.dht_reply_alert):
                 note("dht reply: " + a.message())
+            elif isinstance(a, lt.dht_live_nodes_alert):
+                emit({"event": "dht-live", "ports": live_ports(a)})
             elif isinstance(a, (lt.peer_error_alert, lt.peer_disconnected_alert)):
                 note("peer %s: %s" % (type(a).__name__, a.message()))
             elif isinstance(a, (lt.tracker_error_alert, lt.tracker_warning_alert)):
@@ -203,6 +221,8 @@ def run(args, leech):
             h.force_dht_announce()
         if now - last_stats >= 0.5:
             last_stats = now
+            if args.dht:
+                dht_live_ports(s)
             emit({
                 "event": "stats",
                 "uploaded": st.total_payload_upload,
@@ -233,9 +253,12 @@ def dht_only(args):
                 emit({"event": "dht-announce", "infoHash": str(a.info_hash), "port": a.port})
             elif isinstance(a, lt.dht_get_peers_alert):
                 note("dht: get_peers for %s" % a.info_hash)
+            elif isinstance(a, lt.dht_live_nodes_alert):
+                emit({"event": "dht-live", "ports": live_ports(a)})
         now = time.time()
         if now - last_stats >= 0.5:
             last_stats = now
+            dht_live_ports(s)
             emit({"event": "dht-stats", "nodes": s.status().dht_nodes})
     note("stopping")
 

@@ -15,7 +15,7 @@ import {
   assertSameData,
   awaitComplete,
   awaitState,
-  freePort,
+  freePorts,
   ourTorrent,
   readTorrent,
   withNodeClient
@@ -134,24 +134,38 @@ describe("interop: magnet links and the DHT with libtorrent", () => {
       yield* assertSameData(meta, src, ltOut)
     }))
 
-  it.live.skipIf(!hasLibtorrent)("trackerless: our client finds a libtorrent seeder through a loopback libtorrent DHT", () =>
+  it.live.skipIf(!hasLibtorrent)("trackerless: our client and libtorrent nodes join one loopback DHT; our client finds the libtorrent seeder through it", () =>
     Effect.gen(function*() {
       const { work, src, torrentPath, meta } = yield* ltMadePayload
       const out = join(work, "out")
       if (meta.infoHash === null) return yield* new InteropError({ detail: "libtorrent made a torrent without a v1 info-hash" })
       const infoHash = Buffer.from(meta.infoHash).toString("hex")
-      // A DHT-only libtorrent node, and a seeder that joins the DHT through it and announces.
-      const dhtNode = yield* ltDhtNode("libtorrent DHT node")
-      const seeder = yield* ltPeer("libtorrent DHT seeder", "seed", { torrent: torrentPath, save: src, dhtNodes: [dhtNode.port] })
-      assert.strictEqual(seeder.piecesAtStart, meta.pieceCount, "the seeder holds every piece")
-      yield* dhtNode.proc.waitFor("the seeder's announce", () =>
-        dhtNode.announces().find((a) => a.infoHash === infoHash && a.port === seeder.port), "30 seconds")
-      const ourDhtPort = yield* freePort
+      const ports = yield* freePorts(3)
+      const [ltDhtPort = 0, seedPort = 0, ourDhtPort = 0] = ports
 
+      // Our node starts first, bootstrapping through the libtorrent nodes' ports (nobody is
+      // there yet); the libtorrent nodes then join through ours: each side bootstraps from the other.
       yield* withNodeClient(out, Effect.gen(function*() {
         const client = yield* Client
         const ourPort = client.port
         if (ourPort === null) return yield* new InteropError({ detail: "our client is not listening" })
+        // A DHT-only libtorrent node, and a seeder that joins through it and us, then announces.
+        const dhtNode = yield* ltDhtNode("libtorrent DHT node", { port: ltDhtPort, dhtNodes: [ourDhtPort] })
+        const seeder = yield* ltPeer("libtorrent DHT seeder", "seed", {
+          torrent: torrentPath,
+          save: src,
+          port: seedPort,
+          dhtNodes: [ltDhtPort, ourDhtPort]
+        })
+        assert.strictEqual(seeder.piecesAtStart, meta.pieceCount, "the seeder holds every piece")
+        yield* dhtNode.proc.waitFor("the seeder's announce", () =>
+          dhtNode.announces().find((a) => a.infoHash === infoHash && a.port === seedPort), "30 seconds")
+        // libtorrent keeps a node in its routing table only once it answered libtorrent's queries.
+        yield* dhtNode.proc.waitFor("our node among its live nodes", () =>
+          dhtNode.live().includes(ourDhtPort) ? true : undefined, "30 seconds")
+        yield* seeder.proc.waitFor("our node among its live nodes", () =>
+          seeder.dhtLive().includes(ourDhtPort) ? true : undefined, "30 seconds")
+
         // No tracker, no x.pe: only the DHT can name the seeder.
         const magnet = magnetOf(meta)
         assert.notInclude(magnet, "x.pe")
@@ -162,11 +176,11 @@ describe("interop: magnet links and the DHT with libtorrent", () => {
         // Our announce_peer (with the token from libtorrent's get_peers reply) was accepted.
         yield* dhtNode.proc.waitFor("our client's announce", () =>
           dhtNode.announces().find((a) => a.infoHash === infoHash && a.port === ourPort), "30 seconds")
-      }), { dht: { bootstrap: [`127.0.0.1:${dhtNode.port}`, `127.0.0.1:${seeder.port}`], port: ourDhtPort } })
+        yield* seeder.proc.waitFor("upload counted", () => {
+          const s = seeder.stats()
+          return s !== undefined && s.uploaded >= PAYLOAD_BYTES ? s : undefined
+        }, "5 seconds")
+      }), { dht: { bootstrap: [`127.0.0.1:${ltDhtPort}`, `127.0.0.1:${seedPort}`], port: ourDhtPort } })
       yield* assertSameData(meta, src, out)
-      yield* seeder.proc.waitFor("upload counted", () => {
-        const s = seeder.stats()
-        return s !== undefined && s.uploaded >= PAYLOAD_BYTES ? s : undefined
-      }, "5 seconds")
     }))
 })

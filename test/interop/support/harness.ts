@@ -65,6 +65,15 @@ export const freePort = Effect.scoped(Effect.gen(function*() {
   Effect.provide(NodeNetwork.layer)
 )
 
+/** `count` distinct ports that were free a moment ago (TCP and UDP) on 127.0.0.1. */
+export const freePorts = (count: number) =>
+  Effect.gen(function*() {
+    const ports = new Set<number>()
+    for (let tries = 0; ports.size < count && tries < count * 10; tries++) ports.add(yield* freePort)
+    if (ports.size < count) return yield* new InteropError({ detail: `only ${ports.size} distinct free ports of ${count}` })
+    return [...ports]
+  })
+
 export const readTorrent = (path: string) =>
   Effect.gen(function*() {
     const bytes = new Uint8Array(yield* Effect.promise(() => readFile(path)))

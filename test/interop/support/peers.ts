@@ -38,8 +38,9 @@ const LtMetadata = Schema.Struct({ event: Schema.Literal("metadata"), size: Sche
 const LtDhtAnnounce = Schema.Struct({ event: Schema.Literal("dht-announce"), infoHash: Schema.String, port: Schema.Number })
 export type LtDhtAnnounce = typeof LtDhtAnnounce.Type
 const LtDhtStats = Schema.Struct({ event: Schema.Literal("dht-stats"), nodes: Schema.Number })
+const LtDhtLive = Schema.Struct({ event: Schema.Literal("dht-live"), ports: Schema.Array(Schema.Number) })
 
-const LtEvent = Schema.Union([LtListening, LtReady, LtCreated, LtFinished, LtStats, LtMetadata, LtDhtAnnounce, LtDhtStats])
+const LtEvent = Schema.Union([LtListening, LtReady, LtCreated, LtFinished, LtStats, LtMetadata, LtDhtAnnounce, LtDhtStats, LtDhtLive])
 type LtEvent = typeof LtEvent.Type
 const decodeLine = Schema.decodeUnknownOption(Schema.fromJsonString(LtEvent))
 
@@ -67,6 +68,8 @@ export interface LtPeer {
   readonly piecesAtStart: number
   readonly stats: () => LtStats | undefined
   readonly finished: () => boolean
+  /** With a DHT: the 127.0.0.1 ports of the live nodes in its routing table (last report). */
+  readonly dhtLive: () => ReadonlyArray<number>
 }
 
 /** Makes a v1 .torrent of `data` (a file or directory) with libtorrent's `create_torrent`. */
@@ -116,7 +119,8 @@ export const ltPeer = (
       port,
       piecesAtStart: ready.pieces,
       stats: () => lastEvent(proc, "stats"),
-      finished: () => lastEvent(proc, "finished") !== undefined
+      finished: () => lastEvent(proc, "finished") !== undefined,
+      dhtLive: () => lastEvent(proc, "dht-live")?.ports ?? []
     }
   })
 
@@ -160,6 +164,8 @@ export interface LtDhtNode {
   readonly announces: () => ReadonlyArray<LtDhtAnnounce>
   /** Nodes in its routing table (about twice a second). */
   readonly nodes: () => number
+  /** The 127.0.0.1 ports of the live nodes in its routing table (last report). */
+  readonly live: () => ReadonlyArray<number>
 }
 
 /**
@@ -182,7 +188,8 @@ export const ltDhtNode = (
       proc,
       port,
       announces: () => allEvents(proc, "dht-announce"),
-      nodes: () => lastEvent(proc, "dht-stats")?.nodes ?? 0
+      nodes: () => lastEvent(proc, "dht-stats")?.nodes ?? 0,
+      live: () => lastEvent(proc, "dht-live")?.ports ?? []
     }
   })
 
