@@ -39,8 +39,6 @@ type Progress = ((progress: RecheckProgress) => Effect.Effect<void>) | undefined
 
 const outOfRange = (message: string) => new StorageError({ reason: "OutOfRange", message })
 
-const SPARE_BUFFERS = 8
-
 const isIndex = (n: number, bound: number) => Number.isSafeInteger(n) && n >= 0 && n < bound
 
 export const makeTorrentStorage = Effect.fnUntraced(function*(
@@ -64,10 +62,11 @@ export const makeTorrentStorage = Effect.fnUntraced(function*(
   let wanted = wantedPieces(layout, options.wanted)
   const partials = new Map<number, PartialPiece>()
   // Full-size piece buffers whose data is on disk: reused instead of left to the GC, which
-  // otherwise lets dozens of dead 1 MiB buffers pile up between collections.
+  // otherwise lets dozens of dead 1 MiB buffers pile up between collections. Never more than
+  // `partialLimit` exist at once, so keeping them all costs nothing the limit did not allow.
   const spare: Array<Uint8Array> = []
   const recycle = (buffer: Uint8Array) => {
-    if (!backend.retainsBuffers && buffer.length === layout.pieceLength && spare.length < SPARE_BUFFERS) spare.push(buffer)
+    if (!backend.retainsBuffers && buffer.length === layout.pieceLength && spare.length < partialLimit) spare.push(buffer)
   }
   const writing = new Set<number>()
   // pieces verified while a recheck runs: the recheck may have looked at them before they were written
