@@ -20,3 +20,4 @@ export { runTrackerServer, type TrackerServerOptions } from "./tracker-server.ts
 export { type HostOptions, makeWorld, type UdpConditions, type World, type WorldOptions } from "./world.ts"
 export { DHT_PORT, followEvents, type SimClient, type SimClientOptions, type SimDhtNodeOptions, simNodeId, startDhtNode, startSimClient } from "./dht-hosts.ts"
 export { defaultBootstrapOf, dhtAddressOf, type DhtSwarmSpec, type SimDhtNode, startDhtSwarm } from "./dht-scenario.ts"
+export { type MagnetPeerReport, type MagnetScenarioReport, type MagnetScenarioSpec, runMagnetScenario, simulateMagnet } from "./magnet-scenario.ts"
