@@ -55,6 +55,26 @@ const OUTBOX_CAPACITY = 4096
 /** Blocks served per socket write (16 × 16 KiB = 256 KiB), so messages are not held up long. */
 const UPLOADS_PER_WRITE = 16
 
+/** An IPv4 or IPv6 literal as 4 or 16 bytes; undefined for anything else (a host name). */
+export const ipBytes = (host: string): Uint8Array | undefined => {
+  const v4 = host.split(".")
+  if (v4.length === 4 && v4.every((p) => /^\d{1,3}$/.test(p) && Number(p) <= 255)) return Uint8Array.from(v4.map(Number))
+  if (!host.includes(":") || host.split("::").length > 2) return undefined
+  const [head = "", tail = ""] = host.split("::")
+  const parts = (s: string) => (s === "" ? [] : s.split(":"))
+  const h = parts(head)
+  const t = parts(tail)
+  const groups = host.includes("::") ? [...h, ...Array<string>(8 - h.length - t.length).fill("0"), ...t] : h
+  if (groups.length !== 8 || !groups.every((g) => /^[0-9a-f]{1,4}$/i.test(g))) return undefined
+  const out = new Uint8Array(16)
+  groups.forEach((g, i) => {
+    const n = parseInt(g, 16)
+    out[2 * i] = n >> 8
+    out[2 * i + 1] = n & 0xff
+  })
+  return out
+}
+
 export const DEFAULT_SESSION_OPTIONS: SessionOptions = {
   requestTimeoutMillis: 30_000,
   snubTimeoutMillis: 60_000,
@@ -93,8 +113,11 @@ export const runSession = Effect.fn("PeerSession.run")(function*(
       v: options.clientVersion,
       reqq: options.maxUploadQueue,
       ...(options.listenPort === null ? {} : { p: options.listenPort }),
+      ...(yourIp === undefined ? {} : { yourip: yourIp }),
       ...(torrent.isComplete() ? { upload_only: true } : {})
     })
+  // BEP 10 `yourip`: the address we see the peer at, which helps it learn its external IP.
+  const yourIp = ipBytes(conn.remote.host)
   const s = makeSessionState(key, conn, fast, clientFromPeerId(handshake.peerId), now(), options.maxPipeline, torrent.pieceCount)
   // Bounded: a peer that stops reading cannot make us buffer without limit. Our own messages
   // (have, request, cancel…) that find it full end the session; replies the peer provoked
