@@ -45,4 +45,16 @@ describe("peer book (pure)", () => {
     book.ban("[::1]:9000")
     assert.isFalse(book.isBanned("[::1]:9001"))
   })
+
+  it("never dials the ephemeral port of an incoming connection; its announced listen address counts as connected", () => {
+    const book = makePeerBook()
+    book.markConnected("10.0.0.5:49152", a("10.0.0.5", 49152))
+    book.alias("10.0.0.5:49152", a("10.0.0.5", 6881))
+    book.add([a("10.0.0.5", 6881)], "pex", 0)
+    assert.isUndefined(book.next(0), "the peer is already connected through its incoming connection")
+    book.markDisconnected("10.0.0.5:49152", false, 1000)
+    assert.strictEqual(book.candidates(), 1, "only the listen address is left, not the ephemeral port")
+    assert.isUndefined(book.next(1000), "not redialled at once")
+    assert.deepStrictEqual(book.next(1000 + 30_000), a("10.0.0.5", 6881))
+  })
 })

@@ -56,7 +56,10 @@ export const handleExtended = (ctx: SessionContext, id: number, payload: Uint8Ar
     // A re-sent handshake updates only what it mentions.
     s.extensions = { ...s.extensions, ...m }
     if (reqq !== undefined && reqq > 0) s.maxPipeline = Math.max(1, Math.min(ctx.options.maxPipeline, reqq))
-    if (p !== undefined && p > 0) s.stats.listenAddress = { host: s.conn.remote.host, port: p }
+    if (p !== undefined && p > 0 && s.stats.listenAddress === null) {
+      s.stats.listenAddress = { host: s.conn.remote.host, port: p }
+      torrent.learnedListenAddress(s.key, s.stats.listenAddress)
+    }
     if (upload_only === true) s.stats.uploadOnly = true
     return Effect.void
   }

@@ -100,6 +100,8 @@ export interface TorrentLink {
   readonly metadata: Uint8Array
   /** BEP 27: no PEX, no DHT. */
   readonly isPrivate: boolean
+  /** An incoming peer told us where it listens (BEP 10 `p`). */
+  readonly learnedListenAddress: (key: string, address: { readonly host: string; readonly port: number }) => void
   /** Addresses learnt from a peer (PEX). */
   readonly addPeers: (addresses: ReadonlyArray<{ readonly host: string; readonly port: number }>, source: string) => Effect.Effect<void>
   /** Whether we are currently allowed to unchoke this peer on connect (before the first rechoke). */

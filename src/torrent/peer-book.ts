@@ -29,6 +29,11 @@ export interface PeerBook {
   readonly next: (now: number) => Address | undefined
   /** An incoming or outgoing connection for this key is live. */
   readonly markConnected: (key: string, address: Address) => void
+  /**
+   * An incoming connection (`key` = its ephemeral remote port) told us where the peer
+   * listens: that address counts as connected too, so we do not dial the peer twice.
+   */
+  readonly alias: (key: string, listening: Address) => void
   /** The connection ended; `failed` schedules a backoff, otherwise it may be retried soon. */
   readonly markDisconnected: (key: string, failed: boolean, now: number) => void
   readonly ban: (key: string) => void
@@ -48,6 +53,7 @@ export const makePeerBook = (options: { readonly maxFailures?: number; readonly 
   const entries = new Map<string, Entry>()
   const bannedKeys = new Set<string>()
   const bannedHosts = new Set<string>()
+  const aliases = new Map<string, string>()
   const hostOf = (key: string): string => key.startsWith("[") ? key.slice(1, key.indexOf("]")) : key.slice(0, key.lastIndexOf(":"))
   const isLoopback = (host: string): boolean => host.startsWith("127.") || host === "::1" || host === "localhost"
   const banned = (key: string): boolean => bannedKeys.has(key) || bannedHosts.has(hostOf(key))
@@ -90,9 +96,31 @@ export const makePeerBook = (options: { readonly maxFailures?: number; readonly 
       if (e !== undefined) e.connected = true
       else entries.set(key, { address, source: "incoming", failures: 0, retryAt: 0, connected: true })
     },
+    alias: (key, listening) => {
+      const listenKey = formatAddress(listening)
+      if (listenKey === key) return
+      const known = entries.get(listenKey)
+      if (known !== undefined) known.connected = true
+      else if (entries.size < maxEntries) entries.set(listenKey, { address: listening, source: "listen", failures: 0, retryAt: 0, connected: true })
+      aliases.set(key, listenKey)
+    },
     markDisconnected: (key, failed, now) => {
+      const listenKey = aliases.get(key)
+      if (listenKey !== undefined) {
+        aliases.delete(key)
+        const l = entries.get(listenKey)
+        if (l !== undefined) {
+          l.connected = false
+          l.retryAt = now + RECONNECT_MS
+        }
+      }
       const e = entries.get(key)
       if (e === undefined) return
+      // An incoming connection's port is ephemeral: nobody listens there, never dial it.
+      if (e.source === "incoming") {
+        entries.delete(key)
+        return
+      }
       e.connected = false
       if (failed) {
         e.failures++

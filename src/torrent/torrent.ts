@@ -226,6 +226,7 @@ export const openTorrent = Effect.fn("Torrent.open")(function*(meta: Metainfo, c
     onUploaded: (bytes) => uploadMeter.add(bytes, now()),
     isComplete: () => p.isComplete(),
     metadata: meta.infoBytes,
+    learnedListenAddress: (key, address) => book.alias(key, address),
     isPrivate: meta.private,
     addPeers,
     initialUnchoke: () => {
