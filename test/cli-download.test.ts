@@ -11,8 +11,10 @@ import { existsSync } from "node:fs"
 import { writeFile } from "node:fs/promises"
 import { join } from "node:path"
 import { createTorrent } from "../src/metainfo/create.ts"
+import { formatMagnet, parseMetainfo } from "../src/metainfo/index.ts"
 import { sameFile, tempDir, writePayload } from "./support/files.ts"
 import { bittorrentTracker } from "./support/tracker-server.ts"
+import { seed, webTorrentClient } from "./support/webtorrent.ts"
 
 const BIN = join(import.meta.dirname, "..", "bin", "effect-torrent.js")
 
@@ -113,6 +115,30 @@ describe("cli: download and seed", () => {
       const opening = yield* waitForLine(second, (j) => j.type === "progress", "the first progress line")
       assert.isAbove(Number(opening.verifiedBytes), 0, "the rerun starts from the verified data")
       assert.strictEqual(yield* Deferred.await(second.exited).pipe(Effect.timeout("60 seconds")), 0, second.stderr.join(""))
+      for (const path of Object.keys(FILES)) assert.isTrue(yield* sameFile(join(dir, "src", path), join(dir, "out", path)), path)
+    }))
+
+  it.live("download <magnet> fetches the metadata from the x.pe peer, shows it, and completes", () =>
+    Effect.gen(function*() {
+      const dir = yield* tempDir()
+      yield* writePayload(join(dir, "src"), FILES)
+      const wt = yield* webTorrentClient
+      const torrentFile = yield* seed(wt.client, join(dir, "src", "pay"))
+      const meta = yield* parseMetainfo(torrentFile)
+      const magnet = formatMagnet({
+        infoHash: meta.infoHash,
+        infoHashV2: null,
+        name: "pay",
+        trackers: [],
+        webSeeds: [],
+        peers: [`127.0.0.1:${wt.port}`],
+        selectOnly: null
+      })
+      const leecher = yield* start(["download", magnet, "--out", join(dir, "out"), "--port", "0", "--json"])
+      assert.strictEqual(yield* Deferred.await(leecher.exited).pipe(Effect.timeout("60 seconds")), 0, leecher.stderr.join(""))
+      const json = leecher.lines.map((l) => JSON.parse(l) as Record<string, unknown>)
+      assert.isTrue(json.some((j) => j.type === "metadata" && typeof j.peers === "number"), "metadata progress is shown")
+      assert.deepInclude(json.at(-1), { type: "complete", name: "pay", bytes: 4_234_567 })
       for (const path of Object.keys(FILES)) assert.isTrue(yield* sameFile(join(dir, "src", path), join(dir, "out", path)), path)
     }))
 })
