@@ -4,18 +4,13 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
-import { Context, Effect, Layer } from "effect"
+import { Effect, Layer } from "effect"
 import { join } from "node:path"
-import { Client, layerNode } from "../src/client/index.ts"
 import { make as makeDhtNode } from "../src/dht/index.ts"
 import { createTorrent } from "../src/metainfo/create.ts"
 import { NodeNetwork } from "../src/net/index.ts"
+import { startNodeClient } from "./support/engine.ts"
 import { sameFile, tempDir, writePayload } from "./support/files.ts"
-
-const startClient = (downloadDirectory: string, bootstrap: string) =>
-  Layer.build(Layer.fresh(layerNode({ host: "127.0.0.1", port: 0, downloadDirectory, dht: { bootstrap: [bootstrap] } }))).pipe(
-    Effect.map((context) => Context.get(context, Client))
-  )
 
 describe("DHT peer discovery", () => {
   it.live("a leecher with no tracker and no peers finds the seeder through the DHT", () =>
@@ -29,13 +24,13 @@ describe("DHT peer discovery", () => {
         Effect.provide(Layer.mergeAll(NodeNetwork.layer, NodeFileSystem.layer))
       )
       const bootstrap = `127.0.0.1:${router.address.port}`
-      const seeder = yield* startClient(join(dir, "seed"), bootstrap)
+      const seeder = yield* startNodeClient(join(dir, "seed"), { dht: { bootstrap: [bootstrap] } })
       const seeding = yield* seeder.add(torrent)
       yield* seeding.whenComplete
       const infoHash = metainfo.infoHash ?? new Uint8Array(20)
       // Wait until the seeder's announce reached the router.
       while ((yield* router.storedPeers(infoHash)).length === 0) yield* Effect.sleep("50 millis")
-      const leecher = yield* startClient(join(dir, "leech"), bootstrap)
+      const leecher = yield* startNodeClient(join(dir, "leech"), { dht: { bootstrap: [bootstrap] } })
       const leeching = yield* leecher.add(torrent)
       yield* leeching.whenComplete.pipe(Effect.timeout("30 seconds"))
       assert.isTrue(yield* sameFile(join(dir, "seed", "dhtdata", "x.bin"), join(dir, "leech", "dhtdata", "x.bin")))

@@ -5,20 +5,15 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
-import { Context, Effect, Layer } from "effect"
+import { Effect, Layer } from "effect"
 import { join } from "node:path"
-import { Client, type ClientConfig, layerNode } from "../src/client/index.ts"
 import { make as makeDhtNode } from "../src/dht/index.ts"
 import { createTorrent } from "../src/metainfo/create.ts"
 import { formatMagnet, parseMetainfo } from "../src/metainfo/index.ts"
 import { NodeNetwork } from "../src/net/index.ts"
+import { startNodeClient } from "./support/engine.ts"
 import { sameFile, tempDir, writePayload } from "./support/files.ts"
 import { seed, webTorrentClient } from "./support/webtorrent.ts"
-
-const startClient = (downloadDirectory: string, config: ClientConfig = {}) =>
-  Layer.build(Layer.fresh(layerNode({ host: "127.0.0.1", port: 0, downloadDirectory, ...config }))).pipe(
-    Effect.map((context) => Context.get(context, Client))
-  )
 
 const magnetOf = (infoHash: Uint8Array | null, peers: ReadonlyArray<string>) =>
   formatMagnet({ infoHash, infoHashV2: null, name: null, trackers: [], webSeeds: [], peers: [...peers], selectOnly: null })
@@ -31,7 +26,7 @@ describe("download from a magnet link", () => {
       const wt = yield* webTorrentClient
       const torrentFile = yield* seed(wt.client, join(dir, "src", "mag"))
       const meta = yield* parseMetainfo(torrentFile)
-      const client = yield* startClient(join(dir, "out"))
+      const client = yield* startNodeClient(join(dir, "out"))
       const progress: Array<number> = []
       const torrent = yield* client.add(
         { magnet: magnetOf(meta.infoHash, [`127.0.0.1:${wt.port}`]) },
@@ -55,11 +50,11 @@ describe("download from a magnet link", () => {
         Effect.provide(Layer.mergeAll(NodeNetwork.layer, NodeFileSystem.layer))
       )
       const dht = { bootstrap: [`127.0.0.1:${router.address.port}`] }
-      const seeder = yield* startClient(join(dir, "seed"), { dht })
+      const seeder = yield* startNodeClient(join(dir, "seed"), { dht })
       yield* (yield* seeder.add(torrent)).whenComplete
       const infoHash = metainfo.infoHash ?? new Uint8Array(20)
       while ((yield* router.storedPeers(infoHash)).length === 0) yield* Effect.sleep("50 millis")
-      const leecher = yield* startClient(join(dir, "leech"), { dht })
+      const leecher = yield* startNodeClient(join(dir, "leech"), { dht })
       const leeching = yield* leecher.add({ magnet: magnetOf(infoHash, []) }, { metadataTimeout: "30 seconds" })
       yield* leeching.whenComplete.pipe(Effect.timeout("30 seconds"))
       assert.isTrue(yield* sameFile(join(dir, "seed", "dhtmag", "x.bin"), join(dir, "leech", "dhtmag", "x.bin")))

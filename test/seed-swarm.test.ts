@@ -5,21 +5,16 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
-import { Context, Effect, Layer, Option, Stream, SubscriptionRef } from "effect"
+import { Effect, Option, Stream, SubscriptionRef } from "effect"
 import { readFile } from "node:fs/promises"
 import { join } from "node:path"
-import { Client, type ClientConfig, layerNode } from "../src/client/index.ts"
 import { createTorrent } from "../src/metainfo/create.ts"
+import { startNodeClient } from "./support/engine.ts"
 import { sameFile, tempDir, writePayload } from "./support/files.ts"
 import { bittorrentTracker } from "./support/tracker-server.ts"
 import { webTorrentClient } from "./support/webtorrent.ts"
 
 /** A fresh client on the real machine (trackers included), living in the caller's scope. */
-const startNodeClient = (downloadDirectory: string, config: ClientConfig = {}) =>
-  Layer.build(Layer.fresh(layerNode({ host: "127.0.0.1", port: 0, downloadDirectory, ...config }))).pipe(
-    Effect.map((context) => Context.get(context, Client))
-  )
-
 const FILES = { "share/one.bin": 5_000_000, "share/two.bin": 3_388_608 }
 
 const fixture = (trackers: ReadonlyArray<ReadonlyArray<string>>) =>

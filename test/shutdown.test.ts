@@ -5,10 +5,10 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
-import { Context, Effect, Layer, Metric } from "effect"
+import { Effect, Metric } from "effect"
 import { join } from "node:path"
-import { Client, layerNode } from "../src/client/index.ts"
 import { createTorrent } from "../src/metainfo/create.ts"
+import { startNodeClient } from "./support/engine.ts"
 import { tempDir, writePayload } from "./support/files.ts"
 import { bittorrentTracker } from "./support/tracker-server.ts"
 
@@ -19,11 +19,6 @@ const handles = (): Record<string, number> => {
   for (const kind of process.getActiveResourcesInfo()) counts[kind] = (counts[kind] ?? 0) + 1
   return Object.fromEntries(HANDLE_KINDS.map((k) => [k, counts[k] ?? 0]))
 }
-
-const startClient = (downloadDirectory: string) =>
-  Layer.build(Layer.fresh(layerNode({ host: "127.0.0.1", port: 0, downloadDirectory }))).pipe(
-    Effect.map((context) => Context.get(context, Client))
-  )
 
 describe("shutdown", () => {
   it.live("no fiber, socket, server or file handle outlives the client", () =>
@@ -48,10 +43,10 @@ describe("shutdown", () => {
       let during: Record<string, number> = {}
       let liveDuring = 0
       yield* Effect.scoped(Effect.gen(function*() {
-        const seeder = yield* startClient(join(dir, "seed"))
+        const seeder = yield* startNodeClient(join(dir, "seed"))
         const seeding = yield* seeder.add(torrent)
         yield* seeding.whenComplete
-        const leecher = yield* startClient(join(dir, "leech"))
+        const leecher = yield* startNodeClient(join(dir, "leech"))
         const leeching = yield* leecher.add(torrent, { peers: [{ host: "127.0.0.1", port: seeder.port ?? 0 }] })
         yield* leeching.whenComplete.pipe(Effect.timeout("60 seconds"))
         assert.isAbove((yield* leeching.peers).length + (yield* seeding.peers).length, 0, "peers are connected at shutdown")

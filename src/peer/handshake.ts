@@ -60,6 +60,15 @@ export const validateHandshake = (
   return Effect.succeed(theirs)
 }
 
+const withinHandshakeTimeout = (conn: Connection, timeout: Duration.Input) =>
+<A>(effect: Effect.Effect<A, PeerError>): Effect.Effect<A, PeerError> =>
+  effect.pipe(
+    Effect.timeoutOrElse({
+      duration: timeout,
+      orElse: () => Effect.fail(new PeerError({ reason: "Timeout", peer: formatAddress(conn.remote), detail: "handshake timed out" }))
+    })
+  )
+
 /**
  * Outgoing side: send our handshake, then read and check theirs, all within `timeout`.
  * Bytes the peer sent after its handshake stay in `framer`.
@@ -70,17 +79,11 @@ export const handshakeOutgoing = Effect.fn("PeerSession.handshakeOutgoing")(func
   ours: OurHandshake,
   timeout: Duration.Input
 ) {
-  const peer = formatAddress(conn.remote)
   return yield* Effect.gen(function*() {
     yield* conn.write(encodeHandshake(ours)).pipe(Effect.mapError(networkError(conn)))
     const theirs = yield* readUntil(conn, framer, framer.takeHandshake)
     return yield* validateHandshake(conn, ours, theirs)
-  }).pipe(
-    Effect.timeoutOrElse({
-      duration: timeout,
-      orElse: () => Effect.fail(new PeerError({ reason: "Timeout", peer, detail: "handshake timed out" }))
-    })
-  )
+  }).pipe(withinHandshakeTimeout(conn, timeout))
 })
 
 /**
@@ -94,15 +97,9 @@ export const handshakeIncoming = Effect.fn("PeerSession.handshakeIncoming")(func
   ours: OurHandshake,
   timeout: Duration.Input
 ) {
-  const peer = formatAddress(conn.remote)
   return yield* Effect.gen(function*() {
     yield* conn.write(encodeHandshake(ours)).pipe(Effect.mapError(networkError(conn)))
     const peerId = yield* readPeerId(conn, framer)
     return yield* validateHandshake(conn, ours, { ...header, peerId })
-  }).pipe(
-    Effect.timeoutOrElse({
-      duration: timeout,
-      orElse: () => Effect.fail(new PeerError({ reason: "Timeout", peer, detail: "handshake timed out" }))
-    })
-  )
+  }).pipe(withinHandshakeTimeout(conn, timeout))
 })

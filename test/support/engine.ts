@@ -5,7 +5,7 @@
  * published after `recordEvents` returns is missed.
  */
 import { Context, Deferred, Duration, Effect, Layer, Schedule, Stream, SubscriptionRef } from "effect"
-import { Client } from "../../src/client/index.ts"
+import { Client, layerNode } from "../../src/client/index.ts"
 import type { ClientConfig } from "../../src/client/index.ts"
 import { NodeNetwork } from "../../src/net/index.ts"
 import { FileStorage } from "../../src/storage/index.ts"
@@ -20,6 +20,15 @@ export const startClient = (downloadDirectory: string, config: ClientConfig = {}
       )
     )
   ).pipe(Effect.map((context) => Context.get(context, Client)))
+
+/**
+ * The client as shipped (`layerNode`: trackers, and the DHT when `config.dht` is given)
+ * on an ephemeral 127.0.0.1 port, living in the caller's scope.
+ */
+export const startNodeClient = (downloadDirectory: string, config: ClientConfig = {}) =>
+  Layer.build(Layer.fresh(layerNode({ host: "127.0.0.1", port: 0, downloadDirectory, ...config }))).pipe(
+    Effect.map((context) => Context.get(context, Client))
+  )
 
 export interface EventLog {
   /** Every event seen so far, in order. */
