@@ -4,7 +4,7 @@
  * limit (or Ctrl-C). Ctrl-C interrupts this effect; closing the client's layer sends
  * `stopped` announces, saves resume data and closes the files.
  */
-import { Console, Duration, Effect, Logger, Option, SubscriptionRef } from "effect"
+import { Console, Duration, Effect, Fiber, Logger, Option, SubscriptionRef } from "effect"
 import { join } from "node:path"
 import { Flag } from "effect/cli"
 import { type AddOptions, Client, type ClientConfig, layerNode } from "../client/index.ts"
@@ -211,14 +211,18 @@ export const runTorrent = (options: RunOptions) =>
         onMetadataProgress: (p) => showMetadataProgress(mode, p),
         onCheckProgress: (checked, total) => check.update(checked, total)
       }).pipe(Effect.ensuring(check.finish))
-      yield* Effect.forkChild(watchProgress(torrent, mode))
+      const watcher = yield* Effect.forkChild(watchProgress(torrent, mode))
       yield* torrent.whenComplete
+      // Stopped before the completion line, so no progress line can come after it.
+      yield* Fiber.interrupt(watcher)
       const done = SubscriptionRef.getUnsafe(torrent.state)
       if (mode === "json") yield* Console.log(JSON.stringify({ type: "complete", infoHash: done.infoHash, name: done.name, bytes: done.wantedBytes }))
       else yield* Console.error(`${mode === "tty" ? "\n" : ""}${done.name}: complete, ${done.piecesVerified}/${done.pieceCount} pieces verified`)
       if (!options.seed) return
       if (mode !== "json") yield* Console.error("seeding; press Ctrl-C to stop")
+      const seedingWatcher = yield* Effect.forkChild(watchProgress(torrent, mode))
       const why = yield* seedUntilGoal(torrent, plan)
+      yield* Fiber.interrupt(seedingWatcher)
       const after = SubscriptionRef.getUnsafe(torrent.state)
       if (mode === "json") yield* Console.log(JSON.stringify({ type: "seeded", reason: why, uploaded: after.uploaded }))
       else yield* Console.error(`${mode === "tty" ? "\n" : ""}seeding done (${why === "ratio" ? "ratio reached" : "time is up"}), uploaded ${after.uploaded} bytes`)
