@@ -1,0 +1,277 @@
+/**
+ * Virtual time for simulations: a `Clock` and a `Scheduler` for Effect that together are
+ * a discrete-event engine.
+ *
+ * - Every fiber of the simulation runs on one FIFO task queue (the `Scheduler`); the
+ *   engine drains it in a plain loop, so a fiber waking another costs an array push, not a
+ *   macrotask of the real event loop per fiber (Effect's default scheduler gives each
+ *   fiber its own `setImmediate`).
+ * - `Clock.sleep` and the simulation's own events (`schedule`) are timers in one binary
+ *   heap ordered by (time, registration order): O(log n) per timer, where `TestClock`
+ *   keeps a sorted array (O(n) inserts) and runs several fibers, a real timer and a
+ *   macrotask round trip per wake-up.
+ * - Time moves only while `advance` is pending (as with `TestClock.adjust`), and only when
+ *   the task queue is empty: every fiber has run up to its next suspension before the
+ *   earliest timer fires. Timers due now fire whenever the queue is empty.
+ *
+ * Determinism: one JS thread, FIFO tasks, timers by (time, sequence number). No real
+ * time is read anywhere; the real event loop is only used to start draining (through
+ * Effect's own scheduler) and, every `TASK_BUDGET` tasks, to let it breathe.
+ *
+ * Priorities of `scheduleTask` are ignored: Effect itself only ever uses priority 0.
+ */
+import { Clock, Duration, Effect, Scheduler } from "effect"
+
+interface Timer {
+  readonly at: number
+  readonly seq: number
+  /** Cleared when cancelled or fired. */
+  run: (() => void) | undefined
+}
+
+const before = (a: Timer, b: Timer): boolean => a.at < b.at || (a.at === b.at && a.seq < b.seq)
+
+/** A binary min-heap of timers. */
+class TimerHeap {
+  private readonly items: Array<Timer> = []
+  get size(): number {
+    return this.items.length
+  }
+  peek(): Timer | undefined {
+    return this.items[0]
+  }
+  push(timer: Timer): void {
+    const a = this.items
+    a.push(timer)
+    let i = a.length - 1
+    while (i > 0) {
+      const parent = (i - 1) >> 1
+      const p = a[parent]
+      if (p === undefined || !before(timer, p)) break
+      a[i] = p
+      i = parent
+    }
+    a[i] = timer
+  }
+  pop(): Timer | undefined {
+    const a = this.items
+    const top = a[0]
+    const last = a.pop()
+    if (a.length === 0 || last === undefined) return top
+    let i = 0
+    const n = a.length
+    while (true) {
+      const l = 2 * i + 1
+      if (l >= n) break
+      const left = a[l]
+      const right = l + 1 < n ? a[l + 1] : undefined
+      if (left === undefined) break
+      const c = right !== undefined && before(right, left) ? l + 1 : l
+      const child = c === l ? left : right
+      if (child === undefined || !before(child, last)) break
+      a[i] = child
+      i = c
+    }
+    a[i] = last
+    return top
+  }
+}
+
+interface Advancer {
+  readonly millis: number
+  readonly resume: () => void
+}
+
+/** Tasks run between two breaths of the real event loop. */
+const TASK_BUDGET = 100_000
+
+export interface VirtualTime {
+  readonly clock: Clock.Clock
+  readonly scheduler: Scheduler.Scheduler
+  /** Current virtual time in ms (may be fractional). */
+  readonly now: () => number
+  /** Runs `action` at virtual time `at` (not before now), outside any fiber. Returns a cancel function. */
+  readonly schedule: (at: number, action: () => void) => () => void
+  /** Lets virtual time pass by `millis`, running every task and timer due meanwhile. */
+  readonly advance: (millis: number) => Effect.Effect<void>
+  /** Timers not yet fired or cancelled (cancelled ones may still count until their time). */
+  readonly pendingTimers: () => number
+}
+
+export const makeVirtualTime = (): VirtualTime => {
+  let now = 0
+  let seq = 0
+  const timers = new TimerHeap()
+  let tasks: Array<(() => void) | undefined> = []
+  let head = 0
+  // Concurrent `advance` calls take turns, as `TestClock.adjust` calls do: each one's span
+  // starts when the previous one has ended.
+  const advancers: Array<Advancer> = []
+  let target: number | undefined
+  let draining = false
+  let kicked = false
+  const host = new Scheduler.MixedScheduler()
+  const hostDispatcher = host.makeDispatcher()
+
+  const addTimer = (at: number, run: () => void): Timer => {
+    const timer: Timer = { at: Math.max(at, now), seq: seq++, run }
+    timers.push(timer)
+    return timer
+  }
+
+  const runTask = (): void => {
+    const task = tasks[head]
+    tasks[head++] = undefined
+    if (head === tasks.length) {
+      tasks = []
+      head = 0
+    } else if (head >= 4096 && head * 2 > tasks.length) {
+      tasks = tasks.slice(head)
+      head = 0
+    }
+    if (task !== undefined) task()
+  }
+
+  /** The next step: a task, else a due timer, else the end of the pending `advance`. */
+  const step = (): boolean => {
+    if (head < tasks.length) {
+      runTask()
+      return true
+    }
+    const limit = target ?? now
+    const timer = timers.peek()
+    if (timer !== undefined && timer.at <= limit) {
+      timers.pop()
+      const run = timer.run
+      if (run !== undefined) {
+        timer.run = undefined
+        if (timer.at > now) now = timer.at
+        run()
+      }
+      return true
+    }
+    if (target !== undefined) {
+      if (target > now) now = target
+      const finished = advancers.shift()
+      activate()
+      finished?.resume()
+      return true
+    }
+    return false
+  }
+
+  /** Makes the first waiting advancer the running one. */
+  const activate = (): void => {
+    const first = advancers[0]
+    target = first === undefined ? undefined : now + first.millis
+  }
+
+  const drain = (): void => {
+    kicked = false
+    if (draining) return
+    draining = true
+    let budget = TASK_BUDGET
+    try {
+      while (budget-- > 0 && step()) {
+        // keep going
+      }
+    } finally {
+      draining = false
+    }
+    if (budget <= 0) kick()
+  }
+
+  function kick(): void {
+    if (draining || kicked) return
+    kicked = true
+    hostDispatcher.scheduleTask(drain, 0)
+  }
+
+  const dispatcher: Scheduler.SchedulerDispatcher = {
+    scheduleTask: (task) => {
+      tasks.push(task)
+      kick()
+    },
+    flush: () => {
+      while (head < tasks.length) runTask()
+    }
+  }
+
+  const scheduler: Scheduler.Scheduler = {
+    executionMode: "async",
+    shouldYield: (fiber) => host.shouldYield(fiber),
+    makeDispatcher: () => dispatcher
+  }
+
+  const sleep = (duration: Duration.Duration): Effect.Effect<void> => {
+    const millis = Duration.toMillis(duration)
+    // like TestClock: a sleep that ends now (or earlier) does not suspend
+    if (!(millis > 0)) return Effect.void
+    return Effect.callback<void>((resume) => {
+      const timer = addTimer(now + millis, () => resume(Effect.void))
+      kick()
+      return Effect.sync(() => {
+        timer.run = undefined
+      })
+    })
+  }
+
+  const nanos = (): bigint => BigInt(Math.round(now * 1_000_000))
+  const clock: Clock.Clock = {
+    currentTimeMillisUnsafe: () => now,
+    currentTimeMillis: Effect.sync(() => now),
+    currentTimeNanosUnsafe: nanos,
+    currentTimeNanos: Effect.sync(nanos),
+    monotonicTimeNanosUnsafe: nanos,
+    monotonicTimeNanos: Effect.sync(nanos),
+    sleep
+  }
+
+  const advance = (millis: number): Effect.Effect<void> =>
+    Effect.callback<void>((resume) => {
+      const advancer: Advancer = { millis: Math.max(0, millis), resume: () => resume(Effect.void) }
+      advancers.push(advancer)
+      if (advancers.length === 1) activate()
+      kick()
+      return Effect.sync(() => {
+        const i = advancers.indexOf(advancer)
+        if (i < 0) return
+        advancers.splice(i, 1)
+        if (i === 0) activate()
+      })
+    })
+
+  return {
+    clock,
+    scheduler,
+    now: () => now,
+    schedule: (at, action) => {
+      const timer = addTimer(at, action)
+      kick()
+      return () => {
+        timer.run = undefined
+      }
+    },
+    advance,
+    pendingTimers: () => timers.size
+  }
+}
+
+const engines = new WeakMap<Clock.Clock, VirtualTime>()
+
+/** Registers `time` so `virtualTimeOf(time.clock)` finds it. */
+export const register = (time: VirtualTime): VirtualTime => {
+  engines.set(time.clock, time)
+  return time
+}
+
+/** The virtual time behind a clock, if it is one. */
+export const virtualTimeOf = (clock: Clock.Clock): VirtualTime | undefined => engines.get(clock)
+
+/** The current virtual time; dies outside `inVirtualTime` (a simulation can only run there). */
+export const currentVirtualTime: Effect.Effect<VirtualTime> = Effect.clockWith((clock) => {
+  const time = virtualTimeOf(clock)
+  return time === undefined
+    ? Effect.die(new Error("no virtual time here: run the simulation inside inVirtualTime"))
+    : Effect.succeed(time)
+})
