@@ -63,6 +63,8 @@ const makeEndpoint = (world: World, host: HostState, local: Address, remote: Add
   let lastDelivery = 0
   const generation = host.generation
   const remoteText = formatAddress(remote)
+  // Host objects live as long as the world (a restart reuses the same one).
+  const to = world.host(remote.host)
 
   const take = (): Uint8Array | undefined => {
     if (head >= inbox.length) return undefined
@@ -100,9 +102,7 @@ const makeEndpoint = (world: World, host: HostState, local: Address, remote: Add
   /** Sends to the other end at its delivery slot; waits out partitions. Returns the departure time. */
   const transmit = (size: number, onArrival: (peer: Endpoint) => void): number => {
     const peer = endpoint.peer
-    if (peer === undefined) return world.events.now()
-    const to = world.host(remote.host)
-    if (to === undefined) return world.events.now()
+    if (peer === undefined || to === undefined) return world.events.now()
     let departed = world.events.now()
     const go = () => {
       if (!world.reachable(host, to)) {
@@ -206,7 +206,6 @@ const makeEndpoint = (world: World, host: HostState, local: Address, remote: Add
       endpoint.resetNow(new ConnectionReset({ address: remoteText, detail: "host crashed" }))
       closed = true
       const peer = endpoint.peer
-      const to = world.host(remote.host)
       // A crashing stack sends one RST and never retransmits it: lost across a partition.
       if (peer !== undefined && to !== undefined && world.reachable(host, to)) {
         world.events.at(world.events.now() + world.latency(host, to), () =>

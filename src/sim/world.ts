@@ -147,7 +147,10 @@ export const makeWorld = Effect.fnUntraced(function*(options: WorldOptions = {})
   }
   const hosts = new Map<string, HostState>()
   const latencies = new Map<string, number>()
-  const pairBytes = new Map<string, number>()
+  // Bytes per (from, to) pair: looked up by host objects on every delivery (no string keys);
+  // `pairs` keeps first-use order for `traffic`.
+  const pairBytes = new Map<HostState, Map<HostState, { n: number }>>()
+  const pairs: Array<readonly [HostState, HostState, { n: number }]> = []
   const lines: Array<string> = []
   let held: Array<() => void> = []
   let nextGroup = 1
@@ -252,17 +255,27 @@ export const makeWorld = Effect.fnUntraced(function*(options: WorldOptions = {})
       trace("restart", { host: address })
     },
     random: () => rng.nextDoubleUnsafe(),
-    bytesBetween: (from, to) => pairBytes.get(`${from}>${to}`) ?? 0,
-    traffic: () =>
-      [...pairBytes].map(([key, n]) => {
-        const [from = "", to = ""] = key.split(">")
-        return [from, to, n] as const
-      }),
+    bytesBetween: (from, to) => {
+      const a = hosts.get(from)
+      const b = hosts.get(to)
+      return a === undefined || b === undefined ? 0 : (pairBytes.get(a)?.get(b)?.n ?? 0)
+    },
+    traffic: () => pairs.map(([from, to, cell]) => [from.address, to.address, cell.n] as const),
     countBytes: (from, to, size) => {
       from.bytesSent += size
       to.bytesReceived += size
-      const key = `${from.address}>${to.address}`
-      pairBytes.set(key, (pairBytes.get(key) ?? 0) + size)
+      let row = pairBytes.get(from)
+      if (row === undefined) {
+        row = new Map()
+        pairBytes.set(from, row)
+      }
+      let cell = row.get(to)
+      if (cell === undefined) {
+        cell = { n: 0 }
+        row.set(to, cell)
+        pairs.push([from, to, cell])
+      }
+      cell.n += size
     },
     trace,
     traceLines: () => lines,
