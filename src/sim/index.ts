@@ -5,7 +5,7 @@
  *   (`makeWorld({ seed, latencyMs, uploadBps, downloadBps, udp })`), so the real client
  *   runs unchanged over simulated TCP and UDP with queued links and faults.
  * - `inVirtualTime(program, { seed })` + `advanceUntil({ done, deadlineMs })`: the
- *   discrete-event driver on Effect's TestClock.
+ *   discrete-event driver (our own virtual Clock + Scheduler, virtual-time.ts).
  * - `runScenario(spec)`: whole swarms (seeds, leechers, corrupt and silent peers, a UDP
  *   tracker, faults at virtual times) → per-peer statistics and a JSON-lines trace.
  */

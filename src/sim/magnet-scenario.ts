@@ -273,5 +273,5 @@ export const simulateMagnet = Effect.fn("Sim.simulateMagnet")(function*(spec: Ma
   return report
 })
 
-/** Runs a magnet scenario in its own virtual time (a fresh TestClock) and seeded Random. */
+/** Runs a magnet scenario in its own virtual time (a fresh virtual clock) and seeded Random. */
 export const runMagnetScenario = (spec: MagnetScenarioSpec) => inVirtualTime(simulateMagnet(spec), { seed: spec.seed ?? 1 })

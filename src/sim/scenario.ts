@@ -260,6 +260,6 @@ export const simulate = Effect.fn("Sim.simulate")(function*(spec: ScenarioSpec) 
   return report
 })
 
-/** Runs a scenario in its own virtual time (a fresh TestClock) and seeded Random. */
+/** Runs a scenario in its own virtual time (a fresh virtual clock) and seeded Random. */
 export const runScenario = (spec: ScenarioSpec) =>
   inVirtualTime(simulate(spec), { seed: spec.seed ?? 1 })
