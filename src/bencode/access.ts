@@ -86,6 +86,10 @@ export const keyBytes = (key: string): Uint8Array => keyToBytes(key)
 /** Dict key for raw bytes, e.g. a 32-byte pieces root in `piece layers`. */
 export const keyFromBytes = (bytes: Uint8Array): string => latin1(bytes)
 /** A dict key read as UTF-8 text (file tree names); `undefined` if not valid UTF-8. */
-export const keyText = (key: string): string | undefined => utf8(keyToBytes(key))
+export const keyText = (key: string): string | undefined => {
+  // An ASCII key is its own UTF-8 decoding: skip the encoder (hot: every extended-handshake key).
+  for (let i = 0; i < key.length; i++) if (key.charCodeAt(i) > 0x7f) return utf8(keyToBytes(key))
+  return key
+}
 /** Dict key for a text name (UTF-8 encoded), e.g. a BEP 52 file tree entry. */
 export const keyFromText = (s: string): string => latin1(textEncoder.encode(s))

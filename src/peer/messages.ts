@@ -53,22 +53,23 @@ const refuse = (ctx: SessionContext, m: { index: number; begin: number; length: 
   return ctx.s.fast ? ctx.reply({ _tag: "Reject", index: m.index, begin: m.begin, length: m.length }) : Effect.void
 }
 
-const onRequest = (ctx: SessionContext, m: { index: number; begin: number; length: number }) =>
-  Effect.gen(function*() {
-    const { s, torrent } = ctx
-    yield* checkIndex(ctx, m.index, "request")
-    if (m.length === 0 || m.length > MAX_BLOCK || m.begin + m.length > pieceLength(ctx, m.index)) {
-      return yield* violation(ctx, `request of ${m.length} bytes at ${m.begin} of piece ${m.index} is out of range`)
-    }
-    if (s.stats.amChoking || !torrent.storage.hasPiece(m.index) || s.uploads.size >= ctx.options.maxUploadQueue) {
-      return yield* refuse(ctx, m)
-    }
-    const key = blockKey(m.index, m.begin)
-    if (s.uploads.has(key)) return
-    const block = { piece: m.index, begin: m.begin, length: m.length }
-    s.uploads.set(key, block)
+const onRequest = (ctx: SessionContext, m: { index: number; begin: number; length: number }): Effect.Effect<void, PeerError> => {
+  const { s, torrent } = ctx
+  if (m.index >= torrent.pieceCount) return checkIndex(ctx, m.index, "request")
+  if (m.length === 0 || m.length > MAX_BLOCK || m.begin + m.length > pieceLength(ctx, m.index)) {
+    return Effect.fail(violation(ctx, `request of ${m.length} bytes at ${m.begin} of piece ${m.index} is out of range`))
+  }
+  if (s.stats.amChoking || !torrent.storage.hasPiece(m.index) || s.uploads.size >= ctx.options.maxUploadQueue) {
+    return refuse(ctx, m)
+  }
+  // Accepted requests (the common case) are queued synchronously: no effect allocated.
+  const key = blockKey(m.index, m.begin)
+  if (!s.uploads.has(key)) {
+    s.uploads.set(key, { piece: m.index, begin: m.begin, length: m.length })
     ctx.signalUploads()
-  })
+  }
+  return Effect.void
+}
 
 const onPiece = (ctx: SessionContext, index: number, begin: number, block: Uint8Array) =>
   Effect.gen(function*() {
@@ -167,10 +168,11 @@ export const handleMessage = (ctx: SessionContext, frame: Uint8Array): Effect.Ef
         s.stats.peerInterested = false
         return Effect.void
       case "Have":
-        return checkIndex(ctx, m.index, "have").pipe(Effect.andThen(Effect.sync(() => {
-          peerGained(ctx, m.index)
-          ctx.fill()
-        })))
+        // The commonest message: handled synchronously, no effect allocated on the good path.
+        if (m.index >= torrent.pieceCount) return checkIndex(ctx, m.index, "have")
+        peerGained(ctx, m.index)
+        ctx.fill()
+        return Effect.void
       case "Bitfield": {
         const bits = Bitfield.fromWire(m.bits, torrent.pieceCount)
         if (Result.isFailure(bits)) return Effect.fail(violation(ctx, bits.failure.message))
