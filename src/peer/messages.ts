@@ -8,6 +8,8 @@ import { Effect, Result } from "effect"
 import { Bitfield, decodeFrame, type Message } from "../wire/index.ts"
 import { handleExtended } from "./extensions.ts"
 import { PeerError } from "./errors.ts"
+import { unlimited } from "../ratelimit/index.ts"
+import type { PutResult } from "../storage/index.ts"
 import type { TorrentLink } from "./link.ts"
 import type { SessionOptions } from "./session.ts"
 import { blockKey, type SessionState } from "./session-state.ts"
@@ -71,57 +73,74 @@ const onRequest = (ctx: SessionContext, m: { index: number; begin: number; lengt
   return Effect.void
 }
 
-const onPiece = (ctx: SessionContext, index: number, begin: number, block: Uint8Array) =>
-  Effect.gen(function*() {
-    const { s, torrent } = ctx
-    const { picker, storage } = torrent
-    const t = ctx.now()
-    const key = blockKey(index, begin)
-    const ours = s.requests.delete(key)
-    s.stats.inflight = s.requests.size
-    s.downloadMeter.add(block.length, t)
-    s.stats.downloaded += block.length
-    torrent.onDownloaded(block.length)
-    s.lastBlockAt = t
-    s.stats.snubbed = false
-    // Slowing the reader slows the peer too: TCP stops it once our buffers fill.
-    yield* torrent.downloadThrottle.take(block.length)
-    const received = picker.blockReceived(s.key, index, begin, block.length)
-    if (received._tag === "Invalid") {
-      return yield* violation(ctx, `piece message for ${block.length} bytes at ${begin} of piece ${index} is not a block of this torrent`)
-    }
-    if (received._tag !== "Accepted") {
-      // A late or duplicate block (endgame, or after a timeout): harmless unless we never asked at all.
-      if (!ours) s.violations++
-      ctx.fill()
-      return
-    }
-    for (const other of received.cancels) torrent.linkOf(other)?.cancelRequest({ piece: index, begin, length: block.length })
-    const store = storage.putBlock(index, begin, block).pipe(
-      Effect.catch((error) => torrent.onStorageError(error).pipe(Effect.as({ _tag: "Failed" } as const))),
-      Effect.flatMap((put) => {
-        switch (put._tag) {
-          case "Verified":
-            return torrent.onPieceVerified(index)
-          case "HashFailed":
-            return torrent.onPieceFailed(index, picker.pieceFailed(index))
-          case "Backpressure":
-            // The picker bounds open pieces below the storage's limit, so this is rare: start the piece over.
-            return Effect.sync(() => {
-              picker.pieceFailed(index)
-              torrent.wakeAll()
-            })
-          default:
-            return Effect.void
-        }
-      })
-    )
-    // A block that completes its piece starts the hash check and the disk write; the reader
-    // goes on reading meanwhile. Other blocks are only copied into the piece's buffer.
-    if (received.pieceComplete) yield* torrent.background(store)
-    else yield* store
+/** What happens after storage took (or refused) a block. */
+const afterPut = (ctx: SessionContext, index: number, put: PutResult | { readonly _tag: "Failed" }): Effect.Effect<void> => {
+  const { torrent } = ctx
+  switch (put._tag) {
+    case "Verified":
+      return torrent.onPieceVerified(index)
+    case "HashFailed":
+      return torrent.onPieceFailed(index, torrent.picker.pieceFailed(index))
+    case "Backpressure":
+      // The picker bounds open pieces below the storage's limit, so this is rare: start the piece over.
+      torrent.picker.pieceFailed(index)
+      torrent.wakeAll()
+      return Effect.void
+    default:
+      return Effect.void
+  }
+}
+
+/**
+ * A block arrived. The common case — a block that does not complete its piece, with no rate
+ * limit — is handled synchronously (no effect allocated: this runs for every 16 KiB).
+ */
+const onPiece = (ctx: SessionContext, index: number, begin: number, block: Uint8Array): Effect.Effect<void, PeerError> => {
+  const { s, torrent } = ctx
+  const { picker, storage } = torrent
+  const t = ctx.now()
+  const ours = s.requests.delete(blockKey(index, begin))
+  s.stats.inflight = s.requests.size
+  s.downloadMeter.add(block.length, t)
+  s.stats.downloaded += block.length
+  torrent.onDownloaded(block.length)
+  s.lastBlockAt = t
+  s.stats.snubbed = false
+  const received = picker.blockReceived(s.key, index, begin, block.length)
+  if (received._tag === "Invalid") {
+    return Effect.fail(violation(ctx, `piece message for ${block.length} bytes at ${begin} of piece ${index} is not a block of this torrent`))
+  }
+  if (received._tag !== "Accepted") {
+    // A late or duplicate block (endgame, or after a timeout): harmless unless we never asked at all.
+    if (!ours) s.violations++
     ctx.fill()
-  })
+    return throttled(ctx, block.length, Effect.void)
+  }
+  for (const other of received.cancels) torrent.linkOf(other)?.cancelRequest({ piece: index, begin, length: block.length })
+  if (!received.pieceComplete) {
+    const put = storage.putBlockSync(index, begin, block)
+    if (put !== undefined) {
+      const after = afterPut(ctx, index, put)
+      ctx.fill()
+      return throttled(ctx, block.length, after)
+    }
+  }
+  const store = storage.putBlock(index, begin, block).pipe(
+    Effect.catch((error) => torrent.onStorageError(error).pipe(Effect.as({ _tag: "Failed" } as const))),
+    Effect.flatMap((put) => afterPut(ctx, index, put))
+  )
+  // A block that completes its piece starts the hash check and the disk write; the reader
+  // goes on reading meanwhile. Other blocks are only copied into the piece's buffer.
+  return throttled(
+    ctx,
+    block.length,
+    (received.pieceComplete ? torrent.background(store) : store).pipe(Effect.andThen(Effect.sync(ctx.fill)))
+  )
+}
+
+/** Runs `effect`, then waits for the download rate limit (slowing the reader slows the peer through TCP). */
+const throttled = (ctx: SessionContext, bytes: number, effect: Effect.Effect<void>): Effect.Effect<void> =>
+  ctx.torrent.downloadThrottle === unlimited ? effect : Effect.andThen(effect, ctx.torrent.downloadThrottle.take(bytes))
 
 /** The peer announced a piece (have, or a later bitfield): count it once. */
 const peerGained = (ctx: SessionContext, piece: number): void => {

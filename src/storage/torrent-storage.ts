@@ -102,22 +102,48 @@ export const makeTorrentStorage = Effect.fnUntraced(function*(
     return undefined
   }
 
+  /**
+   * The synchronous part of `putBlock`: everything up to a completed piece. Returns the
+   * result, an error, or the completed partial piece (removed from `partials`) to verify.
+   */
+  const accept = (piece: number, begin: number, data: Uint8Array): PutResult | StorageError | PartialPiece => {
+    const invalid = checkBlock(piece, begin, data.length)
+    if (invalid !== undefined) return invalid
+    if (Bitfield.get(have, piece) || writing.has(piece)) return results.Duplicate
+    if (wanted[piece] !== true) return results.Unwanted
+    let partial = partials.get(piece)
+    if (partial === undefined) {
+      if (partials.size + writing.size >= partialLimit) return results.Backpressure
+      const size = pieceSize(layout, piece)
+      partial = makePartial(size, unit, size === layout.pieceLength ? spare.pop() : undefined)
+      partials.set(piece, partial)
+    }
+    if (!addBlock(partial, begin, data)) return results.Duplicate
+    if (!isComplete(partial)) return results.Incomplete
+    partials.delete(piece)
+    return partial
+  }
+
+  /** Whether `data` at `begin` might be the block that completes `piece` (then only `putBlock` will do). */
+  const mayComplete = (piece: number, data: Uint8Array): boolean => {
+    const partial = partials.get(piece)
+    const units = Math.ceil(data.length / unit)
+    return partial === undefined ? units >= Math.ceil(pieceSize(layout, piece) / unit) : partial.receivedCount + units >= partial.received.length
+  }
+
+  const putBlockSync = (piece: number, begin: number, data: Uint8Array): PutResult | undefined => {
+    if (closed || !isIndex(piece, count) || mayComplete(piece, data)) return undefined
+    const r = accept(piece, begin, data)
+    // Errors and completions go through `putBlock` (a completion cannot happen here: see mayComplete).
+    return r instanceof StorageError || !("_tag" in r) ? undefined : r
+  }
+
   const putBlock = (piece: number, begin: number, data: Uint8Array): Effect.Effect<PutResult, StorageError> =>
     guarded(Effect.uninterruptible(Effect.suspend((): Effect.Effect<PutResult, StorageError> => {
-      const invalid = checkBlock(piece, begin, data.length)
-      if (invalid !== undefined) return Effect.fail(invalid)
-      if (Bitfield.get(have, piece) || writing.has(piece)) return Effect.succeed(results.Duplicate)
-      if (wanted[piece] !== true) return Effect.succeed(results.Unwanted)
-      let partial = partials.get(piece)
-      if (partial === undefined) {
-        if (partials.size + writing.size >= partialLimit) return Effect.succeed(results.Backpressure)
-        const size = pieceSize(layout, piece)
-        partial = makePartial(size, unit, size === layout.pieceLength ? spare.pop() : undefined)
-        partials.set(piece, partial)
-      }
-      if (!addBlock(partial, begin, data)) return Effect.succeed(results.Duplicate)
-      if (!isComplete(partial)) return Effect.succeed(results.Incomplete)
-      partials.delete(piece)
+      const accepted = accept(piece, begin, data)
+      if (accepted instanceof StorageError) return Effect.fail(accepted)
+      if ("_tag" in accepted) return Effect.succeed(accepted)
+      const partial = accepted
       if (!equalBytes(digest(partial), pieceHash(layout, piece))) {
         recycle(partial.buffer)
         return Effect.succeed(results.HashFailed)
@@ -231,6 +257,7 @@ export const makeTorrentStorage = Effect.fnUntraced(function*(
   return {
     pieceCount: count,
     putBlock,
+    putBlockSync,
     read,
     hasPiece: (piece) => isIndex(piece, count) && Bitfield.get(have, piece),
     have: Effect.sync(() => Uint8Array.from(have)),

@@ -52,6 +52,12 @@ export interface TorrentStorage {
   /** Adds a block of a piece (see `PutResult`). Fails `OutOfRange` for a bad piece/begin/length or misaligned block. */
   readonly putBlock: (piece: number, begin: number, data: Uint8Array) => Effect.Effect<PutResult, StorageError>
   /**
+   * The fast path of `putBlock` for a block that cannot complete its piece: the block is
+   * stored (or refused) synchronously and the result returned. `undefined` means nothing was
+   * done: use `putBlock` (the block may complete the piece, is invalid, or storage is closed).
+   */
+  readonly putBlockSync: (piece: number, begin: number, data: Uint8Array) => PutResult | undefined
+  /**
    * Bytes of a verified piece (fails `NotVerified` otherwise). The result may be a view into a
    * cached or in-memory piece buffer: callers must not modify it.
    */

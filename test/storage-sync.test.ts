@@ -1,0 +1,38 @@
+/** The synchronous fast path of `putBlock`: what it takes, and what it leaves to `putBlock`. */
+import { assert, describe, it } from "@effect/vitest"
+import { Effect } from "effect"
+import type { Metainfo } from "../src/metainfo/model.ts"
+import { FileStorage, MemoryStorage, type OpenOptions, Storage } from "../src/storage/index.ts"
+import { blocksOf, makeFixture, pieceData, tempDir } from "./storage-helpers.ts"
+
+const B = 16 * 1024
+
+for (const [name, layer] of [["FileStorage", FileStorage.layer], ["MemoryStorage", MemoryStorage.layer]] as const) {
+  describe(`putBlockSync (${name})`, () => {
+    const open = (meta: Metainfo, options: OpenOptions) => Storage.use((s) => s.open(meta, options)).pipe(Effect.provide(layer))
+
+    it.live("stores blocks that cannot complete their piece; the completing block and bad input go to putBlock", () =>
+      Effect.gen(function*() {
+        const directory = yield* tempDir
+        const fixture = makeFixture([{ path: ["f.bin"], length: 4 * B * 3 }], 4 * B)
+        const t = yield* open(fixture.meta, { directory })
+        const blocks = blocksOf(fixture, B).filter((b) => b.piece === 1)
+        assert.strictEqual(blocks.length, 4)
+        const [first, second, third, last] = blocks
+        if (first === undefined || second === undefined || third === undefined || last === undefined) return assert.fail("four blocks")
+        assert.deepStrictEqual(t.putBlockSync(1, first.begin, first.data), { _tag: "Incomplete" })
+        assert.deepStrictEqual(t.putBlockSync(1, first.begin, first.data), { _tag: "Duplicate" })
+        assert.deepStrictEqual(t.putBlockSync(1, second.begin, second.data), { _tag: "Incomplete" })
+        assert.deepStrictEqual(t.putBlockSync(1, third.begin, third.data), { _tag: "Incomplete" })
+        assert.isUndefined(t.putBlockSync(1, last.begin, last.data), "the completing block needs the hash check and the write")
+        assert.isFalse(t.hasPiece(1))
+        assert.isUndefined(t.putBlockSync(99, 0, first.data), "an invalid block is left to putBlock's typed error")
+        assert.isUndefined(t.putBlockSync(1, 5, first.data), "a misaligned block too")
+        assert.deepStrictEqual(yield* t.putBlock(1, last.begin, last.data), { _tag: "Verified" })
+        assert.deepStrictEqual(yield* t.read(1, 0, 4 * B), pieceData(fixture, 1))
+        assert.deepStrictEqual(t.putBlockSync(1, first.begin, first.data), { _tag: "Duplicate" }, "a verified piece is never overwritten")
+        yield* t.close
+        assert.isUndefined(t.putBlockSync(2, 0, first.data), "nothing is stored once closed")
+      }))
+  })
+}
