@@ -99,7 +99,7 @@ export const decodeFrame = (frame: Uint8Array): Result.Result<Message, WireError
         new WireError({
           reason: "UnknownMessageId",
           messageId: id,
-          message: `message id ${id} (unknown, ${n} bytes): not implemented; the frame can be skipped`
+          message: `message id ${id} (unknown, ${n} bytes): no such message in the protocols we speak; the frame can be skipped`
         })
       )
   }
