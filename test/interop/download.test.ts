@@ -28,12 +28,8 @@ import {
   transmissionComplete,
   transmissionRunning
 } from "./support/peers.ts"
-import { hasBinary, hasPythonLibtorrent, warnMissing } from "./support/process.ts"
+import { hasAria2, hasLibtorrent, hasMktorrent, hasTransmission } from "./support/available.ts"
 
-const hasLibtorrent = warnMissing(hasPythonLibtorrent(), "python3-libtorrent (/usr/bin/python3 -c 'import libtorrent')", "python3-libtorrent")
-const hasAria2 = warnMissing(hasBinary("/usr/bin/aria2c"), "aria2c", "aria2")
-const hasTransmission = warnMissing(hasBinary("/usr/bin/transmission-cli"), "transmission-cli", "transmission-cli")
-const hasMktorrent = warnMissing(hasBinary("/usr/bin/mktorrent"), "mktorrent", "mktorrent")
 
 // Odd sizes on purpose: files end mid-piece and pieces span file boundaries; one file is empty.
 const ALBUM = {

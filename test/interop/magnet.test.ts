@@ -21,9 +21,9 @@ import {
   withNodeClient
 } from "./support/harness.ts"
 import { ltCreate, ltDhtNode, ltMagnetLeech, ltPeer } from "./support/peers.ts"
-import { hasPythonLibtorrent, InteropError, warnMissing } from "./support/process.ts"
+import { hasLibtorrent } from "./support/available.ts"
+import { InteropError } from "./support/process.ts"
 
-const hasLibtorrent = warnMissing(hasPythonLibtorrent(), "python3-libtorrent (/usr/bin/python3 -c 'import libtorrent')", "python3-libtorrent")
 
 /**
  * 16 KiB pieces over ~14 MB: about 870 piece hashes, so the info dict (~17 KB) spans two

@@ -19,10 +19,8 @@ import {
   withTrackerClient
 } from "./support/harness.ts"
 import { ltAnnounced, ltCreate, ltPeer, opentracker } from "./support/peers.ts"
-import { hasBinary, hasPythonLibtorrent, warnMissing } from "./support/process.ts"
+import { hasLibtorrent, hasOpentracker } from "./support/available.ts"
 
-const hasLibtorrent = warnMissing(hasPythonLibtorrent(), "python3-libtorrent (/usr/bin/python3 -c 'import libtorrent')", "python3-libtorrent")
-const hasOpentracker = warnMissing(hasBinary("/usr/bin/opentracker"), "opentracker", "opentracker")
 
 const ALBUM = { "album/a.bin": 2_000_003, "album/b.bin": 777_777, "album/sub/c.txt": 12 }
 

@@ -11,12 +11,8 @@ import type { Metainfo } from "../../src/metainfo/model.ts"
 import { tempDir, writePayload } from "../support/files.ts"
 import { assertSameData, awaitState, freePort, ourTorrent, readTorrent, waitForPort, withClient } from "./support/harness.ts"
 import { aria2Leech, ltPeer, mktorrent, transmission, transmissionComplete, transmissionRunning } from "./support/peers.ts"
-import { hasBinary, hasPythonLibtorrent, warnMissing } from "./support/process.ts"
+import { hasAria2, hasLibtorrent, hasMktorrent, hasTransmission } from "./support/available.ts"
 
-const hasLibtorrent = warnMissing(hasPythonLibtorrent(), "python3-libtorrent (/usr/bin/python3 -c 'import libtorrent')", "python3-libtorrent")
-const hasAria2 = warnMissing(hasBinary("/usr/bin/aria2c"), "aria2c", "aria2")
-const hasTransmission = warnMissing(hasBinary("/usr/bin/transmission-cli"), "transmission-cli", "transmission-cli")
-const hasMktorrent = warnMissing(hasBinary("/usr/bin/mktorrent"), "mktorrent", "mktorrent")
 
 const ALBUM = {
   "album/a.bin": 2_600_003,
