@@ -16,7 +16,8 @@ import {
   partialCopy,
   readTorrent,
   recordEvents,
-  withClient
+  withClient,
+  workspace
 } from "./support/harness.ts"
 import {
   aria2Seed,
@@ -44,11 +45,7 @@ const local = (port: number) => ({ host: "127.0.0.1", port })
 describe("interop: our client downloads", () => {
   it.live.skipIf(!hasLibtorrent)("a multi-file torrent made by libtorrent, from a libtorrent seeder", () =>
     Effect.gen(function*() {
-      const work = yield* tempDir("et-interop-")
-      const src = join(work, "src")
-      const out = join(work, "out")
-      yield* writePayload(src, ALBUM)
-      const torrentPath = join(work, "album.torrent")
+      const { src, out, torrentPath } = yield* workspace(ALBUM, "album")
       yield* ltCreate(join(src, "album"), torrentPath, { pieceLength: 256 * 1024 })
       const { bytes, meta } = yield* readTorrent(torrentPath)
       const seeder = yield* ltPeer("libtorrent seeder", "seed", { torrent: torrentPath, save: src })
@@ -72,11 +69,7 @@ describe("interop: our client downloads", () => {
 
   it.live.skipIf(!hasAria2 || !hasMktorrent)("a multi-file torrent made by mktorrent, from an aria2 seeder", () =>
     Effect.gen(function*() {
-      const work = yield* tempDir("et-interop-")
-      const src = join(work, "src")
-      const out = join(work, "out")
-      yield* writePayload(src, ALBUM)
-      const torrentPath = join(work, "album.torrent")
+      const { src, out, torrentPath } = yield* workspace(ALBUM, "album")
       yield* mktorrent(join(src, "album"), torrentPath, 18)
       const { bytes, meta } = yield* readTorrent(torrentPath)
       const port = yield* freePort
@@ -97,11 +90,7 @@ describe("interop: our client downloads", () => {
 
   it.live.skipIf(!hasTransmission)("a multi-file torrent made by our creator, from a Transmission seeder", () =>
     Effect.gen(function*() {
-      const work = yield* tempDir("et-interop-")
-      const src = join(work, "src")
-      const out = join(work, "out")
-      yield* writePayload(src, ALBUM)
-      const torrentPath = join(work, "album.torrent")
+      const { work, src, out, torrentPath } = yield* workspace(ALBUM, "album")
       const meta = yield* ourTorrent(join(src, "album"), torrentPath, 128 * 1024)
       const port = yield* freePort
       const seeder = yield* transmission("transmission seeder", {

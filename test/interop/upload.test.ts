@@ -8,8 +8,7 @@ import { Effect } from "effect"
 import { join } from "node:path"
 import { Client } from "../../src/client/index.ts"
 import type { Metainfo } from "../../src/metainfo/model.ts"
-import { tempDir, writePayload } from "../support/files.ts"
-import { assertSameData, awaitState, freePort, ourTorrent, readTorrent, waitForPort, withClient } from "./support/harness.ts"
+import { assertSameData, awaitState, freePort, ourTorrent, readTorrent, waitForPort, withClient, workspace } from "./support/harness.ts"
 import { aria2Leech, ltPeer, mktorrent, transmission, transmissionComplete, transmissionRunning } from "./support/peers.ts"
 import { hasAria2, hasLibtorrent, hasMktorrent, hasTransmission } from "./support/available.ts"
 
@@ -39,11 +38,7 @@ const uploadedAll = (handle: Effect.Success<ReturnType<typeof seedFrom>>["torren
 describe("interop: reference clients download from our client", () => {
   it.live.skipIf(!hasLibtorrent)("a libtorrent leecher that dials us, with a torrent made by our creator", () =>
     Effect.gen(function*() {
-      const work = yield* tempDir("et-interop-")
-      const src = join(work, "src")
-      const out = join(work, "out")
-      yield* writePayload(src, ALBUM)
-      const torrentPath = join(work, "album.torrent")
+      const { work, src, out, torrentPath } = yield* workspace(ALBUM, "album")
       const meta = yield* ourTorrent(join(src, "album"), torrentPath, 64 * 1024)
 
       yield* withClient(work, Effect.gen(function*() {
@@ -58,11 +53,7 @@ describe("interop: reference clients download from our client", () => {
 
   it.live.skipIf(!hasAria2 || !hasMktorrent)("an aria2 leecher that we dial, with a torrent made by mktorrent", () =>
     Effect.gen(function*() {
-      const work = yield* tempDir("et-interop-")
-      const src = join(work, "src")
-      const out = join(work, "out")
-      yield* writePayload(src, ALBUM)
-      const torrentPath = join(work, "album.torrent")
+      const { work, src, out, torrentPath } = yield* workspace(ALBUM, "album")
       yield* mktorrent(join(src, "album"), torrentPath, 16)
       const { bytes, meta } = yield* readTorrent(torrentPath)
       const port = yield* freePort
@@ -83,11 +74,7 @@ describe("interop: reference clients download from our client", () => {
 
   it.live.skipIf(!hasTransmission)("a Transmission leecher that we dial, with a torrent made by our creator", () =>
     Effect.gen(function*() {
-      const work = yield* tempDir("et-interop-")
-      const src = join(work, "src")
-      const out = join(work, "out")
-      yield* writePayload(src, ALBUM)
-      const torrentPath = join(work, "album.torrent")
+      const { work, src, out, torrentPath } = yield* workspace(ALBUM, "album")
       const meta = yield* ourTorrent(join(src, "album"), torrentPath, 256 * 1024)
       const port = yield* freePort
 

@@ -13,7 +13,7 @@ import type { Metainfo } from "../../../src/metainfo/model.ts"
 import { Network, NodeNetwork } from "../../../src/net/index.ts"
 import { FileStorage } from "../../../src/storage/index.ts"
 import type { Torrent, TorrentEvent, TorrentState } from "../../../src/torrent/index.ts"
-import { sameFile } from "../../support/files.ts"
+import { sameFile, tempDir, writePayload } from "../../support/files.ts"
 import { InteropError } from "./process.ts"
 
 /** `INTEROP_DEBUG=1` shows our client's debug logs (peer disconnect reasons and so on). */
@@ -196,3 +196,15 @@ export const waitForPort = (port: number, what: string) =>
     Effect.mapError((e) => new InteropError({ detail: `${what} never listened on 127.0.0.1:${port}: ${e.message}` })),
     Effect.provide(NodeNetwork.layer)
   )
+
+/**
+ * A fresh temporary work directory: `src` holding `files` (random content), an empty `out`,
+ * and the path the test's .torrent should go to.
+ */
+export const workspace = (files: Record<string, number>, torrentName: string) =>
+  Effect.gen(function*() {
+    const work = yield* tempDir("et-interop-")
+    const src = join(work, "src")
+    yield* writePayload(src, files)
+    return { work, src, out: join(work, "out"), torrentPath: join(work, `${torrentName}.torrent`) }
+  })
