@@ -5,9 +5,11 @@ import {
   decodeFrame,
   encodeHandshake,
   encodeMessage,
+  encodePieceHeader,
   makeFramer,
   makeReserved,
-  type Framer
+  type Framer,
+  type Message
 } from "../src/wire/index.ts"
 
 const hex = (b: Uint8Array) => Buffer.from(b).toString("hex")
@@ -272,3 +274,76 @@ describe("wire framer: hostile lengths", () => {
     )
   })
 })
+
+/** Every message `nextMessage` yields until it needs more bytes; wire errors thrown. */
+const drainMessages = (framer: Framer): Array<Message> => {
+  const out: Array<Message> = []
+  while (true) {
+    const r = framer.nextMessage()
+    if (Result.isFailure(r)) throw new Error(r.failure.message)
+    if (r.success === undefined) return out
+    out.push(r.success)
+  }
+}
+
+const arbMessage: fc.Arbitrary<Message> = fc.oneof(
+  fc.constant<Message>({ _tag: "Unchoke" }),
+  fc.nat().map((index): Message => ({ _tag: "Have", index })),
+  fc.record({ index: fc.nat(), begin: fc.nat(), length: fc.integer({ min: 1, max: 16384 }) })
+    .map(({ index, begin, length }): Message => ({ _tag: "Request", index, begin, length })),
+  fc.record({ index: fc.nat(), begin: fc.nat(), block: fc.uint8Array({ maxLength: 300 }) })
+    .map(({ index, begin, block }): Message => ({ _tag: "Piece", index, begin, block }))
+)
+
+describe("wire framer: nextMessage", () => {
+  it("any chunking yields the messages next() + decodeFrame() yield", () => {
+    fc.assert(
+      fc.property(
+        fc.array(arbMessage, { maxLength: 15 }).chain((messages) =>
+          arbChunking(concat(messages.map(encodeMessage))).map((chunks) => ({ messages, chunks }))
+        ),
+        ({ messages, chunks }) => {
+          const framer = makeFramer()
+          const got: Array<Message> = []
+          for (const c of chunks) {
+            framer.push(c)
+            got.push(...drainMessages(framer))
+          }
+          assert.deepStrictEqual(got.map(normalise), messages.map(normalise))
+          assert.strictEqual(framer.buffered(), 0)
+        }
+      ),
+      { numRuns: 500 }
+    )
+  })
+
+  it("a block written after its header, as a separate buffer, arrives as a view of that buffer", () => {
+    const block = new Uint8Array(16384).fill(7)
+    const header = encodePieceHeader(5, 32768, block.length)
+    const framer = makeFramer()
+    // the header may itself arrive split, behind other messages
+    const before = concat([encodeMessage({ _tag: "Have", index: 1 }), header.subarray(0, 6)])
+    framer.push(before)
+    framer.push(header.subarray(6))
+    framer.push(block)
+    const [have, piece] = drainMessages(framer)
+    assert.deepStrictEqual(have, { _tag: "Have", index: 1 })
+    assert.isTrue(piece?._tag === "Piece")
+    if (piece?._tag !== "Piece") return
+    assert.strictEqual(piece.index, 5)
+    assert.strictEqual(piece.begin, 32768)
+    assert.strictEqual(piece.block.buffer, block.buffer)
+    assert.strictEqual(piece.block.length, 16384)
+  })
+
+  it("an unknown message id is a recoverable error, and the next message still decodes", () => {
+    const framer = makeFramer()
+    framer.push(concat([prefixed(Uint8Array.of(99, 1, 2)), encodeMessage({ _tag: "Have", index: 9 })]))
+    const first = framer.nextMessage()
+    assert.isTrue(Result.isFailure(first) && first.failure.recoverable)
+    assert.deepStrictEqual(drainMessages(framer), [{ _tag: "Have", index: 9 }])
+  })
+})
+
+/** Piece blocks compared by content (a view and a copy are the same message). */
+const normalise = (m: Message): unknown => (m._tag === "Piece" ? { ...m, block: Array.from(m.block) } : m)

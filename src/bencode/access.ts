@@ -92,4 +92,7 @@ export const keyText = (key: string): string | undefined => {
   return key
 }
 /** Dict key for a text name (UTF-8 encoded), e.g. a BEP 52 file tree entry. */
-export const keyFromText = (s: string): string => latin1(textEncoder.encode(s))
+export const keyFromText = (s: string): string => {
+  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) > 0x7f) return latin1(textEncoder.encode(s))
+  return s
+}

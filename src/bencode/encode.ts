@@ -43,63 +43,96 @@ const compare = (a: Uint8Array, b: Uint8Array): number => {
   return a.length - b.length
 }
 
-const ascii = (s: string): Uint8Array => {
-  const out = new Uint8Array(s.length)
-  for (let i = 0; i < s.length; i++) out[i] = s.charCodeAt(i)
-  return out
+const isBinaryString = (s: string): boolean => {
+  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) > 0xff) return false
+  return true
 }
 
+const isAscii = (s: string): boolean => {
+  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) > 0x7f) return false
+  return true
+}
+
+/** BEP 3 order: keys compared as raw byte strings. Binary-string keys compare as JS strings do. */
+const compareKeys = (a: string, b: string): number =>
+  isBinaryString(a) && isBinaryString(b) ? (a < b ? -1 : a > b ? 1 : 0) : compare(keyToBytes(a), keyToBytes(b))
+
+/**
+ * Writes into one growing scratch buffer (encoding is synchronous, so one is enough) and
+ * copies the result out once. Strings of one-byte chars are written char by char: small
+ * messages (extended handshakes, KRPC, tracker queries) are all such strings, and a
+ * `TextEncoder` call or a tiny typed array per token cost more than the bytes themselves.
+ */
 class Writer {
-  chunks: Array<Uint8Array> = []
-  size = 0
-  push(b: Uint8Array) {
-    this.chunks.push(b)
-    this.size += b.length
+  buf: Buffer = scratch
+  at = 0
+  reserve(n: number) {
+    if (this.at + n <= this.buf.length) return
+    const bigger = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.at + n))
+    bigger.set(this.buf.subarray(0, this.at))
+    this.buf = bigger
+  }
+  /** A string of chars <= 0xFF, one byte each. */
+  binary(s: string) {
+    this.reserve(s.length)
+    const { buf } = this
+    let at = this.at
+    for (let i = 0; i < s.length; i++) buf[at++] = s.charCodeAt(i)
+    this.at = at
+  }
+  raw(b: Uint8Array) {
+    this.reserve(b.length)
+    this.buf.set(b, this.at)
+    this.at += b.length
   }
   bytes(b: Uint8Array) {
-    this.push(ascii(`${b.length}:`))
-    this.push(b)
+    this.binary(`${b.length}:`)
+    this.raw(b)
+  }
+  /** A byte string given as text (UTF-8), or as a binary string for dict keys. */
+  string(s: string, binaryOk: boolean) {
+    if (binaryOk ? isBinaryString(s) : isAscii(s)) {
+      this.binary(`${s.length}:`)
+      this.binary(s)
+    } else {
+      this.bytes(textEncoder.encode(s))
+    }
   }
   value(v: Encodable) {
     if (typeof v === "number") {
       // A programming error (we only encode our own data): fail loudly rather than corrupt.
       if (!Number.isSafeInteger(v)) throw new RangeError(`bencode: cannot encode non-integer number ${v}`)
-      this.push(ascii(`i${v}e`))
+      this.binary(`i${v}e`)
     } else if (typeof v === "string") {
-      this.bytes(textEncoder.encode(v))
+      this.string(v, false)
     } else if (v instanceof Uint8Array) {
       this.bytes(v)
     } else if (Array.isArray(v)) {
-      this.push(ascii("l"))
+      this.binary("l")
       for (const item of v as ReadonlyArray<Encodable>) this.value(item)
-      this.push(ascii("e"))
+      this.binary("e")
     } else {
       const dict = v as { readonly [key: string]: Encodable | undefined }
-      const entries: Array<[Uint8Array, Encodable]> = []
-      for (const key of Object.keys(dict)) {
+      const keys = Object.keys(dict).filter((key) => dict[key] !== undefined).sort(compareKeys)
+      this.binary("d")
+      for (const key of keys) {
+        this.string(key, true)
         const item = dict[key]
-        if (item !== undefined) entries.push([keyToBytes(key), item])
+        if (item !== undefined) this.value(item)
       }
-      entries.sort((a, b) => compare(a[0], b[0]))
-      this.push(ascii("d"))
-      for (const [k, item] of entries) {
-        this.bytes(k)
-        this.value(item)
-      }
-      this.push(ascii("e"))
+      this.binary("e")
     }
   }
 }
+
+let scratch: Buffer = Buffer.allocUnsafe(4096)
 
 /** Encodes a value canonically. Throws RangeError only for a non-safe-integer number (a caller bug). */
 export const encode = (value: Encodable): Uint8Array => {
   const w = new Writer()
   w.value(value)
-  const out = new Uint8Array(w.size)
-  let at = 0
-  for (const c of w.chunks) {
-    out.set(c, at)
-    at += c.length
-  }
+  if (w.buf.length > scratch.length && w.buf.length <= 1 << 20) scratch = w.buf
+  const out = new Uint8Array(w.at)
+  out.set(w.buf.subarray(0, w.at))
   return out
 }

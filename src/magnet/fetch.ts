@@ -30,7 +30,7 @@ import {
   schedule
 } from "./assembly.ts"
 import { MagnetFetchError, MetadataPeerDropped } from "./errors.ts"
-import { handleFrame, nextFrame, sendHaveNone, sendOurExtendedHandshake, sendRequest, waitExtendedHandshake } from "./peer-wire.ts"
+import { handleMessage, nextMessage, sendHaveNone, sendOurExtendedHandshake, sendRequest, waitExtendedHandshake } from "./peer-wire.ts"
 
 export interface FetchMetadataOptions {
   readonly peerId: Uint8Array
@@ -203,8 +203,8 @@ const collect = Effect.fnUntraced(function*(
       )
       yield* dispatch
       while (true) {
-        const frame = yield* nextFrame(conn, framer, key)
-        const outcome = yield* handleFrame(a, conn, key, frame, handle)
+        const message = yield* nextMessage(conn, framer, key)
+        const outcome = yield* handleMessage(a, conn, key, message, handle)
         switch (outcome._tag) {
           case "Continue":
             break

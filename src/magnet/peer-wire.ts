@@ -7,7 +7,6 @@ import { Effect, Result } from "effect"
 import type { Connection } from "../net/index.ts"
 import {
   decodeExtendedHandshake,
-  decodeFrame,
   decodeUtMetadata,
   encodeMessage,
   encodeUtMetadata,
@@ -38,24 +37,19 @@ export const sendHaveNone = (conn: Connection, key: PeerKey) => write(conn, key,
 export const sendRequest = (conn: Connection, key: PeerKey, theirId: number, piece: number) =>
   write(conn, key, { _tag: "Extended", id: theirId, payload: encodeUtMetadata({ _tag: "Request", piece }) })
 
-/** The next frame (decoded lazily by the caller). */
-export const nextFrame = (conn: Connection, framer: Framer, key: PeerKey): Effect.Effect<Uint8Array, MetadataPeerDropped> =>
+/** The next message; unknown message ids are skipped, other wire errors drop the peer. */
+export const nextMessage = (conn: Connection, framer: Framer, key: PeerKey): Effect.Effect<Message, MetadataPeerDropped> =>
   Effect.gen(function*() {
     while (true) {
-      const r = framer.next()
-      if (Result.isFailure(r)) return yield* new MetadataPeerDropped({ peer: key, detail: r.failure.message })
+      const r = framer.nextMessage()
+      if (Result.isFailure(r)) {
+        if (r.failure.recoverable) continue
+        return yield* new MetadataPeerDropped({ peer: key, detail: r.failure.message })
+      }
       if (r.success !== undefined) return r.success
       framer.push(yield* conn.read.pipe(Effect.mapError((e) => new MetadataPeerDropped({ peer: key, detail: e.message }))))
     }
   })
-
-/** Decodes a frame; unknown message ids are skipped (`undefined`), other errors drop the peer. */
-const decode = (frame: Uint8Array, key: PeerKey): Result.Result<Message | undefined, MetadataPeerDropped> => {
-  const r = decodeFrame(frame)
-  if (Result.isSuccess(r)) return Result.succeed(r.success)
-  if (r.failure.recoverable) return Result.succeed(undefined)
-  return Result.fail(new MetadataPeerDropped({ peer: key, detail: r.failure.message }))
-}
 
 /** Reads until the peer's BEP 10 handshake, skipping whatever comes before it. */
 export const waitExtendedHandshake = (
@@ -65,7 +59,7 @@ export const waitExtendedHandshake = (
 ): Effect.Effect<ExtendedHandshake, MetadataPeerDropped> =>
   Effect.gen(function*() {
     while (true) {
-      const message = yield* Effect.fromResult(decode(yield* nextFrame(conn, framer, key), key))
+      const message = yield* nextMessage(conn, framer, key)
       if (message?._tag !== "Extended" || message.id !== EXTENDED_HANDSHAKE_ID) continue
       const ext = decodeExtendedHandshake(message.payload)
       if (Result.isFailure(ext)) return yield* new MetadataPeerDropped({ peer: key, detail: ext.failure.message })
@@ -90,17 +84,16 @@ export interface TheirIds {
   theirId: number
 }
 
-/** One frame from a registered peer. */
-export const handleFrame = (
+/** One message from a registered peer. */
+export const handleMessage = (
   a: Assembly,
   conn: Connection,
   key: PeerKey,
-  frame: Uint8Array,
+  message: Message,
   peer: TheirIds
 ): Effect.Effect<FrameOutcome, MetadataPeerDropped> =>
   Effect.gen(function*() {
-    const message = yield* Effect.fromResult(decode(frame, key))
-    if (message?._tag !== "Extended") return CONTINUE
+    if (message._tag !== "Extended") return CONTINUE
     if (message.id === EXTENDED_HANDSHAKE_ID) {
       const ext = decodeExtendedHandshake(message.payload)
       if (Result.isFailure(ext)) return { _tag: "Drop", reason: ext.failure.message }

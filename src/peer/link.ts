@@ -56,6 +56,11 @@ export interface PeerLink {
   /** There may be new blocks to request (a piece failed, a peer left). */
   readonly wake: () => void
   /**
+   * Housekeeping, once a second (the torrent calls it for all sessions): rates, request
+   * timeouts, snubbing, keep-alive, and ending a session whose peer went silent.
+   */
+  readonly tick: () => void
+  /**
    * Send an extension message by name, with the peer's id for it; false when the peer
    * did not negotiate that extension.
    */

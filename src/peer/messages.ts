@@ -5,7 +5,7 @@
  * serve) is dropped and counted.
  */
 import { Effect, Result } from "effect"
-import { Bitfield, decodeFrame, type Message } from "../wire/index.ts"
+import { Bitfield, type Message } from "../wire/index.ts"
 import { handleExtended } from "./extensions.ts"
 import { PeerError } from "./errors.ts"
 import { unlimited } from "../ratelimit/index.ts"
@@ -151,105 +151,104 @@ const peerGained = (ctx: SessionContext, piece: number): void => {
   if (torrent.picker.peerHas(s.key, piece)) ctx.updateInterest()
 }
 
-export const handleMessage = (ctx: SessionContext, frame: Uint8Array): Effect.Effect<void, PeerError> =>
-  Effect.suspend(() => {
-    const decoded = decodeFrame(frame)
-    if (Result.isFailure(decoded)) {
-      // An unknown message id is a future extension, not a violation: skip the frame.
-      return decoded.failure.recoverable ? Effect.void : Effect.fail(violation(ctx, decoded.failure.message))
-    }
-    const m = decoded.success
-    const { s, torrent } = ctx
-    const { picker } = torrent
-    switch (m._tag) {
-      case "KeepAlive":
-        return Effect.void
-      case "Choke":
-        s.stats.peerChoking = true
-        if (!s.fast) {
-          // Without BEP 6 a choke voids every pending request.
-          s.requests.clear()
-          picker.peerChoked(s.key)
-          s.stats.inflight = 0
-          torrent.wakeAll()
-        }
-        return Effect.void
-      case "Unchoke":
-        s.stats.peerChoking = false
+/**
+ * Applies one message from the peer. Runs its synchronous part at once and returns what is
+ * left to run; most messages leave nothing but `Effect.void`, which the reader skips (this is
+ * called for every message, so it allocates no effect on the common paths).
+ */
+export const handleMessage = (ctx: SessionContext, m: Message): Effect.Effect<void, PeerError> => {
+  const { s, torrent } = ctx
+  const { picker } = torrent
+  switch (m._tag) {
+    case "KeepAlive":
+      return Effect.void
+    case "Choke":
+      s.stats.peerChoking = true
+      if (!s.fast) {
+        // Without BEP 6 a choke voids every pending request.
+        s.requests.clear()
+        picker.peerChoked(s.key)
+        s.stats.inflight = 0
+        torrent.wakeAll()
+      }
+      return Effect.void
+    case "Unchoke":
+      s.stats.peerChoking = false
+      ctx.fill()
+      return Effect.void
+    case "Interested":
+      s.stats.peerInterested = true
+      // A free upload slot need not wait for the next rechoke.
+      if (s.stats.amChoking && torrent.initialUnchoke(s.key)) ctx.unchoke()
+      return Effect.void
+    case "NotInterested":
+      s.stats.peerInterested = false
+      return Effect.void
+    case "Have":
+      // The commonest message: handled synchronously, no effect allocated on the good path.
+      if (m.index >= torrent.pieceCount) return checkIndex(ctx, m.index, "have")
+      peerGained(ctx, m.index)
+      ctx.fill()
+      return Effect.void
+    case "Bitfield": {
+      const bits = Bitfield.fromWire(m.bits, torrent.pieceCount)
+      if (Result.isFailure(bits)) return Effect.fail(violation(ctx, bits.failure.message))
+      if (s.receivedBitfield) {
+        // aria2 announces finished pieces with whole bitfields instead of `have`: take a
+        // later bitfield as an update (a peer never loses pieces, so only new bits count).
+        for (const piece of Bitfield.setIndices(bits.success)) peerGained(ctx, piece)
         ctx.fill()
         return Effect.void
-      case "Interested":
-        s.stats.peerInterested = true
-        // A free upload slot need not wait for the next rechoke.
-        if (s.stats.amChoking && torrent.initialUnchoke(s.key)) ctx.unchoke()
-        return Effect.void
-      case "NotInterested":
-        s.stats.peerInterested = false
-        return Effect.void
-      case "Have":
-        // The commonest message: handled synchronously, no effect allocated on the good path.
-        if (m.index >= torrent.pieceCount) return checkIndex(ctx, m.index, "have")
-        peerGained(ctx, m.index)
-        ctx.fill()
-        return Effect.void
-      case "Bitfield": {
-        const bits = Bitfield.fromWire(m.bits, torrent.pieceCount)
-        if (Result.isFailure(bits)) return Effect.fail(violation(ctx, bits.failure.message))
-        if (s.receivedBitfield) {
-          // aria2 announces finished pieces with whole bitfields instead of `have`: take a
-          // later bitfield as an update (a peer never loses pieces, so only new bits count).
-          for (const piece of Bitfield.setIndices(bits.success)) peerGained(ctx, piece)
-          ctx.fill()
-          return Effect.void
-        }
-        s.receivedBitfield = true
-        s.peerPieces = bits.success
-        const count = Bitfield.count(bits.success)
-        s.stats.haveCount = count
-        s.stats.isSeed = count === torrent.pieceCount
-        if (s.stats.isSeed) picker.peerHasAll(s.key)
-        else picker.addPeer(s.key, bits.success.bytes)
-        ctx.updateInterest()
-        return Effect.void
       }
-      case "HaveAll":
-        s.receivedBitfield = true
-        s.peerPieces = Bitfield.full(torrent.pieceCount)
-        s.stats.haveCount = torrent.pieceCount
-        s.stats.isSeed = true
-        picker.peerHasAll(s.key)
-        ctx.updateInterest()
-        return Effect.void
-      case "HaveNone":
-        s.receivedBitfield = true
-        return Effect.void
-      case "Request":
-        return onRequest(ctx, m)
-      case "Piece":
-        return checkIndex(ctx, m.index, "piece").pipe(Effect.andThen(onPiece(ctx, m.index, m.begin, m.block)))
-      case "Cancel": {
-        const queued = s.uploads.get(blockKey(m.index, m.begin))
-        if (queued === undefined || queued.length !== m.length) return Effect.void
-        s.uploads.delete(blockKey(m.index, m.begin))
-        // BEP 6: a cancelled request is answered with a reject (or the piece).
-        return s.fast ? ctx.reply({ _tag: "Reject", index: m.index, begin: m.begin, length: m.length }) : Effect.void
-      }
-      case "Reject": {
-        const key = blockKey(m.index, m.begin)
-        const req = s.requests.get(key)
-        if (req !== undefined) {
-          s.requests.delete(key)
-          picker.rejected(s.key, req.block)
-          s.stats.inflight = s.requests.size
-          torrent.wakeAll()
-        }
-        return Effect.void
-      }
-      case "Extended":
-        return handleExtended(ctx, m.id, m.payload)
-      case "Port":
-      case "Suggest":
-      case "AllowedFast":
-        return Effect.void
+      s.receivedBitfield = true
+      s.peerPieces = bits.success
+      const count = Bitfield.count(bits.success)
+      s.stats.haveCount = count
+      s.stats.isSeed = count === torrent.pieceCount
+      if (s.stats.isSeed) picker.peerHasAll(s.key)
+      else picker.addPeer(s.key, bits.success.bytes)
+      ctx.updateInterest()
+      return Effect.void
     }
-  })
+    case "HaveAll":
+      s.receivedBitfield = true
+      s.peerPieces = Bitfield.full(torrent.pieceCount)
+      s.stats.haveCount = torrent.pieceCount
+      s.stats.isSeed = true
+      picker.peerHasAll(s.key)
+      ctx.updateInterest()
+      return Effect.void
+    case "HaveNone":
+      s.receivedBitfield = true
+      return Effect.void
+    case "Request":
+      return onRequest(ctx, m)
+    case "Piece":
+      if (m.index >= torrent.pieceCount) return checkIndex(ctx, m.index, "piece")
+      return onPiece(ctx, m.index, m.begin, m.block)
+    case "Cancel": {
+      const queued = s.uploads.get(blockKey(m.index, m.begin))
+      if (queued === undefined || queued.length !== m.length) return Effect.void
+      s.uploads.delete(blockKey(m.index, m.begin))
+      // BEP 6: a cancelled request is answered with a reject (or the piece).
+      return s.fast ? ctx.reply({ _tag: "Reject", index: m.index, begin: m.begin, length: m.length }) : Effect.void
+    }
+    case "Reject": {
+      const key = blockKey(m.index, m.begin)
+      const req = s.requests.get(key)
+      if (req !== undefined) {
+        s.requests.delete(key)
+        picker.rejected(s.key, req.block)
+        s.stats.inflight = s.requests.size
+        torrent.wakeAll()
+      }
+      return Effect.void
+    }
+    case "Extended":
+      return handleExtended(ctx, m.id, m.payload)
+    case "Port":
+    case "Suggest":
+    case "AllowedFast":
+      return Effect.void
+  }
+}

@@ -22,7 +22,7 @@ export const blockKey = (piece: number, begin: number): string => `${piece}:${be
 
 /**
  * Everything one session tracks about its peer. Mutated only by the session's own
- * fibers (reader, writer, ticker), which never run simultaneously.
+ * fibers (reader, writer) and its `tick`, which never run simultaneously.
  *
  * Invariants:
  * - `requests` holds exactly the blocks the picker has recorded as requested from this peer.

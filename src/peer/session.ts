@@ -1,9 +1,10 @@
 /**
  * A peer session: one supervised fiber per connection, after the handshake.
  *
- * It runs three child fibers that share the session state: the reader (frames →
- * messages → picker/storage), the writer (drains the outbox; uploads blocks), and the
- * ticker (request timeouts, snubbing, keep-alive, rates). The session ends with a typed
+ * It runs two child fibers that share the session state: the reader (frames → messages →
+ * picker/storage) and the writer (drains the outbox; uploads blocks). Housekeeping (request
+ * timeouts, snubbing, keep-alive, rates) is `PeerLink.tick`, which the torrent calls for
+ * every session from one timer: one wake-up a second per torrent, not per peer. The session ends with a typed
  * `PeerError` when any of them fails or when the torrent asks it to stop; its scope
  * closing interrupts the others and the torrent returns its requests to the picker.
  */
@@ -186,6 +187,24 @@ export const runSession = Effect.fn("PeerSession.run")(function*(
       }
     },
     wake: () => fill(),
+    tick: () => {
+      const t = now()
+      s.stats.downloadRate = s.downloadMeter.rate(t)
+      s.stats.uploadRate = s.uploadMeter.rate(t)
+      let expired = false
+      for (const [k, req] of s.requests) {
+        if (t - req.sentAt < options.requestTimeoutMillis) continue
+        s.requests.delete(k)
+        picker.requestTimedOut(key, req.block)
+        expired = true
+      }
+      s.stats.snubbed = s.requests.size > 0 && t - s.lastBlockAt > options.snubTimeoutMillis
+      s.stats.inflight = s.requests.size
+      if (expired) torrent.wakeAll()
+      if (t - s.lastReceivedAt > options.idleTimeoutMillis) return end("Timeout", "peer went silent")
+      if (t - s.lastSentAt > options.keepAliveMillis) send({ _tag: "KeepAlive" })
+      fill()
+    },
     // BEP 10 lets either side send its handshake again to update what it said.
     uploadOnly: () => {
       if (extended) send(extendedHandshake())
@@ -223,13 +242,16 @@ export const runSession = Effect.fn("PeerSession.run")(function*(
     // Frames already buffered behind the handshake come first.
     while (true) {
       while (true) {
-        const next = framer.next()
+        const next = framer.nextMessage()
         if (Result.isFailure(next)) {
+          // An unknown message id is a future extension, not a violation: skip the frame.
+          if (next.failure.recoverable) continue
           return yield* new PeerError({ reason: "Protocol", peer: key, detail: next.failure.message })
         }
         if (next.success === undefined) break
         s.lastReceivedAt = now()
-        yield* handleMessage(ctx, next.success)
+        const rest = handleMessage(ctx, next.success)
+        if (rest !== Effect.void) yield* rest
       }
       framer.push(yield* conn.read.pipe(Effect.mapError(netToPeer(conn))))
     }
@@ -266,31 +288,7 @@ export const runSession = Effect.fn("PeerSession.run")(function*(
     }
   })
 
-  const ticker = Effect.gen(function*() {
-    while (true) {
-      yield* Effect.sleep("1 second")
-      const t = now()
-      s.stats.downloadRate = s.downloadMeter.rate(t)
-      s.stats.uploadRate = s.uploadMeter.rate(t)
-      let expired = false
-      for (const [k, req] of s.requests) {
-        if (t - req.sentAt < options.requestTimeoutMillis) continue
-        s.requests.delete(k)
-        picker.requestTimedOut(key, req.block)
-        expired = true
-      }
-      s.stats.snubbed = s.requests.size > 0 && t - s.lastBlockAt > options.snubTimeoutMillis
-      s.stats.inflight = s.requests.size
-      if (expired) torrent.wakeAll()
-      if (t - s.lastReceivedAt > options.idleTimeoutMillis) {
-        return yield* new PeerError({ reason: "Timeout", peer: key, detail: "peer went silent" })
-      }
-      if (t - s.lastSentAt > options.keepAliveMillis) send({ _tag: "KeepAlive" })
-      fill()
-    }
-  })
-
-  return yield* Effect.raceAllFirst([reader, writer, ticker, Deferred.await(ended)]).pipe(
+  return yield* Effect.raceAllFirst([reader, writer, Deferred.await(ended)]).pipe(
     Effect.tapError((e) =>
       e.reason === "Protocol" || e.reason === "Banned"
         ? Effect.logWarning(`peer ${key} (${s.stats.client}): ${e.detail}; disconnected`)

@@ -47,8 +47,39 @@ interface Endpoint extends CrashableEndpoint {
 
 const DEFAULT_CONNECT_TIMEOUT_MS = 10_000
 
-/** Writes up to this size are delivered as a copy in a Buffer (see `send`). */
-const SMALL_WRITE = 64
+/** Runs of written buffers smaller than this are delivered as one copy (see `segmentOf`). */
+const SMALL_CHUNK = 4096
+
+/**
+ * What the receiver's reads return for one write: large buffers by reference (a 16 KiB
+ * block is never copied), and each run of small ones copied into one off-heap Buffer, as a
+ * socket read would return them. Why copy at all: V8 keeps typed arrays of up to 64 bytes
+ * on the JS heap, and the framer's first `subarray` of one moves it off-heap (~1-14 µs
+ * each, measured; `have` messages are the bulk of all frames in a swarm), and many tiny
+ * chunks cost the framer per chunk.
+ */
+const segmentOf = (chunks: ReadonlyArray<Uint8Array>, size: number): ReadonlyArray<Uint8Array> => {
+  if (chunks.length === 1) return size >= SMALL_CHUNK || chunks[0] instanceof Buffer ? chunks : [Buffer.concat(chunks, size)]
+  const out: Array<Uint8Array> = []
+  let run: Array<Uint8Array> = []
+  let runBytes = 0
+  const flush = () => {
+    if (run.length > 0) out.push(Buffer.concat(run, runBytes))
+    run = []
+    runBytes = 0
+  }
+  for (const chunk of chunks) {
+    if (chunk.length >= SMALL_CHUNK) {
+      flush()
+      out.push(chunk)
+    } else {
+      run.push(chunk)
+      runBytes += chunk.length
+    }
+  }
+  flush()
+  return out
+}
 
 /** Whether `host` (from a bind address) names this host: its address or a wildcard. */
 export const bindsHere = (host: string, state: HostState): boolean =>
@@ -130,13 +161,7 @@ const makeEndpoint = (world: World, host: HostState, local: Address, remote: Add
       let size = 0
       for (const c of chunks) size += c.length
       if (size === 0) return Effect.void
-      // One write arrives as one segment, as a real socket read would return it: the
-      // receiver's framer then finds whole frames in one chunk instead of stitching them.
-      // A small write is copied into a (pooled, off-heap) Buffer, again like a socket read:
-      // V8 keeps typed arrays of up to 64 bytes on the JS heap, and the framer's first
-      // `subarray` of one would move it off-heap (~1-14 µs each, measured; `have` messages
-      // are the bulk of all frames in a swarm).
-      const segment = chunks.length === 1 && size > SMALL_WRITE ? chunks : [Buffer.concat(chunks, size)]
+      const segment = segmentOf(chunks, size)
       const departed = transmit(size, (peer) => peer.deliver(segment))
       const bufferMs = (world.options.sendBufferBytes * 1000) / host.uploadBps
       const wait = departed - bufferMs - world.events.now()

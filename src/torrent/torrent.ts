@@ -282,6 +282,9 @@ export const openTorrent = Effect.fn("Torrent.open")(function*(meta: Metainfo, c
       })
     }, { config: { slots: config.uploadSlots } }))
     if (!meta.private) yield* Effect.forkScoped(runPex(links))
+    yield* Effect.forkScoped(Effect.forever(Effect.sleep("1 second").pipe(Effect.andThen(Effect.sync(() => {
+      for (const l of links.values()) l.tick()
+    })))))
     yield* dialLoop(deps, sessions)
   }).pipe(Effect.scoped, Effect.provideService(Network, network))
 

@@ -1,4 +1,5 @@
 import { Result } from "effect"
+import { decodeFrame } from "./codec.ts"
 import { WireError } from "./errors.ts"
 import {
   checkHandshakePrefix,
@@ -8,6 +9,7 @@ import {
   HANDSHAKE_LENGTH
 } from "./handshake.ts"
 import type { Handshake, HandshakeHeader } from "./handshake.ts"
+import { type Message, MessageId } from "./message.ts"
 
 /** Largest frame we accept by default: a 16 KiB block, a big bitfield or a BEP 9 piece fit easily. */
 export const DEFAULT_MAX_FRAME_LENGTH = 1 << 20
@@ -29,12 +31,19 @@ export interface FramerOptions {
  *   (so memory held is at most the bytes actually received).
  * - A length prefix above `maxFrameLength` fails as soon as its 4 bytes are in, before any
  *   allocation; the error is sticky (the stream cannot be resynchronised).
+ * - `nextMessage` never copies a piece block that lies inside one chunk, even when its 9-byte
+ *   header is in the chunk before (a writer that sends header and block as separate buffers).
  */
 export interface Framer {
   /** Queue a chunk of received bytes (not copied). */
   readonly push: (chunk: Uint8Array) => void
   /** Next frame (payload without the length prefix; empty = keep-alive), or `undefined` when more bytes are needed. */
   readonly next: () => Result.Result<Uint8Array | undefined, WireError>
+  /**
+   * Next frame, decoded (`decodeFrame`). Prefer it to `next` + `decodeFrame`: a piece whose
+   * header and block arrived in different chunks is not stitched into a copy.
+   */
+  readonly nextMessage: () => Result.Result<Message | undefined, WireError>
   /** `push` then drain every complete frame. */
   readonly feed: (chunk: Uint8Array) => Result.Result<ReadonlyArray<Uint8Array>, WireError>
   /** Exactly `n` raw bytes (a view when possible), or `undefined` if fewer are buffered. For the handshake phase only. */
@@ -48,6 +57,8 @@ export interface Framer {
 }
 
 const EMPTY = new Uint8Array(0)
+/** Message id, index and begin: the bytes of a piece frame before its block. */
+const PIECE_HEADER = 9
 const NEED_MORE = Result.succeed(undefined)
 
 export const makeFramer = (options: FramerOptions = {}): Framer => {
@@ -117,8 +128,8 @@ export const makeFramer = (options: FramerOptions = {}): Framer => {
 
   const take = (n: number): Uint8Array | undefined => (size < n ? undefined : takeUnchecked(n))
 
-  // Reads the 4-byte big-endian prefix across chunk boundaries without allocating.
-  const readPrefix = (): number => {
+  // Reads a 4-byte big-endian number (a length prefix, a piece header field) across chunk boundaries without allocating.
+  const readU32 = (): number => {
     const c0 = chunks[head]
     if (c0 !== undefined && c0.length - offset >= 4) {
       const o = offset
@@ -134,26 +145,48 @@ export const makeFramer = (options: FramerOptions = {}): Framer => {
     return v
   }
 
-  const next = (): Result.Result<Uint8Array | undefined, WireError> => {
-    if (failure !== undefined) return failure
-    if (pending < 0) {
-      if (size < 4) return NEED_MORE
-      const length = readPrefix()
-      if (length > maxFrameLength) {
-        failure = Result.fail(
-          new WireError({
-            reason: "FrameTooLarge",
-            message: `frame length ${length} exceeds the limit of ${maxFrameLength} bytes`
-          })
-        )
-        return failure
-      }
-      pending = length
+  /** Reads the next length prefix if none is pending; false when its 4 bytes are not in yet or it is too large. */
+  const framePending = (): boolean => {
+    if (pending >= 0) return true
+    if (failure !== undefined || size < 4) return false
+    const length = readU32()
+    if (length > maxFrameLength) {
+      failure = Result.fail(
+        new WireError({
+          reason: "FrameTooLarge",
+          message: `frame length ${length} exceeds the limit of ${maxFrameLength} bytes`
+        })
+      )
+      return false
     }
+    pending = length
+    return true
+  }
+
+  const next = (): Result.Result<Uint8Array | undefined, WireError> => {
+    if (!framePending()) return failure ?? NEED_MORE
     if (size < pending) return NEED_MORE
     const frame = takeUnchecked(pending)
     pending = -1
     return Result.succeed(frame)
+  }
+
+  const nextMessage = (): Result.Result<Message | undefined, WireError> => {
+    if (!framePending()) return failure ?? NEED_MORE
+    if (size < pending) return NEED_MORE
+    const first = chunks[head]
+    if (pending > PIECE_HEADER && first !== undefined && first.length - offset < pending && first[offset] === MessageId.Piece) {
+      // The frame spans chunks: read the header field by field so the block can stay a view.
+      advance(1)
+      const index = readU32()
+      const begin = readU32()
+      const block = takeUnchecked(pending - PIECE_HEADER)
+      pending = -1
+      return Result.succeed({ _tag: "Piece", index, begin, block })
+    }
+    const frame = takeUnchecked(pending)
+    pending = -1
+    return decodeFrame(frame)
   }
 
   const feed = (chunk: Uint8Array): Result.Result<ReadonlyArray<Uint8Array>, WireError> => {
@@ -208,6 +241,7 @@ export const makeFramer = (options: FramerOptions = {}): Framer => {
   return {
     push,
     next,
+    nextMessage,
     feed,
     take,
     takeHandshakeHeader: () => takeHandshakeLike(HANDSHAKE_HEADER_LENGTH, decodeHandshakeHeader),
