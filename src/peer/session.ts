@@ -23,6 +23,7 @@ import {
   supportsExtensionProtocol,
   supportsFast
 } from "../wire/index.ts"
+import { unlimited } from "../ratelimit/index.ts"
 import { PeerError } from "./errors.ts"
 import type { PeerLink, TorrentLink } from "./link.ts"
 import { ourExtensions } from "./extensions.ts"
@@ -238,6 +239,10 @@ export const runSession = Effect.fn("PeerSession.run")(function*(
   const unchoke = () => link.setChoked(false)
   const ctx = { s, torrent, options, send, reply, end, fill, signalUploads, updateInterest, unchoke, now }
 
+  // Built once: these run for every chunk read and every write.
+  const toPeerError = netToPeer(conn)
+  const readChunk = conn.read.pipe(Effect.mapError(toPeerError))
+
   const reader = Effect.gen(function*() {
     // Frames already buffered behind the handshake come first.
     while (true) {
@@ -253,7 +258,7 @@ export const runSession = Effect.fn("PeerSession.run")(function*(
         const rest = handleMessage(ctx, next.success)
         if (rest !== Effect.void) yield* rest
       }
-      framer.push(yield* conn.read.pipe(Effect.mapError(netToPeer(conn))))
+      framer.push(yield* readChunk)
     }
   })
 
@@ -274,7 +279,7 @@ export const runSession = Effect.fn("PeerSession.run")(function*(
         const { piece, begin, length } = block
         const data = yield* storage.read(piece, begin, length).pipe(Effect.result)
         if (Result.isFailure(data)) continue
-        yield* torrent.uploadThrottle.take(length)
+        if (torrent.uploadThrottle !== unlimited) yield* torrent.uploadThrottle.take(length)
         chunks.push(encodePieceHeader(piece, begin, length), data.success)
         s.uploadMeter.add(length, now())
         s.stats.uploaded += length
@@ -284,7 +289,7 @@ export const runSession = Effect.fn("PeerSession.run")(function*(
       if (s.uploads.size > 0) signalUploads()
       if (chunks.length === 0) continue
       s.lastSentAt = now()
-      yield* conn.writeV(chunks).pipe(Effect.mapError(netToPeer(conn)))
+      yield* conn.writeV(chunks).pipe(Effect.mapError(toPeerError))
     }
   })
 

@@ -185,7 +185,8 @@ export const makeWorld = Effect.fnUntraced(function*(options: WorldOptions = {})
 
   const latency = (from: HostState, to: HostState): number => {
     if (from === to) return 0
-    const base = latencies.get(pairKey(from.address, to.address)) ?? resolved.latencyMs
+    // Most worlds set no per-link latency: skip building the pair key (this runs per segment).
+    const base = latencies.size === 0 ? resolved.latencyMs : latencies.get(pairKey(from.address, to.address)) ?? resolved.latencyMs
     return base + from.extraLatencyMs + to.extraLatencyMs
   }
 
