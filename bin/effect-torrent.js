@@ -4,7 +4,7 @@
 // --max-semi-space-size=4: V8's young generation otherwise grows to ~100 MB during a
 // fast download (measured: peak RSS 242 -> 201 MB on a 256 MiB transfer); the client's
 // garbage is short-lived block bookkeeping that small semi-spaces collect cheaply.
-import { spawnSync } from "node:child_process"
+import { spawn } from "node:child_process"
 import { fileURLToPath } from "node:url"
 
 if (process.argv[2] === "simulate" && process.env.EFFECT_TORRENT_SIMULATE_CHILD === undefined) {
@@ -13,12 +13,17 @@ if (process.argv[2] === "simulate" && process.env.EFFECT_TORRENT_SIMULATE_CHILD 
   // most of it and the old generation collects it later (measured: 50 peers x 64 MiB,
   // 22 s -> 18 s real with 64 MB semi-spaces). V8 fixes the size at start-up, hence a child.
   const self = fileURLToPath(import.meta.url)
-  const child = spawnSync(process.execPath, ["--max-semi-space-size=64", self, ...process.argv.slice(2)], {
+  const child = spawn(process.execPath, ["--max-semi-space-size=64", self, ...process.argv.slice(2)], {
     stdio: "inherit",
     env: { ...process.env, EFFECT_TORRENT_SIMULATE_CHILD: "1" }
   })
-  if (child.error !== undefined) throw child.error
-  process.exit(child.status ?? 1)
+  // Ctrl-C in a terminal reaches both processes; a signal sent to this one alone is passed on.
+  for (const signal of ["SIGINT", "SIGTERM"]) process.on(signal, () => child.kill(signal))
+  child.on("error", (error) => {
+    console.error(`effect-torrent: ${error.message}`)
+    process.exit(1)
+  })
+  child.on("exit", (code, signal) => process.exit(code ?? (signal === null ? 1 : 128 + (signal === "SIGINT" ? 2 : 15))))
 } else {
   const { main } = await import("../src/cli/main.ts")
   main()

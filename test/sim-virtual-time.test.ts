@@ -86,4 +86,26 @@ describe("virtual time", () => {
       }),
       { seed: 1 }
     ))
+  it.live("an interrupted simulation's finalizers get the virtual time they wait for", () =>
+    Effect.gen(function*() {
+      let finalized = -1
+      const run = yield* Effect.forkChild(inVirtualTime(
+        Effect.gen(function*() {
+          // a finalizer with a timeout, like a client's `stopped` announce
+          yield* Effect.addFinalizer(() =>
+            Effect.sleep("30 seconds").pipe(
+              Effect.andThen(Clock.currentTimeMillis),
+              Effect.flatMap((t) => Effect.sync(() => { finalized = t }))
+            )
+          )
+          yield* advanceUntil({ done: () => false, deadlineMs: Number.MAX_SAFE_INTEGER })
+        }),
+        { seed: 1 }
+      ))
+      yield* Effect.sleep("20 millis")
+      yield* Fiber.interrupt(run)
+      // stopped between two steps of 250 ms, then 30 s more, without anyone advancing
+      assert.isAtLeast(finalized, 30_000)
+      assert.strictEqual(finalized % 250, 30_000 % 250)
+    }))
 })

@@ -16,6 +16,9 @@ import { Clock, Effect, Random, Scheduler } from "effect"
 import type { Scope } from "effect"
 import { currentVirtualTime, makeVirtualTime, register } from "./virtual-time.ts"
 
+/** Virtual time a finished or interrupted simulation may take to shut down (its finalizers' timeouts). */
+const TEARDOWN_LIMIT_MS = 10 * 60_000
+
 export interface VirtualTimeOptions {
   /** Seed of Effect's `Random` for everything inside. */
   readonly seed: string | number
@@ -32,6 +35,9 @@ export const inVirtualTime = <A, E, R>(
   Effect.suspend(() => {
     const time = register(makeVirtualTime())
     return program.pipe(
+      // Once the program is done or interrupted (Ctrl-C), nobody advances time any more: let
+      // it run by itself so the scope's finalizers (timeouts of `stopped` announces) finish.
+      Effect.ensuring(Effect.sync(() => time.runFree(TEARDOWN_LIMIT_MS))),
       Effect.scoped,
       Random.withSeed(options.seed),
       Effect.provideService(Clock.Clock, time.clock),

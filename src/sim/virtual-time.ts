@@ -14,9 +14,10 @@
  *   the task queue is empty: every fiber has run up to its next suspension before the
  *   earliest timer fires. Timers due now fire whenever the queue is empty.
  *
- * Determinism: one JS thread, FIFO tasks, timers by (time, sequence number). No real
- * time is read anywhere; the real event loop is only used to start draining (through
- * Effect's own scheduler) and, every `TASK_BUDGET` tasks, to let it breathe.
+ * Determinism: one JS thread, FIFO tasks, timers by (time, sequence number). The real
+ * event loop is only used to start draining (through Effect's own scheduler) and to let it
+ * breathe every `BREATH_MS` of real time, so a Ctrl-C is seen within that. That real time is
+ * read for this alone: it decides where a drain pauses, never what runs next.
  *
  * Priorities of `scheduleTask` are ignored: Effect itself only ever uses priority 0.
  */
@@ -82,8 +83,10 @@ interface Advancer {
   readonly resume: () => void
 }
 
-/** Tasks run between two breaths of the real event loop. */
-const TASK_BUDGET = 100_000
+/** Real time (ms) a drain may run before it lets the real event loop run (signals, I/O). */
+const BREATH_MS = 100
+/** Steps between two looks at the real clock. */
+const STEPS_PER_LOOK = 1024
 
 export interface VirtualTime {
   readonly clock: Clock.Clock
@@ -96,6 +99,13 @@ export interface VirtualTime {
   readonly advance: (millis: number) => Effect.Effect<void>
   /** Timers not yet fired or cancelled (cancelled ones may still count until their time). */
   readonly pendingTimers: () => number
+  /**
+   * From now on, time runs by itself up to `limitMs` ahead: whenever every fiber is
+   * suspended it jumps to the next timer, with nobody calling `advance`. For teardown after
+   * an interruption: finalizers that wait on virtual timers (a `stopped` announce with a
+   * timeout) would otherwise wait for an `advance` that never comes.
+   */
+  readonly runFree: (limitMs: number) => void
 }
 
 export const makeVirtualTime = (): VirtualTime => {
@@ -110,6 +120,8 @@ export const makeVirtualTime = (): VirtualTime => {
   let target: number | undefined
   let draining = false
   let kicked = false
+  /** Set by `runFree`: timers up to here fire without an `advance`. */
+  let freeUntil = -Infinity
   const host = new Scheduler.MixedScheduler()
   const hostDispatcher = host.makeDispatcher()
 
@@ -138,7 +150,7 @@ export const makeVirtualTime = (): VirtualTime => {
       runTask()
       return true
     }
-    const limit = target ?? now
+    const limit = Math.max(target ?? now, freeUntil)
     const timer = timers.peek()
     if (timer !== undefined && timer.at <= limit) {
       timers.pop()
@@ -170,15 +182,20 @@ export const makeVirtualTime = (): VirtualTime => {
     kicked = false
     if (draining) return
     draining = true
-    let budget = TASK_BUDGET
+    const until = performance.now() + BREATH_MS
+    let paused = false
     try {
-      while (budget-- > 0 && step()) {
-        // keep going
+      let steps = 0
+      while (step()) {
+        if (++steps % STEPS_PER_LOOK === 0 && performance.now() > until) {
+          paused = true
+          break
+        }
       }
     } finally {
       draining = false
     }
-    if (budget <= 0) kick()
+    if (paused) kick()
   }
 
   function kick(): void {
@@ -253,7 +270,11 @@ export const makeVirtualTime = (): VirtualTime => {
       }
     },
     advance,
-    pendingTimers: () => timers.size
+    pendingTimers: () => timers.size,
+    runFree: (limitMs) => {
+      freeUntil = now + limitMs
+      kick()
+    }
   }
 }
 

@@ -1,0 +1,116 @@
+/**
+ * `effect-torrent simulate` as a user runs it: the real executable (which runs the
+ * simulation in a child process with larger semi-spaces), its summary, its trace file, its
+ * errors, and Ctrl-C.
+ */
+import { assert, describe, it } from "@effect/vitest"
+import { Effect } from "effect"
+import { execFile, spawn } from "node:child_process"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+
+const BIN = path.join(import.meta.dirname, "..", "bin", "effect-torrent.js")
+
+interface Run {
+  readonly code: number | null
+  readonly stdout: string
+  readonly stderr: string
+}
+
+const cli = (args: ReadonlyArray<string>): Effect.Effect<Run> =>
+  Effect.callback<Run>((resume) => {
+    const child = execFile(process.execPath, [BIN, ...args], { encoding: "utf8" }, (error, stdout, stderr) => {
+      resume(Effect.succeed({ code: error === null ? 0 : child.exitCode, stdout, stderr }))
+    })
+  })
+
+const tempDir = Effect.acquireRelease(
+  Effect.sync(() => fs.mkdtempSync(path.join(os.tmpdir(), "et-sim-cli-"))),
+  (dir) => Effect.sync(() => fs.rmSync(dir, { recursive: true, force: true }))
+)
+
+interface Summary {
+  readonly leechers: number
+  readonly completed: number
+  readonly completion: { readonly p50: number | null; readonly max: number | null }
+  readonly bytesFromSeeds: number
+  readonly bytesFromPeers: number
+  readonly bans: number
+  readonly virtualMs: number
+  readonly realMs: number
+  readonly allComplete: boolean
+}
+
+const SMALL = ["simulate", "--peers", "6", "--size", "2MiB", "--piece-length", "64KiB"]
+
+describe("effect-torrent simulate", () => {
+  it.effect("--json summary; the same --seed writes a byte-identical trace, another seed another", () =>
+    Effect.gen(function*() {
+      const dir = yield* tempDir
+      const trace = (name: string) => path.join(dir, name)
+      const a = yield* cli([...SMALL, "--seed", "7", "--trace", trace("a.jsonl"), "--json"])
+      const b = yield* cli([...SMALL, "--seed", "7", "--trace", trace("b.jsonl"), "--json"])
+      const c = yield* cli([...SMALL, "--seed", "8", "--trace", trace("c.jsonl"), "--json"])
+      for (const run of [a, b, c]) assert.strictEqual(run.code, 0, run.stderr)
+
+      const summary = JSON.parse(a.stdout) as Summary
+      assert.strictEqual(summary.leechers, 6)
+      assert.strictEqual(summary.completed, 6)
+      assert.isTrue(summary.allComplete)
+      // every leecher received at least the whole torrent, from the seed or from each other
+      assert.isAtLeast(summary.bytesFromSeeds + summary.bytesFromPeers, 6 * 2 * 1024 * 1024)
+      assert.isAbove(summary.virtualMs, 0)
+      assert.isAtLeast(summary.realMs, 0)
+      assert.isTrue(summary.completion.p50 !== null && summary.completion.max !== null && summary.completion.p50 <= summary.completion.max)
+
+      const traceA = fs.readFileSync(trace("a.jsonl"))
+      assert.isAbove(traceA.length, 0)
+      assert.isTrue(traceA.equals(fs.readFileSync(trace("b.jsonl"))), "same seed, same trace")
+      assert.isFalse(traceA.equals(fs.readFileSync(trace("c.jsonl"))), "another seed, another trace")
+      for (const line of traceA.toString("utf8").trim().split("\n")) {
+        const event = JSON.parse(line) as { t: unknown; kind: unknown }
+        assert.isTrue(typeof event.t === "number" && typeof event.kind === "string", line)
+      }
+    }).pipe(Effect.scoped), 120_000)
+
+  it.effect("the human summary names percentiles, sources, bans and both clocks", () =>
+    Effect.gen(function*() {
+      const run = yield* cli([...SMALL, "--corrupt-peers", "1"])
+      assert.strictEqual(run.code, 0, run.stderr)
+      assert.match(run.stdout, /^6\/6 leechers complete/m)
+      assert.match(run.stdout, /completion \(virtual\): p50 [\d.]+ s, p90 [\d.]+ s, p99 [\d.]+ s, max [\d.]+ s/)
+      assert.match(run.stdout, /received from seeds .+, from peers .+ \([\d.]+% from seeds\)/)
+      // the corrupt seeder is caught by the hash checks and banned
+      assert.match(run.stdout, /bans [1-9]\d*, hash failures [1-9]\d*/)
+      assert.match(run.stdout, /virtual time [\d.]+ s, real time [\d.]+ s/)
+    }), 120_000)
+
+  it.effect("bad flags give one line on stderr and exit code 1", () =>
+    Effect.gen(function*() {
+      for (const args of [["--peers", "0"], ["--loss", "1.5"], ["--size", "lots"], ["--latency", "soon"]]) {
+        const run = yield* cli(["simulate", ...args])
+        assert.strictEqual(run.code, 1, args.join(" "))
+        assert.strictEqual(run.stdout, "")
+        assert.strictEqual(run.stderr.trim().split("\n").length, 1, run.stderr)
+      }
+    }), 60_000)
+
+  it.live("Ctrl-C stops a long simulation promptly: its finalizers get the virtual time they wait for", () =>
+    Effect.gen(function*() {
+      // A run that takes far longer than the 30 s allowed below for stopping.
+      const child = spawn(process.execPath, [BIN, "simulate", "--peers", "200", "--size", "256MiB", "--json"], {
+        stdio: ["ignore", "pipe", "pipe"]
+      })
+      const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)))
+      yield* Effect.sleep("4 seconds")
+      child.kill("SIGINT")
+      const code = yield* Effect.promise(() => exited).pipe(
+        Effect.timeoutOrElse({
+          duration: "30 seconds",
+          orElse: () => Effect.sync(() => { child.kill("SIGKILL"); return "still running" as const })
+        })
+      )
+      assert.strictEqual(code, 130)
+    }), 60_000)
+})
