@@ -170,7 +170,7 @@ describe("wire: properties", () => {
     fc.assert(
       fc.property(arbMessage, (m) => {
         const wire = encodeMessage(m)
-        const len = new DataView(wire.buffer).getUint32(0)
+        const len = new DataView(wire.buffer, wire.byteOffset, wire.byteLength).getUint32(0)
         assert.strictEqual(len, wire.length - 4)
         const back = decodeFrame(wire.subarray(4))
         assert.isTrue(Result.isSuccess(back))

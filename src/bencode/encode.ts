@@ -132,7 +132,8 @@ export const encode = (value: Encodable): Uint8Array => {
   const w = new Writer()
   w.value(value)
   if (w.buf.length > scratch.length && w.buf.length <= 1 << 20) scratch = w.buf
-  const out = new Uint8Array(w.at)
-  out.set(w.buf.subarray(0, w.at))
-  return out
+  // a copy in a pooled Buffer, as a plain Uint8Array view (see withPrefix in wire/codec.ts
+  // for why not a new Uint8Array)
+  const pooled = Buffer.from(w.buf.subarray(0, w.at))
+  return new Uint8Array(pooled.buffer, pooled.byteOffset, pooled.length)
 }
