@@ -22,7 +22,7 @@ const benchDir = new URL(".", import.meta.url).pathname
 const bin = join(benchDir, "..", "bin", "effect-torrent.js")
 const measure = join(benchDir, "measure.py")
 
-const DEFAULT_GRID = "10x16MiB,50x4MiB,50x16MiB,50x64MiB,100x16MiB,200x4MiB,500x1MiB,1000x1MiB"
+const DEFAULT_GRID = "10x16MiB,50x4MiB,50x16MiB,50x64MiB,100x16MiB,200x4MiB,500x1MiB,1000x1MiB,1000x4MiB"
 
 interface Point {
   readonly peers: number
