@@ -49,15 +49,18 @@ const handshake = encodeHandshake({
   reserved: makeReserved({ extensionProtocol: true, fast: true })
 })
 
-const drain = (framer: Framer): Array<Uint8Array> => {
-  const out: Array<Uint8Array> = []
+/** Everything `take` yields until it needs more bytes; wire errors thrown. */
+const drainWith = <A>(take: () => Result.Result<A | undefined, { readonly message: string }>): Array<A> => {
+  const out: Array<A> = []
   while (true) {
-    const r = framer.next()
+    const r = take()
     if (Result.isFailure(r)) throw new Error(r.failure.message)
     if (r.success === undefined) return out
     out.push(r.success)
   }
 }
+
+const drain = (framer: Framer): Array<Uint8Array> => drainWith(framer.next)
 
 const arbStream = fc.array(fc.uint8Array({ maxLength: 200 }), { maxLength: 20 }).chain((payloads) => {
   const stream = concat([handshake, ...payloads.map(prefixed)])
@@ -275,16 +278,7 @@ describe("wire framer: hostile lengths", () => {
   })
 })
 
-/** Every message `nextMessage` yields until it needs more bytes; wire errors thrown. */
-const drainMessages = (framer: Framer): Array<Message> => {
-  const out: Array<Message> = []
-  while (true) {
-    const r = framer.nextMessage()
-    if (Result.isFailure(r)) throw new Error(r.failure.message)
-    if (r.success === undefined) return out
-    out.push(r.success)
-  }
-}
+const drainMessages = (framer: Framer): Array<Message> => drainWith(framer.nextMessage)
 
 const arbMessage: fc.Arbitrary<Message> = fc.oneof(
   fc.constant<Message>({ _tag: "Unchoke" }),
