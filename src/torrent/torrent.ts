@@ -16,6 +16,7 @@ import { type Framer, type HandshakeHeader, makeReserved } from "../wire/index.t
 import { runChoker } from "../choker/index.ts"
 import type { SwarmHooks, TorrentConfig } from "./config.ts"
 import { TorrentError } from "./errors.ts"
+import { makeBlame, pieceFailed } from "./blame.ts"
 import { makePeerBook } from "./peer-book.ts"
 import { seededRandom } from "./random.ts"
 import type { TorrentEvent, TorrentState, TrackerStatus } from "./state.ts"
@@ -105,7 +106,7 @@ export const openTorrent = Effect.fn("Torrent.open")(function*(meta: Metainfo, c
   const complete = yield* Deferred.make<void, TorrentError>()
   let errorMessage: string | null = null
   const links = new Map<string, PeerLink>()
-  const strikes = new Map<string, number>()
+  const blame = makeBlame(config.maxStrikes)
   const book = makePeerBook()
   const downloadMeter = makeRateMeter()
   const uploadMeter = makeRateMeter()
@@ -212,13 +213,8 @@ export const openTorrent = Effect.fn("Torrent.open")(function*(meta: Metainfo, c
     onPieceFailed: (piece, contributors) =>
       Effect.gen(function*() {
         yield* publish({ _tag: "HashFailed", piece, peers: [...contributors] })
-        // A piece from one peer alone convicts it; a shared one gives each sender a strike.
-        const convicted: Array<string> = []
-        for (const key of contributors) {
-          const count = (strikes.get(key) ?? 0) + (contributors.size === 1 ? config.maxStrikes : 1)
-          strikes.set(key, count)
-          if (count >= config.maxStrikes) convicted.push(key)
-        }
+        // Who is to blame: see blame.ts (a lone sender is convicted, shared pieces give strikes).
+        const convicted = pieceFailed(blame, contributors)
         for (const l of links.values()) l.wake()
         yield* ban(convicted, `sent data that failed the hash check of piece ${piece}`)
       }),
