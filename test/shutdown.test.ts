@@ -5,7 +5,7 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
-import { Effect, Metric } from "effect"
+import { Effect, Exit, Metric, Scope } from "effect"
 import { join } from "node:path"
 import { createTorrent } from "../src/metainfo/create.ts"
 import { startNodeClient } from "./support/engine.ts"
@@ -24,7 +24,10 @@ describe("shutdown", () => {
   it.live("no fiber, socket, server or file handle outlives the client", () =>
     Effect.gen(function*() {
       const dir = yield* tempDir()
-      const tracker = yield* bittorrentTracker
+      // The tracker (bittorrent-tracker's own timers included) is not the client's: it gets its
+      // own scope, closed before the last count.
+      const trackerScope = yield* Scope.make()
+      const tracker = yield* bittorrentTracker.pipe(Scope.provide(trackerScope))
       yield* writePayload(join(dir, "seed"), { "data/a.bin": 2_000_000, "data/b.bin": 100_000 })
       const { torrent } = yield* createTorrent(join(dir, "seed", "data"), { trackers: [[tracker.udp]], pieceLength: 32768 }).pipe(
         Effect.provide(NodeFileSystem.layer)
@@ -56,6 +59,7 @@ describe("shutdown", () => {
       assert.isAbove(liveDuring, 5, "the clients were running fibers")
       assert.isAbove(during.TCPServerWrap ?? 0, before.TCPServerWrap ?? 0, "the clients were listening")
       assert.strictEqual(live, 0, "every fiber the clients started has ended")
+      yield* Scope.close(trackerScope, Exit.void)
       yield* Effect.sleep("200 millis")
       const after = handles()
       for (const kind of HANDLE_KINDS) {
