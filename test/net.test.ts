@@ -139,6 +139,34 @@ describe("NodeNetwork TCP", () => {
       assert.strictEqual(received, chunk * total)
     }).pipe(Effect.provide(NodeNetwork.layer)), 30_000)
 
+  it.live("offer takes bytes at once and says when to wait; drained waits until the peer reads", () =>
+    Effect.gen(function*() {
+      const net = yield* Network
+      const listener = yield* net.listen(loopback)
+      const conn = yield* net.connect(listener.address)
+      const server = yield* listener.accept
+      assert.isTrue(conn.offer([bytes("head:"), bytes("body")]), "a small write fits the send buffer")
+      assert.strictEqual(str(yield* readN(server, 9)), "head:body")
+      // nobody reads: offers are taken, until the buffers are full and offer says so
+      let offered = 0
+      while (conn.offer([new Uint8Array(1 << 20).fill(offered % 251)])) {
+        offered++
+        assert.isBelow(offered, 256, "offer never reported a full send buffer")
+      }
+      offered++
+      const drained = yield* Effect.forkChild(conn.drained)
+      yield* Effect.sleep("100 millis")
+      assert.isUndefined(drained.pollUnsafe(), "drained must wait while the peer does not read")
+      const received = yield* Effect.forkChild(readN(server, offered << 20))
+      yield* Fiber.join(drained)
+      const all = yield* Fiber.join(received)
+      for (let i = 0; i < offered; i++) assert.strictEqual(all[(i << 20) + 12345], i % 251, `MiB ${i} out of order`)
+      // a closed connection takes nothing, and drained says why
+      yield* conn.close
+      assert.isFalse(conn.offer([bytes("late")]))
+      assert.strictEqual((yield* Effect.flip(conn.drained))._tag, "ConnectionClosed")
+    }).pipe(Effect.provide(NodeNetwork.layer)), 30_000)
+
   it.effect("a handler defect is logged and does not stop the listener", () =>
     Effect.gen(function*() {
       const net = yield* Network

@@ -93,6 +93,41 @@ describe("SimNetwork", () => {
       for (const c of counts) assert.approximately(c / 10, 2_000_000, 100_000, `per-connection rate ${c / 10}`)
     }), { seed: 1 }))
 
+  it.effect("each connection has its own send buffer: offer fills it, drained waits for its bytes to leave", () =>
+    inVirtualTime(Effect.gen(function*() {
+      // 1 MB/s up: 64 KiB of send buffer is 65.5 ms of uplink
+      const world = yield* makeWorld({ latencyMs: 5, uploadBps: 1_000_000, downloadBps: 100_000_000 })
+      const source = SimNetwork.networkOf(world, "10.0.0.1")
+      const sink = SimNetwork.networkOf(world, "10.0.0.2")
+      const listener = yield* sink.listen({ host: "0.0.0.0", port: 7000 })
+      const first = yield* Effect.forkChild(Effect.scoped(source.connect({ host: "10.0.0.2", port: 7000 }).pipe(
+        Effect.flatMap((a) => Effect.map(source.connect({ host: "10.0.0.2", port: 7000 }), (b) => [a, b] as const)),
+        Effect.flatMap(([a, b]) =>
+          Effect.gen(function*() {
+            const block = bytes(16_384, 1)
+            // four blocks fill one connection's 64 KiB; the fifth is taken but says "wait"
+            for (let i = 0; i < 4; i++) assert.isTrue(a.offer([block]), `block ${i}`)
+            assert.isFalse(a.offer([block]))
+            // the other connection's buffer is its own: it still has room
+            assert.isTrue(b.offer([block]))
+            const t0 = yield* Clock.currentTimeMillis
+            yield* a.drained
+            // room again once a's first block has left: 16 384 bytes at 1 MB/s
+            const waited = (yield* Clock.currentTimeMillis) - t0
+            assert.approximately(waited, 16.4, 1)
+            // exactly full now: one more block is taken and fills it again
+            assert.isFalse(a.offer([block]))
+            yield* a.close
+            assert.isFalse(a.offer([block]), "a closed connection takes nothing")
+            return (yield* Effect.flip(a.drained))._tag
+          })
+        )
+      )))
+      yield* Effect.forkScoped(Effect.forever(Effect.scoped(Effect.flatMap(listener.accept, (c) => Effect.forever(c.read)))).pipe(Effect.ignore))
+      yield* advanceUntil({ done: () => first.pollUnsafe() !== undefined, deadlineMs: 10_000, stepMs: 1 })
+      assert.strictEqual(yield* Fiber.join(first), "ConnectionClosed")
+    }), { seed: 1 }))
+
   it.effect("a crash resets the host's connections and its peers see an RST", () =>
     inVirtualTime(Effect.gen(function*() {
       const world = yield* makeWorld({ latencyMs: 10 })

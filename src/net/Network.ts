@@ -26,6 +26,13 @@ export interface Address {
  *   suspends the writer instead of growing a buffer. `writeV` sends its chunks
  *   back to back without concatenating them (a piece header and its block).
  *   Concurrent writes keep whole-call atomicity and call order.
+ * - `offer` is the synchronous form of `writeV`: it takes the chunks at once, in
+ *   call order with every other write, and returns false when the send buffer is
+ *   full afterwards (wait for `drained` before offering more). On a connection
+ *   that is closed or broken it takes nothing and returns false; `drained` then
+ *   fails with the reason. A peer session sends through it: a message costs no
+ *   fiber hand-off unless the peer is slower than we are.
+ * - `drained` completes once the send buffer has room again (at once if it has).
  * - `close` flushes pending writes, sends FIN and releases the socket; later
  *   reads and writes fail with `ConnectionClosed`. Idempotent.
  */
@@ -35,6 +42,8 @@ export interface Connection {
   readonly read: Effect.Effect<Uint8Array, NetError>
   readonly write: (bytes: Uint8Array) => Effect.Effect<void, NetError>
   readonly writeV: (chunks: ReadonlyArray<Uint8Array>) => Effect.Effect<void, NetError>
+  readonly offer: (chunks: ReadonlyArray<Uint8Array>) => boolean
+  readonly drained: Effect.Effect<void, NetError>
   readonly close: Effect.Effect<void>
 }
 

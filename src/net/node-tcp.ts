@@ -41,6 +41,7 @@ const describe = (cause: unknown): string => {
 const RESET_CODES = new Set(["ECONNRESET", "EPIPE", "ECONNABORTED", "ETIMEDOUT", "ERR_STREAM_DESTROYED"])
 
 const noop = () => {}
+const EMPTY = new Uint8Array(0)
 
 /**
  * Wraps an open (connected) `net.Socket` as a `Connection` whose resources live
@@ -144,6 +145,36 @@ const makeConnection = Effect.fnUntraced(function*(
       if (first === undefined) return Effect.void
       return writer.writeAll([first, ...rest]).pipe(Effect.mapError((e) => fromSocketError(e, "write")))
     })
+  // `offer` writes to the socket itself, as the platform writer does (`write` + cork), so
+  // both keep call order; Node buffers what the kernel did not take and says when to wait.
+  const offer = (chunks: ReadonlyArray<Uint8Array>): boolean => {
+    if (writable() !== undefined) return false
+    if (chunks.length === 1) return conn.write(chunks[0] ?? EMPTY)
+    conn.cork()
+    for (const chunk of chunks) conn.write(chunk)
+    conn.uncork()
+    return !conn.writableNeedDrain
+  }
+  const drained: Effect.Effect<void, NetError> = Effect.suspend(() => {
+    const err = writable()
+    if (err !== undefined) return Effect.fail(err)
+    if (!conn.writableNeedDrain) return Effect.void
+    return Effect.callback<void, NetError>((resume) => {
+      const done = (effect: Effect.Effect<void, NetError>) => () => {
+        cleanup()
+        resume(effect)
+      }
+      const onDrain = done(Effect.void)
+      const onClose = done(Effect.suspend(() => Effect.fail(writable() ?? new ConnectionReset({ address, detail: "socket closed" }))))
+      const cleanup = () => {
+        conn.off("drain", onDrain)
+        conn.off("close", onClose)
+      }
+      conn.on("drain", onDrain)
+      conn.on("close", onClose)
+      return Effect.sync(cleanup)
+    })
+  })
 
   // `scope` is this connection's own child scope: closing it ends the writer
   // (FIN after pending data) and destroys the socket once flushed.
@@ -151,7 +182,7 @@ const makeConnection = Effect.fnUntraced(function*(
     closedLocally = true
     return Scope.close(scope as Scope.Closeable, Exit.void)
   })
-  return { remote, local, read, write, writeV, close } satisfies Connection
+  return { remote, local, read, write, writeV, offer, drained, close } satisfies Connection
 })
 
 /** Runs `make` in a child of the caller's scope, so `Connection.close` can close just that. */

@@ -1,6 +1,5 @@
 import type { Connection } from "../net/index.ts"
 import { Bitfield } from "../wire/index.ts"
-import type { Message } from "../wire/index.ts"
 import type { BlockRef, PeerStats } from "./link.ts"
 import { makeRateMeter, type RateMeter } from "./rate.ts"
 
@@ -9,14 +8,6 @@ export interface OutstandingRequest {
   readonly block: BlockRef
   readonly sentAt: number
 }
-
-/**
- * What the writer is woken with: a message to send, or word that `uploads` has blocks
- * to serve (the blocks themselves stay in `uploads`, so a cancel removes them for good).
- */
-export type Outgoing =
-  | { readonly _tag: "Message"; readonly message: Message }
-  | { readonly _tag: "Uploads" }
 
 export const blockKey = (piece: number, begin: number): string => `${piece}:${begin}`
 
@@ -44,8 +35,6 @@ export interface SessionState {
   lastReceivedAt: number
   lastSentAt: number
   lastBlockAt: number
-  /** An `Uploads` wake-up is in the outbox and not yet taken. */
-  uploadsSignalled: boolean
   sentBitfield: boolean
   receivedBitfield: boolean
   /** Pieces the peer announced (bitfield, have, have all). */
@@ -98,7 +87,6 @@ export const makeSessionState = (
   lastReceivedAt: now,
   lastSentAt: now,
   lastBlockAt: now,
-  uploadsSignalled: false,
   sentBitfield: false,
   receivedBitfield: false,
   violations: 0,

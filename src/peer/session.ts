@@ -2,20 +2,20 @@
  * A peer session: one supervised fiber per connection, after the handshake.
  *
  * It runs two child fibers that share the session state: the reader (frames → messages →
- * picker/storage) and the writer (drains the outbox; uploads blocks). Housekeeping (request
+ * picker/storage) and the writer of the outbox (outbox.ts: messages and uploads go out
+ * synchronously at the end of each turn; the writer fiber only waits for a full send
+ * buffer, slow reads and the rate limit). Housekeeping (request
  * timeouts, snubbing, keep-alive, rates) is `PeerLink.tick`, which the torrent calls for
  * every session from one timer: one wake-up a second per torrent, not per peer. The session ends with a typed
  * `PeerError` when any of them fails or when the torrent asks it to stop; its scope
  * closing interrupts the others and the torrent returns its requests to the picker.
  */
-import { Clock, Deferred, Effect, Queue, Result } from "effect"
+import { Clock, Deferred, Effect, Result } from "effect"
 import { formatAddress } from "../net/index.ts"
 import type { Connection, NetError } from "../net/index.ts"
 import {
   Bitfield,
   clientFromPeerId,
-  encodeMessage,
-  encodePieceHeader,
   extendedHandshakeMessage,
   type Framer,
   type Handshake,
@@ -23,13 +23,13 @@ import {
   supportsExtensionProtocol,
   supportsFast
 } from "../wire/index.ts"
-import { unlimited } from "../ratelimit/index.ts"
 import { PeerError } from "./errors.ts"
 import type { PeerLink, TorrentLink } from "./link.ts"
 import { ourExtensions } from "./extensions.ts"
 import { handleMessage } from "./messages.ts"
 import { DEFAULT_PIPELINE, pipelineDepth } from "./pipeline.ts"
-import { makeSessionState, type Outgoing } from "./session-state.ts"
+import { makeOutbox } from "./outbox.ts"
+import { makeSessionState } from "./session-state.ts"
 
 export interface SessionOptions {
   /** A request unanswered this long goes back to the picker (and may go to another peer). */
@@ -51,11 +51,6 @@ export interface SessionOptions {
   /** Our listening port, advertised in the extended handshake (`p`). */
   readonly listenPort: number | null
 }
-
-/** Messages waiting for the writer; see `outbox`. */
-const OUTBOX_CAPACITY = 4096
-/** Blocks served per socket write (16 × 16 KiB = 256 KiB), so messages are not held up long. */
-const UPLOADS_PER_WRITE = 16
 
 /** An IPv4 or IPv6 literal as 4 or 16 bytes; undefined for anything else (a host name). */
 export const ipBytes = (host: string): Uint8Array | undefined => {
@@ -121,18 +116,17 @@ export const runSession = Effect.fn("PeerSession.run")(function*(
   // BEP 10 `yourip`: the address we see the peer at, which helps it learn its external IP.
   const yourIp = ipBytes(conn.remote.host)
   const s = makeSessionState(key, conn, fast, clientFromPeerId(handshake.peerId), now(), options.maxPipeline, torrent.pieceCount)
-  // Bounded: a peer that stops reading cannot make us buffer without limit. Our own messages
-  // (have, request, cancel…) that find it full end the session; replies the peer provoked
-  // (rejects) wait for room instead, which stops the reader and pushes back through TCP.
-  const outbox = yield* Queue.bounded<Outgoing>(OUTBOX_CAPACITY)
+  // Built once: these run for every chunk read.
+  const toPeerError = netToPeer(conn)
+  const readChunk = conn.read.pipe(Effect.mapError(toPeerError))
+  const outbox = yield* makeOutbox(s, conn, torrent, now, toPeerError)
   if (dialled) s.stats.listenAddress = conn.remote
   const ended = yield* Deferred.make<never, PeerError>()
   const { picker, storage } = torrent
 
   const send = (message: Message): void => {
-    if (!Queue.offerUnsafe(outbox, { _tag: "Message", message })) end("Timeout", "peer stopped reading (send queue full)")
+    if (!outbox.send(message)) end("Timeout", "peer stopped reading (send queue full)")
   }
-  const reply = (message: Message): Effect.Effect<void> => Queue.offer(outbox, { _tag: "Message", message }).pipe(Effect.asVoid)
   const end = (reason: PeerError["reason"], detail: string): void => {
     Deferred.doneUnsafe(ended, Effect.fail(new PeerError({ reason, peer: key, detail })))
   }
@@ -232,16 +226,8 @@ export const runSession = Effect.fn("PeerSession.run")(function*(
   // Unchoking waits for the peer's `interested` (messages.ts): an unchoke sent before it is
   // pointless, and WebTorrent loses one that arrives before it finished setting up its wire.
 
-  const signalUploads = (): void => {
-    if (s.uploadsSignalled) return
-    s.uploadsSignalled = Queue.offerUnsafe(outbox, { _tag: "Uploads" })
-  }
   const unchoke = () => link.setChoked(false)
-  const ctx = { s, torrent, options, send, reply, end, fill, signalUploads, updateInterest, unchoke, now }
-
-  // Built once: these run for every chunk read and every write.
-  const toPeerError = netToPeer(conn)
-  const readChunk = conn.read.pipe(Effect.mapError(toPeerError))
+  const ctx = { s, torrent, options, send, reply: outbox.reply, end, fill, signalUploads: outbox.uploadsAdded, updateInterest, unchoke, now }
 
   const reader = Effect.gen(function*() {
     // Frames already buffered behind the handshake come first.
@@ -262,44 +248,14 @@ export const runSession = Effect.fn("PeerSession.run")(function*(
     }
   })
 
-  const writer = Effect.gen(function*() {
-    while (true) {
-      const batch = yield* Queue.takeAll(outbox)
-      const chunks: Array<Uint8Array> = []
-      for (const item of batch) {
-        if (item._tag === "Message") chunks.push(encodeMessage(item.message))
-        else s.uploadsSignalled = false
-      }
-      // Serve a bounded slice of the upload queue per write, oldest first; cancels and chokes
-      // have already removed what must not go out.
-      let served = 0
-      for (const [uploadKey, block] of s.uploads) {
-        if (served >= UPLOADS_PER_WRITE) break
-        s.uploads.delete(uploadKey)
-        const { piece, begin, length } = block
-        const data = yield* storage.read(piece, begin, length).pipe(Effect.result)
-        if (Result.isFailure(data)) continue
-        if (torrent.uploadThrottle !== unlimited) yield* torrent.uploadThrottle.take(length)
-        chunks.push(encodePieceHeader(piece, begin, length), data.success)
-        s.uploadMeter.add(length, now())
-        s.stats.uploaded += length
-        torrent.onUploaded(length)
-        served++
-      }
-      if (s.uploads.size > 0) signalUploads()
-      if (chunks.length === 0) continue
-      s.lastSentAt = now()
-      yield* conn.writeV(chunks).pipe(Effect.mapError(toPeerError))
-    }
-  })
-
-  return yield* Effect.raceAllFirst([reader, writer, Deferred.await(ended)]).pipe(
+  return yield* Effect.raceAllFirst([reader, outbox.writer, Deferred.await(ended)]).pipe(
     Effect.tapError((e) =>
       e.reason === "Protocol" || e.reason === "Banned"
         ? Effect.logWarning(`peer ${key} (${s.stats.client}): ${e.detail}; disconnected`)
         : Effect.logDebug(`peer ${key} (${s.stats.client}): ${e.detail}`)
     ),
     Effect.ensuring(Effect.sync(() => {
+      outbox.stop()
       torrent.unregister(key)
       s.requests.clear()
       picker.removePeer(key)

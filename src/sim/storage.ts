@@ -64,6 +64,7 @@ export const makeSimStorage = (content: SharedContent, options: SimStorageOption
       const backend: Backend = {
         writePiece: (piece) => Effect.sync(() => setBit(bits, piece)),
         readPiece: (piece) => Effect.sync(() => slice(piece)),
+        ...(options.corrupt === true ? {} : { readPieceSync: slice }),
         beginRecheck: Effect.succeed((piece) => Effect.sync(() => slice(piece))),
         // only verified pieces are ever recorded, so the record may be trusted
         loadResume: Effect.sync(() => bits.slice()),

@@ -7,8 +7,10 @@
  *   partitioned for too long) gives `ConnectTimeout`. An abandoned connect that gets its
  *   SYN-ACK late resets the acceptor's end, as a real stack would.
  * - write: the bytes take their slot on the sender's uplink and the receiver's downlink
- *   (see world.ts); `write` suspends while more than the send buffer is queued ahead of
- *   them on the uplink, so a fast writer is held back by the link, not by memory.
+ *   (see world.ts). Each connection has its own send buffer: `write` suspends (and
+ *   `offer` returns false) while more than `sendBufferBytes` of this connection's bytes
+ *   wait on the uplink, so a fast writer is held back by the link, not by memory, and
+ *   connections sharing an uplink queue behind each other as TCP flows do.
  *   Delivery times of one direction never decrease, so bytes arrive in order.
  * - close: FIN after the last byte; reads on the other side drain, then fail
  *   `ConnectionClosed`. crash: this end fails `ConnectionReset` now, the other end after the
@@ -154,19 +156,59 @@ const makeEndpoint = (world: World, host: HostState, local: Address, remote: Add
     return departed
   }
 
+  // The send buffer: this connection's bytes not yet on the wire, as (departure time, bytes)
+  // pairs, oldest first. A writer waits while more than `sendBufferBytes` of its own bytes
+  // are queued on the uplink, like a TCP socket whose buffer is full.
+  const unsent: Array<number> = []
+  let unsentHead = 0
+  let unsentBytes = 0
+  const departUntil = (t: number) => {
+    while (unsentHead < unsent.length && (unsent[unsentHead] ?? Infinity) <= t) {
+      unsentBytes -= unsent[unsentHead + 1] ?? 0
+      unsentHead += 2
+    }
+    if (unsentHead === unsent.length) {
+      unsent.length = 0
+      unsentHead = 0
+    }
+  }
+  /** When enough of the queued bytes have left for the rest to fit the send buffer. */
+  const roomAt = (): number => {
+    let bytes = unsentBytes
+    let i = unsentHead
+    while (bytes > world.options.sendBufferBytes && i < unsent.length) {
+      bytes -= unsent[i + 1] ?? 0
+      i += 2
+    }
+    return unsent[i - 2] ?? 0
+  }
+
+  const offer = (chunks: ReadonlyArray<Uint8Array>): boolean => {
+    if (dead() !== undefined) return false
+    let size = 0
+    for (const c of chunks) size += c.length
+    if (size === 0) return true
+    const segment = segmentOf(chunks, size)
+    const departed = transmit(size, (peer) => peer.deliver(segment))
+    const t = world.events.now()
+    departUntil(t)
+    if (departed > t) {
+      unsent.push(departed, size)
+      unsentBytes += size
+    }
+    return unsentBytes <= world.options.sendBufferBytes
+  }
+
+  const drained: Effect.Effect<void, NetError> = Effect.suspend(() => {
+    const error = dead()
+    if (error !== undefined) return Effect.fail(error)
+    departUntil(world.events.now())
+    const wait = unsentBytes <= world.options.sendBufferBytes ? 0 : roomAt() - world.events.now()
+    return wait > 0 ? Effect.sleep(Duration.millis(wait)) : Effect.void
+  })
+
   const send = (chunks: ReadonlyArray<Uint8Array>): Effect.Effect<void, NetError> =>
-    Effect.suspend(() => {
-      const error = dead()
-      if (error !== undefined) return Effect.fail(error)
-      let size = 0
-      for (const c of chunks) size += c.length
-      if (size === 0) return Effect.void
-      const segment = segmentOf(chunks, size)
-      const departed = transmit(size, (peer) => peer.deliver(segment))
-      const bufferMs = (world.options.sendBufferBytes * 1000) / host.uploadBps
-      const wait = departed - bufferMs - world.events.now()
-      return wait > 0 ? Effect.sleep(Duration.millis(wait)) : Effect.void
-    })
+    Effect.suspend(() => (offer(chunks) ? Effect.void : drained))
 
   const detach = () => {
     closed = true
@@ -206,6 +248,8 @@ const makeEndpoint = (world: World, host: HostState, local: Address, remote: Add
       read,
       write: (bytes) => send([bytes]),
       writeV: send,
+      offer,
+      drained,
       close
     },
     deliver: (chunks) => {

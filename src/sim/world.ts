@@ -50,7 +50,7 @@ export interface WorldOptions {
   readonly uploadBps?: number
   readonly downloadBps?: number
   readonly udp?: Partial<UdpConditions>
-  /** Bytes a TCP writer may have queued on its uplink before `write` suspends. Default 64 KiB. */
+  /** A TCP connection's send buffer: its bytes waiting on the uplink before `write` suspends. Default 64 KiB. */
   readonly sendBufferBytes?: number
   /** Connections waiting in a listener's accept queue before new ones are refused. Default 128. */
   readonly backlog?: number

@@ -16,6 +16,8 @@ export interface Backend {
   readonly writePiece: (piece: number, data: Uint8Array) => Effect.Effect<void, StorageError>
   /** Like a `PieceReader` but allocates; used for seeding reads of pieces we have. */
   readonly readPiece: (piece: number) => Effect.Effect<Uint8Array | null, StorageError>
+  /** `readPiece` without an effect, for backends whose pieces are in memory (no I/O): uploads skip a fiber hop. */
+  readonly readPieceSync?: (piece: number) => Uint8Array | null
   /** Prepares a recheck (e.g. stats every file once) and returns the reader to use during it. */
   readonly beginRecheck: Effect.Effect<PieceReader, StorageError>
   /** A have set that may be trusted without hashing (valid resume data), or null. */

@@ -19,6 +19,7 @@ const memoryBackend = (disk: Disk): Backend => {
   return {
     writePiece: (piece, data) => Effect.sync(() => void (disk[piece] = data)),
     readPiece: stored,
+    readPieceSync: (piece) => disk[piece] ?? null,
     beginRecheck: Effect.succeed((piece) => stored(piece)),
     // only verified pieces are ever stored, so what is stored may be trusted
     loadResume: Effect.sync(() => Bitfield.fromBooleans(Array.from(disk, (p) => p !== undefined))),

@@ -173,13 +173,19 @@ export const makeTorrentStorage = Effect.fnUntraced(function*(
       )
     })))
 
+  const checkRead = (piece: number, begin: number, length: number): StorageError | undefined => {
+    if (!isIndex(piece, count)) return outOfRange(`piece index ${piece} is not in [0, ${count})`)
+    const size = pieceSize(layout, piece)
+    if (!Number.isSafeInteger(begin) || !Number.isSafeInteger(length) || begin < 0 || length <= 0 || begin + length > size) {
+      return outOfRange(`read (piece ${piece}, begin ${begin}, length ${length}) is outside the piece (${size} bytes)`)
+    }
+    return undefined
+  }
+
   const read = (piece: number, begin: number, length: number): Effect.Effect<Uint8Array, StorageError> =>
     guarded(Effect.suspend(() => {
-      if (!isIndex(piece, count)) return Effect.fail(outOfRange(`piece index ${piece} is not in [0, ${count})`))
-      const size = pieceSize(layout, piece)
-      if (!Number.isSafeInteger(begin) || !Number.isSafeInteger(length) || begin < 0 || length <= 0 || begin + length > size) {
-        return Effect.fail(outOfRange(`read (piece ${piece}, begin ${begin}, length ${length}) is outside the piece (${size} bytes)`))
-      }
+      const invalid = checkRead(piece, begin, length)
+      if (invalid !== undefined) return Effect.fail(invalid)
       if (!Bitfield.get(have, piece)) {
         return Effect.fail(new StorageError({ reason: "NotVerified", message: `piece ${piece} is not verified` }))
       }
@@ -197,6 +203,14 @@ export const makeTorrentStorage = Effect.fnUntraced(function*(
         return Effect.succeed(data.subarray(begin, begin + length))
       })
     }))
+
+  const readSync = (piece: number, begin: number, length: number): Uint8Array | undefined => {
+    if (closed || checkRead(piece, begin, length) !== undefined || !Bitfield.get(have, piece)) return undefined
+    const cached = cache.get(piece)
+    if (cached !== undefined) return cached.subarray(begin, begin + length)
+    const data = backend.readPieceSync?.(piece)
+    return data === undefined || data === null ? undefined : data.subarray(begin, begin + length)
+  }
 
   /** Hashes every piece the backend can produce; yields between pieces so peers keep being served. */
   const scan = (onProgress: Progress) =>
@@ -270,6 +284,7 @@ export const makeTorrentStorage = Effect.fnUntraced(function*(
     putBlock,
     putBlockSync,
     read,
+    readSync,
     hasPiece: (piece) => isIndex(piece, count) && Bitfield.get(have, piece),
     have: Effect.sync(() => Uint8Array.from(have)),
     verifiedCount: Effect.sync(() => verified),

@@ -62,6 +62,11 @@ export interface TorrentStorage {
    * cached or in-memory piece buffer: callers must not modify it.
    */
   readonly read: (piece: number, begin: number, length: number) => Effect.Effect<Uint8Array, StorageError>
+  /**
+   * `read` for bytes available without I/O (read cache, in-memory backends): the block, or
+   * `undefined` when `read` must be used (not in memory, not verified, invalid, closed).
+   */
+  readonly readSync: (piece: number, begin: number, length: number) => Uint8Array | undefined
   /** Synchronous query of the in-memory have set (false for out-of-range indices). */
   readonly hasPiece: (piece: number) => boolean
   /** Snapshot of the have set as a BEP 3 bitfield. */
