@@ -42,7 +42,8 @@ interface Endpoint extends CrashableEndpoint {
   readonly connection: Connection
   /** Called by the other end's events. */
   readonly deliver: (chunks: ReadonlyArray<Uint8Array>) => void
-  readonly deliverEnd: (error: NetError) => void
+  /** The other end closed (a FIN): reads drain what arrived, then fail `ConnectionClosed`. */
+  readonly deliverFin: () => void
   readonly resetNow: (error: NetError) => void
   peer: Endpoint | undefined
 }
@@ -96,6 +97,10 @@ const makeEndpoint = (world: World, host: HostState, local: Address, remote: Add
   let lastDelivery = 0
   const generation = host.generation
   const remoteText = formatAddress(remote)
+  // One error object per connection and reason: a normal close happens on every connection,
+  // and each error captures a stack trace (several µs; thousands of closes in a big swarm).
+  let closedError: ConnectionClosed | undefined
+  const closedErrorOnce = () => (closedError ??= new ConnectionClosed({ address: remoteText }))
   // Host objects live as long as the world (a restart reuses the same one).
   const to = world.host(remote.host)
 
@@ -124,7 +129,7 @@ const makeEndpoint = (world: World, host: HostState, local: Address, remote: Add
   }
 
   const dead = (): NetError | undefined => {
-    if (closed) return new ConnectionClosed({ address: remoteText })
+    if (closed) return closedErrorOnce()
     if (terminal instanceof ConnectionReset) return terminal
     if (!host.alive || host.generation !== generation) {
       return new ConnectionReset({ address: remoteText, detail: "host is down" })
@@ -223,16 +228,16 @@ const makeEndpoint = (world: World, host: HostState, local: Address, remote: Add
     detach()
     const w = waiter
     waiter = undefined
-    w?.(Effect.fail(new ConnectionClosed({ address: remoteText })))
+    w?.(Effect.fail(closedErrorOnce()))
     if (wasReset) return
     world.trace("close", { from: formatAddress(local), to: remoteText })
-    transmit(0, (peer) => peer.deliverEnd(new ConnectionClosed({ address: formatAddress(local) })))
+    transmit(0, (peer) => peer.deliverFin())
   })
 
   const read: Effect.Effect<Uint8Array, NetError> = Effect.callback<Uint8Array, NetError>((resume) => {
     const chunk = take()
     if (chunk !== undefined) return resume(Effect.succeed(chunk))
-    if (closed) return resume(Effect.fail(new ConnectionClosed({ address: remoteText })))
+    if (closed) return resume(Effect.fail(closedErrorOnce()))
     if (terminal !== undefined) return resume(Effect.fail(terminal))
     waiter = resume
     return Effect.sync(() => {
@@ -257,9 +262,9 @@ const makeEndpoint = (world: World, host: HostState, local: Address, remote: Add
       for (const c of chunks) if (c.length > 0) inbox.push(c)
       wake()
     },
-    deliverEnd: (error) => {
+    deliverFin: () => {
       if (closed || terminal !== undefined) return
-      terminal = error
+      terminal = closedErrorOnce()
       wake()
     },
     resetNow: (error) => {
