@@ -93,7 +93,11 @@ export interface TorrentLink {
   /** Blocks went back to the pool: every session should try to request again. */
   readonly wakeAll: () => void
   readonly unregister: (key: string) => void
-  /** A piece completed its hash check; `contributors` sent its blocks. */
+  /**
+   * A piece completed its hash check: applied at once (picker, endgame cancels, `have` to
+   * every peer); returns what is left to run (`Effect.void` unless events back up or the
+   * torrent just completed).
+   */
   readonly onPieceVerified: (piece: number) => Effect.Effect<void>
   /** A piece failed its hash check; `contributors` sent its blocks and get strikes. */
   readonly onPieceFailed: (piece: number, contributors: ReadonlySet<string>) => Effect.Effect<void>

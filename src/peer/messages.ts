@@ -92,8 +92,9 @@ const afterPut = (ctx: SessionContext, index: number, put: PutResult | { readonl
 }
 
 /**
- * A block arrived. The common case — a block that does not complete its piece, with no rate
- * limit — is handled synchronously (no effect allocated: this runs for every 16 KiB).
+ * A block arrived. The common case — a block storage takes synchronously (one that does not
+ * complete its piece, or any block with an in-memory backend), with no rate limit — is
+ * handled without allocating an effect: this runs for every 16 KiB.
  */
 const onPiece = (ctx: SessionContext, index: number, begin: number, block: Uint8Array): Effect.Effect<void, PeerError> => {
   const { s, torrent } = ctx
@@ -117,13 +118,11 @@ const onPiece = (ctx: SessionContext, index: number, begin: number, block: Uint8
     return throttled(ctx, block.length, Effect.void)
   }
   for (const other of received.cancels) torrent.linkOf(other)?.cancelRequest({ piece: index, begin, length: block.length })
-  if (!received.pieceComplete) {
-    const put = storage.putBlockSync(index, begin, block)
-    if (put !== undefined) {
-      const after = afterPut(ctx, index, put)
-      ctx.fill()
-      return throttled(ctx, block.length, after)
-    }
+  const put = storage.putBlockSync(index, begin, block)
+  if (put !== undefined) {
+    const after = afterPut(ctx, index, put)
+    ctx.fill()
+    return throttled(ctx, block.length, after)
   }
   const store = storage.putBlock(index, begin, block).pipe(
     Effect.catch((error) => torrent.onStorageError(error).pipe(Effect.as({ _tag: "Failed" } as const))),

@@ -63,6 +63,7 @@ export const makeSimStorage = (content: SharedContent, options: SimStorageOption
       }
       const backend: Backend = {
         writePiece: (piece) => Effect.sync(() => setBit(bits, piece)),
+        writePieceSync: (piece) => setBit(bits, piece),
         readPiece: (piece) => Effect.sync(() => slice(piece)),
         ...(options.corrupt === true ? {} : { readPieceSync: slice }),
         beginRecheck: Effect.succeed((piece) => Effect.sync(() => slice(piece))),

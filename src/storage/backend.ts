@@ -14,6 +14,11 @@ export type PieceReader = (piece: number, scratch: Uint8Array) => Effect.Effect<
 export interface Backend {
   /** Stores a verified piece. The buffer is handed over and never modified afterwards. */
   readonly writePiece: (piece: number, data: Uint8Array) => Effect.Effect<void, StorageError>
+  /**
+   * `writePiece` without an effect, for backends that keep pieces in memory (it cannot fail):
+   * a completed piece is then verified and stored in the session's own step.
+   */
+  readonly writePieceSync?: (piece: number, data: Uint8Array) => void
   /** Like a `PieceReader` but allocates; used for seeding reads of pieces we have. */
   readonly readPiece: (piece: number) => Effect.Effect<Uint8Array | null, StorageError>
   /** `readPiece` without an effect, for backends whose pieces are in memory (no I/O): uploads skip a fiber hop. */

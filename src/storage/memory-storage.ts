@@ -18,6 +18,7 @@ const memoryBackend = (disk: Disk): Backend => {
   const stored = (piece: number) => Effect.succeed(disk[piece] ?? null)
   return {
     writePiece: (piece, data) => Effect.sync(() => void (disk[piece] = data)),
+    writePieceSync: (piece, data) => void (disk[piece] = data),
     readPiece: stored,
     readPieceSync: (piece) => disk[piece] ?? null,
     beginRecheck: Effect.succeed((piece) => stored(piece)),

@@ -141,12 +141,41 @@ export const makeTorrentStorage = Effect.fnUntraced(function*(
     return partial === undefined ? units >= Math.ceil(pieceSize(layout, piece) / unit) : partial.receivedCount + units >= partial.received.length
   }
 
-  const putBlockSync = (piece: number, begin: number, data: Uint8Array): PutResult | undefined => {
-    if (closed || !isIndex(piece, count) || mayComplete(piece, data)) return undefined
-    const r = accept(piece, begin, data)
-    // Errors and completions go through `putBlock` (a completion cannot happen here: see mayComplete).
-    return r instanceof StorageError || !("_tag" in r) ? undefined : r
+  /** A completed piece's hash matches; a failed one's buffer is recycled at once. */
+  const hashMatches = (piece: number, partial: PartialPiece): boolean => {
+    if (equalBytes(digest(partial), pieceHash(layout, piece))) return true
+    recycle(partial.buffer)
+    return false
   }
+
+  const written = (piece: number, buffer: Uint8Array): PutResult => {
+    markHave(piece, true)
+    verifiedDuringRecheck?.add(piece)
+    // The read cache fills on reads: a leecher that nobody asks for data keeps no extra copy.
+    recycle(buffer)
+    return results.Verified
+  }
+
+  const writeSync = backend.writePieceSync
+
+  // Errors go through `putBlock`, which reports them. A block that may complete its piece
+  // needs a write, which is synchronous only for backends that keep pieces in memory.
+  const putBlockSync = writeSync === undefined
+    ? (piece: number, begin: number, data: Uint8Array): PutResult | undefined => {
+      if (closed || !isIndex(piece, count) || mayComplete(piece, data)) return undefined
+      const r = accept(piece, begin, data)
+      // a completion cannot happen here: see mayComplete
+      return r instanceof StorageError || !("_tag" in r) ? undefined : r
+    }
+    : (piece: number, begin: number, data: Uint8Array): PutResult | undefined => {
+      if (closed || !isIndex(piece, count)) return undefined
+      const r = accept(piece, begin, data)
+      if (r instanceof StorageError) return undefined
+      if ("_tag" in r) return r
+      if (!hashMatches(piece, r)) return results.HashFailed
+      writeSync(piece, r.buffer)
+      return written(piece, r.buffer)
+    }
 
   const putBlock = (piece: number, begin: number, data: Uint8Array): Effect.Effect<PutResult, StorageError> =>
     guarded(Effect.uninterruptible(Effect.suspend((): Effect.Effect<PutResult, StorageError> => {
@@ -154,21 +183,12 @@ export const makeTorrentStorage = Effect.fnUntraced(function*(
       if (accepted instanceof StorageError) return Effect.fail(accepted)
       if ("_tag" in accepted) return Effect.succeed(accepted)
       const partial = accepted
-      if (!equalBytes(digest(partial), pieceHash(layout, piece))) {
-        recycle(partial.buffer)
-        return Effect.succeed(results.HashFailed)
-      }
+      if (!hashMatches(piece, partial)) return Effect.succeed(results.HashFailed)
       const buffer = partial.buffer
       // the buffer still counts against the partial limit until written (it is still in memory)
       writing.add(piece)
       return backend.writePiece(piece, buffer).pipe(
-        Effect.map(() => {
-          markHave(piece, true)
-          verifiedDuringRecheck?.add(piece)
-          // The read cache fills on reads: a leecher that nobody asks for data keeps no extra copy.
-          recycle(buffer)
-          return results.Verified
-        }),
+        Effect.map(() => written(piece, buffer)),
         Effect.ensuring(Effect.sync(() => writing.delete(piece)))
       )
     })))

@@ -52,9 +52,10 @@ export interface TorrentStorage {
   /** Adds a block of a piece (see `PutResult`). Fails `OutOfRange` for a bad piece/begin/length or misaligned block. */
   readonly putBlock: (piece: number, begin: number, data: Uint8Array) => Effect.Effect<PutResult, StorageError>
   /**
-   * The fast path of `putBlock` for a block that cannot complete its piece: the block is
-   * stored (or refused) synchronously and the result returned. `undefined` means nothing was
-   * done: use `putBlock` (the block may complete the piece, is invalid, or storage is closed).
+   * The fast path of `putBlock`: the block is stored (or refused) synchronously and the result
+   * returned. With a backend that writes in memory this covers the block that completes its
+   * piece too (verified and stored here); otherwise `undefined` means nothing was done: use
+   * `putBlock` (the block may complete the piece, is invalid, or storage is closed).
    */
   readonly putBlockSync: (piece: number, begin: number, data: Uint8Array) => PutResult | undefined
   /**

@@ -202,14 +202,15 @@ export const openTorrent = Effect.fn("Torrent.open")(function*(meta: Metainfo, c
     unregister: (key) => { links.delete(key) },
     linkOf: (key) => links.get(key),
     wakeAll: () => { for (const l of links.values()) l.wake() },
-    onPieceVerified: (piece) =>
-      Effect.gen(function*() {
-        const verified = p.pieceVerified(piece)
-        for (const c of verified.cancels) links.get(c.peer)?.cancelRequest(c.block)
-        for (const l of links.values()) l.pieceVerified(piece)
-        yield* publish({ _tag: "PieceVerified", piece })
-        yield* markComplete
-      }),
+    onPieceVerified: (piece) => {
+      const verified = p.pieceVerified(piece)
+      for (const c of verified.cancels) links.get(c.peer)?.cancelRequest(c.block)
+      for (const l of links.values()) l.pieceVerified(piece)
+      const event: TorrentEvent = { _tag: "PieceVerified", piece }
+      // Once per piece: no effect allocated unless the event queue is full or we are done.
+      const published = PubSub.publishUnsafe(events, event) ? Effect.void : publish(event)
+      return p.isComplete() ? Effect.andThen(published, markComplete) : published
+    },
     onPieceFailed: (piece, contributors) =>
       Effect.gen(function*() {
         yield* publish({ _tag: "HashFailed", piece, peers: [...contributors] })
