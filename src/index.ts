@@ -32,7 +32,7 @@ export {
 } from "./metainfo/index.ts"
 export type { Metainfo, TorrentFile } from "./metainfo/model.ts"
 export { type Address, type Connection, type NetError, Network, NodeNetwork } from "./net/index.ts"
-export { FileStorage, MemoryStorage, Storage, StorageError, type TorrentStorage } from "./storage/index.ts"
+export { FileStorage, MemoryStorage, PieceHasher, Storage, StorageError, type TorrentStorage } from "./storage/index.ts"
 export {
   type PeerSource,
   type Torrent,

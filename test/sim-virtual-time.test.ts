@@ -1,12 +1,16 @@
 /**
  * The simulation's virtual time: sleeps wake in (time, registration) order, time moves
  * only inside `advanceUntil` and only once every fiber has suspended, interrupted sleeps
- * never fire, and concurrent `advanceUntil` calls take turns.
+ * never fire, concurrent `advanceUntil` calls take turns, and work offloaded to other threads
+ * finishes at its virtual time however long it really takes.
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Clock, Effect, Fiber } from "effect"
 import * as fc from "fast-check"
 import { advanceUntil, inVirtualTime } from "../src/sim/index.ts"
+import { makeSimHasher } from "../src/sim/hashing.ts"
+import { currentVirtualTime } from "../src/sim/virtual-time.ts"
+import { allocateShared, sha1Inline } from "../src/storage/hasher.ts"
 
 describe("virtual time", () => {
   it.effect("sleeps wake in time order, ties in the order they were started, at their exact virtual time", () =>
@@ -31,6 +35,40 @@ describe("virtual time", () => {
         ),
         { numRuns: 30 }
       )
+    ))
+
+  it.effect("offloaded work resumes at its virtual time, whether the real work is slow or fast", () =>
+    inVirtualTime(
+      Effect.gen(function*() {
+        const time = yield* currentVirtualTime
+        const order: Array<string> = []
+        const slow = () => {
+          const until = performance.now() + 60 // really takes 60 ms…
+          return () => {
+            while (performance.now() < until) { /* collecting waits for the work */ }
+            return "slow"
+          }
+        }
+        const record = (label: string) => Effect.andThen(Clock.currentTimeMillis, (t) => Effect.sync(() => void order.push(`${label}@${t}`)))
+        // …but counts 5 virtual ms; a 3 ms sleep started after it still comes first, a 5 ms one after
+        const work = yield* Effect.forkChild(Effect.flatMap(time.offload(slow, 5), record))
+        yield* Effect.forkChild(Effect.andThen(Effect.sleep("3 millis"), record("sleep3")))
+        yield* Effect.forkChild(Effect.andThen(Effect.sleep("5 millis"), record("sleep5")))
+        const instant = yield* Effect.forkChild(Effect.flatMap(time.offload(() => () => "fast", 1), record))
+        yield* advanceUntil({ done: () => order.length === 4, deadlineMs: 100, stepMs: 1 })
+        yield* Fiber.join(work)
+        yield* Fiber.join(instant)
+        assert.deepStrictEqual(order, ["fast@1", "sleep3@3", "slow@5", "sleep5@5"])
+        // the simulation's SHA-1 threads: a piece takes size / rate of virtual time
+        const hasher = yield* makeSimHasher(1_000_000)
+        const piece = allocateShared(250_000).fill(9)
+        const start = yield* Clock.currentTimeMillis
+        const hashing = yield* Effect.forkChild(hasher.sha1(piece))
+        yield* advanceUntil({ done: () => hashing.pollUnsafe() !== undefined, deadlineMs: 1000, stepMs: 10 })
+        assert.deepStrictEqual(yield* Fiber.join(hashing), sha1Inline(piece))
+        assert.strictEqual((yield* Clock.currentTimeMillis) - start, 250)
+      }).pipe(Effect.scoped),
+      { seed: 1 }
     ))
 
   it.effect("time stands still outside advanceUntil; every fiber runs to its next suspension first", () =>

@@ -94,15 +94,19 @@ describe("storage building blocks", () => {
     assert.isFalse(isAligned(40000, 16384, 32768, 100))
     assert.isFalse(isAligned(40000, 16384, 100, 16384))
     const data = pseudoRandomBytes(40000, 3)
-    const p = makePartial(40000, 16384)
-    assert.isTrue(addBlock(p, 32768, data.subarray(32768)))
-    assert.isTrue(addBlock(p, 0, data.subarray(0, 16384)))
-    assert.isFalse(addBlock(p, 0, data.subarray(0, 16384)))
-    assert.isFalse(isComplete(p))
-    assert.isTrue(addBlock(p, 16384, data.subarray(16384, 32768)))
-    assert.isTrue(isComplete(p))
-    assert.deepStrictEqual(digest(p), sha1(data))
-    assert.deepStrictEqual(p.buffer, data)
+    // inline (incremental) hashing, and none (a PieceHasher hashes the completed buffer)
+    for (const incremental of [true, false]) {
+      const p = makePartial(new Uint8Array(40000), 16384, incremental)
+      assert.isTrue(addBlock(p, 32768, data.subarray(32768)))
+      assert.isTrue(addBlock(p, 0, data.subarray(0, 16384)))
+      assert.isFalse(addBlock(p, 0, data.subarray(0, 16384)))
+      assert.isFalse(isComplete(p))
+      assert.isTrue(addBlock(p, 16384, data.subarray(16384, 32768)))
+      assert.isTrue(isComplete(p))
+      assert.strictEqual(p.hashed, incremental ? 3 : 0)
+      assert.deepStrictEqual(digest(p), sha1(data))
+      assert.deepStrictEqual(p.buffer, data)
+    }
   })
 
   it("LRU evicts least recently used entries by weight", () => {

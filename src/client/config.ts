@@ -37,6 +37,11 @@ export interface ClientConfig {
   /** Bytes per second across all torrents; absent = unlimited. */
   readonly uploadLimit?: number
   readonly downloadLimit?: number
+  /**
+   * `layerNode` only: threads hashing completed pieces off the event loop (`PieceHasher`).
+   * Default: cores − 1 (at least 1, at most 4); 0 hashes inline on the event loop.
+   */
+  readonly hashThreads?: number
 }
 
 export interface ResolvedConfig {

@@ -2,21 +2,24 @@ import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import { Layer } from "effect"
 import { NodeNetwork } from "../net/index.ts"
-import { FileStorage } from "../storage/index.ts"
+import { FileStorage, PieceHasher } from "../storage/index.ts"
 import { layer as dhtLayer } from "../dht/index.ts"
 import { Tracker } from "../tracker/index.ts"
 import { Client } from "./client.ts"
 import type { ClientConfig } from "./config.ts"
 
 /**
- * The client on the real machine: sockets through node:net/node:dgram, files on disk,
- * trackers over HTTP and UDP. Everything it needs is provided.
+ * The client on the real machine: sockets through node:net/node:dgram, files on disk with
+ * pieces hashed in worker threads, trackers over HTTP and UDP. Everything it needs is provided.
  */
 export const layerNode = (config: ClientConfig = {}): Layer.Layer<Client, unknown> => {
   // UDP trackers are asked from the interface peers reach us on.
   const udpBind = { host: config.host ?? "0.0.0.0", port: 0 }
   const tracker = Tracker.layer({ udpBind }).pipe(Layer.provide(Layer.mergeAll(NodeNetwork.layer, NodeHttpClient.layerNodeHttp)))
-  const base = Layer.mergeAll(NodeNetwork.layer, FileStorage.layer, NodeFileSystem.layer, tracker)
+  const storage = config.hashThreads === 0
+    ? FileStorage.layer
+    : FileStorage.layer.pipe(Layer.provide(PieceHasher.layerWorkers(config.hashThreads === undefined ? {} : { threads: config.hashThreads })))
+  const base = Layer.mergeAll(NodeNetwork.layer, storage, NodeFileSystem.layer, tracker)
   if (config.dht === undefined) return Client.layer(config).pipe(Layer.provide(base))
   const dht = dhtLayer({
     bind: { host: config.host ?? "0.0.0.0", port: config.dht.port ?? (typeof config.port === "number" ? config.port : 0) },

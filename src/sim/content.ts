@@ -30,7 +30,8 @@ export interface SimTorrentOptions {
 
 /** Deterministic pseudo-random bytes (xorshift32), fast enough for hundreds of MiB. */
 export const makeContent = (size: number, seed: number): Uint8Array => {
-  const out = new Uint8Array(size)
+  // Shared memory: hashing threads read pieces of it in place (hashing.ts).
+  const out = new Uint8Array(new SharedArrayBuffer(size))
   const words = new Uint32Array(out.buffer, 0, Math.floor(size / 4))
   let x = (seed * 2654435761) >>> 0 || 1
   for (let i = 0; i < words.length; i++) {

@@ -32,6 +32,7 @@ import { makeSimTorrent, type SimTorrent } from "./content.ts"
 import { advanceUntil, inVirtualTime } from "./driver.ts"
 import { type HostRuntime, type HostSpec, makeHost, PEER_PORT, type Role, type SimHost, TRACKER_PORT } from "./hosts.ts"
 import { peerReports, type ScenarioReport, trafficByName, verifyMemoryCopies } from "./report.ts"
+import { makeSimHasher } from "./hashing.ts"
 import { makeSimStorage } from "./storage.ts"
 import { type HostOptions, makeWorld, type WorldOptions } from "./world.ts"
 
@@ -70,6 +71,12 @@ export interface ScenarioSpec {
   readonly stepMs?: number
   /** Put a line per verified piece in the trace. Default true. */
   readonly tracePieces?: boolean
+  /**
+   * Clients hash completed pieces in worker threads shared by the whole simulation, at this
+   * virtual speed (a piece takes size / rate of virtual time). Default 1 GB/s; 0 hashes inline,
+   * on the simulation's own thread, in no virtual time.
+   */
+  readonly hashBytesPerSecond?: number
 }
 
 const ROLE_NET: Record<Role, number> = { tracker: 0, seed: 1, leecher: 2, corrupt: 3, silent: 4 }
@@ -144,6 +151,7 @@ export const simulate = Effect.fn("Sim.simulate")(function*(spec: ScenarioSpec) 
   let hashFailures = 0
   const runtimes = new Map<string, HostRuntime>()
   const memory = new Map<string, Storage["Service"]>()
+  const hashing = spec.hashBytesPerSecond === 0 ? {} : { hasher: yield* makeSimHasher(spec.hashBytesPerSecond) }
 
   const applyFault = (fault: Fault) =>
     Effect.gen(function*() {
@@ -198,14 +206,15 @@ export const simulate = Effect.fn("Sim.simulate")(function*(spec: ScenarioSpec) 
       const name = role === "tracker" ? "tracker" : `${role}-${i}`
       const address = addressOf(role, i)
       let storage: Storage["Service"] | undefined
-      if (role === "corrupt") storage = makeSimStorage(shared, { seeding: [torrent.infoHash], corrupt: true })
+      if (role === "corrupt") storage = makeSimStorage(shared, { seeding: [torrent.infoHash], corrupt: true, ...hashing })
       else if (role === "seed" || role === "leecher") {
         if (spec.storage === "memory") {
-          storage = MemoryStorage.make()
+          // A seed's pieces are put in before time runs (seedMemory): hashed inline, at once.
+          storage = MemoryStorage.make(role === "seed" ? undefined : hashing.hasher)
           memory.set(name, storage)
           if (role === "seed") yield* seedMemory(storage, torrent)
         } else {
-          storage = makeSimStorage(shared, role === "seed" ? { seeding: [torrent.infoHash] } : {})
+          storage = makeSimStorage(shared, role === "seed" ? { seeding: [torrent.infoHash], ...hashing } : hashing)
         }
       }
       const link = spec.links?.[name]

@@ -13,7 +13,7 @@
  */
 import * as NodePath from "node:path"
 import { Effect } from "effect"
-import { type Backend, type BackendInput, openWith, Storage } from "../storage/index.ts"
+import { type Backend, type BackendInput, openWith, type PieceHasherShape, Storage } from "../storage/index.ts"
 
 export interface SharedContent {
   /** Payload by info-hash (hex). */
@@ -25,6 +25,8 @@ export interface SimStorageOptions {
   readonly seeding?: ReadonlyArray<string>
   /** Serve corrupted bytes for every piece. */
   readonly corrupt?: boolean
+  /** Hashes completed pieces (see hashing.ts); default inline. */
+  readonly hasher?: PieceHasherShape
 }
 
 const setBit = (bits: Uint8Array, i: number) => {
@@ -76,5 +78,5 @@ export const makeSimStorage = (content: SharedContent, options: SimStorageOption
       }
       return backend
     })
-  return Storage.of({ open: openWith(backendFor) })
+  return Storage.of({ open: openWith(backendFor, options.hasher) })
 }

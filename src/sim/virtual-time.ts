@@ -106,6 +106,14 @@ export interface VirtualTime {
    * timeout) would otherwise wait for an `advance` that never comes.
    */
   readonly runFree: (limitMs: number) => void
+  /**
+   * Work off the JS thread (a worker) that takes `durationMs` of virtual time: `start`
+   * begins it and returns how to collect the result synchronously, which happens at
+   * now + `durationMs`. Collecting blocks until the work is done (real time passes, virtual
+   * time does not, nothing else runs), so the outcome never depends on how fast the machine
+   * is: same inputs, same trace. Meanwhile the simulation goes on.
+   */
+  readonly offload: <A>(start: () => () => A, durationMs: number) => Effect.Effect<A>
 }
 
 export const makeVirtualTime = (): VirtualTime => {
@@ -258,9 +266,28 @@ export const makeVirtualTime = (): VirtualTime => {
       })
     })
 
+  const offload = <A>(start: () => () => A, durationMs: number): Effect.Effect<A> =>
+    Effect.callback<A>((resume) => {
+      const collect = start()
+      const timer = addTimer(now + Math.max(0, durationMs), () => {
+        let result: Effect.Effect<A>
+        try {
+          result = Effect.succeed(collect())
+        } catch (error) {
+          result = Effect.die(error)
+        }
+        resume(result)
+      })
+      kick()
+      return Effect.sync(() => {
+        timer.run = undefined
+      })
+    })
+
   return {
     clock,
     scheduler,
+    offload,
     now: () => now,
     schedule: (at, action) => {
       const timer = addTimer(at, action)

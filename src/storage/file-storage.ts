@@ -13,10 +13,11 @@
  * a piece already verified; the failing piece simply has to be downloaded again.
  */
 import * as Fs from "node:fs/promises"
-import { Effect, Layer, Semaphore } from "effect"
+import { Effect, Layer, Option, Semaphore } from "effect"
 import type { Backend, PieceReader } from "./backend.ts"
 import { StorageError } from "./errors.ts"
 import { type HandlePool, io, ioOrMissing, makeHandlePool } from "./handles.ts"
+import { PieceHasher } from "./hasher.ts"
 import { pieceSize, pieceSpans } from "./layout.ts"
 import { loadResume, saveResume } from "./resume.ts"
 import { type BackendInput, openWith, Storage } from "./service.ts"
@@ -116,6 +117,13 @@ const makeFileBackend = Effect.fnUntraced(function*(input: BackendInput) {
 })
 
 export const FileStorage = {
-  /** Real files under `options.directory` (node:fs/promises, no other requirements). */
-  layer: Layer.succeed(Storage, Storage.of({ open: openWith(makeFileBackend) }))
+  /**
+   * Real files under `options.directory` (node:fs/promises). Pieces are hashed by the
+   * `PieceHasher` in the context when the layer is built, if any, else inline.
+   */
+  layer: Layer.effect(
+    Storage,
+    Effect.map(Effect.serviceOption(PieceHasher), (hasher) =>
+      Storage.of({ open: openWith(makeFileBackend, Option.getOrUndefined(hasher)) }))
+  )
 } as const

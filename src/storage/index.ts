@@ -9,8 +9,10 @@
  * ```
  *
  * - Blocks are assembled per piece in a buffer of exactly that piece's length (from the
- *   validated metainfo, capped by `maxPieceLength`), hashed incrementally as they arrive in
- *   order, verified once complete, then written whole. Verified data is never overwritten.
+ *   validated metainfo, capped by `maxPieceLength`), verified once complete, then written
+ *   whole. Verified data is never overwritten. With a `PieceHasher` in the layer's context
+ *   (hasher.ts, worker threads) complete pieces are hashed off the JS thread; without one,
+ *   blocks are hashed inline as they arrive in order.
  * - At most `maxPartialPieces` pieces (and `maxPartialBytes`) are assembled at once; a block
  *   starting another piece gets `Backpressure` (nothing stored) rather than waiting, so a peer
  *   fiber is never parked inside storage. The picker should also bound its open pieces.
@@ -24,11 +26,12 @@
  *   for the simulator; one buffer per verified piece, persists across open/close per layer build).
  *
  * Possible improvements: a libtorrent-style part file for bytes of unwanted files shared with
- * boundary pieces (today they are written into the unwanted file); concurrent recheck hashing
- * (Digest.layerWebCrypto); coalescing concurrent reads of the same uncached piece.
+ * boundary pieces (today they are written into the unwanted file); reading the next piece of a
+ * recheck while the hasher hashes this one; coalescing concurrent reads of the same uncached piece.
  */
 export { StorageError, type StorageErrorReason } from "./errors.ts"
 export { FileStorage } from "./file-storage.ts"
+export { allocateShared, type HashPool, makeHashPool, PieceHasher, type PieceHasherShape } from "./hasher.ts"
 export { makeMemoryStorage, MemoryStorage } from "./memory-storage.ts"
 export type { Backend } from "./backend.ts"
 /** For storage layers outside this folder (the simulator's shared-content storage). */

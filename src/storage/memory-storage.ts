@@ -7,9 +7,10 @@
  * torrent resumes like it would from disk.
  */
 import * as NodePath from "node:path"
-import { Effect, Layer } from "effect"
+import { Effect, Layer, Option } from "effect"
 import type { Backend } from "./backend.ts"
 import * as Bitfield from "./bitfield.ts"
+import { PieceHasher, type PieceHasherShape } from "./hasher.ts"
 import { type BackendInput, openWith, Storage } from "./service.ts"
 
 type Disk = Array<Uint8Array | undefined>
@@ -31,8 +32,8 @@ const memoryBackend = (disk: Disk): Backend => {
   }
 }
 
-/** A fresh, empty in-memory "disk" implementing the Storage service. */
-export const makeMemoryStorage = (): Storage["Service"] => {
+/** A fresh, empty in-memory "disk" implementing the Storage service; `hasher` as in `openWith`. */
+export const makeMemoryStorage = (hasher?: PieceHasherShape): Storage["Service"] => {
   const disks = new Map<string, Disk>()
   const open = openWith((input: BackendInput) =>
     Effect.sync(() => {
@@ -43,13 +44,12 @@ export const makeMemoryStorage = (): Storage["Service"] => {
         disks.set(id, disk)
       }
       return memoryBackend(disk)
-    })
-  )
+    }), hasher)
   return Storage.of({ open })
 }
 
 export const MemoryStorage = {
-  /** Each build of this layer is a new empty in-memory disk. */
-  layer: Layer.sync(Storage, makeMemoryStorage),
+  /** Each build of this layer is a new empty in-memory disk; hashing as in `FileStorage.layer`. */
+  layer: Layer.effect(Storage, Effect.map(Effect.serviceOption(PieceHasher), (h) => makeMemoryStorage(Option.getOrUndefined(h)))),
   make: makeMemoryStorage
 } as const

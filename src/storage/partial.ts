@@ -5,8 +5,10 @@ import { createHash, type Hash } from "node:crypto"
  *
  * Invariants: `buffer.length` is the piece's real size (from the validated layout);
  * coverage is tracked in units of `unit` bytes (the block size), so every accepted block
- * starts on a unit boundary; `hashed` units form a received prefix already fed to
- * SHA-1, which is why in-order arrival costs no extra hashing at completion.
+ * starts on a unit boundary. With inline hashing (`hash` set), `hashed` units form a
+ * received prefix already fed to SHA-1, which is why in-order arrival costs no extra
+ * hashing at completion; without it (a `PieceHasher` hashes the whole piece off the JS
+ * thread at completion) `hashed` stays 0.
  */
 export interface PartialPiece {
   readonly buffer: Uint8Array
@@ -14,20 +16,23 @@ export interface PartialPiece {
   readonly received: Uint8Array
   receivedCount: number
   hashed: number
-  readonly hash: Hash
+  readonly hash: Hash | undefined
 }
 
+/** A fresh piece buffer, not zero-filled. */
+export const allocatePiece = (size: number): Uint8Array => new Uint8Array(Buffer.allocUnsafeSlow(size).buffer, 0, size)
+
 /**
- * `recycled`, when given, is a buffer of exactly `size` bytes nobody references any more.
- * Not zero-filled either way: no byte is read (hashed, written, served) before a block set it.
+ * `buffer` is exactly `size` bytes nobody else references (fresh or recycled). Not
+ * zero-filled: no byte is read (hashed, written, served) before a block set it.
  */
-export const makePartial = (size: number, unit: number, recycled?: Uint8Array): PartialPiece => ({
-  buffer: recycled ?? new Uint8Array(Buffer.allocUnsafeSlow(size).buffer, 0, size),
+export const makePartial = (buffer: Uint8Array, unit: number, incremental: boolean): PartialPiece => ({
+  buffer,
   unit,
-  received: new Uint8Array(Math.ceil(size / unit)),
+  received: new Uint8Array(Math.ceil(buffer.length / unit)),
   receivedCount: 0,
   hashed: 0,
-  hash: createHash("sha1")
+  hash: incremental ? createHash("sha1") : undefined
 })
 
 /** Blocks start on a unit boundary and cover whole units, except that the last may end at the piece end. */
@@ -55,15 +60,17 @@ export const addBlock = (p: PartialPiece, begin: number, data: Uint8Array): bool
 }
 
 const advanceHash = (p: PartialPiece): void => {
+  const hash = p.hash
+  if (hash === undefined) return
   const start = p.hashed
   while (p.hashed < p.received.length && p.received[p.hashed] === 1) p.hashed++
-  if (p.hashed > start) p.hash.update(p.buffer.subarray(start * p.unit, Math.min(p.hashed * p.unit, p.buffer.length)))
+  if (p.hashed > start) hash.update(p.buffer.subarray(start * p.unit, Math.min(p.hashed * p.unit, p.buffer.length)))
 }
 
 export const isComplete = (p: PartialPiece): boolean => p.receivedCount === p.received.length
 
-/** SHA-1 of the complete piece (every unit received, hence all hashed). */
-export const digest = (p: PartialPiece): Uint8Array => new Uint8Array(p.hash.digest())
+/** SHA-1 of the complete piece (every unit received, hence all hashed when inline). */
+export const digest = (p: PartialPiece): Uint8Array => p.hash === undefined ? sha1(p.buffer) : new Uint8Array(p.hash.digest())
 
 export const sha1 = (data: Uint8Array): Uint8Array => new Uint8Array(createHash("sha1").update(data).digest())
 

@@ -2,6 +2,7 @@ import { Context, Effect } from "effect"
 import type { Scope } from "effect"
 import type { Metainfo } from "../metainfo/model.ts"
 import type { Backend } from "./backend.ts"
+import type { PieceHasherShape } from "./hasher.ts"
 import { toHex } from "./bitfield.ts"
 import { StorageError } from "./errors.ts"
 import { type Layout, makeLayout, resolveInside } from "./layout.ts"
@@ -51,7 +52,8 @@ const checkOptions = (meta: Metainfo, options: OpenOptions): StorageError | unde
 
 /** Validation shared by every layer, then the backend, then the shared core. */
 export const openWith = (
-  makeBackend: (input: BackendInput) => Effect.Effect<Backend, StorageError, Scope.Scope>
+  makeBackend: (input: BackendInput) => Effect.Effect<Backend, StorageError, Scope.Scope>,
+  hasher?: PieceHasherShape
 ) =>
   Effect.fn("Storage.open")(function*(meta: Metainfo, options: OpenOptions) {
     const badOption = checkOptions(meta, options)
@@ -74,5 +76,5 @@ export const openWith = (
     }
     const key = toHex(meta.infoHash ?? sha1(meta.pieces))
     const backend = yield* makeBackend({ layout, key, root, paths, options })
-    return yield* makeTorrentStorage(layout, backend, options)
+    return yield* makeTorrentStorage(layout, backend, options, hasher)
   })

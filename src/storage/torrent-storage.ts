@@ -11,7 +11,8 @@ import { StorageError } from "./errors.ts"
 import type { Layout } from "./layout.ts"
 import { payloadBytes, pieceHash, pieceSize, wantedPieces } from "./layout.ts"
 import { makeLru } from "./lru.ts"
-import { addBlock, digest, equalBytes, isAligned, isComplete, makePartial, type PartialPiece, sha1 } from "./partial.ts"
+import type { PieceHasherShape } from "./hasher.ts"
+import { addBlock, allocatePiece, digest, equalBytes, isAligned, isComplete, makePartial, type PartialPiece, sha1 } from "./partial.ts"
 import type { OpenOptions, PutResult, RecheckProgress, TorrentStorage } from "./types.ts"
 
 export const defaults = {
@@ -44,7 +45,9 @@ const isIndex = (n: number, bound: number) => Number.isSafeInteger(n) && n >= 0 
 export const makeTorrentStorage = Effect.fnUntraced(function*(
   layout: Layout,
   backend: Backend,
-  options: OpenOptions
+  options: OpenOptions,
+  /** Hashes completed pieces off the JS thread; without one, blocks are hashed inline as they arrive. */
+  hasher?: PieceHasherShape
 ): Effect.fn.Return<TorrentStorage, StorageError, Scope.Scope> {
   const count = layout.pieceCount
   const unit = options.blockSize ?? defaults.blockSize
@@ -125,7 +128,8 @@ export const makeTorrentStorage = Effect.fnUntraced(function*(
     if (partial === undefined) {
       if (partials.size + writing.size >= partialLimit) return results.Backpressure
       const size = pieceSize(layout, piece)
-      partial = makePartial(size, unit, size === layout.pieceLength ? spare.pop() : undefined)
+      const recycled = size === layout.pieceLength ? spare.pop() : undefined
+      partial = makePartial(recycled ?? (hasher?.allocate(size) ?? allocatePiece(size)), unit, hasher === undefined)
       partials.set(piece, partial)
     }
     if (!addBlock(partial, begin, data)) return results.Duplicate
@@ -142,8 +146,8 @@ export const makeTorrentStorage = Effect.fnUntraced(function*(
   }
 
   /** A completed piece's hash matches; a failed one's buffer is recycled at once. */
-  const hashMatches = (piece: number, partial: PartialPiece): boolean => {
-    if (equalBytes(digest(partial), pieceHash(layout, piece))) return true
+  const hashMatches = (piece: number, partial: PartialPiece, hash: Uint8Array = digest(partial)): boolean => {
+    if (equalBytes(hash, pieceHash(layout, piece))) return true
     recycle(partial.buffer)
     return false
   }
@@ -156,7 +160,8 @@ export const makeTorrentStorage = Effect.fnUntraced(function*(
     return results.Verified
   }
 
-  const writeSync = backend.writePieceSync
+  // Only with inline hashing can a completed piece be verified in the caller's own step.
+  const writeSync = hasher === undefined ? backend.writePieceSync : undefined
 
   // Errors go through `putBlock`, which reports them. A block that may complete its piece
   // needs a write, which is synchronous only for backends that keep pieces in memory.
@@ -183,12 +188,17 @@ export const makeTorrentStorage = Effect.fnUntraced(function*(
       if (accepted instanceof StorageError) return Effect.fail(accepted)
       if ("_tag" in accepted) return Effect.succeed(accepted)
       const partial = accepted
-      if (!hashMatches(piece, partial)) return Effect.succeed(results.HashFailed)
       const buffer = partial.buffer
-      // the buffer still counts against the partial limit until written (it is still in memory)
+      // Until hashed and written the buffer still counts against the partial limit (it is
+      // still in memory), and blocks for the piece are duplicates.
       writing.add(piece)
-      return backend.writePiece(piece, buffer).pipe(
-        Effect.map(() => written(piece, buffer)),
+      const hash = hasher === undefined ? Effect.succeed(digest(partial)) : hasher.sha1(buffer)
+      return hash.pipe(
+        Effect.flatMap((h) =>
+          hashMatches(piece, partial, h)
+            ? Effect.map(backend.writePiece(piece, buffer), () => written(piece, buffer))
+            : Effect.succeed(results.HashFailed)
+        ),
         Effect.ensuring(Effect.sync(() => writing.delete(piece)))
       )
     })))
@@ -237,11 +247,13 @@ export const makeTorrentStorage = Effect.fnUntraced(function*(
     Effect.gen(function*() {
       const readPiece = yield* backend.beginRecheck
       const result = Bitfield.make(count)
-      const scratch = new Uint8Array(count > 0 ? layout.pieceLength : 0)
+      const scratchSize = count > 0 ? layout.pieceLength : 0
+      const scratch = hasher?.allocate(scratchSize) ?? new Uint8Array(scratchSize)
       let found = 0
       for (let piece = 0; piece < count; piece++) {
         const data = yield* readPiece(piece, scratch.subarray(0, pieceSize(layout, piece)))
-        if (data !== null && equalBytes(sha1(data), pieceHash(layout, piece))) {
+        const hash = data === null ? null : hasher === undefined ? sha1(data) : yield* hasher.sha1(data)
+        if (hash !== null && equalBytes(hash, pieceHash(layout, piece))) {
           Bitfield.set(result, piece, true)
           found++
         }
