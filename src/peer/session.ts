@@ -248,7 +248,13 @@ export const runSession = Effect.fn("PeerSession.run")(function*(
     }
   })
 
-  return yield* Effect.raceAllFirst([reader, outbox.writer, Deferred.await(ended)]).pipe(
+  // The reader and the writer end the session the way `end` does: the first exit (a failure,
+  // a defect) completes `ended`; the two are children of this fiber, interrupted when it ends.
+  const endsSession = (effect: Effect.Effect<never, PeerError>) =>
+    effect.pipe(Effect.onExit((exit) => Effect.sync(() => void Deferred.doneUnsafe(ended, exit))))
+  yield* Effect.forkChild(endsSession(reader))
+  yield* Effect.forkChild(endsSession(outbox.writer))
+  return yield* Deferred.await(ended).pipe(
     Effect.tapError((e) =>
       e.reason === "Protocol" || e.reason === "Banned"
         ? Effect.logWarning(`peer ${key} (${s.stats.client}): ${e.detail}; disconnected`)
