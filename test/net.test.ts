@@ -167,6 +167,62 @@ describe("NodeNetwork TCP", () => {
       assert.strictEqual((yield* Effect.flip(conn.drained))._tag, "ConnectionClosed")
     }).pipe(Effect.provide(NodeNetwork.layer)), 30_000)
 
+  it.live("readable hands chunks over in order, stops when told, resumes with what waited, then reports EOF", () =>
+    Effect.gen(function*() {
+      const net = yield* Network
+      const listener = yield* net.listen(loopback)
+      const conn = yield* net.connect(listener.address)
+      const server = yield* listener.accept
+      const total = 3 << 20
+      const data = new Uint8Array(total).map((_, i) => (i * 7) % 251)
+      // a read first (as the handshake does), then the rest through readable
+      yield* server.write(data.subarray(0, 1000))
+      const first = yield* conn.read
+      yield* Effect.forkChild(Effect.andThen(server.write(data.subarray(first.length)), server.close))
+      const got: Array<Uint8Array> = [first]
+      let received = first.length
+      let stops = 0
+      const ended = yield* Deferred.make<string>()
+      const onEnd = (e: { readonly _tag: string }) => void Deferred.doneUnsafe(ended, Effect.succeed(e._tag))
+      const consumer = (chunk: Uint8Array): boolean => {
+        got.push(chunk)
+        received += chunk.length
+        // stop after every MiB; re-armed 20 ms later, when more has piled up
+        if (Math.floor(received / (1 << 20)) > Math.floor((received - chunk.length) / (1 << 20))) {
+          stops++
+          setTimeout(() => conn.readable(consumer, onEnd), 20)
+          return false
+        }
+        return true
+      }
+      conn.readable(consumer, onEnd)
+      assert.strictEqual(yield* Deferred.await(ended), "ConnectionClosed")
+      assert.isAtLeast(stops, 2)
+      assert.strictEqual(received, total)
+      assert.deepStrictEqual(Buffer.concat(got), Buffer.from(data))
+    }).pipe(Effect.provide(NodeNetwork.layer)), 30_000)
+
+  it.live("readable on a connection the peer resets reports the reset; on one we closed, ConnectionClosed", () =>
+    Effect.gen(function*() {
+      const net = yield* Network
+      const listener = yield* net.listen(loopback)
+      const conn = yield* net.connect(listener.address)
+      const server = yield* listener.accept
+      const ended = yield* Deferred.make<string>()
+      conn.readable(() => true, (e) => void Deferred.doneUnsafe(ended, Effect.succeed(e._tag)))
+      // a reset: the peer's socket is destroyed with data unread on its side
+      yield* conn.write(new Uint8Array(1 << 16))
+      yield* Effect.sleep("50 millis")
+      yield* server.close
+      const tag = yield* Deferred.await(ended)
+      assert.include(["ConnectionReset", "ConnectionClosed"], tag)
+      const other = yield* net.connect(listener.address)
+      yield* other.close
+      const closed = yield* Deferred.make<string>()
+      other.readable(() => true, (e) => void Deferred.doneUnsafe(closed, Effect.succeed(e._tag)))
+      assert.strictEqual(yield* Deferred.await(closed), "ConnectionClosed")
+    }).pipe(Effect.provide(NodeNetwork.layer)), 30_000)
+
   it.effect("a handler defect is logged and does not stop the listener", () =>
     Effect.gen(function*() {
       const net = yield* Network

@@ -128,6 +128,49 @@ describe("SimNetwork", () => {
       assert.strictEqual(yield* Fiber.join(first), "ConnectionClosed")
     }), { seed: 1 }))
 
+  it.effect("readable delivers segments in order outside any fiber, stops and resumes, then reports FIN and RST", () =>
+    inVirtualTime(Effect.gen(function*() {
+      const world = yield* makeWorld({ latencyMs: 10, uploadBps: 1_000_000, downloadBps: 1_000_000 })
+      const server = SimNetwork.networkOf(world, "10.0.0.1")
+      const client = SimNetwork.networkOf(world, "10.0.0.2")
+      const listener = yield* server.listen({ host: "0.0.0.0", port: 6881 })
+      const got: Array<number> = []
+      const ends: Array<string> = []
+      const accepted = yield* Effect.forkChild(Effect.scoped(Effect.gen(function*() {
+        const conn = yield* listener.accept
+        const consumer = (chunk: Uint8Array): boolean => {
+          got.push(chunk[0] ?? -1)
+          // stop after the 10th write; re-armed below once more have arrived
+          return got.length !== 10
+        }
+        conn.readable(consumer, (e) => void ends.push(e._tag))
+        yield* Effect.sleep("200 millis")
+        assert.strictEqual(got.length, 10, "nothing is delivered while stopped")
+        conn.readable(consumer, (e) => void ends.push(e._tag))
+        yield* Effect.sleep("1 second")
+      })))
+      yield* Effect.forkChild(Effect.scoped(Effect.gen(function*() {
+        const conn = yield* client.connect({ host: "10.0.0.1", port: 6881 })
+        for (let i = 0; i < 30; i++) yield* conn.write(bytes(1000, i))
+        yield* conn.close
+      })))
+      yield* advanceUntil({ done: () => accepted.pollUnsafe() !== undefined, deadlineMs: 10_000, stepMs: 10 })
+      assert.deepStrictEqual(got, Array.from({ length: 30 }, (_, i) => i))
+      assert.deepStrictEqual(ends, ["ConnectionClosed"])
+      // a crash: the other end hears the RST through onEnd
+      const reset: Array<string> = []
+      const crashed = yield* Effect.forkChild(Effect.scoped(Effect.gen(function*() {
+        const conn = yield* listener.accept
+        conn.readable(() => true, (e) => void reset.push(e._tag))
+        yield* Effect.sleep("1 second")
+      })))
+      yield* Effect.forkChild(Effect.scoped(Effect.andThen(client.connect({ host: "10.0.0.1", port: 6881 }), Effect.never)))
+      yield* advanceUntil({ done: () => false, deadlineMs: 100, stepMs: 10 })
+      world.crash("10.0.0.2")
+      yield* advanceUntil({ done: () => crashed.pollUnsafe() !== undefined, deadlineMs: 10_000, stepMs: 10 })
+      assert.deepStrictEqual(reset, ["ConnectionReset"])
+    }), { seed: 1 }))
+
   it.effect("a crash resets the host's connections and its peers see an RST", () =>
     inVirtualTime(Effect.gen(function*() {
       const world = yield* makeWorld({ latencyMs: 10 })

@@ -22,6 +22,13 @@ export interface Address {
  * - `read` returns the next chunk of bytes (never empty), in order. A clean end
  *   of stream fails with `ConnectionClosed`; anything abnormal with another
  *   `NetError`. One reader at a time.
+ * - `readable` is the synchronous form of `read`: every chunk already buffered or
+ *   arriving later goes to `consumer`, in order, outside any fiber, until it returns
+ *   false; then nothing is delivered until `readable` is called again (the bytes
+ *   wait, and TCP pushes back on the peer). Once every chunk is delivered and the
+ *   stream has ended, `onEnd` gets the error `read` would fail with (a consumer that
+ *   stopped hears of it when it re-arms). Never while a `read` is pending. A peer
+ *   session reads this way: a message costs no fiber hand-off.
  * - `write` / `writeV` complete once the OS accepted the bytes: a slow peer
  *   suspends the writer instead of growing a buffer. `writeV` sends its chunks
  *   back to back without concatenating them (a piece header and its block).
@@ -40,6 +47,7 @@ export interface Connection {
   readonly remote: Address
   readonly local: Address
   readonly read: Effect.Effect<Uint8Array, NetError>
+  readonly readable: (consumer: (chunk: Uint8Array) => boolean, onEnd: (error: NetError) => void) => void
   readonly write: (bytes: Uint8Array) => Effect.Effect<void, NetError>
   readonly writeV: (chunks: ReadonlyArray<Uint8Array>) => Effect.Effect<void, NetError>
   readonly offer: (chunks: ReadonlyArray<Uint8Array>) => boolean

@@ -124,6 +124,50 @@ const makeConnection = Effect.fnUntraced(function*(
     )
   })
 
+  // `readable`: chunks straight from the socket's buffer, no fiber hand-off per chunk. The
+  // platform reader keeps the socket paused and reads only for a pending pull, so after the
+  // handshake (the last pull) the buffer is ours; what that pull left in `batch` comes first.
+  let consumer: ((chunk: Uint8Array) => boolean) | undefined
+  let onEnd: ((error: NetError) => void) | undefined
+  let armed = 0
+  let ended: NetError | undefined
+  let listening = false
+  const pump = () => {
+    while (consumer !== undefined) {
+      const chunk: Uint8Array | null | undefined = next < batch.length ? batch[next++] : conn.read()
+      if (chunk === null || chunk === undefined) break
+      const token = ++armed
+      // the consumer may stop, and may re-arm (`readable`) before it returns
+      if (!consumer(chunk) && armed === token) consumer = undefined
+    }
+    if (consumer === undefined || ended === undefined) return
+    const reportEnd = onEnd
+    consumer = undefined
+    onEnd = undefined
+    reportEnd?.(ended)
+  }
+  const endWith = (error: NetError) => {
+    ended ??= error
+    pump()
+  }
+  const readable = (c: (chunk: Uint8Array) => boolean, e: (error: NetError) => void): void => {
+    if (closedLocally) return e(closedError)
+    consumer = c
+    onEnd = e
+    armed++
+    if (!listening) {
+      listening = true
+      conn.on("readable", pump)
+      conn.on("end", () => endWith(closedError))
+      conn.on("error", (cause) => endWith(fromSocketError(new Socket.SocketError({ reason: new Socket.SocketReadError({ cause }) }), "read")))
+      conn.on("close", () => endWith(closedLocally ? closedError : new ConnectionReset({ address, detail: "socket closed" })))
+      // An end that came before we listened.
+      if (conn.readableEnded) ended ??= closedError
+      else if (conn.destroyed) ended ??= new ConnectionReset({ address, detail: "socket destroyed" })
+    }
+    pump()
+  }
+
   // The platform writer waits forever on a socket that is already gone, so
   // check first; a socket that dies while we wait for 'drain' fails the wait.
   const writable = (): NetError | undefined => {
@@ -182,7 +226,7 @@ const makeConnection = Effect.fnUntraced(function*(
     closedLocally = true
     return Scope.close(scope as Scope.Closeable, Exit.void)
   })
-  return { remote, local, read, write, writeV, offer, drained, close } satisfies Connection
+  return { remote, local, read, readable, write, writeV, offer, drained, close } satisfies Connection
 })
 
 /** Runs `make` in a child of the caller's scope, so `Connection.close` can close just that. */

@@ -2,15 +2,16 @@
  * A peer session: one supervised fiber per connection, after the handshake.
  *
  * It runs two child fibers that share the session state: the reader (frames → messages →
- * picker/storage) and the writer of the outbox (outbox.ts: messages and uploads go out
- * synchronously at the end of each turn; the writer fiber only waits for a full send
- * buffer, slow reads and the rate limit). Housekeeping (request
+ * picker/storage, handled synchronously as chunks arrive; the fiber only runs what needs
+ * one) and the writer of the outbox (outbox.ts: messages and uploads go out synchronously
+ * at the end of each turn; the writer fiber only waits for a full send buffer, slow reads
+ * and the rate limit). Housekeeping (request
  * timeouts, snubbing, keep-alive, rates) is `PeerLink.tick`, which the torrent calls for
  * every session from one timer: one wake-up a second per torrent, not per peer. The session ends with a typed
  * `PeerError` when any of them fails or when the torrent asks it to stop; its scope
  * closing interrupts the others and the torrent returns its requests to the picker.
  */
-import { Clock, Deferred, Effect, Result } from "effect"
+import { Clock, Deferred, Effect, Latch, Result } from "effect"
 import { formatAddress } from "../net/index.ts"
 import type { Connection, NetError } from "../net/index.ts"
 import {
@@ -116,9 +117,7 @@ export const runSession = Effect.fn("PeerSession.run")(function*(
   // BEP 10 `yourip`: the address we see the peer at, which helps it learn its external IP.
   const yourIp = ipBytes(conn.remote.host)
   const s = makeSessionState(key, conn, fast, clientFromPeerId(handshake.peerId), now(), options.maxPipeline, torrent.pieceCount)
-  // Built once: these run for every chunk read.
   const toPeerError = netToPeer(conn)
-  const readChunk = conn.read.pipe(Effect.mapError(toPeerError))
   const outbox = yield* makeOutbox(s, conn, torrent, now, toPeerError)
   if (dialled) s.stats.listenAddress = conn.remote
   const ended = yield* Deferred.make<never, PeerError>()
@@ -229,24 +228,72 @@ export const runSession = Effect.fn("PeerSession.run")(function*(
   const unchoke = () => link.setChoked(false)
   const ctx = { s, torrent, options, send, reply: outbox.reply, end, fill, signalUploads: outbox.uploadsAdded, updateInterest, unchoke, now }
 
+  // The reader: frames are handled as chunks arrive, inside `Connection.readable`'s
+  // callback, with no fiber hand-off per chunk (handleMessage is synchronous on its common
+  // paths). What only a fiber can do (a message's returned effect: a disk write, a wait for
+  // room, the rate limit) stops the flow and wakes the reader fiber, which runs it and
+  // re-arms the callback. The session state is touched by one of the two at a time.
+  let pending: Effect.Effect<void, PeerError> | undefined
+  let stopped: PeerError | undefined
+  let defect: { readonly cause: unknown } | undefined
+  let reading = true
+  const wakeReader = Latch.makeUnsafe(false)
+  /** Handles the buffered frames; false when it stopped for the reader fiber. */
+  const handleFrames = (): boolean => {
+    // `reading` turns false when the session ends, possibly inside handleMessage (a ban)
+    while (reading) {
+      const next = framer.nextMessage()
+      if (Result.isFailure(next)) {
+        // An unknown message id is a future extension, not a violation: skip the frame.
+        if (next.failure.recoverable) continue
+        stopped = new PeerError({ reason: "Protocol", peer: key, detail: next.failure.message })
+        return false
+      }
+      if (next.success === undefined) return true
+      s.lastReceivedAt = now()
+      const rest = handleMessage(ctx, next.success)
+      if (rest !== Effect.void) {
+        pending = rest
+        return false
+      }
+    }
+    return false
+  }
+  const onChunk = (chunk: Uint8Array): boolean => {
+    if (!reading) return false
+    framer.push(chunk)
+    let more: boolean
+    try {
+      more = handleFrames()
+    } catch (cause) {
+      // a bug must not escape into the network layer: it ends this session as a defect
+      defect = { cause }
+      more = false
+    }
+    if (!more) wakeReader.openUnsafe()
+    return more
+  }
+  const onEnd = (error: NetError): void => {
+    stopped = toPeerError(error)
+    wakeReader.openUnsafe()
+  }
   const reader = Effect.gen(function*() {
     // Frames already buffered behind the handshake come first.
+    let more = handleFrames()
     while (true) {
-      while (true) {
-        const next = framer.nextMessage()
-        if (Result.isFailure(next)) {
-          // An unknown message id is a future extension, not a violation: skip the frame.
-          if (next.failure.recoverable) continue
-          return yield* new PeerError({ reason: "Protocol", peer: key, detail: next.failure.message })
-        }
-        if (next.success === undefined) break
-        s.lastReceivedAt = now()
-        const rest = handleMessage(ctx, next.success)
-        if (rest !== Effect.void) yield* rest
+      if (more) {
+        wakeReader.closeUnsafe()
+        conn.readable(onChunk, onEnd)
+        yield* wakeReader.await
       }
-      framer.push(yield* readChunk)
+      if (defect !== undefined) return yield* Effect.die(defect.cause)
+      if (stopped !== undefined) return yield* stopped
+      const rest = pending
+      pending = undefined
+      if (rest !== undefined) yield* rest
+      more = handleFrames()
     }
-  })
+  }).pipe(Effect.ensuring(Effect.sync(() => { reading = false })))
 
   // The reader and the writer end the session the way `end` does: the first exit (a failure,
   // a defect) completes `ended`; the two are children of this fiber, interrupted when it ends.

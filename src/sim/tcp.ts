@@ -115,7 +115,33 @@ const makeEndpoint = (world: World, host: HostState, local: Address, remote: Add
     return chunk
   }
 
+  let consumer: ((chunk: Uint8Array) => boolean) | undefined
+  let onEnd: ((error: NetError) => void) | undefined
+  let armed = 0
+  const pushAll = () => {
+    while (consumer !== undefined) {
+      const chunk = take()
+      if (chunk === undefined) break
+      const token = ++armed
+      // the consumer may stop, and may re-arm (`readable`) before it returns
+      if (!consumer(chunk) && armed === token) consumer = undefined
+    }
+    if (consumer !== undefined && terminal !== undefined) {
+      const end = onEnd
+      consumer = undefined
+      onEnd = undefined
+      end?.(terminal)
+    }
+  }
+  const readable = (c: (chunk: Uint8Array) => boolean, e: (error: NetError) => void) => {
+    if (closed) return e(closedErrorOnce())
+    consumer = c
+    onEnd = e
+    armed++
+    pushAll()
+  }
   const wake = () => {
+    if (consumer !== undefined) return pushAll()
     const w = waiter
     if (w === undefined) return
     const chunk = take()
@@ -255,7 +281,8 @@ const makeEndpoint = (world: World, host: HostState, local: Address, remote: Add
       writeV: send,
       offer,
       drained,
-      close
+      close,
+      readable
     },
     deliver: (chunks) => {
       if (closed || terminal !== undefined) return
