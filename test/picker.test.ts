@@ -241,6 +241,23 @@ describe("picker", () => {
     ok(p)
   })
 
+  it("pieces with every block received, waiting for their hash check, do not hold the open-piece limit", () => {
+    const p = picker(cfg(10, { maxOpenPieces: 2 }))
+    p.addPeer("a", all(10))
+    const first = p.pick("a", 100, seq(0))
+    const open = [...new Set(first.map((b) => b.piece))]
+    assert.strictEqual(open.length, 2)
+    assert.strictEqual(p.pick("a", 100, seq(0)).length, 0, "limit reached while both are downloading")
+    // every block of the first piece arrives: it waits for verification, still open
+    for (const b of first.filter((b) => b.piece === open[0])) p.blockReceived("a", b.piece, b.begin, b.length)
+    assert.strictEqual(p.openPieces(), 2)
+    const next = p.pick("a", 100, seq(0))
+    assert.isAbove(next.length, 0, "a complete piece awaiting its check frees its slot")
+    assert.isTrue(next.every((b) => !open.includes(b.piece)))
+    assert.strictEqual(new Set(next.map((b) => b.piece)).size, 1, "one new piece, the other slot is still downloading")
+    ok(p)
+  })
+
   it("limits the number of open pieces, but not with pieces nobody can serve", () => {
     const p = picker(cfg(10, { maxOpenPieces: 2 }))
     p.addPeer("a", all(10))

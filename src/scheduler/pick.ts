@@ -5,7 +5,7 @@
  * works on first (fewer half-finished pieces, and a bad piece's contributors
  * stay few); (2) new pieces, rarest first with a random tie-break (or lowest
  * index first in sequential mode), while fewer than `maxOpenPieces` servable
- * pieces are open; (3) in endgame only, blocks already in flight to other
+ * pieces are still being downloaded; (3) in endgame only, blocks already in flight to other
  * peers, least-duplicated first.
  */
 import { type Block, BLOCK_SIZE, blockLength } from "./geometry.ts"
@@ -123,7 +123,9 @@ export const pick = <K>(s: State<K>, key: K, max: number, random: () => number):
   const mine: Array<number> = []
   const others: Array<number> = []
   for (const [piece, prog] of s.open) {
-    if (availability(s, piece) > 0) servable++
+    // Pieces whose every block arrived only wait for their hash check and write: they no
+    // longer hold the limit (storage bounds them), or that latency would throttle the download.
+    if (availability(s, piece) > 0 && prog.received < prog.state.length) servable++
     if (s.wanted[piece] !== 1 || prog.missing === 0 || !peerHasPiece(peer, piece)) continue
     if (peer.pieceRefs.has(piece) || prog.contributors.has(key)) mine.push(piece)
     else others.push(piece)

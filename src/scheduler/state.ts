@@ -48,10 +48,12 @@ export interface PeerState {
 
 export interface PickerConfig extends Geometry {
   /**
-   * At most this many open pieces that some connected peer can still serve.
-   * The storage keeps open pieces in memory, so this bounds that memory.
-   * Open pieces nobody connected has do not count: they cannot progress, and
-   * counting them could block the download for good.
+   * At most this many open pieces that some connected peer can still serve and that
+   * still miss blocks. The storage keeps open pieces in memory, so this bounds that
+   * memory. Open pieces nobody connected has do not count: they cannot progress, and
+   * counting them could block the download for good. Pieces with every block received
+   * (waiting for their hash check and write) do not count either: the storage bounds
+   * those, and counting them made the check's latency throttle the download.
    */
   readonly maxOpenPieces?: number
   /** In endgame, at most this many peers are asked for the same block. */

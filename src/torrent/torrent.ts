@@ -72,13 +72,15 @@ export const openTorrent = Effect.fn("Torrent.open")(function*(meta: Metainfo, c
   const storageService = yield* Storage
   const network = yield* Network
   // Partial pieces live in memory until verified: bound them by bytes, not count, so small
-  // pieces still allow deep pipelines and big ones cannot eat the heap. The storage gets a
-  // margin over the picker's limit for pieces whose only holders left.
+  // pieces still allow deep pipelines and big ones cannot eat the heap. The storage holds
+  // as many again for complete pieces waiting for their hash check and write (the picker
+  // does not count those), plus a margin for pieces whose only holders left.
   const maxOpenPieces = Math.max(4, Math.floor(OPEN_PIECE_BYTES / meta.pieceLength))
+  const storageLimit = 2 * maxOpenPieces + 8
   const storage: TorrentStorage = yield* storageService.open(meta, {
     directory: config.directory,
-    maxPartialPieces: maxOpenPieces + 8,
-    maxPartialBytes: (maxOpenPieces + 8) * meta.pieceLength,
+    maxPartialPieces: storageLimit,
+    maxPartialBytes: storageLimit * meta.pieceLength,
     ...(config.wantedFiles === undefined ? {} : { wanted: config.wantedFiles }),
     onRecheckProgress: (p) =>
       PubSub.publish(events, { _tag: "CheckProgress", checked: p.checked, total: p.total }).pipe(
