@@ -76,9 +76,15 @@ export const sha1Inline = (data: Uint8Array): Uint8Array => new Uint8Array(creat
 
 export const allocateShared = (size: number): Uint8Array => new Uint8Array(new SharedArrayBuffer(size))
 
-// The job's result slot: [0] state (0 pending, 1 done), then the 20-byte digest at byte 4.
+// The job's result slot: an Int32 state, then the 20-byte digest at byte 4. A queued job
+// is taken by whoever claims it first (compare-exchange): its thread, or `collect`, which
+// hashes it itself rather than wait for a thread that has not woken up yet.
 const SLOT_BYTES = 24
 const DIGEST_AT = 4
+const QUEUED = 0
+const DONE = 1
+const RUNNING = 2
+const STOLEN = 3
 
 // CommonJS on purpose: an `eval` worker needs no file next to this one, whether the package
 // runs from TypeScript sources or compiled JavaScript.
@@ -86,10 +92,11 @@ const WORKER_SOURCE = `
 const { parentPort } = require("node:worker_threads")
 const { createHash } = require("node:crypto")
 parentPort.on("message", (job) => {
+  const state = new Int32Array(job.slot, 0, 1)
+  if (Atomics.compareExchange(state, 0, ${QUEUED}, ${RUNNING}) !== ${QUEUED}) return
   const digest = createHash("sha1").update(new Uint8Array(job.buffer, job.offset, job.length)).digest()
   new Uint8Array(job.slot, ${DIGEST_AT}, 20).set(digest)
-  const state = new Int32Array(job.slot, 0, 1)
-  Atomics.store(state, 0, 1)
+  Atomics.store(state, 0, ${DONE})
   Atomics.notify(state, 0)
   if (job.reply) parentPort.postMessage(job.id)
 })`
@@ -150,14 +157,17 @@ export const makeHashPool = (threads = Math.max(1, Math.min(4, availableParallel
         const state = new Int32Array(slot, 0, 1)
         const id = nextId++
         let fallback: Uint8Array | undefined
-        const poll = () => fallback ?? (Atomics.load(state, 0) === 1 ? new Uint8Array(slot, DIGEST_AT, 20).slice() : undefined)
+        const poll = () => fallback ?? (Atomics.load(state, 0) === DONE ? new Uint8Array(slot, DIGEST_AT, 20).slice() : undefined)
         const job: HashJob = {
           poll,
           collect: () => {
+            if (fallback !== undefined) return fallback
+            // not started: hash it here, now (a sleeping thread can take milliseconds to wake)
+            if (Atomics.compareExchange(state, 0, QUEUED, STOLEN) === QUEUED) return (fallback = sha1Inline(data))
             const deadline = performance.now() + COLLECT_PATIENCE_MS
-            while (Atomics.load(state, 0) === 0 && fallback === undefined) {
-              if (performance.now() > deadline) fallback = sha1Inline(data)
-              else Atomics.wait(state, 0, 0, 100)
+            while (Atomics.load(state, 0) === RUNNING) {
+              if (performance.now() > deadline) return (fallback = sha1Inline(data))
+              Atomics.wait(state, 0, RUNNING, 100)
             }
             return poll() ?? sha1Inline(data)
           }
