@@ -1,0 +1,295 @@
+/**
+ * One end of a simulated TCP connection (tcp.ts makes them in pairs): its inbox and the
+ * reads over it (`read`, and `readable` pushing chunks to a synchronous consumer), its
+ * send buffer (`offer`, `drained`, `write`), close (a FIN after the last byte) and crash
+ * (an RST). The semantics are listed in tcp.ts.
+ */
+import { Duration, Effect } from "effect"
+import {
+  type Address,
+  type Connection,
+  ConnectionClosed,
+  ConnectionReset,
+  formatAddress,
+  type NetError
+} from "../net/index.ts"
+import type { CrashableEndpoint, HostState, World } from "./world.ts"
+
+export type Resume<A> = (effect: Effect.Effect<A, NetError>) => void
+
+export interface Endpoint extends CrashableEndpoint {
+  readonly connection: Connection
+  /** Called by the other end's events. */
+  readonly deliver: (chunks: ReadonlyArray<Uint8Array>) => void
+  /** The other end closed (a FIN): reads drain what arrived, then fail `ConnectionClosed`. */
+  readonly deliverFin: () => void
+  readonly resetNow: (error: NetError) => void
+  peer: Endpoint | undefined
+}
+
+
+/** Runs of written buffers smaller than this are delivered as one copy (see `segmentOf`). */
+const SMALL_CHUNK = 4096
+
+/**
+ * What the receiver's reads return for one write: large buffers by reference (a 16 KiB
+ * block is never copied), and each run of small ones copied into one off-heap Buffer, as a
+ * socket read would return them. Why copy at all: V8 keeps typed arrays of up to 64 bytes
+ * on the JS heap, and the framer's first `subarray` of one moves it off-heap (~1-14 µs
+ * each, measured; `have` messages are the bulk of all frames in a swarm), and many tiny
+ * chunks cost the framer per chunk.
+ */
+const segmentOf = (chunks: ReadonlyArray<Uint8Array>, size: number): ReadonlyArray<Uint8Array> => {
+  if (chunks.length === 1) return size >= SMALL_CHUNK || chunks[0] instanceof Buffer ? chunks : [Buffer.concat(chunks, size)]
+  const out: Array<Uint8Array> = []
+  let run: Array<Uint8Array> = []
+  let runBytes = 0
+  const flush = () => {
+    if (run.length > 0) out.push(Buffer.concat(run, runBytes))
+    run = []
+    runBytes = 0
+  }
+  for (const chunk of chunks) {
+    if (chunk.length >= SMALL_CHUNK) {
+      flush()
+      out.push(chunk)
+    } else {
+      run.push(chunk)
+      runBytes += chunk.length
+    }
+  }
+  flush()
+  return out
+}
+
+export const makeEndpoint = (world: World, host: HostState, local: Address, remote: Address): Endpoint => {
+  const inbox: Array<Uint8Array> = []
+  let head = 0
+  let terminal: NetError | undefined
+  let waiter: Resume<Uint8Array> | undefined
+  let closed = false
+  let lastDelivery = 0
+  const generation = host.generation
+  const remoteText = formatAddress(remote)
+  // One error object per connection and reason: a normal close happens on every connection,
+  // and each error captures a stack trace (several µs; thousands of closes in a big swarm).
+  let closedError: ConnectionClosed | undefined
+  const closedErrorOnce = () => (closedError ??= new ConnectionClosed({ address: remoteText }))
+  // Host objects live as long as the world (a restart reuses the same one).
+  const to = world.host(remote.host)
+
+  const take = (): Uint8Array | undefined => {
+    if (head >= inbox.length) return undefined
+    const chunk = inbox[head]
+    inbox[head++] = EMPTY
+    if (head === inbox.length) {
+      inbox.length = 0
+      head = 0
+    }
+    return chunk
+  }
+
+  let consumer: ((chunk: Uint8Array) => boolean) | undefined
+  let onEnd: ((error: NetError) => void) | undefined
+  let armed = 0
+  const pushAll = () => {
+    while (consumer !== undefined) {
+      const chunk = take()
+      if (chunk === undefined) break
+      const token = ++armed
+      // the consumer may stop, and may re-arm (`readable`) before it returns
+      if (!consumer(chunk) && armed === token) consumer = undefined
+    }
+    if (consumer !== undefined && terminal !== undefined) {
+      const end = onEnd
+      consumer = undefined
+      onEnd = undefined
+      end?.(terminal)
+    }
+  }
+  const readable = (c: (chunk: Uint8Array) => boolean, e: (error: NetError) => void) => {
+    if (closed) return e(closedErrorOnce())
+    consumer = c
+    onEnd = e
+    armed++
+    pushAll()
+  }
+  const wake = () => {
+    if (consumer !== undefined) return pushAll()
+    const w = waiter
+    if (w === undefined) return
+    const chunk = take()
+    if (chunk !== undefined) {
+      waiter = undefined
+      w(Effect.succeed(chunk))
+    } else if (terminal !== undefined) {
+      waiter = undefined
+      w(Effect.fail(terminal))
+    }
+  }
+
+  const dead = (): NetError | undefined => {
+    if (closed) return closedErrorOnce()
+    if (terminal instanceof ConnectionReset) return terminal
+    if (!host.alive || host.generation !== generation) {
+      return new ConnectionReset({ address: remoteText, detail: "host is down" })
+    }
+    return undefined
+  }
+
+  /** Sends to the other end at its delivery slot; waits out partitions. Returns the departure time. */
+  const transmit = (size: number, onArrival: (peer: Endpoint) => void): number => {
+    const peer = endpoint.peer
+    if (peer === undefined || to === undefined) return world.events.now()
+    let departed = world.events.now()
+    const go = () => {
+      if (!world.reachable(host, to)) {
+        world.hold(go)
+        return
+      }
+      departed = world.transmit(host, to, size, (done) => {
+        // arrivals of one direction are in order; keep deliveries in order too
+        const at = Math.max(done, lastDelivery)
+        lastDelivery = at
+        world.events.at(at, () => {
+          if (size > 0) world.countBytes(host, to, size)
+          onArrival(peer)
+        })
+      })
+    }
+    go()
+    return departed
+  }
+
+  // The send buffer: this connection's bytes not yet on the wire, as (departure time, bytes)
+  // pairs, oldest first. A writer waits while more than `sendBufferBytes` of its own bytes
+  // are queued on the uplink, like a TCP socket whose buffer is full.
+  const unsent: Array<number> = []
+  let unsentHead = 0
+  let unsentBytes = 0
+  const departUntil = (t: number) => {
+    while (unsentHead < unsent.length && (unsent[unsentHead] ?? Infinity) <= t) {
+      unsentBytes -= unsent[unsentHead + 1] ?? 0
+      unsentHead += 2
+    }
+    if (unsentHead === unsent.length) {
+      unsent.length = 0
+      unsentHead = 0
+    }
+  }
+  /** When enough of the queued bytes have left for the rest to fit the send buffer. */
+  const roomAt = (): number => {
+    let bytes = unsentBytes
+    let i = unsentHead
+    while (bytes > world.options.sendBufferBytes && i < unsent.length) {
+      bytes -= unsent[i + 1] ?? 0
+      i += 2
+    }
+    return unsent[i - 2] ?? 0
+  }
+
+  const offer = (chunks: ReadonlyArray<Uint8Array>): boolean => {
+    if (dead() !== undefined) return false
+    let size = 0
+    for (const c of chunks) size += c.length
+    if (size === 0) return true
+    const segment = segmentOf(chunks, size)
+    const departed = transmit(size, (peer) => peer.deliver(segment))
+    const t = world.events.now()
+    departUntil(t)
+    if (departed > t) {
+      unsent.push(departed, size)
+      unsentBytes += size
+    }
+    return unsentBytes <= world.options.sendBufferBytes
+  }
+
+  const drained: Effect.Effect<void, NetError> = Effect.suspend(() => {
+    const error = dead()
+    if (error !== undefined) return Effect.fail(error)
+    departUntil(world.events.now())
+    const wait = unsentBytes <= world.options.sendBufferBytes ? 0 : roomAt() - world.events.now()
+    return wait > 0 ? Effect.sleep(Duration.millis(wait)) : Effect.void
+  })
+
+  const send = (chunks: ReadonlyArray<Uint8Array>): Effect.Effect<void, NetError> =>
+    Effect.suspend(() => (offer(chunks) ? Effect.void : drained))
+
+  const detach = () => {
+    closed = true
+    host.connections.delete(endpoint)
+    inbox.length = 0
+    head = 0
+  }
+
+  const close = Effect.sync(() => {
+    if (closed) return
+    const wasReset = terminal instanceof ConnectionReset
+    detach()
+    const w = waiter
+    waiter = undefined
+    w?.(Effect.fail(closedErrorOnce()))
+    if (wasReset) return
+    world.trace("close", { from: formatAddress(local), to: remoteText })
+    transmit(0, (peer) => peer.deliverFin())
+  })
+
+  const read: Effect.Effect<Uint8Array, NetError> = Effect.callback<Uint8Array, NetError>((resume) => {
+    const chunk = take()
+    if (chunk !== undefined) return resume(Effect.succeed(chunk))
+    if (closed) return resume(Effect.fail(closedErrorOnce()))
+    if (terminal !== undefined) return resume(Effect.fail(terminal))
+    waiter = resume
+    return Effect.sync(() => {
+      if (waiter === resume) waiter = undefined
+    })
+  })
+
+  const endpoint: Endpoint = {
+    peer: undefined,
+    connection: {
+      remote,
+      local,
+      read,
+      write: (bytes) => send([bytes]),
+      writeV: send,
+      offer,
+      drained,
+      close,
+      readable
+    },
+    deliver: (chunks) => {
+      if (closed || terminal !== undefined) return
+      for (const c of chunks) if (c.length > 0) inbox.push(c)
+      wake()
+    },
+    deliverFin: () => {
+      if (closed || terminal !== undefined) return
+      terminal = closedErrorOnce()
+      wake()
+    },
+    resetNow: (error) => {
+      if (closed) return
+      inbox.length = 0
+      head = 0
+      terminal = error
+      host.connections.delete(endpoint)
+      wake()
+    },
+    crash: () => {
+      if (closed) return
+      endpoint.resetNow(new ConnectionReset({ address: remoteText, detail: "host crashed" }))
+      closed = true
+      const peer = endpoint.peer
+      // A crashing stack sends one RST and never retransmits it: lost across a partition.
+      if (peer !== undefined && to !== undefined && world.reachable(host, to)) {
+        world.events.at(world.events.now() + world.latency(host, to), () =>
+          peer.resetNow(new ConnectionReset({ address: formatAddress(local), detail: "reset by peer" })))
+      }
+    }
+  }
+  host.connections.add(endpoint)
+  return endpoint
+}
+
+const EMPTY = new Uint8Array(0)
