@@ -103,6 +103,9 @@ parentPort.on("message", (job) => {
 
 interface Thread {
   readonly worker: Worker
+  /** Jobs handed to it and not yet done or collected: new jobs go to the least loaded thread. */
+  load: number
+  /** Jobs waiting for a reply message: while there are any, the thread keeps the process alive. */
   pending: number
   alive: boolean
 }
@@ -119,7 +122,7 @@ export const makeHashPool = (threads = Math.max(1, Math.min(4, availableParallel
       let nextId = 0
       const pool: Array<Thread> = []
       for (let i = 0; i < threads; i++) {
-        const thread: Thread = { worker: new Worker(WORKER_SOURCE, { eval: true }), pending: 0, alive: true }
+        const thread: Thread = { worker: new Worker(WORKER_SOURCE, { eval: true }), load: 0, pending: 0, alive: true }
         // Idle threads do not keep the process alive; a thread with work for a promise does.
         thread.worker.unref()
         thread.worker.on("message", (id: unknown) => {
@@ -127,6 +130,7 @@ export const makeHashPool = (threads = Math.max(1, Math.min(4, availableParallel
           const reply = replies.get(id)
           replies.delete(id)
           if (reply === undefined) return
+          thread.load--
           if (--thread.pending === 0) thread.worker.unref()
           reply.settle()
         })
@@ -151,16 +155,22 @@ export const makeHashPool = (threads = Math.max(1, Math.min(4, availableParallel
 
       const submit = (data: Uint8Array, reply: ((thread: Thread, id: number) => void) | undefined): HashJob => {
         let thread: Thread | undefined
-        for (const t of pool) if (t.alive && (thread === undefined || t.pending < thread.pending)) thread = t
+        for (const t of pool) if (t.alive && (thread === undefined || t.load < thread.load)) thread = t
         if (thread === undefined || !(data.buffer instanceof SharedArrayBuffer)) return inline(data)
         const slot = new SharedArrayBuffer(SLOT_BYTES)
         const state = new Int32Array(slot, 0, 1)
         const id = nextId++
+        const chosen = thread
         let fallback: Uint8Array | undefined
+        let collected = false
         const poll = () => fallback ?? (Atomics.load(state, 0) === DONE ? new Uint8Array(slot, DIGEST_AT, 20).slice() : undefined)
         const job: HashJob = {
           poll,
           collect: () => {
+            if (!collected) {
+              collected = true
+              chosen.load--
+            }
             if (fallback !== undefined) return fallback
             // not started: hash it here, now (a sleeping thread can take milliseconds to wake)
             if (Atomics.compareExchange(state, 0, QUEUED, STOLEN) === QUEUED) return (fallback = sha1Inline(data))
@@ -172,8 +182,9 @@ export const makeHashPool = (threads = Math.max(1, Math.min(4, availableParallel
             return poll() ?? sha1Inline(data)
           }
         }
-        reply?.(thread, id)
-        thread.worker.postMessage({ id, slot, reply: reply !== undefined, buffer: data.buffer, offset: data.byteOffset, length: data.byteLength })
+        chosen.load++
+        reply?.(chosen, id)
+        chosen.worker.postMessage({ id, slot, reply: reply !== undefined, buffer: data.buffer, offset: data.byteOffset, length: data.byteLength })
         return job
       }
 
