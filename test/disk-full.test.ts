@@ -1,9 +1,10 @@
 /**
  * A full disk: the torrent goes into the error state with a one-line reason, every
  * piece it had verified stays intact on disk, and the CLI reports one line and exits 1.
- * Uses a 512 KiB tmpfs (needs root, as in CI); without mount rights it is skipped.
+ * Uses a 512 KiB tmpfs, which needs root: without mount rights the tests are skipped
+ * locally, and fail in CI (where .ci/run runs as root).
  */
-import { assert, describe, it } from "@effect/vitest"
+import { assert, describe } from "@effect/vitest"
 import { Effect, SubscriptionRef } from "effect"
 import { execFile, execFileSync, spawnSync } from "node:child_process"
 import { createHash } from "node:crypto"
@@ -11,19 +12,23 @@ import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { Client, layerNode } from "../src/client/index.ts"
 import { tempDir, writePayload } from "./support/files.ts"
+import { liveWith, requirement } from "./support/requirements.ts"
 import { seed, webTorrentClient } from "./support/webtorrent.ts"
 
 const BIN = join(import.meta.dirname, "..", "bin", "effect-torrent.js")
 
-const canMount = (() => {
-  const probe = join("/tmp", `et-mount-probe-${process.pid}`)
-  mkdirSync(probe, { recursive: true })
-  const ok = spawnSync("mount", ["-t", "tmpfs", "-o", "size=64k", "tmpfs", probe]).status === 0
-  if (ok) spawnSync("umount", [probe])
-  rmSync(probe, { recursive: true, force: true })
-  if (!ok) console.warn("disk-full tests skipped: mounting a tmpfs needs root (CI runs them)")
-  return ok
-})()
+const canMount = requirement(
+  (() => {
+    const probe = join("/tmp", `et-mount-probe-${process.pid}`)
+    mkdirSync(probe, { recursive: true })
+    const ok = spawnSync("mount", ["-t", "tmpfs", "-o", "size=64k", "tmpfs", probe]).status === 0
+    if (ok) spawnSync("umount", [probe])
+    rmSync(probe, { recursive: true, force: true })
+    return ok
+  })(),
+  "mounting a tmpfs (the disk-full tests)",
+  "run as root"
+)
 
 /** A 512 KiB file system, unmounted when the test ends. */
 const tinyDisk = Effect.acquireRelease(
@@ -39,8 +44,8 @@ const tinyDisk = Effect.acquireRelease(
   })
 )
 
-describe.skipIf(!canMount)("a full disk", () => {
-  it.live("puts the torrent in the error state and keeps every verified piece intact", () =>
+describe("a full disk", () => {
+  liveWith(canMount)("puts the torrent in the error state and keeps every verified piece intact", () =>
     Effect.gen(function*() {
       const source = yield* tempDir()
       yield* writePayload(source, { "big/data.bin": 2_000_000 })
@@ -72,7 +77,7 @@ describe.skipIf(!canMount)("a full disk", () => {
       assert.isAtMost(failure.state.piecesVerified, intact, "no piece is claimed verified that is not intact on disk")
     }))
 
-  it.live("the CLI prints one line and exits non-zero", () =>
+  liveWith(canMount)("the CLI prints one line and exits non-zero", () =>
     Effect.gen(function*() {
       const source = yield* tempDir()
       yield* writePayload(source, { "big/data.bin": 2_000_000 })

@@ -2,7 +2,7 @@
  * Our client downloads from real reference clients (python3-libtorrent, aria2,
  * Transmission) over TCP on 127.0.0.1, dialling them directly.
  */
-import { assert, describe, it } from "@effect/vitest"
+import { assert, describe } from "@effect/vitest"
 import { Effect } from "effect"
 import { join } from "node:path"
 import { Client } from "../../src/client/index.ts"
@@ -29,7 +29,8 @@ import {
   transmissionComplete,
   transmissionRunning
 } from "./support/peers.ts"
-import { hasAria2, hasLibtorrent, hasMktorrent, hasTransmission } from "./support/available.ts"
+import { installed } from "./support/available.ts"
+import { liveWith } from "../support/requirements.ts"
 
 
 // Odd sizes on purpose: files end mid-piece and pieces span file boundaries; one file is empty.
@@ -43,7 +44,7 @@ const ALBUM_BYTES = 3_000_001 + 1_234_567 + 1000
 const local = (port: number) => ({ host: "127.0.0.1", port })
 
 describe("interop: our client downloads", () => {
-  it.live.skipIf(!hasLibtorrent)("a multi-file torrent made by libtorrent, from a libtorrent seeder", () =>
+  liveWith(installed.libtorrent)("a multi-file torrent made by libtorrent, from a libtorrent seeder", () =>
     Effect.gen(function*() {
       const { src, out, torrentPath } = yield* workspace(ALBUM, "album")
       yield* ltCreate(join(src, "album"), torrentPath, { pieceLength: 256 * 1024 })
@@ -67,7 +68,7 @@ describe("interop: our client downloads", () => {
       }, "5 seconds")
     }))
 
-  it.live.skipIf(!hasAria2 || !hasMktorrent)("a multi-file torrent made by mktorrent, from an aria2 seeder", () =>
+  liveWith(installed.aria2, installed.mktorrent)("a multi-file torrent made by mktorrent, from an aria2 seeder", () =>
     Effect.gen(function*() {
       const { src, out, torrentPath } = yield* workspace(ALBUM, "album")
       yield* mktorrent(join(src, "album"), torrentPath, 18)
@@ -88,7 +89,7 @@ describe("interop: our client downloads", () => {
       yield* assertSameData(meta, src, out)
     }))
 
-  it.live.skipIf(!hasTransmission)("a multi-file torrent made by our creator, from a Transmission seeder", () =>
+  liveWith(installed.transmission)("a multi-file torrent made by our creator, from a Transmission seeder", () =>
     Effect.gen(function*() {
       const { work, src, out, torrentPath } = yield* workspace(ALBUM, "album")
       const meta = yield* ourTorrent(join(src, "album"), torrentPath, 128 * 1024)
@@ -110,7 +111,7 @@ describe("interop: our client downloads", () => {
       yield* assertSameData(meta, src, out)
     }))
 
-  it.live.skipIf(!hasLibtorrent)("pieces from three libtorrent seeders that each hold a different part", () =>
+  liveWith(installed.libtorrent)("pieces from three libtorrent seeders that each hold a different part", () =>
     Effect.gen(function*() {
       const work = yield* tempDir("et-interop-")
       const src = join(work, "src")

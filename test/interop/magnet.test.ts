@@ -3,7 +3,7 @@
  * fetches the info dict from a libtorrent seeder (BEP 9), libtorrent fetches it from us,
  * and our client finds a libtorrent seeder through a loopback DHT of libtorrent nodes.
  */
-import { assert, describe, it } from "@effect/vitest"
+import { assert, describe } from "@effect/vitest"
 import { Effect } from "effect"
 import { readFile } from "node:fs/promises"
 import { join } from "node:path"
@@ -21,7 +21,8 @@ import {
   withNodeClient
 } from "./support/harness.ts"
 import { ltCreate, ltDhtNode, ltMagnetLeech, ltPeer } from "./support/peers.ts"
-import { hasLibtorrent } from "./support/available.ts"
+import { installed } from "./support/available.ts"
+import { liveWith } from "../support/requirements.ts"
 import { InteropError } from "./support/process.ts"
 
 
@@ -64,7 +65,7 @@ const ltMadePayload = Effect.gen(function*() {
 })
 
 describe("interop: magnet links and the DHT with libtorrent", () => {
-  it.live.skipIf(!hasLibtorrent)("our client fetches the info dict from a libtorrent seeder (ut_metadata, x.pe), then the data", () =>
+  liveWith(installed.libtorrent)("our client fetches the info dict from a libtorrent seeder (ut_metadata, x.pe), then the data", () =>
     Effect.gen(function*() {
       const { work, src, torrentPath, meta } = yield* ltMadePayload
       const out = join(work, "out")
@@ -96,7 +97,7 @@ describe("interop: magnet links and the DHT with libtorrent", () => {
       }, "5 seconds")
     }))
 
-  it.live.skipIf(!hasLibtorrent)("libtorrent, given only a magnet link, fetches the info dict and the data from our seeder", () =>
+  liveWith(installed.libtorrent)("libtorrent, given only a magnet link, fetches the info dict and the data from our seeder", () =>
     Effect.gen(function*() {
       const work = yield* tempDir("et-interop-")
       const src = join(work, "src")
@@ -134,7 +135,7 @@ describe("interop: magnet links and the DHT with libtorrent", () => {
       yield* assertSameData(meta, src, ltOut)
     }))
 
-  it.live.skipIf(!hasLibtorrent)("trackerless: our client and libtorrent nodes join one loopback DHT; our client finds the libtorrent seeder through it", () =>
+  liveWith(installed.libtorrent)("trackerless: our client and libtorrent nodes join one loopback DHT; our client finds the libtorrent seeder through it", () =>
     Effect.gen(function*() {
       const { work, src, torrentPath, meta } = yield* ltMadePayload
       const out = join(work, "out")

@@ -2,7 +2,7 @@
  * Peers found through a real tracker (opentracker, HTTP and UDP on one port) and
  * nothing else: nobody is told the other's address.
  */
-import { assert, describe, it } from "@effect/vitest"
+import { assert, describe } from "@effect/vitest"
 import { Effect } from "effect"
 import { join } from "node:path"
 import { Client } from "../../src/client/index.ts"
@@ -19,7 +19,8 @@ import {
   withTrackerClient
 } from "./support/harness.ts"
 import { ltAnnounced, ltCreate, ltPeer, opentracker } from "./support/peers.ts"
-import { hasLibtorrent, hasOpentracker } from "./support/available.ts"
+import { installed } from "./support/available.ts"
+import { liveWith } from "../support/requirements.ts"
 
 
 const ALBUM = { "album/a.bin": 2_000_003, "album/b.bin": 777_777, "album/sub/c.txt": 12 }
@@ -67,13 +68,13 @@ const downloadThroughTracker = (scheme: "http" | "udp") =>
   })
 
 describe("interop: through opentracker", () => {
-  it.live.skipIf(!hasLibtorrent || !hasOpentracker)("our client finds a libtorrent seeder through an HTTP tracker only", () =>
+  liveWith(installed.libtorrent, installed.opentracker)("our client finds a libtorrent seeder through an HTTP tracker only", () =>
     downloadThroughTracker("http"))
 
-  it.live.skipIf(!hasLibtorrent || !hasOpentracker)("our client finds a libtorrent seeder through a UDP tracker only", () =>
+  liveWith(installed.libtorrent, installed.opentracker)("our client finds a libtorrent seeder through a UDP tracker only", () =>
     downloadThroughTracker("udp"))
 
-  it.live.skipIf(!hasLibtorrent || !hasOpentracker)("a libtorrent leecher finds our seeding client through the tracker only", () =>
+  liveWith(installed.libtorrent, installed.opentracker)("a libtorrent leecher finds our seeding client through the tracker only", () =>
     Effect.gen(function*() {
       const work = yield* tempDir("et-interop-")
       const src = join(work, "src")

@@ -3,14 +3,15 @@
  * after checking complete data on disk. libtorrent dials us; aria2 and Transmission are
  * dialled by us (Transmission never dials 127.0.0.0/8, and aria2 has no option to add a peer).
  */
-import { assert, describe, it } from "@effect/vitest"
+import { assert, describe } from "@effect/vitest"
 import { Effect } from "effect"
 import { join } from "node:path"
 import { Client } from "../../src/client/index.ts"
 import type { Metainfo } from "../../src/metainfo/model.ts"
 import { assertSameData, awaitState, freePort, ourTorrent, readTorrent, waitForPort, withClient, workspace } from "./support/harness.ts"
 import { aria2Leech, ltPeer, mktorrent, transmission, transmissionComplete, transmissionRunning } from "./support/peers.ts"
-import { hasAria2, hasLibtorrent, hasMktorrent, hasTransmission } from "./support/available.ts"
+import { installed } from "./support/available.ts"
+import { liveWith } from "../support/requirements.ts"
 
 
 const ALBUM = {
@@ -36,7 +37,7 @@ const uploadedAll = (handle: Effect.Success<ReturnType<typeof seedFrom>>["torren
   awaitState(handle, (s) => s.uploaded >= ALBUM_BYTES, `uploaded >= ${ALBUM_BYTES}`)
 
 describe("interop: reference clients download from our client", () => {
-  it.live.skipIf(!hasLibtorrent)("a libtorrent leecher that dials us, with a torrent made by our creator", () =>
+  liveWith(installed.libtorrent)("a libtorrent leecher that dials us, with a torrent made by our creator", () =>
     Effect.gen(function*() {
       const { work, src, out, torrentPath } = yield* workspace(ALBUM, "album")
       const meta = yield* ourTorrent(join(src, "album"), torrentPath, 64 * 1024)
@@ -51,7 +52,7 @@ describe("interop: reference clients download from our client", () => {
       yield* assertSameData(meta, src, out)
     }))
 
-  it.live.skipIf(!hasAria2 || !hasMktorrent)("an aria2 leecher that we dial, with a torrent made by mktorrent", () =>
+  liveWith(installed.aria2, installed.mktorrent)("an aria2 leecher that we dial, with a torrent made by mktorrent", () =>
     Effect.gen(function*() {
       const { work, src, out, torrentPath } = yield* workspace(ALBUM, "album")
       yield* mktorrent(join(src, "album"), torrentPath, 16)
@@ -72,7 +73,7 @@ describe("interop: reference clients download from our client", () => {
       yield* assertSameData(meta, src, out)
     }))
 
-  it.live.skipIf(!hasTransmission)("a Transmission leecher that we dial, with a torrent made by our creator", () =>
+  liveWith(installed.transmission)("a Transmission leecher that we dial, with a torrent made by our creator", () =>
     Effect.gen(function*() {
       const { work, src, out, torrentPath } = yield* workspace(ALBUM, "album")
       const meta = yield* ourTorrent(join(src, "album"), torrentPath, 256 * 1024)

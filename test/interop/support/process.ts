@@ -139,9 +139,3 @@ export const hasBinary = (path: string): boolean => existsSync(path)
 export const hasPythonLibtorrent = (): boolean =>
   existsSync("/usr/bin/python3") &&
   spawnSync("/usr/bin/python3", ["-c", "import libtorrent"], { stdio: "ignore" }).status === 0
-
-/** Logs once, at collection time, why a test will be skipped. */
-export const warnMissing = (available: boolean, what: string, aptPackage: string): boolean => {
-  if (!available) console.warn(`interop: ${what} not found; install it with \`apt-get install -y ${aptPackage}\` (tests that need it are skipped)`)
-  return available
-}
