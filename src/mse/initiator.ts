@@ -1,0 +1,167 @@
+/**
+ * The initiator's (A's) side of the MSE handshake, as a pure state machine.
+ *
+ * 1. A → B: Ya, PadA                                        (`opening`)
+ * 2. B → A: Yb, PadB                                        phase "key": 96 bytes of Yb
+ * 3. A → B: HASH('req1', S), HASH('req2', SKEY) xor HASH('req3', S),
+ *           ENCRYPT(VC, crypto_provide, len(PadC), PadC, len(IA)), ENCRYPT(IA)
+ * 4. B → A: ENCRYPT(VC, crypto_select, len(PadD), PadD)     phase "vc": the encrypted VC
+ *           within 512 + 8 bytes after Yb; phase "select"; phase "padD"
+ * 5. the stream: RC4 both ways, or plaintext after PadD / IA.
+ */
+import * as Dh from "./dh.ts"
+import { MseError } from "./errors.ts"
+import { keyA, keyB, obfuscatedSkey, req1 } from "./keys.ts"
+import {
+  continueWith,
+  CRYPTO_PLAINTEXT,
+  CRYPTO_RC4,
+  failWith,
+  Inbox,
+  MAX_PAD,
+  type MseMachine,
+  type MseStep,
+  NEED_MORE,
+  VC_LENGTH,
+  view
+} from "./machine.ts"
+import { makeMseCipher, type Rc4 } from "./rc4.ts"
+
+export interface InitiatorParams {
+  /** 160-bit private exponent (20 random bytes). */
+  readonly privateKey: Uint8Array
+  /** PadA: 0..512 random bytes. */
+  readonly padA: Uint8Array
+  /** PadC: 0..512 bytes (usually empty). */
+  readonly padC: Uint8Array
+  /** The torrent's info-hash (v1, or v2 truncated to 20 bytes). */
+  readonly skey: Uint8Array
+  /** crypto_provide bits (CRYPTO_RC4 and/or CRYPTO_PLAINTEXT). */
+  readonly provide: number
+  /** Initial payload sent inside step 3, normally our BitTorrent handshake (≤ 65535 bytes). */
+  readonly ia: Uint8Array
+}
+
+export interface Initiator {
+  /** Step 1: Ya and PadA, to send as soon as the connection is up. */
+  readonly opening: Uint8Array
+  readonly machine: MseMachine
+}
+
+const fail = (reason: MseError["reason"], detail: string): MseStep => failWith(new MseError({ reason, detail }))
+
+export const makeInitiator = (p: InitiatorParams): Initiator => {
+  if (p.padA.length > MAX_PAD || p.padC.length > MAX_PAD || p.ia.length > 0xffff || p.skey.length !== 20) {
+    throw new RangeError("MSE initiator: pads ≤ 512 bytes, IA ≤ 65535 bytes and a 20-byte SKEY")
+  }
+  const opening = new Uint8Array(Dh.KEY_LENGTH + p.padA.length)
+  opening.set(Dh.publicKey(p.privateKey))
+  opening.set(p.padA, Dh.KEY_LENGTH)
+
+  const inbox = new Inbox()
+  let phase: "key" | "vc" | "select" | "padD" | "done" = "key"
+  let encrypt: Rc4 | undefined
+  let decrypt: Rc4 | undefined
+  let encryptedVc: Uint8Array = new Uint8Array(0)
+  let selected = 0
+  let padD = 0
+  let failure: MseStep | undefined
+
+  /** Step 3, once S is known. */
+  const step3 = (secret: Uint8Array): Uint8Array => {
+    const a = makeMseCipher(keyA(secret, p.skey))
+    const b = makeMseCipher(keyB(secret, p.skey))
+    encrypt = a
+    decrypt = b
+    // The responder's step 4 starts with VC under keyB: that is the pattern to scan for.
+    encryptedVc = new Uint8Array(VC_LENGTH)
+    b.apply(encryptedVc)
+    const plainLength = VC_LENGTH + 4 + 2 + p.padC.length + 2
+    const out = new Uint8Array(40 + plainLength + p.ia.length)
+    out.set(req1(secret), 0)
+    out.set(obfuscatedSkey(p.skey, secret), 20)
+    const v = view(out)
+    // VC is already zeros
+    v.setUint32(40 + VC_LENGTH, p.provide)
+    v.setUint16(40 + VC_LENGTH + 4, p.padC.length)
+    out.set(p.padC, 40 + VC_LENGTH + 6)
+    v.setUint16(40 + plainLength - 2, p.ia.length)
+    out.set(p.ia, 40 + plainLength)
+    a.apply(out, 40)
+    return out
+  }
+
+  const advance = (): MseStep => {
+    const sent: Array<Uint8Array> = []
+    while (true) {
+      switch (phase) {
+        case "key": {
+          if (inbox.length < Dh.KEY_LENGTH) return continueWith(sent)
+          const secret = Dh.sharedSecret(p.privateKey, inbox.take(Dh.KEY_LENGTH))
+          if (secret === undefined) return fail("BadKey", "the peer's public key is out of range")
+          sent.push(step3(secret))
+          phase = "vc"
+          break
+        }
+        case "vc": {
+          const found = inbox.scan(encryptedVc, MAX_PAD)
+          if (found === "wait") return continueWith(sent)
+          if (found === "missing") return fail("SyncNotFound", `no verification constant within ${MAX_PAD + VC_LENGTH} bytes after the peer's key`)
+          phase = "select"
+          break
+        }
+        case "select": {
+          if (inbox.length < 6 || decrypt === undefined) return continueWith(sent)
+          const header = inbox.take(6)
+          decrypt.apply(header)
+          const v = view(header)
+          selected = v.getUint32(0)
+          padD = v.getUint16(4)
+          if ((selected !== CRYPTO_RC4 && selected !== CRYPTO_PLAINTEXT) || (selected & p.provide) === 0) {
+            return fail("NoCommonMethod", `the peer selected crypto method 0x${selected.toString(16)}; we offered 0x${p.provide.toString(16)}`)
+          }
+          if (padD > MAX_PAD) return fail("BadPadding", `PadD of ${padD} bytes (at most ${MAX_PAD})`)
+          phase = "padD"
+          break
+        }
+        case "padD": {
+          if (inbox.length < padD || decrypt === undefined || encrypt === undefined) return continueWith(sent)
+          decrypt.apply(inbox.take(padD))
+          phase = "done"
+          const rc4 = selected === CRYPTO_RC4
+          const initial = inbox.rest()
+          if (rc4) decrypt.apply(initial)
+          return {
+            _tag: "Done",
+            send: sent,
+            outcome: {
+              method: rc4 ? "rc4" : "plaintext",
+              skey: p.skey,
+              encrypt: rc4 ? encrypt : null,
+              decrypt: rc4 ? decrypt : null,
+              initial
+            }
+          }
+        }
+        case "done":
+          return NEED_MORE
+      }
+    }
+  }
+
+  const phaseNames = { key: "the peer's public key", vc: "the peer's verification constant", select: "the peer's crypto_select", padD: "the peer's PadD", done: "nothing" }
+  return {
+    opening,
+    machine: {
+      phase: () => phaseNames[phase],
+      receive: (chunk) => {
+        if (failure !== undefined) return failure
+        if (phase === "done") return NEED_MORE
+        inbox.push(chunk)
+        const step = advance()
+        if (step._tag === "Failed") failure = step
+        return step
+      }
+    }
+  }
+}

@@ -1,0 +1,167 @@
+/**
+ * The responder's (B's) side of the MSE handshake, as a pure state machine.
+ *
+ * 1. A → B: Ya, PadA                       phase "key": 96 bytes of Ya; answer Yb, PadB
+ * 2. B → A: Yb, PadB
+ * 3. A → B: HASH('req1', S)                phase "req1": within 512 + 20 bytes after Ya
+ *           HASH('req2', SKEY) xor HASH('req3', S)            phase "skey": find the torrent
+ *           ENCRYPT(VC, crypto_provide, len(PadC), PadC, len(IA)), ENCRYPT(IA)
+ * 4. B → A: ENCRYPT(VC, crypto_select, len(PadD), PadD)
+ * 5. the stream: RC4 both ways, or plaintext after IA / PadD.
+ *
+ * The first bytes may have been read already to tell MSE from a plaintext handshake
+ * (`classifyOpening`): feed them like any other.
+ */
+import * as Dh from "./dh.ts"
+import { MseError } from "./errors.ts"
+import { keyA, keyB, req1, revealReq2 } from "./keys.ts"
+import { continueWith, CRYPTO_RC4, failWith, Inbox, MAX_PAD, type MseMachine, type MseStep, NEED_MORE, VC_LENGTH, view } from "./machine.ts"
+import { makeMseCipher, type Rc4 } from "./rc4.ts"
+
+export interface ResponderParams {
+  /** 160-bit private exponent (20 random bytes). */
+  readonly privateKey: Uint8Array
+  /** PadB: 0..512 random bytes. */
+  readonly padB: Uint8Array
+  /** PadD: 0..512 bytes (usually empty). */
+  readonly padD: Uint8Array
+  /** The stream key (info-hash) whose `HASH('req2', SKEY)` this is, if we serve it. */
+  readonly findSkey: (req2Hash: Uint8Array) => Uint8Array | undefined
+  /** crypto_select for what the peer provides: one bit, or 0 when nothing is acceptable. */
+  readonly select: (provide: number) => number
+}
+
+const fail = (reason: MseError["reason"], detail: string): MseStep => failWith(new MseError({ reason, detail }))
+
+const phaseNames = {
+  key: "the peer's public key",
+  req1: "the peer's synchronisation hash",
+  skey: "the peer's obfuscated info-hash",
+  provide: "the peer's crypto_provide",
+  padC: "the peer's PadC and the length of its initial payload",
+  ia: "the peer's initial payload",
+  done: "nothing"
+} as const
+
+export const makeResponder = (p: ResponderParams): MseMachine => {
+  if (p.padB.length > MAX_PAD || p.padD.length > MAX_PAD) throw new RangeError("MSE responder: pads ≤ 512 bytes")
+  const inbox = new Inbox()
+  let phase: keyof typeof phaseNames = "key"
+  let secret: Uint8Array = new Uint8Array(0)
+  let sync: Uint8Array = new Uint8Array(0)
+  let skey: Uint8Array = new Uint8Array(0)
+  let decrypt: Rc4 | undefined
+  let encrypt: Rc4 | undefined
+  let selected = 0
+  let padC = 0
+  let iaLength = 0
+  let failure: MseStep | undefined
+
+  const step4 = (selected: number, cipher: Rc4): Uint8Array => {
+    const out = new Uint8Array(VC_LENGTH + 6 + p.padD.length)
+    const v = view(out)
+    v.setUint32(VC_LENGTH, selected)
+    v.setUint16(VC_LENGTH + 4, p.padD.length)
+    out.set(p.padD, VC_LENGTH + 6)
+    cipher.apply(out)
+    return out
+  }
+
+  const advance = (): MseStep => {
+    const sent: Array<Uint8Array> = []
+    while (true) {
+      switch (phase) {
+        case "key": {
+          if (inbox.length < Dh.KEY_LENGTH) return continueWith(sent)
+          const s = Dh.sharedSecret(p.privateKey, inbox.take(Dh.KEY_LENGTH))
+          if (s === undefined) return fail("BadKey", "the peer's public key is out of range")
+          secret = s
+          sync = req1(s)
+          const reply = new Uint8Array(Dh.KEY_LENGTH + p.padB.length)
+          reply.set(Dh.publicKey(p.privateKey))
+          reply.set(p.padB, Dh.KEY_LENGTH)
+          sent.push(reply)
+          phase = "req1"
+          break
+        }
+        case "req1": {
+          const found = inbox.scan(sync, MAX_PAD)
+          if (found === "wait") return continueWith(sent)
+          if (found === "missing") return fail("SyncNotFound", `no synchronisation hash within ${Dh.KEY_LENGTH + MAX_PAD + 20} bytes`)
+          phase = "skey"
+          break
+        }
+        case "skey": {
+          if (inbox.length < 20) return continueWith(sent)
+          const found = p.findSkey(revealReq2(inbox.take(20), secret))
+          if (found === undefined) return fail("UnknownTorrent", "the peer asked for a torrent we do not serve")
+          skey = found
+          decrypt = makeMseCipher(keyA(secret, skey))
+          encrypt = makeMseCipher(keyB(secret, skey))
+          phase = "provide"
+          break
+        }
+        case "provide": {
+          if (inbox.length < VC_LENGTH + 6 || decrypt === undefined) return continueWith(sent)
+          const header = inbox.take(VC_LENGTH + 6)
+          decrypt.apply(header)
+          for (let i = 0; i < VC_LENGTH; i++) {
+            if (header[i] !== 0) return fail("BadVerification", "the verification constant is not zero")
+          }
+          const v = view(header)
+          const provide = v.getUint32(VC_LENGTH)
+          selected = p.select(provide)
+          if (selected === 0) return fail("NoCommonMethod", `the peer offers crypto methods 0x${provide.toString(16)}, none of which we allow`)
+          padC = v.getUint16(VC_LENGTH + 4)
+          if (padC > MAX_PAD) return fail("BadPadding", `PadC of ${padC} bytes (at most ${MAX_PAD})`)
+          phase = "padC"
+          break
+        }
+        case "padC": {
+          if (inbox.length < padC + 2 || decrypt === undefined) return continueWith(sent)
+          const rest = inbox.take(padC + 2)
+          decrypt.apply(rest)
+          iaLength = view(rest).getUint16(padC)
+          phase = "ia"
+          break
+        }
+        case "ia": {
+          if (inbox.length < iaLength || decrypt === undefined || encrypt === undefined) return continueWith(sent)
+          const ia = inbox.take(iaLength)
+          decrypt.apply(ia)
+          sent.push(step4(selected, encrypt))
+          phase = "done"
+          const rc4 = selected === CRYPTO_RC4
+          const after = inbox.rest()
+          if (rc4) decrypt.apply(after)
+          const initial = ia.length === 0 ? after : after.length === 0 ? ia : Buffer.concat([ia, after])
+          return {
+            _tag: "Done",
+            send: sent,
+            outcome: {
+              method: rc4 ? "rc4" : "plaintext",
+              skey,
+              encrypt: rc4 ? encrypt : null,
+              decrypt: rc4 ? decrypt : null,
+              initial
+            }
+          }
+        }
+        case "done":
+          return NEED_MORE
+      }
+    }
+  }
+
+  return {
+    phase: () => phaseNames[phase],
+    receive: (chunk) => {
+      if (failure !== undefined) return failure
+      if (phase === "done") return NEED_MORE
+      inbox.push(chunk)
+      const step = advance()
+      if (step._tag === "Failed") failure = step
+      return step
+    }
+  }
+}
