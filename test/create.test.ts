@@ -13,11 +13,10 @@ import {
   comparePaths,
   createTorrent,
   type CreateOptions,
-  DEFAULT_CREATED_BY,
-  EFFECT_TORRENT_VERSION,
   PieceHasher
 } from "../src/metainfo/create.ts"
 import { parseMetainfo } from "../src/metainfo/index.ts"
+import { CREATED_BY, PEER_ID_PREFIX, VERSION } from "../src/version.ts"
 
 const FIXTURES = path.join(import.meta.dirname, "..", "fixtures", "conformance", "webtorrent-fixtures")
 
@@ -121,8 +120,8 @@ describe("createTorrent", () => {
       assert.deepStrictEqual(Buffer.from(a.torrent), Buffer.from(b.torrent))
       assert.isNull(a.metainfo.creationDate)
       assert.isUndefined(getField(topLevel(a.torrent), "creation date"))
-      assert.strictEqual(a.metainfo.createdBy, DEFAULT_CREATED_BY)
-      assert.strictEqual(a.metainfo.createdBy, `effect-torrent/${EFFECT_TORRENT_VERSION}`)
+      assert.strictEqual(a.metainfo.createdBy, CREATED_BY)
+      assert.strictEqual(a.metainfo.createdBy, `effect-torrent/${VERSION}`)
       assert.isNull(a.metainfo.comment)
       assert.isFalse(a.metainfo.private)
       assert.deepStrictEqual(a.metainfo.trackers, [])
@@ -255,9 +254,12 @@ describe("createTorrent", () => {
       assert.include(e.message, "not a regular file or directory (FIFO)")
     }))
 
-  it("EFFECT_TORRENT_VERSION matches package.json", () => {
+  it("VERSION matches package.json, and the peer-id prefix says the same version", () => {
     const pkg: unknown = JSON.parse(fs.readFileSync(path.join(import.meta.dirname, "..", "package.json"), "utf8"))
-    assert.strictEqual((pkg as { version: string }).version, EFFECT_TORRENT_VERSION)
+    const version = (pkg as { version: string }).version
+    assert.strictEqual(VERSION, version)
+    const [major, minor, patch] = version.split(".")
+    assert.strictEqual(PEER_ID_PREFIX, `-ET${major}${minor}${patch}0-`)
   })
 })
 

@@ -94,7 +94,7 @@ describe("wire peer ids (BEP 20)", () => {
       const id = yield* makePeerId()
       assert.strictEqual(id.length, 20)
       const s = new TextDecoder().decode(id)
-      assert.match(s, /^-ET0001-[0-9A-Za-z]{12}$/)
+      assert.match(s, /^-ET0100-[0-9A-Za-z]{12}$/)
       const [a, b] = yield* Effect.all([makePeerId("-XX1234-"), makePeerId("-XX1234-")]).pipe(Random.withSeed(7))
       const [c] = yield* Effect.all([makePeerId("-XX1234-")]).pipe(Random.withSeed(7))
       assert.strictEqual(hex(a ?? new Uint8Array()), hex(c ?? new Uint8Array()))

@@ -7,7 +7,7 @@
 import * as NodeServices from "@effect/platform-node/NodeServices"
 import { Effect } from "effect"
 import { Command } from "effect/cli"
-import { EFFECT_TORRENT_VERSION } from "../metainfo/create.ts"
+import { VERSION } from "../version.ts"
 import { createCommand } from "./create.ts"
 import { downloadCommand } from "./download.ts"
 import { runCliMain } from "./errors.ts"
@@ -23,7 +23,7 @@ export const cli = Command.make("effect-torrent").pipe(
 )
 
 export const program = (args: ReadonlyArray<string>) =>
-  Command.runWith(cli, { version: EFFECT_TORRENT_VERSION })(args).pipe(Effect.provide(NodeServices.layer))
+  Command.runWith(cli, { version: VERSION })(args).pipe(Effect.provide(NodeServices.layer))
 
 /** Runs the CLI on this process's arguments; sets the exit code (0 ok, 1 error, 130 interrupted). */
 export const main = (): void => runCliMain(program(process.argv.slice(2)))

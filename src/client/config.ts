@@ -1,5 +1,6 @@
 import type { SessionOptions } from "../peer/index.ts"
 import { DEFAULT_SESSION_OPTIONS } from "../peer/index.ts"
+import { PEER_ID_PREFIX } from "../version.ts"
 
 /** Everything a client can be told. Every field has a default (see `resolveConfig`). */
 export interface ClientConfig {
@@ -15,7 +16,7 @@ export interface ClientConfig {
   readonly maxPeersPerTorrent?: number
   /** Connection attempts in progress at once (half-open). Default 20. */
   readonly maxHalfOpen?: number
-  /** Peer-id prefix, BEP 20 style. Default "-ET0001-". */
+  /** Peer-id prefix, BEP 20 style. Default `PEER_ID_PREFIX` ("-ET0100-" for 0.1.0). */
   readonly peerIdPrefix?: string
   /** Regular upload slots per torrent (the optimistic one comes on top). Default 4. */
   readonly uploadSlots?: number
@@ -68,7 +69,7 @@ export const resolveConfig = (config: ClientConfig): ResolvedConfig => ({
   maxPeers: config.maxPeers ?? 200,
   maxPeersPerTorrent: config.maxPeersPerTorrent ?? 50,
   maxHalfOpen: config.maxHalfOpen ?? 20,
-  peerIdPrefix: config.peerIdPrefix ?? "-ET0001-",
+  peerIdPrefix: config.peerIdPrefix ?? PEER_ID_PREFIX,
   uploadSlots: config.uploadSlots ?? 4,
   connectTimeoutMillis: config.connectTimeoutMillis ?? 10_000,
   handshakeTimeoutMillis: config.handshakeTimeoutMillis ?? 15_000,

@@ -5,6 +5,7 @@
  */
 import { Effect, Result } from "effect"
 import type { Connection } from "../net/index.ts"
+import { CLIENT_VERSION } from "../version.ts"
 import {
   decodeExtendedHandshake,
   decodeUtMetadata,
@@ -21,7 +22,6 @@ import { MetadataPeerDropped } from "./errors.ts"
 
 /** Where peers send us ut_metadata messages (our `m`). */
 export const OUR_UT_METADATA_ID = 2
-const CLIENT_VERSION = "effect-torrent 0.1.0"
 
 const write = (conn: Connection, key: PeerKey, message: Message) =>
   conn.write(encodeMessage(message)).pipe(

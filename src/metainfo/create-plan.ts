@@ -6,10 +6,8 @@
 import { createHash, type Hash } from "node:crypto"
 import { type Effect, Schema } from "effect"
 import type { Encodable } from "../bencode/index.ts"
+import { CREATED_BY } from "../version.ts"
 
-/** Keep in step with package.json (test/create.test.ts checks it). */
-export const EFFECT_TORRENT_VERSION = "0.1.0"
-export const DEFAULT_CREATED_BY = `effect-torrent/${EFFECT_TORRENT_VERSION}`
 
 export const MIN_PIECE_LENGTH = 16 * 1024
 /** Upper bound of the automatic choice. */
@@ -206,7 +204,7 @@ export const buildTorrent = (input: {
     info.files = files.map((f) => ({ length: f.length, path: [...f.path] }))
   }
   const urls = tiers.flat()
-  const createdBy = options.createdBy ?? DEFAULT_CREATED_BY
+  const createdBy = options.createdBy ?? CREATED_BY
   return {
     announce: urls[0],
     "announce-list": urls.length > 1 ? tiers.map((t) => [...t]) : undefined,

@@ -42,8 +42,6 @@ export {
   type CreateOptions,
   type CreateProgress,
   CreateTorrentError,
-  DEFAULT_CREATED_BY,
-  EFFECT_TORRENT_VERSION,
   isValidPieceLength,
   PieceHasher
 } from "./create-plan.ts"

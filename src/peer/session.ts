@@ -14,6 +14,7 @@
 import { Clock, Deferred, Effect, Latch, Result } from "effect"
 import { formatAddress } from "../net/index.ts"
 import type { Connection, NetError } from "../net/index.ts"
+import { CLIENT_VERSION } from "../version.ts"
 import {
   Bitfield,
   clientFromPeerId,
@@ -81,7 +82,7 @@ export const DEFAULT_SESSION_OPTIONS: SessionOptions = {
   maxPipeline: DEFAULT_PIPELINE.max,
   maxUploadQueue: 250,
   maxViolations: 500,
-  clientVersion: "effect-torrent 0.1.0",
+  clientVersion: CLIENT_VERSION,
   listenPort: null
 }
 

@@ -36,7 +36,7 @@ export {
   supportsFast
 } from "./handshake.ts"
 export { Message, MessageId, messageName, type MessageTag } from "./message.ts"
-export { clientFromPeerId, DEFAULT_PEER_ID_PREFIX, makePeerId, PEER_ID_LENGTH } from "./peerId.ts"
+export { clientFromPeerId, makePeerId, PEER_ID_LENGTH } from "./peerId.ts"
 export {
   decodeUtMetadata,
   encodeUtMetadata,

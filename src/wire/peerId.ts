@@ -1,8 +1,7 @@
 import { Effect, Random } from "effect"
+import { PEER_ID_PREFIX } from "../version.ts"
 
 export const PEER_ID_LENGTH = 20
-/** Our Azureus-style prefix (BEP 20): client "ET", version 0.0.0.1. */
-export const DEFAULT_PEER_ID_PREFIX = "-ET0001-"
 
 // Unreserved URL characters only, so the id survives tracker query strings unescaped.
 const ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
@@ -11,7 +10,7 @@ const ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz
  * A fresh 20-byte peer id: the prefix (ASCII, truncated to 20 bytes) followed by random
  * alphanumerics drawn from Effect's `Random` (seedable in tests).
  */
-export const makePeerId = (prefix: string = DEFAULT_PEER_ID_PREFIX): Effect.Effect<Uint8Array> =>
+export const makePeerId = (prefix: string = PEER_ID_PREFIX): Effect.Effect<Uint8Array> =>
   Effect.gen(function*() {
     const id = new Uint8Array(PEER_ID_LENGTH)
     const head = new TextEncoder().encode(prefix).subarray(0, PEER_ID_LENGTH)
