@@ -1,4 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
+import { toHex } from "../src/bytes.ts"
 import { Cause, Effect } from "effect"
 import { CliError } from "effect/cli"
 import { execFile, execFileSync } from "node:child_process"
@@ -29,7 +30,7 @@ const cli = (args: ReadonlyArray<string>, cwd = ROOT): Effect.Effect<Run> =>
     })
   })
 
-const hex = (b: Uint8Array | null) => (b === null ? null : Buffer.from(b).toString("hex"))
+const hex = (b: Uint8Array | null) => (b === null ? null : toHex(b))
 /** A fresh temp dir, removed when the test's scope closes. */
 const tempDir = Effect.acquireRelease(
   Effect.sync(() => fs.mkdtempSync(path.join(os.tmpdir(), "et-cli-"))),

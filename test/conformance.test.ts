@@ -9,6 +9,7 @@ import { readdirSync, readFileSync, statSync } from "node:fs"
 import { join, relative } from "node:path"
 import { decode, getBytes, getInt, isDict } from "../src/bencode/index.ts"
 import { type Metainfo, type MetainfoErrorReason, parseMetainfoResult } from "../src/metainfo/index.ts"
+import { toHex as hex } from "../src/bytes.ts"
 
 const ROOT = "fixtures/conformance"
 
@@ -138,7 +139,6 @@ const CREATION_DATES: Record<string, { readonly seconds: number; readonly iso: s
 }
 
 // Hashes computed here, independently of the code under test.
-const hex = (bytes: Uint8Array): string => Buffer.from(bytes).toString("hex")
 const digest = (algorithm: "sha1" | "sha256", bytes: Uint8Array): string => createHash(algorithm).update(bytes).digest("hex")
 
 const walk = (dir: string): ReadonlyArray<string> =>

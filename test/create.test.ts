@@ -17,6 +17,7 @@ import {
 } from "../src/metainfo/create.ts"
 import { parseMetainfo } from "../src/metainfo/index.ts"
 import { CREATED_BY, PEER_ID_PREFIX, VERSION } from "../src/version.ts"
+import { sha1, toHex } from "../src/bytes.ts"
 
 const FIXTURES = path.join(import.meta.dirname, "..", "fixtures", "conformance", "webtorrent-fixtures")
 
@@ -31,8 +32,8 @@ const bytes = (seed: string, n: number): Uint8Array => {
   return out
 }
 
-const sha1 = (b: Uint8Array) => createHash("sha1").update(b).digest()
-const hex = (b: Uint8Array | null) => (b === null ? null : Buffer.from(b).toString("hex"))
+
+const hex = (b: Uint8Array | null) => (b === null ? null : toHex(b))
 
 /** The piece hashes of `data`, computed the obvious way. */
 const expectedPieces = (data: Uint8Array, pieceLength: number): Uint8Array => {

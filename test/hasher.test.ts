@@ -2,7 +2,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Exit, Layer, Scope } from "effect"
 import { allocateShared, FileStorage, makeHashPool, PieceHasher, Storage } from "../src/storage/index.ts"
-import { sha1Inline } from "../src/storage/hasher.ts"
+import { sha1 } from "../src/bytes.ts"
 import { blocksOf, makeFixture, pieceData, pseudoRandomBytes, tempDir } from "./storage-helpers.ts"
 
 describe("PieceHasher (worker threads)", () => {
@@ -16,11 +16,11 @@ describe("PieceHasher (worker threads)", () => {
         return [shared, pseudoRandomBytes(size, i + 1)]
       })
       const digests = yield* Effect.promise(() => Promise.all(inputs.map((d) => pool.hash(d))))
-      inputs.forEach((d, i) => assert.deepStrictEqual(digests[i], sha1Inline(d), `input ${i} (${d.length} bytes)`))
+      inputs.forEach((d, i) => assert.deepStrictEqual(digests[i], sha1(d), `input ${i} (${d.length} bytes)`))
       // a worker reads the view, not the whole shared buffer around it
       const big = allocateShared(100)
       big.fill(1)
-      assert.deepStrictEqual(yield* Effect.promise(() => pool.hash(big.subarray(10, 20))), sha1Inline(new Uint8Array(10).fill(1)))
+      assert.deepStrictEqual(yield* Effect.promise(() => pool.hash(big.subarray(10, 20))), sha1(new Uint8Array(10).fill(1)))
     }).pipe(Effect.scoped))
 
   it.live("the threads exit when the pool's scope closes; jobs still pending are hashed inline", () =>
@@ -33,9 +33,9 @@ describe("PieceHasher (worker threads)", () => {
       const pending = Array.from({ length: 12 }, () => pool.hash(data))
       yield* Scope.close(scope, Exit.void)
       assert.strictEqual(pool.running(), 0)
-      for (const digest of yield* Effect.promise(() => Promise.all(pending))) assert.deepStrictEqual(digest, sha1Inline(data))
+      for (const digest of yield* Effect.promise(() => Promise.all(pending))) assert.deepStrictEqual(digest, sha1(data))
       // after the close, hashing still works (inline)
-      assert.deepStrictEqual(yield* Effect.promise(() => pool.hash(data)), sha1Inline(data))
+      assert.deepStrictEqual(yield* Effect.promise(() => pool.hash(data)), sha1(data))
     }))
 
   it.live("FileStorage with worker hashing: good pieces verify, a corrupt one fails, a recheck finds what is on disk", () =>

@@ -1,4 +1,5 @@
 /** The pure metadata assembly (src/magnet/assembly.ts): examples and properties. */
+import { bytesEqual } from "../src/bytes.ts"
 import { assert, describe, it } from "@effect/vitest"
 import * as fc from "fast-check"
 import {
@@ -28,10 +29,9 @@ const metadataOf = (size: number, seed = 1): Uint8Array => {
   return out
 }
 
-const sameBytes = (a: Uint8Array, b: Uint8Array) => a.length === b.length && a.every((v, i) => v === b[i])
 
 const assemblyFor = (truth: Uint8Array, options: { perPeer?: number; max?: number } = {}) =>
-  makeAssembly({ maxMetadataSize: options.max ?? MAX, perPeer: options.perPeer ?? 2, verify: (m) => sameBytes(m, truth) })
+  makeAssembly({ maxMetadataSize: options.max ?? MAX, perPeer: options.perPeer ?? 2, verify: (m) => bytesEqual(m, truth) })
 
 const slice = (truth: Uint8Array, piece: number) => truth.subarray(piece * KiB16, piece * KiB16 + pieceLength(truth.length, piece))
 
@@ -76,7 +76,7 @@ describe("metadata assembly: examples", () => {
     assert.deepStrictEqual(onData(a, "A", 2, 40_000, slice(truth, 2)), { _tag: "Stored" })
     const done = onData(a, "A", 0, 40_000, slice(truth, 0))
     assert.strictEqual(done._tag, "Complete")
-    if (done._tag === "Complete") assert.isTrue(sameBytes(done.metadata, truth))
+    if (done._tag === "Complete") assert.isTrue(bytesEqual(done.metadata, truth))
     checkInvariants(a)
   })
 
@@ -289,7 +289,7 @@ describe("metadata assembly: properties", () => {
         (size, kinds, choices, perPeer) => {
           const truth = metadataOf(size, size)
           const { a, kindOf, mismatches, metadata } = simulate(truth, kinds, choices, perPeer)
-          if (metadata !== undefined) assert.isTrue(sameBytes(metadata, truth))
+          if (metadata !== undefined) assert.isTrue(bytesEqual(metadata, truth))
           for (const m of mismatches) {
             assert.isTrue(m.contributors.some((k) => kindOf.get(k) === "liar"), m.contributors.join())
             assert.isTrue(m.banned.length === 0 || (m.contributors.length === 1 && m.banned[0] === m.contributors[0]))

@@ -4,14 +4,13 @@ import * as fc from "fast-check"
 import {
   formatMagnet,
   fromBase32,
-  fromHex,
   type Magnet,
   type MagnetErrorReason,
   parseMagnet,
   parseMagnetResult,
-  toBase32,
-  toHex
+  toBase32
 } from "../src/metainfo/index.ts"
+import { fromHex, toHex } from "../src/bytes.ts"
 
 const HEX = "c12fe1c06bba254a9dc9f519b335aa7c1367a88a"
 const V2 = "d8dd32ac93357c368556af3ac1d95c9d76bd0dff6fa9833ecdac3d53134efabb"

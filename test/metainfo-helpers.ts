@@ -1,9 +1,8 @@
 /** Builders for synthetic torrents with real hashes (tests only). */
-import { createHash } from "node:crypto"
 import { type Encodable, encode, keyFromBytes } from "../src/bencode/index.ts"
 import { filePieceLayer, fileMerkleRoot } from "../src/metainfo/index.ts"
+import { sha1 } from "../src/bytes.ts"
 
-export const sha1 = (b: Uint8Array) => new Uint8Array(createHash("sha1").update(b).digest())
 
 export const piecesOf = (payload: Uint8Array, pieceLength: number): Uint8Array => {
   const n = Math.ceil(payload.length / pieceLength)

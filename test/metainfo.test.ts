@@ -11,9 +11,9 @@ import {
   parseInfoDict,
   parseMetainfo,
   parseMetainfoResult,
-  toHex,
   v2PieceRanges
 } from "../src/metainfo/index.ts"
+import { toHex } from "../src/bytes.ts"
 import { content, multiInfo, piecesOf, singleInfo, torrent, v2Torrent } from "./metainfo-helpers.ts"
 
 const parse = (bytes: Uint8Array): Metainfo => {

@@ -10,7 +10,8 @@ import * as fc from "fast-check"
 import { advanceUntil, inVirtualTime } from "../src/sim/index.ts"
 import { makeSimHasher } from "../src/sim/hashing.ts"
 import { currentVirtualTime } from "../src/sim/virtual-time.ts"
-import { allocateShared, sha1Inline } from "../src/storage/hasher.ts"
+import { sha1 } from "../src/bytes.ts"
+import { allocateShared } from "../src/storage/hasher.ts"
 
 describe("virtual time", () => {
   it.effect("sleeps wake in time order, ties in the order they were started, at their exact virtual time", () =>
@@ -65,7 +66,7 @@ describe("virtual time", () => {
         const start = yield* Clock.currentTimeMillis
         const hashing = yield* Effect.forkChild(hasher.sha1(piece))
         yield* advanceUntil({ done: () => hashing.pollUnsafe() !== undefined, deadlineMs: 1000, stepMs: 10 })
-        assert.deepStrictEqual(yield* Fiber.join(hashing), sha1Inline(piece))
+        assert.deepStrictEqual(yield* Fiber.join(hashing), sha1(piece))
         assert.strictEqual((yield* Clock.currentTimeMillis) - start, 250)
       }).pipe(Effect.scoped),
       { seed: 1 }

@@ -1,4 +1,5 @@
 /** FileStorage on real files: resume trust, recheck after changes on disk, lazily created files, symlinks. */
+import { toHex } from "../src/bytes.ts"
 import { existsSync } from "node:fs"
 import * as Fs from "node:fs/promises"
 import * as NodePath from "node:path"
@@ -16,7 +17,7 @@ const open = (meta: Metainfo, options: OpenOptions) =>
 const putAll = (t: TorrentStorage, blocks: ReadonlyArray<Block>) =>
   Effect.forEach(blocks, (b) => t.putBlock(b.piece, b.begin, b.data))
 
-const hex = (bytes: Uint8Array | null) => Buffer.from(bytes ?? new Uint8Array(0)).toString("hex")
+const hex = (bytes: Uint8Array | null) => toHex(bytes ?? new Uint8Array(0))
 
 /** Opens, counting recheck progress calls (0 = the resume record was trusted). */
 const openCounting = (meta: Metainfo, directory: string) =>

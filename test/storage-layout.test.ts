@@ -5,7 +5,8 @@ import * as Bitfield from "../src/storage/bitfield.ts"
 import { fromIoError } from "../src/storage/errors.ts"
 import { isInside, type Layout, makeLayout, pieceSpans, resolveInside, spans, wantedPieces } from "../src/storage/layout.ts"
 import { makeLru } from "../src/storage/lru.ts"
-import { addBlock, digest, isAligned, isComplete, makePartial, sha1 } from "../src/storage/partial.ts"
+import { fromHex, sha1, toHex } from "../src/bytes.ts"
+import { addBlock, digest, isAligned, isComplete, makePartial } from "../src/storage/partial.ts"
 import { makeFixture, pseudoRandomBytes } from "./storage-helpers.ts"
 
 const layoutOf = (lengths: ReadonlyArray<number>, pieceLength: number): Layout => {
@@ -83,10 +84,10 @@ describe("storage building blocks", () => {
     const bits = Bitfield.fromBooleans([true, false, false, false, false, false, false, false, false, true])
     assert.deepStrictEqual(bits, Uint8Array.of(0x80, 0x40))
     assert.strictEqual(Bitfield.count(bits, 10), 2)
-    assert.deepStrictEqual(Bitfield.fromHex(Bitfield.toHex(bits), 10), bits)
-    assert.isNull(Bitfield.fromHex("8060", 10))
-    assert.isNull(Bitfield.fromHex("80", 10))
-    assert.isNull(Bitfield.fromHex("zz40", 10))
+    assert.deepStrictEqual(Bitfield.checked(fromHex(toHex(bits)), 10), bits)
+    assert.isNull(Bitfield.checked(fromHex("8060"), 10))
+    assert.isNull(Bitfield.checked(fromHex("80"), 10))
+    assert.isNull(Bitfield.checked(fromHex("zz40"), 10))
   })
 
   it("partial pieces: alignment, duplicates, incremental hash equals one-shot hash", () => {

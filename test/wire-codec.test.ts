@@ -1,4 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
+import { toHex as hex } from "../src/bytes.ts"
 import { Effect, Result, Schema, SchemaIssue } from "effect"
 import * as fc from "fast-check"
 import {
@@ -49,7 +50,6 @@ const err = (frame: ArrayLike<number>): WireError => {
   if (Result.isSuccess(r)) throw new Error(`unexpected success: ${JSON.stringify(r.success)}`)
   return r.failure
 }
-const hex = (b: Uint8Array) => Buffer.from(b).toString("hex")
 
 describe("wire: message examples (BEP 3/5/6/10)", () => {
   it("payload-less messages", () => {

@@ -1,4 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
+import { toHex as hex } from "../src/bytes.ts"
 import { Result } from "effect"
 import * as fc from "fast-check"
 import {
@@ -12,7 +13,6 @@ import {
   type Message
 } from "../src/wire/index.ts"
 
-const hex = (b: Uint8Array) => Buffer.from(b).toString("hex")
 
 const concat = (parts: ReadonlyArray<Uint8Array>): Uint8Array => {
   const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0))

@@ -1,4 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
+import { toHex as hex } from "../src/bytes.ts"
 import { Effect, Random, Result, Schema } from "effect"
 import * as fc from "fast-check"
 import { encode } from "../src/bencode/index.ts"
@@ -23,7 +24,6 @@ import {
 } from "../src/wire/index.ts"
 
 const ascii = (s: string) => new TextEncoder().encode(s)
-const hex = (b: Uint8Array) => Buffer.from(b).toString("hex")
 const infoHash = Uint8Array.from({ length: 20 }, (_, i) => i + 1)
 const peerId = ascii("-TR4000-abcdefghijkl")
 

@@ -4,7 +4,7 @@
  * `BencodeError` (reason MissingField / WrongType) naming the field.
  */
 import { Result } from "effect"
-import { latin1 } from "./decode.ts"
+import { latin1 } from "../bytes.ts"
 import { keyToBytes } from "./encode.ts"
 import { BencodeError } from "./error.ts"
 import type { BencodeDict, BencodeValue } from "./value.ts"

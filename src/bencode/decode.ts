@@ -19,6 +19,7 @@
  * callers needing canonical form (BEP 52) can reject.
  */
 import { Result } from "effect"
+import { latin1 } from "../bytes.ts"
 import { BencodeError, type BencodeErrorReason } from "./error.ts"
 import type { BencodeDict, BencodeValue } from "./value.ts"
 
@@ -69,20 +70,6 @@ class Failure {
 
 const describeByte = (b: number | undefined) =>
   b === undefined ? "end of input" : b >= 0x20 && b < 0x7f ? `'${String.fromCharCode(b)}'` : `0x${b.toString(16).padStart(2, "0")}`
-
-/** Bytes -> binary string (one char per byte). */
-export const latin1 = (bytes: Uint8Array, start = 0, end = bytes.length): string => {
-  let out = ""
-  if (end - start <= 32) {
-    // dict keys are short: a plain loop beats any bulk conversion here
-    for (let i = start; i < end; i++) out += String.fromCharCode(bytes[i] ?? 0)
-    return out
-  }
-  for (let i = start; i < end; i += 4096) {
-    out += String.fromCharCode(...bytes.subarray(i, Math.min(end, i + 4096)))
-  }
-  return out
-}
 
 const compareBytes = (a: Uint8Array, aStart: number, aEnd: number, bStart: number, bEnd: number): number => {
   const n = Math.min(aEnd - aStart, bEnd - bStart)

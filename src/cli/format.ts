@@ -48,8 +48,6 @@ export const parseSize = (input: string): number | undefined => {
   return Number.isSafeInteger(value) ? value : undefined
 }
 
-export const toHex = (bytes: Uint8Array): string => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("hex")
-
 /** A value on one line: control characters (from a torrent someone else wrote) are escaped. */
 export const oneLine = (s: string): string =>
   // eslint-disable-next-line no-control-regex

@@ -3,7 +3,7 @@
  * error reporting, formatting, the progress bar, reading a .torrent argument.
  */
 export { CliInputError, describeError, describePlatformError, failureLine, fsError, runCliMain } from "./errors.ts"
-export { formatBytes, formatRate, oneLine, parseSize, toHex } from "./format.ts"
+export { formatBytes, formatRate, oneLine, parseSize } from "./format.ts"
 export { type InfoJson, magnetJson, torrentJson } from "./info-render.ts"
 export { isMagnetArgument, readTorrentFile } from "./info.ts"
 export { makeProgressBar, type ProgressBar, renderProgress } from "./progress.ts"

@@ -4,7 +4,8 @@
  */
 import type { Magnet } from "../metainfo/index.ts"
 import type { Metainfo, TorrentFile } from "../metainfo/model.ts"
-import { formatBytes, oneLine, toHex } from "./format.ts"
+import { toHex } from "../bytes.ts"
+import { formatBytes, oneLine } from "./format.ts"
 
 /** The `info --json` object (same keys for torrents and magnets; unknown values are null). */
 export interface InfoJson {

@@ -17,6 +17,7 @@
  */
 import { Context, type Duration, Effect, Exit, FileSystem, Layer, Option, Scope } from "effect"
 import type { Metainfo } from "../metainfo/model.ts"
+import { toHex } from "../bytes.ts"
 import { fetchMetadata, type MetadataProgress } from "../magnet/index.ts"
 import { parseMagnet, parseMetainfo } from "../metainfo/index.ts"
 import { type Address, Network } from "../net/index.ts"
@@ -171,7 +172,7 @@ export const makeClient = (config: ClientConfig, extraPeerSources: ReadonlyArray
           Option.isSome(fs) ? Effect.provideService(FileSystem.FileSystem, fs.value) : (e) => e
         )
       }
-      const key = meta.infoHash === null ? null : Buffer.from(meta.infoHash).toString("hex")
+      const key = meta.infoHash === null ? null : toHex(meta.infoHash)
       if (key === null) return yield* new ClientError({ reason: "Unsupported", detail: `${meta.name}: v2-only torrents cannot be downloaded yet` })
       if (torrents.has(key)) return yield* new ClientError({ reason: "Duplicate", detail: `${meta.name} is already added` })
       const scope = yield* Scope.fork(torrentsScope, "sequential")

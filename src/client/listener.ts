@@ -5,6 +5,7 @@
  * silent or malformed openers are closed.
  */
 import { Effect } from "effect"
+import { toHex } from "../bytes.ts"
 import { type Address, Network, serve } from "../net/index.ts"
 import { readHandshakeHeader } from "../peer/index.ts"
 import type { Torrent } from "../torrent/index.ts"
@@ -22,7 +23,7 @@ export const listenForPeers = (address: Address, lookup: (infoHash: string) => T
         Effect.gen(function*() {
           const framer = makeFramer()
           const header = yield* readHandshakeHeader(conn, framer).pipe(Effect.timeout(HEADER_TIMEOUT))
-          const torrent = lookup(Buffer.from(header.infoHash).toString("hex"))
+          const torrent = lookup(toHex(header.infoHash))
           if (torrent === undefined) return yield* conn.close
           yield* torrent.acceptIncoming(conn, framer, header)
         }).pipe(Effect.catch(() => conn.close))

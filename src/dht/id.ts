@@ -3,22 +3,13 @@
  * Distances are compared byte-wise (XOR metric, BEP 5) without bigint.
  */
 import { Effect, Random } from "effect"
+import { latin1 } from "../bytes.ts"
 
 export const ID_LENGTH = 20
 export const ID_BITS = 160
 
 /** Map/Set key for an id: a binary string, one char per byte. */
-export const idKey = (id: Uint8Array): string => {
-  let out = ""
-  for (let i = 0; i < id.length; i++) out += String.fromCharCode(id[i] ?? 0)
-  return out
-}
-
-export const idEquals = (a: Uint8Array, b: Uint8Array): boolean => {
-  if (a.length !== b.length) return false
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false
-  return true
-}
+export const idKey = (id: Uint8Array): string => latin1(id)
 
 /** Sign of `distance(a, target) - distance(b, target)`. */
 export const compareDistance = (target: Uint8Array, a: Uint8Array, b: Uint8Array): number => {
@@ -66,5 +57,3 @@ export const randomBytes = (n: number): Effect.Effect<Uint8Array> =>
   })
 
 export const randomId: Effect.Effect<Uint8Array> = randomBytes(ID_LENGTH)
-
-export const toHex = (bytes: Uint8Array): string => Buffer.from(bytes).toString("hex")

@@ -9,7 +9,8 @@ import { Effect } from "effect"
 import { type Address, formatAddress } from "../net/index.ts"
 import type { NodeInfo } from "./compact.ts"
 import type { DhtQueryError } from "./errors.ts"
-import { compareDistance, idEquals, idKey } from "./id.ts"
+import { bytesEqual } from "../bytes.ts"
+import { compareDistance, idKey } from "./id.ts"
 import type { KrpcResponse, QueryBody } from "./krpc.ts"
 import { K } from "./table.ts"
 
@@ -63,7 +64,7 @@ export const lookup = Effect.fn("Dht.lookup")(function*(options: LookupOptions) 
   let responded = 0
 
   const learn = (node: NodeInfo) => {
-    if (idEquals(node.id, ownId)) return
+    if (bytesEqual(node.id, ownId)) return
     const key = idKey(node.id)
     if (!candidates.has(key)) candidates.set(key, { node, state: "new", token: undefined })
   }
@@ -89,7 +90,7 @@ export const lookup = Effect.fn("Dht.lookup")(function*(options: LookupOptions) 
       Effect.tap((r) =>
         Effect.sync(() => {
           absorb(r)
-          if (!idEquals(r.id, ownId)) {
+          if (!bytesEqual(r.id, ownId)) {
             candidates.set(idKey(r.id), { node: { id: r.id, address }, state: "answered", token: r.token })
           }
         })
@@ -117,7 +118,7 @@ export const lookup = Effect.fn("Dht.lookup")(function*(options: LookupOptions) 
           onFailure: () => Effect.sync(() => { c.state = "failed" }),
           onSuccess: (r) =>
             Effect.sync(() => {
-              if (!idEquals(r.id, c.node.id)) {
+              if (!bytesEqual(r.id, c.node.id)) {
                 c.state = "failed" // answered under another id: not the node we were told about
                 return
               }

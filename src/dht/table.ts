@@ -14,7 +14,8 @@
  */
 import type { Address } from "../net/index.ts"
 import type { NodeInfo } from "./compact.ts"
-import { commonPrefixLength, compareDistance, ID_BITS, idEquals, idWithPrefix } from "./id.ts"
+import { bytesEqual } from "../bytes.ts"
+import { commonPrefixLength, compareDistance, ID_BITS, idWithPrefix } from "./id.ts"
 
 export const K = 8
 /** BEP 5: a node with no activity for 15 minutes becomes questionable; buckets refresh after 15 minutes. */
@@ -88,7 +89,7 @@ const splitLast = (table: RoutingTable): RoutingTable => {
 }
 
 const pushReplacement = (replacements: ReadonlyArray<NodeEntry>, entry: NodeEntry) => {
-  const rest = replacements.filter((r) => !idEquals(r.id, entry.id))
+  const rest = replacements.filter((r) => !bytesEqual(r.id, entry.id))
   rest.push(entry)
   return rest.length > K ? rest.slice(rest.length - K) : rest
 }
@@ -105,7 +106,7 @@ export interface Heard {
  * spoofer cannot hijack a slot.
  */
 export const heard = (table: RoutingTable, node: NodeInfo, kind: "response" | "query", now: number): Heard => {
-  if (idEquals(node.id, table.ownId)) return { table, ping: [] }
+  if (bytesEqual(node.id, table.ownId)) return { table, ping: [] }
   const touch = (e: NodeEntry): NodeEntry =>
     kind === "response"
       ? { ...e, lastResponse: now, failures: 0 }
@@ -115,7 +116,7 @@ export const heard = (table: RoutingTable, node: NodeInfo, kind: "response" | "q
     const index = bucketIndex(current, node.id)
     const bucket = current.buckets[index]
     if (bucket === undefined) break
-    const at = bucket.nodes.findIndex((e) => idEquals(e.id, node.id))
+    const at = bucket.nodes.findIndex((e) => bytesEqual(e.id, node.id))
     if (at >= 0) {
       const existing = bucket.nodes[at]
       if (existing === undefined || existing.address.host !== node.address.host || existing.address.port !== node.address.port) {
@@ -127,7 +128,7 @@ export const heard = (table: RoutingTable, node: NodeInfo, kind: "response" | "q
     }
     const fresh: NodeEntry = touch({ id: node.id, address: node.address, lastResponse: -1, lastQuery: -1, failures: 0 })
     if (bucket.nodes.length < K) {
-      const replacements = bucket.replacements.filter((r) => !idEquals(r.id, node.id))
+      const replacements = bucket.replacements.filter((r) => !bytesEqual(r.id, node.id))
       return {
         table: setBucket(current, index, { nodes: [...bucket.nodes, fresh], replacements, lastChanged: now }),
         ping: []
@@ -160,10 +161,10 @@ export const failed = (table: RoutingTable, id: Uint8Array, now: number): Routin
   const index = bucketIndex(table, id)
   const bucket = table.buckets[index]
   if (bucket === undefined) return table
-  const at = bucket.nodes.findIndex((e) => idEquals(e.id, id))
+  const at = bucket.nodes.findIndex((e) => bytesEqual(e.id, id))
   const existing = bucket.nodes[at]
   if (existing === undefined) {
-    const replacements = bucket.replacements.filter((r) => !idEquals(r.id, id))
+    const replacements = bucket.replacements.filter((r) => !bytesEqual(r.id, id))
     return replacements.length === bucket.replacements.length ? table : setBucket(table, index, { ...bucket, replacements })
   }
   const updated = { ...existing, failures: existing.failures + 1 }
@@ -182,7 +183,7 @@ export const allNodes = (table: RoutingTable): ReadonlyArray<NodeEntry> => table
 export const size = (table: RoutingTable): number => table.buckets.reduce((n, b) => n + b.nodes.length, 0)
 
 export const find = (table: RoutingTable, id: Uint8Array): NodeEntry | undefined =>
-  table.buckets[bucketIndex(table, id)]?.nodes.find((e) => idEquals(e.id, id))
+  table.buckets[bucketIndex(table, id)]?.nodes.find((e) => bytesEqual(e.id, id))
 
 /** The `count` non-bad nodes closest to `target` by XOR distance, closest first. */
 export const closest = (table: RoutingTable, target: Uint8Array, count: number, now: number): ReadonlyArray<NodeEntry> =>

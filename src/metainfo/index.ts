@@ -1,6 +1,6 @@
 /**
  * Metainfo: .torrent parsing (v1, v2, hybrid), info-dict parsing for BEP 9,
- * magnet links, info-hash helpers. The shared model lives in model.ts.
+ * magnet links (hex, byte equality and digests live in src/bytes.ts). The shared model lives in model.ts.
  */
 import { Effect } from "effect"
 import type { MagnetError, MetainfoError } from "./errors.ts"
@@ -8,18 +8,7 @@ import { type Magnet, parseMagnetResult } from "./magnet.ts"
 import type { Metainfo } from "./model.ts"
 import { type InfoDictExtras, parseInfoDictResult, parseMetainfoResult } from "./parse.ts"
 
-export {
-  bytesEqual,
-  fromBase32,
-  fromHex,
-  infoHashHex,
-  infoHashV2Hex,
-  sha1,
-  sha256,
-  toBase32,
-  toHex,
-  truncateInfoHashV2
-} from "./encoding.ts"
+export { fromBase32, toBase32 } from "./encoding.ts"
 export { MagnetError, MagnetErrorReason, MetainfoError, MetainfoErrorReason } from "./errors.ts"
 export { formatMagnet, type Magnet, MAX_SELECT_ONLY, parseMagnetResult } from "./magnet.ts"
 export { BLOCK_SIZE, fileMerkleRoot, filePieceLayer, merkleRoot, pieceLayerRoot, zeroSubtreeRoot } from "./merkle.ts"

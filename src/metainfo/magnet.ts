@@ -9,7 +9,8 @@
  * Values are form-decoded: "+" means a space (so `formatMagnet` writes "%2B").
  */
 import { Result } from "effect"
-import { bytesEqual, fromBase32, fromHex, toHex } from "./encoding.ts"
+import { bytesEqual, fromHex, toHex } from "../bytes.ts"
+import { fromBase32 } from "./encoding.ts"
 import { MagnetError, type MagnetErrorReason } from "./errors.ts"
 
 export interface Magnet {

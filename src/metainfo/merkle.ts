@@ -5,6 +5,7 @@
  * piece-layer padding entries are roots of all-zero subtrees of that height.
  */
 import { createHash } from "node:crypto"
+import { sha256 } from "../bytes.ts"
 
 export const BLOCK_SIZE = 16384
 
@@ -52,7 +53,7 @@ export const pieceLayerRoot = (layer: Uint8Array, pieceLength: number): Uint8Arr
 export const fileMerkleRoot = (data: Uint8Array, pieceLength: number): Uint8Array => {
   const leaves: Array<Uint8Array> = []
   for (let i = 0; i < data.length; i += BLOCK_SIZE) {
-    leaves.push(new Uint8Array(createHash("sha256").update(data.subarray(i, i + BLOCK_SIZE)).digest()))
+    leaves.push(sha256(data.subarray(i, i + BLOCK_SIZE)))
   }
   if (leaves.length > pieceLength / BLOCK_SIZE) {
     // multi-piece file: the tree is built over whole-piece subtrees
@@ -70,7 +71,7 @@ export const filePieceLayer = (data: Uint8Array, pieceLength: number): Uint8Arra
     const leaves: Array<Uint8Array> = []
     const chunk = data.subarray(p * pieceLength, (p + 1) * pieceLength)
     for (let i = 0; i < chunk.length; i += BLOCK_SIZE) {
-      leaves.push(new Uint8Array(createHash("sha256").update(chunk.subarray(i, i + BLOCK_SIZE)).digest()))
+      leaves.push(sha256(chunk.subarray(i, i + BLOCK_SIZE)))
     }
     out.set(merkleRootFixed(leaves, perPiece), 32 * p)
   }

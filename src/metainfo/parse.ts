@@ -16,7 +16,7 @@ import {
 import type { RawEntry } from "./entries.ts"
 import type { MetainfoError } from "./errors.ts"
 import { readCreationDate, readText, readTrackers, readWebSeeds } from "./extras.ts"
-import { sha1, sha256, toHex } from "./encoding.ts"
+import { sha1, sha256, toHex } from "../bytes.ts"
 import { invalid, toMetainfoError } from "./fail.ts"
 import { layoutFiles } from "./layout.ts"
 import { MAX_BENCODE_DEPTH, MAX_BENCODE_ELEMENTS, MAX_PIECE_LENGTH, MAX_PIECES, MIN_V2_PIECE_LENGTH } from "./limits.ts"

@@ -2,7 +2,7 @@
 import { type BencodeDict, type BencodeValue, getBytes, getField, isBytes, isDict, keyBytes } from "../bencode/index.ts"
 import type { RawEntry } from "./entries.ts"
 import { readAttr, readLength, readSymlink } from "./entries.ts"
-import { toHex } from "./encoding.ts"
+import { toHex } from "../bytes.ts"
 import { invalid } from "./fail.ts"
 import { MAX_FILE_TREE_DEPTH, MAX_FILES } from "./limits.ts"
 import { pieceLayerRoot } from "./merkle.ts"

@@ -1,14 +1,9 @@
 import { Effect, Result } from "effect"
 import type { Duration } from "effect"
+import { bytesEqual } from "../bytes.ts"
 import { type Connection, formatAddress, type NetError } from "../net/index.ts"
 import { encodeHandshake, type Framer, type Handshake, type HandshakeHeader } from "../wire/index.ts"
 import { PeerError } from "./errors.ts"
-
-const sameBytes = (a: Uint8Array, b: Uint8Array): boolean => {
-  if (a.length !== b.length) return false
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false
-  return true
-}
 
 const networkError = (conn: Connection) => (e: NetError) =>
   new PeerError({ reason: "Network", peer: formatAddress(conn.remote), detail: e.message })
@@ -51,10 +46,10 @@ export const validateHandshake = (
   theirs: Handshake
 ): Effect.Effect<Handshake, PeerError> => {
   const peer = formatAddress(conn.remote)
-  if (!sameBytes(theirs.infoHash, ours.infoHash)) {
+  if (!bytesEqual(theirs.infoHash, ours.infoHash)) {
     return Effect.fail(new PeerError({ reason: "Handshake", peer, detail: "handshake for another torrent" }))
   }
-  if (sameBytes(theirs.peerId, ours.peerId)) {
+  if (bytesEqual(theirs.peerId, ours.peerId)) {
     return Effect.fail(new PeerError({ reason: "Handshake", peer, detail: "connected to ourselves" }))
   }
   return Effect.succeed(theirs)

@@ -3,9 +3,9 @@
  * stream, so no randomness is drawn from the simulation), a real v1 info dict encoded
  * with our bencode encoder and parsed back with the real metainfo parser.
  */
-import { createHash } from "node:crypto"
 import { Effect } from "effect"
 import { encode } from "../bencode/index.ts"
+import { sha1, toHex } from "../bytes.ts"
 import { parseMetainfo } from "../metainfo/index.ts"
 import type { Metainfo } from "../metainfo/model.ts"
 
@@ -52,7 +52,7 @@ export const makeSimTorrent = Effect.fn("Sim.makeTorrent")(function*(options: Si
   const pieces = new Uint8Array(20 * count)
   for (let i = 0; i < count; i++) {
     const piece = content.subarray(i * options.pieceLength, Math.min(options.size, (i + 1) * options.pieceLength))
-    pieces.set(createHash("sha1").update(piece).digest(), 20 * i)
+    pieces.set(sha1(piece), 20 * i)
   }
   const trackers = options.trackers ?? []
   const bytes = encode({
@@ -61,7 +61,7 @@ export const makeSimTorrent = Effect.fn("Sim.makeTorrent")(function*(options: Si
     info: { name: options.name ?? "sim.bin", "piece length": options.pieceLength, length: options.size, pieces }
   })
   const metainfo = yield* parseMetainfo(bytes)
-  const infoHash = metainfo.infoHash === null ? "" : Buffer.from(metainfo.infoHash).toString("hex")
+  const infoHash = metainfo.infoHash === null ? "" : toHex(metainfo.infoHash)
   const torrent: SimTorrent = { metainfo, bytes, content, infoHash }
   return torrent
 })

@@ -6,8 +6,8 @@
  * then depends only on the host, never on the order in which fibers happened to draw
  * numbers, so a scenario can be reshaped without shifting every other node's id.
  */
-import { createHash } from "node:crypto"
 import { Context, Effect, FileSystem, Layer, type Scope, Stream } from "effect"
+import { sha1 } from "../bytes.ts"
 import { Client, type ClientConfig, type ClientService } from "../client/index.ts"
 import { Dht, type DhtConfig, make as makeDht } from "../dht/index.ts"
 import { Network } from "../net/index.ts"
@@ -21,7 +21,7 @@ import type { HostOptions, World } from "./world.ts"
 export const DHT_PORT = 6881
 
 /** A 20-byte node id from a label (deterministic, uniformly spread). */
-export const simNodeId = (label: string): Uint8Array => new Uint8Array(createHash("sha1").update(label).digest())
+export const simNodeId = (label: string): Uint8Array => sha1(label)
 
 /** The DHT needs a FileSystem only for its state file, which simulated nodes never have. */
 const noFiles = FileSystem.makeNoop({})

@@ -1,5 +1,6 @@
 /** What a scenario run reports: per-peer statistics, swarm totals, the trace. */
 import { Effect } from "effect"
+import { bytesEqual } from "../bytes.ts"
 import type { Storage } from "../storage/index.ts"
 import type { SimTorrent } from "./content.ts"
 import type { Role, SimHost } from "./hosts.ts"
@@ -75,7 +76,7 @@ export const verifyMemoryCopies = (torrent: SimTorrent, storages: ReadonlyArray<
           const start = i * pieceLength
           const end = Math.min(torrent.content.length, start + pieceLength)
           const bytes = yield* opened.read(i, 0, end - start)
-          if (Buffer.compare(bytes, torrent.content.subarray(start, end)) !== 0) return false
+          if (!bytesEqual(bytes, torrent.content.subarray(start, end))) return false
         }
         return true
       })).pipe(Effect.orElseSucceed(() => false))

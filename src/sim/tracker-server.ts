@@ -14,6 +14,7 @@
  */
 import { Clock, Effect, Random } from "effect"
 import type { Scope } from "effect"
+import { toHex } from "../bytes.ts"
 import { type Address, formatAddress, type NetError, Network } from "../net/index.ts"
 
 export interface TrackerServerOptions {
@@ -40,8 +41,6 @@ const PROTOCOL_ID = 0x41727101980n
 const CONNECTION_TTL_MS = 120_000
 const DEFAULT_NUMWANT = 50
 const MAX_NUMWANT = 200
-
-const hex = (b: Uint8Array) => Buffer.from(b.buffer, b.byteOffset, b.length).toString("hex")
 
 const errorPacket = (transactionId: number, message: string): Uint8Array => {
   const text = new TextEncoder().encode(message)
@@ -88,7 +87,7 @@ export const runTrackerServer = (options: TrackerServerOptions): Effect.Effect<n
 
     const announce = (p: Uint8Array, v: DataView, tid: number, from: Address) =>
       Effect.gen(function*() {
-        const key = hex(p.subarray(16, 36))
+        const key = toHex(p.subarray(16, 36))
         const left = Number(v.getBigUint64(64))
         const event = v.getUint32(80)
         const numwantRaw = v.getInt32(92)
@@ -137,7 +136,7 @@ export const runTrackerServer = (options: TrackerServerOptions): Effect.Effect<n
       o.setUint32(0, 2)
       o.setUint32(4, tid)
       for (let i = 0; i < count; i++) {
-        const swarm = swarms.get(hex(p.subarray(16 + 20 * i, 36 + 20 * i)))
+        const swarm = swarms.get(toHex(p.subarray(16 + 20 * i, 36 + 20 * i)))
         let seeders = 0
         for (const e of swarm?.peers.values() ?? []) if (e.left === 0) seeders++
         o.setUint32(8 + 12 * i, seeders)

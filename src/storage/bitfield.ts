@@ -22,13 +22,9 @@ export const fromBooleans = (values: ReadonlyArray<boolean>): Uint8Array => {
   return bits
 }
 
-export const toHex = (bits: Uint8Array): string => Array.from(bits, (b) => b.toString(16).padStart(2, "0")).join("")
-
-/** Parses a hex bitfield for `count` pieces; null when the length is wrong or spare bits are set. */
-export const fromHex = (hex: string, n: number): Uint8Array | null => {
-  const bits = make(n)
-  if (hex.length !== bits.length * 2 || !/^[0-9a-f]*$/.test(hex)) return null
-  for (let i = 0; i < bits.length; i++) bits[i] = Number.parseInt(hex.slice(2 * i, 2 * i + 2), 16)
+/** Checks a bitfield read back (from hex) for `n` pieces; null when the length is wrong or spare bits are set. */
+export const checked = (bits: Uint8Array | undefined, n: number): Uint8Array | null => {
+  if (bits === undefined || bits.length !== Math.ceil(n / 8)) return null
   for (let i = n; i < bits.length * 8; i++) if (get(bits, i)) return null
   return bits
 }

@@ -16,7 +16,7 @@
  * inline, so `sha1` accepts any bytes; a job never hangs: once its thread stops (the pool
  * closed, or the thread crashed) it is hashed inline instead.
  */
-import { createHash } from "node:crypto"
+import { sha1 } from "../bytes.ts"
 import { availableParallelism } from "node:os"
 import { Worker } from "node:worker_threads"
 import { Context, Effect, Layer } from "effect"
@@ -71,8 +71,6 @@ export interface HashPool {
   /** Threads that have not exited (0 once the pool's scope closed). */
   readonly running: () => number
 }
-
-export const sha1Inline = (data: Uint8Array): Uint8Array => new Uint8Array(createHash("sha1").update(data).digest())
 
 export const allocateShared = (size: number): Uint8Array => new Uint8Array(new SharedArrayBuffer(size))
 
@@ -149,7 +147,7 @@ export const makeHashPool = (threads = Math.max(1, Math.min(4, availableParallel
       }
 
       const inline = (data: Uint8Array): HashJob => {
-        const digest = sha1Inline(data)
+        const digest = sha1(data)
         return { poll: () => digest, collect: () => digest }
       }
 
@@ -173,13 +171,13 @@ export const makeHashPool = (threads = Math.max(1, Math.min(4, availableParallel
             }
             if (fallback !== undefined) return fallback
             // not started: hash it here, now (a sleeping thread can take milliseconds to wake)
-            if (Atomics.compareExchange(state, 0, QUEUED, STOLEN) === QUEUED) return (fallback = sha1Inline(data))
+            if (Atomics.compareExchange(state, 0, QUEUED, STOLEN) === QUEUED) return (fallback = sha1(data))
             const deadline = performance.now() + COLLECT_PATIENCE_MS
             while (Atomics.load(state, 0) === RUNNING) {
-              if (performance.now() > deadline) return (fallback = sha1Inline(data))
+              if (performance.now() > deadline) return (fallback = sha1(data))
               Atomics.wait(state, 0, RUNNING, 100)
             }
-            return poll() ?? sha1Inline(data)
+            return poll() ?? sha1(data)
           }
         }
         chosen.load++
@@ -193,7 +191,7 @@ export const makeHashPool = (threads = Math.max(1, Math.min(4, availableParallel
           let threaded = false
           const job: HashJob = submit(data, (thread, id) => {
             threaded = true
-            replies.set(id, { thread, settle: () => resolve(job.poll() ?? sha1Inline(data)) })
+            replies.set(id, { thread, settle: () => resolve(job.poll() ?? sha1(data)) })
             if (thread.pending++ === 0) thread.worker.ref()
           })
           if (!threaded) resolve(job.collect())

@@ -1,4 +1,5 @@
 import { createHash, type Hash } from "node:crypto"
+import { sha1 } from "../bytes.ts"
 
 /**
  * One piece being assembled from blocks.
@@ -71,11 +72,3 @@ export const isComplete = (p: PartialPiece): boolean => p.receivedCount === p.re
 
 /** SHA-1 of the complete piece (every unit received, hence all hashed when inline). */
 export const digest = (p: PartialPiece): Uint8Array => p.hash === undefined ? sha1(p.buffer) : new Uint8Array(p.hash.digest())
-
-export const sha1 = (data: Uint8Array): Uint8Array => new Uint8Array(createHash("sha1").update(data).digest())
-
-export const equalBytes = (a: Uint8Array, b: Uint8Array): boolean => {
-  if (a.length !== b.length) return false
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false
-  return true
-}

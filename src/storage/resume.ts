@@ -9,6 +9,7 @@
 import * as Fs from "node:fs/promises"
 import * as NodePath from "node:path"
 import { Clock, Effect, Schema } from "effect"
+import { fromHex, toHex } from "../bytes.ts"
 import * as Bitfield from "./bitfield.ts"
 import { StorageError } from "./errors.ts"
 import { io, ioOrMissing } from "./handles.ts"
@@ -69,7 +70,7 @@ export const loadResume = Effect.fnUntraced(function*(input: ResumeInput) {
     const now = yield* stampOf(filePath)
     if (!sameStamp(now, record.files[i] ?? null)) return null
   }
-  return Bitfield.fromHex(record.have, input.layout.pieceCount)
+  return Bitfield.checked(fromHex(record.have), input.layout.pieceCount)
 })
 
 /** Writes the record to a temp file, syncs it and renames it over the old one (atomic on POSIX). */
@@ -82,7 +83,7 @@ export const saveResume = Effect.fnUntraced(function*(input: ResumeInput, have: 
     version: 1,
     infoHash: input.key,
     pieceCount: input.layout.pieceCount,
-    have: Bitfield.toHex(have),
+    have: toHex(have),
     files,
     savedAt
   }).pipe(

@@ -1,12 +1,11 @@
 import { Context, Effect } from "effect"
+import { sha1, toHex } from "../bytes.ts"
 import type { Scope } from "effect"
 import type { Metainfo } from "../metainfo/model.ts"
 import type { Backend } from "./backend.ts"
 import type { PieceHasherShape } from "./hasher.ts"
-import { toHex } from "./bitfield.ts"
 import { StorageError } from "./errors.ts"
 import { type Layout, makeLayout, resolveInside } from "./layout.ts"
-import { sha1 } from "./partial.ts"
 import { defaults, makeTorrentStorage } from "./torrent-storage.ts"
 import type { OpenOptions, TorrentStorage } from "./types.ts"
 

@@ -12,7 +12,8 @@ import type { Layout } from "./layout.ts"
 import { payloadBytes, pieceHash, pieceSize, wantedPieces } from "./layout.ts"
 import { makeLru } from "./lru.ts"
 import type { PieceHasherShape } from "./hasher.ts"
-import { addBlock, allocatePiece, digest, equalBytes, isAligned, isComplete, makePartial, type PartialPiece, sha1 } from "./partial.ts"
+import { bytesEqual, sha1 } from "../bytes.ts"
+import { addBlock, allocatePiece, digest, isAligned, isComplete, makePartial, type PartialPiece } from "./partial.ts"
 import type { OpenOptions, PutResult, RecheckProgress, TorrentStorage } from "./types.ts"
 
 export const defaults = {
@@ -147,7 +148,7 @@ export const makeTorrentStorage = Effect.fnUntraced(function*(
 
   /** A completed piece's hash matches; a failed one's buffer is recycled at once. */
   const hashMatches = (piece: number, partial: PartialPiece, hash: Uint8Array = digest(partial)): boolean => {
-    if (equalBytes(hash, pieceHash(layout, piece))) return true
+    if (bytesEqual(hash, pieceHash(layout, piece))) return true
     recycle(partial.buffer)
     return false
   }
@@ -253,7 +254,7 @@ export const makeTorrentStorage = Effect.fnUntraced(function*(
       for (let piece = 0; piece < count; piece++) {
         const data = yield* readPiece(piece, scratch.subarray(0, pieceSize(layout, piece)))
         const hash = data === null ? null : hasher === undefined ? sha1(data) : yield* hasher.sha1(data)
-        if (hash !== null && equalBytes(hash, pieceHash(layout, piece))) {
+        if (hash !== null && bytesEqual(hash, pieceHash(layout, piece))) {
           Bitfield.set(result, piece, true)
           found++
         }

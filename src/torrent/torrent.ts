@@ -7,6 +7,7 @@
  * then the storage saves its resume data and closes its files.
  */
 import { Clock, Deferred, Effect, FiberHandle, FiberMap, FiberSet, PubSub, Random, Ref, Result, Stream, SubscriptionRef } from "effect"
+import { toHex } from "../bytes.ts"
 import { type Connection, Network } from "../net/index.ts"
 import type { Metainfo } from "../metainfo/model.ts"
 import { makeRateMeter, type PeerLink, type PeerStats, type TorrentLink } from "../peer/index.ts"
@@ -46,17 +47,15 @@ export interface Torrent {
 /** Memory for pieces being assembled (per torrent). */
 const OPEN_PIECE_BYTES = 16 * 1024 * 1024
 
-const hex = (bytes: Uint8Array): string => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString("hex")
-
 const wantedBytesOf = (meta: Metainfo, wanted: ReadonlyArray<boolean> | undefined): number =>
   meta.files.reduce((sum, f, i) => (f.padding || wanted?.[i] === false ? sum : sum + f.length), 0)
 
 export const openTorrent = Effect.fn("Torrent.open")(function*(meta: Metainfo, config: TorrentConfig) {
   const infoHashBytes = meta.infoHash
   if (infoHashBytes === null) {
-    return yield* new TorrentError({ infoHash: meta.infoHashV2 === null ? "" : hex(meta.infoHashV2), reason: "Storage", detail: "v2-only torrents cannot be downloaded yet" })
+    return yield* new TorrentError({ infoHash: meta.infoHashV2 === null ? "" : toHex(meta.infoHashV2), reason: "Storage", detail: "v2-only torrents cannot be downloaded yet" })
   }
-  const infoHash = hex(infoHashBytes)
+  const infoHash = toHex(infoHashBytes)
   const clock = yield* Clock.Clock
   const now = () => clock.currentTimeMillisUnsafe()
   const events = yield* PubSub.sliding<TorrentEvent>(4096)

@@ -6,7 +6,7 @@ import { assert, describe } from "@effect/vitest"
 import { Effect } from "effect"
 import { join } from "node:path"
 import { Client } from "../../src/client/index.ts"
-import { toHex } from "../../src/metainfo/index.ts"
+import { toHex } from "../../src/bytes.ts"
 import { tempDir, writePayload } from "../support/files.ts"
 import {
   assertSameData,
