@@ -22,6 +22,7 @@ import { fetchMetadata, type MetadataProgress } from "../magnet/index.ts"
 import { parseMagnet, parseMetainfo } from "../metainfo/index.ts"
 import { type Address, Network } from "../net/index.ts"
 import { makePeerId } from "../wire/index.ts"
+import { tcpDialer } from "../peer/index.ts"
 import { makeConnectionBudget, openTorrent, type PeerSource, type Torrent } from "../torrent/index.ts"
 import { type ClientConfig, resolveConfig } from "./config.ts"
 import { ClientError } from "./errors.ts"
@@ -122,6 +123,7 @@ export const makeClient = (config: ClientConfig, extraPeerSources: ReadonlyArray
     // stops accepting connections, then closes the torrents: their sessions, announces and files.
     const torrentsScope = yield* Scope.fork(yield* Effect.scope, "sequential")
     const peerId = yield* makePeerId(resolved.peerIdPrefix)
+    const dial = yield* tcpDialer(`${resolved.connectTimeoutMillis} millis`)
     const budget = makeConnectionBudget(resolved.maxPeers, resolved.maxHalfOpen)
     const limiter = yield* makeLimiter
     const globalUpload = makeThrottle(limiter, "global/upload", resolved.uploadLimit)
@@ -151,6 +153,7 @@ export const makeClient = (config: ClientConfig, extraPeerSources: ReadonlyArray
           peerId,
           sources: peerSources,
           port: port ?? 0,
+          dial,
           timeout: options.metadataTimeout ?? "10 minutes",
           ...(options.onMetadataProgress === undefined ? {} : { onProgress: options.onMetadataProgress })
         }).pipe(
@@ -183,7 +186,7 @@ export const makeClient = (config: ClientConfig, extraPeerSources: ReadonlyArray
         port: port ?? 0,
         maxPeers: resolved.maxPeersPerTorrent,
         budget,
-        connectTimeoutMillis: resolved.connectTimeoutMillis,
+        dial,
         handshakeTimeoutMillis: resolved.handshakeTimeoutMillis,
         ...(wantedFiles === undefined ? {} : { wantedFiles }),
         sequential: options.sequential ?? false,
@@ -197,7 +200,6 @@ export const makeClient = (config: ClientConfig, extraPeerSources: ReadonlyArray
         downloadThrottle: both(globalDownload, makeThrottle(limiter, `${key}/download`, options.downloadLimit ?? null))
       }).pipe(
         Scope.provide(scope),
-        Effect.provideService(Network, network),
         Effect.provideService(Storage, storage),
         Effect.onError(() => Scope.close(scope, Exit.void)),
         Effect.mapError((e) => new ClientError({ reason: "Storage", detail: e.message }))

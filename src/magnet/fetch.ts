@@ -17,7 +17,7 @@ import type { Magnet, Metainfo } from "../metainfo/index.ts"
 import { bytesEqual, sha1, sha256 } from "../bytes.ts"
 import { parseInfoDict } from "../metainfo/index.ts"
 import { type Address, type Connection, formatAddress, Network } from "../net/index.ts"
-import { handshakeOutgoing } from "../peer/index.ts"
+import { handshakeOutgoing, type PeerDialer, tcpDialer } from "../peer/index.ts"
 import type { PeerSource, SwarmHooks } from "../torrent/index.ts"
 import { makeFramer, makeReserved, supportsExtensionProtocol, supportsFast } from "../wire/index.ts"
 import {
@@ -43,7 +43,9 @@ export interface FetchMetadataOptions {
   readonly maxPeers?: number
   /** Deadline for the whole fetch. Default 2 minutes. */
   readonly timeout?: Duration.Input
-  /** TCP connect. Default 5 seconds. */
+  /** Opens peer connections (the transport seam, peer/dialer.ts). Default: TCP within `connectTimeout`. */
+  readonly dial?: PeerDialer
+  /** TCP connect, for the default `dial`. Default 5 seconds. */
   readonly connectTimeout?: Duration.Input
   /** Handshakes, and each metadata request: a peer slower than this is dropped. Default 10 seconds. */
   readonly requestTimeout?: Duration.Input
@@ -117,10 +119,9 @@ const collect = Effect.fnUntraced(function*(
   trackers: ReadonlyArray<ReadonlyArray<string>>,
   options: FetchMetadataOptions
 ) {
-  const network = yield* Network
   const maxPeers = Math.max(1, options.maxPeers ?? DEFAULT_MAX_PEERS)
   const timeout = options.timeout ?? Duration.minutes(2)
-  const connectTimeout = options.connectTimeout ?? Duration.seconds(5)
+  const dial = options.dial ?? (yield* tcpDialer(options.connectTimeout ?? Duration.seconds(5)))
   const requestTimeout = options.requestTimeout ?? Duration.seconds(10)
   const requestMillis = millis(requestTimeout)
   const ours = { infoHash, peerId: options.peerId, reserved: makeReserved({ extensionProtocol: true, fast: true }) }
@@ -176,9 +177,7 @@ const collect = Effect.fnUntraced(function*(
   const session = (address: Address, key: string, handle: PeerHandle) =>
     Effect.gen(function*() {
       const drop = (detail: string) => new MetadataPeerDropped({ peer: key, detail })
-      const conn: Connection = yield* network.connect(address, { timeout: connectTimeout }).pipe(
-        Effect.mapError((e) => drop(e.message))
-      )
+      const conn: Connection = yield* dial(address, infoHash).pipe(Effect.mapError((e) => drop(e.detail)))
       const framer = makeFramer()
       const theirs = yield* handshakeOutgoing(conn, framer, ours, requestTimeout).pipe(
         Effect.mapError((e) => drop(e.detail))

@@ -16,8 +16,12 @@ export interface Address {
 }
 
 /**
- * A TCP connection, owned by the Scope it was created in (closing that Scope
- * closes the socket).
+ * A reliable, ordered byte stream to one remote, owned by the Scope it was
+ * created in (closing that Scope closes it). `Network.connect`/`listen` give TCP
+ * ones; anything else that keeps this contract (a uTP stream, an encrypting
+ * wrapper around another `Connection`) can stand in for them: the peer session
+ * reads and writes only through this interface and never learns what carries
+ * the bytes (the transport seam, see peer/dialer.ts).
  *
  * - `read` returns the next chunk of bytes (never empty), in order. A clean end
  *   of stream fails with `ConnectionClosed`; anything abnormal with another

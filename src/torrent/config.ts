@@ -1,6 +1,6 @@
 import type { Effect, Scope } from "effect"
 import type { Address } from "../net/index.ts"
-import type { SessionOptions } from "../peer/index.ts"
+import type { PeerDialer, SessionOptions } from "../peer/index.ts"
 import type { Throttle } from "../ratelimit/index.ts"
 
 /** Counters shared by every torrent of a client, for the global connection limits. */
@@ -44,7 +44,8 @@ export interface TorrentConfig {
   /** Connections for this torrent. */
   readonly maxPeers: number
   readonly budget: ConnectionBudget
-  readonly connectTimeoutMillis: number
+  /** Opens outgoing peer connections: the transport seam (TCP, uTP, an encrypting wrapper; see peer/dialer.ts). */
+  readonly dial: PeerDialer
   readonly handshakeTimeoutMillis: number
   /** Per file (Metainfo.files order); absent = all. */
   readonly wantedFiles?: ReadonlyArray<boolean>

@@ -4,7 +4,7 @@
  * session's ending means (retry later, forget, ban).
  */
 import { Clock, Effect, Fiber, FiberMap, PubSub } from "effect"
-import { type Address, type Connection, formatAddress, Network } from "../net/index.ts"
+import { type Address, type Connection, formatAddress } from "../net/index.ts"
 import {
   handshakeIncoming,
   handshakeOutgoing,
@@ -64,14 +64,11 @@ const connectedSession = (
 /** Dial, handshake and run a session with `address`; the half-open slot is held until the handshake ends. */
 const dial = (deps: SwarmDeps, address: Address) =>
   Effect.scoped(Effect.gen(function*() {
-    const network = yield* Network
-    const { budget, connectTimeoutMillis, handshakeTimeoutMillis } = deps.config
+    const { budget, dial, handshakeTimeoutMillis } = deps.config
     const framer = makeFramer()
     budget.halfOpen++
     const opened = yield* Effect.gen(function*() {
-      const conn = yield* network.connect(address, { timeout: `${connectTimeoutMillis} millis` }).pipe(
-        Effect.mapError((e) => new PeerError({ reason: "Network", peer: formatAddress(address), detail: e.message }))
-      )
+      const conn = yield* dial(address, deps.ours.infoHash)
       const handshake = yield* handshakeOutgoing(conn, framer, deps.ours, `${handshakeTimeoutMillis} millis`)
       return { conn, handshake }
     }).pipe(Effect.ensuring(Effect.sync(() => { budget.halfOpen-- })))

@@ -8,7 +8,7 @@
  */
 import { Clock, Deferred, Effect, FiberHandle, FiberMap, FiberSet, PubSub, Random, Ref, Result, Stream, SubscriptionRef } from "effect"
 import { toHex } from "../bytes.ts"
-import { type Connection, Network } from "../net/index.ts"
+import type { Connection } from "../net/index.ts"
 import type { Metainfo } from "../metainfo/model.ts"
 import { makeRateMeter, type PeerLink, type PeerStats, type TorrentLink } from "../peer/index.ts"
 import { makePicker } from "../scheduler/picker.ts"
@@ -69,7 +69,6 @@ export const openTorrent = Effect.fn("Torrent.open")(function*(meta: Metainfo, c
   const state = yield* SubscriptionRef.make(initial)
 
   const storageService = yield* Storage
-  const network = yield* Network
   // Partial pieces live in memory until verified: bound them by bytes, not count, so small
   // pieces still allow deep pipelines and big ones cannot eat the heap. The storage holds
   // as many again for complete pieces waiting for their hash check and write (the picker
@@ -284,7 +283,7 @@ export const openTorrent = Effect.fn("Torrent.open")(function*(meta: Metainfo, c
       for (const l of links.values()) l.tick()
     })))))
     yield* dialLoop(deps, sessions)
-  }).pipe(Effect.scoped, Effect.provideService(Network, network))
+  }).pipe(Effect.scoped)
 
   yield* Effect.forkScoped(Effect.forever(publishState.pipe(Effect.andThen(Effect.sleep("1 second")))))
   yield* addPeers(config.initialPeers, "initial")
