@@ -16,7 +16,7 @@ import {
   METADATA_PIECE_SIZE,
   metadataPieceCount
 } from "../wire/index.ts"
-import type { SessionContext } from "./messages.ts"
+import type { SessionContext } from "./context.ts"
 
 /** The ids peers must use when sending us these extensions. */
 export const OUR_EXTENSION_IDS = { ut_metadata: 3, ut_pex: 1 } as const

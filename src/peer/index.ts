@@ -7,5 +7,6 @@ export { handshakeIncoming, handshakeOutgoing, type OurHandshake, readHandshakeH
 export type { BlockRef, PeerLink, PeerStats, TorrentLink } from "./link.ts"
 export { DEFAULT_PIPELINE, pipelineDepth, type PipelineLimits } from "./pipeline.ts"
 export { makeRateMeter, type RateMeter } from "./rate.ts"
-export { DEFAULT_SESSION_OPTIONS, runSession, type SessionOptions } from "./session.ts"
+export { DEFAULT_SESSION_OPTIONS, type SessionOptions } from "./options.ts"
+export { runSession } from "./session.ts"
 export { type PeerDialer, tcpDialer } from "./dialer.ts"

@@ -10,27 +10,10 @@ import { handleExtended } from "./extensions.ts"
 import { PeerError } from "./errors.ts"
 import { unlimited } from "../ratelimit/index.ts"
 import type { PutResult } from "../storage/index.ts"
-import type { TorrentLink } from "./link.ts"
-import type { SessionOptions } from "./session.ts"
-import { blockKey, type SessionState } from "./session-state.ts"
+import type { SessionContext } from "./context.ts"
+import { blockKey } from "./session-state.ts"
 
 const MAX_BLOCK = 16 * 1024
-
-export interface SessionContext {
-  readonly s: SessionState
-  readonly torrent: TorrentLink
-  readonly options: SessionOptions
-  readonly send: (message: Message) => void
-  readonly end: (reason: PeerError["reason"], detail: string) => void
-  readonly fill: () => void
-  /** Send a reply the peer's own message provoked: waits while the outbox is full. */
-  readonly reply: (message: Message) => Effect.Effect<void>
-  /** The upload queue (`s.uploads`) gained blocks: wake the writer. */
-  readonly signalUploads: () => void
-  readonly updateInterest: () => void
-  readonly unchoke: () => void
-  readonly now: () => number
-}
 
 const violation = (ctx: SessionContext, detail: string) =>
   new PeerError({ reason: "Protocol", peer: ctx.s.key, detail })

@@ -14,7 +14,6 @@
 import { Clock, Deferred, Effect, Latch, Result } from "effect"
 import { formatAddress } from "../net/index.ts"
 import type { Connection, NetError } from "../net/index.ts"
-import { CLIENT_VERSION } from "../version.ts"
 import {
   Bitfield,
   clientFromPeerId,
@@ -29,30 +28,10 @@ import { PeerError } from "./errors.ts"
 import type { PeerLink, TorrentLink } from "./link.ts"
 import { ourExtensions } from "./extensions.ts"
 import { handleMessage } from "./messages.ts"
+import { DEFAULT_SESSION_OPTIONS, type SessionOptions } from "./options.ts"
 import { DEFAULT_PIPELINE, pipelineDepth } from "./pipeline.ts"
 import { makeOutbox } from "./outbox.ts"
 import { makeSessionState } from "./session-state.ts"
-
-export interface SessionOptions {
-  /** A request unanswered this long goes back to the picker (and may go to another peer). */
-  readonly requestTimeoutMillis: number
-  /** No block for this long while we wait for some: the peer is snubbing us. */
-  readonly snubTimeoutMillis: number
-  /** Send a keep-alive when we were silent this long (BEP 3 suggests every 2 minutes). */
-  readonly keepAliveMillis: number
-  /** Drop the peer when it was silent this long. */
-  readonly idleTimeoutMillis: number
-  /** Our own pipeline cap (the peer's `reqq` may lower it). */
-  readonly maxPipeline: number
-  /** Requests from the peer we queue before rejecting/ignoring more (our advertised `reqq`). */
-  readonly maxUploadQueue: number
-  /** Dropped requests tolerated before we call it a flood and disconnect. */
-  readonly maxViolations: number
-  /** Client name and version sent in the extended handshake. */
-  readonly clientVersion: string
-  /** Our listening port, advertised in the extended handshake (`p`). */
-  readonly listenPort: number | null
-}
 
 /** An IPv4 or IPv6 literal as 4 or 16 bytes; undefined for anything else (a host name). */
 export const ipBytes = (host: string): Uint8Array | undefined => {
@@ -72,18 +51,6 @@ export const ipBytes = (host: string): Uint8Array | undefined => {
     out[2 * i + 1] = n & 0xff
   })
   return out
-}
-
-export const DEFAULT_SESSION_OPTIONS: SessionOptions = {
-  requestTimeoutMillis: 30_000,
-  snubTimeoutMillis: 60_000,
-  keepAliveMillis: 90_000,
-  idleTimeoutMillis: 180_000,
-  maxPipeline: DEFAULT_PIPELINE.max,
-  maxUploadQueue: 250,
-  maxViolations: 500,
-  clientVersion: CLIENT_VERSION,
-  listenPort: null
 }
 
 const netToPeer = (conn: Connection) => (e: NetError) =>

@@ -1,0 +1,26 @@
+/**
+ * What the message handlers (messages.ts, extensions.ts) get from their session: its state,
+ * its torrent, its options, and the session's own actions (send, end, fill the pipeline).
+ */
+import type { Effect } from "effect"
+import type { Message } from "../wire/index.ts"
+import type { PeerError } from "./errors.ts"
+import type { TorrentLink } from "./link.ts"
+import type { SessionOptions } from "./options.ts"
+import type { SessionState } from "./session-state.ts"
+
+export interface SessionContext {
+  readonly s: SessionState
+  readonly torrent: TorrentLink
+  readonly options: SessionOptions
+  readonly send: (message: Message) => void
+  readonly end: (reason: PeerError["reason"], detail: string) => void
+  readonly fill: () => void
+  /** Send a reply the peer's own message provoked: waits while the outbox is full. */
+  readonly reply: (message: Message) => Effect.Effect<void>
+  /** The upload queue (`s.uploads`) gained blocks: wake the writer. */
+  readonly signalUploads: () => void
+  readonly updateInterest: () => void
+  readonly unchoke: () => void
+  readonly now: () => number
+}
