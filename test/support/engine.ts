@@ -4,7 +4,7 @@
  * killed by closing its scope; and an event log that subscribes at once, so no event
  * published after `recordEvents` returns is missed.
  */
-import { Context, Deferred, Duration, Effect, Layer, Schedule, Stream, SubscriptionRef } from "effect"
+import { Context, Deferred, Duration, Effect, Layer, Stream, SubscriptionRef } from "effect"
 import { Client, layerNode } from "../../src/client/index.ts"
 import type { ClientConfig } from "../../src/client/index.ts"
 import { NodeNetwork } from "../../src/net/index.ts"
@@ -119,9 +119,4 @@ export const waitForState = (
     Effect.orDie
   )
 
-/** Polls `check` every 50 ms; dies naming `what` if it is still false after `seconds`. */
-export const waitUntil = (what: string, check: () => boolean, seconds: number) =>
-  Effect.suspend(() => (check() ? Effect.void : Effect.fail(new Error(`timed out after ${seconds} s waiting for ${what}`)))).pipe(
-    Effect.retry({ schedule: Schedule.spaced("50 millis"), times: seconds * 20 }),
-    Effect.orDie
-  )
+export { waitUntil } from "./waiting.ts"
