@@ -17,6 +17,8 @@ import { mib, settledMemory } from "./support/memory.ts"
 import type { BlockRequest } from "./support/scripted-peer.ts"
 import { honestResult, startHonestLeecher, startSeeder } from "./support/seeding.ts"
 import { makeTorrent, pieceBytes } from "./support/torrent-fixture.ts"
+import { eventually } from "./support/waiting.ts"
+import { encodeMessage } from "../src/wire/index.ts"
 
 const PIECE = 32 * 1024 // 2 blocks
 const BLOCK = 16 * 1024
@@ -51,8 +53,8 @@ describe("hostile: cancel", () => {
         assert.isTrue(h.clientFast, "our client offers the fast extension")
         yield* h.waitUntil("the seeder to unchoke the hostile peer", () => !h.choked())
         yield* h.send(asked.map((b) => request(b.piece, b.begin, b.length)))
-        // The writer is now sending the burst and waiting on the rate limit for the rest.
-        yield* Effect.sleep("100 millis")
+        // Once a block is here, the writer is sending the burst and the rest wait on the rate limit.
+        yield* h.waitUntil("the first block", () => h.pieces().length > 0)
         yield* h.send(asked.map((b) => cancel(b.piece, b.begin, b.length)))
         // Served in order after everything before it: once it is here, every cancelled block had its chance.
         yield* h.send(request(sentinel.piece, sentinel.begin, sentinel.length))
@@ -100,7 +102,7 @@ describe("hostile: cancel", () => {
       // Keep the writer busy past its burst, so the next requests wait in the queue.
       const all = blocks(fixture.metainfo.pieceCount, fixture.metainfo.totalSize)
       yield* h.send(all.slice(0, 12).map((b) => request(b.piece, b.begin, b.length)))
-      yield* Effect.sleep("100 millis")
+      yield* h.waitUntil("the first block", () => h.pieces().length > 0)
       const piece = 15
       yield* h.send([request(piece, 0, BLOCK), cancel(piece, 0, BLOCK), request(piece, 0, 100)])
       yield* h.waitUntil("an answer for the block", () => h.pieces().some((p) => p.piece === piece), 8)
@@ -120,7 +122,7 @@ describe("hostile: cancel", () => {
         const h = yield* hostileLeecher({ port: seeder.port, infoHash: fixture.infoHash, fast })
         yield* h.waitUntil("the seeder to unchoke the hostile peer", () => !h.choked())
         yield* h.send(all.slice(0, 24).map((b) => request(b.piece, b.begin, b.length)))
-        yield* Effect.sleep("100 millis")
+        yield* h.waitUntil("the first block", () => h.pieces().length > 0)
 
         const before = yield* settledMemory
         // 300k pairs (10 MB on the wire), each for a block not in the queue: accepted, then cancelled.
@@ -138,15 +140,16 @@ describe("hostile: cancel", () => {
           const written = yield* h.send(concat(frames)).pipe(Effect.timeoutOption("2 seconds"))
           if (Option.isNone(written) || h.closed()) break
         }
-        // Let the client read it all (it has no way to tell us), then measure.
-        let after = yield* settledMemory
-        for (let i = 0; i < 10; i++) {
-          yield* Effect.sleep("300 millis")
-          const now = yield* settledMemory
-          const settled = Math.abs(now.bytes - after.bytes) < 1024 * 1024
-          after = now
-          if (settled) break
-        }
+        // The seeder handles messages in order: once it sees this "not interested", it has read
+        // every pair before it. Measure then, while the session still holds whatever they left.
+        yield* h.send(encodeMessage({ _tag: "NotInterested" }))
+        yield* eventually(
+          "the seeder to read the whole flood",
+          seeder.torrent.peers,
+          (peers) => h.closed() || peers.some((p) => p.key === h.key && !p.peerInterested),
+          20
+        )
+        const after = yield* settledMemory
         const growth = after.bytes - before.bytes
         assert.isBelow(
           growth,

@@ -50,24 +50,28 @@ describe("hostile: request flood while unchoked", () => {
       const PIECE = 32 * 1024
       // 7 pieces: 6 full and a short one.
       const fixture = yield* makeTorrent(yield* tempDir(), "payload", { "a.bin": 150_000, "b.bin": 50_000 }, PIECE)
-      // 64 KiB/s: a burst of 4 blocks, then 4 a second. The writer drains the queue far slower than the flood fills it.
+      // 64 KiB/s: a burst of 4 blocks, then 4 a second. The writer drains the queue far slower than requests fill it.
       const seeder = yield* startSeeder(fixture, { uploadLimit: 64 * 1024 })
       const h = yield* hostileLeecher({ port: seeder.port, infoHash: fixture.infoHash, fast: true, keepBlocks: false })
       yield* h.waitUntil("the seeder to unchoke the hostile peer", () => !h.choked())
-      // In steps of 25, noting how many were sent when the session ended.
-      const STEP = 25
-      let sent = 0
-      while (!isDisconnected(seeder, h.key) && sent < 2000) {
-        yield* h.send(distinctRequests(PIECE, 6, STEP, sent))
-        sent += STEP
-        yield* Effect.sleep("20 millis")
-      }
+      // Enough to fill the queue and refuse 500 more, if the writer took nothing from it meanwhile.
+      const first = MAX_UPLOAD_QUEUE + MAX_VIOLATIONS
+      yield* h.send(distinctRequests(PIECE, 6, first))
+      // Refused requests get a reject each, in order: the last one's reject shows every one was handled.
+      const last = { piece: (first - 1) % 6, begin: Math.floor((first - 1) / 6), length: 16384 }
+      yield* h.waitUntil("the reject of the last request", () => h.rejects().some((r) => r.piece === last.piece && r.begin === last.begin))
+      const refused = h.rejects().length
+      const accepted = first - refused
+      assert.isFalse(isDisconnected(seeder, h.key), `${refused} refused requests are within the limit`)
+      assert.isAtLeast(accepted, MAX_UPLOAD_QUEUE, "the queue holds its 250 requests")
+      // The writer takes blocks off the queue as the rate allows; each goes out before any later reject,
+      // except the one waiting for the rate limit (and the next, in the same write as the last reject).
+      assert.isAtMost(accepted, MAX_UPLOAD_QUEUE + h.count("Piece") + 2, `the queue took more than ${MAX_UPLOAD_QUEUE}: ${accepted} accepted`)
+      // More requests: the next refusals reach the limit and end the session.
+      yield* h.send(distinctRequests(PIECE, 6, 100, first))
       const ended = yield* disconnectOf(seeder, h.key)
       assert.strictEqual(ended.kind, "Protocol")
       assert.match(ended.reason, FLOOD)
-      // At least 250 accepted and 501 refused were read; a few more accepted as the writer took some from the queue.
-      assert.isAtLeast(sent, MAX_UPLOAD_QUEUE + MAX_VIOLATIONS + 1, "ended before the queue was full")
-      assert.isAtMost(sent, MAX_UPLOAD_QUEUE + MAX_VIOLATIONS + 1 + 16 + 2 * STEP, `the queue took far more than ${MAX_UPLOAD_QUEUE}: ${sent} sent`)
       assert.isAtMost(h.count("Piece"), MAX_UPLOAD_QUEUE, "no more than the queue's worth is served")
       assert.isAtMost(h.rejects().length, MAX_VIOLATIONS + 1)
 
