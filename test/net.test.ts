@@ -3,13 +3,14 @@ import { Deferred, Effect, Exit, Fiber, Ref, Scope } from "effect"
 import { TestClock, TestConsole } from "effect/testing"
 import { spawn } from "node:child_process"
 import { type Connection, Network, NodeNetwork, serve } from "../src/net/index.ts"
+import { waitUntil } from "./support/waiting.ts"
 
 const loopback = { host: "127.0.0.1", port: 0 }
 const bytes = (s: string) => new TextEncoder().encode(s)
 const str = (b: Uint8Array) => new TextDecoder().decode(b)
 
-/** Reads exactly `n` bytes (chunks may split anywhere). */
-const readN = (conn: Connection, n: number) =>
+/** Reads exactly `n` bytes (chunks may split anywhere), telling `progress` the count so far. */
+const readN = (conn: Connection, n: number, progress: (got: number) => void = () => {}) =>
   Effect.gen(function*() {
     const out = new Uint8Array(n)
     let got = 0
@@ -18,6 +19,7 @@ const readN = (conn: Connection, n: number) =>
       assert.isTrue(chunk.length > 0 && got + chunk.length <= n, "read must return non-empty chunks within the stream")
       out.set(chunk, got)
       got += chunk.length
+      progress(got)
     }
     return out
   })
@@ -111,32 +113,35 @@ describe("NodeNetwork TCP", () => {
       const total = 64
       const conn = yield* net.connect(listener.address)
       const server = yield* listener.accept
-      const written = yield* Ref.make(0)
+      // For each completed write: how much the peer had read by then.
+      let received = 0
+      const readWhenWritten: Array<number> = []
       const writer = yield* Effect.forkChild(Effect.gen(function*() {
         for (let i = 0; i < total; i++) {
           yield* conn.write(new Uint8Array(chunk).fill(i % 251))
-          yield* Ref.update(written, (n) => n + 1)
+          readWhenWritten.push(received)
         }
       }))
-      yield* Effect.sleep("300 millis")
-      // kernel + Node buffers hold a few MiB at most: the writer must be suspended
-      const early = yield* Ref.get(written)
-      assert.isBelow(early, total / 2, `writer should be blocked, but ${early} MiB were accepted`)
-      assert.isUndefined(writer.pollUnsafe())
-
-      let received = 0
       let expectedByte = 0
       while (received < chunk * total) {
-        const b = yield* server.read
-        for (let j = 0; j < b.length; j += 4093) {
-          expectedByte = Math.floor((received + j) / chunk) % 251
-          if (b[j] !== expectedByte) assert.fail(`byte ${received + j} is ${b[j]}, expected ${expectedByte}`)
+        // The peer reads only once the send buffer is full (a write then has to wait) or the writer is done.
+        yield* waitUntil("the send buffer to fill", () => !conn.offer([]) || readWhenWritten.length === total)
+        const step = Math.min(received + 4 * chunk, chunk * total)
+        while (received < step) {
+          const b = yield* server.read
+          for (let j = 0; j < b.length; j += 4093) {
+            expectedByte = Math.floor((received + j) / chunk) % 251
+            if (b[j] !== expectedByte) assert.fail(`byte ${received + j} is ${b[j]}, expected ${expectedByte}`)
+          }
+          received += b.length
         }
-        received += b.length
       }
       yield* Fiber.join(writer)
-      assert.strictEqual(yield* Ref.get(written), total)
+      assert.strictEqual(readWhenWritten.length, total)
       assert.strictEqual(received, chunk * total)
+      // Kernel and Node buffers hold a few MiB: a write completes only once the peer has read all but that.
+      const ahead = readWhenWritten.map((r, i) => (i + 1) * chunk - r)
+      assert.isBelow(Math.max(...ahead), (total / 4) * chunk, `a write completed ${Math.max(...ahead) / chunk} MiB ahead of the reader`)
     }).pipe(Effect.provide(NodeNetwork.layer)), 30_000)
 
   it.live("offer takes bytes at once and says when to wait; drained waits until the peer reads", () =>
@@ -154,11 +159,13 @@ describe("NodeNetwork TCP", () => {
         assert.isBelow(offered, 256, "offer never reported a full send buffer")
       }
       offered++
-      const drained = yield* Effect.forkChild(conn.drained)
-      yield* Effect.sleep("100 millis")
+      let readSoFar = 0
+      const drained = yield* Effect.forkChild(conn.drained.pipe(Effect.map(() => readSoFar)))
+      yield* Effect.yieldNow
       assert.isUndefined(drained.pollUnsafe(), "drained must wait while the peer does not read")
-      const received = yield* Effect.forkChild(readN(server, offered << 20))
-      yield* Fiber.join(drained)
+      const received = yield* Effect.forkChild(readN(server, offered << 20, (n) => { readSoFar = n }))
+      // Room comes back only once the peer reads: not before its first read.
+      assert.isAbove(yield* Fiber.join(drained), 0, "drained completed before the peer read anything")
       const all = yield* Fiber.join(received)
       for (let i = 0; i < offered; i++) assert.strictEqual(all[(i << 20) + 12345], i % 251, `MiB ${i} out of order`)
       // a closed connection takes nothing, and drained says why
@@ -210,9 +217,9 @@ describe("NodeNetwork TCP", () => {
       const server = yield* listener.accept
       const ended = yield* Deferred.make<string>()
       conn.readable(() => true, (e) => void Deferred.doneUnsafe(ended, Effect.succeed(e._tag)))
-      // a reset: the peer's socket is destroyed with data unread on its side
-      yield* conn.write(new Uint8Array(1 << 16))
-      yield* Effect.sleep("50 millis")
+      // a reset: the peer's socket is destroyed with data unread on its side (it read the first chunk of 1 MiB)
+      conn.offer([new Uint8Array(1 << 20)])
+      yield* server.read
       yield* server.close
       const tag = yield* Deferred.await(ended)
       assert.include(["ConnectionReset", "ConnectionClosed"], tag)
