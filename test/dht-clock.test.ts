@@ -6,22 +6,12 @@ import { TestClock } from "effect/testing"
 import { type DhtConfig, Krpc, make, RoutingTable } from "../src/dht/index.ts"
 import { idKey } from "../src/dht/id.ts"
 import { Network, NodeNetwork } from "../src/net/index.ts"
+import { eventually } from "./support/waiting.ts"
 
 const env = Layer.mergeAll(NodeNetwork.layer, NodeFileSystem.layer)
 const local = { host: "127.0.0.1", port: 0 }
 const startNode = (config: Partial<DhtConfig> = {}) => make({ bind: local, bootstrap: [], bootstrapOnStart: false, ...config })
 const bytes = (n: number, fill: number) => new Uint8Array(n).fill(fill)
-
-/** Waits (in real time) until `check` holds: lets real IO land while the TestClock stands still. */
-const eventually = <A>(read: Effect.Effect<A>, check: (a: A) => boolean) =>
-  Effect.gen(function*() {
-    for (let i = 0; i < 200; i++) {
-      const a = yield* read
-      if (check(a)) return a
-      yield* TestClock.withLive(Effect.sleep("10 millis"))
-    }
-    return assert.fail("condition never held")
-  })
 
 describe("Dht on TestClock", () => {
   it.effect("a query to a silent node is retried with the same transaction id, then fails with DhtTimeout", () =>
@@ -53,7 +43,7 @@ describe("Dht on TestClock", () => {
       const q = Krpc.decodeMessage((yield* peer.receive).payload)
       if (Result.isFailure(q)) return assert.fail("query did not decode")
       yield* forger.send(Krpc.encodeResponse(q.success.t, bytes(20, 6)), node.address)
-      yield* eventually(node.stats, (s) => s.unmatched === 1)
+      yield* eventually("the forged reply to be counted", node.stats, (s) => s.unmatched === 1)
       assert.isUndefined(fiber.pollUnsafe())
       yield* peer.send(Krpc.encodeResponse(q.success.t, bytes(20, 5)), node.address)
       const r = yield* Fiber.join(fiber)
@@ -91,7 +81,7 @@ describe("Dht on TestClock", () => {
       for (let i = 0; i < 10; i++) {
         yield* raw.send(Krpc.encodeQuery(Uint8Array.of(0, i), bytes(20, 1), { method: "ping" }), node.address)
       }
-      const stats = yield* eventually(node.stats, (s) => s.received === 10)
+      const stats = yield* eventually("ten datagrams", node.stats, (s) => s.received === 10)
       assert.strictEqual(stats.rateLimited, 7)
       assert.strictEqual(stats.queriesAnswered, 3)
       for (let i = 0; i < 3; i++) yield* raw.receive

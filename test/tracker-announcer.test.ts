@@ -7,6 +7,7 @@ import * as Http from "node:http"
 import { encode } from "../src/bencode/index.ts"
 import { type Address, NodeNetwork } from "../src/net/index.ts"
 import { type Announcer, type AnnouncerOptions, makeAnnouncer, type TrackerStatus, Tracker } from "../src/tracker/index.ts"
+import { waitUntil } from "./support/waiting.ts"
 
 interface Behaviour {
   mode: "ok" | "fail" | "hang"
@@ -62,17 +63,29 @@ const options = (trackers: ReadonlyArray<ReadonlyArray<string>>, onPeers: Announ
   onPeers
 })
 
-/** Real IO under it.effect: wait in real time until the tracker saw `n` requests. */
+/** Real IO under it.effect: wait in real time until the tracker saw `n` requests (and no more). */
 const requests = (events: ReadonlyArray<string>, n: number) =>
-  TestClock.withLive(Effect.gen(function*() {
-    for (let i = 0; i < 400 && events.length < n; i++) yield* Effect.sleep("5 millis")
-    assert.strictEqual(events.length, n, `expected ${n} requests, saw ${events.length}`)
-  }))
-const stillAt = (events: ReadonlyArray<string>, n: number) =>
-  TestClock.withLive(Effect.sleep("50 millis")).pipe(Effect.andThen(Effect.sync(() => assert.strictEqual(events.length, n))))
+  waitUntil(`${n} requests`, () => events.length >= n).pipe(
+    Effect.andThen(Effect.sync(() => assert.strictEqual(events.length, n, `expected ${n} requests, saw ${events.length}`)))
+  )
+
+/**
+ * After `TestClock.adjust` (which runs every fiber it wakes until that fiber waits), no new
+ * announce has begun: none is under way, none finished since `before`, and the tracker saw `n`.
+ */
+const noNewAnnounce = (announcer: Announcer, before: ReadonlyArray<TrackerStatus>, events: ReadonlyArray<string>, n: number) =>
+  Effect.gen(function*() {
+    const now = yield* announcer.status
+    assert.isFalse(now.some((s) => s.state === "announcing"), "an announce has started")
+    assert.deepStrictEqual(now.map((s) => s.lastAnnounce), before.map((s) => s.lastAnnounce), "an announce has happened")
+    assert.strictEqual(events.length, n)
+  })
 
 const statusWhere = (announcer: Announcer, pred: (s: ReadonlyArray<TrackerStatus>) => boolean) =>
   announcer.changes.pipe(Stream.filter(pred), Stream.runHead, Effect.map(Option.getOrThrow))
+
+/** The status once no announce is under way (the last answer, or failure, is recorded). */
+const settled = (announcer: Announcer) => statusWhere(announcer, (s) => s.every((t) => t.state !== "announcing"))
 
 const byUrl = (s: ReadonlyArray<TrackerStatus>, url: string) => s.find((t) => t.url === url)
 
@@ -86,14 +99,16 @@ describe("announcer", () => {
       const failed = yield* statusWhere(announcer, (s) => s[0]?.state === "error")
       assert.include(failed[0]?.error, "HTTP status 500")
       // first retry: 15 s * [0.8, 1.2)
+      const beforeFirstRetry = yield* settled(announcer)
       yield* TestClock.adjust("11 seconds")
-      yield* stillAt(t.events, 1)
+      yield* noNewAnnounce(announcer, beforeFirstRetry, t.events, 1)
       yield* TestClock.adjust("8 seconds")
       yield* requests(t.events, 2)
       // second retry: 30 s * [0.8, 1.2); the tracker is back
       t.behaviour.mode = "ok"
+      const beforeSecondRetry = yield* settled(announcer)
       yield* TestClock.adjust("23 seconds")
-      yield* stillAt(t.events, 2)
+      yield* noNewAnnounce(announcer, beforeSecondRetry, t.events, 2)
       yield* TestClock.adjust("14 seconds")
       yield* requests(t.events, 3)
       assert.deepStrictEqual(yield* Queue.take(peers), [{ host: "10.0.0.7", port: 6881 }])
@@ -105,8 +120,9 @@ describe("announcer", () => {
       assert.isUndefined(status?.error)
       assert.strictEqual((status?.nextAnnounce ?? 0) - (status?.lastAnnounce ?? 0), 1800_000)
       // then the regular interval
+      const beforeInterval = yield* settled(announcer)
       yield* TestClock.adjust("1799 seconds")
-      yield* stillAt(t.events, 3)
+      yield* noNewAnnounce(announcer, beforeInterval, t.events, 3)
       yield* TestClock.adjust("1 second")
       yield* requests(t.events, 4)
       assert.strictEqual(t.events[3], "")
@@ -146,8 +162,9 @@ describe("announcer", () => {
       yield* requests(t.events, 1)
       yield* statusWhere(announcer, (s) => s[0]?.state === "ok")
       yield* announcer.completed
+      const beforeMinInterval = yield* settled(announcer)
       yield* TestClock.adjust("299 seconds")
-      yield* stillAt(t.events, 1)
+      yield* noNewAnnounce(announcer, beforeMinInterval, t.events, 1)
       yield* TestClock.adjust("1 second")
       yield* requests(t.events, 2)
       assert.deepStrictEqual(t.events, ["started", "completed"])

@@ -9,6 +9,7 @@ import { encode } from "../src/bencode/index.ts"
 import { NodeNetwork } from "../src/net/index.ts"
 import { type AnnounceRequest, Tracker } from "../src/tracker/index.ts"
 import { parseAnnounce, parseCompactPeers, percentEncodeBytes, scrapeBase } from "../src/tracker/http-codec.ts"
+import { waitUntil } from "./support/waiting.ts"
 
 type Reply = { readonly status?: number; readonly body: Uint8Array | string } | "hang"
 
@@ -184,7 +185,7 @@ describe("HTTP tracker: responses", () => {
       const srv = yield* localServer(() => "hang")
       const tracker = yield* Tracker
       const fiber = yield* Effect.forkChild(tracker.announce(`${srv.base}/announce`, req))
-      while (srv.urls.length === 0) yield* TestClock.withLive(Effect.sleep("5 millis"))
+      yield* waitUntil("the request to reach the tracker", () => srv.urls.length > 0)
       yield* TestClock.adjust("29 seconds")
       assert.isUndefined(fiber.pollUnsafe())
       yield* TestClock.adjust("1 second")

@@ -6,6 +6,7 @@ import { TestClock } from "effect/testing"
 import * as Dgram from "node:dgram"
 import { NodeNetwork } from "../src/net/index.ts"
 import { type AnnounceRequest, Tracker } from "../src/tracker/index.ts"
+import { waitUntil } from "./support/waiting.ts"
 
 interface Packet {
   readonly bytes: Uint8Array
@@ -14,6 +15,8 @@ interface Packet {
 }
 
 const CONNECTION_ID = 0x1122334455667788n
+/** A datagram the test itself sends to the tracker (see `quiet`); never a BEP 15 packet (too short). */
+const PROBE = Buffer.from("probe")
 
 /** Standard BEP 15 answers; a test's `script` may drop, rewrite or add to them. */
 const standardReply = (p: Packet, connectionCount: number): Array<Uint8Array> => {
@@ -40,12 +43,17 @@ const standardReply = (p: Packet, connectionCount: number): Array<Uint8Array> =>
 
 const udpTracker = (script: (p: Packet, index: number, standard: Array<Uint8Array>) => Array<Uint8Array> = (_p, _i, s) => s) =>
   Effect.acquireRelease(
-    Effect.callback<{ url: string; packets: Array<Packet>; socket: Dgram.Socket }>((resume) => {
+    Effect.callback<{ url: string; port: number; packets: Array<Packet>; probes: () => number; socket: Dgram.Socket }>((resume) => {
       const packets: Array<Packet> = []
       let connects = 0
+      let probes = 0
       const socket = Dgram.createSocket("udp4")
       socket.on("message", (msg, rinfo) => {
         const bytes = new Uint8Array(msg)
+        if (bytes.length === PROBE.length && Buffer.from(bytes).equals(PROBE)) {
+          probes++
+          return
+        }
         const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
         const packet = { bytes, action: v.getUint32(8), transactionId: v.getUint32(12) }
         packets.push(packet)
@@ -55,7 +63,8 @@ const udpTracker = (script: (p: Packet, index: number, standard: Array<Uint8Arra
         }
       })
       socket.bind(0, "127.0.0.1", () => {
-        resume(Effect.succeed({ url: `udp://127.0.0.1:${socket.address().port}/announce`, packets, socket }))
+        const port = socket.address().port
+        resume(Effect.succeed({ url: `udp://127.0.0.1:${port}/announce`, port, packets, probes: () => probes, socket }))
       })
     }),
     ({ socket }) =>
@@ -74,14 +83,21 @@ const peerId = Uint8Array.from({ length: 20 }, (_, i) => i + 1)
 const req: AnnounceRequest = { infoHash, peerId, port: 51413, uploaded: 3, downloaded: 2 ** 40, left: 7, event: "started", key: 0xcafe }
 
 /** Real IO inside it.effect: wait (in real time) until the tracker has seen `n` packets. */
-const seen = (packets: ReadonlyArray<Packet>, n: number) =>
-  TestClock.withLive(Effect.gen(function*() {
-    for (let i = 0; i < 400 && packets.length < n; i++) yield* Effect.sleep("5 millis")
-    assert.isAtLeast(packets.length, n, `tracker saw ${packets.length} packets, expected ${n}`)
-  }))
-/** ...and that nothing more arrives for a short while. */
-const quiet = (packets: ReadonlyArray<Packet>, n: number) =>
-  TestClock.withLive(Effect.sleep("50 millis")).pipe(Effect.andThen(Effect.sync(() => assert.strictEqual(packets.length, n))))
+const seen = (packets: ReadonlyArray<Packet>, n: number) => waitUntil(`the tracker to see ${n} packets`, () => packets.length >= n)
+/**
+ * ...and that nothing more was sent: a probe datagram sent now reaches the tracker after any
+ * datagram our client sent before (both leave this process in order, over loopback), so
+ * once the tracker has the probe, it has everything sent until now.
+ */
+const quiet = (srv: { readonly port: number; readonly packets: ReadonlyArray<Packet>; readonly probes: () => number }, n: number) =>
+  Effect.gen(function*() {
+    const before = srv.probes()
+    const probe = Dgram.createSocket("udp4")
+    yield* Effect.callback<void>((resume) => probe.send(PROBE, srv.port, "127.0.0.1", () => resume(Effect.void)))
+    yield* waitUntil("the probe datagram", () => srv.probes() > before)
+    probe.close()
+    assert.strictEqual(srv.packets.length, n)
+  })
 
 describe("UDP tracker (BEP 15)", () => {
   it.effect("connect + announce: packet layout and response", () =>
@@ -133,7 +149,7 @@ describe("UDP tracker (BEP 15)", () => {
       const fiber = yield* Effect.forkChild(tracker.announce(srv.url, req))
       yield* seen(srv.packets, 1)
       yield* TestClock.adjust("14 seconds")
-      yield* quiet(srv.packets, 1)
+      yield* quiet(srv, 1)
       yield* TestClock.adjust("1 second")
       const res = yield* Fiber.join(fiber)
       assert.strictEqual(res.interval, 1800)
@@ -155,7 +171,7 @@ describe("UDP tracker (BEP 15)", () => {
       const err = yield* Effect.flip(Fiber.join(fiber))
       assert.strictEqual(err._tag, "TrackerUnreachable")
       assert.include(err.message, "no response after 2 attempts")
-      yield* quiet(srv.packets, 2)
+      yield* quiet(srv, 2)
     }).pipe(Effect.scoped, Effect.provide(layer(1), { local: true })))
 
   it.effect("a reply with the wrong transaction id is ignored", () =>
