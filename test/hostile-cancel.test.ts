@@ -147,7 +147,7 @@ describe("hostile: cancel", () => {
           "the seeder to read the whole flood",
           seeder.torrent.peers,
           (peers) => h.closed() || peers.some((p) => p.key === h.key && !p.peerInterested),
-          20
+          45
         )
         const after = yield* settledMemory
         const growth = after.bytes - before.bytes
@@ -160,6 +160,6 @@ describe("hostile: cancel", () => {
         const honest = yield* startHonestLeecher(fixture, seeder.port)
         // The hostile peer shares the 32 KiB/s limit; only check the seeder still answers.
         yield* honest.log.waitFor("a piece from the seeder", (e) => e._tag === "PieceVerified", "10 seconds")
-      }), 30_000)
+      }), 60_000)
   }
 })
