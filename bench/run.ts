@@ -216,13 +216,13 @@ const profileOnce = async (payload: Awaited<ReturnType<typeof ensurePayload>>, s
 }
 
 /**
- * Our leecher compiled to JavaScript (tsconfig.build.json), as a published package would
+ * Our leecher compiled to JavaScript (bench/tsconfig.build.json), as a published package would
  * ship it: running the .ts sources directly also loads Node's type stripper (~25 MB RSS).
  */
 const OURS_BUILT = join(benchDir, ".build", "bench", "leech-ours.js")
 const buildOurs = (): void => {
-  console.log("compiling the client (tsconfig.build.json)...")
-  run(join(benchDir, "..", "node_modules", ".bin", "tsc"), ["-p", join(benchDir, "..", "tsconfig.build.json")])
+  console.log("compiling the client (bench/tsconfig.build.json)...")
+  run(join(benchDir, "..", "node_modules", ".bin", "tsc"), ["-p", join(benchDir, "tsconfig.build.json")])
 }
 
 const main = async () => {

@@ -4,7 +4,7 @@
  *   node bench/simulation.ts [--grid 50x4MiB,50x64MiB,...] [--no-record]
  *
  * Each point runs `effect-torrent simulate --peers N --size S --seed 1 --json` (the CLI as
- * shipped: bin/effect-torrent.js, which runs simulations with 64 MB semi-spaces) in its own
+ * shipped: dist/cli/effect-torrent.js, built first, which runs simulations with 128 MB semi-spaces) in its own
  * process, measured by bench/measure.py (wait4 rusage: CPU of all threads, peak RSS). The
  * simulated world is the CLI's default: 1 seed, 256 KiB pieces, 50 ms one-way latency,
  * 10 MiB/s up and 20 MiB/s down per host, the simulation's UDP tracker. A point fails the
@@ -19,7 +19,7 @@ import { join } from "node:path"
 import { parseSize, sizeLabel } from "./args.ts"
 
 const benchDir = new URL(".", import.meta.url).pathname
-const bin = join(benchDir, "..", "bin", "effect-torrent.js")
+const bin = join(benchDir, "..", "dist", "cli", "effect-torrent.js")
 const measure = join(benchDir, "measure.py")
 
 const DEFAULT_GRID = "10x16MiB,50x4MiB,50x16MiB,50x64MiB,100x16MiB,200x4MiB,500x1MiB,1000x1MiB,1000x4MiB"
@@ -68,6 +68,8 @@ const runPoint = (point: Point, dir: string): { readonly summary: Summary; reado
 }
 
 const main = () => {
+  const built = spawnSync(process.execPath, [join(benchDir, "..", "scripts", "build.ts")], { stdio: "inherit" })
+  if (built.status !== 0) throw new Error(`npm run build exited with ${built.status}`)
   let grid = DEFAULT_GRID
   let record = true
   const argv = process.argv.slice(2)

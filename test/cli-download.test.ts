@@ -4,7 +4,7 @@
  * Ctrl-C (SIGINT) shutdown with a `stopped` announce, and resuming after Ctrl-C.
  */
 import { assert, describe, it } from "@effect/vitest"
-import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
+import * as NodeFileSystem from "@effect/platform-node-shared/NodeFileSystem"
 import { Deferred, Effect } from "effect"
 import { type ChildProcess, spawn } from "node:child_process"
 import { existsSync } from "node:fs"
@@ -16,7 +16,7 @@ import { sameFile, tempDir, writePayload } from "./support/files.ts"
 import { bittorrentTracker } from "./support/tracker-server.ts"
 import { seed, webTorrentClient } from "./support/webtorrent.ts"
 
-const BIN = join(import.meta.dirname, "..", "bin", "effect-torrent.js")
+const BIN = join(import.meta.dirname, "..", "src", "cli", "bin.ts")
 
 interface Running {
   readonly child: ChildProcess

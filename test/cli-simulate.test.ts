@@ -10,7 +10,7 @@ import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 
-const BIN = path.join(import.meta.dirname, "..", "bin", "effect-torrent.js")
+const BIN = path.join(import.meta.dirname, "..", "src", "cli", "bin.ts")
 
 interface Run {
   readonly code: number | null

@@ -13,7 +13,7 @@ import { renderProgress } from "../src/cli/progress.ts"
 import { parseMagnet, parseMetainfo } from "../src/metainfo/index.ts"
 
 const ROOT = path.join(import.meta.dirname, "..")
-const BIN = path.join(ROOT, "bin", "effect-torrent.js")
+const BIN = path.join(ROOT, "src", "cli", "bin.ts")
 const FIXTURES = path.join(ROOT, "fixtures", "conformance", "webtorrent-fixtures")
 
 interface Run {
@@ -228,7 +228,7 @@ describe("effect-torrent create", () => {
       const create = path.join(ROOT, "src", "metainfo", "create.ts")
       fs.writeFileSync(
         script,
-        `import * as NodeFileSystem from ${JSON.stringify(import.meta.resolve("@effect/platform-node/NodeFileSystem"))}\n` +
+        `import * as NodeFileSystem from ${JSON.stringify(import.meta.resolve("@effect/platform-node-shared/NodeFileSystem"))}\n` +
           `import { Effect } from ${JSON.stringify(import.meta.resolve("effect"))}\n` +
           `import { createTorrent } from ${JSON.stringify(create)}\n` +
           `const r = await Effect.runPromise(createTorrent(process.argv[2], { pieceLength: 16 * 1024 * 1024 }).pipe(Effect.provide(NodeFileSystem.layer)))\n` +

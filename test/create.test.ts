@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
+import * as NodeFileSystem from "@effect/platform-node-shared/NodeFileSystem"
 import { Effect, Result } from "effect"
 import * as fc from "fast-check"
 import { execFileSync } from "node:child_process"

@@ -3,7 +3,7 @@
  * 127.0.0.1 (a third DHT node is the bootstrap router; nothing leaves loopback).
  */
 import { assert, describe, it } from "@effect/vitest"
-import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
+import * as NodeFileSystem from "@effect/platform-node-shared/NodeFileSystem"
 import { Effect, Layer } from "effect"
 import { join } from "node:path"
 import { make as makeDhtNode } from "../src/dht/index.ts"

@@ -1,5 +1,5 @@
 /** DHT behaviour on virtual time (TestClock) with real sockets on 127.0.0.1: timeouts, retries, tokens, rate limits; persistence. */
-import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
+import * as NodeFileSystem from "@effect/platform-node-shared/NodeFileSystem"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Exit, Fiber, FileSystem, Layer, Result, Scope } from "effect"
 import { TestClock } from "effect/testing"

@@ -1,5 +1,5 @@
 /** Real DHT nodes over NodeNetwork on 127.0.0.1: lookups, announces, tokens, garbage, peer source. */
-import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
+import * as NodeFileSystem from "@effect/platform-node-shared/NodeFileSystem"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Layer, Random, Result } from "effect"
 import { type DhtConfig, dhtPeerSource, Krpc, make } from "../src/dht/index.ts"

@@ -15,7 +15,7 @@ import { tempDir, writePayload } from "./support/files.ts"
 import { liveWith, requirement } from "./support/requirements.ts"
 import { seed, webTorrentClient } from "./support/webtorrent.ts"
 
-const BIN = join(import.meta.dirname, "..", "bin", "effect-torrent.js")
+const BIN = join(import.meta.dirname, "..", "src", "cli", "bin.ts")
 
 const canMount = requirement(
   (() => {

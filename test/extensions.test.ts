@@ -3,7 +3,7 @@
  * only a magnet link fetching the info dict from our seeder over ut_metadata.
  */
 import { assert, describe, it } from "@effect/vitest"
-import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
+import * as NodeFileSystem from "@effect/platform-node-shared/NodeFileSystem"
 import { Context, Effect, Layer, Result } from "effect"
 import * as fc from "fast-check"
 import { join } from "node:path"

@@ -4,7 +4,7 @@
  * through the DHT alone (no tracker, no peer in the link).
  */
 import { assert, describe, it } from "@effect/vitest"
-import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
+import * as NodeFileSystem from "@effect/platform-node-shared/NodeFileSystem"
 import { Effect, Layer } from "effect"
 import { join } from "node:path"
 import { make as makeDhtNode } from "../src/dht/index.ts"

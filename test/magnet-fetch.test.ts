@@ -2,8 +2,8 @@
  * Fetching a magnet link's metadata from real seeders that serve ut_metadata: WebTorrent
  * (found through x.pe or through a bittorrent-tracker server) and our own client.
  */
-import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
-import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
+import * as NodeFileSystem from "@effect/platform-node-shared/NodeFileSystem"
+import { FetchHttpClient } from "effect/http"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Layer } from "effect"
 import { join } from "node:path"
@@ -83,7 +83,7 @@ describe("fetchMetadata from WebTorrent", () => {
           Layer.mergeAll(
             NodeNetwork.layer,
             Tracker.layer({ udpBind: { host: "127.0.0.1", port: 0 } }).pipe(
-              Layer.provide(Layer.mergeAll(NodeNetwork.layer, NodeHttpClient.layerNodeHttp))
+              Layer.provide(Layer.mergeAll(NodeNetwork.layer, FetchHttpClient.layer))
             )
           ),
           { local: true }

@@ -4,7 +4,7 @@
  * and trade pieces, so part of the data comes from leechers, not only from the seed.
  */
 import { assert, describe, it } from "@effect/vitest"
-import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
+import * as NodeFileSystem from "@effect/platform-node-shared/NodeFileSystem"
 import { Effect, Option, Stream, SubscriptionRef } from "effect"
 import { readFile } from "node:fs/promises"
 import { join } from "node:path"

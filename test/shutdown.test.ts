@@ -4,7 +4,7 @@
  * are connected and a tracker is in use.
  */
 import { assert, describe, it } from "@effect/vitest"
-import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
+import * as NodeFileSystem from "@effect/platform-node-shared/NodeFileSystem"
 import { Effect, Exit, Metric, Scope } from "effect"
 import { join } from "node:path"
 import { createTorrent } from "../src/metainfo/create.ts"

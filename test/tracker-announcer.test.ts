@@ -1,5 +1,5 @@
 /** The announcer on virtual time against small local HTTP trackers on 127.0.0.1. */
-import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
+import { FetchHttpClient } from "effect/http"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Exit, Fiber, Layer, Option, Queue, Scope, Stream } from "effect"
 import { TestClock } from "effect/testing"
@@ -51,7 +51,7 @@ const scriptedTracker = (behaviour: Behaviour) =>
 const deadUrl = Effect.scoped(Effect.map(scriptedTracker({ mode: "ok", interval: 60 }), (t) => t.url))
 
 const trackerLayer = Tracker.layer({ udpBind: { host: "127.0.0.1", port: 0 } }).pipe(
-  Layer.provide([NodeNetwork.layer, NodeHttpClient.layerUndici])
+  Layer.provide([NodeNetwork.layer, FetchHttpClient.layer])
 )
 
 const options = (trackers: ReadonlyArray<ReadonlyArray<string>>, onPeers: AnnouncerOptions["onPeers"] = () => Effect.void): AnnouncerOptions => ({

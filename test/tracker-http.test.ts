@@ -1,5 +1,5 @@
 /** HTTP tracker client against small local node:http servers that misbehave on purpose. */
-import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
+import { FetchHttpClient } from "effect/http"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Fiber, Layer, Result } from "effect"
 import { TestClock } from "effect/testing"
@@ -41,7 +41,7 @@ const localServer = (reply: (url: string) => Reply) =>
 
 const layer = (config: Parameters<typeof Tracker.layer>[0] = {}) =>
   Tracker.layer({ udpBind: { host: "127.0.0.1", port: 0 }, ...config }).pipe(
-    Layer.provide([NodeNetwork.layer, NodeHttpClient.layerUndici])
+    Layer.provide([NodeNetwork.layer, FetchHttpClient.layer])
   )
 
 // every byte >= 0x80: all must be escaped, and the bytes are not valid UTF-8

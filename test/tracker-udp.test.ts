@@ -1,5 +1,5 @@
 /** UDP tracker client (BEP 15) against a small scriptable node:dgram tracker on 127.0.0.1. */
-import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
+import { FetchHttpClient } from "effect/http"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Fiber, Layer } from "effect"
 import { TestClock } from "effect/testing"
@@ -75,7 +75,7 @@ const udpTracker = (script: (p: Packet, index: number, standard: Array<Uint8Arra
 
 const layer = (udpMaxRetransmit = 8) =>
   Tracker.layer({ udpBind: { host: "127.0.0.1", port: 0 }, udpMaxRetransmit }).pipe(
-    Layer.provide([NodeNetwork.layer, NodeHttpClient.layerUndici])
+    Layer.provide([NodeNetwork.layer, FetchHttpClient.layer])
   )
 
 const infoHash = Uint8Array.from({ length: 20 }, (_, i) => 200 - i)

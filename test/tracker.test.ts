@@ -2,7 +2,7 @@
  * The Tracker service against the real `bittorrent-tracker` server (npm),
  * over HTTP and UDP on 127.0.0.1.
  */
-import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
+import { FetchHttpClient } from "effect/http"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Layer, Queue } from "effect"
 import { type Address, NodeNetwork } from "../src/net/index.ts"
@@ -11,7 +11,7 @@ import { bittorrentTracker } from "./support/tracker-server.ts"
 
 
 const trackerLayer = Tracker.layer({ udpBind: { host: "127.0.0.1", port: 0 }, udpMaxRetransmit: 1 }).pipe(
-  Layer.provide([NodeNetwork.layer, NodeHttpClient.layerUndici])
+  Layer.provide([NodeNetwork.layer, FetchHttpClient.layer])
 )
 
 const id = (fill: number) => new Uint8Array(20).fill(fill)

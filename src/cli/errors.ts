@@ -5,7 +5,7 @@
  * `message` is already the sentence to show; `describeError` adds a fallback
  * for the few foreign errors (file system, defects).
  */
-import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
+import * as NodeRuntime from "@effect/platform-node-shared/NodeRuntime"
 import { Cause, Effect, Exit, Result, Runtime, Schema } from "effect"
 import { CliError } from "effect/cli"
 import type { PlatformError } from "effect/PlatformError"

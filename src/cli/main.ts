@@ -1,32 +1,57 @@
 /**
- * The `effect-torrent` executable: composes the root command from one file per
- * subcommand. To add a command, write src/cli/<name>.ts exporting a
- * `Command.make(...)` and list it in `subcommands` below; fail with typed
- * errors whose `message` is the one line to show (see errors.ts).
+ * The `effect-torrent` command line: the root command and one module per subcommand,
+ * loaded lazily. A run loads only the subcommand it names (start-up is most of
+ * `info`'s time, and `download` should reach its peers quickly); `--help`,
+ * `--completions` and an unknown name load them all. To add a command, write
+ * src/cli/<name>.ts exporting a `Command.make(...)` and add a line to `commands`;
+ * fail with typed errors whose `message` is the one line to show (see errors.ts).
  */
-import * as NodeServices from "@effect/platform-node/NodeServices"
-import { Effect } from "effect"
+import * as NodeChildProcessSpawner from "@effect/platform-node-shared/NodeChildProcessSpawner"
+import * as NodeFileSystem from "@effect/platform-node-shared/NodeFileSystem"
+import * as NodePath from "@effect/platform-node-shared/NodePath"
+import * as NodeStdio from "@effect/platform-node-shared/NodeStdio"
+import * as NodeTerminal from "@effect/platform-node-shared/NodeTerminal"
+import { Effect, Layer } from "effect"
 import { Command } from "effect/cli"
 import { VERSION } from "../version.ts"
-import { createCommand } from "./create.ts"
-import { downloadCommand } from "./download.ts"
+import { subcommandOf } from "./argv.ts"
 import { runCliMain } from "./errors.ts"
-import { infoCommand } from "./info.ts"
-import { seedCommand } from "./seed.ts"
-import { simulateCommand } from "./simulate.ts"
 
-const subcommands = [infoCommand, createCommand, downloadCommand, seedCommand, simulateCommand] as const
+/** Each subcommand's module, imported on demand (the bundle splits along these imports). */
+const commands = {
+  info: () => import("./info.ts").then((m) => m.infoCommand),
+  create: () => import("./create.ts").then((m) => m.createCommand),
+  download: () => import("./download.ts").then((m) => m.downloadCommand),
+  seed: () => import("./seed.ts").then((m) => m.seedCommand),
+  simulate: () => import("./simulate.ts").then((m) => m.simulateCommand)
+}
+type Name = keyof typeof commands
+const NAMES = Object.keys(commands) as ReadonlyArray<Name>
 
-export const cli = Command.make("effect-torrent").pipe(
-  Command.withDescription("a BitTorrent client on Effect"),
-  Command.withSubcommands(subcommands)
+/** What effect/cli needs to run (files, paths, stdio, the terminal, child processes). */
+const services = Layer.provideMerge(
+  NodeChildProcessSpawner.layer,
+  Layer.mergeAll(NodeFileSystem.layer, NodePath.layer, NodeStdio.layer, NodeTerminal.layer)
 )
 
+/** The subcommands to load for `args`: the one it names, or all of them. */
+const load = (args: ReadonlyArray<string>) => {
+  const name = subcommandOf(args, NAMES)
+  return Effect.promise(() => Promise.all((name === undefined ? NAMES : [name]).map((n) => commands[n]())))
+}
+
+/** Runs the command line `args` (argv after the script), every service provided. */
 export const program = (args: ReadonlyArray<string>) =>
-  Command.runWith(cli, { version: VERSION })(args).pipe(Effect.provide(NodeServices.layer))
+  Effect.gen(function*() {
+    const cli = Command.make("effect-torrent").pipe(
+      Command.withDescription("a BitTorrent client on Effect"),
+      Command.withSubcommands(yield* load(args))
+    )
+    yield* Command.runWith(cli, { version: VERSION })(args)
+  }).pipe(Effect.provide(services))
 
 /** Runs the CLI on this process's arguments; sets the exit code (0 ok, 1 error, 130 interrupted). */
 export const main = (): void => runCliMain(program(process.argv.slice(2)))
 
-// `node src/cli/main.ts ...` (npm run cli); bin/effect-torrent.js calls main() itself.
+// `node src/cli/main.ts ...` works too; the executable is bin.ts.
 if (import.meta.main) main()

@@ -1,5 +1,5 @@
-import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
-import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
+import * as NodeFileSystem from "@effect/platform-node-shared/NodeFileSystem"
+import { FetchHttpClient } from "effect/http"
 import { Layer } from "effect"
 import { NodeNetwork } from "../net/index.ts"
 import { FileStorage, PieceHasher } from "../storage/index.ts"
@@ -15,7 +15,7 @@ import type { ClientConfig } from "./config.ts"
 export const layerNode = (config: ClientConfig = {}): Layer.Layer<Client, unknown> => {
   // UDP trackers are asked from the interface peers reach us on.
   const udpBind = { host: config.host ?? "0.0.0.0", port: 0 }
-  const tracker = Tracker.layer({ udpBind }).pipe(Layer.provide(Layer.mergeAll(NodeNetwork.layer, NodeHttpClient.layerNodeHttp)))
+  const tracker = Tracker.layer({ udpBind }).pipe(Layer.provide(Layer.mergeAll(NodeNetwork.layer, FetchHttpClient.layer)))
   const storage = config.hashThreads === 0
     ? FileStorage.layer
     : FileStorage.layer.pipe(Layer.provide(PieceHasher.layerWorkers(config.hashThreads === undefined ? {} : { threads: config.hashThreads })))

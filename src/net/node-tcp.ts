@@ -1,12 +1,12 @@
 /**
- * TCP on node:net, through @effect/platform-node's `NodeSocket.fromDuplex`
+ * TCP on node:net, through @effect/platform-node-shared's `NodeSocket.fromDuplex`
  * (pull-based reads that leave backpressure to the kernel, writes that wait
  * for 'drain'). We open the `net.Socket` ourselves so we know its addresses and
  * errno codes, and run our own accept queue instead of `SocketServer.run`
  * (which swallows handler failures and whose close waits for every accepted
  * connection to end).
  */
-import * as NodeSocket from "@effect/platform-node/NodeSocket"
+import * as NodeSocket from "@effect/platform-node-shared/NodeSocket"
 import { Cause, Duration, Effect, Exit, Queue, Scope } from "effect"
 import * as Socket from "effect/socket/Socket"
 import * as Net from "node:net"

@@ -1,5 +1,5 @@
-/** UDP on node:dgram through @effect/platform-node's `NodeDatagramSocket`. */
-import * as NodeDatagramSocket from "@effect/platform-node/NodeDatagramSocket"
+/** UDP on node:dgram through @effect/platform-node-shared's `NodeDatagramSocket`. */
+import * as NodeDatagramSocket from "@effect/platform-node-shared/NodeDatagramSocket"
 import { Effect, Result, type Scope } from "effect"
 import * as NetAddress from "effect/net/NetAddress"
 import type * as DatagramSocket from "effect/socket/DatagramSocket"

@@ -2,7 +2,7 @@
  * A payload on disk and its .torrent, made by our own `createTorrent`, plus the payload as
  * one buffer (files concatenated in metainfo order) for scripted peers to serve from.
  */
-import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
+import * as NodeFileSystem from "@effect/platform-node-shared/NodeFileSystem"
 import { Effect } from "effect"
 import { open, readFile } from "node:fs/promises"
 import { join } from "node:path"

@@ -2,7 +2,7 @@
  * Our side of the interop tests: the client on real sockets and files, payloads, torrent
  * files, byte comparison, and partial copies (pieces zeroed) for multi-source swarms.
  */
-import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
+import * as NodeFileSystem from "@effect/platform-node-shared/NodeFileSystem"
 import { Effect, Layer, References, Schedule, Scope, Stream, SubscriptionRef } from "effect"
 import { cp, open, readFile, writeFile } from "node:fs/promises"
 import { join } from "node:path"
