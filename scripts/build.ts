@@ -13,6 +13,8 @@
  *    licences go to dist/cli/THIRD-PARTY-LICENSES.txt.
  *
  *   node scripts/build.ts
+ *
+ * Prints only to stderr.
  */
 import { spawnSync } from "node:child_process"
 import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs"
@@ -25,7 +27,7 @@ const cliDir = join(dist, "cli")
 
 rmSync(dist, { recursive: true, force: true })
 
-const tsc = spawnSync(join(root, "node_modules", ".bin", "tsc"), ["-p", join(root, "tsconfig.build.json")], { stdio: "inherit" })
+const tsc = spawnSync(join(root, "node_modules", ".bin", "tsc"), ["-p", join(root, "tsconfig.build.json")], { stdio: ["ignore", 2, 2] })
 if (tsc.status !== 0) {
   console.error(`build: tsc -p tsconfig.build.json exited with ${tsc.status ?? tsc.signal}`)
   process.exit(1)
@@ -73,4 +75,5 @@ writeFileSync(
 )
 
 const files = output.output.filter((o) => o.type === "chunk").length
-console.log(`build: dist/ (library, tsc) and ${relative(root, cliDir)}/ (${files} chunks, bundling ${[...bundled].map((p) => dirname(p) === "node_modules" ? p.slice(13) : p.slice(p.indexOf("node_modules") + 13)).join(", ")})`)
+// stderr: stdout belongs to the caller (`npm pack --json` prints its report there).
+console.error(`build: dist/ (library, tsc) and ${relative(root, cliDir)}/ (${files} chunks, bundling ${[...bundled].map((p) => dirname(p) === "node_modules" ? p.slice(13) : p.slice(p.indexOf("node_modules") + 13)).join(", ")})`)
