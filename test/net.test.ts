@@ -333,6 +333,29 @@ describe("NodeNetwork UDP", () => {
       assert.strictEqual(str((yield* a.receive).payload), "pong2")
     }).pipe(Effect.provide(NodeNetwork.layer)))
 
+  it.live("subscribe: datagrams go to the handler as they arrive, then one idle per burst; sendNow needs no fiber", () =>
+    Effect.gen(function*() {
+      const net = yield* Network
+      const a = yield* net.udp(loopback)
+      const b = yield* net.udp(loopback)
+      const events: Array<string> = []
+      const done = yield* Deferred.make<void>()
+      b.subscribe({
+        datagram: (payload, from) => {
+          events.push(`${str(payload)}@${from.port === a.address.port}`)
+        },
+        idle: () => {
+          events.push("idle")
+          if (events.filter((e) => e !== "idle").length === 3) Deferred.doneUnsafe(done, Effect.void)
+        },
+        end: () => {}
+      })
+      for (const m of ["one", "two", "three"]) assert.isTrue(a.sendNow(bytes(m), b.address))
+      yield* Deferred.await(done)
+      assert.deepStrictEqual(events.filter((e) => e !== "idle"), ["one@true", "two@true", "three@true"])
+      assert.strictEqual(events.at(-1), "idle")
+    }).pipe(Effect.provide(NodeNetwork.layer)))
+
   it.live("binding a taken UDP port is AddressInUse", () =>
     Effect.gen(function*() {
       const net = yield* Network

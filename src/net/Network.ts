@@ -75,15 +75,38 @@ export interface Datagram {
   readonly from: Address
 }
 
+/** Synchronous receiver of a UDP socket's datagrams (see `UdpSocket.subscribe`). */
+export interface DatagramHandler {
+  /** One datagram, outside any fiber. The payload is the handler's to keep. */
+  readonly datagram: (payload: Uint8Array, from: Address) => void
+  /**
+   * The datagrams that arrived together have all been delivered: the moment to answer
+   * them in one go (uTP sends one acknowledgement per burst, not one per packet).
+   */
+  readonly idle: () => void
+  /** The socket is gone (closed, or its host crashed); nothing more will come. */
+  readonly end: (error: NetError) => void
+}
+
 /**
- * A bound UDP socket. `receive` returns the next datagram (a bounded buffer
- * drops datagrams nobody reads fast enough, as a real network would);
- * `send` completes once the OS took the datagram.
+ * A bound UDP socket.
+ *
+ * - `receive` returns the next datagram (a bounded buffer drops datagrams nobody reads
+ *   fast enough, as a real network would).
+ * - `subscribe` is the synchronous form: from then on every datagram goes to the handler
+ *   as it arrives, and `receive` gets nothing. One subscriber per socket. What uTP's
+ *   multiplexer reads with: a packet costs no fiber hand-off.
+ * - `send` completes once the OS took the datagram.
+ * - `sendNow` is the synchronous, fire-and-forget form (UDP may lose a datagram anyway):
+ *   `to.host` must be an IP literal; false when the socket is closed. The buffer must not
+ *   change until the datagram left (the caller keeps it unchanged for milliseconds at least).
  */
 export interface UdpSocket {
   readonly address: Address
   readonly send: (payload: Uint8Array, to: Address) => Effect.Effect<void, NetError>
   readonly receive: Effect.Effect<Datagram, NetError>
+  readonly subscribe: (handler: DatagramHandler) => void
+  readonly sendNow: (payload: Uint8Array, to: Address) => boolean
 }
 
 export interface ConnectOptions {

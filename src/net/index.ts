@@ -17,6 +17,7 @@ export {
   type ConnectOptions,
   type Connection,
   type Datagram,
+  type DatagramHandler,
   formatAddress,
   type Listener,
   Network,

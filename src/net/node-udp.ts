@@ -1,19 +1,25 @@
-/** UDP on node:dgram through @effect/platform-node-shared's `NodeDatagramSocket`. */
-import * as NodeDatagramSocket from "@effect/platform-node-shared/NodeDatagramSocket"
-import { Effect, Result, type Scope } from "effect"
-import * as NetAddress from "effect/net/NetAddress"
-import type * as DatagramSocket from "effect/socket/DatagramSocket"
+/**
+ * UDP on node:dgram. Used directly rather than through @effect/platform-node's
+ * `NodeDatagramSocket`, whose queue-and-pull reads cost a fiber hand-off per datagram and
+ * whose writes wait for each send's callback: uTP moves tens of thousands of datagrams a
+ * second, each of which must be handled (and acknowledged) synchronously.
+ */
+import { Effect, type Scope } from "effect"
+import * as Dgram from "node:dgram"
 import * as Dns from "node:dns"
 import * as Net from "node:net"
 import { AddressInUse, ConnectionClosed, type NetError, NetIoError } from "./errors.ts"
-import { type Address, type Datagram, formatAddress, type UdpSocket } from "./Network.ts"
+import { type Address, type Datagram, type DatagramHandler, formatAddress, type UdpSocket } from "./Network.ts"
 
-const toAddress = (inet: NetAddress.InetAddress): Address => ({
-  host: NetAddress.formatIp(inet.address),
-  port: inet.port
-})
+/** Datagrams kept for `receive` before new ones are dropped. */
+const RECEIVE_BUFFER = 1024
+/** Kernel buffers asked for (Linux caps them at net.core.rmem_max / wmem_max). */
+const KERNEL_BUFFER_BYTES = 4 * 1024 * 1024
 
 const describeCause = (cause: unknown): string => cause instanceof Error ? cause.message : String(cause)
+
+const errnoOf = (cause: unknown): string | undefined =>
+  typeof cause === "object" && cause !== null && "code" in cause && typeof cause.code === "string" ? cause.code : undefined
 
 /** IP literal for `host`, resolving names (an IP literal stays as is). */
 const resolveHost = (host: string, family: 4 | 6): Effect.Effect<string, NetError> => {
@@ -29,66 +35,134 @@ const resolveHost = (host: string, family: 4 | 6): Effect.Effect<string, NetErro
   })
 }
 
+/** A dual-stack socket reports IPv4 senders as IPv4-mapped IPv6; peers know them by their IPv4. */
+const unmapped = (host: string): string => host.startsWith("::ffff:") && Net.isIPv4(host.slice(7)) ? host.slice(7) : host
+
 export const udp = (bind: Address): Effect.Effect<UdpSocket, NetError, Scope.Scope> =>
   Effect.gen(function*() {
     const target = formatAddress(bind)
-    const socket = yield* NodeDatagramSocket.make({ bind: { address: bind.host, port: bind.port } })
-    // acquiring the reader binds the socket (needed even to only send)
-    const reader = yield* socket.reader.pipe(
-      Effect.mapError((e): NetError => {
-        const reason = e.reason
-        if (reason._tag === "DatagramSocketOpenError" && reason.kind === "AddressInUse") {
-          return new AddressInUse({ address: target })
+    const v6 = Net.isIPv6(bind.host)
+    const socket = Dgram.createSocket({ type: v6 ? "udp6" : "udp4" })
+    let open = true
+    let ended: NetError | undefined
+    const queue: Array<Datagram> = []
+    let waiter: ((e: Effect.Effect<Datagram, NetError>) => void) | undefined
+    let handler: DatagramHandler | undefined
+    let idleScheduled = false
+    const runIdle = () => {
+      idleScheduled = false
+      handler?.idle()
+    }
+    const end = (error: NetError) => {
+      if (ended !== undefined) return
+      ended = error
+      open = false
+      const w = waiter
+      waiter = undefined
+      w?.(Effect.fail(error))
+      handler?.end(error)
+    }
+
+    yield* Effect.addFinalizer(() =>
+      Effect.sync(() => {
+        end(new ConnectionClosed({ address: target }))
+        try {
+          socket.close()
+        } catch {
+          // already closed
         }
-        return new NetIoError({ op: "bind", address: target, detail: e.message })
       })
     )
-    const writer = yield* socket.writer
-    // The platform writer waits forever once the reader is gone: fail sends after close instead.
-    let open = true
-    yield* Effect.addFinalizer(() => Effect.sync(() => (open = false)))
-    const local = toAddress(reader.address)
-    const localText = formatAddress(local)
-    const v6 = NetAddress.isInetAddressV6(reader.address)
-
-    const fromSocketError = (e: DatagramSocket.DatagramSocketError, op: "send" | "receive", address: string): NetError =>
-      e.reason._tag === "DatagramSocketClosedError"
-        ? new ConnectionClosed({ address: localText })
-        : new NetIoError({ op, address, detail: "cause" in e.reason ? describeCause(e.reason.cause) : e.message })
-
-    let batch: ReadonlyArray<DatagramSocket.Datagram> = []
-    let next = 0
-    const receive: Effect.Effect<Datagram, NetError> = Effect.suspend(() => {
-      const queued = batch[next]
-      if (queued !== undefined) {
-        next++
-        return Effect.succeed({ payload: queued.payload, from: toAddress(queued.address) })
+    yield* Effect.callback<void, NetError>((resume) => {
+      const onError = (cause: Error) => {
+        open = false
+        resume(Effect.fail(
+          errnoOf(cause) === "EADDRINUSE"
+            ? new AddressInUse({ address: target })
+            : new NetIoError({ op: "bind", address: target, detail: describeCause(cause) })
+        ))
       }
-      return reader.pull.pipe(
-        Effect.map((datagrams) => {
-          batch = datagrams
-          next = 1
-          const first = datagrams[0]
-          return { payload: first.payload, from: toAddress(first.address) }
-        }),
-        Effect.mapError((e) => fromSocketError(e, "receive", localText))
-      )
+      socket.once("error", onError)
+      socket.bind({ address: bind.host, port: bind.port }, () => {
+        socket.off("error", onError)
+        resume(Effect.void)
+      })
     })
+    // a send error without a callback, or an ICMP error: nothing to do with it on a shared socket
+    socket.on("error", () => {})
+    try {
+      socket.setRecvBufferSize(KERNEL_BUFFER_BYTES)
+      socket.setSendBufferSize(KERNEL_BUFFER_BYTES)
+    } catch {
+      // the kernel keeps its default: fine, just more drops under load
+    }
+    const bound = socket.address()
+    const local: Address = { host: bound.address, port: bound.port }
+    const localText = formatAddress(local)
+
+    socket.on("message", (payload, rinfo) => {
+      const from: Address = { host: unmapped(rinfo.address), port: rinfo.port }
+      if (handler !== undefined) {
+        handler.datagram(payload, from)
+        if (!idleScheduled) {
+          idleScheduled = true
+          setImmediate(runIdle)
+        }
+        return
+      }
+      const w = waiter
+      if (w !== undefined) {
+        waiter = undefined
+        w(Effect.succeed({ payload, from }))
+      } else if (queue.length < RECEIVE_BUFFER) {
+        queue.push({ payload, from })
+      }
+    })
+    socket.on("close", () => end(new ConnectionClosed({ address: localText })))
+
+    const receive = Effect.callback<Datagram, NetError>((resume) => {
+      const next = queue.shift()
+      if (next !== undefined) return resume(Effect.succeed(next))
+      if (ended !== undefined) return resume(Effect.fail(ended))
+      waiter = resume
+      return Effect.sync(() => {
+        if (waiter === resume) waiter = undefined
+      })
+    })
+
+    const subscribe = (h: DatagramHandler): void => {
+      handler = h
+      for (const d of queue.splice(0)) h.datagram(d.payload, d.from)
+      if (ended !== undefined) h.end(ended)
+    }
+
+    const literalFor = (host: string): string => (v6 && Net.isIPv4(host) ? `::ffff:${host}` : host)
 
     const send = (payload: Uint8Array, to: Address): Effect.Effect<void, NetError> =>
       Effect.gen(function*() {
         if (!open) return yield* new ConnectionClosed({ address: localText })
-        const host = yield* resolveHost(to.host, v6 ? 6 : 4)
-        // a dual-stack socket reaches IPv4 hosts through IPv4-mapped addresses
-        const literal = v6 && Net.isIPv4(host) ? `::ffff:${host}` : host
-        const inet = NetAddress.inetAddressFromIpString(literal, to.port)
-        if (Result.isFailure(inet)) {
-          return yield* new NetIoError({ op: "send", address: formatAddress(to), detail: inet.failure.message })
-        }
-        yield* writer.write({ payload, address: inet.success }).pipe(
-          Effect.mapError((e) => fromSocketError(e, "send", formatAddress(to)))
-        )
+        const host = literalFor(yield* resolveHost(to.host, v6 ? 6 : 4))
+        yield* Effect.callback<void, NetError>((resume) => {
+          try {
+            socket.send(payload, to.port, host, (err) => {
+              if (err === null || err === undefined) resume(Effect.void)
+              else resume(Effect.fail(new NetIoError({ op: "send", address: formatAddress(to), detail: describeCause(err) })))
+            })
+          } catch (cause) {
+            resume(Effect.fail(new NetIoError({ op: "send", address: formatAddress(to), detail: describeCause(cause) })))
+          }
+        })
       })
 
-    return { address: local, send, receive } satisfies UdpSocket
+    const sendNow = (payload: Uint8Array, to: Address): boolean => {
+      if (!open) return false
+      try {
+        socket.send(payload, to.port, literalFor(to.host))
+        return true
+      } catch {
+        return false
+      }
+    }
+
+    return { address: local, send, receive, subscribe, sendNow } satisfies UdpSocket
   })

@@ -1,9 +1,11 @@
 /**
- * Simulated UDP: datagrams cross the link latency, subject to the world's loss,
- * duplication and reordering (extra random delay), and are lost across partitions, to
- * crashed hosts and to ports nobody bound. A socket's receive buffer is bounded; beyond
- * it datagrams are dropped, as a real kernel would. UDP does not use the links'
- * bandwidth queues (tracker and DHT traffic is tiny next to peer traffic).
+ * Simulated UDP: a datagram takes its turn on the sender's uplink and the receiver's
+ * downlink like TCP bytes do (see world.ts; 28 bytes of IP and UDP header on top), so uTP
+ * and TCP share a bottleneck's queue and its delay, then arrives subject to the world's
+ * loss, duplication and reordering (extra random delay), and is lost across partitions,
+ * to crashed hosts and to ports nobody bound. A socket's receive buffer is bounded; beyond
+ * it datagrams are dropped, as a real kernel would. Payload bytes count in the world's
+ * traffic figures, as TCP's do.
  */
 import { Effect } from "effect"
 import type { Scope } from "effect"
@@ -12,6 +14,7 @@ import {
   AddressInUse,
   ConnectionClosed,
   type Datagram,
+  type DatagramHandler,
   formatAddress,
   type NetError,
   NetIoError,
@@ -23,6 +26,9 @@ import type { HostState, World } from "./world.ts"
 interface UdpState {
   readonly deliver: (datagram: Datagram) => void
 }
+
+/** IPv4 (20) and UDP (8) headers: what a datagram costs on a link beyond its payload. */
+const UDP_IP_HEADER_BYTES = 28
 
 const sockets = new WeakMap<HostState, Map<number, UdpState>>()
 
@@ -41,10 +47,25 @@ export const udp = (world: World, host: HostState) =>
     const buffer: Array<Datagram> = []
     let waiter: ((e: Effect.Effect<Datagram, NetError>) => void) | undefined
     let gone: NetError | undefined
+    let handler: DatagramHandler | undefined
+    let idleScheduled = false
+    // after everything due in this millisecond: the end of a burst
+    const runIdle = () => {
+      idleScheduled = false
+      handler?.idle()
+    }
 
     const state: UdpState = {
       deliver: (datagram) => {
         if (gone !== undefined) return
+        if (handler !== undefined) {
+          handler.datagram(datagram.payload, datagram.from)
+          if (!idleScheduled) {
+            idleScheduled = true
+            world.events.at(world.events.now(), runIdle)
+          }
+          return
+        }
         const w = waiter
         if (w !== undefined) {
           waiter = undefined
@@ -62,6 +83,7 @@ export const udp = (world: World, host: HostState) =>
       const w = waiter
       waiter = undefined
       w?.(Effect.fail(error))
+      handler?.end(error)
     }
     let byHost = sockets.get(host)
     if (byHost === undefined) {
@@ -75,28 +97,45 @@ export const udp = (world: World, host: HostState) =>
     }))
 
     const generation = host.generation
-    const send = (payload: Uint8Array, to: Address): Effect.Effect<void, NetError> =>
-      Effect.sync(() => {
-        if (gone !== undefined || !host.alive || host.generation !== generation) return gone ?? new ConnectionClosed({ address: localText })
-        const target = world.host(to.host)
-        if (target === undefined || !world.reachable(host, target)) return undefined
-        const { loss, duplicate, reorderMs } = world.options.udp
-        if (loss > 0 && world.random() < loss) {
-          world.trace("udp-lost", { from: localText, to: formatAddress(to) })
-          return undefined
-        }
-        const copies = duplicate > 0 && world.random() < duplicate ? 2 : 1
-        // a private copy: the sender may reuse its buffer once send returns
-        const bytes = payload.slice()
-        for (let i = 0; i < copies; i++) {
-          const jitter = reorderMs > 0 ? world.random() * reorderMs : 0
-          world.events.at(world.events.now() + world.latency(host, target) + jitter, () => {
-            if (!target.alive || !world.reachable(host, target)) return
-            sockets.get(target)?.get(to.port)?.deliver({ payload: bytes, from: local })
-          })
-        }
+    /** Sends one datagram; undefined when it left (or was lost on the way), else why not. */
+    const transmit = (payload: Uint8Array, to: Address): NetError | undefined => {
+      if (gone !== undefined || !host.alive || host.generation !== generation) return gone ?? new ConnectionClosed({ address: localText })
+      const target = world.host(to.host)
+      if (target === undefined || !world.reachable(host, target)) return undefined
+      const { loss, duplicate, reorderMs } = world.options.udp
+      if (loss > 0 && world.random() < loss) {
+        world.trace("udp-lost", { from: localText, to: formatAddress(to) })
         return undefined
-      }).pipe(Effect.flatMap((error) => (error === undefined ? Effect.void : Effect.fail(error))))
+      }
+      const copies = duplicate > 0 && world.random() < duplicate ? 2 : 1
+      // a private copy: the sender may reuse its buffer once send returns
+      const bytes = payload.slice()
+      for (let i = 0; i < copies; i++) {
+        const jitter = reorderMs > 0 ? world.random() * reorderMs : 0
+        world.transmit(host, target, bytes.length + UDP_IP_HEADER_BYTES, (done) => {
+          world.events.at(done + jitter, () => {
+            if (!target.alive || !world.reachable(host, target)) return
+            const socket = sockets.get(target)?.get(to.port)
+            if (socket === undefined) return
+            world.countBytes(host, target, bytes.length)
+            socket.deliver({ payload: bytes, from: local })
+          })
+        })
+      }
+      return undefined
+    }
+    const send = (payload: Uint8Array, to: Address): Effect.Effect<void, NetError> =>
+      Effect.suspend(() => {
+        const error = transmit(payload, to)
+        return error === undefined ? Effect.void : Effect.fail(error)
+      })
+    const sendNow = (payload: Uint8Array, to: Address): boolean => transmit(payload, to) === undefined
+
+    const subscribe = (h: DatagramHandler): void => {
+      handler = h
+      for (const d of buffer.splice(0)) h.datagram(d.payload, d.from)
+      if (gone !== undefined) h.end(gone)
+    }
 
     const receive = Effect.callback<Datagram, NetError>((resume) => {
       const next = buffer.shift()
@@ -108,6 +147,6 @@ export const udp = (world: World, host: HostState) =>
       })
     })
 
-    const socket: UdpSocket = { address: local, send, receive }
+    const socket: UdpSocket = { address: local, send, receive, subscribe, sendNow }
     return socket
   })

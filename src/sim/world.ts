@@ -114,9 +114,9 @@ export interface World {
   readonly restart: (address: string) => void
   /** A uniform number in [0, 1) from the world's seeded generator. */
   readonly random: () => number
-  /** TCP payload bytes carried from one host to another (by address). */
+  /** Payload bytes (TCP and UDP) carried from one host to another (by address). */
   readonly bytesBetween: (from: string, to: string) => number
-  /** Every (from, to) address pair that carried TCP bytes, in first-use order. */
+  /** Every (from, to) address pair that carried bytes, in first-use order. */
   readonly traffic: () => ReadonlyArray<readonly [string, string, number]>
   readonly countBytes: (from: HostState, to: HostState, size: number) => void
   readonly trace: (kind: string, fields?: TraceFields) => void

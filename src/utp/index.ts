@@ -1,0 +1,12 @@
+/**
+ * uTP (BEP 29): BitTorrent over UDP with LEDBAT congestion control.
+ *
+ * - `codec`: the packet format (pure);
+ * - `Ledbat`: the delay-based congestion controller (pure);
+ * - `UtpConnection`: one connection's state machine (pure);
+ * - `makeUtpSocket`: every connection of one UDP socket, as `Connection`s (the edge).
+ */
+export * as codec from "./codec.ts"
+export * as Ledbat from "./ledbat.ts"
+export * as UtpConnection from "./connection.ts"
+export { makeUtpSocket, type UtpSocket, type UtpSocketOptions, type UtpStats } from "./socket.ts"
