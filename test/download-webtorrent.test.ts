@@ -1,4 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
+import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
 import { Effect, Layer, SubscriptionRef } from "effect"
 import { join } from "node:path"
 import { Client, layerNode } from "../src/client/index.ts"
@@ -34,7 +35,7 @@ describe("download from WebTorrent", () => {
       }).pipe(
         Effect.provide(
           Client.layer({ host: "127.0.0.1", port: 0, downloadDirectory: out }).pipe(
-            Layer.provide(Layer.mergeAll(NodeNetwork.layer, FileStorage.layer))
+            Layer.provide(Layer.mergeAll(NodeNetwork.layer, FileStorage.layer.pipe(Layer.provide(NodeFileSystem.layer))))
           ),
           { local: true }
         )

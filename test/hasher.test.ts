@@ -1,6 +1,7 @@
 /** Piece hashing in worker threads: digests, shared and unshared input, shutdown, and storage using it. */
+import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Exit, Layer, Scope } from "effect"
+import { Deferred, Effect, Exit, Fiber, Layer, Scope } from "effect"
 import { allocateShared, FileStorage, makeHashPool, PieceHasher, Storage } from "../src/storage/index.ts"
 import { sha1 } from "../src/bytes.ts"
 import { blocksOf, makeFixture, pieceData, pseudoRandomBytes, tempDir } from "./storage-helpers.ts"
@@ -15,12 +16,12 @@ describe("PieceHasher (worker threads)", () => {
         shared.set(pseudoRandomBytes(size, i + 1))
         return [shared, pseudoRandomBytes(size, i + 1)]
       })
-      const digests = yield* Effect.promise(() => Promise.all(inputs.map((d) => pool.hash(d))))
+      const digests = yield* Effect.forEach(inputs, pool.hash, { concurrency: "unbounded" })
       inputs.forEach((d, i) => assert.deepStrictEqual(digests[i], sha1(d), `input ${i} (${d.length} bytes)`))
       // a worker reads the view, not the whole shared buffer around it
       const big = allocateShared(100)
       big.fill(1)
-      assert.deepStrictEqual(yield* Effect.promise(() => pool.hash(big.subarray(10, 20))), sha1(new Uint8Array(10).fill(1)))
+      assert.deepStrictEqual(yield* pool.hash(big.subarray(10, 20)), sha1(new Uint8Array(10).fill(1)))
     }).pipe(Effect.scoped))
 
   it.live("the threads exit when the pool's scope closes; jobs still pending are hashed inline", () =>
@@ -30,19 +31,41 @@ describe("PieceHasher (worker threads)", () => {
       assert.strictEqual(pool.running(), 3)
       const data = allocateShared(32 << 20)
       data.set(pseudoRandomBytes(1 << 20, 4))
-      const pending = Array.from({ length: 12 }, () => pool.hash(data))
+      const submitted = yield* Deferred.make<void>()
+      const pending = yield* Effect.forkChild(Effect.forEach(
+        Array.from({ length: 12 }, () => data),
+        (d, i) => i === 11 ? Effect.andThen(Deferred.succeed(submitted, undefined), pool.hash(d)) : pool.hash(d),
+        { concurrency: "unbounded" }
+      ))
+      yield* Deferred.await(submitted)
+      yield* Effect.yieldNow
       yield* Scope.close(scope, Exit.void)
       assert.strictEqual(pool.running(), 0)
-      for (const digest of yield* Effect.promise(() => Promise.all(pending))) assert.deepStrictEqual(digest, sha1(data))
+      for (const digest of yield* Fiber.join(pending)) assert.deepStrictEqual(digest, sha1(data))
       // after the close, hashing still works (inline)
-      assert.deepStrictEqual(yield* Effect.promise(() => pool.hash(data)), sha1(data))
+      assert.deepStrictEqual(yield* pool.hash(data), sha1(data))
     }))
+
+  it.live("a wait for a digest is interruptible; the pool keeps working afterwards", () =>
+    Effect.gen(function*() {
+      const pool = yield* makeHashPool(1)
+      const data = allocateShared(16 << 20)
+      data.set(pseudoRandomBytes(1 << 20, 5))
+      // 16 MiB takes a thread milliseconds: the interrupt lands while it hashes
+      const waiting = yield* Effect.forkChild(Effect.forEach([data, data, data], pool.hash, { concurrency: "unbounded" }))
+      yield* Effect.yieldNow
+      yield* Fiber.interrupt(waiting)
+      const exit = yield* Fiber.await(waiting)
+      assert.isTrue(Exit.hasInterrupts(exit))
+      const small = allocateShared(1000).fill(7)
+      assert.deepStrictEqual(yield* pool.hash(small), sha1(small))
+    }).pipe(Effect.scoped))
 
   it.live("FileStorage with worker hashing: good pieces verify, a corrupt one fails, a recheck finds what is on disk", () =>
     Effect.gen(function*() {
       const directory = yield* tempDir
       const fixture = makeFixture([{ path: ["a.bin"], length: 300_000 }, { path: ["b.bin"], length: 200_001 }], 65536, 9)
-      const storage = yield* Layer.build(FileStorage.layer.pipe(Layer.provide(PieceHasher.layerWorkers({ threads: 1 }))))
+      const storage = yield* Layer.build(FileStorage.layerWithHasher.pipe(Layer.provide(Layer.mergeAll(PieceHasher.layerWorkers({ threads: 1 }), NodeFileSystem.layer))))
       const open = Storage.use((s) => s.open(fixture.meta, { directory })).pipe(Effect.provideContext(storage))
       const results: Array<string> = []
       yield* Effect.scoped(Effect.gen(function*() {

@@ -1,10 +1,11 @@
 /** FileStorage on real files: resume trust, recheck after changes on disk, lazily created files, symlinks. */
+import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
 import { toHex } from "../src/bytes.ts"
 import { existsSync } from "node:fs"
 import * as Fs from "node:fs/promises"
 import * as NodePath from "node:path"
 import { assert, describe, it } from "@effect/vitest"
-import { Effect } from "effect"
+import { Effect, Layer } from "effect"
 import type { Metainfo } from "../src/metainfo/model.ts"
 import { FileStorage, type OpenOptions, Storage, type TorrentStorage } from "../src/storage/index.ts"
 import { type Block, blocksOf, type Fixture, makeFixture, pieceData, tempDir } from "./storage-helpers.ts"
@@ -12,7 +13,7 @@ import { type Block, blocksOf, type Fixture, makeFixture, pieceData, tempDir } f
 const B = 16384
 
 const open = (meta: Metainfo, options: OpenOptions) =>
-  Storage.use((s) => s.open(meta, options)).pipe(Effect.provide(FileStorage.layer))
+  Storage.use((s) => s.open(meta, options)).pipe(Effect.provide(FileStorage.layer.pipe(Layer.provide(NodeFileSystem.layer))))
 
 const putAll = (t: TorrentStorage, blocks: ReadonlyArray<Block>) =>
   Effect.forEach(blocks, (b) => t.putBlock(b.piece, b.begin, b.data))

@@ -1,6 +1,7 @@
 /** The synchronous fast path of `putBlock`: what it takes, and what it leaves to `putBlock`. */
+import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
 import { assert, describe, it } from "@effect/vitest"
-import { Effect } from "effect"
+import { Effect, Layer } from "effect"
 import type { Metainfo } from "../src/metainfo/model.ts"
 import { FileStorage, MemoryStorage, type OpenOptions, Storage } from "../src/storage/index.ts"
 import { blocksOf, makeFixture, pieceData, tempDir } from "./storage-helpers.ts"
@@ -9,7 +10,7 @@ const B = 16 * 1024
 
 // FileStorage writes to disk, so the completing block goes to putBlock; MemoryStorage writes in
 // memory, so putBlockSync verifies and stores it.
-for (const [name, layer, completesSync] of [["FileStorage", FileStorage.layer, false], ["MemoryStorage", MemoryStorage.layer, true]] as const) {
+for (const [name, layer, completesSync] of [["FileStorage", FileStorage.layer.pipe(Layer.provide(NodeFileSystem.layer)), false], ["MemoryStorage", MemoryStorage.layer, true]] as const) {
   describe(`putBlockSync (${name})`, () => {
     const open = (meta: Metainfo, options: OpenOptions) => Storage.use((s) => s.open(meta, options)).pipe(Effect.provide(layer))
 

@@ -1,4 +1,5 @@
 /** Behaviour every Storage layer must have: one suite, run against FileStorage and MemoryStorage. */
+import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
 import { existsSync } from "node:fs"
 import * as Fs from "node:fs/promises"
 import * as NodePath from "node:path"
@@ -25,7 +26,7 @@ const filesOnDisk = (directory: string, fixture: Fixture) =>
 const impls: ReadonlyArray<
   readonly [string, Layer.Layer<Storage>, (directory: string, fixture: Fixture) => Effect.Effect<void>]
 > = [
-  ["FileStorage", FileStorage.layer, filesOnDisk],
+  ["FileStorage", FileStorage.layer.pipe(Layer.provide(NodeFileSystem.layer)), filesOnDisk],
   ["MemoryStorage", MemoryStorage.layer, () => Effect.void]
 ]
 

@@ -17,8 +17,11 @@ export const layerNode = (config: ClientConfig = {}): Layer.Layer<Client, unknow
   const udpBind = { host: config.host ?? "0.0.0.0", port: 0 }
   const tracker = Tracker.layer({ udpBind }).pipe(Layer.provide(Layer.mergeAll(NodeNetwork.layer, FetchHttpClient.layer)))
   const storage = config.hashThreads === 0
-    ? FileStorage.layer
-    : FileStorage.layer.pipe(Layer.provide(PieceHasher.layerWorkers(config.hashThreads === undefined ? {} : { threads: config.hashThreads })))
+    ? FileStorage.layer.pipe(Layer.provide(NodeFileSystem.layer))
+    : FileStorage.layerWithHasher.pipe(Layer.provide(Layer.mergeAll(
+      PieceHasher.layerWorkers(config.hashThreads === undefined ? {} : { threads: config.hashThreads }),
+      NodeFileSystem.layer
+    )))
   const base = Layer.mergeAll(NodeNetwork.layer, storage, NodeFileSystem.layer, tracker)
   if (config.dht === undefined) return Client.layer(config).pipe(Layer.provide(base))
   const dht = dhtLayer({

@@ -13,11 +13,11 @@
  * a piece already verified; the failing piece simply has to be downloaded again.
  */
 import * as Fs from "node:fs/promises"
-import { Effect, Layer, Option, Semaphore } from "effect"
+import { Effect, FileSystem, Layer, Semaphore } from "effect"
 import type { Backend, PieceReader } from "./backend.ts"
 import { StorageError } from "./errors.ts"
 import { type HandlePool, io, ioOrMissing, makeHandlePool } from "./handles.ts"
-import { PieceHasher } from "./hasher.ts"
+import { PieceHasher, type PieceHasherShape } from "./hasher.ts"
 import { pieceSize, pieceSpans } from "./layout.ts"
 import { loadResume, saveResume } from "./resume.ts"
 import { type BackendInput, openWith, Storage } from "./service.ts"
@@ -61,7 +61,7 @@ const readInto = (input: BackendInput, pool: HandlePool, piece: number, into: Ui
     return into
   })
 
-const makeFileBackend = Effect.fnUntraced(function*(input: BackendInput) {
+const makeFileBackend = (fs: FileSystem.FileSystem) => Effect.fnUntraced(function*(input: BackendInput) {
   const { layout, root } = input
   yield* io("create directory", root, () => Fs.mkdir(root, { recursive: true }))
   const realRoot = yield* io("resolve", root, () => Fs.realpath(root))
@@ -108,22 +108,38 @@ const makeFileBackend = Effect.fnUntraced(function*(input: BackendInput) {
     writePiece,
     readPiece: (piece) => readInto(input, pool, piece, new Uint8Array(pieceSize(layout, piece))),
     beginRecheck,
-    loadResume: loadResume(input),
-    saveResume: (have) => resumeLock.withPermit(Effect.andThen(pool.syncAll, saveResume(input, have))),
+    loadResume: loadResume({ ...input, fs }),
+    saveResume: (have) => resumeLock.withPermit(Effect.andThen(pool.syncAll, saveResume({ ...input, fs }, have))),
     close: pool.closeAll,
     cacheReads: true,
     retainsBuffers: false
   } satisfies Backend
 })
 
+const fileStorage = (hasher: PieceHasherShape | undefined) =>
+  Effect.map(FileSystem.FileSystem, (fs) => Storage.of({ open: openWith(makeFileBackend(fs), hasher) }))
+
 export const FileStorage = {
   /**
-   * Real files under `options.directory` (node:fs/promises). Pieces are hashed by the
-   * `PieceHasher` in the context when the layer is built, if any, else inline.
+   * Real files under `options.directory` (positional I/O through node:fs/promises; resume
+   * records through `FileSystem`). Blocks are hashed inline, incrementally as they arrive.
    */
-  layer: Layer.effect(
+  layer: Layer.effect(Storage, fileStorage(undefined)) satisfies Layer.Layer<Storage, never, FileSystem.FileSystem>,
+  /**
+   * Like `layer`, with completed pieces hashed by the `PieceHasher` (worker threads), off
+   * the JS thread.
+   *
+   * **Example**
+   *
+   * ```ts
+   * const storage = FileStorage.layerWithHasher.pipe(
+   *   Layer.provide(Layer.mergeAll(PieceHasher.layerWorkers(), NodeFileSystem.layer))
+   * )
+   * ```
+   */
+  layerWithHasher: Layer.effect(Storage, Effect.flatMap(PieceHasher, fileStorage)) satisfies Layer.Layer<
     Storage,
-    Effect.map(Effect.serviceOption(PieceHasher), (hasher) =>
-      Storage.of({ open: openWith(makeFileBackend, Option.getOrUndefined(hasher)) }))
-  )
+    never,
+    FileSystem.FileSystem | PieceHasher
+  >
 } as const

@@ -44,7 +44,7 @@ export class PieceHasher extends Context.Service<PieceHasher, PieceHasherShape>(
     return Layer.effect(
       PieceHasher,
       Effect.map(makeHashPool(options.threads), (pool) =>
-        PieceHasher.of({ sha1: (data) => Effect.promise(() => pool.hash(data)), allocate: allocateShared }))
+        PieceHasher.of({ sha1: pool.hash, allocate: allocateShared }))
     )
   }
 }
@@ -63,8 +63,11 @@ export interface HashJob {
 
 /** The worker pool, shared by the real-time (`hash`) and virtual-time (`start`) hashers. */
 export interface HashPool {
-  /** The digest, when a thread has it (through the event loop). */
-  readonly hash: (data: Uint8Array) => Promise<Uint8Array>
+  /**
+   * The digest, when a thread has it (through the event loop). Interruptible: the fiber
+   * stops waiting at once, and the thread finishes the job for nobody.
+   */
+  readonly hash: (data: Uint8Array) => Effect.Effect<Uint8Array>
   /** Starts hashing; the result is collected synchronously (see `HashJob`). */
   readonly start: (data: Uint8Array) => HashJob
   readonly threads: number
@@ -186,15 +189,20 @@ export const makeHashPool = (threads = Math.max(1, Math.min(4, availableParallel
         return job
       }
 
-      const hash = (data: Uint8Array): Promise<Uint8Array> =>
-        new Promise<Uint8Array>((resolve) => {
-          let threaded = false
+      const hash = (data: Uint8Array): Effect.Effect<Uint8Array> =>
+        Effect.callback<Uint8Array>((resume) => {
+          let waiting: { readonly id: number; readonly thread: Thread } | undefined
           const job: HashJob = submit(data, (thread, id) => {
-            threaded = true
-            replies.set(id, { thread, settle: () => resolve(job.poll() ?? sha1(data)) })
+            waiting = { id, thread }
+            replies.set(id, { thread, settle: () => resume(Effect.succeed(job.poll() ?? sha1(data))) })
             if (thread.pending++ === 0) thread.worker.ref()
           })
-          if (!threaded) resolve(job.collect())
+          if (waiting === undefined) return resume(Effect.succeed(job.collect()))
+          const { id, thread } = waiting
+          // Interrupted: nobody wants the digest, but the reply still comes and balances the thread's counts.
+          return Effect.sync(() => {
+            if (replies.has(id)) replies.set(id, { thread, settle: () => {} })
+          })
         })
 
       const running = () => pool.filter((t) => t.alive).length

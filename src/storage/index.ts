@@ -10,9 +10,9 @@
  *
  * - Blocks are assembled per piece in a buffer of exactly that piece's length (from the
  *   validated metainfo, capped by `maxPieceLength`), verified once complete, then written
- *   whole. Verified data is never overwritten. With a `PieceHasher` in the layer's context
- *   (hasher.ts, worker threads) complete pieces are hashed off the JS thread; without one,
- *   blocks are hashed inline as they arrive in order.
+ *   whole. Verified data is never overwritten. With a `PieceHasher` (`layerWithHasher`;
+ *   hasher.ts, worker threads) complete pieces are hashed off the JS thread; without one
+ *   (`layer`), blocks are hashed inline as they arrive in order.
  * - At most `maxPartialPieces` pieces (and `maxPartialBytes`) are assembled at once; a block
  *   starting another piece gets `Backpressure` (nothing stored) rather than waiting, so a peer
  *   fiber is never parked inside storage. The picker should also bound its open pieces.
@@ -22,7 +22,7 @@
  *   end (a whole piece in one call is fine); anything else is a typed `OutOfRange` error.
  * - `read` returns a view into a cached / in-memory verified piece: zero-copy, do not modify it.
  * - Layers: `FileStorage.layer` (real files, positional I/O, resume records in
- *   `<directory>/.effect-torrent/<infohash-hex>.resume`) and `MemoryStorage.layer` (in memory,
+ *   `<directory>/.effect-torrent/<infohash-hex>.resume`; needs a `FileSystem`) and `MemoryStorage.layer` (in memory,
  *   for the simulator; one buffer per verified piece, persists across open/close per layer build).
  *
  * Possible improvements: a libtorrent-style part file for bytes of unwanted files shared with

@@ -7,7 +7,7 @@
  * torrent resumes like it would from disk.
  */
 import * as NodePath from "node:path"
-import { Effect, Layer, Option } from "effect"
+import { Effect, Layer } from "effect"
 import type { Backend } from "./backend.ts"
 import * as Bitfield from "./bitfield.ts"
 import { PieceHasher, type PieceHasherShape } from "./hasher.ts"
@@ -49,7 +49,9 @@ export const makeMemoryStorage = (hasher?: PieceHasherShape): Storage["Service"]
 }
 
 export const MemoryStorage = {
-  /** Each build of this layer is a new empty in-memory disk; hashing as in `FileStorage.layer`. */
-  layer: Layer.effect(Storage, Effect.map(Effect.serviceOption(PieceHasher), (h) => makeMemoryStorage(Option.getOrUndefined(h)))),
+  /** Each build of this layer is a new empty in-memory disk; blocks hashed inline as they arrive. */
+  layer: Layer.sync(Storage, () => makeMemoryStorage()),
+  /** Like `layer`, with completed pieces hashed by the `PieceHasher`. */
+  layerWithHasher: Layer.effect(Storage, Effect.map(PieceHasher, makeMemoryStorage)),
   make: makeMemoryStorage
 } as const

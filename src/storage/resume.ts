@@ -5,14 +5,17 @@
  * recorded match the file now (a file recorded as missing must still be missing).
  * Data is only ever added by us, so a stale record claims a subset of what is on disk;
  * anything else changing a file changes its mtime and forces a full recheck.
+ *
+ * Files go through Effect's `FileSystem`, except the stamps: its `stat` reports mtimes in
+ * whole milliseconds, and a stamp wants the nanoseconds the OS keeps.
  */
-import * as Fs from "node:fs/promises"
+import { stat } from "node:fs/promises"
 import * as NodePath from "node:path"
-import { Clock, Effect, Schema } from "effect"
+import { Clock, Effect, type FileSystem, type PlatformError, Schema } from "effect"
 import { fromHex, toHex } from "../bytes.ts"
 import * as Bitfield from "./bitfield.ts"
-import { StorageError } from "./errors.ts"
-import { io, ioOrMissing } from "./handles.ts"
+import { fromIoError, StorageError } from "./errors.ts"
+import { ioOrMissing } from "./handles.ts"
 import { type Layout, stateDirName } from "./layout.ts"
 
 const FileStamp = Schema.NullOr(Schema.Struct({ size: Schema.Number, mtimeNs: Schema.String }))
@@ -36,14 +39,19 @@ export const resumePath = (root: string, key: string) => NodePath.join(root, sta
 const stampOf = (path: string | null): Effect.Effect<FileStamp, StorageError> =>
   path === null
     ? Effect.succeed(null)
-    : ioOrMissing("stat", path, () => Fs.stat(path, { bigint: true })).pipe(
+    : ioOrMissing("stat", path, () => stat(path, { bigint: true })).pipe(
       Effect.map((st) => (st === null ? null : { size: Number(st.size), mtimeNs: st.mtimeNs.toString() }))
     )
 
 const sameStamp = (a: FileStamp, b: FileStamp) =>
   a === null || b === null ? a === b : a.size === b.size && a.mtimeNs === b.mtimeNs
 
+/** A `FileSystem` failure as a StorageError (the OS error underneath decides DiskFull, PermissionDenied, Io). */
+const fsError = (op: string, file: string) => (e: PlatformError.PlatformError): StorageError =>
+  fromIoError(e.reason.cause ?? e, op, file)
+
 export interface ResumeInput {
+  readonly fs: FileSystem.FileSystem
   readonly root: string
   readonly key: string
   readonly layout: Layout
@@ -53,7 +61,10 @@ export interface ResumeInput {
 /** The recorded have set if the record exists, parses, and every file's stamp still matches; else null. */
 export const loadResume = Effect.fnUntraced(function*(input: ResumeInput) {
   const path = resumePath(input.root, input.key)
-  const text = yield* ioOrMissing("read resume data", path, () => Fs.readFile(path, "utf8"))
+  const text = yield* input.fs.readFileString(path).pipe(
+    Effect.catchIf((e) => e.reason._tag === "NotFound", () => Effect.succeed(null)),
+    Effect.mapError(fsError("read resume data", path))
+  )
   if (text === null) return null
   const decoded = yield* Effect.result(decodeRecord(text))
   if (decoded._tag === "Failure") {
@@ -90,15 +101,14 @@ export const saveResume = Effect.fnUntraced(function*(input: ResumeInput, have: 
     Effect.mapError((e) => new StorageError({ reason: "Io", message: `encoding resume data: ${e.message}`, file: path }))
   )
   const temp = `${path}.tmp`
-  yield* io("create directory", NodePath.dirname(path), () => Fs.mkdir(NodePath.dirname(path), { recursive: true }))
-  yield* io("write resume data", temp, async () => {
-    const handle = await Fs.open(temp, "w")
-    try {
-      await handle.writeFile(text, "utf8")
-      await handle.datasync()
-    } finally {
-      await handle.close()
-    }
-  })
-  yield* io("rename resume data", path, () => Fs.rename(temp, path))
+  const { fs } = input
+  yield* fs.makeDirectory(NodePath.dirname(path), { recursive: true }).pipe(
+    Effect.mapError(fsError("create directory", NodePath.dirname(path)))
+  )
+  yield* Effect.scoped(Effect.gen(function*() {
+    const file = yield* fs.open(temp, { flag: "w" })
+    yield* file.writeAll(new TextEncoder().encode(text))
+    yield* file.sync
+  })).pipe(Effect.mapError(fsError("write resume data", temp)))
+  yield* fs.rename(temp, path).pipe(Effect.mapError(fsError("rename resume data", path)))
 })

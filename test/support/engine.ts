@@ -4,6 +4,7 @@
  * killed by closing its scope; and an event log that subscribes at once, so no event
  * published after `recordEvents` returns is missed.
  */
+import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
 import { Context, Deferred, Duration, Effect, Layer, Stream, SubscriptionRef } from "effect"
 import { Client, layerNode } from "../../src/client/index.ts"
 import type { ClientConfig } from "../../src/client/index.ts"
@@ -16,7 +17,7 @@ export const startClient = (downloadDirectory: string, config: ClientConfig = {}
   Layer.build(
     Layer.fresh(
       Client.layer({ host: "127.0.0.1", port: 0, downloadDirectory, ...config }).pipe(
-        Layer.provide(Layer.mergeAll(NodeNetwork.layer, FileStorage.layer))
+        Layer.provide(Layer.mergeAll(NodeNetwork.layer, FileStorage.layer.pipe(Layer.provide(NodeFileSystem.layer))))
       )
     )
   ).pipe(Effect.map((context) => Context.get(context, Client)))

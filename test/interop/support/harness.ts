@@ -21,7 +21,7 @@ const logLevel = process.env["INTEROP_DEBUG"] === "1" ? "Debug" : "Info"
 
 export const clientLayer = (downloadDirectory: string, config: ClientConfig = {}) =>
   Client.layer({ host: "127.0.0.1", port: 0, downloadDirectory, ...config }).pipe(
-    Layer.provide(Layer.mergeAll(NodeNetwork.layer, FileStorage.layer))
+    Layer.provide(Layer.mergeAll(NodeNetwork.layer, FileStorage.layer.pipe(Layer.provide(NodeFileSystem.layer))))
   )
 
 /** Runs `body` with a fresh client (listening on 127.0.0.1, ephemeral port), closed afterwards. */
