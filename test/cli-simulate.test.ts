@@ -9,6 +9,7 @@ import { execFile, spawn } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
+import { eventually } from "./support/waiting.ts"
 
 const BIN = path.join(import.meta.dirname, "..", "src", "cli", "bin.ts")
 
@@ -24,6 +25,26 @@ const cli = (args: ReadonlyArray<string>): Effect.Effect<Run> =>
       resume(Effect.succeed({ code: error === null ? 0 : child.exitCode, stdout, stderr }))
     })
   })
+
+/** CPU seconds (user + system) used so far by the children of `parent`, from /proc (Linux). */
+const cpuSecondsOfChildren = (parent: number): number => {
+  const ticks = 100 // USER_HZ, the unit of /proc/<pid>/stat times on Linux
+  let total = 0
+  for (const entry of fs.readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue
+    let stat: string
+    try {
+      stat = fs.readFileSync(`/proc/${entry}/stat`, "utf8")
+    } catch {
+      continue
+    }
+    // pid (comm) state ppid ...: split after the command name, which may hold spaces
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ")
+    if (Number(fields[1]) !== parent) continue
+    total += (Number(fields[11]) + Number(fields[12])) / ticks
+  }
+  return total
+}
 
 const tempDir = Effect.acquireRelease(
   Effect.sync(() => fs.mkdtempSync(path.join(os.tmpdir(), "et-sim-cli-"))),
@@ -103,7 +124,10 @@ describe("effect-torrent simulate", () => {
         stdio: ["ignore", "pipe", "pipe"]
       })
       const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)))
-      yield* Effect.sleep("4 seconds")
+      // Interrupt it mid-run: once the simulator process (the executable's child) has done three
+      // seconds of CPU work, well past start-up, however busy the machine is.
+      const parent = child.pid ?? 0
+      yield* eventually("the simulation to run for 3 s of CPU time", Effect.sync(() => cpuSecondsOfChildren(parent)), (s) => s >= 3, 60)
       child.kill("SIGINT")
       const code = yield* Effect.promise(() => exited).pipe(
         Effect.timeoutOrElse({

@@ -11,6 +11,7 @@ import { createTorrent } from "../src/metainfo/create.ts"
 import { startNodeClient } from "./support/engine.ts"
 import { tempDir, writePayload } from "./support/files.ts"
 import { bittorrentTracker } from "./support/tracker-server.ts"
+import { eventually } from "./support/waiting.ts"
 
 const HANDLE_KINDS = ["TCPSocketWrap", "TCPServerWrap", "UDPWrap", "FileHandle", "Timeout"]
 
@@ -60,8 +61,12 @@ describe("shutdown", () => {
       assert.isAbove(during.TCPServerWrap ?? 0, before.TCPServerWrap ?? 0, "the clients were listening")
       assert.strictEqual(live, 0, "every fiber the clients started has ended")
       yield* Scope.close(trackerScope, Exit.void)
-      yield* Effect.sleep("200 millis")
-      const after = handles()
+      // Node closes handles asynchronously: wait for them to go (a leaked one never does).
+      const after = yield* eventually(
+        `every handle to close (before: ${JSON.stringify(before)}, during: ${JSON.stringify(during)})`,
+        Effect.sync(handles),
+        (now) => HANDLE_KINDS.every((kind) => (now[kind] ?? 0) <= (before[kind] ?? 0))
+      )
       for (const kind of HANDLE_KINDS) {
         assert.isAtMost(after[kind] ?? 0, before[kind] ?? 0, `no ${kind} is left behind: ${JSON.stringify({ before, during, after })}`)
       }
