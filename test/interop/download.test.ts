@@ -31,7 +31,7 @@ import {
 } from "./support/peers.ts"
 import { installed } from "./support/available.ts"
 import { liveWith } from "../support/requirements.ts"
-
+import { eventually } from "../support/waiting.ts"
 
 // Odd sizes on purpose: files end mid-piece and pieces span file boundaries; one file is empty.
 const ALBUM = {
@@ -149,9 +149,14 @@ describe("interop: our client downloads", () => {
       }))
       yield* assertSameData(meta, src, out)
 
-      // Attribution from the seeders' own counters (stats lines come twice a second).
-      yield* Effect.sleep("1200 millis")
-      const uploaded = seeders.map((s) => s.stats()?.uploaded ?? 0)
+      // Attribution from the seeders' own counters (stats lines come twice a second, so they may
+      // trail the download: wait until they account for all of it).
+      const uploaded = yield* eventually(
+        "the seeders' counters to account for the whole payload",
+        Effect.sync(() => seeders.map((s) => s.stats()?.uploaded ?? 0)),
+        (counts) => counts.reduce((a, b) => a + b, 0) >= total,
+        10
+      )
       yield* Effect.logInfo(`partial seeders sent ${uploaded.join(", ")} bytes`)
       const contributors = uploaded.filter((u) => u > 0).length
       assert.isAtLeast(contributors, 2, `more than one seeder sent data: ${uploaded.join(", ")}`)

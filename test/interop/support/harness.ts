@@ -3,7 +3,7 @@
  * files, byte comparison, and partial copies (pieces zeroed) for multi-source swarms.
  */
 import * as NodeFileSystem from "@effect/platform-node-shared/NodeFileSystem"
-import { Effect, Layer, References, Schedule, Scope, Stream, SubscriptionRef } from "effect"
+import { Effect, Layer, References, Schedule, Stream, SubscriptionRef } from "effect"
 import { cp, open, readFile, writeFile } from "node:fs/promises"
 import { join } from "node:path"
 import { Client, type ClientConfig, layerNode } from "../../../src/client/index.ts"
@@ -141,10 +141,9 @@ export const partialCopy = (meta: Metainfo, from: string, to: string, keep: (pie
 export const recordEvents = (torrent: Torrent) =>
   Effect.gen(function*() {
     const seen: Array<TorrentEvent> = []
-    const scope = yield* Scope.Scope
-    yield* Stream.runForEach(torrent.events, (e) => Effect.sync(() => { seen.push(e) })).pipe(Effect.forkIn(scope))
-    // The stream subscribes when its fiber first runs: let it, before anything is dialled.
-    yield* Effect.sleep("20 millis")
+    // Subscribed here, before returning, so nothing published afterwards is missed.
+    const pull = yield* Stream.toPull(torrent.events)
+    yield* Effect.forkScoped(Effect.forever(pull.pipe(Effect.flatMap((batch) => Effect.sync(() => { seen.push(...batch) })))).pipe(Effect.ignore))
     return seen
   })
 
@@ -168,13 +167,10 @@ export const awaitComplete = (torrent: Torrent, seconds: number) =>
  * once a second, so it may trail `whenComplete` by that much.
  */
 export const awaitState = (torrent: Torrent, ok: (state: TorrentState) => boolean, what: string) =>
-  Effect.gen(function*() {
-    while (true) {
-      const state = yield* SubscriptionRef.get(torrent.state)
-      if (ok(state)) return state
-      yield* Effect.sleep("50 millis")
-    }
-  }).pipe(
+  SubscriptionRef.changes(torrent.state).pipe(
+    Stream.filter(ok),
+    Stream.runHead,
+    Effect.flatMap((found) => Effect.fromOption(found)),
     Effect.timeoutOrElse({
       duration: "5 seconds",
       orElse: () =>
@@ -182,7 +178,8 @@ export const awaitState = (torrent: Torrent, ok: (state: TorrentState) => boolea
           const state = yield* SubscriptionRef.get(torrent.state)
           return yield* new InteropError({ detail: `state never showed ${what}: ${JSON.stringify(state)}` })
         })
-    })
+    }),
+    Effect.catchTag("NoSuchElementError", () => Effect.fail(new InteropError({ detail: `the torrent's state ended before ${what}` })))
   )
 
 /** Waits until something accepts TCP connections on 127.0.0.1:`port` (the probe is closed at once). */
