@@ -15,6 +15,7 @@ import { formatMagnet, parseMetainfo } from "../src/metainfo/index.ts"
 import { sameFile, tempDir, writePayload } from "./support/files.ts"
 import { bittorrentTracker } from "./support/tracker-server.ts"
 import { seed, webTorrentClient } from "./support/webtorrent.ts"
+import { eventually } from "./support/waiting.ts"
 
 const BIN = join(import.meta.dirname, "..", "src", "cli", "bin.ts")
 
@@ -50,18 +51,20 @@ const start = (args: ReadonlyArray<string>) =>
     (r) => Effect.sync(() => { if (r.child.exitCode === null && r.child.pid !== undefined) process.kill(r.child.pid, "SIGKILL") })
   )
 
-/** Waits until a JSON line satisfies `predicate` (polling the collected output). */
+/** Waits until a JSON line satisfies `predicate` (polling the collected output); dies if the process ends first. */
 const waitForLine = (r: Running, predicate: (json: Record<string, unknown>) => boolean, what: string) =>
-  Effect.gen(function*() {
-    while (true) {
-      for (const line of r.lines) {
-        const json = JSON.parse(line) as Record<string, unknown>
-        if (predicate(json)) return json
+  eventually(
+    what,
+    Effect.suspend(() => {
+      const found = r.lines.map((line) => JSON.parse(line) as Record<string, unknown>).find(predicate)
+      if (found === undefined && r.child.exitCode !== null) {
+        return Effect.die(new Error(`exited (${r.child.exitCode}) before ${what}: ${r.stderr.join("")}`))
       }
-      if (r.child.exitCode !== null) return yield* Effect.die(new Error(`exited (${r.child.exitCode}) before ${what}: ${r.stderr.join("")}`))
-      yield* Effect.sleep("50 millis")
-    }
-  }).pipe(Effect.timeout("60 seconds"))
+      return Effect.succeed(found)
+    }),
+    (found) => found !== undefined,
+    60
+  ).pipe(Effect.flatMap((found) => (found === undefined ? Effect.die(new Error(`no ${what}`)) : Effect.succeed(found))))
 
 const FILES = { "pay/a.bin": 3_000_000, "pay/b.bin": 1_234_567 }
 

@@ -11,6 +11,7 @@ import { createTorrent } from "../src/metainfo/create.ts"
 import { NodeNetwork } from "../src/net/index.ts"
 import { startNodeClient } from "./support/engine.ts"
 import { sameFile, tempDir, writePayload } from "./support/files.ts"
+import { eventually } from "./support/waiting.ts"
 
 describe("DHT peer discovery", () => {
   it.live("a leecher with no tracker and no peers finds the seeder through the DHT", () =>
@@ -29,7 +30,7 @@ describe("DHT peer discovery", () => {
       yield* seeding.whenComplete
       const infoHash = metainfo.infoHash ?? new Uint8Array(20)
       // Wait until the seeder's announce reached the router.
-      while ((yield* router.storedPeers(infoHash)).length === 0) yield* Effect.sleep("50 millis")
+      yield* eventually("the seeder's announce to reach the router", router.storedPeers(infoHash), (peers) => peers.length > 0, 30)
       const leecher = yield* startNodeClient(join(dir, "leech"), { dht: { bootstrap: [bootstrap] } })
       const leeching = yield* leecher.add(torrent)
       yield* leeching.whenComplete.pipe(Effect.timeout("30 seconds"))

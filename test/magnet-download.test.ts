@@ -14,6 +14,7 @@ import { NodeNetwork } from "../src/net/index.ts"
 import { startNodeClient } from "./support/engine.ts"
 import { sameFile, tempDir, writePayload } from "./support/files.ts"
 import { seed, webTorrentClient } from "./support/webtorrent.ts"
+import { eventually } from "./support/waiting.ts"
 
 const magnetOf = (infoHash: Uint8Array | null, peers: ReadonlyArray<string>) =>
   formatMagnet({ infoHash, infoHashV2: null, name: null, trackers: [], webSeeds: [], peers: [...peers], selectOnly: null })
@@ -53,7 +54,7 @@ describe("download from a magnet link", () => {
       const seeder = yield* startNodeClient(join(dir, "seed"), { dht })
       yield* (yield* seeder.add(torrent)).whenComplete
       const infoHash = metainfo.infoHash ?? new Uint8Array(20)
-      while ((yield* router.storedPeers(infoHash)).length === 0) yield* Effect.sleep("50 millis")
+      yield* eventually("the seeder's announce to reach the router", router.storedPeers(infoHash), (peers) => peers.length > 0, 30)
       const leecher = yield* startNodeClient(join(dir, "leech"), { dht })
       const leeching = yield* leecher.add({ magnet: magnetOf(infoHash, []) }, { metadataTimeout: "30 seconds" })
       yield* leeching.whenComplete.pipe(Effect.timeout("30 seconds"))

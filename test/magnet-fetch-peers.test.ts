@@ -26,6 +26,7 @@ import {
   makeReserved,
   METADATA_PIECE_SIZE
 } from "../src/wire/index.ts"
+import { waitUntil } from "./support/waiting.ts"
 
 /** `lieOnce`: the first answer is forged, later requests are never answered. */
 type Behaviour = "honest" | "liar" | "lieOnce" | "silent" | "reject"
@@ -178,7 +179,7 @@ const magnetOf = (metadata: Uint8Array, peers: ReadonlyArray<MetadataPeer>): Mag
 const sourceWhen = (ready: () => boolean, peers: () => ReadonlyArray<MetadataPeer>): PeerSource => (hooks) =>
   Effect.forkScoped(
     Effect.gen(function*() {
-      while (!ready()) yield* Effect.sleep("10 millis")
+      yield* waitUntil("the peer source's condition", ready, 30)
       yield* hooks.addPeers(peers().map((p) => ({ host: "127.0.0.1", port: p.port })), "test")
     })
   ).pipe(Effect.asVoid)
@@ -193,10 +194,7 @@ const freePort = Effect.callback<number>((resume) => {
   })
 })
 
-const until = (cond: () => boolean) =>
-  Effect.gen(function*() {
-    while (!cond()) yield* Effect.sleep("10 millis")
-  })
+const until = (cond: () => boolean) => waitUntil("the condition", cond)
 
 describe("fetchMetadata against scripted peers", () => {
   it.live("a liar is banned (never dialled again) and the metadata comes from an honest peer", () =>

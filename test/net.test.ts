@@ -194,10 +194,10 @@ describe("NodeNetwork TCP", () => {
       const consumer = (chunk: Uint8Array): boolean => {
         got.push(chunk)
         received += chunk.length
-        // stop after every MiB; re-armed 20 ms later, when more has piled up
+        // stop after every MiB; re-armed on a later turn of the event loop, when more has piled up
         if (Math.floor(received / (1 << 20)) > Math.floor((received - chunk.length) / (1 << 20))) {
           stops++
-          setTimeout(() => conn.readable(consumer, onEnd), 20)
+          setImmediate(() => conn.readable(consumer, onEnd))
           return false
         }
         return true

@@ -12,6 +12,7 @@ import { makeSimHasher } from "../src/sim/hashing.ts"
 import { currentVirtualTime } from "../src/sim/virtual-time.ts"
 import { sha1 } from "../src/bytes.ts"
 import { allocateShared } from "../src/storage/hasher.ts"
+import { waitUntil } from "./support/waiting.ts"
 
 describe("virtual time", () => {
   it.effect("sleeps wake in time order, ties in the order they were started, at their exact virtual time", () =>
@@ -128,6 +129,7 @@ describe("virtual time", () => {
   it.live("an interrupted simulation's finalizers get the virtual time they wait for", () =>
     Effect.gen(function*() {
       let finalized = -1
+      let advancing = false
       const run = yield* Effect.forkChild(inVirtualTime(
         Effect.gen(function*() {
           // a finalizer with a timeout, like a client's `stopped` announce
@@ -137,11 +139,12 @@ describe("virtual time", () => {
               Effect.flatMap((t) => Effect.sync(() => { finalized = t }))
             )
           )
+          advancing = true
           yield* advanceUntil({ done: () => false, deadlineMs: Number.MAX_SAFE_INTEGER })
         }),
         { seed: 1 }
       ))
-      yield* Effect.sleep("20 millis")
+      yield* waitUntil("the simulation to run", () => advancing)
       yield* Fiber.interrupt(run)
       // stopped between two steps of 250 ms, then 30 s more, without anyone advancing
       assert.isAtLeast(finalized, 30_000)
