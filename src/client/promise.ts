@@ -43,9 +43,12 @@ export interface PromiseClient {
 
 export const createClient = async (config: ClientConfig = {}): Promise<PromiseClient> => {
   const runtime = ManagedRuntime.make(layerNode(config))
-  const client = await runtime.runPromise(Effect.gen(function*() {
-    return yield* Client
-  }))
+  // A layer that fails half-built (the port is taken, say) has already started parts (worker
+  // threads, the DHT's socket): dispose of the runtime, which releases them, before rejecting.
+  const client = await runtime.runPromise(Effect.service(Client)).catch(async (error: unknown): Promise<never> => {
+    await runtime.dispose()
+    throw error
+  })
 
   const subscribe = <A>(stream: Stream.Stream<A>, listener: (a: A) => void) => {
     const fiber = runtime.runFork(Stream.runForEach(stream, (a) => Effect.sync(() => listener(a))))
