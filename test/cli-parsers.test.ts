@@ -1,0 +1,151 @@
+/**
+ * The CLI's parsers, directly: durations, file selections, the flags `download` and `seed`
+ * share (each problem one line naming one flag), the launcher's subcommand and Node checks.
+ * The executable itself is tested in cli*.test.ts.
+ */
+import { assert, describe, it } from "@effect/vitest"
+import { Effect, Option } from "effect"
+import fc from "fast-check"
+import { MIN_NODE, nodeVersionProblem, subcommandOf } from "../src/cli/argv.ts"
+import { parseSize } from "../src/cli/format.ts"
+import { parseSeedTime, planFromArgs, type SharedArgs } from "../src/cli/run-torrent.ts"
+import { parseSelection } from "../src/cli/status-view.ts"
+
+const args = (patch: Partial<SharedArgs> = {}): SharedArgs => ({
+  port: 6881,
+  maxPeers: 50,
+  peer: [],
+  uploadLimit: Option.none(),
+  downloadLimit: Option.none(),
+  seedRatio: Option.none(),
+  seedTime: Option.none(),
+  json: false,
+  dhtBootstrap: [],
+  noDht: false,
+  ...patch
+})
+
+describe("parseSeedTime", () => {
+  it("plain seconds and h/m/s parts, in any combination", () => {
+    assert.strictEqual(parseSeedTime("90"), 90)
+    assert.strictEqual(parseSeedTime("90s"), 90)
+    assert.strictEqual(parseSeedTime("30m"), 1800)
+    assert.strictEqual(parseSeedTime("2h"), 7200)
+    assert.strictEqual(parseSeedTime("1h30m"), 5400)
+    assert.strictEqual(parseSeedTime(" 1h 30m 5s "), 5405)
+    assert.strictEqual(parseSeedTime("0"), 0)
+  })
+
+  it("anything else is refused", () => {
+    for (const bad of ["", "soon", "1.5h", "-5", "5d", "1h30", "h", "30 minutes", "1h-30m"]) assert.isUndefined(parseSeedTime(bad), bad)
+  })
+})
+
+describe("parseSelection", () => {
+  it("1-based numbers and ranges become sorted 0-based indices, each once", () => {
+    assert.deepStrictEqual(parseSelection("1", 3), [0])
+    assert.deepStrictEqual(parseSelection("3,1", 3), [0, 2])
+    assert.deepStrictEqual(parseSelection("1-3", 5), [0, 1, 2])
+    assert.deepStrictEqual(parseSelection("2-4, 3 ,5", 5), [1, 2, 3, 4])
+  })
+
+  it("numbers outside 1..fileCount, reversed ranges and junk are refused", () => {
+    for (const bad of ["0", "4", "3-2", "1-4", "", "1,", "a", "1..2", "-1", "1-"]) assert.isUndefined(parseSelection(bad, 3), bad)
+  })
+
+  it("any valid selection round-trips through its 1-based list", () => {
+    fc.assert(fc.property(fc.integer({ min: 1, max: 200 }).chain((n) => fc.tuple(fc.constant(n), fc.uniqueArray(fc.integer({ min: 0, max: n - 1 }), { minLength: 1 }))), ([n, picked]) => {
+      const parsed = parseSelection(picked.map((i) => String(i + 1)).join(","), n)
+      return parsed !== undefined && JSON.stringify(parsed) === JSON.stringify([...picked].sort((a, b) => a - b))
+    }))
+  })
+})
+
+describe("parseSize", () => {
+  it("whole numbers of binary units, and nothing past a safe integer", () => {
+    fc.assert(fc.property(fc.integer({ min: 0, max: 2 ** 20 }), fc.constantFrom(["", 1], ["k", 1024], ["KiB", 1024], ["m", 1024 ** 2], ["MB", 1024 ** 2], ["G", 1024 ** 3]), (n, [unit, factor]) =>
+      parseSize(`${n}${unit}`) === n * (factor as number)
+    ))
+    assert.isUndefined(parseSize("8388608G"), "2^53 bytes is past a safe integer")
+  })
+})
+
+describe("planFromArgs (the flags download and seed share)", () => {
+  const failure = (patch: Partial<SharedArgs>) =>
+    Effect.flip(planFromArgs(args(patch))).pipe(Effect.map((e) => ({ subject: e.subject, detail: e.detail })))
+
+  it.effect("defaults: no peers, no limits, seeding forever", () =>
+    Effect.gen(function*() {
+      assert.deepStrictEqual(yield* planFromArgs(args()), { peers: [], uploadLimit: undefined, downloadLimit: undefined, seedRatio: undefined, seedSeconds: undefined })
+    }))
+
+  it.effect("peers (IPv4, IPv6, names), rates, a seed ratio and a seed time", () =>
+    Effect.gen(function*() {
+      const plan = yield* planFromArgs(args({
+        peer: ["127.0.0.1:6881", "[::1]:51413", "seed.example:7000"],
+        uploadLimit: Option.some("500k"),
+        downloadLimit: Option.some("1.5M"),
+        seedRatio: Option.some("2"),
+        seedTime: Option.some("1h30m"),
+        dhtBootstrap: ["router.example:6881"]
+      }))
+      assert.deepStrictEqual(plan.peers, [{ host: "127.0.0.1", port: 6881 }, { host: "::1", port: 51413 }, { host: "seed.example", port: 7000 }])
+      assert.strictEqual(plan.uploadLimit, 500 * 1024)
+      assert.strictEqual(plan.downloadLimit, 1.5 * 1024 * 1024)
+      assert.strictEqual(plan.seedRatio, 2)
+      assert.strictEqual(plan.seedSeconds, 5400)
+    }))
+
+  it.effect("each bad flag is one line naming that flag and what it got", () =>
+    Effect.gen(function*() {
+      const cases: ReadonlyArray<[Partial<SharedArgs>, string, RegExp]> = [
+        [{ peer: ["127.0.0.1"] }, "--peer", /expected HOST:PORT, got "127.0.0.1"/],
+        [{ peer: ["127.0.0.1:0"] }, "--peer", /HOST:PORT/],
+        [{ peer: ["127.0.0.1:65536"] }, "--peer", /HOST:PORT/],
+        [{ peer: ["::1:6881"] }, "--peer", /HOST:PORT/],
+        [{ dhtBootstrap: ["router"] }, "--dht-bootstrap", /expected HOST:PORT, got "router"/],
+        [{ maxPeers: 0 }, "--max-peers", /at least 1/],
+        [{ port: 65536 }, "--port", /between 0 and 65535/],
+        [{ port: -1 }, "--port", /between 0 and 65535/],
+        [{ uploadLimit: Option.some("fast") }, "--upload-limit", /expected a rate like 500k or 10M, got "fast"/],
+        [{ downloadLimit: Option.some("0") }, "--download-limit", /got "0"/],
+        [{ seedRatio: Option.some("-1") }, "--seed-ratio", /expected a number >= 0, got "-1"/],
+        [{ seedRatio: Option.some("lots") }, "--seed-ratio", /got "lots"/],
+        [{ seedTime: Option.some("forever") }, "--seed-time", /expected a duration like 90s, 30m or 2h, got "forever"/]
+      ]
+      for (const [patch, subject, detail] of cases) {
+        const e = yield* failure(patch)
+        assert.strictEqual(e.subject, subject, JSON.stringify(patch))
+        assert.match(e.detail, detail)
+        assert.notInclude(e.detail, "\n")
+      }
+    }))
+})
+
+describe("the launcher's view of argv", () => {
+  const NAMES = ["download", "seed", "info", "create", "simulate"] as const
+
+  it("the subcommand is the first argument that is neither a flag nor a global flag's value", () => {
+    assert.strictEqual(subcommandOf(["download", "x.torrent"], NAMES), "download")
+    assert.strictEqual(subcommandOf(["--log-level", "debug", "seed", "x"], NAMES), "seed")
+    assert.strictEqual(subcommandOf(["--log-level=debug", "info", "x"], NAMES), "info")
+    assert.strictEqual(subcommandOf(["-v", "create", "dir"], NAMES), "create")
+    assert.isUndefined(subcommandOf([], NAMES))
+    assert.isUndefined(subcommandOf(["frobnicate"], NAMES), "unknown: the parser lists them all")
+    assert.isUndefined(subcommandOf(["download", "--completions", "bash"], NAMES), "completions need every subcommand")
+    assert.isUndefined(subcommandOf(["--wizard"], NAMES))
+  })
+
+  it("Node versions older than MIN_NODE get one line saying what is needed", () => {
+    assert.isUndefined(nodeVersionProblem(MIN_NODE + ".0"))
+    assert.isUndefined(nodeVersionProblem("24.21.0"))
+    assert.isUndefined(nodeVersionProblem("23.0.0"))
+    const [major = 0, minor = 0] = MIN_NODE.split(".").map(Number)
+    const older = minor > 0 ? `${major}.${minor - 1}.9` : `${major - 1}.99.0`
+    const problem = nodeVersionProblem(older)
+    assert.include(problem, `needs Node.js ${MIN_NODE} or newer`)
+    assert.include(problem, `this is Node.js v${older}`)
+    assert.notInclude(problem ?? "", "\n")
+    assert.isDefined(nodeVersionProblem("20.20.2"))
+  })
+})
