@@ -43,10 +43,13 @@ export interface Outbox {
   readonly stop: () => void
 }
 
+/** What the outbox uses of its torrent: the data it uploads, the upload limit, the upload count. */
+export type OutboxTorrent = Pick<TorrentLink, "storage" | "uploadThrottle" | "onUploaded">
+
 export const makeOutbox = Effect.fnUntraced(function*(
   s: SessionState,
   conn: Connection,
-  torrent: TorrentLink,
+  torrent: OutboxTorrent,
   now: () => number,
   toPeerError: (e: NetError) => PeerError
 ) {
