@@ -1,44 +1,52 @@
+/**
+ * The picker as a torrent drives it: a plain synchronous core (no Effect wrapper: a picker
+ * call is atomic because it never spans a `yield*`), its tie-breaks drawn from a seeded
+ * generator so a seeded run picks the same blocks.
+ */
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Random } from "effect"
-import { makeBitfield, PickerConfigError, PiecePicker } from "../src/scheduler/index.ts"
+import { Result } from "effect"
+import { makeBitfield, makePicker } from "../src/scheduler/index.ts"
+import { seededRandom } from "../src/torrent/random.ts"
 
 const config = { pieceCount: 64, pieceLength: 32768, totalSize: 64 * 32768 }
 
-describe("PiecePicker service", () => {
-  it.effect("rejects a bad config with a typed error", () =>
-    Effect.gen(function*() {
-      const err = yield* Effect.flip(PiecePicker.make({ pieceCount: 3, pieceLength: 10, totalSize: 5 }))
-      assert.instanceOf(err, PickerConfigError)
-      assert.include(err.message, "pieceCount")
-    }))
+const picker = () => {
+  const made = makePicker<string>(config)
+  if (Result.isFailure(made)) throw new Error(made.failure)
+  return made.success
+}
 
-  it.effect("picks are reproducible under a seeded Random and differ across seeds", () =>
-    Effect.gen(function*() {
-      const run = (seed: number) =>
-        Effect.gen(function*() {
-          const picker = yield* PiecePicker
-          yield* picker.addPeer("a", makeBitfield(64, () => true))
-          const first = yield* picker.pick("a", 40)
-          return first.map((b) => `${b.piece}:${b.begin}`).join(",")
-        }).pipe(Effect.provide(PiecePicker.layer(config), { local: true }), Random.withSeed(seed))
-      assert.strictEqual(yield* run(1), yield* run(1))
-      const distinct = new Set([yield* run(1), yield* run(2), yield* run(3)])
-      assert.isAbove(distinct.size, 1)
-    }))
+describe("picker", () => {
+  it("a bad geometry is refused with a reason", () => {
+    const made = makePicker<string>({ pieceCount: 3, pieceLength: 10, totalSize: 5 })
+    assert.isTrue(Result.isFailure(made))
+    if (Result.isFailure(made)) assert.include(made.failure, "pieceCount")
+  })
 
-  it.effect("drives a download to completion through the service", () =>
-    Effect.gen(function*() {
-      const picker = yield* PiecePicker.make(config)
-      yield* picker.peerHasAll("seed")
-      while (!(yield* picker.isComplete)) {
-        const blocks = yield* picker.pick("seed", 16)
-        assert.isAbove(blocks.length, 0)
-        for (const b of blocks) {
-          const r = yield* picker.blockReceived("seed", b.piece, b.begin, b.length)
-          if (r._tag === "Accepted" && r.pieceComplete) yield* picker.pieceVerified(b.piece)
-        }
+  it("picks are reproducible from a seed and differ across seeds", () => {
+    const run = (seed: number) => {
+      const p = picker()
+      p.addPeer("a", makeBitfield(64, () => true))
+      return p.pick("a", 40, seededRandom(seed)).map((b) => `${b.piece}:${b.begin}`).join(",")
+    }
+    assert.strictEqual(run(1), run(1))
+    assert.isAbove(new Set([run(1), run(2), run(3)]).size, 1)
+  })
+
+  it("drives a download to completion", () => {
+    const p = picker()
+    const random = seededRandom(7)
+    p.peerHasAll("seed")
+    while (!p.isComplete()) {
+      const blocks = p.pick("seed", 16, random)
+      assert.isAbove(blocks.length, 0)
+      for (const b of blocks) {
+        const r = p.blockReceived("seed", b.piece, b.begin, b.length)
+        if (r._tag === "Accepted" && r.pieceComplete) p.pieceVerified(b.piece)
       }
-      assert.strictEqual(yield* picker.remainingWanted, 0)
-      assert.isFalse(yield* picker.isInteresting("seed"))
-    }))
+    }
+    assert.strictEqual(p.remainingWanted(), 0)
+    assert.isFalse(p.isInteresting("seed"))
+    assert.isNull(p.checkInvariants())
+  })
 })

@@ -12,4 +12,3 @@ export {
 } from "./geometry.ts"
 export type { ReceiveResult, VerifiedResult } from "./events.ts"
 export { makePicker, type Picker, type PickerConfig } from "./picker.ts"
-export { type PeerKey, PickerConfigError, PiecePicker, type PiecePickerShape } from "./service.ts"
