@@ -1,3 +1,28 @@
+/**
+ * The BEP 3 handshake over a `Connection`, both ways, with its timeout and its checks.
+ *
+ * **When to use**
+ *
+ * `handshakeOutgoing` right after dialling a peer. For incoming connections, read the 48-byte
+ * header first (`readHandshakeHeader`), route the connection by its info-hash, then finish
+ * with `handshakeIncoming`, which answers at once and then reads the peer id. Either returns
+ * the peer's handshake, and leaves in the framer whatever the peer sent after it.
+ *
+ * **Details**
+ *
+ * - The whole exchange is bounded by one timeout, on Effect's clock (virtual in the simulator).
+ * - A handshake for another torrent, a bad protocol string, or our own peer id (we dialled
+ *   ourselves) fails with a `PeerError` of reason `Handshake`; a timeout with `Timeout`; socket
+ *   trouble with `Network`.
+ *
+ * **Example**
+ *
+ * ```ts
+ * const framer = makeFramer()
+ * const theirs = yield* handshakeOutgoing(conn, framer, { infoHash, peerId, reserved }, "10 seconds")
+ * // theirs.peerId, theirs.reserved (extension bits); later frames are already in `framer`
+ * ```
+ */
 import { Effect, Result } from "effect"
 import type { Duration } from "effect"
 import { bytesEqual } from "../bytes.ts"

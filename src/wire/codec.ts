@@ -1,3 +1,30 @@
+/**
+ * Peer wire messages (BEP 3, BEP 6 fast extension, BEP 10 extended, BEP 5 port) to and from
+ * bytes.
+ *
+ * **When to use**
+ *
+ * `decodeFrame` on each frame the framer yields (its length prefix removed), `encodeMessage`
+ * for each message to send, `encodePieceHeader` when sending a block without copying it
+ * (header and block as two buffers). `MessageFromFrame` is the same codec as a Schema, for
+ * code that wants Schema's errors and composition.
+ *
+ * **Details**
+ *
+ * - Decoding is synchronous and allocates nothing for payload-less messages; lengths are
+ *   checked exactly per message id, and failures are typed (`WireError` with a reason). An
+ *   unknown id is a recoverable failure: the stream is still in sync and the frame may be skipped.
+ * - Variable payloads (`Bitfield.bits`, `Piece.block`, `Extended.payload`) are views into the
+ *   frame: do not reuse the frame's memory while they are held.
+ * - Encoding trusts its input's ranges (the `Message` schema states them).
+ *
+ * **Example**
+ *
+ * ```ts
+ * const bytes = encodeMessage({ _tag: "Request", index: 3, begin: 16384, length: 16384 })
+ * const back = decodeFrame(bytes.subarray(4)) // Result.succeed({ _tag: "Request", index: 3, ... })
+ * ```
+ */
 import { Effect, Result, Schema, SchemaIssue, SchemaTransformation } from "effect"
 import { WireError } from "./errors.ts"
 import { Message, MessageId, messageName } from "./message.ts"

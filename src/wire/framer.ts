@@ -1,3 +1,33 @@
+/**
+ * Splitting one connection's byte stream into the handshake and then BEP 3 frames.
+ *
+ * **When to use**
+ *
+ * Make one `Framer` per connection and `push` every chunk the socket delivers; then take the
+ * handshake (`takeHandshake`, or `takeHandshakeHeader` to route an incoming connection by
+ * info-hash before its peer id arrives) and, after it, frames with `nextMessage` (decoded) or
+ * `next` (raw). It never reads the socket itself, so the same framer serves real TCP, the
+ * simulator and tests that feed bytes by hand.
+ *
+ * **Details**
+ *
+ * - Zero-copy where possible: a frame inside one chunk is a view of it; only a frame that
+ *   spans chunks is copied, once all its bytes are in. Memory held is what was received.
+ * - A hostile length prefix (above `maxFrameLength`, 1 MiB by default) fails before anything
+ *   is allocated, and the failure is sticky: the stream cannot be resynchronised.
+ * - Frames come out in order, each exactly once; an empty frame is a keep-alive.
+ *
+ * **Example**
+ *
+ * ```ts
+ * const framer = makeFramer()
+ * framer.push(chunk) // as bytes arrive
+ * const hs = framer.takeHandshake() // Result: undefined until all 68 bytes are in
+ * for (let m = framer.nextMessage(); Result.isSuccess(m) && m.success !== undefined; m = framer.nextMessage()) {
+ *   handle(m.success)
+ * }
+ * ```
+ */
 import { Result } from "effect"
 import { decodeFrame } from "./codec.ts"
 import { WireError } from "./errors.ts"
