@@ -173,9 +173,26 @@ const hashFiles = Effect.fn("createTorrent.hash")(function*(
 })
 
 /**
- * Builds a v1 .torrent for `path` (a file: single-file torrent; a directory:
- * multi-file torrent named after it). Same input and options → same bytes
- * (no creation date unless asked for).
+ * Makes a v1 .torrent of a file (a single-file torrent) or a directory (a multi-file torrent
+ * named after it), hashing the data as it streams from disk.
+ *
+ * **When to use**
+ *
+ * To share your own data: write `created.torrent` to a .torrent file, and seed by adding
+ * `created.metainfo` to a client whose download directory holds the data.
+ *
+ * **Details**
+ *
+ * The same input and options give the same bytes (no creation date unless asked for). Memory
+ * stays flat whatever the size; a file that changes while it is hashed fails the creation.
+ * Needs Effect's `FileSystem` (`NodeFileSystem.layer` on Node).
+ *
+ * **Example**
+ *
+ * ```ts
+ * const created = yield* createTorrent("photos", { trackers: [["udp://tracker.example:6969"]] })
+ * yield* fs.writeFile("photos.torrent", created.torrent)
+ * ```
  */
 export const createTorrent = Effect.fn("createTorrent")(function*(
   path: string,

@@ -23,7 +23,11 @@ export const MetainfoErrorReason = Schema.Literals([
 ])
 export type MetainfoErrorReason = typeof MetainfoErrorReason.Type
 
-/** A .torrent / info dict that cannot be used. `message` is one line, fit for a user. */
+/**
+ * A .torrent file or info dict that cannot be used, with a `reason` to act on (bad bencode,
+ * a missing or malformed field, an unsupported or oversized torrent, ...) and a one-line
+ * `message` fit for a user.
+ */
 export class MetainfoError extends Schema.TaggedError<MetainfoError>()("MetainfoError", {
   reason: MetainfoErrorReason,
   message: Schema.String
@@ -40,6 +44,7 @@ export const MagnetErrorReason = Schema.Literals([
 ])
 export type MagnetErrorReason = typeof MagnetErrorReason.Type
 
+/** A magnet URI that cannot be used: no info-hash, a malformed one, conflicting hashes, ... (`reason`, one-line `message`). */
 export class MagnetError extends Schema.TaggedError<MagnetError>()("MagnetError", {
   reason: MagnetErrorReason,
   message: Schema.String

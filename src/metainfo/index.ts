@@ -23,21 +23,55 @@ export {
 export { type InfoDictExtras, parseInfoDictResult, parseMetainfoResult } from "./parse.ts"
 export { v2PieceRanges } from "./pieces.ts"
 
-/** Parses a whole .torrent file (bytes as read from disk). */
+/**
+ * Parses a .torrent file: v1, v2 (BEP 52) or hybrid.
+ *
+ * **When to use**
+ *
+ * On the bytes of a .torrent file, before `Client.add` (which also accepts the bytes or a
+ * path and parses them itself) or to show a torrent's contents.
+ *
+ * **Details**
+ *
+ * Strict and bounded: the bencode decoder caps depth and sizes, piece hashes and piece layers
+ * are checked against the declared geometry, every path is sanitised so no file can land
+ * outside the download directory. Anything wrong is a `MetainfoError`, never a thrown error.
+ *
+ * **Example**
+ *
+ * ```ts
+ * import { parseMetainfo } from "effect-torrent"
+ * const meta = yield* parseMetainfo(new Uint8Array(yield* fs.readFile("ubuntu.torrent")))
+ * meta.name // "ubuntu-24.04-desktop-amd64.iso"
+ * ```
+ */
 export const parseMetainfo = Effect.fn("parseMetainfo")(
   function*(bytes: Uint8Array): Effect.fn.Return<Metainfo, MetainfoError> {
     return yield* Effect.fromResult(parseMetainfoResult(bytes))
   }
 )
 
-/** Parses an info dict received from peers (BEP 9); `extras` usually come from the magnet link. */
+/**
+ * Parses an info dict on its own, as peers send it for a magnet link (BEP 9). `extras`
+ * (trackers, web seeds, name) usually come from the magnet link; check the info-hash of
+ * `infoBytes` against the magnet's before trusting the result (`Client.add` does).
+ */
 export const parseInfoDict = Effect.fn("parseInfoDict")(
   function*(infoBytes: Uint8Array, extras?: InfoDictExtras): Effect.fn.Return<Metainfo, MetainfoError> {
     return yield* Effect.fromResult(parseInfoDictResult(infoBytes, extras))
   }
 )
 
-/** Parses a magnet URI (BEP 9 / BEP 53, v1 and v2 hashes). */
+/**
+ * Parses a magnet URI (BEP 9; BEP 52 v2 and hybrid hashes; BEP 53 `so` file selection).
+ *
+ * **Example**
+ *
+ * ```ts
+ * const magnet = yield* parseMagnet("magnet:?xt=urn:btih:...&dn=ubuntu&tr=udp://tracker.example:6969")
+ * magnet.trackers // ["udp://tracker.example:6969"]
+ * ```
+ */
 export const parseMagnet = Effect.fn("parseMagnet")(
   function*(uri: string): Effect.fn.Return<Magnet, MagnetError> {
     return yield* Effect.fromResult(parseMagnetResult(uri))

@@ -13,6 +13,11 @@ import { bytesEqual, fromHex, toHex } from "../bytes.ts"
 import { fromBase32 } from "./encoding.ts"
 import { MagnetError, type MagnetErrorReason } from "./errors.ts"
 
+/**
+ * A parsed magnet link (BEP 9, BEP 53 `so`, BEP 52 `btmh` v2 hashes): what `parseMagnet`
+ * returns and `formatMagnet` writes. It names a torrent without its info dict; `Client.add`
+ * fetches the info dict from peers (`{ magnet: uri }`).
+ */
 export interface Magnet {
   /** v1 info-hash (20 bytes), from `urn:btih:` (40 hex or 32 base32 chars). */
   readonly infoHash: Uint8Array | null
@@ -148,7 +153,7 @@ const formatRanges = (indices: ReadonlyArray<number>): string => {
   return parts.join(",")
 }
 
-/** Formats a magnet URI (hex hashes; every value percent-encoded). */
+/** Writes a magnet URI for `magnet` (hex hashes, every value percent-encoded); `parseMagnet` reads it back. */
 export const formatMagnet = (m: Magnet): string => {
   const params: Array<string> = []
   if (m.infoHash !== null) params.push(`xt=urn:btih:${toHex(m.infoHash)}`)

@@ -22,6 +22,15 @@ import { Schema } from "effect"
 
 export type TorrentVersion = "v1" | "v2" | "hybrid"
 
+/**
+ * One file of a torrent, in payload order.
+ *
+ * **Details**
+ *
+ * `path` is already sanitised (it cannot leave the download directory) and, for a multi-file
+ * torrent, starts with the torrent's name. Padding files (BEP 47) take room in the payload's
+ * byte space but are never written; symlinks carry their target in `symlinkPath`.
+ */
 export interface TorrentFile {
   /** Path components relative to the download directory. For multi-file torrents the first component is the torrent name. */
   readonly path: ReadonlyArray<string>
@@ -45,6 +54,30 @@ export interface TorrentFile {
   readonly symlinkPath?: ReadonlyArray<string>
 }
 
+/**
+ * A parsed torrent: what `parseMetainfo` returns and what `Client.add`, `Storage.open` and
+ * the simulator take.
+ *
+ * **When to use**
+ *
+ * Read a torrent's facts (name, size, files, trackers, hashes) without starting anything;
+ * pass it to `Client.add` to download or seed it. Build one with `parseMetainfo` (a .torrent
+ * file), `parseInfoDict` (an info dict fetched for a magnet link) or `createTorrent`.
+ *
+ * **Details**
+ *
+ * v1, v2 (BEP 52) and hybrid torrents share this shape; the module header of
+ * `metainfo/model.ts` lists the invariants the parser guarantees (offsets, piece counts,
+ * sanitised paths). The info-hashes are taken over the info dict's bytes exactly as they were
+ * in the file, so an unusual but valid encoding keeps its identity.
+ *
+ * **Example**
+ *
+ * ```ts
+ * const meta = yield* parseMetainfo(bytes)
+ * console.log(meta.name, meta.totalSize, meta.files.map((f) => f.path.join("/")))
+ * ```
+ */
 export interface Metainfo {
   readonly version: TorrentVersion
   /** SHA-1 over the raw info-dict bytes (20 bytes); null for pure v2. */

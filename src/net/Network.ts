@@ -114,6 +114,21 @@ export interface ConnectOptions {
   readonly timeout?: Duration.Input
 }
 
+/**
+ * The only door to the outside world: TCP connections and listeners, UDP sockets.
+ *
+ * **When to use**
+ *
+ * Provide `NodeNetwork.layer` to run on the real machine, or a simulated host
+ * (`SimNetwork.host(world, address)` from `effect-torrent/sim`) to run a client on a
+ * deterministic virtual network. The client, its trackers and its DHT node reach peers only
+ * through this service.
+ *
+ * **Details**
+ *
+ * Every socket belongs to the `Scope` it was made in and closes with it. Writes complete only
+ * when the OS took the bytes, so a slow peer suspends its writer instead of growing a buffer.
+ */
 export class Network extends Context.Service<Network, {
   readonly connect: (address: Address, options?: ConnectOptions) => Effect.Effect<Connection, NetError, Scope.Scope>
   /** Port 0 binds an ephemeral port; the bound one is in `Listener.address`. */

@@ -67,6 +67,7 @@ export class NetIoError extends Schema.TaggedError<NetIoError>()("NetIoError", {
   }
 }
 
+/** Every failure a socket operation of the `Network` service can have, as a union of tagged errors. */
 export type NetError =
   | ConnectRefused
   | ConnectTimeout

@@ -24,6 +24,11 @@ export const StorageErrorReason = Schema.Literals([
 ])
 export type StorageErrorReason = typeof StorageErrorReason.Type
 
+/**
+ * A storage operation that failed: the disk is full or read-only, a file is missing or in the
+ * way, a request is out of range, the storage is closed... (`reason`; `message` names the
+ * operation and the file).
+ */
 export class StorageError extends Schema.TaggedError<StorageError>()("StorageError", {
   reason: StorageErrorReason,
   message: Schema.String,

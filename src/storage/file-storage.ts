@@ -119,6 +119,7 @@ const makeFileBackend = (fs: FileSystem.FileSystem) => Effect.fnUntraced(functio
 const fileStorage = (hasher: PieceHasherShape | undefined) =>
   Effect.map(FileSystem.FileSystem, (fs) => Storage.of({ open: openWith(makeFileBackend(fs), hasher) }))
 
+/** `Storage` on real files (see `layer` and `layerWithHasher`); needs Effect's `FileSystem`. */
 export const FileStorage = {
   /**
    * Real files under `options.directory` (positional I/O through node:fs/promises; resume

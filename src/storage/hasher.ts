@@ -29,6 +29,15 @@ export interface PieceHasherShape {
   readonly allocate: (size: number) => Uint8Array
 }
 
+/**
+ * Hashes completed pieces (SHA-1) on worker threads, reading them in shared memory in place.
+ *
+ * **When to use**
+ *
+ * With `FileStorage.layerWithHasher` or `MemoryStorage.layerWithHasher`, on a machine where
+ * hashing on the JS thread would slow the download (`layerNode` does this for you; set
+ * `hashThreads: 0` there to hash inline). Without it, storage hashes each block as it arrives.
+ */
 export class PieceHasher extends Context.Service<PieceHasher, PieceHasherShape>()("effect-torrent/PieceHasher") {
   /**
    * Hashing threads for real time (default: cores − 1, at least 1, at most 4), stopped when
@@ -37,7 +46,7 @@ export class PieceHasher extends Context.Service<PieceHasher, PieceHasherShape>(
    * **Example**
    *
    * ```ts
-   * const storage = FileStorage.layer.pipe(Layer.provide(PieceHasher.layerWorkers()))
+   * const storage = FileStorage.layerWithHasher.pipe(Layer.provide(PieceHasher.layerWorkers()))
    * ```
    */
   static layerWorkers(options: { readonly threads?: number } = {}): Layer.Layer<PieceHasher> {

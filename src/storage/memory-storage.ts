@@ -48,6 +48,10 @@ export const makeMemoryStorage = (hasher?: PieceHasherShape): Storage["Service"]
   return Storage.of({ open })
 }
 
+/**
+ * `Storage` in memory: for tests and the simulator, where a disk would only add noise. Each
+ * build of a layer is a new empty disk that keeps torrents' data across open/close.
+ */
 export const MemoryStorage = {
   /** Each build of this layer is a new empty in-memory disk; blocks hashed inline as they arrive. */
   layer: Layer.sync(Storage, () => makeMemoryStorage()),

@@ -9,6 +9,30 @@ import { type Layout, makeLayout, resolveInside } from "./layout.ts"
 import { defaults, makeTorrentStorage } from "./torrent-storage.ts"
 import type { OpenOptions, TorrentStorage } from "./types.ts"
 
+/**
+ * Where a torrent's data lives: pieces in, verified pieces out, files on disk (or in memory).
+ *
+ * **When to use**
+ *
+ * Provide `FileStorage.layer` (real files) or `MemoryStorage.layer` (in memory: tests, the
+ * simulator) to `Client.layer`; the client opens each torrent's storage itself. Call `open`
+ * directly only to read or check a torrent's data outside a client.
+ *
+ * **Details**
+ *
+ * Blocks are assembled per piece, hashed (inline as they arrive, or by the `PieceHasher` with
+ * the `layerWithHasher` variants) and written once verified; verified data is never
+ * overwritten. Opening trusts a resume record only when every file's size and mtime match it,
+ * and otherwise re-checks what is on disk. See `storage/index.ts` for the whole contract.
+ *
+ * **Example**
+ *
+ * ```ts
+ * const storage = yield* Storage
+ * const data = yield* storage.open(meta, { directory: "downloads" }) // closed with the scope
+ * const bytes = yield* data.read(0, 0, 16384) // a verified piece's first block
+ * ```
+ */
 export class Storage extends Context.Service<Storage, {
   /**
    * Opens a torrent's data in `options.directory`: existing data is taken from a valid

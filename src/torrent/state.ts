@@ -4,6 +4,7 @@
  */
 import type { PeerErrorReason } from "../peer/index.ts"
 
+/** Where a torrent is: checking existing data, downloading, seeding (everything wanted is verified), paused, or stopped by an error. */
 export type TorrentStatus = "checking" | "downloading" | "seeding" | "paused" | "error"
 
 export interface TrackerStatus {
@@ -13,6 +14,11 @@ export interface TrackerStatus {
   readonly message: string | null
 }
 
+/**
+ * A torrent's published state (`Torrent.state`): progress, rates, peers, trackers. A snapshot,
+ * replaced about once a second and on every status change; counters may trail the events by
+ * up to that second.
+ */
 export interface TorrentState {
   readonly infoHash: string
   readonly name: string
@@ -41,6 +47,11 @@ export interface TorrentState {
   readonly trackers: ReadonlyArray<TrackerStatus>
 }
 
+/**
+ * Something that happened to a torrent (`Torrent.events`), in order: peers connecting and
+ * leaving (with why), bans, pieces verified or failing their hash check, peers discovered,
+ * completion, errors, check progress. Subscribe before acting to miss nothing.
+ */
 export type TorrentEvent =
   | { readonly _tag: "CheckProgress"; readonly checked: number; readonly total: number }
   | { readonly _tag: "PeerConnected"; readonly peer: string; readonly client: string }

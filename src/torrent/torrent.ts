@@ -24,6 +24,24 @@ import type { TorrentEvent, TorrentState, TrackerStatus } from "./state.ts"
 import { runPex } from "./pex.ts"
 import { acceptIncoming, dialLoop, type SwarmDeps } from "./swarm.ts"
 
+/**
+ * A handle on one torrent in a client: what `Client.add` returns.
+ *
+ * **When to use**
+ *
+ * Follow a download (`state`, a `SubscriptionRef` republished about once a second and on
+ * every status change; `events`, one per happening), wait for it (`whenComplete`), steer it
+ * (`pause`, `resume`, `addPeers`). Remove it through `Client.remove`.
+ *
+ * **Example**
+ *
+ * ```ts
+ * const torrent = yield* client.add({ path: "ubuntu.torrent" })
+ * yield* Stream.runForEach(SubscriptionRef.changes(torrent.state), (s) => Console.log(`${(s.progress * 100).toFixed(1)}%`)).pipe(
+ *   Effect.raceFirst(torrent.whenComplete)
+ * )
+ * ```
+ */
 export interface Torrent {
   /** v1 info-hash, hex. */
   readonly infoHash: string
