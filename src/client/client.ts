@@ -39,6 +39,7 @@ import { trackerSource } from "./tracker-source.ts"
  */
 export type TorrentSource = Metainfo | Uint8Array | { readonly path: string } | { readonly magnet: string }
 
+/** How `Client.add` should treat one torrent: where it goes, which files, which peers, its own limits, progress callbacks. */
 export interface AddOptions {
   /** Save into this directory instead of the client's. */
   readonly directory?: string
@@ -59,6 +60,7 @@ export interface AddOptions {
   readonly onCheckProgress?: (checked: number, total: number) => Effect.Effect<void>
 }
 
+/** What the `Client` service offers: add torrents (files, bytes, magnet links), find them, remove them. */
 export interface ClientService {
   /** Our peer id (20 bytes). */
   readonly peerId: Uint8Array
@@ -226,6 +228,37 @@ export const makeClient = (config: ClientConfig, extraPeerSources: ReadonlyArray
     })
   })
 
+/**
+ * The BitTorrent client as an Effect service: one listening port, a shared connection budget
+ * and rate limits, and any number of torrents, each downloading and seeding at once.
+ *
+ * **When to use**
+ *
+ * In an Effect program: provide `layerNode(config)` to run on the real machine (sockets,
+ * files, trackers, worker-thread hashing; the DHT when `config.dht` is given), or
+ * `Client.layer(config)` on layers of your choice, such as the simulated network and
+ * in-memory storage. Outside Effect, `createClient` wraps the same client in Promises.
+ *
+ * **Details**
+ *
+ * Everything the client starts lives in the layer's scope: closing it (the end of
+ * `Effect.provide`) stops every torrent cleanly: `stopped` announces, resume records, files and
+ * sockets closed. Failures are typed: `ClientError` from `add`, `TorrentError` from a torrent.
+ *
+ * **Example**
+ *
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Client, layerNode } from "effect-torrent"
+ *
+ * const program = Effect.gen(function*() {
+ *   const client = yield* Client
+ *   const torrent = yield* client.add({ magnet: "magnet:?xt=urn:btih:…" })
+ *   yield* torrent.whenComplete
+ * })
+ * Effect.runPromise(program.pipe(Effect.provide(layerNode({ downloadDirectory: "downloads" }))))
+ * ```
+ */
 export class Client extends Context.Service<Client, ClientService>()("effect-torrent/Client") {
   /**
    * The client on whatever `Network` and `Storage` you provide: the real ones

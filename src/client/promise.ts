@@ -17,6 +17,7 @@ import { type AddOptions, Client, type TorrentSource } from "./client.ts"
 import type { ClientConfig } from "./config.ts"
 import { layerNode } from "./node.ts"
 
+/** One torrent of a `PromiseClient`: its state and events through listeners, and Promise-returning controls. */
 export interface PromiseTorrent {
   readonly infoHash: string
   readonly name: string
@@ -33,6 +34,7 @@ export interface PromiseTorrent {
   readonly remove: () => Promise<void>
 }
 
+/** The client as `createClient` returns it: add torrents, close it when done. */
 export interface PromiseClient {
   readonly port: number | null
   /** A .torrent path, its bytes, or a parsed `Metainfo`. */
@@ -41,6 +43,34 @@ export interface PromiseClient {
   readonly close: () => Promise<void>
 }
 
+/**
+ * Starts a client on the real machine, for code that does not use Effect: the same client as
+ * `layerNode(config)`, with Promises and listeners instead of effects and streams.
+ *
+ * **When to use**
+ *
+ * From plain JavaScript or TypeScript. In an Effect program, use `Client` with `layerNode`
+ * instead: typed errors, and the client's lifetime tied to a scope.
+ *
+ * **Details**
+ *
+ * Rejects when the client cannot start (its port is taken, say), after releasing whatever it
+ * had started. Call `close()` when done: it stops every torrent cleanly (`stopped`
+ * announces, resume records, files and sockets closed).
+ *
+ * **Example**
+ *
+ * ```js
+ * import { createClient } from "effect-torrent"
+ *
+ * const client = await createClient({ downloadDirectory: "downloads", port: 0 })
+ * const torrent = await client.add("ubuntu.torrent")
+ * const stop = torrent.onState((s) => console.log(`${(s.progress * 100).toFixed(1)}%`))
+ * await torrent.whenComplete()
+ * stop()
+ * await client.close()
+ * ```
+ */
 export const createClient = async (config: ClientConfig = {}): Promise<PromiseClient> => {
   const runtime = ManagedRuntime.make(layerNode(config))
   // A layer that fails half-built (the port is taken, say) has already started parts (worker
