@@ -18,6 +18,7 @@ export {
   layerNode,
   type PromiseClient,
   type PromiseTorrent,
+  type RateLimits,
   type TorrentSource
 } from "./client/index.ts"
 export { createTorrent } from "./metainfo/create.ts"
@@ -34,8 +35,11 @@ export type { Metainfo, TorrentFile } from "./metainfo/model.ts"
 export { type Address, type Connection, type NetError, Network, NodeNetwork } from "./net/index.ts"
 export { FileStorage, MemoryStorage, PieceHasher, Storage, StorageError, type TorrentStorage } from "./storage/index.ts"
 export {
+  type FilePriority,
   type PeerSource,
+  type StreamRange,
   type Torrent,
+  type TorrentFileHandle,
   TorrentError,
   type TorrentEvent,
   type TorrentState,

@@ -27,8 +27,8 @@ import { makeConnectionBudget, openTorrent, type PeerSource, type Torrent } from
 import { type ClientConfig, resolveConfig } from "./config.ts"
 import { ClientError } from "./errors.ts"
 import { listenForPeers } from "./listener.ts"
-import { Storage } from "../storage/index.ts"
-import { both, makeLimiter, makeThrottle } from "../ratelimit/index.ts"
+import { deleteTorrentData, Storage } from "../storage/index.ts"
+import { type AdjustableThrottle, both, makeAdjustableThrottle, makeLimiter } from "../ratelimit/index.ts"
 import { Dht, dhtPeerSource } from "../dht/index.ts"
 import { Tracker } from "../tracker/index.ts"
 import { trackerSource } from "./tracker-source.ts"
@@ -58,6 +58,16 @@ export interface AddOptions {
   readonly metadataTimeout?: Duration.Input
   /** Told how the check of existing data progresses (before `add` returns). */
   readonly onCheckProgress?: (checked: number, total: number) => Effect.Effect<void>
+  /** Open the torrent paused: nothing is dialled until `resume`. */
+  readonly paused?: boolean
+  /** Keep the resume record here instead of `<directory>/.effect-torrent` (FileStorage). */
+  readonly resumeDirectory?: string
+}
+
+/** Bytes per second; null = unlimited. */
+export interface RateLimits {
+  readonly upload: number | null
+  readonly download: number | null
 }
 
 /** What the `Client` service offers: add torrents (files, bytes, magnet links), find them, remove them. */
@@ -69,8 +79,12 @@ export interface ClientService {
   readonly add: (source: TorrentSource, options?: AddOptions) => Effect.Effect<Torrent, ClientError>
   readonly get: (infoHash: string) => Effect.Effect<Option.Option<Torrent>>
   readonly torrents: Effect.Effect<ReadonlyArray<Torrent>>
-  /** Stops the torrent and forgets it; its files stay on disk. */
-  readonly remove: (infoHash: string) => Effect.Effect<void>
+  /** Stops the torrent and forgets it; its files stay on disk unless `deleteData`. */
+  readonly remove: (infoHash: string, options?: { readonly deleteData?: boolean }) => Effect.Effect<void, ClientError>
+  /** The limits of one torrent (by info-hash), or the global ones (no argument). */
+  readonly limits: (infoHash?: string) => Effect.Effect<RateLimits, ClientError>
+  /** Changes limits while torrents run; a field left out keeps its value. */
+  readonly setLimits: (limits: Partial<RateLimits>, infoHash?: string) => Effect.Effect<void, ClientError>
 }
 
 const isMagnetSource = (source: TorrentSource): source is { readonly magnet: string } =>
@@ -128,9 +142,17 @@ export const makeClient = (config: ClientConfig, extraPeerSources: ReadonlyArray
     const dial = yield* tcpDialer(`${resolved.connectTimeoutMillis} millis`)
     const budget = makeConnectionBudget(resolved.maxPeers, resolved.maxHalfOpen)
     const limiter = yield* makeLimiter
-    const globalUpload = makeThrottle(limiter, "global/upload", resolved.uploadLimit)
-    const globalDownload = makeThrottle(limiter, "global/download", resolved.downloadLimit)
-    const torrents = new Map<string, { readonly torrent: Torrent; readonly scope: Scope.Closeable }>()
+    const globalLimits = {
+      upload: makeAdjustableThrottle(limiter, "global/upload", resolved.uploadLimit),
+      download: makeAdjustableThrottle(limiter, "global/download", resolved.downloadLimit)
+    }
+    interface Entry {
+      readonly torrent: Torrent
+      readonly scope: Scope.Closeable
+      readonly limits: { readonly upload: AdjustableThrottle; readonly download: AdjustableThrottle }
+      readonly resumeDirectory: string | undefined
+    }
+    const torrents = new Map<string, Entry>()
 
     const port = resolved.port === null
       ? null
@@ -182,6 +204,10 @@ export const makeClient = (config: ClientConfig, extraPeerSources: ReadonlyArray
       if (torrents.has(key)) return yield* new ClientError({ reason: "Duplicate", detail: `${meta.name} is already added` })
       const scope = yield* Scope.fork(torrentsScope, "sequential")
       const wantedFiles = selection(meta, options.select)
+      const limits = {
+        upload: makeAdjustableThrottle(limiter, `${key}/upload`, options.uploadLimit ?? null),
+        download: makeAdjustableThrottle(limiter, `${key}/download`, options.downloadLimit ?? null)
+      }
       const torrent = yield* openTorrent(meta, {
         directory: options.directory ?? resolved.downloadDirectory,
         peerId,
@@ -198,25 +224,40 @@ export const makeClient = (config: ClientConfig, extraPeerSources: ReadonlyArray
         initialPeers,
         maxStrikes: resolved.maxStrikes,
         ...(options.onCheckProgress === undefined ? {} : { onCheckProgress: options.onCheckProgress }),
-        uploadThrottle: both(globalUpload, makeThrottle(limiter, `${key}/upload`, options.uploadLimit ?? null)),
-        downloadThrottle: both(globalDownload, makeThrottle(limiter, `${key}/download`, options.downloadLimit ?? null))
+        uploadThrottle: both(globalLimits.upload, limits.upload),
+        downloadThrottle: both(globalLimits.download, limits.download),
+        ...(options.paused === true ? { startPaused: true } : {}),
+        ...(options.resumeDirectory === undefined ? {} : { resumeDirectory: options.resumeDirectory })
       }).pipe(
         Scope.provide(scope),
         Effect.provideService(Storage, storage),
         Effect.onError(() => Scope.close(scope, Exit.void)),
         Effect.mapError((e) => new ClientError({ reason: "Storage", detail: e.message }))
       )
-      torrents.set(key, { torrent, scope })
+      torrents.set(key, { torrent, scope, limits, resumeDirectory: options.resumeDirectory })
       return torrent
     })
 
-    const remove = (infoHash: string) =>
+    const remove = (infoHash: string, options: { readonly deleteData?: boolean } = {}) =>
       Effect.gen(function*() {
-        const entry = torrents.get(infoHash)
+        const entry = torrents.get(infoHash.toLowerCase())
         if (entry === undefined) return
-        torrents.delete(infoHash)
+        torrents.delete(infoHash.toLowerCase())
+        // Closing the scope waits for in-flight writes and closes the files before they go.
         yield* Scope.close(entry.scope, Exit.void)
+        if (options.deleteData !== true) return
+        const t = entry.torrent
+        yield* deleteTorrentData(t.metainfo, t.directory, entry.resumeDirectory === undefined ? {} : { resumeDirectory: entry.resumeDirectory }).pipe(
+          Effect.mapError((e) => new ClientError({ reason: "Storage", detail: e.message }))
+        )
       })
+
+    const limitsOf = (infoHash: string | undefined) =>
+      infoHash === undefined
+        ? Effect.succeed(globalLimits)
+        : Effect.fromNullishOr(torrents.get(infoHash.toLowerCase())?.limits).pipe(
+          Effect.mapError(() => new ClientError({ reason: "NotFound", detail: `no torrent ${infoHash}` }))
+        )
 
     return Client.of({
       peerId,
@@ -224,7 +265,13 @@ export const makeClient = (config: ClientConfig, extraPeerSources: ReadonlyArray
       add,
       get: (infoHash) => Effect.sync(() => Option.fromNullishOr(torrents.get(infoHash.toLowerCase())?.torrent)),
       torrents: Effect.sync(() => [...torrents.values()].map((e) => e.torrent)),
-      remove
+      remove,
+      limits: (infoHash) => Effect.map(limitsOf(infoHash), (l) => ({ upload: l.upload.rate(), download: l.download.rate() })),
+      setLimits: (next, infoHash) =>
+        Effect.map(limitsOf(infoHash), (l) => {
+          if (next.upload !== undefined) l.upload.setRate(next.upload)
+          if (next.download !== undefined) l.download.setRate(next.download)
+        })
     })
   })
 

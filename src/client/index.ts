@@ -1,5 +1,5 @@
 /** The public client service: `Client.layer(config)`, `client.add(source)`, torrent handles. */
-export { type AddOptions, Client, type ClientService, type TorrentSource } from "./client.ts"
+export { type AddOptions, Client, type ClientService, type RateLimits, type TorrentSource } from "./client.ts"
 export type { ClientConfig } from "./config.ts"
 export { ClientError } from "./errors.ts"
 export { layerNode } from "./node.ts"

@@ -11,8 +11,10 @@
  * await client.close()
  * ```
  */
+import * as NodeStream from "@effect/platform-node/NodeStream"
+import type { Readable } from "node:stream"
 import { Effect, Fiber, ManagedRuntime, Stream, SubscriptionRef } from "effect"
-import type { Torrent, TorrentEvent, TorrentState } from "../torrent/index.ts"
+import type { StreamRange, Torrent, TorrentEvent, TorrentState } from "../torrent/index.ts"
 import { type AddOptions, Client, type TorrentSource } from "./client.ts"
 import type { ClientConfig } from "./config.ts"
 import { layerNode } from "./node.ts"
@@ -31,7 +33,17 @@ export interface PromiseTorrent {
   readonly resume: () => Promise<void>
   /** Resolves when every wanted piece is verified; rejects with a `TorrentError` on a storage failure. */
   readonly whenComplete: () => Promise<void>
-  readonly remove: () => Promise<void>
+  /** Stops the torrent; `deleteData` also deletes its files. */
+  readonly remove: (options?: { readonly deleteData?: boolean }) => Promise<void>
+  /**
+   * One file (Metainfo.files order): `createReadStream({ start, end })` reads its bytes as
+   * they arrive, the pieces just ahead of the reader first (`end` inclusive, like `fs`).
+   */
+  readonly file: (index: number) => {
+    readonly path: string
+    readonly length: number
+    readonly createReadStream: (range?: StreamRange) => Readable
+  }
 }
 
 /** The client as `createClient` returns it: add torrents, close it when done. */
@@ -96,7 +108,15 @@ export const createClient = async (config: ClientConfig = {}): Promise<PromiseCl
     pause: () => runtime.runPromise(torrent.pause),
     resume: () => runtime.runPromise(torrent.resume),
     whenComplete: () => runtime.runPromise(torrent.whenComplete),
-    remove: () => runtime.runPromise(client.remove(torrent.infoHash))
+    remove: (options) => runtime.runPromise(client.remove(torrent.infoHash, options)),
+    file: (index) => {
+      const file = torrent.file(index)
+      return {
+        path: file.path,
+        length: file.length,
+        createReadStream: (range) => NodeStream.toReadableNever(file.stream(range))
+      }
+    }
   })
 
   return {

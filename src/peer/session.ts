@@ -148,7 +148,11 @@ export const runSession = Effect.fn("PeerSession.run")(function*(
         }
       }
     },
-    wake: () => fill(),
+    // Interest first: the wanted set may have changed (files selected, a piece failed).
+    wake: () => {
+      updateInterest()
+      fill()
+    },
     tick: () => {
       const t = now()
       s.stats.downloadRate = s.downloadMeter.rate(t)

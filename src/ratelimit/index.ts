@@ -34,6 +34,31 @@ export const makeThrottle = (limiter: RateLimiter.RateLimiter, key: string, byte
   }
 }
 
+/** A throttle whose rate can change while it is in use (the daemon's per-torrent and global limits). */
+export interface AdjustableThrottle extends Throttle {
+  readonly rate: () => number | null
+  readonly setRate: (bytesPerSecond: number | null) => void
+}
+
+export const makeAdjustableThrottle = (
+  limiter: RateLimiter.RateLimiter,
+  key: string,
+  bytesPerSecond: number | null
+): AdjustableThrottle => {
+  let rate = bytesPerSecond !== null && bytesPerSecond > 0 ? bytesPerSecond : null
+  // A fresh bucket per change: the old one's tokens were counted at the old rate.
+  let generation = 0
+  let current = makeThrottle(limiter, `${key}#0`, rate)
+  return {
+    take: (bytes) => Effect.suspend(() => current.take(bytes)),
+    rate: () => rate,
+    setRate: (next) => {
+      rate = next !== null && next > 0 ? next : null
+      current = makeThrottle(limiter, `${key}#${++generation}`, rate)
+    }
+  }
+}
+
 export const both = (a: Throttle, b: Throttle): Throttle =>
   a === unlimited ? b : b === unlimited ? a : { take: (bytes) => Effect.andThen(a.take(bytes), b.take(bytes)) }
 

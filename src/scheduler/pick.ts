@@ -1,7 +1,8 @@
 /**
  * Choosing the next blocks to request from one peer.
  *
- * Order: (1) missing blocks of open pieces the peer has, pieces it already
+ * Order: (0) focus pieces (stream readers' windows), open or new, in focus order;
+ * (1) missing blocks of open pieces the peer has, pieces it already
  * works on first (fewer half-finished pieces, and a bad piece's contributors
  * stay few); (2) new pieces, rarest first with a random tie-break (or lowest
  * index first in sequential mode), while fewer than `maxOpenPieces` servable
@@ -129,6 +130,18 @@ export const pick = <K>(s: State<K>, key: K, max: number, random: () => number):
     if (s.wanted[piece] !== 1 || prog.missing === 0 || !peerHasPiece(peer, piece)) continue
     if (peer.pieceRefs.has(piece) || prog.contributors.has(key)) mine.push(piece)
     else others.push(piece)
+  }
+  // Focus pieces (a reader waits on them) come before everything, in focus order, open or
+  // not, even past the open-piece limit: the focus list is short by contract.
+  for (const piece of s.focus) {
+    if (out.length >= max) break
+    if (s.wanted[piece] !== 1 || s.verified[piece] === 1 || !peerHasPiece(peer, piece)) continue
+    const prog = s.open.get(piece)
+    if (prog !== undefined) takeMissing(s, piece, prog, key, max, out)
+    else if (inBuckets(s.buckets, piece)) {
+      servable++
+      takeMissing(s, piece, openPiece(s, piece), key, max, out)
+    }
   }
   const partial = s.sequential ? [...mine, ...others].sort((a, b) => a - b) : [...mine, ...others]
   for (const piece of partial) {

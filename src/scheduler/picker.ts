@@ -44,6 +44,11 @@ export interface Picker<K> {
   readonly setWanted: (wanted: ReadonlyArray<boolean>) => void
   readonly setFilePriorities: (files: ReadonlyArray<FileSpan>, priorities: ReadonlyArray<number>) => void
   readonly setSequential: (on: boolean) => void
+  /**
+   * Pieces to open before any other new piece, in this order (stream readers' windows);
+   * an empty list turns the focus off. Already open focus pieces are finished first.
+   */
+  readonly setFocus: (pieces: ReadonlyArray<number>) => void
   readonly isComplete: () => boolean
   /** Wanted pieces not verified yet. */
   readonly remainingWanted: () => number
@@ -92,6 +97,9 @@ export const makePicker = <K>(config: PickerConfig): Result.Result<Picker<K>, st
     setSequential: (on) => {
       s.sequential = on
       s.seqCursor = 0
+    },
+    setFocus: (pieces) => {
+      s.focus = [...new Set(pieces)].filter(inRange)
     },
     isComplete: () => s.remainingWanted === 0,
     remainingWanted: () => s.remainingWanted,

@@ -81,6 +81,8 @@ export interface State<K> {
   remainingWanted: number
   sequential: boolean
   seqCursor: number
+  /** Pieces to open before any other new piece, in this order (a stream reader's window). */
+  focus: ReadonlyArray<number>
 }
 
 export const makeState = <K>(config: PickerConfig): State<K> => {
@@ -101,7 +103,8 @@ export const makeState = <K>(config: PickerConfig): State<K> => {
     missingWanted: 0,
     remainingWanted: 0,
     sequential: config.sequential ?? false,
-    seqCursor: 0
+    seqCursor: 0,
+    focus: []
   }
   for (let p = 0; p < n; p++) {
     if (config.have !== undefined && hasBit(config.have, p)) s.verified[p] = 1

@@ -69,6 +69,7 @@ const makeFileBackend = (fs: FileSystem.FileSystem) => Effect.fnUntraced(functio
   // closes the files even when opening fails half-way (the core's close also calls this; closeAll is idempotent)
   yield* Effect.addFinalizer(() => Effect.ignore(pool.closeAll))
   const resumeLock = yield* Semaphore.make(1)
+  const resumeInput = { ...input, fs, ...(input.options.resumeDirectory === undefined ? {} : { resumeDirectory: input.options.resumeDirectory }) }
 
   // Zero-length files are never touched by a piece write: create the wanted ones now.
   // BEP 47 symlink entries are not materialised (a link planted by a torrent is a risk of its own).
@@ -108,8 +109,8 @@ const makeFileBackend = (fs: FileSystem.FileSystem) => Effect.fnUntraced(functio
     writePiece,
     readPiece: (piece) => readInto(input, pool, piece, new Uint8Array(pieceSize(layout, piece))),
     beginRecheck,
-    loadResume: loadResume({ ...input, fs }),
-    saveResume: (have) => resumeLock.withPermit(Effect.andThen(pool.syncAll, saveResume({ ...input, fs }, have))),
+    loadResume: loadResume(resumeInput),
+    saveResume: (have) => resumeLock.withPermit(Effect.andThen(pool.syncAll, saveResume(resumeInput, have))),
     close: pool.closeAll,
     cacheReads: true,
     retainsBuffers: false

@@ -29,6 +29,7 @@
  * boundary pieces (today they are written into the unwanted file); reading the next piece of a
  * recheck while the hasher hashes this one; coalescing concurrent reads of the same uncached piece.
  */
+export { deleteTorrentData } from "./delete.ts"
 export { StorageError, type StorageErrorReason } from "./errors.ts"
 export { FileStorage } from "./file-storage.ts"
 export { allocateShared, type HashPool, makeHashPool, PieceHasher, type PieceHasherShape } from "./hasher.ts"

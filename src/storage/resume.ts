@@ -34,7 +34,9 @@ const ResumeJson = Schema.fromJsonString(ResumeRecord)
 const decodeRecord = Schema.decodeUnknownEffect(ResumeJson)
 const encodeRecord = Schema.encodeEffect(ResumeJson)
 
-export const resumePath = (root: string, key: string) => NodePath.join(root, stateDirName, `${key}.resume`)
+/** Where a torrent's resume record lives: `resumeDirectory` when given, else `<root>/.effect-torrent`. */
+export const resumePath = (root: string, key: string, resumeDirectory?: string) =>
+  NodePath.join(resumeDirectory ?? NodePath.join(root, stateDirName), `${key}.resume`)
 
 const stampOf = (path: string | null): Effect.Effect<FileStamp, StorageError> =>
   path === null
@@ -56,11 +58,12 @@ export interface ResumeInput {
   readonly key: string
   readonly layout: Layout
   readonly paths: ReadonlyArray<string | null>
+  readonly resumeDirectory?: string
 }
 
 /** The recorded have set if the record exists, parses, and every file's stamp still matches; else null. */
 export const loadResume = Effect.fnUntraced(function*(input: ResumeInput) {
-  const path = resumePath(input.root, input.key)
+  const path = resumePath(input.root, input.key, input.resumeDirectory)
   const text = yield* input.fs.readFileString(path).pipe(
     Effect.catchIf((e) => e.reason._tag === "NotFound", () => Effect.succeed(null)),
     Effect.mapError(fsError("read resume data", path))
@@ -86,7 +89,7 @@ export const loadResume = Effect.fnUntraced(function*(input: ResumeInput) {
 
 /** Writes the record to a temp file, syncs it and renames it over the old one (atomic on POSIX). */
 export const saveResume = Effect.fnUntraced(function*(input: ResumeInput, have: Uint8Array) {
-  const path = resumePath(input.root, input.key)
+  const path = resumePath(input.root, input.key, input.resumeDirectory)
   const files = yield* Effect.forEach(input.paths, stampOf)
   const savedAt = yield* Clock.currentTimeMillis
   const text = yield* encodeRecord({

@@ -40,6 +40,8 @@ export interface OpenOptions {
   readonly blockSize?: number
   /** Largest piece length accepted from a torrent. Default 64 MiB. */
   readonly maxPieceLength?: number
+  /** FileStorage only: where the resume record is kept. Default `<directory>/.effect-torrent`. */
+  readonly resumeDirectory?: string
   /** FileStorage only: file handles kept open at once. Default 64. */
   readonly maxOpenFiles?: number
   /** Called after each piece of the recheck done when opening without a trusted resume file. */

@@ -58,6 +58,10 @@ export interface TorrentConfig {
   readonly onCheckProgress?: (checked: number, total: number) => Effect.Effect<void>
   readonly uploadThrottle: Throttle
   readonly downloadThrottle: Throttle
+  /** Where storage keeps the resume record (default: inside `directory`). */
+  readonly resumeDirectory?: string
+  /** Open without connecting to peers (`resume` starts). */
+  readonly startPaused?: boolean
   /** Hash failures tolerated from a peer that shared a bad piece with others, before a ban. */
   readonly maxStrikes: number
 }

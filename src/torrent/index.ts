@@ -10,6 +10,7 @@ export {
   type TorrentConfig
 } from "./config.ts"
 export { TorrentError } from "./errors.ts"
+export type { FilePriority, StreamRange, TorrentFileHandle } from "./files.ts"
 export { makePeerBook, type PeerBook } from "./peer-book.ts"
 export type { TorrentEvent, TorrentState, TorrentStatus, TrackerStatus } from "./state.ts"
 export { openTorrent, type Torrent } from "./torrent.ts"

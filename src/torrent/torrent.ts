@@ -23,6 +23,7 @@ import { seededRandom } from "./random.ts"
 import type { TorrentEvent, TorrentState, TrackerStatus } from "./state.ts"
 import { runPex } from "./pex.ts"
 import { acceptIncoming, dialLoop, type SwarmDeps } from "./swarm.ts"
+import { type FilePriority, makeFileAccess, type TorrentFileHandle } from "./files.ts"
 
 /**
  * A handle on one torrent in a client: what `Client.add` returns.
@@ -60,13 +61,25 @@ export interface Torrent {
   readonly peers: Effect.Effect<ReadonlyArray<PeerStats>>
   /** Saves resume data now (also done on completion and on close). */
   readonly saveResume: Effect.Effect<void>
+  /** The directory the files are saved in. */
+  readonly directory: string
+  /** Verified pieces, a BEP 3 bitfield (a copy). */
+  readonly bitfield: Effect.Effect<Uint8Array>
+  /** Verified bytes of each file (Metainfo.files order). */
+  readonly fileProgress: Effect.Effect<ReadonlyArray<number>>
+  /** One file: its path and length, and a reader of its bytes (see files.ts). */
+  readonly file: (index: number) => TorrentFileHandle
+  /** Per file: 0 = skip, 1 = normal, 2 = high. */
+  readonly priorities: Effect.Effect<ReadonlyArray<FilePriority>>
+  /** Changes which files are downloaded and in which order; one entry per file. */
+  readonly setPriorities: (priorities: ReadonlyArray<FilePriority>) => Effect.Effect<void, TorrentError>
 }
 
 /** Memory for pieces being assembled (per torrent). */
 const OPEN_PIECE_BYTES = 16 * 1024 * 1024
 
-const wantedBytesOf = (meta: Metainfo, wanted: ReadonlyArray<boolean> | undefined): number =>
-  meta.files.reduce((sum, f, i) => (f.padding || wanted?.[i] === false ? sum : sum + f.length), 0)
+const wantedBytesOf = (meta: Metainfo, priorities: ReadonlyArray<FilePriority>): number =>
+  meta.files.reduce((sum, f, i) => (f.padding || priorities[i] === 0 ? sum : sum + f.length), 0)
 
 export const openTorrent = Effect.fn("Torrent.open")(function*(meta: Metainfo, config: TorrentConfig) {
   const infoHashBytes = meta.infoHash
@@ -77,7 +90,8 @@ export const openTorrent = Effect.fn("Torrent.open")(function*(meta: Metainfo, c
   const clock = yield* Clock.Clock
   const now = () => clock.currentTimeMillisUnsafe()
   const events = yield* PubSub.sliding<TorrentEvent>(4096)
-  const wantedBytes = wantedBytesOf(meta, config.wantedFiles)
+  let priorities: ReadonlyArray<FilePriority> = meta.files.map((_, i) => (config.wantedFiles?.[i] === false ? 0 : 1))
+  let wantedBytes = wantedBytesOf(meta, priorities)
   const trackerStatus = new Map<string, TrackerStatus>()
   const initial: TorrentState = {
     infoHash, name: meta.name, status: "checking", wantedBytes, verifiedBytes: 0, progress: 0,
@@ -98,6 +112,7 @@ export const openTorrent = Effect.fn("Torrent.open")(function*(meta: Metainfo, c
     maxPartialPieces: storageLimit,
     maxPartialBytes: storageLimit * meta.pieceLength,
     ...(config.wantedFiles === undefined ? {} : { wanted: config.wantedFiles }),
+    ...(config.resumeDirectory === undefined ? {} : { resumeDirectory: config.resumeDirectory }),
     onRecheckProgress: (p) =>
       PubSub.publish(events, { _tag: "CheckProgress", checked: p.checked, total: p.total }).pipe(
         Effect.andThen(config.onCheckProgress === undefined ? Effect.void : config.onCheckProgress(p.checked, p.total))
@@ -158,8 +173,11 @@ export const openTorrent = Effect.fn("Torrent.open")(function*(meta: Metainfo, c
   })
 
   const markComplete = Effect.gen(function*() {
-    if (!p.isComplete() || Deferred.isDoneUnsafe(complete)) return
-    yield* Ref.set(status, "seeding")
+    if (!p.isComplete()) return
+    // Selecting more files makes a complete torrent download again, and complete again later.
+    const current = yield* Ref.get(status)
+    if (current === "downloading") yield* Ref.set(status, "seeding")
+    if (Deferred.isDoneUnsafe(complete)) return yield* publishState
     yield* storage.saveResume.pipe(Effect.ignore)
     for (const l of links.values()) l.uploadOnly()
     // State first: whoever wakes on `whenComplete` reads it.
@@ -222,6 +240,7 @@ export const openTorrent = Effect.fn("Torrent.open")(function*(meta: Metainfo, c
     wakeAll: () => { for (const l of links.values()) l.wake() },
     onPieceVerified: (piece) => {
       const verified = p.pieceVerified(piece)
+      files.pieceVerified(piece)
       for (const c of verified.cancels) links.get(c.peer)?.cancelRequest(c.block)
       for (const l of links.values()) l.pieceVerified(piece)
       const event: TorrentEvent = { _tag: "PieceVerified", piece }
@@ -254,6 +273,34 @@ export const openTorrent = Effect.fn("Torrent.open")(function*(meta: Metainfo, c
     log: (level, message) =>
       level === "debug" ? Effect.logDebug(message) : level === "info" ? Effect.logInfo(message) : Effect.logWarning(message)
   }
+
+  const files = makeFileAccess({
+    infoHash,
+    meta,
+    storage,
+    picker: p,
+    priorities: () => priorities,
+    ensureWanted: (index) => priorities[index] === 0 ? Effect.ignore(setPriorities(priorities.map((x, i) => (i === index ? 1 : x)))) : Effect.void,
+    wakeAll: link.wakeAll,
+    error: () => errorMessage
+  })
+
+  const setPriorities = (next: ReadonlyArray<FilePriority>) =>
+    Effect.gen(function*() {
+      if (next.length !== meta.files.length) {
+        return yield* new TorrentError({ infoHash, reason: "Storage", detail: `expected ${meta.files.length} file priorities, got ${next.length}` })
+      }
+      const wanted = next.map((x) => x > 0)
+      yield* storage.setWanted(wanted).pipe(Effect.mapError((e) => new TorrentError({ infoHash, reason: "Storage", detail: e.message })))
+      priorities = [...next]
+      wantedBytes = wantedBytesOf(meta, priorities)
+      p.setFilePriorities(meta.files, priorities)
+      const current = yield* Ref.get(status)
+      if (current === "seeding" && !p.isComplete()) yield* Ref.set(status, "downloading")
+      files.refocus()
+      yield* markComplete
+      yield* publishState
+    })
 
   const ours = { infoHash: infoHashBytes, peerId: config.peerId, reserved: makeReserved({ extensionProtocol: true, fast: true }) }
   const deps: SwarmDeps = { config, link, book, ours, events, connected: () => links.size }
@@ -306,8 +353,9 @@ export const openTorrent = Effect.fn("Torrent.open")(function*(meta: Metainfo, c
   yield* Effect.forkScoped(Effect.forever(publishState.pipe(Effect.andThen(Effect.sleep("1 second")))))
   yield* addPeers(config.initialPeers, "initial")
   yield* markComplete
+  if (config.startPaused === true) yield* Ref.set(status, "paused")
+  else yield* FiberHandle.run(active, runActive)
   yield* publishState
-  yield* FiberHandle.run(active, runActive)
 
   const torrent: Torrent = {
     infoHash,
@@ -336,9 +384,28 @@ export const openTorrent = Effect.fn("Torrent.open")(function*(meta: Metainfo, c
         yield* acceptIncoming(deps, sessions, conn, framer, header)
       }),
     saveResume: storage.saveResume.pipe(Effect.ignore),
-    peers: Effect.sync(() => [...links.values()].map((l) => ({ ...l.stats })))
+    peers: Effect.sync(() => [...links.values()].map((l) => ({ ...l.stats }))),
+    directory: config.directory,
+    bitfield: storage.have,
+    fileProgress: Effect.sync(() => fileProgress(meta, storage.hasPiece)),
+    file: files.file,
+    priorities: Effect.sync(() => priorities),
+    setPriorities
   }
   yield* Effect.addFinalizer(() => publishState.pipe(Effect.ignore))
   return torrent
 })
 
+
+/** Verified bytes per file, from the have set. */
+const fileProgress = (meta: Metainfo, hasPiece: (piece: number) => boolean): ReadonlyArray<number> =>
+  meta.files.map((f) => {
+    if (f.length === 0) return 0
+    const end = f.offset + f.length
+    let done = 0
+    for (let piece = Math.floor(f.offset / meta.pieceLength); piece * meta.pieceLength < end; piece++) {
+      if (!hasPiece(piece)) continue
+      done += Math.min(end, (piece + 1) * meta.pieceLength) - Math.max(f.offset, piece * meta.pieceLength)
+    }
+    return done
+  })
