@@ -23,6 +23,7 @@ const commands = {
   create: () => import("./create.ts").then((m) => m.createCommand),
   download: () => import("./download.ts").then((m) => m.downloadCommand),
   seed: () => import("./seed.ts").then((m) => m.seedCommand),
+  serve: () => import("./serve.ts").then((m) => m.serveCommand),
   simulate: () => import("./simulate.ts").then((m) => m.simulateCommand)
 }
 type Name = keyof typeof commands

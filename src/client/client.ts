@@ -84,7 +84,7 @@ export interface ClientService {
   /** The limits of one torrent (by info-hash), or the global ones (no argument). */
   readonly limits: (infoHash?: string) => Effect.Effect<RateLimits, ClientError>
   /** Changes limits while torrents run; a field left out keeps its value. */
-  readonly setLimits: (limits: Partial<RateLimits>, infoHash?: string) => Effect.Effect<void, ClientError>
+  readonly setLimits: (limits: { readonly [K in keyof RateLimits]?: RateLimits[K] | undefined }, infoHash?: string) => Effect.Effect<void, ClientError>
 }
 
 const isMagnetSource = (source: TorrentSource): source is { readonly magnet: string } =>

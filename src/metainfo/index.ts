@@ -22,6 +22,7 @@ export {
 } from "./model.ts"
 export { type InfoDictExtras, parseInfoDictResult, parseMetainfoResult } from "./parse.ts"
 export { v2PieceRanges } from "./pieces.ts"
+export { toTorrentFile } from "./torrent-file.ts"
 
 /**
  * Parses a .torrent file: v1, v2 (BEP 52) or hybrid.

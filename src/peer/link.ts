@@ -38,6 +38,10 @@ export interface PeerStats {
   listenAddress: { readonly host: string; readonly port: number } | null
   /** BEP 21: the peer only uploads (it has all it wants). */
   uploadOnly: boolean
+  /** What carries the connection ("tcp" until another transport sets its own). */
+  transport: string
+  /** The connection's encryption ("none" until MSE sets "rc4" or "plaintext-negotiated"). */
+  encryption: string
 }
 
 /** What the torrent can do to a live session (the session registers one of these). */

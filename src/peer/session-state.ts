@@ -77,7 +77,9 @@ export const makeSessionState = (
     inflight: 0,
     pipelineDepth: 0,
     listenAddress: null,
-    uploadOnly: false
+    uploadOnly: false,
+    transport: "tcp",
+    encryption: "none"
   },
   requests: new Map(),
   uploads: new Map(),

@@ -34,6 +34,7 @@ export { StorageError, type StorageErrorReason } from "./errors.ts"
 export { FileStorage } from "./file-storage.ts"
 export { allocateShared, type HashPool, makeHashPool, PieceHasher, type PieceHasherShape } from "./hasher.ts"
 export { makeMemoryStorage, MemoryStorage } from "./memory-storage.ts"
+export { hashFailures, pieceVerifySeconds } from "./metrics.ts"
 export type { Backend } from "./backend.ts"
 /** For storage layers outside this folder (the simulator's shared-content storage). */
 export { type BackendInput, openWith, Storage } from "./service.ts"

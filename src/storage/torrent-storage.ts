@@ -5,7 +5,8 @@
  * (hashing.ts), the have set (have.ts), the recheck (recheck.ts) and the seeding read
  * cache (reads.ts). Backends only move whole verified pieces (backend.ts).
  */
-import { Effect, Semaphore } from "effect"
+import { Clock, Effect, Metric, Semaphore } from "effect"
+import { hashFailures, pieceVerifySeconds } from "./metrics.ts"
 import type { Scope } from "effect"
 import * as Assembly from "./assembly.ts"
 import type { Backend } from "./backend.ts"
@@ -63,6 +64,7 @@ export const makeTorrentStorage = Effect.fnUntraced(function*(
   // pieces verified while a recheck runs: the recheck may have looked at them before they were written
   let verifiedDuringRecheck: Set<number> | null = null
   let closed = false
+  const clock = yield* Clock.Clock
   const gate = yield* Semaphore.make(ALL_PERMITS)
   const recheckLock = yield* Semaphore.make(1)
 
@@ -120,11 +122,13 @@ export const makeTorrentStorage = Effect.fnUntraced(function*(
       // Until hashed and written the buffer still counts against the partial limit (it is
       // still in memory), and blocks for the piece are duplicates.
       assembly.writing.add(piece)
+      const started = clock.currentTimeMillisUnsafe()
       return hashing.completed(partial).pipe(
+        Effect.tap(() => Metric.update(pieceVerifySeconds, (clock.currentTimeMillisUnsafe() - started) / 1000)),
         Effect.flatMap((hash) =>
           verified(piece, partial, hash)
             ? Effect.map(backend.writePiece(piece, buffer), () => written(piece, buffer))
-            : Effect.succeed(results.HashFailed)
+            : Effect.as(Metric.update(hashFailures, 1), results.HashFailed)
         ),
         Effect.ensuring(Effect.sync(() => assembly.writing.delete(piece)))
       )
