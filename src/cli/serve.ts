@@ -1,6 +1,6 @@
 /**
  * `effect-torrent serve [--http HOST:PORT] [--state DIR] [--out DIR] [--port N] [--no-dht]
- *  [--auth USER:PASS]`
+ *  [--auth USER:PASS] [--peer-host HOST]`
  *
  * Runs the daemon (src/daemon): torrents kept in the state directory, a web UI at /, the
  * JSON API under /api, Transmission RPC at /transmission/rpc, /metrics. Runs until
@@ -18,6 +18,7 @@ export const serveCommand = Command.make(
     state: Flag.String("state").pipe(Flag.withDescription("state directory: torrents, resume data, settings"), Flag.withDefault("effect-torrent-state")),
     out: Flag.String("out").pipe(Flag.withAlias("o"), Flag.withDescription("download directory (default: STATE/downloads)"), Flag.optional),
     port: Flag.Int("port").pipe(Flag.withAlias("p"), Flag.withDescription("port for peers (0 = any free port)"), Flag.withDefault(6881)),
+    peerHost: Flag.String("peer-host").pipe(Flag.withDescription("interface to accept peers on"), Flag.withDefault("0.0.0.0")),
     noDht: Flag.Boolean("no-dht").pipe(Flag.withDescription("do not join the DHT"), Flag.withDefault(false)),
     auth: Flag.String("auth").pipe(Flag.withDescription("require HTTP Basic credentials USER:PASS (needed to listen beyond loopback)"), Flag.optional)
   },
@@ -35,6 +36,7 @@ export const serveCommand = Command.make(
       stateDirectory: args.state,
       downloadDirectory: Option.getOrElse(args.out, () => `${args.state}/downloads`),
       peerPort: args.port,
+      peerHost: args.peerHost,
       dht: !args.noDht,
       auth,
       version: VERSION
