@@ -2,8 +2,8 @@
  * The state directory's crash consistency: what a process killed at each step of an add
  * or a remove leaves behind, and what the next start makes of it.
  */
-import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
-import * as NodePath from "@effect/platform-node/NodePath"
+import * as NodeFileSystem from "@effect/platform-node-shared/NodeFileSystem"
+import * as NodePath from "@effect/platform-node-shared/NodePath"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Layer } from "effect"
 import { readdir, writeFile } from "node:fs/promises"

@@ -11,7 +11,7 @@
  * await client.close()
  * ```
  */
-import * as NodeStream from "@effect/platform-node/NodeStream"
+import * as NodeStream from "@effect/platform-node-shared/NodeStream"
 import type { Readable } from "node:stream"
 import { Effect, Fiber, ManagedRuntime, Stream, SubscriptionRef } from "effect"
 import type { StreamRange, Torrent, TorrentEvent, TorrentState } from "../torrent/index.ts"

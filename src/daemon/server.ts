@@ -6,14 +6,11 @@
  * server, then the torrents (resume data saved, `stopped` announces sent), then the client.
  */
 import { randomBytes } from "node:crypto"
-import { createServer } from "node:http"
-import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
-import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
-import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
-import * as NodePath from "@effect/platform-node/NodePath"
+import * as NodeFileSystem from "@effect/platform-node-shared/NodeFileSystem"
+import * as NodePath from "@effect/platform-node-shared/NodePath"
 import { Context, Effect, Layer, Result } from "effect"
 import * as NetAddress from "effect/net/NetAddress"
-import { HttpRouter, HttpServer } from "effect/http"
+import { FetchHttpClient, HttpRouter, HttpServer } from "effect/http"
 import { HttpApiBuilder, HttpApiScalar } from "effect/http-api"
 import { Client, layerNode } from "../client/index.ts"
 import { DaemonApi } from "./api.ts"
@@ -23,6 +20,7 @@ import { metricsRoute, sampler } from "./metrics.ts"
 import { checkBind, type Credentials } from "./security.ts"
 import { guard } from "./security.ts"
 import { Daemon, makeDaemon } from "./service.ts"
+import * as NodeServer from "./node-server.ts"
 import { makeStateStore } from "./state-store.ts"
 import { streamRoute } from "./stream-route.ts"
 import { transmissionRoute } from "./transmission/rpc.ts"
@@ -70,7 +68,7 @@ export const serveLayer = (options: ServeOptions) => {
       const store = yield* makeStateStore(options.stateDirectory)
       return yield* makeDaemon({ downloadDirectory: options.downloadDirectory }, store)
     })
-  ).pipe(Layer.provide(Layer.mergeAll(NodeFileSystem.layer, NodePath.layer, NodeHttpClient.layerNodeHttp)))
+  ).pipe(Layer.provide(Layer.mergeAll(NodeFileSystem.layer, NodePath.layer, FetchHttpClient.layer)))
 
   const routes = Layer.unwrap(Effect.gen(function*() {
     const peerPort = (yield* Client).port
@@ -91,7 +89,8 @@ export const serveLayer = (options: ServeOptions) => {
   }))
 
   const http = HttpRouter.serve(routes, { disableLogger: true, disableListenLog: true }).pipe(
-    Layer.provideMerge(NodeHttpServer.layer(createServer, { host: options.http.host, port: options.http.port }))
+    Layer.provide(HttpServer.layerServices),
+    Layer.provideMerge(NodeServer.layer(options.http))
   )
 
   const info = Layer.effect(
