@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
+import * as NodeFileSystem from "@effect/platform-node-shared/NodeFileSystem"
 import { Effect, Layer, SubscriptionRef } from "effect"
 import { join } from "node:path"
 import { Client, layerNode } from "../src/client/index.ts"

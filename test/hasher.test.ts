@@ -1,5 +1,5 @@
 /** Piece hashing in worker threads: digests, shared and unshared input, shutdown, and storage using it. */
-import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
+import * as NodeFileSystem from "@effect/platform-node-shared/NodeFileSystem"
 import { assert, describe, it } from "@effect/vitest"
 import { Deferred, Effect, Exit, Fiber, Layer, Scope } from "effect"
 import { allocateShared, FileStorage, makeHashPool, PieceHasher, Storage } from "../src/storage/index.ts"

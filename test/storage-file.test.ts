@@ -1,5 +1,5 @@
 /** FileStorage on real files: resume trust, recheck after changes on disk, lazily created files, symlinks. */
-import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
+import * as NodeFileSystem from "@effect/platform-node-shared/NodeFileSystem"
 import { toHex } from "../src/bytes.ts"
 import { existsSync } from "node:fs"
 import * as Fs from "node:fs/promises"

@@ -1,5 +1,5 @@
 /** The synchronous fast path of `putBlock`: what it takes, and what it leaves to `putBlock`. */
-import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
+import * as NodeFileSystem from "@effect/platform-node-shared/NodeFileSystem"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Layer } from "effect"
 import type { Metainfo } from "../src/metainfo/model.ts"

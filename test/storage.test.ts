@@ -1,5 +1,5 @@
 /** Behaviour every Storage layer must have: one suite, run against FileStorage and MemoryStorage. */
-import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
+import * as NodeFileSystem from "@effect/platform-node-shared/NodeFileSystem"
 import { existsSync } from "node:fs"
 import * as Fs from "node:fs/promises"
 import * as NodePath from "node:path"

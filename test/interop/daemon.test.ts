@@ -93,3 +93,41 @@ describe("interop: the daemon", () => {
     240_000
   )
 })
+
+describe("interop: the web UI in headless Chromium", () => {
+  liveWith(installed.libtorrent, installed.chromium)(
+    "adds a .torrent through the page, watches it reach 100% from libtorrent, opens the detail and a stream link",
+    () =>
+      Effect.gen(function*() {
+        const { chromium } = yield* Effect.promise(() => import("playwright-core"))
+        const tracker = yield* bittorrentTracker
+        const { work, src, out, torrentPath } = yield* workspace({ "clip/movie.mp4": 3_000_000, "clip/readme.txt": 5000 }, "clip")
+        yield* Effect.promise(() => import("node:fs/promises").then((fs) => fs.writeFile(join(src, "clip", "readme.txt"), "hello from the swarm\n".repeat(200))))
+        yield* ltCreate(join(src, "clip"), torrentPath, { pieceLength: 64 * 1024, tracker: tracker.http })
+        yield* ltPeer("libtorrent seeder", "seed", { torrent: torrentPath, save: src })
+        const daemon = yield* serveProcess({ state: join(work, "state"), out })
+        const browser = yield* Effect.acquireRelease(
+          Effect.promise(() => chromium.launch({ executablePath: "/usr/bin/chromium", args: ["--no-sandbox"] })),
+          (b) => Effect.promise(() => b.close())
+        )
+        const page = yield* Effect.promise(() => browser.newPage())
+        const text = yield* Effect.promise(async () => {
+          await page.goto(`${daemon.url}/`)
+          await page.waitForSelector("#live.on")
+          await page.setInputFiles("#file", torrentPath)
+          const row = page.locator("#torrents tr", { hasText: "clip" })
+          await row.locator(".pct", { hasText: "100.0%" }).waitFor({ timeout: 90_000 })
+          await row.locator("td.name").click()
+          await page.locator("#files tbody tr").nth(1).waitFor()
+          const readme = page.locator("#files tbody tr", { hasText: "clip/readme.txt" })
+          const href = await readme.locator("a.stream").getAttribute("href")
+          const checked = await readme.locator("input[type=checkbox]").isChecked()
+          await page.goto(`${daemon.url}${href ?? ""}`)
+          return { body: await page.locator("body").innerText(), checked }
+        })
+        assert.isTrue(text.checked)
+        assert.strictEqual(text.body.trim(), "hello from the swarm\n".repeat(200).trim())
+      }),
+    240_000
+  )
+})

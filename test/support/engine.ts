@@ -4,7 +4,7 @@
  * killed by closing its scope; and an event log that subscribes at once, so no event
  * published after `recordEvents` returns is missed.
  */
-import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
+import * as NodeFileSystem from "@effect/platform-node-shared/NodeFileSystem"
 import { Context, Deferred, Duration, Effect, Layer, Stream, SubscriptionRef } from "effect"
 import { Client, layerNode } from "../../src/client/index.ts"
 import type { ClientConfig } from "../../src/client/index.ts"

@@ -8,7 +8,8 @@ import { fileURLToPath } from "node:url"
 import { Effect } from "effect"
 import { InteropError, type Spawned, spawnProcess } from "./process.ts"
 
-const BIN = fileURLToPath(new URL("../../../bin/effect-torrent.js", import.meta.url))
+// The executable the package ships (npm ci builds it through `prepare`; after editing src, `npm run build`).
+const BIN = fileURLToPath(new URL("../../../dist/cli/effect-torrent.js", import.meta.url))
 export const TRANSMISSION_REMOTE = "/usr/bin/transmission-remote"
 
 export interface ServeProcess {
