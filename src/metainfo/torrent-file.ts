@@ -15,11 +15,6 @@ export const toTorrentFile = (meta: Metainfo): Uint8Array => {
   if (first !== undefined) parts.push(encode("announce"), encode(first))
   if (meta.trackers.length > 0) parts.push(encode("announce-list"), encode(meta.trackers.map((tier) => [...tier])))
   parts.push(encode("info"), meta.infoBytes, ascii("e"))
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0))
-  let at = 0
-  for (const p of parts) {
-    out.set(p, at)
-    at += p.length
-  }
-  return out
+  const out = Buffer.concat(parts)
+  return new Uint8Array(out.buffer, out.byteOffset, out.byteLength)
 }
