@@ -13,6 +13,9 @@ import { startDaemon, until } from "./support/daemon.ts"
 import { tempDir, writePayload } from "./support/files.ts"
 import { bittorrentTracker } from "./support/tracker-server.ts"
 import { seed, webTorrentClient } from "./support/webtorrent.ts"
+import { startSeeder } from "./support/seeding.ts"
+import { makeTorrent } from "./support/torrent-fixture.ts"
+import { existsSync } from "node:fs"
 
 const KiB = 1024
 
@@ -101,4 +104,30 @@ describe("daemon: JSON API, streaming, metrics, restart", () => {
       assert.strictEqual(back.downloaded, 0)
       assert.strictEqual(back.id, added.id)
     }), 120_000)
+
+  it.live("a magnet link: listed while its metadata is fetched, then downloaded, kept in the state as a .torrent", () =>
+    Effect.gen(function*() {
+      const fixture = yield* makeTorrent(yield* tempDir("et-daemon-mag-src-"), "pack", { "a.bin": 200 * KiB, "b.bin": 90 * KiB }, 32 * KiB)
+      const seeder = yield* startSeeder(fixture)
+      const state = yield* tempDir("et-daemon-mag-state-")
+      const daemon = yield* startDaemon({ stateDirectory: state, downloadDirectory: yield* tempDir("et-daemon-mag-out-") })
+      const hash = Buffer.from(fixture.infoHash).toString("hex")
+      const magnet = `magnet:?xt=urn:btih:${hash}&dn=pack&x.pe=127.0.0.1:${seeder.port}`
+      const added = yield* Effect.promise(() =>
+        daemon.json<TorrentSummary>("/api/torrents", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ magnet }) })
+      )
+      assert.strictEqual(added.infoHash, hash)
+      assert.strictEqual(added.status, "metadata")
+      const done = yield* until("100%", () => daemon.json<TorrentSummary>(`/api/torrents/${hash}`), (t) => t.progress === 1)
+      assert.strictEqual(done.name, "pack")
+      assert.isTrue(existsSync(join(state, "torrents", `${hash}.torrent`)))
+      const again = yield* Effect.promise(() =>
+        daemon.request("/api/torrents", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ magnet }) })
+      )
+      assert.strictEqual(again.status, 409)
+      const bad = yield* Effect.promise(() =>
+        daemon.request("/api/torrents", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ magnet: "magnet:?xt=nope" }) })
+      )
+      assert.strictEqual(bad.status, 400)
+    }))
 })
