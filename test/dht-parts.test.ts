@@ -2,7 +2,7 @@
  * The parts of a DHT node on their own: answering queries (server.ts, a pure core) and the
  * state file (persistence.ts, on a real file system).
  */
-import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
+import * as NodeFileSystem from "@effect/platform-node-shared/NodeFileSystem"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, FileSystem, Result } from "effect"
 import type { NodeInfo } from "../src/dht/compact.ts"
