@@ -1,7 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Clock, Effect, Fiber } from "effect"
 import { TestClock } from "effect/testing"
-import { both, makeLimiter, makeThrottle, parseRate, unlimited } from "../src/ratelimit/index.ts"
+import { both, makeAdjustableThrottle, makeLimiter, makeThrottle, parseRate, unlimited } from "../src/ratelimit/index.ts"
 
 describe("rate limits (token buckets on the Effect clock)", () => {
   it.effect("lets one second of the rate through at once, then paces the rest", () =>
@@ -37,6 +37,27 @@ describe("rate limits (token buckets on the Effect clock)", () => {
       assert.strictEqual(makeThrottle(limiter, "x", null), unlimited)
       yield* unlimited.take(1e12)
       assert.strictEqual(yield* Clock.currentTimeMillis, 0)
+    }))
+
+  it.effect("an adjustable throttle takes a new rate at once, and null lifts it", () =>
+    Effect.gen(function*() {
+      const limiter = yield* makeLimiter
+      const throttle = makeAdjustableThrottle(limiter, "adj", null)
+      yield* throttle.take(1e9)
+      assert.strictEqual(yield* Clock.currentTimeMillis, 0)
+      throttle.setRate(10_000)
+      assert.strictEqual(throttle.rate(), 10_000)
+      yield* throttle.take(10_000)
+      const slow = yield* Effect.forkChild(throttle.take(10_000))
+      yield* TestClock.adjust("900 millis")
+      assert.isUndefined(slow.pollUnsafe(), "10 kB at 10 kB/s after a full bucket waits a second")
+      yield* TestClock.adjust("200 millis")
+      yield* Fiber.join(slow)
+      throttle.setRate(null)
+      assert.isNull(throttle.rate())
+      const start = yield* Clock.currentTimeMillis
+      yield* throttle.take(1e9)
+      assert.strictEqual(yield* Clock.currentTimeMillis, start)
     }))
 
   it("parses rates like 500k and 10M", () => {
