@@ -183,3 +183,16 @@ export const makeFileAccess = (deps: FileAccessDeps): FileAccess => {
 
   return { file, pieceVerified, refocus }
 }
+
+/** Verified bytes per file, from the have set. */
+export const fileProgress = (meta: Metainfo, hasPiece: (piece: number) => boolean): ReadonlyArray<number> =>
+  meta.files.map((f) => {
+    if (f.length === 0) return 0
+    const end = f.offset + f.length
+    let done = 0
+    for (let piece = Math.floor(f.offset / meta.pieceLength); piece * meta.pieceLength < end; piece++) {
+      if (!hasPiece(piece)) continue
+      done += Math.min(end, (piece + 1) * meta.pieceLength) - Math.max(f.offset, piece * meta.pieceLength)
+    }
+    return done
+  })

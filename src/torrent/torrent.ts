@@ -23,7 +23,7 @@ import { seededRandom } from "./random.ts"
 import type { TorrentEvent, TorrentState, TrackerStatus } from "./state.ts"
 import { runPex } from "./pex.ts"
 import { acceptIncoming, dialLoop, type SwarmDeps } from "./swarm.ts"
-import { type FilePriority, makeFileAccess, type TorrentFileHandle } from "./files.ts"
+import { fileProgress, type FilePriority, makeFileAccess, type TorrentFileHandle } from "./files.ts"
 
 /**
  * A handle on one torrent in a client: what `Client.add` returns.
@@ -395,17 +395,3 @@ export const openTorrent = Effect.fn("Torrent.open")(function*(meta: Metainfo, c
   yield* Effect.addFinalizer(() => publishState.pipe(Effect.ignore))
   return torrent
 })
-
-
-/** Verified bytes per file, from the have set. */
-const fileProgress = (meta: Metainfo, hasPiece: (piece: number) => boolean): ReadonlyArray<number> =>
-  meta.files.map((f) => {
-    if (f.length === 0) return 0
-    const end = f.offset + f.length
-    let done = 0
-    for (let piece = Math.floor(f.offset / meta.pieceLength); piece * meta.pieceLength < end; piece++) {
-      if (!hasPiece(piece)) continue
-      done += Math.min(end, (piece + 1) * meta.pieceLength) - Math.max(f.offset, piece * meta.pieceLength)
-    }
-    return done
-  })

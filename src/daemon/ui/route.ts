@@ -1,5 +1,5 @@
 /**
- * The web UI at `/`: one HTML page with its style and script inline (about 20 KB, no
+ * The web UI at `/`: one HTML page with its style and script inline (about 13 KB, no
  * framework, no build step). The script is `app` (app.ts) as source text; the page carries
  * the API token in a `<meta>` tag, readable only by pages of this origin.
  */
