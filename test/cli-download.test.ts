@@ -134,7 +134,7 @@ describe("cli: download and seed", () => {
         name: "pay",
         trackers: [],
         webSeeds: [],
-        peers: [`127.0.0.1:${wt.port}`],
+        peers: [{ host: "127.0.0.1", port: wt.port }],
         selectOnly: null
       })
       const leecher = yield* start(["download", magnet, "--out", join(dir, "out"), "--port", "0", "--json"])

@@ -1,14 +1,14 @@
 /**
- * The CLI's parsers, directly: durations, file selections, the flags `download` and `seed`
- * share (each problem one line naming one flag), the launcher's subcommand and Node checks.
+ * The CLI's parsers, directly: file selections, the flags `download` and `seed` share (each
+ * problem one line naming one flag), the launcher's subcommand and Node checks. Sizes, rates
+ * and durations: cli-units.test.ts.
  * The executable itself is tested in cli*.test.ts.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Option } from "effect"
+import { Duration, Effect, Option } from "effect"
 import fc from "fast-check"
 import { MIN_NODE, nodeVersionProblem, subcommandOf } from "../src/cli/argv.ts"
-import { parseSize } from "../src/cli/format.ts"
-import { parseSeedTime, planFromArgs, type SharedArgs } from "../src/cli/run-torrent.ts"
+import { planFromArgs, type SharedArgs } from "../src/cli/run-torrent.ts"
 import { parseSelection } from "../src/cli/status-view.ts"
 
 const args = (patch: Partial<SharedArgs> = {}): SharedArgs => ({
@@ -23,22 +23,6 @@ const args = (patch: Partial<SharedArgs> = {}): SharedArgs => ({
   dhtBootstrap: [],
   noDht: false,
   ...patch
-})
-
-describe("parseSeedTime", () => {
-  it("plain seconds and h/m/s parts, in any combination", () => {
-    assert.strictEqual(parseSeedTime("90"), 90)
-    assert.strictEqual(parseSeedTime("90s"), 90)
-    assert.strictEqual(parseSeedTime("30m"), 1800)
-    assert.strictEqual(parseSeedTime("2h"), 7200)
-    assert.strictEqual(parseSeedTime("1h30m"), 5400)
-    assert.strictEqual(parseSeedTime(" 1h 30m 5s "), 5405)
-    assert.strictEqual(parseSeedTime("0"), 0)
-  })
-
-  it("anything else is refused", () => {
-    for (const bad of ["", "soon", "1.5h", "-5", "5d", "1h30", "h", "30 minutes", "1h-30m"]) assert.isUndefined(parseSeedTime(bad), bad)
-  })
 })
 
 describe("parseSelection", () => {
@@ -61,22 +45,13 @@ describe("parseSelection", () => {
   })
 })
 
-describe("parseSize", () => {
-  it("whole numbers of binary units, and nothing past a safe integer", () => {
-    fc.assert(fc.property(fc.integer({ min: 0, max: 2 ** 20 }), fc.constantFrom(["", 1], ["k", 1024], ["KiB", 1024], ["m", 1024 ** 2], ["MB", 1024 ** 2], ["G", 1024 ** 3]), (n, [unit, factor]) =>
-      parseSize(`${n}${unit}`) === n * (factor as number)
-    ))
-    assert.isUndefined(parseSize("8388608G"), "2^53 bytes is past a safe integer")
-  })
-})
-
 describe("planFromArgs (the flags download and seed share)", () => {
   const failure = (patch: Partial<SharedArgs>) =>
     Effect.flip(planFromArgs(args(patch))).pipe(Effect.map((e) => ({ subject: e.subject, detail: e.detail })))
 
   it.effect("defaults: no peers, no limits, seeding forever", () =>
     Effect.gen(function*() {
-      assert.deepStrictEqual(yield* planFromArgs(args()), { peers: [], uploadLimit: undefined, downloadLimit: undefined, seedRatio: undefined, seedSeconds: undefined })
+      assert.deepStrictEqual(yield* planFromArgs(args()), { peers: [], uploadLimit: undefined, downloadLimit: undefined, seedRatio: undefined, seedTime: undefined })
     }))
 
   it.effect("peers (IPv4, IPv6, names), rates, a seed ratio and a seed time", () =>
@@ -93,7 +68,7 @@ describe("planFromArgs (the flags download and seed share)", () => {
       assert.strictEqual(plan.uploadLimit, 500 * 1024)
       assert.strictEqual(plan.downloadLimit, 1.5 * 1024 * 1024)
       assert.strictEqual(plan.seedRatio, 2)
-      assert.strictEqual(plan.seedSeconds, 5400)
+      assert.strictEqual(plan.seedTime === undefined ? undefined : Duration.toSeconds(plan.seedTime), 5400)
     }))
 
   it.effect("each bad flag is one line naming that flag and what it got", () =>
@@ -107,11 +82,11 @@ describe("planFromArgs (the flags download and seed share)", () => {
         [{ maxPeers: 0 }, "--max-peers", /at least 1/],
         [{ port: 65536 }, "--port", /between 0 and 65535/],
         [{ port: -1 }, "--port", /between 0 and 65535/],
-        [{ uploadLimit: Option.some("fast") }, "--upload-limit", /expected a rate like 500k or 10M, got "fast"/],
+        [{ uploadLimit: Option.some("fast") }, "--upload-limit", /expected a rate above 0 like 500k or 10M, got "fast"/],
         [{ downloadLimit: Option.some("0") }, "--download-limit", /got "0"/],
         [{ seedRatio: Option.some("-1") }, "--seed-ratio", /expected a number >= 0, got "-1"/],
         [{ seedRatio: Option.some("lots") }, "--seed-ratio", /got "lots"/],
-        [{ seedTime: Option.some("forever") }, "--seed-time", /expected a duration like 90s, 30m or 2h, got "forever"/]
+        [{ seedTime: Option.some("forever") }, "--seed-time", /expected a duration like 90s, 30m, 2h or 1h30m, got "forever"/]
       ]
       for (const [patch, subject, detail] of cases) {
         const e = yield* failure(patch)

@@ -8,7 +8,6 @@ import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { CliInputError, failureLine } from "../src/cli/errors.ts"
-import { parseSize } from "../src/cli/format.ts"
 import { renderProgress } from "../src/cli/progress.ts"
 import { parseMagnet, parseMetainfo } from "../src/metainfo/index.ts"
 
@@ -297,16 +296,6 @@ describe("bad input: one line on stderr, non-zero exit, no stack trace", () => {
 })
 
 describe("cli helpers", () => {
-  it("parseSize", () => {
-    assert.strictEqual(parseSize("262144"), 262144)
-    assert.strictEqual(parseSize("256KiB"), 262144)
-    assert.strictEqual(parseSize("256k"), 262144)
-    assert.strictEqual(parseSize("1M"), 1048576)
-    assert.strictEqual(parseSize("1 MiB"), 1048576)
-    assert.strictEqual(parseSize("2gb"), 2 * 1024 ** 3)
-    for (const bad of ["", "1.5M", "-1", "1X", "M", "99999999999999999G"]) assert.isUndefined(parseSize(bad), bad)
-  })
-
   it("renderProgress fits the terminal and shows percent and sizes", () => {
     const line = renderProgress("hashing", 512 * 1024, 1024 * 1024, 1000, 80)
     assert.isAtMost(line.length, 80)

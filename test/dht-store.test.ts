@@ -2,7 +2,6 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Result } from "effect"
 import * as fc from "fast-check"
-import { parseHostPort } from "../src/dht/index.ts"
 import * as Store from "../src/dht/peer-store.ts"
 import { take } from "../src/dht/rate-limit.ts"
 import { decodeState, encodeState } from "../src/dht/state.ts"
@@ -87,14 +86,5 @@ describe("state file", () => {
       assert.isTrue(Result.isFailure(decodeState(bytes)) || Result.isSuccess(decodeState(bytes)))
     }))
     assert.isTrue(Result.isFailure(decodeState(new Uint8Array(1_000_000))))
-  })
-})
-
-describe("parseHostPort", () => {
-  it("parses names, IPv4 and bracketed IPv6; rejects junk", () => {
-    assert.deepStrictEqual(parseHostPort("router.bittorrent.com:6881"), { host: "router.bittorrent.com", port: 6881 })
-    assert.deepStrictEqual(parseHostPort("127.0.0.1:1"), { host: "127.0.0.1", port: 1 })
-    assert.deepStrictEqual(parseHostPort("[::1]:25401"), { host: "::1", port: 25401 })
-    for (const bad of ["", "host", "host:0", "host:70000", ":80", "a b:1", "::1:80"]) assert.isUndefined(parseHostPort(bad), bad)
   })
 })

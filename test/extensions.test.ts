@@ -10,7 +10,6 @@ import { join } from "node:path"
 import { Client, layerNode } from "../src/client/index.ts"
 import { createTorrent } from "../src/metainfo/create.ts"
 import { formatMagnet } from "../src/metainfo/index.ts"
-import { ipBytes } from "../src/peer/session.ts"
 import { pexDelta } from "../src/torrent/pex.ts"
 import { decodeUtMetadata, decodeUtPex, encodeUtMetadata, encodeUtPex } from "../src/wire/index.ts"
 import { sameFile, tempDir, writePayload } from "./support/files.ts"
@@ -37,9 +36,14 @@ describe("ut_metadata and ut_pex codecs", () => {
     }))
   })
 
-  it("ut_pex: IPv4 peers round-trip", () => {
+  it("ut_pex: IPv4 peers round-trip; IPv6 peers go in added6/dropped6, after the IPv4 ones", () => {
     const m = { added: [{ host: "10.1.2.3", port: 6881 }, { host: "127.0.0.1", port: 51413 }], dropped: [{ host: "1.2.3.4", port: 1 }] }
     assert.deepStrictEqual(decodeUtPex(encodeUtPex(m)), Result.succeed(m))
+    const v6 = { added: [{ host: "2001:db8::1", port: 2 }, { host: "10.1.2.3", port: 3 }], dropped: [{ host: "::1", port: 4 }] }
+    assert.deepStrictEqual(
+      decodeUtPex(encodeUtPex(v6)),
+      Result.succeed({ added: [{ host: "10.1.2.3", port: 3 }, { host: "2001:db8::1", port: 2 }], dropped: [{ host: "::1", port: 4 }] })
+    )
   })
 
   it("the PEX delta adds new peers, drops departed ones, never the peer itself, at most 50 each", () => {
@@ -49,17 +53,6 @@ describe("ut_metadata and ut_pex codecs", () => {
     assert.deepStrictEqual(delta, { added: [a(3)], dropped: [a(1)] })
     const many = pexDelta(new Map(), map(Array.from({ length: 120 }, (_, i) => i)), "")
     assert.strictEqual(many.added.length, 50)
-  })
-})
-
-describe("yourip (BEP 10)", () => {
-  it("IP literals become 4 or 16 bytes; host names give nothing", () => {
-    assert.deepStrictEqual(ipBytes("127.0.0.1"), Uint8Array.of(127, 0, 0, 1))
-    assert.deepStrictEqual(ipBytes("::1"), Uint8Array.of(...Array<number>(15).fill(0), 1))
-    assert.deepStrictEqual(ipBytes("2001:db8::ff00:42"), Uint8Array.of(0x20, 1, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0, 0, 0x42))
-    assert.isUndefined(ipBytes("tracker.example"))
-    assert.isUndefined(ipBytes("300.1.1.1"))
-    assert.isUndefined(ipBytes("1::2::3"))
   })
 })
 

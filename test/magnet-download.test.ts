@@ -10,13 +10,13 @@ import { join } from "node:path"
 import { make as makeDhtNode } from "../src/dht/index.ts"
 import { createTorrent } from "../src/metainfo/create.ts"
 import { formatMagnet, parseMetainfo } from "../src/metainfo/index.ts"
-import { NodeNetwork } from "../src/net/index.ts"
+import { type Address, NodeNetwork } from "../src/net/index.ts"
 import { startNodeClient } from "./support/engine.ts"
 import { sameFile, tempDir, writePayload } from "./support/files.ts"
 import { seed, webTorrentClient } from "./support/webtorrent.ts"
 import { eventually } from "./support/waiting.ts"
 
-const magnetOf = (infoHash: Uint8Array | null, peers: ReadonlyArray<string>) =>
+const magnetOf = (infoHash: Uint8Array | null, peers: ReadonlyArray<Address>) =>
   formatMagnet({ infoHash, infoHashV2: null, name: null, trackers: [], webSeeds: [], peers: [...peers], selectOnly: null })
 
 describe("download from a magnet link", () => {
@@ -30,7 +30,7 @@ describe("download from a magnet link", () => {
       const client = yield* startNodeClient(join(dir, "out"))
       const progress: Array<number> = []
       const torrent = yield* client.add(
-        { magnet: magnetOf(meta.infoHash, [`127.0.0.1:${wt.port}`]) },
+        { magnet: magnetOf(meta.infoHash, [{ host: "127.0.0.1", port: wt.port }]) },
         { onMetadataProgress: (p) => Effect.sync(() => progress.push(p.peers)) }
       )
       assert.deepStrictEqual(torrent.metainfo.infoBytes, meta.infoBytes, "the fetched info dict is the original, byte for byte")

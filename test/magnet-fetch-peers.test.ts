@@ -165,13 +165,15 @@ const metadataPeer = (options: MetadataPeerOptions) =>
 const infoDict = (pieces: number) =>
   encode({ name: "scripted.bin", "piece length": 16384, length: pieces * 16384, pieces: randomBytes(20 * pieces) })
 
+const local = (port: number) => ({ host: "127.0.0.1", port })
+
 const magnetOf = (metadata: Uint8Array, peers: ReadonlyArray<MetadataPeer>): Magnet => ({
   infoHash: sha1(metadata),
   infoHashV2: null,
   name: null,
   trackers: [],
   webSeeds: [],
-  peers: peers.map((p) => p.address),
+  peers: peers.map((p) => local(p.port)),
   selectOnly: null
 })
 
@@ -180,7 +182,7 @@ const sourceWhen = (ready: () => boolean, peers: () => ReadonlyArray<MetadataPee
   Effect.forkScoped(
     Effect.gen(function*() {
       yield* waitUntil("the peer source's condition", ready, 30)
-      yield* hooks.addPeers(peers().map((p) => ({ host: "127.0.0.1", port: p.port })), "test")
+      yield* hooks.addPeers(peers().map((p) => local(p.port)), "test")
     })
   ).pipe(Effect.asVoid)
 
@@ -324,7 +326,7 @@ describe("fetchMetadata against scripted peers", () => {
       const plain = yield* metadataPeer({ infoHash, metadata, behaviour: "honest", extensionBit: false })
       const rejecting = yield* metadataPeer({ infoHash, metadata, behaviour: "reject" })
       const honest = yield* metadataPeer({ infoHash, metadata, behaviour: "honest" })
-      const magnet = { ...magnetOf(metadata, [plain, rejecting]), peers: [`127.0.0.1:${refused}`, plain.address, rejecting.address] }
+      const magnet = { ...magnetOf(metadata, [plain, rejecting]), peers: [local(refused), local(plain.port), local(rejecting.port)] }
       const meta = yield* fetchMetadata(magnet, {
         peerId: yield* makePeerId(),
         sources: [sourceWhen(() => rejecting.closedByClient() === 1, () => [honest])],
@@ -345,7 +347,7 @@ describe("fetchMetadata against scripted peers", () => {
       const refused = yield* freePort
       const plain = yield* metadataPeer({ infoHash, metadata, behaviour: "honest", extensionBit: false })
       const rejecting = yield* metadataPeer({ infoHash, metadata, behaviour: "reject" })
-      const magnet = { ...magnetOf(metadata, []), peers: [`127.0.0.1:${refused}`, plain.address, rejecting.address] }
+      const magnet = { ...magnetOf(metadata, []), peers: [local(refused), local(plain.port), local(rejecting.port)] }
       const error = yield* Effect.flip(fetchMetadata(magnet, { peerId: yield* makePeerId(), sources: [] }))
       assert.strictEqual(error.reason, "NoPeers")
       assert.include(error.message, "tried 3 peer(s)")

@@ -11,6 +11,7 @@ import {
   toBase32
 } from "../src/metainfo/index.ts"
 import { fromHex, toHex } from "../src/bytes.ts"
+import { formatAddress, parseAddress } from "../src/net/index.ts"
 
 const HEX = "c12fe1c06bba254a9dc9f519b335aa7c1367a88a"
 const V2 = "d8dd32ac93357c368556af3ac1d95c9d76bd0dff6fa9833ecdac3d53134efabb"
@@ -32,7 +33,7 @@ describe("parseMagnet", () => {
     assert.strictEqual(m.name, "Big Buck Bunny")
     assert.deepStrictEqual(m.trackers, ["udp://t.example:80", "http://t2/a"])
     assert.deepStrictEqual(m.webSeeds, ["https://seed/f"])
-    assert.deepStrictEqual(m.peers, ["10.0.0.1:6881", "[::1]:51413"])
+    assert.deepStrictEqual(m.peers, [{ host: "10.0.0.1", port: 6881 }, { host: "::1", port: 51413 }])
     assert.deepStrictEqual(m.selectOnly, [0, 2, 4, 5, 6])
   })
 
@@ -89,7 +90,7 @@ describe("formatMagnet", () => {
       name: "a+b c&d",
       trackers: ["udp://t:1/announce"],
       webSeeds: [],
-      peers: ["1.2.3.4:5"],
+      peers: [{ host: "1.2.3.4", port: 5 }],
       selectOnly: [6, 0, 4, 5, 2]
     })
     assert.strictEqual(
@@ -112,10 +113,11 @@ describe("encodings", () => {
   })
 })
 
+// parsed from text, so normalised as a parsed magnet's peers are
 const peer = fc.oneof(
   fc.tuple(fc.ipV4(), fc.integer({ min: 1, max: 65535 })).map(([h, p]) => `${h}:${p}`),
   fc.tuple(fc.ipV6(), fc.integer({ min: 1, max: 65535 })).map(([h, p]) => `[${h}]:${p}`)
-)
+).map((text) => parseAddress(text) ?? { host: "0.0.0.0", port: 1 })
 const nonEmpty = fc.string({ minLength: 1, maxLength: 30, unit: "grapheme" })
 const magnetArb: fc.Arbitrary<Magnet> = fc.record({
   infoHash: fc.option(fc.uint8Array({ minLength: 20, maxLength: 20 }), { nil: null }),
@@ -123,7 +125,7 @@ const magnetArb: fc.Arbitrary<Magnet> = fc.record({
   name: fc.option(fc.string({ maxLength: 40, unit: "grapheme" }), { nil: null }),
   trackers: fc.uniqueArray(nonEmpty, { maxLength: 4 }),
   webSeeds: fc.uniqueArray(fc.webUrl(), { maxLength: 3 }),
-  peers: fc.uniqueArray(peer, { maxLength: 3 }),
+  peers: fc.uniqueArray(peer, { maxLength: 3, selector: formatAddress }),
   selectOnly: fc.option(
     fc.uniqueArray(fc.nat(5000), { minLength: 1, maxLength: 30 }).map((a) => a.sort((x, y) => x - y)),
     { nil: null }

@@ -1,7 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Clock, Effect, Fiber } from "effect"
 import { TestClock } from "effect/testing"
-import { both, makeAdjustableThrottle, makeLimiter, makeThrottle, parseRate, unlimited } from "../src/ratelimit/index.ts"
+import { both, makeAdjustableThrottle, makeLimiter, makeThrottle, unlimited } from "../src/ratelimit/index.ts"
 
 describe("rate limits (token buckets on the Effect clock)", () => {
   it.effect("lets one second of the rate through at once, then paces the rest", () =>
@@ -59,14 +59,4 @@ describe("rate limits (token buckets on the Effect clock)", () => {
       yield* throttle.take(1e9)
       assert.strictEqual(yield* Clock.currentTimeMillis, start)
     }))
-
-  it("parses rates like 500k and 10M", () => {
-    assert.strictEqual(parseRate("500k"), 512_000)
-    assert.strictEqual(parseRate("10M"), 10 * 1024 * 1024)
-    assert.strictEqual(parseRate("1.5MiB/s"), 1_572_864)
-    assert.strictEqual(parseRate("250000"), 250_000)
-    assert.isUndefined(parseRate("fast"))
-    assert.isUndefined(parseRate("-5k"))
-    assert.isUndefined(parseRate("0"))
-  })
 })

@@ -8,7 +8,8 @@ import * as Http from "node:http"
 import { encode } from "../src/bencode/index.ts"
 import { NodeNetwork } from "../src/net/index.ts"
 import { type AnnounceRequest, Tracker } from "../src/tracker/index.ts"
-import { parseAnnounce, parseCompactPeers, percentEncodeBytes, scrapeBase } from "../src/tracker/http-codec.ts"
+import { decodeCompactList } from "../src/net/index.ts"
+import { parseAnnounce, percentEncodeBytes, scrapeBase } from "../src/tracker/http-codec.ts"
 import { waitUntil } from "./support/waiting.ts"
 
 type Reply = { readonly status?: number; readonly body: Uint8Array | string } | "hang"
@@ -101,7 +102,7 @@ describe("HTTP tracker: responses", () => {
           bytes[i * 6 + 4] = port >> 8
           bytes[i * 6 + 5] = port & 0xff
         })
-        const parsed = parseCompactPeers(bytes, 6, 1000)
+        const parsed = decodeCompactList(bytes, 4, 1000)
         assert.deepStrictEqual(parsed, peers.map(([ip, port]) => ({ host: Array.from(ip).join("."), port })))
       }
     )))

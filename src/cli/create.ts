@@ -11,7 +11,7 @@ import { Argument, Command, Flag } from "effect/cli"
 import { createTorrent, isValidPieceLength } from "../metainfo/create.ts"
 import { CliInputError, fsError } from "./errors.ts"
 import { toHex } from "../bytes.ts"
-import { formatBytes, parseSize } from "./format.ts"
+import { formatBytes, parseSize } from "./units.ts"
 import { makeProgressBar } from "./progress.ts"
 
 /** `--tracker` values → tiers: one tier per flag, commas split a flag into several URLs of the same tier. */

@@ -36,7 +36,7 @@ export const downloadCommand = Command.make(
       return yield* new CliInputError({ subject: "--select", detail: `expected file numbers between 1 and ${fileCount}, like 1,3-5; got ${JSON.stringify(args.select.value)}` })
     }
     const plan = yield* planFromArgs(args)
-    const seed = args.seed || plan.seedRatio !== undefined || plan.seedSeconds !== undefined
+    const seed = args.seed || plan.seedRatio !== undefined || plan.seedTime !== undefined
     yield* runTorrent({
       source: meta ?? { magnet: args.torrent },
       directory: args.out,

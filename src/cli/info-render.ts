@@ -3,9 +3,11 @@
  * `torrentJson`/`magnetJson` (the --json object) and `torrentLines`/`magnetLines`.
  */
 import type { Magnet } from "../metainfo/index.ts"
+import { formatAddress } from "../net/address.ts"
 import type { Metainfo, TorrentFile } from "../metainfo/model.ts"
 import { toHex } from "../bytes.ts"
-import { formatBytes, oneLine } from "./format.ts"
+import { oneLine } from "./format.ts"
+import { formatBytes } from "./units.ts"
 
 /** The `info --json` object (same keys for torrents and magnets; unknown values are null). */
 export interface InfoJson {
@@ -68,7 +70,7 @@ export const magnetJson = (m: Magnet): InfoJson => ({
   comment: null,
   createdBy: null,
   creationDate: null,
-  peers: m.peers
+  peers: m.peers.map(formatAddress)
 })
 
 interface Dir {
@@ -142,7 +144,7 @@ export const magnetLines = (m: Magnet): ReadonlyArray<string> => [
   ...(m.infoHashV2 !== null ? [field("info hash v2", toHex(m.infoHashV2))] : []),
   ...trackerLines(m.trackers.map((url) => [url])),
   ...listLines("web seeds:    ", m.webSeeds),
-  ...listLines("peers:        ", m.peers)
+  ...listLines("peers:        ", m.peers.map(formatAddress))
 ]
 
 /** Seconds since the epoch → ISO 8601 (UTC). Some clients wrote milliseconds: shown as-is if out of range. */

@@ -5,7 +5,7 @@ import { Console, Effect, FileSystem } from "effect"
 import { Argument, Command, Flag } from "effect/cli"
 import { type MagnetError, type MetainfoError, parseMagnet, parseMetainfo } from "../metainfo/index.ts"
 import { CliInputError, fsError } from "./errors.ts"
-import { formatBytes } from "./format.ts"
+import { formatBytes } from "./units.ts"
 import { magnetJson, magnetLines, torrentJson, torrentLines } from "./info-render.ts"
 
 /** Larger than any real .torrent (the biggest public ones are a few MiB); bounds what we read into memory. */

@@ -4,7 +4,7 @@
  * from Effect's Clock (never Date.now), redraws are throttled to ~10/s.
  */
 import { Clock, Effect } from "effect"
-import { formatBytes, formatRate } from "./format.ts"
+import { formatBytes, formatRate } from "./units.ts"
 
 export interface ProgressBar {
   /** Records progress; redraws at most every 100 ms (and always at 100%). */

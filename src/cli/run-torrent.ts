@@ -10,12 +10,12 @@ import { Flag } from "effect/cli"
 import { type AddOptions, Client, type ClientConfig, layerNode } from "../client/index.ts"
 import type { MetadataProgress } from "../magnet/index.ts"
 import type { Metainfo } from "../metainfo/model.ts"
-import { formatBytes } from "./format.ts"
-import { parseRate } from "../ratelimit/index.ts"
+import { type Address, parseAddress } from "../net/index.ts"
 import type { Torrent } from "../torrent/index.ts"
 import { CliInputError, interruptExitCode } from "./errors.ts"
 import { makeProgressBar } from "./progress.ts"
-import { parsePeerAddress, renderJsonLine, renderPlainLine, renderStatusLine } from "./status-view.ts"
+import { renderJsonLine, renderPlainLine, renderStatusLine } from "./status-view.ts"
+import { formatBytes, parseDuration, parseRate } from "./units.ts"
 
 export type OutputMode = "tty" | "plain" | "json"
 
@@ -32,7 +32,7 @@ export const sharedFlags = {
   uploadLimit: Flag.String("upload-limit").pipe(Flag.withDescription("bytes per second, e.g. 500k or 10M"), Flag.optional),
   downloadLimit: Flag.String("download-limit").pipe(Flag.withDescription("bytes per second, e.g. 500k or 10M"), Flag.optional),
   seedRatio: Flag.String("seed-ratio").pipe(Flag.withDescription("stop seeding once uploaded / size reaches this ratio"), Flag.optional),
-  seedTime: Flag.String("seed-time").pipe(Flag.withDescription("stop seeding after this long, e.g. 90s, 30m, 2h"), Flag.optional),
+  seedTime: Flag.String("seed-time").pipe(Flag.withDescription("stop seeding after this long, e.g. 90s, 30m, 2h, 1h30m (a bare number is seconds)"), Flag.optional),
   json: Flag.Boolean("json").pipe(Flag.withDescription("print one JSON object per line"), Flag.withDefault(false)),
   dhtBootstrap: Flag.String("dht-bootstrap").pipe(
     Flag.withDescription("join the DHT through this node, HOST:PORT; repeatable (default: the well-known routers)"),
@@ -54,21 +54,12 @@ export interface SharedArgs {
   readonly noDht: boolean
 }
 
-/** "90s", "30m", "2h", "1h30m", or plain seconds. */
-export const parseSeedTime = (input: string): number | undefined => {
-  const trimmed = input.trim()
-  if (/^\d+$/.test(trimmed)) return Number(trimmed)
-  const parts = [...trimmed.matchAll(/(\d+)\s*([hms])/g)]
-  if (parts.length === 0 || parts.map((p) => p[0]).join("") !== trimmed.replace(/\s+/g, "")) return undefined
-  return parts.reduce((sum, [, n, unit]) => sum + Number(n) * (unit === "h" ? 3600 : unit === "m" ? 60 : 1), 0)
-}
-
 export interface RunPlan {
-  readonly peers: ReadonlyArray<{ readonly host: string; readonly port: number }>
+  readonly peers: ReadonlyArray<Address>
   readonly uploadLimit: number | undefined
   readonly downloadLimit: number | undefined
   readonly seedRatio: number | undefined
-  readonly seedSeconds: number | undefined
+  readonly seedTime: Duration.Duration | undefined
 }
 
 const bad = (subject: string, detail: string) => Effect.fail(new CliInputError({ subject, detail }))
@@ -78,20 +69,20 @@ export const planFromArgs = (args: SharedArgs): Effect.Effect<RunPlan, CliInputE
   Effect.gen(function*() {
     const peers = []
     for (const raw of args.peer) {
-      const address = parsePeerAddress(raw)
+      const address = parseAddress(raw)
       if (address === undefined) return yield* bad("--peer", `expected HOST:PORT, got ${JSON.stringify(raw)}`)
       peers.push(address)
     }
     for (const raw of args.dhtBootstrap) {
-      if (parsePeerAddress(raw) === undefined) return yield* bad("--dht-bootstrap", `expected HOST:PORT, got ${JSON.stringify(raw)}`)
+      if (parseAddress(raw) === undefined) return yield* bad("--dht-bootstrap", `expected HOST:PORT, got ${JSON.stringify(raw)}`)
     }
     if (args.maxPeers < 1) return yield* bad("--max-peers", "must be at least 1")
     if (args.port < 0 || args.port > 65535) return yield* bad("--port", "must be between 0 and 65535")
     const rate = (flag: string, value: Option.Option<string>) =>
       Option.isNone(value)
         ? Effect.succeed(undefined)
-        : Option.match(Option.fromNullishOr(parseRate(value.value)), {
-          onNone: () => bad(flag, `expected a rate like 500k or 10M, got ${JSON.stringify(value.value)}`),
+        : Option.match(Option.fromNullishOr(parseRate(value.value)).pipe(Option.filter((n) => n > 0)), {
+          onNone: () => bad(flag, `expected a rate above 0 like 500k or 10M, got ${JSON.stringify(value.value)}`),
           onSome: Effect.succeed
         })
     const uploadLimit = yield* rate("--upload-limit", args.uploadLimit)
@@ -101,12 +92,12 @@ export const planFromArgs = (args: SharedArgs): Effect.Effect<RunPlan, CliInputE
       seedRatio = Number(args.seedRatio.value)
       if (!Number.isFinite(seedRatio) || seedRatio < 0) return yield* bad("--seed-ratio", `expected a number >= 0, got ${JSON.stringify(args.seedRatio.value)}`)
     }
-    let seedSeconds: number | undefined
+    let seedTime: Duration.Duration | undefined
     if (Option.isSome(args.seedTime)) {
-      seedSeconds = parseSeedTime(args.seedTime.value)
-      if (seedSeconds === undefined) return yield* bad("--seed-time", `expected a duration like 90s, 30m or 2h, got ${JSON.stringify(args.seedTime.value)}`)
+      seedTime = parseDuration(args.seedTime.value, "seconds")
+      if (seedTime === undefined) return yield* bad("--seed-time", `expected a duration like 90s, 30m, 2h or 1h30m, got ${JSON.stringify(args.seedTime.value)}`)
     }
-    return { peers, uploadLimit, downloadLimit, seedRatio, seedSeconds }
+    return { peers, uploadLimit, downloadLimit, seedRatio, seedTime }
   })
 
 const reportNoPeers = (torrent: Torrent, mode: OutputMode) => {
@@ -153,9 +144,9 @@ const seedUntilGoal = (torrent: Torrent, plan: RunPlan) =>
         yield* Effect.sleep("1 second")
       }
     })
-    const timeUp = plan.seedSeconds === undefined
+    const timeUp = plan.seedTime === undefined
       ? Effect.never
-      : Effect.sleep(Duration.seconds(plan.seedSeconds)).pipe(Effect.as("time" as const))
+      : Effect.sleep(plan.seedTime).pipe(Effect.as("time" as const))
     return yield* Effect.raceFirst(ratioReached, timeUp)
   })
 

@@ -8,27 +8,27 @@
  * and real time taken. The same --seed gives a byte-identical --trace file.
  * Sizes and rates are binary (10MB/s = 10 MiB/s), like every size on this command line.
  */
-import { Clock, Console, Effect, FileSystem, References } from "effect"
+import { Clock, Console, Duration, Effect, FileSystem, References } from "effect"
 import { Command, Flag } from "effect/cli"
 import { runScenario, summarize } from "../sim/index.ts"
 import { CliInputError, fsError } from "./errors.ts"
-import { formatBytes } from "./format.ts"
-import { parseSize } from "./format.ts"
+import { formatBytes, parseDuration, parseRate, parseSize } from "./units.ts"
 
-const sizeOf = (flag: string, raw: string) =>
+/** A positive size (or, for a rate, a size per second) from a flag. */
+const positive = (flag: string, what: string, parse: (raw: string) => number | undefined) => (raw: string) =>
   Effect.suspend(() => {
-    const n = parseSize(raw.replace(/\/s$/i, ""))
+    const n = parse(raw)
     return n === undefined || n <= 0
-      ? Effect.fail(new CliInputError({ subject: `--${flag}`, detail: `not a size: ${raw}` }))
+      ? Effect.fail(new CliInputError({ subject: `--${flag}`, detail: `not a ${what}: ${raw}` }))
       : Effect.succeed(n)
   })
 
-const millisOf = (raw: string) =>
+const latencyOf = (raw: string) =>
   Effect.suspend(() => {
-    const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s)?\s*$/i.exec(raw)
-    if (m === null) return Effect.fail(new CliInputError({ subject: "--latency", detail: `not a duration: ${raw}` }))
-    const n = Number(m[1])
-    return Effect.succeed((m[2] ?? "ms").toLowerCase() === "s" ? n * 1000 : n)
+    const d = parseDuration(raw, "millis")
+    return d === undefined
+      ? Effect.fail(new CliInputError({ subject: "--latency", detail: `not a duration: ${raw}` }))
+      : Effect.succeed(Duration.toMillis(d))
   })
 
 const seconds = (ms: number | null) => (ms === null ? "-" : `${(ms / 1000).toFixed(1)} s`)
@@ -40,7 +40,7 @@ export const simulateCommand = Command.make(
     seeds: Flag.Int("seeds").pipe(Flag.withDescription("seeders"), Flag.withDefault(1)),
     size: Flag.String("size").pipe(Flag.withDescription("torrent size"), Flag.withDefault("64MiB")),
     pieceLength: Flag.String("piece-length").pipe(Flag.withDescription("piece length"), Flag.withDefault("256KiB")),
-    latency: Flag.String("latency").pipe(Flag.withDescription("one-way latency of every link"), Flag.withDefault("50ms")),
+    latency: Flag.String("latency").pipe(Flag.withDescription("one-way latency of every link, e.g. 50ms or 0.2s (a bare number is milliseconds)"), Flag.withDefault("50ms")),
     bandwidth: Flag.String("bandwidth").pipe(Flag.withDescription("uplink of every host (downlinks are twice that)"), Flag.withDefault("10MB/s")),
     loss: Flag.Finite("loss").pipe(Flag.withDescription("UDP loss probability"), Flag.withDefault(0)),
     corruptPeers: Flag.Int("corrupt-peers").pipe(Flag.withDescription("seeders that serve corrupt data"), Flag.withDefault(0)),
@@ -53,10 +53,10 @@ export const simulateCommand = Command.make(
       return yield* new CliInputError({ subject: "", detail: "--peers must be at least 1; --seeds and --corrupt-peers at least 0" })
     }
     if (!(flags.loss >= 0 && flags.loss < 1)) return yield* new CliInputError({ subject: "--loss", detail: "must be in [0, 1)" })
-    const size = yield* sizeOf("size", flags.size)
-    const pieceLength = yield* sizeOf("piece-length", flags.pieceLength)
-    const bandwidth = yield* sizeOf("bandwidth", flags.bandwidth)
-    const latencyMs = yield* millisOf(flags.latency)
+    const size = yield* positive("size", "size", parseSize)(flags.size)
+    const pieceLength = yield* positive("piece-length", "size", parseSize)(flags.pieceLength)
+    const bandwidth = yield* positive("bandwidth", "rate", parseRate)(flags.bandwidth)
+    const latencyMs = yield* latencyOf(flags.latency)
     const started = yield* Clock.currentTimeMillis
     const report = yield* runScenario({
       seed: flags.seed,

@@ -3,15 +3,8 @@
  * logs and pipes, JSON lines for scripts. Pure functions of `TorrentState`.
  */
 import type { TorrentState } from "../torrent/index.ts"
-import { formatBytes, formatRate, oneLine } from "./format.ts"
-
-export const formatDuration = (seconds: number | null): string => {
-  if (seconds === null || !Number.isFinite(seconds)) return "--"
-  const s = Math.max(0, Math.round(seconds))
-  if (s < 60) return `${s}s`
-  if (s < 3600) return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, "0")}s`
-  return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, "0")}m`
-}
+import { oneLine } from "./format.ts"
+import { formatBytes, formatEta, formatRate } from "./units.ts"
 
 const percent = (state: TorrentState): string => `${(state.progress * 100).toFixed(1)}%`
 
@@ -24,7 +17,7 @@ export const renderStatusLine = (state: TorrentState, columns: number): string =
   const bar = `[${"#".repeat(filled)}${"-".repeat(width - filled)}]`
   const line = `${statusWord(state)}${bar} ${percent(state).padStart(6)}  ` +
     `down ${formatRate(state.downloadRate).padStart(11)}  up ${formatRate(state.uploadRate).padStart(11)}  ` +
-    `peers ${state.peers} (${state.seeds} seeds)  ETA ${formatDuration(state.eta)}  ` +
+    `peers ${state.peers} (${state.seeds} seeds)  ETA ${formatEta(state.eta)}  ` +
     `pieces ${state.piecesVerified}/${state.pieceCount}`
   return line.length < columns ? line : line.slice(0, Math.max(0, columns - 1))
 }
@@ -34,7 +27,7 @@ export const renderPlainLine = (state: TorrentState): string =>
   `${oneLine(state.name)}: ${statusWord(state)}${percent(state)} ` +
   `(${formatBytes(state.verifiedBytes)} of ${formatBytes(state.wantedBytes)}), ` +
   `down ${formatRate(state.downloadRate)}, up ${formatRate(state.uploadRate)}, ` +
-  `${state.peers} peers, ETA ${formatDuration(state.eta)}, pieces ${state.piecesVerified}/${state.pieceCount}`
+  `${state.peers} peers, ETA ${formatEta(state.eta)}, pieces ${state.piecesVerified}/${state.pieceCount}`
 
 /** One JSON object per line (`--json`). */
 export const renderJsonLine = (state: TorrentState): string =>
@@ -73,13 +66,4 @@ export const parseSelection = (input: string, fileCount: number): ReadonlyArray<
     for (let i = from; i <= to; i++) out.add(i - 1)
   }
   return [...out].sort((a, b) => a - b)
-}
-
-/** `host:port` or `[v6]:port`. */
-export const parsePeerAddress = (input: string): { readonly host: string; readonly port: number } | undefined => {
-  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:[\]]+)):(\d{1,5})$/.exec(input.trim())
-  if (m === null) return undefined
-  const port = Number(m[3])
-  const host = m[1] ?? m[2]
-  return host === undefined || port < 1 || port > 65535 ? undefined : { host, port }
 }

@@ -166,13 +166,6 @@ export const makeClient = (config: ClientConfig, extraPeerSources: ReadonlyArray
         const magnet = yield* parseMagnet(uri).pipe(
           Effect.mapError((e) => new ClientError({ reason: "BadTorrent", detail: e.message }))
         )
-        const direct = magnet.peers.flatMap((p) => {
-          const colon = p.lastIndexOf(":")
-          const port = Number(p.slice(colon + 1))
-          return colon > 0 && Number.isInteger(port) && port > 0 && port < 65536
-            ? [{ host: p.slice(0, colon).replace(/^\[|\]$/g, ""), port }]
-            : []
-        })
         const meta = yield* fetchMetadata(magnet, {
           peerId,
           sources: peerSources,
@@ -184,7 +177,7 @@ export const makeClient = (config: ClientConfig, extraPeerSources: ReadonlyArray
           Effect.provideService(Network, network),
           Effect.mapError((e) => new ClientError({ reason: "BadTorrent", detail: e.message }))
         )
-        return { meta, peers: [...direct, ...(options.peers ?? [])] }
+        return { meta, peers: [...magnet.peers, ...(options.peers ?? [])] }
       })
 
     const add = Effect.fn("Client.add")(function*(source: TorrentSource, options: AddOptions = {}) {

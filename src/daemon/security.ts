@@ -13,7 +13,7 @@
 import { timingSafeEqual } from "node:crypto"
 import { ByteSize, Effect, type Layer } from "effect"
 import { HttpMiddleware, HttpRouter, HttpServerRequest, HttpServerResponse } from "effect/http"
-import { parseHostPort } from "../dht/index.ts"
+import { isLoopback, parseAddress } from "../net/index.ts"
 import { TOKEN_HEADER } from "./api.ts"
 import { DaemonError } from "./errors.ts"
 
@@ -35,7 +35,7 @@ export const safeEqual = (a: string, b: string): boolean => {
 /** `host:port` for `--http`; port 0 asks for any free port. */
 export const parseListen = (text: string): { readonly host: string; readonly port: number } | undefined => {
   const zero = /:0$/.test(text)
-  const parsed = parseHostPort(zero ? text.replace(/:0$/, ":1") : text)
+  const parsed = parseAddress(zero ? text.replace(/:0$/, ":1") : text)
   return parsed === undefined ? undefined : { host: parsed.host, port: zero ? 0 : parsed.port }
 }
 
@@ -44,10 +44,6 @@ export const parseAuth = (text: string): Credentials | undefined => {
   return colon <= 0 || colon === text.length - 1 ? undefined : { user: text.slice(0, colon), password: text.slice(colon + 1) }
 }
 
-const LOOPBACK_HOSTS = new Set(["localhost", "127.0.0.1", "::1", "[::1]"])
-
-export const isLoopback = (host: string): boolean =>
-  LOOPBACK_HOSTS.has(host.toLowerCase()) || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host)
 
 /** A public bind without credentials is refused before anything listens. */
 export const checkBind = (host: string, auth: Credentials | undefined): Effect.Effect<void, DaemonError> =>
@@ -56,11 +52,8 @@ export const checkBind = (host: string, auth: Credentials | undefined): Effect.E
     : Effect.fail(new DaemonError({ reason: "Config", detail: `refusing to listen on ${host} without --auth USER:PASS (anyone who can reach it could add torrents and read files)` }))
 
 /** The host name of a `Host` header (`name`, `name:port`, `[v6]:port`). */
-const hostName = (header: string): string => {
-  if (header.startsWith("[")) return header.slice(0, header.indexOf("]") + 1)
-  const colon = header.lastIndexOf(":")
-  return colon === -1 ? header : header.slice(0, colon)
-}
+/** The host of a `Host` header: `host:port`, `[v6]:port`, or a bare host. */
+const hostName = (header: string): string => parseAddress(header)?.host ?? header.replace(/^\[(.*)\]$/, "$1")
 
 const basicOk = (header: string | undefined, auth: Credentials) => {
   if (header === undefined || !header.startsWith("Basic ")) return false

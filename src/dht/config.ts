@@ -31,11 +31,3 @@ export interface DhtConfig {
   /** How often stale buckets are looked for. Default 60 000 ms. */
   readonly refreshCheckMillis?: number
 }
-
-/** `host:port` or `[v6]:port`; undefined when malformed. */
-export const parseHostPort = (text: string): Address | undefined => {
-  const m = /^\[([^\]]+)\]:(\d{1,5})$/.exec(text) ?? /^([^:\s]+):(\d{1,5})$/.exec(text)
-  if (m === null || m[1] === undefined || m[2] === undefined) return undefined
-  const port = Number(m[2])
-  return port >= 1 && port <= 0xffff ? { host: m[1], port } : undefined
-}

@@ -3,7 +3,7 @@
  * peers) plus iterative lookups, and a peer source for torrents.
  */
 export { type NodeInfo } from "./compact.ts"
-export { DEFAULT_BOOTSTRAP, type DhtConfig, parseHostPort } from "./config.ts"
+export { DEFAULT_BOOTSTRAP, type DhtConfig } from "./config.ts"
 export {
   DhtRemoteError,
   DhtSendError,

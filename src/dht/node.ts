@@ -8,9 +8,9 @@
  * This file wires them to one UDP socket and runs the receive loop and the refresh timer.
  */
 import { Clock, Context, Effect, FileSystem, Layer, Schedule, type Scope } from "effect"
-import { type Address, type NetError, Network } from "../net/index.ts"
+import { type Address, type NetError, Network, parseAddress } from "../net/index.ts"
 import type { NodeInfo } from "./compact.ts"
-import { type DhtConfig, parseHostPort } from "./config.ts"
+import type { DhtConfig } from "./config.ts"
 import { DEFAULT_BOOTSTRAP } from "./config.ts"
 import { makeContacts } from "./contacts.ts"
 import type { DhtQueryError } from "./errors.ts"
@@ -71,7 +71,7 @@ export const make = Effect.fn("Dht.make")(function*(
   const ownId = config.nodeId ?? saved?.id ?? (yield* randomId)
   const socket = yield* network.udp(config.bind)
   const bootstrapAddresses: ReadonlyArray<Address> = (config.bootstrap ?? DEFAULT_BOOTSTRAP).flatMap((b) => {
-    const a = typeof b === "string" ? parseHostPort(b) : b
+    const a = typeof b === "string" ? parseAddress(b) : b
     return a === undefined ? [] : [a]
   })
   const rpc = yield* makeRpc(socket, ownId, {

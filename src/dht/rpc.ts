@@ -4,8 +4,7 @@
  * in the node and hands every response / error message to `deliver`.
  */
 import { Deferred, Effect, Option, Random } from "effect"
-import { type Address, formatAddress, type UdpSocket } from "../net/index.ts"
-import { ipv4Bytes } from "./compact.ts"
+import { type Address, formatAddress, parseIp, type UdpSocket } from "../net/index.ts"
 import { DhtRemoteError, DhtSendError, DhtTimeout } from "./errors.ts"
 import { idKey } from "./id.ts"
 import { encodeQuery, type KrpcError, type KrpcResponse, type QueryBody } from "./krpc.ts"
@@ -32,7 +31,7 @@ interface Pending {
 /** A host name (a bootstrap router) answers from an IP we cannot predict without DNS: match its port only. */
 const sameEndpoint = (queried: Address, from: Address) =>
   queried.port === from.port &&
-  (queried.host === from.host || (ipv4Bytes(queried.host) === undefined && !queried.host.includes(":")))
+  (queried.host === from.host || parseIp(queried.host) === undefined)
 
 export const makeRpc = Effect.fnUntraced(function*(socket: UdpSocket, ownId: Uint8Array, options: RpcOptions) {
   const pending = new Map<string, Pending>()

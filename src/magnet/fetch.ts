@@ -76,13 +76,6 @@ interface PeerHandle {
 
 const millis = (input: Duration.Input): number => Duration.toMillis(Duration.fromInputUnsafe(input))
 
-const parseHostPort = (text: string): Address | undefined => {
-  const m = /^\[([^\]]+)\]:(\d{1,5})$/.exec(text) ?? /^([^:\s]+):(\d{1,5})$/.exec(text)
-  if (m === null || m[1] === undefined || m[2] === undefined) return undefined
-  const port = Number(m[2])
-  return port >= 1 && port <= 0xffff ? { host: m[1], port } : undefined
-}
-
 /** The 20 bytes peers know the torrent by: the v1 hash, or the v2 hash truncated (BEP 52). */
 const handshakeHash = (magnet: Magnet): Uint8Array | undefined =>
   magnet.infoHash ?? magnet.infoHashV2?.subarray(0, 20)
@@ -319,8 +312,7 @@ const collect = Effect.fnUntraced(function*(
     if (expired.length > 0) yield* dispatch
   })))
 
-  const initial = magnet.peers.map(parseHostPort).filter((p): p is Address => p !== undefined)
-  yield* addPeers(initial, "magnet")
+  yield* addPeers(magnet.peers, "magnet")
   for (const source of options.sources) yield* Effect.forkScoped(source(hooks))
   yield* pump
   yield* report

@@ -10,6 +10,8 @@
  */
 import { Result } from "effect"
 import { bytesEqual, fromHex, toHex } from "../bytes.ts"
+import { formatAddress, parseAddress } from "../net/address.ts"
+import type { Address } from "../net/Network.ts"
 import { fromBase32 } from "./encoding.ts"
 import { MagnetError, type MagnetErrorReason } from "./errors.ts"
 
@@ -26,8 +28,8 @@ export interface Magnet {
   readonly name: string | null
   readonly trackers: ReadonlyArray<string>
   readonly webSeeds: ReadonlyArray<string>
-  /** `x.pe` peers as "host:port" ("[v6]:port" for IPv6). */
-  readonly peers: ReadonlyArray<string>
+  /** `x.pe` peers (host:port, [v6]:port), parsed and normalised. */
+  readonly peers: ReadonlyArray<Address>
   /** BEP 53 file indices, sorted and unique; null when absent. */
   readonly selectOnly: ReadonlyArray<number> | null
 }
@@ -47,12 +49,6 @@ const formDecode = (s: string): string | undefined => {
   }
 }
 
-const PEER = /^(?:\[[0-9a-fA-F:.]+\]|[^\s:[\]]+):(\d{1,5})$/
-const isPeer = (s: string) => {
-  const m = PEER.exec(s)
-  const port = Number(m?.[1] ?? 0)
-  return m !== null && port > 0 && port <= 65535
-}
 
 const parseSelectOnly = (s: string): Result.Result<ReadonlyArray<number>, MagnetError> => {
   const picked = new Set<number>()
@@ -81,7 +77,7 @@ export const parseMagnetResult = (uri: string): Result.Result<Magnet, MagnetErro
   let name: string | null = null
   const trackers: Array<string> = []
   const webSeeds: Array<string> = []
-  const peers: Array<string> = []
+  const peers: Array<Address> = []
   let selectOnly: ReadonlyArray<number> | null = null
   const query = trimmed.slice(8).split("#")[0] ?? ""
   for (const param of query.split("&")) {
@@ -120,7 +116,8 @@ export const parseMagnetResult = (uri: string): Result.Result<Magnet, MagnetErro
     } else if (key === "ws") {
       if (value !== "" && !webSeeds.includes(value)) webSeeds.push(value)
     } else if (key === "x.pe") {
-      if (isPeer(value) && !peers.includes(value)) peers.push(value)
+      const peer = parseAddress(value)
+      if (peer !== undefined && !peers.some((p) => p.host === peer.host && p.port === peer.port)) peers.push(peer)
     } else if (key === "so") {
       const r = parseSelectOnly(value)
       if (Result.isFailure(r)) return Result.fail(r.failure)
@@ -161,7 +158,7 @@ export const formatMagnet = (m: Magnet): string => {
   if (m.name !== null) params.push(`dn=${enc(m.name)}`)
   for (const t of m.trackers) params.push(`tr=${enc(t)}`)
   for (const w of m.webSeeds) params.push(`ws=${enc(w)}`)
-  for (const p of m.peers) params.push(`x.pe=${enc(p)}`)
+  for (const p of m.peers) params.push(`x.pe=${enc(formatAddress(p))}`)
   if (m.selectOnly !== null && m.selectOnly.length > 0) params.push(`so=${formatRanges(m.selectOnly)}`)
   return `magnet:?${params.join("&")}`
 }

@@ -136,7 +136,3 @@ export class Network extends Context.Service<Network, {
   /** Port 0 binds an ephemeral port; the bound one is in `UdpSocket.address`. */
   readonly udp: (bind: Address) => Effect.Effect<UdpSocket, NetError, Scope.Scope>
 }>()("effect-torrent/Network") {}
-
-/** `host:port`, with brackets around IPv6 hosts. */
-export const formatAddress = (address: Address): string =>
-  address.host.includes(":") ? `[${address.host}]:${address.port}` : `${address.host}:${address.port}`

@@ -13,12 +13,25 @@ export {
   NetIoError
 } from "./errors.ts"
 export {
+  compactLength,
+  type CompactFamily,
+  decodeCompact,
+  decodeCompactList,
+  encodeCompact,
+  encodeCompactList,
+  formatAddress,
+  ipBytes,
+  ipFamily,
+  isLoopback,
+  parseAddress,
+  parseIp
+} from "./address.ts"
+export {
   type Address,
   type ConnectOptions,
   type Connection,
   type Datagram,
   type DatagramHandler,
-  formatAddress,
   type Listener,
   Network,
   type UdpSocket

@@ -19,7 +19,8 @@ import {
   type NetError,
   NetIoError
 } from "./errors.ts"
-import { type Address, type ConnectOptions, type Connection, formatAddress, type Listener } from "./Network.ts"
+import { formatAddress } from "./address.ts"
+import type { Address, ConnectOptions, Connection, Listener } from "./Network.ts"
 
 const DEFAULT_CONNECT_TIMEOUT = Duration.seconds(10)
 /** Connections waiting for `accept`; more than this and new ones are refused (closed). */

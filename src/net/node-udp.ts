@@ -9,7 +9,8 @@ import * as Dgram from "node:dgram"
 import * as Dns from "node:dns"
 import * as Net from "node:net"
 import { AddressInUse, ConnectionClosed, type NetError, NetIoError } from "./errors.ts"
-import { type Address, type Datagram, type DatagramHandler, formatAddress, type UdpSocket } from "./Network.ts"
+import { formatAddress } from "./address.ts"
+import type { Address, Datagram, DatagramHandler, UdpSocket } from "./Network.ts"
 
 /** Datagrams kept for `receive` before new ones are dropped. */
 const RECEIVE_BUFFER = 1024

@@ -12,7 +12,7 @@
  * closing interrupts the others and the torrent returns its requests to the picker.
  */
 import { Clock, Deferred, Effect, Latch, Result } from "effect"
-import { formatAddress } from "../net/index.ts"
+import { formatAddress, ipBytes } from "../net/index.ts"
 import type { Connection, NetError } from "../net/index.ts"
 import {
   Bitfield,
@@ -32,26 +32,6 @@ import { DEFAULT_SESSION_OPTIONS, type SessionOptions } from "./options.ts"
 import { DEFAULT_PIPELINE, pipelineDepth } from "./pipeline.ts"
 import { makeOutbox } from "./outbox.ts"
 import { makeSessionState } from "./session-state.ts"
-
-/** An IPv4 or IPv6 literal as 4 or 16 bytes; undefined for anything else (a host name). */
-export const ipBytes = (host: string): Uint8Array | undefined => {
-  const v4 = host.split(".")
-  if (v4.length === 4 && v4.every((p) => /^\d{1,3}$/.test(p) && Number(p) <= 255)) return Uint8Array.from(v4.map(Number))
-  if (!host.includes(":") || host.split("::").length > 2) return undefined
-  const [head = "", tail = ""] = host.split("::")
-  const parts = (s: string) => (s === "" ? [] : s.split(":"))
-  const h = parts(head)
-  const t = parts(tail)
-  const groups = host.includes("::") ? [...h, ...Array<string>(8 - h.length - t.length).fill("0"), ...t] : h
-  if (groups.length !== 8 || !groups.every((g) => /^[0-9a-f]{1,4}$/i.test(g))) return undefined
-  const out = new Uint8Array(16)
-  groups.forEach((g, i) => {
-    const n = parseInt(g, 16)
-    out[2 * i] = n >> 8
-    out[2 * i + 1] = n & 0xff
-  })
-  return out
-}
 
 const netToPeer = (conn: Connection) => (e: NetError) =>
   new PeerError({ reason: "Network", peer: formatAddress(conn.remote), detail: e.message })

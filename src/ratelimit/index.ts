@@ -61,16 +61,3 @@ export const makeAdjustableThrottle = (
 
 export const both = (a: Throttle, b: Throttle): Throttle =>
   a === unlimited ? b : b === unlimited ? a : { take: (bytes) => Effect.andThen(a.take(bytes), b.take(bytes)) }
-
-/**
- * Parses `500k`, `10M`, `1.5MiB`, `250000` (bytes per second; K/M/G are 1024-based,
- * like the rest of the CLI). Undefined for anything else.
- */
-export const parseRate = (input: string): number | undefined => {
-  const m = /^\s*(\d+(?:\.\d+)?)\s*([kmg]?)(?:i?b)?(?:\/s)?\s*$/i.exec(input)
-  if (m === null) return undefined
-  const factor = { "": 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 }[(m[2] ?? "").toLowerCase()]
-  if (factor === undefined) return undefined
-  const value = Math.round(Number(m[1]) * factor)
-  return Number.isSafeInteger(value) && value > 0 ? value : undefined
-}

@@ -23,6 +23,7 @@
 import { Clock, Deferred, Effect, Exit, Scope } from "effect"
 import type { ClientConfig } from "../client/index.ts"
 import { formatMagnet } from "../metainfo/index.ts"
+import type { Address } from "../net/index.ts"
 import { MemoryStorage, type Storage } from "../storage/index.ts"
 import type { Torrent, TorrentEvent } from "../torrent/index.ts"
 import { makeSimTorrent } from "./content.ts"
@@ -124,7 +125,7 @@ export const simulateMagnet = Effect.fn("Sim.simulateMagnet")(function*(spec: Ma
   }).pipe(Effect.orDie)
   const shared = { get: (h: string) => (h === torrent.infoHash ? torrent.content : undefined) }
   const infoHash = torrent.metainfo.infoHash ?? new Uint8Array(20)
-  const magnetNaming = (peers: ReadonlyArray<string>) =>
+  const magnetNaming = (peers: ReadonlyArray<Address>) =>
     formatMagnet({ infoHash, infoHashV2: null, name: null, trackers: [], webSeeds: [], peers: [...peers], selectOnly: null })
   const useDht = spec.discovery === "dht"
   const dhtNodes = useDht ? spec.dhtNodes ?? 16 : 0
@@ -198,7 +199,7 @@ export const simulateMagnet = Effect.fn("Sim.simulateMagnet")(function*(spec: Ma
       }
       const { client } = yield* startClient(record, dhtNodes + seedCount + i)
       const direct = useDht ? [] : i === 0 ? seedAddresses : [addressOf("leecher", i - 1)]
-      const magnet = magnetNaming(direct.map((a) => `${a}:${PEER_PORT}`))
+      const magnet = magnetNaming(direct.map((host) => ({ host, port: PEER_PORT })))
       const added = yield* client.add({ magnet }, { metadataTimeout: spec.metadataTimeoutMs ?? 300_000 }).pipe(
         Effect.tapError((e) => Effect.sync(() => {
           record.error = e.message

@@ -15,7 +15,7 @@
 import { Clock, Effect, Random } from "effect"
 import type { Scope } from "effect"
 import { toHex } from "../bytes.ts"
-import { type Address, formatAddress, type NetError, Network } from "../net/index.ts"
+import { type Address, encodeCompact, encodeCompactList, formatAddress, ipFamily, type NetError, Network } from "../net/index.ts"
 
 export interface TrackerServerOptions {
   /** Where to listen. */
@@ -52,29 +52,6 @@ const errorPacket = (transactionId: number, message: string): Uint8Array => {
   return out
 }
 
-const ipv4Bytes = (host: string): Array<number> | undefined => {
-  const parts = host.split(".").map(Number)
-  return parts.length === 4 && parts.every((p) => Number.isInteger(p) && p >= 0 && p <= 255) ? parts : undefined
-}
-
-/** 16 bytes of an IPv6 literal (with "::" expansion), or undefined. */
-const ipv6Bytes = (host: string): Array<number> | undefined => {
-  if (!host.includes(":")) return undefined
-  const [head = "", tail] = host.split("::")
-  const a = head === "" ? [] : head.split(":")
-  const b = tail === undefined || tail === "" ? [] : tail.split(":")
-  const fill = tail === undefined ? 0 : 8 - a.length - b.length
-  const groups = [...a, ...Array.from({ length: fill }, () => "0"), ...b]
-  if (groups.length !== 8) return undefined
-  const out: Array<number> = []
-  for (const g of groups) {
-    const n = Number.parseInt(g, 16)
-    if (!/^[0-9a-fA-F]{1,4}$/.test(g)) return undefined
-    out.push(n >> 8, n & 0xff)
-  }
-  return out
-}
-
 /** Runs the tracker in the current scope until interrupted or its socket fails. */
 export const runTrackerServer = (options: TrackerServerOptions): Effect.Effect<never, NetError, Network | Scope.Scope> =>
   Effect.gen(function*() {
@@ -106,13 +83,13 @@ export const runTrackerServer = (options: TrackerServerOptions): Effect.Effect<n
           else known.left = left
           if (event === 1) swarm.completed++
         }
-        const v6 = from.host.includes(":")
+        const family = ipFamily(from.host) ?? 4
         const candidates = [...swarm.peers.entries()]
-          .filter(([k, e]) => k !== peerKey && (v6 ? ipv6Bytes(e.host) : ipv4Bytes(e.host)) !== undefined)
+          .filter(([k, e]) => k !== peerKey && encodeCompact(e, family) !== undefined)
           .map(([, e]) => e)
         const chosen = (yield* Random.shuffle(candidates)).slice(0, numwant)
-        const width = v6 ? 18 : 6
-        const out = new Uint8Array(20 + width * chosen.length)
+        const peers = encodeCompactList(chosen, family)
+        const out = new Uint8Array(20 + peers.length)
         const o = new DataView(out.buffer)
         let seeders = 0
         for (const e of swarm.peers.values()) if (e.left === 0) seeders++
@@ -121,11 +98,7 @@ export const runTrackerServer = (options: TrackerServerOptions): Effect.Effect<n
         o.setUint32(8, interval)
         o.setUint32(12, swarm.peers.size - seeders)
         o.setUint32(16, seeders)
-        chosen.forEach((e, i) => {
-          const ip = (v6 ? ipv6Bytes(e.host) : ipv4Bytes(e.host)) ?? []
-          out.set(ip, 20 + i * width)
-          o.setUint16(20 + i * width + width - 2, e.port)
-        })
+        out.set(peers, 20)
         return out
       })
 

@@ -11,8 +11,7 @@
  * another port (an incoming connection's port is ephemeral) — except on loopback, where
  * every local peer shares one IP and an IP ban would ban the whole swarm.
  */
-import type { Address } from "../net/index.ts"
-import { formatAddress } from "../net/index.ts"
+import { type Address, formatAddress, isLoopback, parseAddress } from "../net/index.ts"
 
 interface Entry {
   readonly address: Address
@@ -54,8 +53,8 @@ export const makePeerBook = (options: { readonly maxFailures?: number; readonly 
   const bannedKeys = new Set<string>()
   const bannedHosts = new Set<string>()
   const aliases = new Map<string, string>()
-  const hostOf = (key: string): string => key.startsWith("[") ? key.slice(1, key.indexOf("]")) : key.slice(0, key.lastIndexOf(":"))
-  const isLoopback = (host: string): boolean => host.startsWith("127.") || host === "::1" || host === "localhost"
+  // keys are formatAddress's: parsing one back gives its host
+  const hostOf = (key: string): string => parseAddress(key)?.host ?? key
   const banned = (key: string): boolean => bannedKeys.has(key) || bannedHosts.has(hostOf(key))
 
   return {

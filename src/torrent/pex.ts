@@ -4,21 +4,21 @@
  * peers whose listening address we know are shared. Disabled for private torrents.
  */
 import { Effect } from "effect"
-import { formatAddress } from "../net/index.ts"
+import { type Address, formatAddress } from "../net/index.ts"
 import type { PeerLink } from "../peer/index.ts"
-import { encodeUtPex, type PexAddress } from "../wire/index.ts"
+import { encodeUtPex } from "../wire/index.ts"
 
 const PEX_INTERVAL = "60 seconds"
 const PEX_MAX_PER_MESSAGE = 50
 
 /** What to tell one peer: its view so far (`sent`) against the swarm now. Pure. */
 export const pexDelta = (
-  sent: ReadonlyMap<string, PexAddress>,
-  current: ReadonlyMap<string, PexAddress>,
+  sent: ReadonlyMap<string, Address>,
+  current: ReadonlyMap<string, Address>,
   self: string
-): { readonly added: Array<PexAddress>; readonly dropped: Array<PexAddress> } => {
-  const added: Array<PexAddress> = []
-  const dropped: Array<PexAddress> = []
+): { readonly added: Array<Address>; readonly dropped: Array<Address> } => {
+  const added: Array<Address> = []
+  const dropped: Array<Address> = []
   for (const [key, address] of current) {
     if (key !== self && !sent.has(key) && added.length < PEX_MAX_PER_MESSAGE) added.push(address)
   }
@@ -30,16 +30,16 @@ export const pexDelta = (
 
 export const runPex = (links: ReadonlyMap<string, PeerLink>) =>
   Effect.gen(function*() {
-    const told = new Map<string, Map<string, PexAddress>>()
+    const told = new Map<string, Map<string, Address>>()
     while (true) {
       yield* Effect.sleep(PEX_INTERVAL)
-      const current = new Map<string, PexAddress>()
+      const current = new Map<string, Address>()
       for (const l of links.values()) {
         if (l.stats.listenAddress !== null) current.set(formatAddress(l.stats.listenAddress), l.stats.listenAddress)
       }
       for (const key of told.keys()) if (!links.has(key)) told.delete(key)
       for (const [key, link] of links) {
-        const sent = told.get(key) ?? new Map<string, PexAddress>()
+        const sent = told.get(key) ?? new Map<string, Address>()
         const self = link.stats.listenAddress === null ? key : formatAddress(link.stats.listenAddress)
         const delta = pexDelta(sent, current, self)
         if (delta.added.length === 0 && delta.dropped.length === 0) continue

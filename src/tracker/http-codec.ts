@@ -4,9 +4,8 @@
  * library re-serialise the query (it would decode %ff.. as UTF-8).
  */
 import { Result } from "effect"
-import * as NetAddress from "effect/net/NetAddress"
 import * as Bencode from "../bencode/index.ts"
-import type { Address } from "../net/index.ts"
+import { type Address, decodeCompactList } from "../net/index.ts"
 import { MAX_PEERS_PER_RESPONSE } from "./types.ts"
 import type { AnnounceRequest, AnnounceResponse, ScrapeEntry } from "./types.ts"
 
@@ -79,20 +78,6 @@ const readText = (bytes: Uint8Array): string => Bencode.utf8(bytes) ?? latin1.de
 
 const validPort = (port: number) => Number.isInteger(port) && port > 0 && port <= 65535
 
-/** BEP 23 compact IPv4 (6 bytes each) or BEP 7 compact IPv6 (18 bytes each). */
-export const parseCompactPeers = (bytes: Uint8Array, width: 6 | 18, max: number): Array<Address> => {
-  const out: Array<Address> = []
-  for (let i = 0; i + width <= bytes.length && out.length < max; i += width) {
-    const ipLength = width - 2
-    const port = ((bytes[i + ipLength] ?? 0) << 8) | (bytes[i + ipLength + 1] ?? 0)
-    if (!validPort(port)) continue
-    const ip = bytes.subarray(i, i + ipLength)
-    const host = NetAddress.formatIp(width === 6 ? NetAddress.ipv4FromBytesUnsafe(ip) : NetAddress.ipv6FromBytesUnsafe(ip))
-    out.push({ host, port })
-  }
-  return out
-}
-
 /** BEP 3 dictionary model: a list of { ip, port, peer id }. Unusable entries are skipped. */
 const parseDictPeers = (list: ReadonlyArray<Bencode.BencodeValue>, max: number): Array<Address> => {
   const out: Array<Address> = []
@@ -129,12 +114,12 @@ export const parseAnnounce = (body: Uint8Array): Result.Result<AnnounceResponse,
     const peersField = Bencode.getField(dict, "peers")
     let peers: Array<Address>
     if (peersField === undefined) peers = []
-    else if (Bencode.isBytes(peersField)) peers = parseCompactPeers(peersField, 6, MAX_PEERS_PER_RESPONSE)
+    else if (Bencode.isBytes(peersField)) peers = decodeCompactList(peersField, 4, MAX_PEERS_PER_RESPONSE)
     else if (Bencode.isList(peersField)) peers = parseDictPeers(peersField, MAX_PEERS_PER_RESPONSE)
     else return Result.fail(invalid("peers is neither a string nor a list"))
     const peers6 = Bencode.getBytes(dict, "peers6")
     if (peers6 !== undefined) {
-      peers = peers.concat(parseCompactPeers(peers6, 18, MAX_PEERS_PER_RESPONSE - peers.length))
+      peers = peers.concat(decodeCompactList(peers6, 6, MAX_PEERS_PER_RESPONSE - peers.length))
     }
     const minInterval = nonNegative(Bencode.getInt(dict, "min interval"))
     const complete = nonNegative(Bencode.getInt(dict, "complete"))

@@ -3,8 +3,7 @@
  * All integers are big-endian. Responses are matched by transaction id
  * (offset 4) before they reach these parsers.
  */
-import type { Address } from "../net/index.ts"
-import { parseCompactPeers } from "./http-codec.ts"
+import { type Address, decodeCompactList } from "../net/index.ts"
 import type { AnnounceRequest, AnnounceResponse, ScrapeEntry } from "./types.ts"
 import { MAX_PEERS_PER_RESPONSE } from "./types.ts"
 
@@ -113,7 +112,7 @@ export const parseConnect = (p: Uint8Array): UdpParseError | { readonly connecti
 export const parseAnnounce = (p: Uint8Array, ipv6: boolean): UdpParseError | AnnounceResponse => {
   const v = expect(p, ACTION_ANNOUNCE, 20)
   if (!(v instanceof DataView)) return v
-  const peers: Array<Address> = parseCompactPeers(p.subarray(20), ipv6 ? 18 : 6, MAX_PEERS_PER_RESPONSE)
+  const peers: Array<Address> = decodeCompactList(p.subarray(20), ipv6 ? 6 : 4, MAX_PEERS_PER_RESPONSE)
   return { interval: v.getUint32(8), incomplete: v.getUint32(12), complete: v.getUint32(16), peers }
 }
 

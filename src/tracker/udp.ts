@@ -5,7 +5,7 @@
  * 15·2^n seconds. Time comes from Effect's Clock, transaction ids from Random.
  */
 import { Clock, Deferred, Duration, Effect, Option, Random, Scope, Semaphore } from "effect"
-import { type Address, type Datagram, formatAddress, Network, type UdpSocket } from "../net/index.ts"
+import { type Address, type Datagram, formatAddress, ipFamily, Network, type UdpSocket } from "../net/index.ts"
 import * as Codec from "./udp-codec.ts"
 import type { AnnounceRequest, AnnounceResponse, ScrapeEntry, TrackerError } from "./types.ts"
 import { TrackerFailure, TrackerProtocolError, TrackerUnreachable, TrackerRequestError } from "./types.ts"
@@ -34,8 +34,6 @@ export const parseUdpUrl = (url: string): Address | TrackerRequestError => {
   if (host.length === 0) return new TrackerRequestError({ url, detail: "missing host" })
   return { host, port }
 }
-
-const isIpv6 = (host: string) => host.includes(":") && !host.toLowerCase().startsWith("::ffff:")
 
 export const makeUdpTracker = Effect.fnUntraced(function*(config: UdpTrackerConfig) {
   const network = yield* Network
@@ -165,7 +163,7 @@ export const makeUdpTracker = Effect.fnUntraced(function*(config: UdpTrackerConf
         url,
         target,
         (connectionId, tid) => Codec.announceRequest(connectionId, tid, req, key),
-        (reply) => Codec.parseAnnounce(reply.payload, isIpv6(reply.from.host))
+        (reply) => Codec.parseAnnounce(reply.payload, ipFamily(reply.from.host) === 6)
       )
     })
 

@@ -10,6 +10,7 @@ import { join } from "node:path"
 import { Client } from "../../src/client/index.ts"
 import { formatMagnet } from "../../src/metainfo/index.ts"
 import type { Metainfo } from "../../src/metainfo/model.ts"
+import type { Address } from "../../src/net/index.ts"
 import { tempDir, writePayload } from "../support/files.ts"
 import {
   assertSameData,
@@ -41,7 +42,7 @@ const PIECE_LENGTH = 16 * 1024
 const METADATA_BLOCK = 16 * 1024
 
 /** A magnet link naming only the v1 info-hash (null would fail the fetch), plus `peers` as x.pe. */
-const magnetOf = (meta: Metainfo, peers: ReadonlyArray<string> = []) =>
+const magnetOf = (meta: Metainfo, peers: ReadonlyArray<Address> = []) =>
   formatMagnet({
     infoHash: meta.infoHash,
     infoHashV2: null,
@@ -75,7 +76,7 @@ describe("interop: magnet links and the DHT with libtorrent", () => {
       yield* withNodeClient(out, Effect.gen(function*() {
         const client = yield* Client
         const progress: Array<{ readonly received: number; readonly total: number }> = []
-        const torrent = yield* client.add({ magnet: magnetOf(meta, [`127.0.0.1:${seeder.port}`]) }, {
+        const torrent = yield* client.add({ magnet: magnetOf(meta, [{ host: "127.0.0.1", port: seeder.port }]) }, {
           metadataTimeout: "60 seconds",
           onMetadataProgress: (p) => Effect.sync(() => { progress.push(p) })
         })
