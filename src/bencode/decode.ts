@@ -220,7 +220,7 @@ const toError = (f: Failure) =>
 
 /**
  * Decodes one value from the start of `bytes`, leaving any bytes after it
- * alone (`end` says where it stopped). Never throws.
+ * alone (`end` says where it stopped). Bad input never throws (only a bug would).
  */
 export const decodePrefix = (bytes: Uint8Array, options: DecodeOptions = {}): Result.Result<Decoded, BencodeError> => {
   if (bytes.length === 0) {
@@ -232,12 +232,13 @@ export const decodePrefix = (bytes: Uint8Array, options: DecodeOptions = {}): Re
     return Result.succeed({ value, end: d.pos, unsorted: d.unsorted, topLevelSpans: d.spans })
   } catch (e) {
     if (e instanceof Failure) return Result.fail(toError(e))
-    // Only a RangeError from an engine limit can get here; still a typed error, never a throw.
-    return Result.fail(new BencodeError({ reason: "TooDeep", message: `invalid bencode: ${String(e)}`, position: d.pos }))
+    // Bad input always ends in a Failure (depth and element caps keep the engine's own limits
+    // out of reach): anything else is a bug in the decoder and stays a defect.
+    throw e
   }
 }
 
-/** Decodes exactly one value spanning all of `bytes` (trailing bytes are an error). Never throws. */
+/** Decodes exactly one value spanning all of `bytes` (trailing bytes are an error). Bad input never throws. */
 export const decode = (bytes: Uint8Array, options: DecodeOptions = {}): Result.Result<BencodeValue, BencodeError> =>
   Result.flatMap(decodePrefix(bytes, options), (d) =>
     d.end === bytes.length

@@ -2,8 +2,9 @@ import { MetainfoError, type MetainfoErrorReason } from "./errors.ts"
 
 /**
  * The parser is a plain synchronous function; validation failures unwind with
- * `Invalid` and are turned into a `MetainfoError` at the single entry point
- * (`catchInvalid`). `Invalid` never escapes this folder.
+ * `Invalid` and are turned into a `MetainfoError` at the entry points
+ * (`toMetainfoError`). `Invalid` never escapes this folder. Anything else thrown is a bug
+ * in the parser, not a property of the torrent: it is rethrown and stays a defect.
  */
 export class Invalid {
   readonly reason: MetainfoErrorReason
@@ -18,8 +19,7 @@ export const invalid = (reason: MetainfoErrorReason, message: string): never => 
   throw new Invalid(reason, message)
 }
 
-export const toMetainfoError = (e: unknown): MetainfoError =>
-  e instanceof Invalid
-    ? new MetainfoError({ reason: e.reason, message: e.message })
-    // engine limits (e.g. out of memory on a hostile file) still become a typed error
-    : new MetainfoError({ reason: "LimitExceeded", message: `torrent rejected: ${String(e)}` })
+export const toMetainfoError = (e: unknown): MetainfoError => {
+  if (e instanceof Invalid) return new MetainfoError({ reason: e.reason, message: e.message })
+  throw e
+}

@@ -189,7 +189,7 @@ const severalFiles = (core: InfoCore) => core.multiFile && core.entries.filter((
 
 const bencodeFailure = (message: string) => invalid("InvalidBencode", message)
 
-/** Parses a whole .torrent file. Never throws. */
+/** Parses a whole .torrent file. Bad input never throws (a bug in the parser would). */
 export const parseMetainfoResult = (bytes: Uint8Array): Result.Result<Metainfo, MetainfoError> => {
   try {
     const decoded = decodePrefix(bytes, decodeOptions)
@@ -219,7 +219,7 @@ export const parseMetainfoResult = (bytes: Uint8Array): Result.Result<Metainfo, 
   }
 }
 
-/** Parses a bare info dict (BEP 9 metadata from peers); the info-hashes are computed over `infoBytes`. Never throws. */
+/** Parses a bare info dict (BEP 9 metadata from peers); the info-hashes are computed over `infoBytes`. Bad input never throws. */
 export const parseInfoDictResult = (
   infoBytes: Uint8Array,
   extras: InfoDictExtras = {}
