@@ -13,7 +13,10 @@ export {
   Client,
   type ClientConfig,
   ClientError,
+  ClientErrorReason,
+  type ClientRequirements,
   type ClientService,
+  type DhtOptions,
   createClient,
   layerNode,
   type PromiseClient,
@@ -41,6 +44,7 @@ export {
   type Torrent,
   type TorrentFileHandle,
   TorrentError,
+  TorrentErrorReason,
   type TorrentEvent,
   type TorrentState,
   type TorrentStatus

@@ -34,8 +34,8 @@ describe("download from WebTorrent", () => {
         assert.strictEqual(SubscriptionRef.getUnsafe(torrent.state).wantedBytes, WANTED_BYTES)
       }).pipe(
         Effect.provide(
-          Client.layer({ host: "127.0.0.1", port: 0, downloadDirectory: out }).pipe(
-            Layer.provide(Layer.mergeAll(NodeNetwork.layer, FileStorage.layer.pipe(Layer.provide(NodeFileSystem.layer))))
+          Client.layer({ host: "127.0.0.1", port: 0, downloadDirectory: out, trackers: false }).pipe(
+            Layer.provide(Layer.mergeAll(NodeNetwork.layer, FileStorage.layer.pipe(Layer.provideMerge(NodeFileSystem.layer))))
           ),
           { local: true }
         )

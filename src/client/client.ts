@@ -102,11 +102,8 @@ const loadMetainfo = (source: Exclude<TorrentSource, { readonly magnet: string }
       bytes = source
     } else {
       label = source.path
-      const fs = yield* Effect.serviceOption(FileSystem.FileSystem)
-      if (Option.isNone(fs)) {
-        return yield* new ClientError({ reason: "Unsupported", detail: `${label}: no file system in this runtime` })
-      }
-      bytes = yield* fs.value.readFile(source.path).pipe(
+      const fs = yield* FileSystem.FileSystem
+      bytes = yield* fs.readFile(source.path).pipe(
         Effect.mapError((e) => new ClientError({ reason: "Unreadable", detail: `${label}: ${e.message}` }))
       )
     }
@@ -121,20 +118,30 @@ const selection = (meta: Metainfo, select: ReadonlyArray<number> | undefined): R
   return meta.files.map((_, i) => chosen.has(i))
 }
 
+/**
+ * The services `Client.layer(config)` needs: always a `Network`, a `Storage` and a
+ * `FileSystem` (for `add({ path })`); a `Tracker` unless `config.trackers` is `false`; a `Dht`
+ * when `config.dht` is given. A config whose type does not say (a plain `ClientConfig`) needs
+ * both, so a feature is never turned off by a layer that was forgotten.
+ */
+export type ClientRequirements<C extends ClientConfig> =
+  | Network
+  | Storage
+  | FileSystem.FileSystem
+  | (C extends { readonly trackers: false } ? never : Tracker)
+  | ("dht" extends keyof C ? [C["dht" & keyof C]] extends [undefined] ? never : Dht : never)
+
 export const makeClient = (config: ClientConfig, extraPeerSources: ReadonlyArray<PeerSource> = []) =>
   Effect.gen(function*() {
     const resolved = resolveConfig(config)
-    // Without a Tracker service (a tracker-less simulation, say) torrents get peers from other sources only.
-    const tracker = yield* Effect.serviceOption(Tracker)
-    const dht = yield* Effect.serviceOption(Dht)
     const peerSources = [
-      ...(Option.isSome(tracker) ? [trackerSource(tracker.value)] : []),
-      ...(Option.isSome(dht) ? [dhtPeerSource(dht.value)] : []),
+      ...(resolved.trackers ? [trackerSource(yield* Tracker)] : []),
+      ...(config.dht === undefined ? [] : [dhtPeerSource(yield* Dht)]),
       ...extraPeerSources
     ]
     const network = yield* Network
     const storage = yield* Storage
-    const fs = yield* Effect.serviceOption(FileSystem.FileSystem)
+    const fs = yield* FileSystem.FileSystem
     // Torrents live in a scope made before the listener's, so shutdown (reverse order) first
     // stops accepting connections, then closes the torrents: their sessions, announces and files.
     const torrentsScope = yield* Scope.fork(yield* Effect.scope, "sequential")
@@ -175,7 +182,9 @@ export const makeClient = (config: ClientConfig, extraPeerSources: ReadonlyArray
           ...(options.onMetadataProgress === undefined ? {} : { onProgress: options.onMetadataProgress })
         }).pipe(
           Effect.provideService(Network, network),
-          Effect.mapError((e) => new ClientError({ reason: "BadTorrent", detail: e.message }))
+          Effect.mapError((e) =>
+            new ClientError({ reason: e.reason === "NoPeers" || e.reason === "Timeout" ? "NoMetadata" : "BadTorrent", detail: e.message })
+          )
         )
         return { meta, peers: [...magnet.peers, ...(options.peers ?? [])] }
       })
@@ -188,9 +197,7 @@ export const makeClient = (config: ClientConfig, extraPeerSources: ReadonlyArray
         meta = fetched.meta
         initialPeers = fetched.peers
       } else {
-        meta = yield* loadMetainfo(source).pipe(
-          Option.isSome(fs) ? Effect.provideService(FileSystem.FileSystem, fs.value) : (e) => e
-        )
+        meta = yield* loadMetainfo(source).pipe(Effect.provideService(FileSystem.FileSystem, fs))
       }
       const key = meta.infoHash === null ? null : toHex(meta.infoHash)
       if (key === null) return yield* new ClientError({ reason: "Unsupported", detail: `${meta.name}: v2-only torrents cannot be downloaded yet` })
@@ -225,7 +232,8 @@ export const makeClient = (config: ClientConfig, extraPeerSources: ReadonlyArray
         Scope.provide(scope),
         Effect.provideService(Storage, storage),
         Effect.onError(() => Scope.close(scope, Exit.void)),
-        Effect.mapError((e) => new ClientError({ reason: "Storage", detail: e.message }))
+        // (a torrent being opened cannot have been removed yet)
+        Effect.mapError((e) => new ClientError({ reason: e.reason === "Removed" ? "Storage" : e.reason, detail: e.message }))
       )
       torrents.set(key, { torrent, scope, limits, resumeDirectory: options.resumeDirectory })
       return torrent
@@ -301,10 +309,25 @@ export const makeClient = (config: ClientConfig, extraPeerSources: ReadonlyArray
  */
 export class Client extends Context.Service<Client, ClientService>()("effect-torrent/Client") {
   /**
-   * The client on whatever `Network` and `Storage` you provide: the real ones
-   * (`layerNode`), or the simulated network and in-memory storage. Torrents announce
-   * to their trackers when a `Tracker` service is provided too (`layerNode` does).
+   * The client on the services you provide: a `Network` and a `Storage` (the real ones, as
+   * `layerNode` does, or the simulated network and in-memory storage), a `FileSystem`, a
+   * `Tracker` unless `config.trackers` is `false`, a `Dht` when `config.dht` is given (see
+   * `ClientRequirements`). Fails with `ClientError` "Listen" when the port cannot be bound.
+   *
+   * **Example**
+   *
+   * ```ts
+   * // no trackers, no DHT: peers come from `add`'s `peers` and incoming connections
+   * Client.layer({ port: 0, trackers: false }).pipe(
+   *   Layer.provide(Layer.mergeAll(NodeNetwork.layer, FileStorage.layer, NodeFileSystem.layer))
+   * ) // Layer<Client, ClientError>
+   * ```
    */
-  static readonly layer = (config: ClientConfig = {}, peerSources: ReadonlyArray<PeerSource> = []) =>
-    Layer.effect(Client, makeClient(config, peerSources))
+  static readonly layer = <const C extends ClientConfig = {}>(
+    config?: C,
+    peerSources: ReadonlyArray<PeerSource> = []
+  ): Layer.Layer<Client, ClientError, ClientRequirements<C>> =>
+    // makeClient asks for a Tracker only when config.trackers is not false and for a Dht only
+    // when config.dht is given: exactly what ClientRequirements<C> leaves in.
+    Layer.effect(Client, makeClient(config ?? {}, peerSources)) as Layer.Layer<Client, ClientError, ClientRequirements<C>>
 }

@@ -2,6 +2,13 @@ import type { SessionOptions } from "../peer/index.ts"
 import { DEFAULT_SESSION_OPTIONS } from "../peer/index.ts"
 import { PEER_ID_PREFIX } from "../version.ts"
 
+/** The DHT settings of `ClientConfig.dht`. */
+export interface DhtOptions {
+  readonly bootstrap?: ReadonlyArray<string>
+  readonly port?: number
+  readonly stateFile?: string
+}
+
 /** Everything a client can be told. Every field has a default (see `resolveConfig`). */
 export interface ClientConfig {
   /** Where torrents are saved unless `add` says otherwise. Default: the working directory. */
@@ -26,15 +33,17 @@ export interface ClientConfig {
   readonly maxStrikes?: number
   readonly session?: Partial<SessionOptions>
   /**
-   * The DHT (BEP 5): off unless given. `bootstrap` lists `host:port` nodes to join through
+   * Announce to the trackers a torrent lists (a `Tracker` service). Default true; `Client.layer`
+   * then needs a `Tracker` layer, and a missing one is a type error, not a silent "no trackers".
+   */
+  readonly trackers?: boolean
+  /**
+   * The DHT (BEP 5): off unless given. Given, `Client.layer` needs a `Dht` layer (`layerNode`
+   * builds one from these settings). `bootstrap` lists `host:port` nodes to join through
    * (default: the well-known public routers), `port` the UDP port (default: the TCP port),
    * `stateFile` where the routing table persists between runs.
    */
-  readonly dht?: {
-    readonly bootstrap?: ReadonlyArray<string>
-    readonly port?: number
-    readonly stateFile?: string
-  }
+  readonly dht?: DhtOptions | undefined
   /** Bytes per second across all torrents; absent = unlimited. */
   readonly uploadLimit?: number
   readonly downloadLimit?: number
@@ -58,6 +67,7 @@ export interface ResolvedConfig {
   readonly handshakeTimeoutMillis: number
   readonly maxStrikes: number
   readonly session: SessionOptions
+  readonly trackers: boolean
   readonly uploadLimit: number | null
   readonly downloadLimit: number | null
 }
@@ -75,6 +85,7 @@ export const resolveConfig = (config: ClientConfig): ResolvedConfig => ({
   handshakeTimeoutMillis: config.handshakeTimeoutMillis ?? 15_000,
   maxStrikes: config.maxStrikes ?? 3,
   session: { ...DEFAULT_SESSION_OPTIONS, ...config.session },
+  trackers: config.trackers ?? true,
   uploadLimit: config.uploadLimit ?? null,
   downloadLimit: config.downloadLimit ?? null
 })

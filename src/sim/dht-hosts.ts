@@ -68,17 +68,11 @@ export const startSimClient = (world: World, options: SimClientOptions): Effect.
   Effect.gen(function*() {
     const network = Layer.succeed(Network, networkOf(world, options.address, options.link))
     const dht = options.dht === undefined ? undefined : yield* startDhtNode(world, { ...options.dht, address: options.address })
-    const services = Layer.mergeAll(
-      network,
-      Layer.succeed(Storage, options.storage),
-      dht === undefined ? Layer.empty : Layer.succeed(Dht, dht)
-    )
-    const layer = Client.layer({
-      downloadDirectory: "/sim",
-      ...options.client,
-      host: options.address,
-      port: PEER_PORT
-    }).pipe(Layer.provide(services))
+    const base = Layer.mergeAll(network, Layer.succeed(Storage, options.storage), Layer.succeed(FileSystem.FileSystem, noFiles))
+    const config = { downloadDirectory: "/sim", ...options.client, host: options.address, port: PEER_PORT, trackers: false, dht: undefined } as const
+    const layer = dht === undefined
+      ? Client.layer(config).pipe(Layer.provide(base))
+      : Client.layer({ ...config, dht: {} }).pipe(Layer.provide(Layer.mergeAll(base, Layer.succeed(Dht, dht))))
     const context = yield* Layer.build(Layer.fresh(layer)).pipe(Effect.orDie)
     const result: SimClient = { client: Context.get(context, Client), dht }
     return result

@@ -5,7 +5,7 @@
  * scope closing, and a restart is starting the same host again (its storage survives,
  * like a disk).
  */
-import { Context, Effect, Exit, Layer, Scope, Stream } from "effect"
+import { Context, Effect, Exit, FileSystem, Layer, Scope, Stream } from "effect"
 import { HttpClient, HttpClientError } from "effect/http"
 import { Client, type ClientConfig } from "../client/index.ts"
 import { Network } from "../net/index.ts"
@@ -83,16 +83,15 @@ export const makeHost = (
 
     const runClient = (storage: Storage["Service"]) =>
       Effect.gen(function*() {
-        const base = Layer.mergeAll(networkLayer, Layer.succeed(Storage, storage))
+        // No files to add by path in a simulation: the host adds parsed torrents.
+        const base = Layer.mergeAll(networkLayer, Layer.succeed(Storage, storage), FileSystem.layerNoop({}))
         const tracker = Tracker.layer({ udpBind: { host: spec.address, port: 0 } }).pipe(
           Layer.provide(Layer.mergeAll(networkLayer, noHttp))
         )
-        const clientLayer = Client.layer({
-          host: spec.address,
-          port: PEER_PORT,
-          downloadDirectory: "/sim",
-          ...spec.client
-        }).pipe(Layer.provide(trackerUrl === null ? base : Layer.mergeAll(base, tracker)))
+        const config = { host: spec.address, port: PEER_PORT, downloadDirectory: "/sim", ...spec.client, trackers: false, dht: undefined } as const
+        const clientLayer = trackerUrl === null
+          ? Client.layer(config).pipe(Layer.provide(base))
+          : Client.layer({ ...config, trackers: true }).pipe(Layer.provide(Layer.mergeAll(base, tracker)))
         const context = yield* Layer.build(Layer.fresh(clientLayer))
         const client = Context.get(context, Client)
         const added = yield* client.add(torrent.metainfo, { peers: spec.peers ?? [] }).pipe(Effect.orDie)

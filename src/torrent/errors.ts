@@ -1,9 +1,18 @@
 import { Schema } from "effect"
 
-/** Why a torrent stopped working: its storage failed (disk full, permission denied, …). */
+/**
+ * Why a torrent could not open or stopped working.
+ * - `Unsupported`: a torrent this client cannot download yet (v2-only);
+ * - `BadTorrent`: its metainfo describes no usable layout (bad geometry, files storage refuses);
+ * - `Storage`: its storage failed (disk full, permission denied, …);
+ * - `Removed`: it was removed while something waited on it.
+ */
+export const TorrentErrorReason = Schema.Literals(["Unsupported", "BadTorrent", "Storage", "Removed"])
+export type TorrentErrorReason = typeof TorrentErrorReason.Type
+
 export class TorrentError extends Schema.TaggedError<TorrentError>()("TorrentError", {
   infoHash: Schema.String,
-  reason: Schema.Literals(["Storage", "Removed"]),
+  reason: TorrentErrorReason,
   detail: Schema.String
 }) {
   override get message(): string {

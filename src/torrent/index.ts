@@ -9,7 +9,7 @@ export {
   type SwarmHooks,
   type TorrentConfig
 } from "./config.ts"
-export { TorrentError } from "./errors.ts"
+export { TorrentError, TorrentErrorReason } from "./errors.ts"
 export type { FilePriority, StreamRange, TorrentFileHandle } from "./files.ts"
 export { makePeerBook, type PeerBook } from "./peer-book.ts"
 export type { TorrentEvent, TorrentState, TorrentStatus, TrackerStatus } from "./state.ts"

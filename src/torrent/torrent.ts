@@ -12,11 +12,11 @@ import type { Connection } from "../net/index.ts"
 import type { Metainfo } from "../metainfo/model.ts"
 import { makeRateMeter, type PeerLink, type PeerStats, type TorrentLink } from "../peer/index.ts"
 import { makePicker } from "../scheduler/picker.ts"
-import { Storage, type TorrentStorage } from "../storage/index.ts"
+import { Storage, type StorageErrorReason, type TorrentStorage } from "../storage/index.ts"
 import { type Framer, type HandshakeHeader, makeReserved } from "../wire/index.ts"
 import { runChoker } from "../choker/index.ts"
 import type { SwarmHooks, TorrentConfig } from "./config.ts"
-import { TorrentError } from "./errors.ts"
+import { TorrentError, type TorrentErrorReason } from "./errors.ts"
 import { makeBlame, pieceFailed } from "./blame.ts"
 import { makePeerBook } from "./peer-book.ts"
 import { seededRandom } from "./random.ts"
@@ -78,13 +78,17 @@ export interface Torrent {
 /** Memory for pieces being assembled (per torrent). */
 const OPEN_PIECE_BYTES = 16 * 1024 * 1024
 
+/** What a storage that cannot open says about the torrent: its fault, our limit, or the disk's. */
+const openFailure = (reason: StorageErrorReason): TorrentErrorReason =>
+  reason === "Unsupported" ? "Unsupported" : reason === "InvalidMetainfo" || reason === "PathEscape" ? "BadTorrent" : "Storage"
+
 const wantedBytesOf = (meta: Metainfo, priorities: ReadonlyArray<FilePriority>): number =>
   meta.files.reduce((sum, f, i) => (f.padding || priorities[i] === 0 ? sum : sum + f.length), 0)
 
 export const openTorrent = Effect.fn("Torrent.open")(function*(meta: Metainfo, config: TorrentConfig) {
   const infoHashBytes = meta.infoHash
   if (infoHashBytes === null) {
-    return yield* new TorrentError({ infoHash: meta.infoHashV2 === null ? "" : toHex(meta.infoHashV2), reason: "Storage", detail: "v2-only torrents cannot be downloaded yet" })
+    return yield* new TorrentError({ infoHash: meta.infoHashV2 === null ? "" : toHex(meta.infoHashV2), reason: "Unsupported", detail: "v2-only torrents cannot be downloaded yet" })
   }
   const infoHash = toHex(infoHashBytes)
   const clock = yield* Clock.Clock
@@ -117,7 +121,7 @@ export const openTorrent = Effect.fn("Torrent.open")(function*(meta: Metainfo, c
       PubSub.publish(events, { _tag: "CheckProgress", checked: p.checked, total: p.total }).pipe(
         Effect.andThen(config.onCheckProgress === undefined ? Effect.void : config.onCheckProgress(p.checked, p.total))
       )
-  }).pipe(Effect.mapError((e) => new TorrentError({ infoHash, reason: "Storage", detail: e.message })))
+  }).pipe(Effect.mapError((e) => new TorrentError({ infoHash, reason: openFailure(e.reason), detail: e.message })))
 
   const have = yield* storage.have
   const picker = makePicker<string>({
@@ -129,7 +133,7 @@ export const openTorrent = Effect.fn("Torrent.open")(function*(meta: Metainfo, c
     sequential: config.sequential
   })
   if (Result.isFailure(picker)) {
-    return yield* new TorrentError({ infoHash, reason: "Storage", detail: `bad torrent geometry: ${picker.failure}` })
+    return yield* new TorrentError({ infoHash, reason: "BadTorrent", detail: `bad torrent geometry: ${picker.failure}` })
   }
   const p = picker.success
   if (config.wantedFiles !== undefined) {

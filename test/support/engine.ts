@@ -12,12 +12,15 @@ import { NodeNetwork } from "../../src/net/index.ts"
 import { FileStorage } from "../../src/storage/index.ts"
 import type { Torrent, TorrentEvent, TorrentState } from "../../src/torrent/index.ts"
 
-/** A fresh client (its own storage and network layers) listening on an ephemeral 127.0.0.1 port. */
-export const startClient = (downloadDirectory: string, config: ClientConfig = {}) =>
+/**
+ * A fresh client (its own storage and network layers) listening on an ephemeral 127.0.0.1 port;
+ * no trackers, no DHT: peers come from `add`'s `peers` and from incoming connections.
+ */
+export const startClient = (downloadDirectory: string, config: Omit<ClientConfig, "trackers" | "dht"> = {}) =>
   Layer.build(
     Layer.fresh(
-      Client.layer({ host: "127.0.0.1", port: 0, downloadDirectory, ...config }).pipe(
-        Layer.provide(Layer.mergeAll(NodeNetwork.layer, FileStorage.layer.pipe(Layer.provide(NodeFileSystem.layer))))
+      Client.layer({ host: "127.0.0.1", port: 0, downloadDirectory, ...config, trackers: false, dht: undefined }).pipe(
+        Layer.provide(Layer.mergeAll(NodeNetwork.layer, FileStorage.layer.pipe(Layer.provideMerge(NodeFileSystem.layer))))
       )
     )
   ).pipe(Effect.map((context) => Context.get(context, Client)))

@@ -19,16 +19,17 @@ import { InteropError } from "./process.ts"
 /** `INTEROP_DEBUG=1` shows our client's debug logs (peer disconnect reasons and so on). */
 const logLevel = process.env["INTEROP_DEBUG"] === "1" ? "Debug" : "Info"
 
-export const clientLayer = (downloadDirectory: string, config: ClientConfig = {}) =>
-  Client.layer({ host: "127.0.0.1", port: 0, downloadDirectory, ...config }).pipe(
-    Layer.provide(Layer.mergeAll(NodeNetwork.layer, FileStorage.layer.pipe(Layer.provide(NodeFileSystem.layer))))
+/** The client without trackers or DHT: peers come from `add`'s `peers` and incoming connections. */
+export const clientLayer = (downloadDirectory: string, config: Omit<ClientConfig, "trackers" | "dht"> = {}) =>
+  Client.layer({ host: "127.0.0.1", port: 0, downloadDirectory, ...config, trackers: false, dht: undefined }).pipe(
+    Layer.provide(Layer.mergeAll(NodeNetwork.layer, FileStorage.layer.pipe(Layer.provideMerge(NodeFileSystem.layer))))
   )
 
 /** Runs `body` with a fresh client (listening on 127.0.0.1, ephemeral port), closed afterwards. */
 export const withClient = <A, E, R>(
   downloadDirectory: string,
   body: Effect.Effect<A, E, R | Client>,
-  config: ClientConfig = {}
+  config: Omit<ClientConfig, "trackers" | "dht"> = {}
 ) =>
   body.pipe(
     Effect.provide(clientLayer(downloadDirectory, config), { local: true }),

@@ -1,0 +1,54 @@
+/**
+ * The client's layer types say what it needs, and its errors say why it failed. The
+ * `@ts-expect-error` lines are checked by `tsc` (npm test runs it first): each fails the
+ * build if the type stops refusing what it must refuse.
+ */
+import { assert, describe, it } from "@effect/vitest"
+import * as NodeFileSystem from "@effect/platform-node-shared/NodeFileSystem"
+import { Context, Effect, Layer } from "effect"
+import { mkdtempSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { Client, type ClientError, layerNode } from "../src/client/index.ts"
+import { parseMetainfo } from "../src/metainfo/index.ts"
+import { NodeNetwork } from "../src/net/index.ts"
+import { FileStorage } from "../src/storage/index.ts"
+import { content, singleInfo, torrent, v2Torrent } from "./metainfo-helpers.ts"
+
+const files = Layer.mergeAll(NodeNetwork.layer, FileStorage.layer.pipe(Layer.provideMerge(NodeFileSystem.layer)))
+
+// Compile-time: a public layer has a real error channel, and a feature is never turned off by a missing layer.
+export const typeChecks = () => {
+  const node: Layer.Layer<Client, ClientError> = layerNode({ port: 0 })
+  const withoutTrackers: Layer.Layer<Client, ClientError> = Client.layer({ port: 0, trackers: false }).pipe(Layer.provide(files))
+  // @ts-expect-error trackers are on by default: without a Tracker layer the requirement stays
+  const forgotTracker: Layer.Layer<Client, ClientError> = Client.layer({ port: 0 }).pipe(Layer.provide(files))
+  // @ts-expect-error a configured DHT needs a Dht layer
+  const forgotDht: Layer.Layer<Client, ClientError> = Client.layer({ port: 0, trackers: false, dht: {} }).pipe(Layer.provide(files))
+  // @ts-expect-error the file system is not optional either (add({ path }) reads through it)
+  const forgotFs: Layer.Layer<Client, ClientError> = Client.layer({ port: 0, trackers: false }).pipe(
+    Layer.provide(Layer.mergeAll(NodeNetwork.layer, FileStorage.layer.pipe(Layer.provide(NodeFileSystem.layer))))
+  )
+  return [node, withoutTrackers, forgotTracker, forgotDht, forgotFs]
+}
+
+describe("client errors say why", () => {
+  it.live("a v2-only torrent is Unsupported, a file that is not a torrent is BadTorrent, a missing one Unreadable", () =>
+    Effect.gen(function*() {
+      const dir = mkdtempSync(join(tmpdir(), "et-client-"))
+      const context = yield* Layer.build(Layer.fresh(
+        Client.layer({ host: "127.0.0.1", port: 0, downloadDirectory: dir, trackers: false }).pipe(Layer.provide(files))
+      ))
+      const client = Context.get(context, Client)
+      const { info, layers } = v2Torrent([{ path: ["a.bin"], data: content(40_000, 1) }], 16384, false, "a.bin")
+      const v2 = yield* parseMetainfo(torrent(info, { "piece layers": layers }))
+      const reasons = yield* Effect.forEach(
+        [v2, new TextEncoder().encode("not bencode"), { path: join(dir, "missing.torrent") }] as const,
+        (source) => client.add(source).pipe(Effect.flip, Effect.map((e) => e.reason))
+      )
+      assert.deepStrictEqual(reasons, ["Unsupported", "BadTorrent", "Unreadable"])
+      // and a v1 torrent is fine
+      const ok = yield* client.add(torrent(singleInfo(40_000)))
+      assert.strictEqual(ok.infoHash.length, 40)
+    }))
+})
