@@ -14,6 +14,8 @@
  * 4. Prints a table and appends a dated section to bench/RESULTS.md.
  * 5. With --profile, one more run of our leecher under `node --cpu-prof` (not in the table);
  *    its self-time summary goes into the same section.
+ * 6. Start-up (bench/startup.ts): `info` against a bare `node`, and process start to the first
+ *    block request, ours (the bundled executable) beside libtorrent's.
  *
  * Loopback only. The only processes stopped are the ones this script started, by PID.
  */
@@ -25,6 +27,7 @@ import { basename, join } from "node:path"
 import { createInterface } from "node:readline"
 import { formatSummary, readProfile, summarizeProfile } from "./profile-summary.ts"
 import { parseArgs, sizeLabel } from "./args.ts"
+import { measureStartup, median } from "./startup.ts"
 
 const benchDir = new URL(".", import.meta.url).pathname
 const dataDir = join(benchDir, "data")
@@ -34,6 +37,8 @@ const ltbench = join(benchDir, "ltbench.py")
 const measure = join(benchDir, "measure.py")
 /** The V8 flags bin/effect-torrent.js runs with (its shebang), so the bench measures the client as shipped. */
 const CLI_NODE_FLAGS = ["--max-semi-space-size=4"]
+/** Start-up runs per program (bench/startup.ts); each figure is their median. */
+const STARTUP_RUNS = 9
 
 interface Measured {
   readonly leecher: "ours" | "libtorrent"
@@ -170,12 +175,6 @@ const mb = (kib: number) => (kib * 1024) / 1e6
 const row = (size: number, m: Measured): string =>
   `| ${m.leecher} | ${mbps(size, m).toFixed(1)} | ${m.transferSeconds.toFixed(2)} | ${m.wallSeconds.toFixed(2)} | ${m.cpuSeconds.toFixed(2)} | ${mb(m.maxRssKiB).toFixed(0)} | ${mb(m.peakRssAnonKiB).toFixed(0)} | ${m.seederCpuSeconds.toFixed(2)} | ${m.loadAverage.toFixed(1)} |`
 
-const median = (xs: ReadonlyArray<number>): number => {
-  const sorted = [...xs].sort((a, b) => a - b)
-  const mid = Math.floor(sorted.length / 2)
-  return sorted.length % 2 === 1 ? (sorted[mid] ?? 0) : ((sorted[mid - 1] ?? 0) + (sorted[mid] ?? 0)) / 2
-}
-
 const report = (size: number, results: ReadonlyArray<Measured>): string => {
   const of = (who: Measured["leecher"]) => results.filter((r) => r.leecher === who)
   const ours = of("ours")
@@ -227,6 +226,8 @@ const buildOurs = (): void => {
 
 const main = async () => {
   buildOurs()
+  const built = spawnSync(process.execPath, [join(benchDir, "..", "scripts", "build.ts")], { stdio: "inherit" })
+  if (built.status !== 0) throw new Error(`npm run build exited with ${built.status}`)
   const options = parseArgs(process.argv.slice(2))
   const payload = await ensurePayload(options.size)
   console.log(`payload ${payload.name}, sha256 ${payload.digest}`)
@@ -254,7 +255,9 @@ const main = async () => {
   } finally {
     await seeder.stop()
   }
-  const table = report(options.size, results)
+  console.log("start-up: info and first request, ours (dist/cli) and libtorrent's...")
+  const startup = await measureStartup({ runs: STARTUP_RUNS, torrent: payload.torrent })
+  const table = `${report(options.size, results)}\n\n${startup}`
   const section = [
     `## ${new Date().toISOString()}: ${sizeLabel(options.size)}, ${options.runs} run(s)`,
     "",

@@ -19,7 +19,8 @@
 import { spawnSync } from "node:child_process"
 import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { dirname, join, relative, sep } from "node:path"
-import { build } from "rolldown"
+import { createRequire } from "node:module"
+import { build, type Plugin } from "rolldown"
 
 const root = join(import.meta.dirname, "..")
 const dist = join(root, "dist")
@@ -33,10 +34,44 @@ if (tsc.status !== 0) {
   process.exit(1)
 }
 
+/**
+ * Node built-ins the bundle imports but a command rarely calls: node:tls (TLS upgrades in
+ * @effect/platform-node-shared's sockets; the client never uses TLS on peer connections)
+ * and node:child_process (the spawner effect/cli requires; only `simulate` spawns, and it
+ * imports its own). Loading them costs ~40 ms of CPU at start-up (tls builds its secure
+ * context machinery); this plugin replaces each with functions that `require` the module
+ * on first call. Only functions can be deferred so: importing anything else from these
+ * modules fails the build (a missing export) instead of silently loading eagerly.
+ */
+const LAZY_BUILTINS = ["node:tls", "node:child_process"]
+const lazyBuiltins: Plugin = {
+  name: "lazy-builtins",
+  resolveId: (id) => (LAZY_BUILTINS.includes(id) ? `\0lazy:${id}` : undefined),
+  load: (id) => {
+    if (!id.startsWith("\0lazy:")) return undefined
+    const name = id.slice("\0lazy:".length)
+    const exports = createRequire(import.meta.url)(name) as Record<string, unknown>
+    const functions = Object.keys(exports).filter((key) =>
+      /^[A-Za-z_$][\w$]*$/.test(key) && typeof Object.getOwnPropertyDescriptor(exports, key)?.value === "function"
+    )
+    return [
+      `import { createRequire } from "node:module"`,
+      `let loaded`,
+      `const load = () => (loaded ??= createRequire(import.meta.url)(${JSON.stringify(name)}))`,
+      // Called or constructed: a class is built by the real constructor (`new` on a function
+      // returning an object yields that object), so instances are the real thing.
+      ...functions.map((key) =>
+        `export function ${key}(...args) { return new.target === undefined ? load().${key}.apply(this, args) : new (load().${key})(...args) }`
+      )
+    ].join("\n")
+  }
+}
+
 const output = await build({
   input: { "effect-torrent": join(root, "src", "cli", "bin.ts") },
   platform: "node",
   logLevel: "warn",
+  plugins: [lazyBuiltins],
   output: {
     dir: cliDir,
     format: "esm",

@@ -28,7 +28,7 @@ describe("PieceHasher (worker threads)", () => {
     Effect.gen(function*() {
       const scope = yield* Scope.make()
       const pool = yield* makeHashPool(3).pipe(Scope.provide(scope))
-      assert.strictEqual(pool.running(), 3)
+      assert.strictEqual(pool.running(), 0, "no thread before the first job")
       const data = allocateShared(32 << 20)
       data.set(pseudoRandomBytes(1 << 20, 4))
       const submitted = yield* Deferred.make<void>()
@@ -39,6 +39,7 @@ describe("PieceHasher (worker threads)", () => {
       ))
       yield* Deferred.await(submitted)
       yield* Effect.yieldNow
+      assert.strictEqual(pool.running(), 3, "the first job started them all")
       yield* Scope.close(scope, Exit.void)
       assert.strictEqual(pool.running(), 0)
       for (const digest of yield* Fiber.join(pending)) assert.deepStrictEqual(digest, sha1(data))

@@ -40,8 +40,9 @@ export interface PieceHasherShape {
  */
 export class PieceHasher extends Context.Service<PieceHasher, PieceHasherShape>()("effect-torrent/PieceHasher") {
   /**
-   * Hashing threads for real time (default: cores − 1, at least 1, at most 4), stopped when
-   * the layer's scope closes; jobs still pending then are hashed inline.
+   * Hashing threads for real time (default: cores − 1, at least 1, at most 4), started by
+   * the first piece to hash and stopped when the layer's scope closes; jobs still pending
+   * then are hashed inline.
    *
    * **Example**
    *
@@ -80,7 +81,7 @@ export interface HashPool {
   /** Starts hashing; the result is collected synchronously (see `HashJob`). */
   readonly start: (data: Uint8Array) => HashJob
   readonly threads: number
-  /** Threads that have not exited (0 once the pool's scope closed). */
+  /** Threads that are running: 0 before the first job, and once the pool's scope closed. */
   readonly running: () => number
 }
 
@@ -123,7 +124,10 @@ interface Thread {
 /** How long `collect` waits for a thread before it hashes the bytes itself (a thread that died). */
 const COLLECT_PATIENCE_MS = 10_000
 
-/** A pool of hashing threads; they are stopped when the scope closes. Default threads: cores − 1 (at least 1, at most 4). */
+/**
+ * A pool of hashing threads, started by the first job on shared memory and stopped when
+ * the scope closes. Default threads: cores − 1 (at least 1, at most 4).
+ */
 export const makeHashPool = (threads = Math.max(1, Math.min(4, availableParallelism() - 1))): Effect.Effect<HashPool, never, Scope.Scope> =>
   Effect.acquireRelease(
     Effect.sync(() => {
@@ -131,31 +135,37 @@ export const makeHashPool = (threads = Math.max(1, Math.min(4, availableParallel
       const replies = new Map<number, { readonly settle: () => void; readonly thread: Thread }>()
       let nextId = 0
       const pool: Array<Thread> = []
-      for (let i = 0; i < threads; i++) {
-        const thread: Thread = { worker: new Worker(WORKER_SOURCE, { eval: true }), load: 0, pending: 0, alive: true }
-        // Idle threads do not keep the process alive; a thread with work for a promise does.
-        thread.worker.unref()
-        thread.worker.on("message", (id: unknown) => {
-          if (typeof id !== "number") return
-          const reply = replies.get(id)
-          replies.delete(id)
-          if (reply === undefined) return
-          thread.load--
-          if (--thread.pending === 0) thread.worker.unref()
-          reply.settle()
-        })
-        thread.worker.on("error", () => {}) // followed by "exit"
-        // A thread that stopped (the pool closed, or it crashed) leaves no promise hanging:
-        // its jobs are hashed here instead, from the same bytes.
-        thread.worker.once("exit", () => {
-          thread.alive = false
-          for (const [id, reply] of replies) {
-            if (reply.thread !== thread) continue
+      let closed = false
+      // The threads start with the first piece, not with the pool: a command that never
+      // hashes (or has not got a piece yet) does not pay for booting them at start-up.
+      const startThreads = () => {
+        if (pool.length > 0 || closed) return
+        for (let i = 0; i < threads; i++) {
+          const thread: Thread = { worker: new Worker(WORKER_SOURCE, { eval: true }), load: 0, pending: 0, alive: true }
+          // Idle threads do not keep the process alive; a thread with work for a promise does.
+          thread.worker.unref()
+          thread.worker.on("message", (id: unknown) => {
+            if (typeof id !== "number") return
+            const reply = replies.get(id)
             replies.delete(id)
+            if (reply === undefined) return
+            thread.load--
+            if (--thread.pending === 0) thread.worker.unref()
             reply.settle()
-          }
-        })
-        pool.push(thread)
+          })
+          thread.worker.on("error", () => {}) // followed by "exit"
+          // A thread that stopped (the pool closed, or it crashed) leaves no promise hanging:
+          // its jobs are hashed here instead, from the same bytes.
+          thread.worker.once("exit", () => {
+            thread.alive = false
+            for (const [id, reply] of replies) {
+              if (reply.thread !== thread) continue
+              replies.delete(id)
+              reply.settle()
+            }
+          })
+          pool.push(thread)
+        }
       }
 
       const inline = (data: Uint8Array): HashJob => {
@@ -164,6 +174,7 @@ export const makeHashPool = (threads = Math.max(1, Math.min(4, availableParallel
       }
 
       const submit = (data: Uint8Array, reply: ((thread: Thread, id: number) => void) | undefined): HashJob => {
+        if (data.buffer instanceof SharedArrayBuffer) startThreads()
         let thread: Thread | undefined
         for (const t of pool) if (t.alive && (thread === undefined || t.load < thread.load)) thread = t
         if (thread === undefined || !(data.buffer instanceof SharedArrayBuffer)) return inline(data)
@@ -215,7 +226,11 @@ export const makeHashPool = (threads = Math.max(1, Math.min(4, availableParallel
         })
 
       const running = () => pool.filter((t) => t.alive).length
-      return { pool, hashPool: { hash, start: (data) => submit(data, undefined), threads, running } satisfies HashPool }
+      const close = () => {
+        closed = true
+        return Promise.all(pool.map((t) => t.worker.terminate()))
+      }
+      return { close, hashPool: { hash, start: (data) => submit(data, undefined), threads, running } satisfies HashPool }
     }),
-    ({ pool }) => Effect.promise(() => Promise.all(pool.map((t) => t.worker.terminate()))).pipe(Effect.asVoid)
+    ({ close }) => Effect.promise(close).pipe(Effect.asVoid)
   ).pipe(Effect.map(({ hashPool }) => hashPool))
