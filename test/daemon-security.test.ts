@@ -58,6 +58,9 @@ describe("daemon security", () => {
       // the OpenAPI document is there, and declares the token
       const openapi = (yield* Effect.promise(() => fetch(`${daemon.url}/api/openapi.json`).then((r) => r.json()))) as { components: { securitySchemes: Record<string, { name: string }> } }
       assert.strictEqual(Object.values(openapi.components.securitySchemes)[0]?.name, "x-effect-torrent-token")
+      const docs = yield* Effect.promise(() => fetch(`${daemon.url}/api/docs`))
+      assert.strictEqual(docs.status, 200)
+      assert.include(docs.headers.get("content-type") ?? "", "text/html")
     }))
 
   it.live("without --auth only a loopback Host is served (DNS rebinding)", () =>
