@@ -11,10 +11,11 @@ import * as NodePath from "@effect/platform-node-shared/NodePath"
 import { Context, Effect, Layer, Result } from "effect"
 import * as NetAddress from "effect/net/NetAddress"
 import { FetchHttpClient, HttpRouter, HttpServer } from "effect/http"
-import { HttpApiBuilder, HttpApiScalar } from "effect/http-api"
+import { HttpApiBuilder } from "effect/http-api"
 import { Client, layerNode } from "../client/index.ts"
 import { DaemonApi } from "./api.ts"
 import { SessionHandlers, TokenLayer, TorrentsHandlers } from "./api-handlers.ts"
+import { docsRoute } from "./docs-route.ts"
 import { eventsRoute } from "./events-route.ts"
 import { metricsRoute, sampler } from "./metrics.ts"
 import { checkBind, type Credentials } from "./security.ts"
@@ -78,7 +79,7 @@ export const serveLayer = (options: ServeOptions) => {
           Layer.mergeAll(TorrentsHandlers, SessionHandlers({ version: options.version, peerPort })).pipe(Layer.provide(TokenLayer(token)))
         )
       ),
-      HttpApiScalar.layer(DaemonApi, { path: "/api/docs" }),
+      docsRoute,
       streamRoute(token),
       eventsRoute(token),
       metricsRoute,
