@@ -10,6 +10,7 @@ import { join } from "node:path"
 import { createClient } from "../src/client/index.ts"
 import { startClient } from "./support/engine.ts"
 import { tempDir } from "./support/files.ts"
+import { eventually } from "./support/waiting.ts"
 import { startSeeder } from "./support/seeding.ts"
 import { makeTorrent, type TorrentFixture } from "./support/torrent-fixture.ts"
 
@@ -82,13 +83,8 @@ describe("file streaming", () => {
       assert.isBelow(progress[indexOf(fixture, "movie.mkv")] ?? 0, files["movie.mkv"])
       yield* torrent.setPriorities([1, 2, 1])
       // status goes back to downloading, then to seeding once everything is there
-      yield* Effect.gen(function*() {
-        while (true) {
-          const progress = yield* torrent.fileProgress
-          if (progress.every((bytes, i) => bytes === fixture.metainfo.files[i]?.length)) return
-          yield* Effect.sleep("50 millis")
-        }
-      }).pipe(Effect.timeout("20 seconds"))
+      yield* eventually("every file complete", torrent.fileProgress, (progress) =>
+        progress.every((bytes, i) => bytes === fixture.metainfo.files[i]?.length), 20)
       const bits = yield* torrent.bitfield
       assert.strictEqual(bits.length, Math.ceil(fixture.metainfo.pieceCount / 8))
       assert.isTrue([...bits].every((b, i) => i < bits.length - 1 ? b === 0xff : b !== 0))

@@ -10,6 +10,7 @@ import { readFile } from "node:fs/promises"
 import { join } from "node:path"
 import type { TorrentDetail, TorrentSummary } from "../../src/daemon/model.ts"
 import { liveWith } from "../support/requirements.ts"
+import { eventually } from "../support/waiting.ts"
 import { bittorrentTracker } from "../support/tracker-server.ts"
 import { installed } from "./support/available.ts"
 import { serveProcess, transmissionRemote } from "./support/daemon.ts"
@@ -18,16 +19,8 @@ import { ltCreate, ltPeer } from "./support/peers.ts"
 
 const SHOW = { "show/episode.mkv": 5_000_001, "show/notes.txt": 1234 }
 
-/** Polls `look` every 200 ms until `ok` holds (a condition, not a sleep). */
-const until = <A, E>(what: string, look: Effect.Effect<A, E>, ok: (a: A) => boolean, seconds = 90) =>
-  Effect.gen(function*() {
-    for (let waited = 0; ; waited += 200) {
-      const value = yield* look
-      if (ok(value)) return value
-      if (waited > seconds * 1000) return yield* Effect.die(new Error(`timed out waiting for ${what}: ${String(value).slice(0, 800)}`))
-      yield* Effect.sleep("200 millis")
-    }
-  })
+/** Asks `look` until `ok` holds (support/waiting.ts: a condition with a deadline, not a sleep). */
+const until = <A, E>(what: string, look: Effect.Effect<A, E>, ok: (a: A) => boolean, seconds = 90) => eventually(what, look, ok, seconds)
 
 describe("interop: the daemon", () => {
   liveWith(installed.libtorrent, installed.transmissionRemote)(

@@ -5,6 +5,7 @@
 import { Context, Effect, Exit, Layer, Scope } from "effect"
 import { serveLayer, ServeInfo } from "../../src/daemon/server.ts"
 import type { Credentials } from "../../src/daemon/security.ts"
+import { eventually } from "./waiting.ts"
 
 export interface RunningDaemon {
   readonly url: string
@@ -58,14 +59,6 @@ export const startDaemon = (options: {
     return daemon
   })
 
-/** Polls `check` (an HTTP look) until it holds: a condition, not a fixed sleep. */
+/** Reads over HTTP until `done` holds (support/waiting.ts polls; a deadline turns a hang into a failure). */
 export const until = <A>(what: string, look: () => Promise<A>, done: (a: A) => boolean, seconds = 30) =>
-  Effect.promise(async () => {
-    const deadline = Date.now() + seconds * 1000
-    for (;;) {
-      const value = await look()
-      if (done(value)) return value
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}: ${JSON.stringify(value).slice(0, 500)}`)
-      await new Promise((r) => setTimeout(r, 100))
-    }
-  })
+  eventually(what, Effect.promise(look), done, seconds)
