@@ -60,8 +60,9 @@ describe("interop: the daemon", () => {
         assert.isTrue(ranged.body.equals(original.subarray(1_000_000, 4_000_000)))
 
         // /metrics
-        const metrics = yield* Effect.promise(() => fetch(`${daemon.url}/metrics`).then((r) => r.text()))
-        assert.match(metrics, /^effect_torrent_downloaded_bytes_total\S* [1-9]/m)
+        // sampled once a second: wait for the sample after completion
+        const metrics = yield* until("downloaded bytes in /metrics", Effect.promise(() => fetch(`${daemon.url}/metrics`).then((r) => r.text())), (t) =>
+          /^effect_torrent_downloaded_bytes_total\S* [1-9]/m.test(t) && /^effect_torrent_torrents\{state="seeding"\} 1$/m.test(t), 10)
         assert.match(metrics, /^effect_torrent_torrents\{state="seeding"\} 1$/m)
         assert.match(metrics, /^effect_torrent_piece_verify_seconds_count\S* [1-9]/m)
 
