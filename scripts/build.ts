@@ -67,11 +67,40 @@ const lazyBuiltins: Plugin = {
   }
 }
 
+/**
+ * Effect's API documentation pages (`HttpApiScalar.layer`, which the daemon mounts at
+ * /api/docs; `HttpApiSwagger`) import a bundled copy of their browser script on first use:
+ * 3.2 MB for Scalar, half the package. `effect` is installed next to us anyway (a peer
+ * dependency), so the bundle reads that asset from the installed `effect` instead of
+ * carrying its own copy. The module is a plain string export; its path is found from the
+ * public `effect/http-api/...` module beside it.
+ */
+const EFFECT_DOC_ASSETS = /effect\/dist\/http-api\/internal\/(httpApiScalar|httpApiSwagger)\.js$/
+const effectDocAssets: Plugin = {
+  name: "effect-doc-assets",
+  resolveId: async function(source, importer) {
+    if (importer === undefined || !source.startsWith("./internal/httpApi")) return undefined
+    const resolved = await this.resolve(source, importer, { skipSelf: true })
+    const match = resolved === null ? null : EFFECT_DOC_ASSETS.exec(resolved.id)
+    return match === null ? undefined : `\0effect-doc-asset:${match[1]}`
+  },
+  load: (id) => {
+    if (!id.startsWith("\0effect-doc-asset:")) return undefined
+    const name = id.slice("\0effect-doc-asset:".length)
+    const publicModule = name === "httpApiScalar" ? "effect/http-api/HttpApiScalar" : "effect/http-api/HttpApiSwagger"
+    return [
+      `const asset = await import(new URL("./internal/${name}.js", import.meta.resolve(${JSON.stringify(publicModule)})).href)`,
+      `export const javascript = asset.javascript`,
+      `export const css = asset.css`
+    ].join("\n")
+  }
+}
+
 const output = await build({
   input: { "effect-torrent": join(root, "src", "cli", "bin.ts") },
   platform: "node",
   logLevel: "warn",
-  plugins: [lazyBuiltins],
+  plugins: [lazyBuiltins, effectDocAssets],
   output: {
     dir: cliDir,
     format: "esm",

@@ -8,7 +8,7 @@
  * makes a second run faster. Everything else lives in one temp dir, removed at the end.
  */
 import { Effect } from "effect"
-import { execFileSync, spawnSync } from "node:child_process"
+import { execFileSync, spawn, spawnSync } from "node:child_process"
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -89,6 +89,32 @@ describe("the packed tarball, installed into an empty project", () => {
     const expected = Effect.runSync(parseMetainfo(new Uint8Array(readFileSync(FIXTURE))))
     expect(JSON.parse(out)).toEqual(JSON.parse(JSON.stringify(torrentJson(expected))))
   })
+
+  it("serves the daemon's API docs, whose script comes from the installed effect", async () => {
+    const state = mkdtempSync(join(dir, "state-"))
+    const child = spawn(join(app, "node_modules", ".bin", "effect-torrent"), ["serve", "--http", "127.0.0.1:0", "--state", state, "--port", "0", "--no-dht"], {
+      cwd: app,
+      env: cleanEnv(),
+      stdio: ["ignore", "pipe", "pipe"]
+    })
+    try {
+      const base = await new Promise<string>((resolve, reject) => {
+        let out = ""
+        child.stdout.on("data", (chunk: Buffer) => {
+          out += chunk.toString()
+          const match = /serving (http:\/\/\S+?)\/? /.exec(out)
+          if (match?.[1] !== undefined) resolve(match[1])
+        })
+        child.once("exit", (code) => reject(new Error(`serve exited with ${code}: ${out}`)))
+      })
+      const response = await fetch(`${base}/api/docs`)
+      expect(response.status).toBe(200)
+      expect(await response.text()).toContain("createApiReference")
+    } finally {
+      child.kill("SIGTERM")
+      await new Promise((resolve) => child.once("exit", resolve))
+    }
+  }, 60_000)
 
   it("imports both entry points from plain JavaScript, and the client runs", () => {
     const script = join(app, "use.mjs")
