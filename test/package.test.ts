@@ -90,6 +90,21 @@ describe("the packed tarball, installed into an empty project", () => {
     expect(JSON.parse(out)).toEqual(JSON.parse(JSON.stringify(torrentJson(expected))))
   })
 
+  it("runs through npx, and its bash completion script completes subcommands and flags", () => {
+    expect(run("npx", ["--no-install", "effect-torrent", "--version"], app).trim()).toMatch(/^effect-torrent v\d+\.\d+\.\d+/)
+    const script = join(dir, "completions.bash")
+    writeFileSync(script, run(join(app, "node_modules", ".bin", "effect-torrent"), ["--completions", "bash"], app))
+    const complete = (...words: ReadonlyArray<string>) =>
+      run("bash", ["-c", [
+        `source ${JSON.stringify(script)}`,
+        `COMP_WORDS=(${words.map((w) => JSON.stringify(w)).join(" ")}); COMP_CWORD=${words.length - 1}`,
+        `COMP_LINE=${JSON.stringify(words.join(" "))}; COMP_POINT=\${#COMP_LINE}`,
+        `_effect_torrent; echo "\${COMPREPLY[*]}"`
+      ].join("\n")], app).trim().split(" ")
+    expect(complete("effect-torrent", "d")).toEqual(["download"])
+    expect(complete("effect-torrent", "download", "--seq")).toEqual(["--sequential"])
+  })
+
   it("serves the daemon's API docs, whose script comes from the installed effect", async () => {
     const state = mkdtempSync(join(dir, "state-"))
     const child = spawn(join(app, "node_modules", ".bin", "effect-torrent"), ["serve", "--http", "127.0.0.1:0", "--state", state, "--port", "0", "--no-dht"], {
