@@ -11,7 +11,7 @@ import { Client, layerNode } from "../src/client/index.ts"
 import { createTorrent } from "../src/metainfo/create.ts"
 import { formatMagnet } from "../src/metainfo/index.ts"
 import { pexDelta } from "../src/torrent/pex.ts"
-import { decodeUtMetadata, decodeUtPex, encodeUtMetadata, encodeUtPex } from "../src/wire/index.ts"
+import { decodeUtMetadata, decodeUtPex, encodeUtMetadata, encodeUtPex, PEX_UTP } from "../src/wire/index.ts"
 import { sameFile, tempDir, writePayload } from "./support/files.ts"
 import { webTorrentClient } from "./support/webtorrent.ts"
 
@@ -36,8 +36,11 @@ describe("ut_metadata and ut_pex codecs", () => {
     }))
   })
 
-  it("ut_pex: IPv4 peers round-trip; IPv6 peers go in added6/dropped6, after the IPv4 ones", () => {
-    const m = { added: [{ host: "10.1.2.3", port: 6881 }, { host: "127.0.0.1", port: 51413 }], dropped: [{ host: "1.2.3.4", port: 1 }] }
+  it("ut_pex: IPv4 peers round-trip, with their flags (0x04: supports uTP); IPv6 peers go in added6/dropped6, after the IPv4 ones", () => {
+    const m = {
+      added: [{ host: "10.1.2.3", port: 6881, flags: PEX_UTP }, { host: "127.0.0.1", port: 51413 }, { host: "10.9.9.9", port: 7, flags: 0x12 }],
+      dropped: [{ host: "1.2.3.4", port: 1 }]
+    }
     assert.deepStrictEqual(decodeUtPex(encodeUtPex(m)), Result.succeed(m))
     const v6 = { added: [{ host: "2001:db8::1", port: 2 }, { host: "10.1.2.3", port: 3 }], dropped: [{ host: "::1", port: 4 }] }
     assert.deepStrictEqual(

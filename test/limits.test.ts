@@ -85,7 +85,9 @@ describe("connection limits", () => {
       const fixture = yield* makeTorrent(source, "half", { "a.bin": 100_000 }, PIECE)
       const silent = yield* Effect.forEach([1, 2, 3, 4, 5, 6, 7, 8], () => silentListener)
       const accepted = () => silent.reduce((n, s) => n + s.accepted(), 0)
-      const client = yield* startClient(out, { maxHalfOpen: 3, handshakeTimeoutMillis: 60_000, connectTimeoutMillis: 60_000 })
+      // The silent listeners speak TCP only, and the clock is virtual: no uTP attempt first
+      // (its 1 s fallback would wait for the test to move the clock).
+      const client = yield* startClient(out, { maxHalfOpen: 3, handshakeTimeoutMillis: 60_000, connectTimeoutMillis: 60_000, transports: ["tcp"] })
       const torrent = yield* client.add(fixture.torrent)
       yield* torrent.addPeers(silent.map((s) => ({ host: "127.0.0.1", port: s.port })))
       yield* TestClock.adjust("1 second")
@@ -112,7 +114,8 @@ describe("connection limits", () => {
       const b = yield* makeTorrent(source, "tb", { "b.bin": 300_000 }, PIECE)
       const silentA = yield* Effect.forEach([1, 2, 3], () => scriptedPeer({ infoHash: a.infoHash, data: a.data, pieceLength: PIECE, choke: true }))
       const silentB = yield* Effect.forEach([1, 2, 3], () => scriptedPeer({ infoHash: b.infoHash, data: b.data, pieceLength: PIECE, choke: true }))
-      const client = yield* startClient(out, { maxPeers: 4, maxPeersPerTorrent: 3 })
+      // scripted peers speak TCP only (see above)
+      const client = yield* startClient(out, { maxPeers: 4, maxPeersPerTorrent: 3, transports: ["tcp"] })
       const ta = yield* client.add(a.torrent)
       const tb = yield* client.add(b.torrent)
       yield* ta.addPeers(silentA.map((p) => p.address))

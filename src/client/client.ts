@@ -22,11 +22,10 @@ import { fetchMetadata, type MetadataProgress } from "../magnet/index.ts"
 import { parseMagnet, parseMetainfo } from "../metainfo/index.ts"
 import { type Address, Network } from "../net/index.ts"
 import { makePeerId } from "../wire/index.ts"
-import { tcpDialer } from "../peer/index.ts"
 import { makeConnectionBudget, openTorrent, type PeerSource, type Torrent } from "../torrent/index.ts"
 import { type ClientConfig, resolveConfig } from "./config.ts"
 import { ClientError } from "./errors.ts"
-import { listenForPeers } from "./listener.ts"
+import { startTransports } from "./transports.ts"
 import { deleteTorrentData, Storage } from "../storage/index.ts"
 import { type AdjustableThrottle, both, makeAdjustableThrottle, makeLimiter } from "../ratelimit/index.ts"
 import { Dht, dhtPeerSource } from "../dht/index.ts"
@@ -146,7 +145,6 @@ export const makeClient = (config: ClientConfig, extraPeerSources: ReadonlyArray
     // stops accepting connections, then closes the torrents: their sessions, announces and files.
     const torrentsScope = yield* Scope.fork(yield* Effect.scope, "sequential")
     const peerId = yield* makePeerId(resolved.peerIdPrefix)
-    const dial = yield* tcpDialer(`${resolved.connectTimeoutMillis} millis`)
     const budget = makeConnectionBudget(resolved.maxPeers, resolved.maxHalfOpen)
     const limiter = yield* makeLimiter
     const globalLimits = {
@@ -161,11 +159,7 @@ export const makeClient = (config: ClientConfig, extraPeerSources: ReadonlyArray
     }
     const torrents = new Map<string, Entry>()
 
-    const port = resolved.port === null
-      ? null
-      : yield* listenForPeers({ host: resolved.host, port: resolved.port }, (infoHash) => torrents.get(infoHash)?.torrent).pipe(
-        Effect.mapError((e) => new ClientError({ reason: "Listen", detail: e.message }))
-      )
+    const { port, dial, memory: transportMemory } = yield* startTransports(resolved, (infoHash) => torrents.get(infoHash)?.torrent)
 
     /** A magnet link: parse it, then fetch the info dict from the peers our sources find. */
     const fromMagnet = (uri: string, options: AddOptions) =>
@@ -223,6 +217,7 @@ export const makeClient = (config: ClientConfig, extraPeerSources: ReadonlyArray
         peerSources,
         initialPeers,
         maxStrikes: resolved.maxStrikes,
+        transportMemory,
         ...(options.onCheckProgress === undefined ? {} : { onCheckProgress: options.onCheckProgress }),
         uploadThrottle: both(globalLimits.upload, limits.upload),
         downloadThrottle: both(globalLimits.download, limits.download),

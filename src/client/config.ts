@@ -1,4 +1,4 @@
-import type { SessionOptions } from "../peer/index.ts"
+import type { SessionOptions, Transport } from "../peer/index.ts"
 import { DEFAULT_SESSION_OPTIONS } from "../peer/index.ts"
 import { PEER_ID_PREFIX } from "../version.ts"
 
@@ -44,6 +44,17 @@ export interface ClientConfig {
    * `stateFile` where the routing table persists between runs.
    */
   readonly dht?: DhtOptions | undefined
+  /**
+   * The transports we speak, in the order outgoing connections try them; incoming
+   * connections are accepted on each (uTP on the UDP port of the same number as the TCP
+   * one). Default `["utp", "tcp"]`, as libtorrent, uTorrent and Transmission do.
+   */
+  readonly transports?: ReadonlyArray<Transport>
+  /**
+   * How long the first transport has before the next one is tried beside it (a peer
+   * that does not answer uTP costs this once; the client remembers what worked). Default 1000.
+   */
+  readonly transportFallbackMillis?: number
   /** Bytes per second across all torrents; absent = unlimited. */
   readonly uploadLimit?: number
   readonly downloadLimit?: number
@@ -70,6 +81,8 @@ export interface ResolvedConfig {
   readonly trackers: boolean
   readonly uploadLimit: number | null
   readonly downloadLimit: number | null
+  readonly transports: ReadonlyArray<Transport>
+  readonly transportFallbackMillis: number
 }
 
 export const resolveConfig = (config: ClientConfig): ResolvedConfig => ({
@@ -87,5 +100,10 @@ export const resolveConfig = (config: ClientConfig): ResolvedConfig => ({
   session: { ...DEFAULT_SESSION_OPTIONS, ...config.session },
   trackers: config.trackers ?? true,
   uploadLimit: config.uploadLimit ?? null,
-  downloadLimit: config.downloadLimit ?? null
+  downloadLimit: config.downloadLimit ?? null,
+  // each transport once, in the order given; none at all makes no sense: fall back to the default
+  transports: config.transports === undefined || config.transports.length === 0
+    ? ["utp", "tcp"]
+    : [...new Set(config.transports)],
+  transportFallbackMillis: config.transportFallbackMillis ?? 1000
 })

@@ -3,8 +3,9 @@ import { FetchHttpClient } from "effect/http"
 import { Effect, Layer } from "effect"
 import { NodeNetwork } from "../net/index.ts"
 import { FileStorage, PieceHasher } from "../storage/index.ts"
-import { Dht, make as makeDht } from "../dht/index.ts"
+import { Dht, type DhtConfig, make as makeDht } from "../dht/index.ts"
 import { Tracker } from "../tracker/index.ts"
+import { makeUdpPort, UdpPort } from "../utp/index.ts"
 import { Client } from "./client.ts"
 import type { ClientConfig } from "./config.ts"
 import { ClientError } from "./errors.ts"
@@ -14,12 +15,20 @@ import { ClientError } from "./errors.ts"
  * pieces hashed in worker threads, trackers over HTTP and UDP (unless `trackers: false`), the
  * DHT when `config.dht` is given. Everything it needs is provided.
  *
+ * One UDP socket per listening port: uTP, the DHT (unless given a port of its own) and UDP
+ * tracker replies share the socket bound to the TCP port's number (`UdpPort`).
+ *
  * Fails with `ClientError` "Listen" when the peer port or the DHT's UDP port cannot be bound.
  */
 export const layerNode = (config: ClientConfig = {}): Layer.Layer<Client, ClientError> => {
-  // UDP trackers are asked from the interface peers reach us on.
-  const udpBind = { host: config.host ?? "0.0.0.0", port: 0 }
-  const tracker = Tracker.layer({ udpBind }).pipe(Layer.provide(Layer.mergeAll(NodeNetwork.layer, FetchHttpClient.layer)))
+  const host = config.host ?? "0.0.0.0"
+  const port = config.port === undefined ? 6881 : config.port
+  const useUtp = config.transports === undefined || config.transports.length === 0 || config.transports.includes("utp")
+  const dhtOptions = config.dht
+  const dhtShares = dhtOptions !== undefined && port !== null && (dhtOptions.port === undefined || dhtOptions.port === port)
+  const shared = useUtp || dhtShares
+  const listenError = (what: string) => (e: { readonly message: string }) => new ClientError({ reason: "Listen", detail: `${what}${e.message}` })
+
   const storage = config.hashThreads === 0
     ? FileStorage.layer.pipe(Layer.provide(NodeFileSystem.layer))
     : FileStorage.layerWithHasher.pipe(Layer.provide(Layer.mergeAll(
@@ -27,23 +36,46 @@ export const layerNode = (config: ClientConfig = {}): Layer.Layer<Client, Client
       NodeFileSystem.layer
     )))
   const base = Layer.mergeAll(NodeNetwork.layer, storage, NodeFileSystem.layer)
+  const udpPort = Layer.effect(
+    UdpPort,
+    makeUdpPort({ host, port: port ?? 0 }, { listen: port !== null && useUtp }).pipe(Effect.mapError(listenError("")))
+  ).pipe(Layer.provide(NodeNetwork.layer))
+  const dhtConfig = (extra: Partial<DhtConfig>): DhtConfig => ({
+    bind: { host, port: dhtOptions?.port ?? port ?? 0 },
+    ...(dhtOptions?.bootstrap === undefined ? {} : { bootstrap: dhtOptions.bootstrap }),
+    ...(dhtOptions?.stateFile === undefined ? {} : { stateFile: dhtOptions.stateFile }),
+    ...extra
+  })
+  const dhtOn = (extra: Partial<DhtConfig>) =>
+    Layer.effect(Dht, makeDht(dhtConfig(extra)).pipe(Effect.mapError(listenError("DHT: "))))
+      .pipe(Layer.provide(Layer.mergeAll(NodeNetwork.layer, NodeFileSystem.layer)))
+  const trackerOn = (udp: Parameters<typeof Tracker.layer>[0]) =>
+    Tracker.layer(udp).pipe(Layer.provide(Layer.mergeAll(NodeNetwork.layer, FetchHttpClient.layer)))
+
   // Each branch names what it turns on, so Client.layer's requirements are exactly what is provided.
   const off = { ...config, trackers: false, dht: undefined } as const
-  const dhtOptions = config.dht
+  if (!shared) {
+    // UDP trackers are asked from the interface peers reach us on
+    const tracker = trackerOn({ udpBind: { host, port: 0 } })
+    if (dhtOptions === undefined) {
+      return config.trackers === false
+        ? Client.layer(off).pipe(Layer.provide(base))
+        : Client.layer({ ...off, trackers: true }).pipe(Layer.provide(Layer.mergeAll(base, tracker)))
+    }
+    const dht = dhtOn({})
+    return config.trackers === false
+      ? Client.layer({ ...off, dht: dhtOptions }).pipe(Layer.provide(Layer.mergeAll(base, dht)))
+      : Client.layer({ ...off, trackers: true, dht: dhtOptions }).pipe(Layer.provide(Layer.mergeAll(base, tracker, dht)))
+  }
+  const tracker = Layer.unwrap(UdpPort.useSync((p) => trackerOn({ udpSocket: p.tracker })))
+  const withPort = <A, E, R>(services: Layer.Layer<A, E, R>) => services.pipe(Layer.provideMerge(udpPort))
   if (dhtOptions === undefined) {
     return config.trackers === false
-      ? Client.layer(off).pipe(Layer.provide(base))
-      : Client.layer({ ...off, trackers: true }).pipe(Layer.provide(Layer.mergeAll(base, tracker)))
+      ? Client.layer(off).pipe(Layer.provide(withPort(base)))
+      : Client.layer({ ...off, trackers: true }).pipe(Layer.provide(withPort(Layer.mergeAll(base, tracker))))
   }
-  const dht = Layer.effect(
-    Dht,
-    makeDht({
-      bind: { host: config.host ?? "0.0.0.0", port: dhtOptions.port ?? (typeof config.port === "number" ? config.port : 0) },
-      ...(dhtOptions.bootstrap === undefined ? {} : { bootstrap: dhtOptions.bootstrap }),
-      ...(dhtOptions.stateFile === undefined ? {} : { stateFile: dhtOptions.stateFile })
-    }).pipe(Effect.mapError((e) => new ClientError({ reason: "Listen", detail: `DHT: ${e.message}` })))
-  ).pipe(Layer.provide(Layer.mergeAll(NodeNetwork.layer, NodeFileSystem.layer)))
+  const dht = Layer.unwrap(UdpPort.useSync((p) => dhtOn(dhtShares ? { socket: p.krpc } : {})))
   return config.trackers === false
-    ? Client.layer({ ...off, dht: dhtOptions }).pipe(Layer.provide(Layer.mergeAll(base, dht)))
-    : Client.layer({ ...off, trackers: true, dht: dhtOptions }).pipe(Layer.provide(Layer.mergeAll(base, tracker, dht)))
+    ? Client.layer({ ...off, dht: dhtOptions }).pipe(Layer.provide(withPort(Layer.mergeAll(base, dht))))
+    : Client.layer({ ...off, trackers: true, dht: dhtOptions }).pipe(Layer.provide(withPort(Layer.mergeAll(base, tracker, dht))))
 }

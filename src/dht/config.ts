@@ -1,4 +1,4 @@
-import type { Address } from "../net/index.ts"
+import type { Address, UdpSocket } from "../net/index.ts"
 import type { RateLimit } from "./rate-limit.ts"
 
 /** The well-known public DHT routers. Tests must never use these: they pass explicit 127.0.0.1 nodes. */
@@ -10,8 +10,13 @@ export const DEFAULT_BOOTSTRAP: ReadonlyArray<string> = [
 ]
 
 export interface DhtConfig {
-  /** UDP address to bind; port 0 picks a free port. */
+  /** UDP address to bind; port 0 picks a free port. Ignored when `socket` is given. */
   readonly bind: Address
+  /**
+   * A socket to use instead of binding one: the client's shared UDP port (utp/port.ts),
+   * whose KRPC datagrams it receives. Its owner closes it.
+   */
+  readonly socket?: UdpSocket
   /** `host:port` strings or addresses; default `DEFAULT_BOOTSTRAP`. */
   readonly bootstrap?: ReadonlyArray<string | Address>
   /** Our node id; default: the one in `stateFile`, else random (Effect's Random). */

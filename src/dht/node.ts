@@ -69,7 +69,7 @@ export const make = Effect.fn("Dht.make")(function*(
   const fs = yield* FileSystem.FileSystem
   const saved = config.stateFile === undefined ? undefined : yield* loadState(fs, config.stateFile)
   const ownId = config.nodeId ?? saved?.id ?? (yield* randomId)
-  const socket = yield* network.udp(config.bind)
+  const socket = config.socket ?? (yield* network.udp(config.bind))
   const bootstrapAddresses: ReadonlyArray<Address> = (config.bootstrap ?? DEFAULT_BOOTSTRAP).flatMap((b) => {
     const a = typeof b === "string" ? parseAddress(b) : b
     return a === undefined ? [] : [a]

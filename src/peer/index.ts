@@ -10,3 +10,12 @@ export { makeRateMeter, type RateMeter } from "./rate.ts"
 export { DEFAULT_SESSION_OPTIONS, type SessionOptions } from "./options.ts"
 export { runSession } from "./session.ts"
 export { type PeerDialer, tcpDialer } from "./dialer.ts"
+export {
+  makeTransportMemory,
+  orderFor,
+  type Transport,
+  transportDialer,
+  type TransportDialerOptions,
+  type TransportMemory,
+  TRANSPORTS
+} from "./transport.ts"

@@ -116,7 +116,8 @@ export interface TorrentLink {
   /** An incoming peer told us where it listens (BEP 10 `p`). */
   readonly learnedListenAddress: (key: string, address: { readonly host: string; readonly port: number }) => void
   /** Addresses learnt from a peer (PEX). */
-  readonly addPeers: (addresses: ReadonlyArray<{ readonly host: string; readonly port: number }>, source: string) => Effect.Effect<void>
+  /** Addresses a peer told us about (PEX); `flags` are BEP 11's (0x04: speaks uTP). */
+  readonly addPeers: (addresses: ReadonlyArray<{ readonly host: string; readonly port: number; readonly flags?: number }>, source: string) => Effect.Effect<void>
   /** Whether we are currently allowed to unchoke this peer on connect (before the first rechoke). */
   readonly initialUnchoke: (key: string) => boolean
   /** Storage failed (disk full, permissions): the torrent stops with this error. */

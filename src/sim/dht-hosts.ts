@@ -10,10 +10,11 @@ import { Context, Effect, FileSystem, Layer, type Scope, Stream } from "effect"
 import { sha1 } from "../bytes.ts"
 import { Client, type ClientConfig, type ClientService } from "../client/index.ts"
 import { Dht, type DhtConfig, make as makeDht } from "../dht/index.ts"
-import { Network } from "../net/index.ts"
+import { Network, type UdpSocket } from "../net/index.ts"
 import { Storage } from "../storage/index.ts"
 import type { Torrent, TorrentEvent } from "../torrent/index.ts"
-import { PEER_PORT } from "./hosts.ts"
+import { makeUdpPort, UdpPort } from "../utp/index.ts"
+import { PEER_PORT, SIM_TRANSPORTS } from "./hosts.ts"
 import { networkOf } from "./network.ts"
 import type { HostOptions, World } from "./world.ts"
 
@@ -33,7 +34,9 @@ export interface SimDhtNodeOptions {
   readonly nodeId?: Uint8Array
   readonly link?: HostOptions
   /** Everything else of the node's configuration (timeouts, rate limits...). */
-  readonly config?: Omit<DhtConfig, "bind" | "bootstrap" | "nodeId" | "stateFile">
+  readonly config?: Omit<DhtConfig, "bind" | "bootstrap" | "nodeId" | "stateFile" | "socket">
+  /** The host's shared UDP port to run on, instead of binding `DHT_PORT` itself. */
+  readonly socket?: UdpSocket
 }
 
 /** Starts a DHT node on a simulated host; it stops when the current scope closes. */
@@ -41,6 +44,7 @@ export const startDhtNode = (world: World, options: SimDhtNodeOptions): Effect.E
   makeDht({
     ...options.config,
     bind: { host: options.address, port: DHT_PORT },
+    ...(options.socket === undefined ? {} : { socket: options.socket }),
     bootstrap: options.bootstrap,
     ...(options.nodeId === undefined ? {} : { nodeId: options.nodeId })
   }).pipe(
@@ -66,10 +70,23 @@ export interface SimClient {
 /** Our client (no tracker, optionally a DHT node) on a simulated host, for the current scope. */
 export const startSimClient = (world: World, options: SimClientOptions): Effect.Effect<SimClient, never, Scope.Scope> =>
   Effect.gen(function*() {
-    const network = Layer.succeed(Network, networkOf(world, options.address, options.link))
-    const dht = options.dht === undefined ? undefined : yield* startDhtNode(world, { ...options.dht, address: options.address })
-    const base = Layer.mergeAll(network, Layer.succeed(Storage, options.storage), Layer.succeed(FileSystem.FileSystem, noFiles))
-    const config = { downloadDirectory: "/sim", ...options.client, host: options.address, port: PEER_PORT, trackers: false, dht: undefined } as const
+    const hostNetwork = networkOf(world, options.address, options.link)
+    const network = Layer.succeed(Network, hostNetwork)
+    const transports = options.client?.transports ?? SIM_TRANSPORTS
+    // uTP and the DHT share the peer port's UDP socket, as on a real machine
+    const port = transports.includes("utp")
+      ? yield* makeUdpPort({ host: options.address, port: PEER_PORT }).pipe(Effect.provideService(Network, hostNetwork), Effect.orDie)
+      : undefined
+    const dht = options.dht === undefined
+      ? undefined
+      : yield* startDhtNode(world, { ...options.dht, address: options.address, ...(port === undefined ? {} : { socket: port.krpc }) })
+    const base = Layer.mergeAll(
+      network,
+      Layer.succeed(Storage, options.storage),
+      Layer.succeed(FileSystem.FileSystem, noFiles),
+      port === undefined ? Layer.empty : Layer.succeed(UdpPort, port)
+    )
+    const config = { downloadDirectory: "/sim", ...options.client, transports, host: options.address, port: PEER_PORT, trackers: false, dht: undefined } as const
     const layer = dht === undefined
       ? Client.layer(config).pipe(Layer.provide(base))
       : Client.layer({ ...config, dht: {} }).pipe(Layer.provide(Layer.mergeAll(base, Layer.succeed(Dht, dht))))

@@ -20,6 +20,13 @@ import type { HostOptions, World } from "./world.ts"
 export type Role = "seed" | "leecher" | "corrupt" | "silent" | "tracker"
 
 export const PEER_PORT = 6881
+
+/**
+ * Simulated clients speak TCP unless their configuration says otherwise: a simulated TCP
+ * write is one event whatever its size, a uTP stream one per 1380-byte packet and ack.
+ * Scenarios that want uTP ask for it (`client: { transports: ["utp", "tcp"] }`).
+ */
+export const SIM_TRANSPORTS: ReadonlyArray<"utp" | "tcp"> = ["tcp"]
 export const TRACKER_PORT = 6969
 
 /** There is no HTTP in the simulation: every request fails like an unreachable host. */
@@ -88,7 +95,7 @@ export const makeHost = (
         const tracker = Tracker.layer({ udpBind: { host: spec.address, port: 0 } }).pipe(
           Layer.provide(Layer.mergeAll(networkLayer, noHttp))
         )
-        const config = { host: spec.address, port: PEER_PORT, downloadDirectory: "/sim", ...spec.client, trackers: false, dht: undefined } as const
+        const config = { host: spec.address, port: PEER_PORT, downloadDirectory: "/sim", transports: SIM_TRANSPORTS, ...spec.client, trackers: false, dht: undefined } as const
         const clientLayer = trackerUrl === null
           ? Client.layer(config).pipe(Layer.provide(base))
           : Client.layer({ ...config, trackers: true }).pipe(Layer.provide(Layer.mergeAll(base, tracker)))

@@ -55,7 +55,10 @@ export interface ScenarioSpec {
   readonly links?: Readonly<Record<string, HostOptions>>
   /** Run a UDP tracker (default true); `intervalSeconds` is its announce interval. */
   readonly tracker?: boolean | { readonly intervalSeconds?: number }
-  /** Client configuration for every client (host and port are the simulation's). */
+  /**
+   * Client configuration for every client (host and port are the simulation's). Clients
+   * speak TCP only unless `transports` says otherwise (see `SIM_TRANSPORTS`).
+   */
   readonly client?: Omit<ClientConfig, "host" | "port">
   /**
    * "shared" (default): verified pieces are recorded, reads come from one shared copy of

@@ -1,6 +1,6 @@
 import type { Effect, Scope } from "effect"
 import type { Address } from "../net/index.ts"
-import type { PeerDialer, SessionOptions } from "../peer/index.ts"
+import type { PeerDialer, SessionOptions, TransportMemory } from "../peer/index.ts"
 import type { Throttle } from "../ratelimit/index.ts"
 
 /** Counters shared by every torrent of a client, for the global connection limits. */
@@ -64,4 +64,6 @@ export interface TorrentConfig {
   readonly startPaused?: boolean
   /** Hash failures tolerated from a peer that shared a bad piece with others, before a ban. */
   readonly maxStrikes: number
+  /** Which transport worked with which peer (client-wide): PEX reads and feeds it (flag 0x04). */
+  readonly transportMemory?: TransportMemory
 }

@@ -1,12 +1,13 @@
 /**
  * Peer exchange (BEP 11): about once a minute, tell each peer that speaks ut_pex which
  * peers joined and left since we last told it, at most 50 of each per message. Only
- * peers whose listening address we know are shared. Disabled for private torrents.
+ * peers whose listening address we know are shared, flagged 0x04 when they speak uTP.
+ * Disabled for private torrents.
  */
 import { Effect } from "effect"
 import { type Address, formatAddress } from "../net/index.ts"
 import type { PeerLink } from "../peer/index.ts"
-import { encodeUtPex } from "../wire/index.ts"
+import { encodeUtPex, PEX_UTP, type PexPeer } from "../wire/index.ts"
 
 const PEX_INTERVAL = "60 seconds"
 const PEX_MAX_PER_MESSAGE = 50
@@ -14,10 +15,10 @@ const PEX_MAX_PER_MESSAGE = 50
 /** What to tell one peer: its view so far (`sent`) against the swarm now. Pure. */
 export const pexDelta = (
   sent: ReadonlyMap<string, Address>,
-  current: ReadonlyMap<string, Address>,
+  current: ReadonlyMap<string, PexPeer>,
   self: string
-): { readonly added: Array<Address>; readonly dropped: Array<Address> } => {
-  const added: Array<Address> = []
+): { readonly added: Array<PexPeer>; readonly dropped: Array<Address> } => {
+  const added: Array<PexPeer> = []
   const dropped: Array<Address> = []
   for (const [key, address] of current) {
     if (key !== self && !sent.has(key) && added.length < PEX_MAX_PER_MESSAGE) added.push(address)
@@ -28,14 +29,16 @@ export const pexDelta = (
   return { added, dropped }
 }
 
-export const runPex = (links: ReadonlyMap<string, PeerLink>) =>
+/** `speaksUtp`: whether to flag an address 0x04 ("supports uTP") in what we tell others. */
+export const runPex = (links: ReadonlyMap<string, PeerLink>, speaksUtp: (address: Address) => boolean) =>
   Effect.gen(function*() {
     const told = new Map<string, Map<string, Address>>()
     while (true) {
       yield* Effect.sleep(PEX_INTERVAL)
-      const current = new Map<string, Address>()
+      const current = new Map<string, PexPeer>()
       for (const l of links.values()) {
-        if (l.stats.listenAddress !== null) current.set(formatAddress(l.stats.listenAddress), l.stats.listenAddress)
+        const a = l.stats.listenAddress
+        if (a !== null) current.set(formatAddress(a), speaksUtp(a) ? { ...a, flags: PEX_UTP } : a)
       }
       for (const key of told.keys()) if (!links.has(key)) told.delete(key)
       for (const [key, link] of links) {

@@ -13,7 +13,7 @@ import type { Metainfo } from "../metainfo/model.ts"
 import { makeRateMeter, type PeerLink, type PeerStats, type TorrentLink } from "../peer/index.ts"
 import { makePicker } from "../scheduler/picker.ts"
 import { Storage, type StorageErrorReason, type TorrentStorage } from "../storage/index.ts"
-import { type Framer, type HandshakeHeader, makeReserved } from "../wire/index.ts"
+import { type Framer, type HandshakeHeader, makeReserved, PEX_UTP } from "../wire/index.ts"
 import { runChoker } from "../choker/index.ts"
 import type { SwarmHooks, TorrentConfig } from "./config.ts"
 import { TorrentError, type TorrentErrorReason } from "./errors.ts"
@@ -221,8 +221,9 @@ export const openTorrent = Effect.fn("Torrent.open")(function*(meta: Metainfo, c
       })
     })
 
-  const addPeers = (addresses: ReadonlyArray<{ readonly host: string; readonly port: number }>, source = "manual") =>
+  const addPeers = (addresses: ReadonlyArray<{ readonly host: string; readonly port: number; readonly flags?: number }>, source = "manual") =>
     Effect.gen(function*() {
+      for (const a of addresses) if (((a.flags ?? 0) & PEX_UTP) !== 0) config.transportMemory?.hintUtp(a)
       const added = book.add(addresses, source, now())
       if (added > 0) yield* publish({ _tag: "PeersDiscovered", source, count: added })
     })
@@ -347,7 +348,7 @@ export const openTorrent = Effect.fn("Torrent.open")(function*(meta: Metainfo, c
         for (const l of links.values()) l.setChoked(!result.unchoke.has(l.stats.key))
       })
     }, { config: { slots: config.uploadSlots } }))
-    if (!meta.private) yield* Effect.forkScoped(runPex(links))
+    if (!meta.private) yield* Effect.forkScoped(runPex(links, (a) => config.transportMemory?.speaksUtp(a) ?? false))
     yield* Effect.forkScoped(Effect.forever(Effect.sleep("1 second").pipe(Effect.andThen(Effect.sync(() => {
       for (const l of links.values()) l.tick()
     })))))

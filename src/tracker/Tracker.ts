@@ -1,6 +1,6 @@
 import { Context, Duration, Effect, Layer, Random } from "effect"
 import type { HttpClient } from "effect/http"
-import type { Address, Network } from "../net/index.ts"
+import type { Address, Network, UdpSocket } from "../net/index.ts"
 import { makeHttpTracker } from "./http.ts"
 import type { AnnounceRequest, AnnounceResponse, ScrapeEntry, TrackerError } from "./types.ts"
 import { TrackerRequestError } from "./types.ts"
@@ -9,6 +9,8 @@ import { makeUdpTracker } from "./udp.ts"
 export interface TrackerConfig {
   /** Local address of the UDP socket used for UDP trackers. Default 0.0.0.0:0. */
   readonly udpBind?: Address
+  /** A UDP socket to use instead of binding `udpBind`: the client's shared port (utp/port.ts). */
+  readonly udpSocket?: UdpSocket
   /** Highest n of the BEP 15 retransmit schedule 15·2^n s. Default 8. */
   readonly udpMaxRetransmit?: number
   /** Whole-request timeout for HTTP trackers. Default 30 s. */
@@ -51,7 +53,8 @@ const make = (config: TrackerConfig) =>
     })
     const udp = yield* makeUdpTracker({
       bind: config.udpBind ?? { host: "0.0.0.0", port: 0 },
-      maxRetransmit: config.udpMaxRetransmit ?? 8
+      maxRetransmit: config.udpMaxRetransmit ?? 8,
+      ...(config.udpSocket === undefined ? {} : { socket: config.udpSocket })
     })
     // BEP 15 key: constant for this client unless the request brings its own.
     const defaultKey = yield* Random.nextIntBetween(0, 0xffffffff)

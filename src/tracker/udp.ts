@@ -15,6 +15,11 @@ export interface UdpTrackerConfig {
   readonly bind: Address
   /** Highest n in the 15·2^n s retransmit schedule (BEP 15: 8, i.e. 9 sends over ~2 hours). */
   readonly maxRetransmit: number
+  /**
+   * A socket to use instead of binding `bind` (the client's shared UDP port, whose
+   * non-uTP, non-KRPC datagrams it receives). Its owner closes it.
+   */
+  readonly socket?: UdpSocket
 }
 
 /** BEP 15: a connection id may be used until one minute after it was received. */
@@ -48,10 +53,10 @@ export const makeUdpTracker = Effect.fnUntraced(function*(config: UdpTrackerConf
     if (socket !== undefined) return Effect.succeed(socket)
     return Effect.gen(function*() {
       const socketScope = yield* Scope.fork(layerScope)
-      const s = yield* network.udp(config.bind).pipe(
+      const s = config.socket ?? (yield* network.udp(config.bind).pipe(
         Scope.provide(socketScope),
         Effect.mapError((e) => new TrackerUnreachable({ url: `udp://${formatAddress(config.bind)}`, detail: e.message }))
-      )
+      ))
       socket = s
       // Dispatcher: replies go to whoever waits for their transaction id; the rest is dropped.
       yield* Effect.gen(function*() {
