@@ -7,6 +7,11 @@ export interface BenchOptions {
   readonly profile: boolean
   /** Append the results to bench/RESULTS.md. */
   readonly record: boolean
+  /**
+   * What the seeder and the libtorrent leecher speak: "tcp" (uTP off) or "utp" (TCP off).
+   * Our leecher keeps its defaults either way (uTP first, then TCP).
+   */
+  readonly transport: "tcp" | "utp"
 }
 
 const units: Record<string, number> = { "": 1, b: 1, kib: 1 << 10, mib: 1 << 20, gib: 1 << 30, kb: 1e3, mb: 1e6, gb: 1e9 }
@@ -29,6 +34,7 @@ export const parseArgs = (argv: ReadonlyArray<string>): BenchOptions => {
   let runs = 1
   let profile = false
   let record = true
+  let transport: "tcp" | "utp" = "tcp"
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]
     const value = (): string => {
@@ -40,7 +46,11 @@ export const parseArgs = (argv: ReadonlyArray<string>): BenchOptions => {
     else if (arg === "--runs") runs = Math.max(1, Math.floor(Number(value())) || 1)
     else if (arg === "--profile") profile = true
     else if (arg === "--no-record") record = false
-    else throw new Error(`unknown option ${arg}\nusage: node bench/run.ts [--size 1GiB] [--runs N] [--profile] [--no-record]`)
+    else if (arg === "--transport") {
+      const t = value()
+      if (t !== "tcp" && t !== "utp") throw new Error(`--transport is tcp or utp, got ${t}`)
+      transport = t
+    } else throw new Error(`unknown option ${arg}\nusage: node bench/run.ts [--size 1GiB] [--runs N] [--transport tcp|utp] [--profile] [--no-record]`)
   }
-  return { size, runs, profile, record }
+  return { size, runs, profile, record, transport }
 }

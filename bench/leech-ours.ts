@@ -1,10 +1,11 @@
 /**
  * Our side of `npm run bench`: one process, one download, one JSON line.
  *
- *   node bench/leech-ours.ts TORRENT OUT_DIR SEED_PORT
+ *   node bench/leech-ours.ts TORRENT OUT_DIR SEED_PORT [tcp|utp]
  *
  * The client runs with its default configuration (only the listen address changed to
- * loopback) and dials the seeder directly. Timing runs from just before `add` to
+ * loopback, and the transport, when given, set to the one the seeder and the libtorrent
+ * leecher speak) and dials the seeder directly. Timing runs from just before `add` to
  * `whenComplete`, the same span the libtorrent leecher measures. The process exits
  * once the client's layer has closed (files flushed), so the caller can hash the output.
  */
@@ -12,14 +13,19 @@ import { Clock, Effect, Schedule, SubscriptionRef } from "effect"
 import { readFileSync } from "node:fs"
 import { Client, layerNode } from "../src/client/index.ts"
 
-const [torrentPath, outDir, seedPort] = process.argv.slice(2)
+const [torrentPath, outDir, seedPort, transport] = process.argv.slice(2)
 if (torrentPath === undefined || outDir === undefined || seedPort === undefined) {
   console.error("usage: node bench/leech-ours.ts TORRENT OUT_DIR SEED_PORT")
   process.exit(2)
 }
 
 // The client as shipped (real sockets, files, trackers); the torrent has no trackers.
-const clientLayer = layerNode({ host: "127.0.0.1", port: 0, downloadDirectory: outDir })
+const clientLayer = layerNode({
+  host: "127.0.0.1",
+  port: 0,
+  downloadDirectory: outDir,
+  ...(transport === "tcp" || transport === "utp" ? { transports: [transport] } : {})
+})
 
 /**
  * Peaks of `process.memoryUsage()`, sampled every 100 ms: they split the RSS the parent

@@ -2,12 +2,13 @@
 """python3-libtorrent side of `npm run bench`: make the torrent, seed it, leech it.
 
 Every session listens on 127.0.0.1 only, with DHT, LSD, UPnP and NAT-PMP off (they
-would send traffic off loopback) and uTP off (our client speaks TCP only, so both
-leechers use the same transport).
+would send traffic off loopback). TRANSPORT says what the seeder and the libtorrent
+leecher speak, so both leechers use the same transport: "tcp" (uTP off) or "utp" (TCP
+off both ways, INTEROP.md's settings for peers that speak only uTP).
 
   ltbench.py make-torrent DATA_FILE OUT.torrent
-  ltbench.py seed TORRENT SAVE_DIR            prints "PORT <n>" once seeding; stop with SIGTERM
-  ltbench.py leech TORRENT OUT_DIR SEED_PORT  prints one JSON line when the download is complete
+  ltbench.py seed TORRENT SAVE_DIR [TRANSPORT]            prints "PORT <n>" once seeding; stop with SIGTERM
+  ltbench.py leech TORRENT OUT_DIR SEED_PORT [TRANSPORT]  prints one JSON line when the download is complete
 """
 import json
 import os
@@ -23,11 +24,16 @@ LOOPBACK = {
     "enable_lsd": False,
     "enable_upnp": False,
     "enable_natpmp": False,
-    "enable_incoming_utp": False,
-    "enable_outgoing_utp": False,
     # Every peer is 127.0.0.1 here; without this libtorrent refuses the second connection.
     "allow_multiple_connections_per_ip": True,
     "alert_mask": lt.alert.category_t.error_notification | lt.alert.category_t.status_notification,
+}
+
+
+TRANSPORTS = {
+    "tcp": {"enable_incoming_utp": False, "enable_outgoing_utp": False},
+    "utp": {"enable_incoming_tcp": False, "enable_outgoing_tcp": False,
+            "enable_incoming_utp": True, "enable_outgoing_utp": True},
 }
 
 
@@ -53,9 +59,10 @@ def wait_for(session, handle, done, timeout):
                 raise SystemExit(f"libtorrent: {a.message()}")
 
 
-def seed(torrent_path, save_dir):
+def seed(torrent_path, save_dir, transport="tcp"):
     settings = lt.high_performance_seed()
     settings.update(LOOPBACK)
+    settings.update(TRANSPORTS[transport])
     settings["send_buffer_watermark"] = 32 * 1024 * 1024
     settings["send_buffer_low_watermark"] = 4 * 1024 * 1024
     session = lt.session(settings)
@@ -67,10 +74,11 @@ def seed(torrent_path, save_dir):
         session.pop_alerts()
 
 
-def leech(torrent_path, out_dir, seed_port):
-    # A stock leecher: libtorrent's default settings, only the loopback ones changed.
+def leech(torrent_path, out_dir, seed_port, transport="tcp"):
+    # A stock leecher: libtorrent's default settings, only the loopback ones and the transport changed.
     settings = lt.default_settings()
     settings.update(LOOPBACK)
+    settings.update(TRANSPORTS[transport])
     session = lt.session(settings)
     info = lt.torrent_info(torrent_path)
     start = time.monotonic()
@@ -98,6 +106,6 @@ if __name__ == "__main__":
     elif command == "seed":
         seed(*args)
     elif command == "leech":
-        leech(args[0], args[1], int(args[2]))
+        leech(args[0], args[1], int(args[2]), *args[3:])
     else:
         raise SystemExit(f"unknown command {command}")

@@ -1,11 +1,13 @@
 /**
  * `npm run bench`: our download speed against python3-libtorrent's, same seeder, same run.
  *
- *   node bench/run.ts [--size 1GiB] [--runs 1] [--profile] [--no-record]
+ *   node bench/run.ts [--size 1GiB] [--runs 1] [--transport tcp|utp] [--profile] [--no-record]
  *
  * 1. Makes (once, then reuses) a deterministic pseudo-random payload and a v1 torrent with
  *    1 MiB pieces in bench/data/ (git-ignored).
- * 2. Starts a python3-libtorrent seeder on 127.0.0.1 (high_performance_seed).
+ * 2. Starts a python3-libtorrent seeder on 127.0.0.1 (high_performance_seed) speaking
+ *    `--transport` only (tcp: uTP off, the default; utp: TCP off both ways). The libtorrent
+ *    leecher speaks the same, and so does ours (otherwise at its defaults).
  * 3. Per run, our leecher (bench/leech-ours.ts, compiled to JavaScript first as a package
  *    would ship it) and a stock libtorrent leecher each download
  *    into a fresh temp dir from that seeder, one after the other (the order alternates
@@ -94,9 +96,9 @@ const processCpuSeconds = (pid: number): number => {
   return ticks / Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).trim())
 }
 
-const startSeeder = (torrent: string) =>
+const startSeeder = (torrent: string, transport: string) =>
   new Promise<{ readonly pid: number; readonly port: number; readonly stop: () => Promise<void> }>((resolve, reject) => {
-    const child = spawn(python, [ltbench, "seed", torrent, dataDir], { stdio: ["ignore", "pipe", "inherit"] })
+    const child = spawn(python, [ltbench, "seed", torrent, dataDir, transport], { stdio: ["ignore", "pipe", "inherit"] })
     const exited = new Promise<void>((done) => child.once("exit", () => done()))
     const stop = async () => {
       if (child.exitCode === null && child.signalCode === null && child.pid !== undefined) process.kill(child.pid, "SIGTERM")
@@ -122,6 +124,7 @@ const leech = async (
   payload: Awaited<ReturnType<typeof ensurePayload>>,
   seeder: { readonly pid: number; readonly port: number },
   size: number,
+  transport: string,
   nodeFlags: ReadonlyArray<string> = CLI_NODE_FLAGS
 ): Promise<Measured> => {
   const dir = mkdtempSync(join(tmpdir(), `et-bench-${leecher}-`))
@@ -129,8 +132,8 @@ const leech = async (
   mkdirSync(out)
   const report = join(dir, "measure.json")
   const command = leecher === "ours"
-    ? [process.execPath, ...nodeFlags, OURS_BUILT, payload.torrent, out, String(seeder.port)]
-    : [python, ltbench, "leech", payload.torrent, out, String(seeder.port)]
+    ? [process.execPath, ...nodeFlags, OURS_BUILT, payload.torrent, out, String(seeder.port), transport]
+    : [python, ltbench, "leech", payload.torrent, out, String(seeder.port), transport]
   try {
     const loadAverage = loadavg()[0] ?? 0
     const seederCpuBefore = processCpuSeconds(seeder.pid)
@@ -205,10 +208,10 @@ const environment = (): string => {
   return `Node ${process.version}, python3-libtorrent ${lt}, ${cpus().length} x ${cpus()[0]?.model ?? "?"}, commit ${commit}${tree}`
 }
 
-const profileOnce = async (payload: Awaited<ReturnType<typeof ensurePayload>>, seeder: { readonly pid: number; readonly port: number }, size: number) => {
+const profileOnce = async (payload: Awaited<ReturnType<typeof ensurePayload>>, seeder: { readonly pid: number; readonly port: number }, size: number, transport: string) => {
   mkdirSync(profileDir, { recursive: true })
   const name = `leech-ours-${sizeLabel(size)}-${new Date().toISOString().replaceAll(":", "")}.cpuprofile`
-  const m = await leech("ours", payload, seeder, size, [...CLI_NODE_FLAGS, "--cpu-prof", "--cpu-prof-dir", profileDir, "--cpu-prof-name", name])
+  const m = await leech("ours", payload, seeder, size, transport, [...CLI_NODE_FLAGS, "--cpu-prof", "--cpu-prof-dir", profileDir, "--cpu-prof-name", name])
   const path = join(profileDir, name)
   if (!readdirSync(profileDir).includes(name)) throw new Error(`no profile written at ${path}`)
   return { m, path, summary: formatSummary(summarizeProfile(readProfile(path)), 25) }
@@ -231,7 +234,7 @@ const main = async () => {
   const options = parseArgs(process.argv.slice(2))
   const payload = await ensurePayload(options.size)
   console.log(`payload ${payload.name}, sha256 ${payload.digest}`)
-  const seeder = await startSeeder(payload.torrent)
+  const seeder = await startSeeder(payload.torrent, options.transport)
   const stopOnSignal = () => void seeder.stop().then(() => process.exit(130))
   process.once("SIGINT", stopOnSignal)
   process.once("SIGTERM", stopOnSignal)
@@ -243,14 +246,14 @@ const main = async () => {
       const order: ReadonlyArray<Measured["leecher"]> = i % 2 === 0 ? ["ours", "libtorrent"] : ["libtorrent", "ours"]
       for (const who of order) {
         console.log(`run ${i + 1}/${options.runs}: ${who}...`)
-        const m = await leech(who, payload, seeder, options.size)
+        const m = await leech(who, payload, seeder, options.size, options.transport)
         console.log(row(options.size, m))
         results.push(m)
       }
     }
     if (options.profile) {
       console.log("profiling our leecher (node --cpu-prof)...")
-      profile = await profileOnce(payload, seeder, options.size)
+      profile = await profileOnce(payload, seeder, options.size, options.transport)
     }
   } finally {
     await seeder.stop()
@@ -259,7 +262,7 @@ const main = async () => {
   const startup = await measureStartup({ runs: STARTUP_RUNS, torrent: payload.torrent })
   const table = `${report(options.size, results)}\n\n${startup}`
   const section = [
-    `## ${new Date().toISOString()}: ${sizeLabel(options.size)}, ${options.runs} run(s)`,
+    `## ${new Date().toISOString()}: ${sizeLabel(options.size)}, ${options.runs} run(s), ${options.transport === "utp" ? "uTP (libtorrent with TCP off)" : "TCP"}`,
     "",
     environment(),
     "",

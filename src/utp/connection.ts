@@ -68,6 +68,7 @@ export const onRepeatedSyn = (c: UtpConn, io: UtpIo, syn: PacketHeader, now: num
 /** A packet for this connection (its id already matched). */
 export const receive = (c: UtpConn, h: PacketHeader, datagram: Uint8Array, io: UtpIo, now: number): void => {
   if (c.phase === "Closed") return
+  c.counters.packetsReceived++
   if (h.type === ST_RESET) return finish(c, io, c.phase === "SynSent" ? "Refused" : "Reset")
   if (h.type === ST_SYN) return onRepeatedSyn(c, io, h, now)
   if (c.phase === "SynSent") {
@@ -90,7 +91,12 @@ export const receive = (c: UtpConn, h: PacketHeader, datagram: Uint8Array, io: U
   } else if (h.type === ST_FIN) {
     onFin(c, io, h.seqNr)
   }
-  if (c.finSeq !== undefined && seqDiff(c.ackedSeq, c.finSeq) >= 0) return finish(c, io, "Closed")
+  if (c.finSeq !== undefined && seqDiff(c.ackedSeq, c.finSeq) >= 0) {
+    // our FIN is acknowledged: done, after acknowledging what this packet brought (the
+    // remote's own FIN, say: unacknowledged, it would retransmit it until it times out)
+    if (c.ackPending) Sender.sendState(c, io, now)
+    return finish(c, io, "Closed")
+  }
   Sender.flushSends(c, io, now)
 }
 

@@ -41,9 +41,15 @@ export const onData = (c: UtpConn, io: UtpIo, seq: number, payload: Uint8Array):
   if (payload.length === 0 || c.eofReached) return
   const ahead = seqDiff(seq, c.ackNr)
   // a duplicate (ack it again), or further ahead than we ever keep
-  if (ahead <= 0 || ahead > c.config.maxPackets) return
+  if (ahead <= 0 || ahead > c.config.maxPackets) {
+    c.counters.duplicatesReceived++
+    return
+  }
   if (c.eofSeq !== undefined && seqDiff(seq, c.eofSeq) >= 0) return
-  if (c.inboxBytes + c.reorderBytes + payload.length > c.config.receiveWindow + windowSlack(c)) return
+  if (c.inboxBytes + c.reorderBytes + payload.length > c.config.receiveWindow + windowSlack(c)) {
+    c.counters.overflowDrops++
+    return
+  }
   if (ahead === 1) {
     c.inbox.push(payload)
     c.inboxBytes += payload.length
@@ -53,6 +59,8 @@ export const onData = (c: UtpConn, io: UtpIo, seq: number, payload: Uint8Array):
   } else if (!c.reorder.has(seq)) {
     c.reorder.set(seq, payload)
     c.reorderBytes += payload.length
+  } else {
+    c.counters.duplicatesReceived++
   }
 }
 

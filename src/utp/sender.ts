@@ -58,6 +58,8 @@ const transmit = (c: UtpConn, io: UtpIo, p: OutPacket, now: number): void => {
   if (c.reorder.size === 0) c.ackPending = false
   if (c.timeoutAt === Infinity) c.timeoutAt = now / 1000 + c.rtoMs
   p.sentAt = now
+  if (p.transmissions > 0) c.counters.packetsResent++
+  c.counters.packetsSent++
   p.transmissions++
   if (!p.inFlight) {
     p.inFlight = true
@@ -186,7 +188,9 @@ export const sendState = (c: UtpConn, io: UtpIo, now: number): void => {
     timestamp: now >>> 0,
     timestampDiff: c.replyMicros,
     wndSize: wnd,
-    seqNr: c.seqNr,
+    // the next sequence number; after our FIN, the FIN's own (libtorrent drops packets
+    // numbered past a FIN, and does not count the FIN as taking a number)
+    seqNr: c.finSeq ?? c.seqNr,
     ackNr: c.ackNr
   }, sackBytes > 0 ? 1 : 0)
   if (sackBytes > 0) {
@@ -235,6 +239,7 @@ const lose = (c: UtpConn, seq: number): boolean => {
   if (p === undefined || !p.inFlight || p.transmissions > 1) return false
   p.inFlight = false
   c.inFlight -= p.payloadBytes
+  c.counters.fastResends++
   return true
 }
 
@@ -301,6 +306,7 @@ export const onTimeout = (c: UtpConn, io: UtpIo, now: number): boolean => {
   const nowMs = now / 1000
   // a remote whose window is closed is not failing: we are only probing it
   const probing = c.peerWindow < c.config.packetBytes && c.phase === "Connected"
+  c.counters.timeouts++
   if (!probing) c.consecutiveTimeouts++
   if (c.consecutiveTimeouts > (c.phase === "SynSent" ? c.config.synRetries : c.config.maxTimeouts)) return false
   c.rtoMs = Math.min(c.rtoMs * 2, 60_000)

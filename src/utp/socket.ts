@@ -36,6 +36,7 @@ import {
 } from "../net/index.ts"
 import { emptyHeader, looksLikeUtp, parseInto, ST_RESET, ST_SYN } from "./codec.ts"
 import * as Conn from "./connection.ts"
+import type { UtpCounters } from "./state.ts"
 import { makeStream, type UtpStream } from "./stream.ts"
 
 export interface UtpSocketOptions {
@@ -56,7 +57,7 @@ export interface UtpSocketOptions {
   readonly other?: (payload: Uint8Array, from: Address) => void
 }
 
-export interface UtpStats {
+export interface UtpStats extends Readonly<UtpCounters> {
   readonly connections: number
   readonly halfOpen: number
   /** Datagrams that looked like uTP but failed to parse, or matched nothing. */
@@ -103,6 +104,11 @@ export const makeUtpSocket = Effect.fnUntraced(function*(udp: UdpSocket, options
   const halfOpenByHost = new Map<string, number>()
   const counters = { dropped: 0, synsRefused: 0 }
   const touched: Array<Entry> = []
+  // counters of connections that are gone, so the totals never go down
+  const past: UtpCounters = { packetsSent: 0, packetsResent: 0, timeouts: 0, fastResends: 0, packetsReceived: 0, duplicatesReceived: 0, overflowDrops: 0 }
+  const addCounters = (into: UtpCounters, from: UtpCounters) => {
+    for (const k of Object.keys(into) as Array<keyof UtpCounters>) into[k] += from[k]
+  }
   const backlog = yield* Queue.dropping<Connection, NetError>(options.backlog ?? 128)
   const work = Latch.makeUnsafe(false)
   let gone: NetError | undefined
@@ -128,6 +134,8 @@ export const makeUtpSocket = Effect.fnUntraced(function*(udp: UdpSocket, options
     if (list === undefined) return
     const i = list.indexOf(e)
     if (i < 0) return
+    const c = e.stream.conn
+    if (c !== undefined) addCounters(past, c.counters)
     list.splice(i, 1)
     if (list.length === 0) byId.delete(e.recvId)
     connections--
@@ -290,7 +298,11 @@ export const makeUtpSocket = Effect.fnUntraced(function*(udp: UdpSocket, options
     address: local,
     connect,
     listener: { address: local, accept },
-    stats: () => ({ connections, halfOpen, ...counters })
+    stats: () => {
+      const totals = { ...past }
+      for (const list of byId.values()) for (const e of list) if (e.stream.conn !== undefined) addCounters(totals, e.stream.conn.counters)
+      return { connections, halfOpen, ...counters, ...totals }
+    }
   }
   return socket
 })

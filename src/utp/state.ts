@@ -131,6 +131,19 @@ export interface UtpConn {
   /** `timestamp_difference_microseconds` to put in our packets. */
   replyMicros: number
   closeReason: CloseReason | undefined
+  readonly counters: UtpCounters
+}
+
+/** What happened on a connection, for statistics and diagnosis. */
+export interface UtpCounters {
+  packetsSent: number
+  packetsResent: number
+  timeouts: number
+  fastResends: number
+  packetsReceived: number
+  duplicatesReceived: number
+  /** Data packets dropped because the reader's buffer was full. */
+  overflowDrops: number
 }
 
 const INITIAL_RING = 64
@@ -178,7 +191,8 @@ export const makeConn = (config: UtpConfig, ids: ConnIds, phase: Phase, nowMs: n
   ackPending: false,
   advertisedWindow: config.receiveWindow,
   replyMicros: 0,
-  closeReason: undefined
+  closeReason: undefined,
+  counters: { packetsSent: 0, packetsResent: 0, timeouts: 0, fastResends: 0, packetsReceived: 0, duplicatesReceived: 0, overflowDrops: 0 }
 })
 
 /** Our receive window now: what is left of the buffer for the reader. */

@@ -25,7 +25,12 @@ only the --dht-node HOST:PORT given); a seeder then announces every --dht-announ
 seconds. --dht-log writes every DHT packet to stderr.
 
 Every mode prints {"event":"stats",...} about twice a second (payload bytes up/down,
-pieces, peers) until it is stopped with SIGTERM. Peer errors go to stderr.
+pieces, peers, the transport of each connected peer) until it is stopped with SIGTERM,
+and {"event":"connect-attempt","transport":"utp"|"tcp"} for every outgoing attempt.
+Peer errors go to stderr.
+
+--transports: "default" leaves libtorrent's own (TCP and uTP, uTP dialled first); "utp"
+turns TCP off both ways, "tcp" turns uTP off (INTEROP.md, "Peers that speak only uTP").
 DHT (unless --dht or mode dht), LSD, UPnP and NAT-PMP are off: nothing leaves loopback.
 """
 import argparse
@@ -69,7 +74,19 @@ def create(args):
     emit({"event": "created", "infoHash": str(info.info_hash()), "pieces": info.num_pieces()})
 
 
-def session(port, dht=False, dht_log=False):
+# --transports: libtorrent's own defaults (TCP and uTP, uTP dialled first), or one of them off
+TRANSPORTS = {
+    "default": {},
+    "utp": {"enable_incoming_tcp": False, "enable_outgoing_tcp": False},
+    "tcp": {"enable_incoming_utp": False, "enable_outgoing_utp": False},
+}
+
+
+# peer_info::utp_socket (17_bit in libtorrent 2.0); the Python bindings do not export it
+UTP_SOCKET = getattr(lt.peer_info, "utp_socket", 1 << 17)
+
+
+def session(port, dht=False, dht_log=False, transports="default"):
     settings = {
         "listen_interfaces": "127.0.0.1:%d" % port,
         "enable_dht": False,
@@ -77,13 +94,13 @@ def session(port, dht=False, dht_log=False):
         "enable_upnp": False,
         "enable_natpmp": False,
         "allow_multiple_connections_per_ip": True,
-        "enable_outgoing_utp": False,
-        "enable_incoming_utp": False,
         "alert_mask": lt.alert.category_t.error_notification
         | lt.alert.category_t.status_notification
         | lt.alert.category_t.peer_notification
+        | lt.alert.category_t.connect_notification
         | lt.alert.category_t.tracker_notification,
     }
+    settings.update(TRANSPORTS[transports])
     if dht:
         # Loopback DHT (INTEROP.md): never the public routers, and no filter that drops
         # nodes for sharing 127.0.0.1 or for ids that do not match their IP (BEP 42).
@@ -133,7 +150,9 @@ def note_dht(a):
     return True
 
 
-def wait_listening(s):
+def wait_listening(s, transports="default"):
+    # the TCP listener when there is one, else the uTP socket
+    wanted = lt.socket_type_t.utp if transports == "utp" else lt.socket_type_t.tcp
     deadline = time.time() + 20
     while time.time() < deadline:
         s.wait_for_alert(200)
@@ -142,8 +161,8 @@ def wait_listening(s):
                 note("listen failed: " + a.message())
                 sys.exit(2)
             if isinstance(a, lt.listen_succeeded_alert):
-                if a.socket_type == lt.socket_type_t.tcp:
-                    return s.listen_port()
+                if a.socket_type == wanted:
+                    return a.port
     note("listen timed out")
     sys.exit(2)
 
@@ -154,8 +173,8 @@ def parse_peer(text):
 
 
 def run(args, leech):
-    s = session(args.port, args.dht, args.dht_log)
-    port = wait_listening(s)
+    s = session(args.port, args.dht, args.dht_log, args.transports)
+    port = wait_listening(s, args.transports)
     emit({"event": "listening", "port": port})
     if args.dht:
         add_dht_nodes(s, args.dht_node)
@@ -194,6 +213,12 @@ def run(args, leech):
                 note("dht reply: " + a.message())
             elif isinstance(a, lt.dht_live_nodes_alert):
                 emit({"event": "dht-live", "ports": live_ports(a)})
+            elif isinstance(a, lt.peer_connect_alert):
+                # an outgoing attempt starts; the bindings do not export its socket_type, the
+                # message names it ("connecting to peer (uTP)")
+                utp = "utp" in a.message().lower()
+                note("connect: " + a.message())
+                emit({"event": "connect-attempt", "transport": "utp" if utp else "tcp"})
             elif isinstance(a, (lt.peer_error_alert, lt.peer_disconnected_alert)):
                 note("peer %s: %s" % (type(a).__name__, a.message()))
             elif isinstance(a, (lt.tracker_error_alert, lt.tracker_warning_alert)):
@@ -231,6 +256,9 @@ def run(args, leech):
                 "peers": st.num_peers,
                 "seeding": st.is_seeding,
                 "state": str(st.state),
+                "transports": sorted(
+                    "utp" if p.flags & UTP_SOCKET else "tcp" for p in h.get_peer_info()
+                ),
             })
     note("stopping")
 
@@ -280,6 +308,7 @@ def main():
     p.add_argument("--dht-node", action="append", default=[])
     p.add_argument("--dht-announce-every", type=float, default=3.0)
     p.add_argument("--dht-log", action="store_true")
+    p.add_argument("--transports", choices=sorted(TRANSPORTS), default="default")
     args = p.parse_args()
     if args.mode == "create":
         create(args)

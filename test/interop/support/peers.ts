@@ -30,7 +30,9 @@ const LtStats = Schema.Struct({
   pieces: Schema.Number,
   peers: Schema.Number,
   seeding: Schema.Boolean,
-  state: Schema.String
+  state: Schema.String,
+  /** The transport of each connected peer. */
+  transports: Schema.Array(Schema.Literals(["utp", "tcp"]))
 })
 export type LtStats = typeof LtStats.Type
 
@@ -39,8 +41,20 @@ const LtDhtAnnounce = Schema.Struct({ event: Schema.Literal("dht-announce"), inf
 export type LtDhtAnnounce = typeof LtDhtAnnounce.Type
 const LtDhtStats = Schema.Struct({ event: Schema.Literal("dht-stats"), nodes: Schema.Number })
 const LtDhtLive = Schema.Struct({ event: Schema.Literal("dht-live"), ports: Schema.Array(Schema.Number) })
+const LtConnectAttempt = Schema.Struct({ event: Schema.Literal("connect-attempt"), transport: Schema.Literals(["utp", "tcp"]) })
 
-const LtEvent = Schema.Union([LtListening, LtReady, LtCreated, LtFinished, LtStats, LtMetadata, LtDhtAnnounce, LtDhtStats, LtDhtLive])
+const LtEvent = Schema.Union([
+  LtListening,
+  LtReady,
+  LtCreated,
+  LtFinished,
+  LtStats,
+  LtMetadata,
+  LtDhtAnnounce,
+  LtDhtStats,
+  LtDhtLive,
+  LtConnectAttempt
+])
 type LtEvent = typeof LtEvent.Type
 const decodeLine = Schema.decodeUnknownOption(Schema.fromJsonString(LtEvent))
 
@@ -70,7 +84,17 @@ export interface LtPeer {
   readonly finished: () => boolean
   /** With a DHT: the 127.0.0.1 ports of the live nodes in its routing table (last report). */
   readonly dhtLive: () => ReadonlyArray<number>
+  /** The transport of every outgoing connection attempt so far, in order. */
+  readonly connectAttempts: () => ReadonlyArray<"utp" | "tcp">
+  /** Every transport a connected peer used in any stats report so far. */
+  readonly transportsSeen: () => ReadonlyArray<"utp" | "tcp">
 }
+
+/**
+ * libtorrent's transports: its defaults (TCP and uTP, uTP dialled first), or uTP only
+ * (TCP off both ways, INTEROP.md), or TCP only.
+ */
+export type LtTransports = "default" | "utp" | "tcp"
 
 /** Makes a v1 .torrent of `data` (a file or directory) with libtorrent's `create_torrent`. */
 export const ltCreate = (data: string, out: string, options: { readonly pieceLength: number; readonly tracker?: string }) =>
@@ -103,6 +127,8 @@ export const ltPeer = (
     readonly connect?: ReadonlyArray<number>
     readonly port?: number
     readonly dhtNodes?: ReadonlyArray<number>
+    /** Default: libtorrent's own. */
+    readonly transports?: LtTransports
   }
 ): Effect.Effect<LtPeer, InteropError, Scope.Scope> =>
   Effect.gen(function*() {
@@ -110,6 +136,7 @@ export const ltPeer = (
       LT_SCRIPT, mode, "--torrent", options.torrent, "--save", options.save,
       ...(options.connect ?? []).flatMap((port) => ["--connect", `127.0.0.1:${port}`]),
       ...(options.port === undefined ? [] : ["--port", String(options.port)]),
+      ...(options.transports === undefined ? [] : ["--transports", options.transports]),
       ...dhtArgs(options.dhtNodes, false)
     ])
     const { port } = yield* proc.waitFor("listening port", () => lastEvent(proc, "listening"), "20 seconds")
@@ -120,7 +147,9 @@ export const ltPeer = (
       piecesAtStart: ready.pieces,
       stats: () => lastEvent(proc, "stats"),
       finished: () => lastEvent(proc, "finished") !== undefined,
-      dhtLive: () => lastEvent(proc, "dht-live")?.ports ?? []
+      dhtLive: () => lastEvent(proc, "dht-live")?.ports ?? [],
+      connectAttempts: () => allEvents(proc, "connect-attempt").map((e) => e.transport),
+      transportsSeen: () => [...new Set(allEvents(proc, "stats").flatMap((e) => e.transports))].sort()
     }
   })
 
