@@ -149,3 +149,71 @@ describe("uTP on the simulated network", () => {
       assert.deepStrictEqual(again.trace, report.trace)
     }), 120_000)
 })
+
+describe("LEDBAT on a shared bottleneck (simulated)", () => {
+  it.effect("uTP fills an idle 1 MB/s uplink at about 100 ms of queueing, and yields to TCP cross-traffic", () =>
+    inVirtualTime(Effect.gen(function*() {
+      // TCP keeps its 256 KiB send buffer queued on the uplink: ~260 ms of queue on its own
+      const w = yield* makeWorld({ latencyMs: 20, uploadBps: 100_000_000, downloadBps: 100_000_000, sendBufferBytes: 256 * 1024 })
+      const sender = SimNetwork.networkOf(w, "10.0.0.1", { uploadBps: 1_000_000 })
+      const receiver = SimNetwork.networkOf(w, "10.0.0.2")
+      const uplink = w.host("10.0.0.1")
+      if (uplink === undefined) return assert.fail("no sender host")
+      const server = yield* makeUtpSocket(yield* receiver.udp({ host: "10.0.0.2", port: 6881 }))
+      const client = yield* makeUtpSocket(yield* sender.udp({ host: "10.0.0.1", port: 6881 }))
+      const block = new Uint8Array(16 * 1024)
+      // bytes received per transport, in 1-second bins of virtual time
+      const bins = { utp: new Map<number, number>(), tcp: new Map<number, number>() }
+      const count = (kind: "utp" | "tcp") => (chunk: Uint8Array) => {
+        const bin = Math.floor(w.events.now() / 1000)
+        bins[kind].set(bin, (bins[kind].get(bin) ?? 0) + chunk.length)
+        return true
+      }
+      const between = (kind: "utp" | "tcp", from: number, to: number) => {
+        let n = 0
+        for (let s = from; s < to; s++) n += bins[kind].get(s) ?? 0
+        return n / (to - from)
+      }
+      yield* Effect.forkScoped(Effect.gen(function*() {
+        const conn = yield* server.listener.accept
+        conn.readable(count("utp"), () => {})
+        yield* Effect.never
+      }))
+      yield* Effect.forkScoped(Effect.gen(function*() {
+        const conn = yield* client.connect({ host: "10.0.0.2", port: 6881 })
+        yield* Effect.forever(conn.write(block))
+      }))
+      // queueing delay on the uplink, sampled every 100 ms
+      const queue: Array<readonly [number, number]> = []
+      yield* Effect.forkScoped(Effect.forever(Effect.sleep("100 millis").pipe(Effect.andThen(Effect.sync(() => {
+        queue.push([w.events.now(), Math.max(0, uplink.upFree - w.events.now())])
+      })))))
+      yield* advanceUntil({ done: () => false, deadlineMs: 30_000 })
+      const alone = between("utp", 10, 30)
+      const queued = queue.filter(([t]) => t >= 10_000).map(([, q]) => q).sort((a, b) => a - b)
+      const medianQueue = queued[Math.floor(queued.length / 2)] ?? 0
+
+      // TCP cross-traffic on the same uplink
+      const listener = yield* receiver.listen({ host: "10.0.0.2", port: 7000 })
+      yield* Effect.forkScoped(Effect.gen(function*() {
+        const conn = yield* listener.accept
+        conn.readable(count("tcp"), () => {})
+        yield* Effect.never
+      }))
+      yield* Effect.forkScoped(Effect.gen(function*() {
+        const conn = yield* sender.connect({ host: "10.0.0.2", port: 7000 })
+        yield* Effect.forever(conn.write(block))
+      }))
+      yield* advanceUntil({ done: () => false, deadlineMs: 60_000 })
+      const utpWithTcp = between("utp", 40, 60)
+      const tcpWithUtp = between("tcp", 40, 60)
+
+      // alone, uTP uses most of the link, with the queue near the 100 ms target
+      assert.isAbove(alone, 0.85 * 1_000_000, `uTP alone: ${alone} B/s`)
+      assert.isAbove(medianQueue, 60, `median queueing delay ${medianQueue} ms`)
+      assert.isBelow(medianQueue, 140, `median queueing delay ${medianQueue} ms`)
+      // beside TCP it backs off to a trickle and TCP gets the link
+      assert.isBelow(utpWithTcp, 0.1 * tcpWithUtp, `uTP ${utpWithTcp} B/s beside TCP ${tcpWithUtp} B/s`)
+      assert.isAbove(tcpWithUtp, 0.85 * 1_000_000, `TCP beside uTP: ${tcpWithUtp} B/s`)
+    }), { seed: 3 }), 120_000)
+})

@@ -11,6 +11,7 @@ import { type AddOptions, Client, type ClientConfig, layerNode } from "../client
 import type { MetadataProgress } from "../magnet/index.ts"
 import type { Metainfo } from "../metainfo/model.ts"
 import { type Address, parseAddress } from "../net/index.ts"
+import { parseTransports, type Transport } from "../peer/index.ts"
 import type { Torrent } from "../torrent/index.ts"
 import { CliInputError, interruptExitCode } from "./errors.ts"
 import { makeProgressBar } from "./progress.ts"
@@ -38,7 +39,11 @@ export const sharedFlags = {
     Flag.withDescription("join the DHT through this node, HOST:PORT; repeatable (default: the well-known routers)"),
     Flag.atLeast(0)
   ),
-  noDht: Flag.Boolean("no-dht").pipe(Flag.withDescription("do not use the DHT"), Flag.withDefault(false))
+  noDht: Flag.Boolean("no-dht").pipe(Flag.withDescription("do not use the DHT"), Flag.withDefault(false)),
+  transports: Flag.String("transports").pipe(
+    Flag.withDescription("transports to speak, in the order outgoing connections try them: utp,tcp (default), tcp,utp, tcp or utp"),
+    Flag.optional
+  )
 }
 
 export interface SharedArgs {
@@ -52,6 +57,7 @@ export interface SharedArgs {
   readonly json: boolean
   readonly dhtBootstrap: ReadonlyArray<string>
   readonly noDht: boolean
+  readonly transports: Option.Option<string>
 }
 
 export interface RunPlan {
@@ -60,6 +66,8 @@ export interface RunPlan {
   readonly downloadLimit: number | undefined
   readonly seedRatio: number | undefined
   readonly seedTime: Duration.Duration | undefined
+  /** Undefined: the client's default. */
+  readonly transports: ReadonlyArray<Transport> | undefined
 }
 
 const bad = (subject: string, detail: string) => Effect.fail(new CliInputError({ subject, detail }))
@@ -97,7 +105,12 @@ export const planFromArgs = (args: SharedArgs): Effect.Effect<RunPlan, CliInputE
       seedTime = parseDuration(args.seedTime.value, "seconds")
       if (seedTime === undefined) return yield* bad("--seed-time", `expected a duration like 90s, 30m, 2h or 1h30m, got ${JSON.stringify(args.seedTime.value)}`)
     }
-    return { peers, uploadLimit, downloadLimit, seedRatio, seedTime }
+    let transports: ReadonlyArray<Transport> | undefined
+    if (Option.isSome(args.transports)) {
+      transports = parseTransports(args.transports.value)
+      if (transports === undefined) return yield* bad("--transports", `expected utp, tcp or both separated by a comma, got ${JSON.stringify(args.transports.value)}`)
+    }
+    return { peers, uploadLimit, downloadLimit, seedRatio, seedTime, transports }
   })
 
 const reportNoPeers = (torrent: Torrent, mode: OutputMode) => {
@@ -186,6 +199,7 @@ export const runTorrent = (options: RunOptions) =>
       maxPeersPerTorrent: args.maxPeers,
       ...(plan.uploadLimit === undefined ? {} : { uploadLimit: plan.uploadLimit }),
       ...(plan.downloadLimit === undefined ? {} : { downloadLimit: plan.downloadLimit }),
+      ...(plan.transports === undefined ? {} : { transports: plan.transports }),
       ...(args.noDht ? {} : {
         dht: {
           ...(args.dhtBootstrap.length === 0 ? {} : { bootstrap: args.dhtBootstrap }),

@@ -10,6 +10,7 @@
  */
 import { Clock, Console, Duration, Effect, FileSystem, References } from "effect"
 import { Command, Flag } from "effect/cli"
+import { parseTransports } from "../peer/index.ts"
 import { runScenario, summarize } from "../sim/index.ts"
 import { CliInputError, fsError } from "./errors.ts"
 import { formatBytes, parseDuration, parseRate, parseSize } from "./units.ts"
@@ -46,7 +47,11 @@ export const simulateCommand = Command.make(
     corruptPeers: Flag.Int("corrupt-peers").pipe(Flag.withDescription("seeders that serve corrupt data"), Flag.withDefault(0)),
     seed: Flag.String("seed").pipe(Flag.withDescription("random seed (same seed, same run)"), Flag.withDefault("1")),
     trace: Flag.String("trace").pipe(Flag.withDescription("write the JSON-lines trace here"), Flag.optional),
-    json: Flag.Boolean("json").pipe(Flag.withDescription("print one JSON object"), Flag.withDefault(false))
+    json: Flag.Boolean("json").pipe(Flag.withDescription("print one JSON object"), Flag.withDefault(false)),
+    transports: Flag.String("transports").pipe(
+      Flag.withDescription("what the simulated clients speak: tcp (default: cheapest to simulate), utp, or both in order, utp,tcp"),
+      Flag.withDefault("tcp")
+    )
   },
   Effect.fn("cli.simulate")(function*(flags) {
     if (flags.peers < 1 || flags.seeds < 0 || flags.corruptPeers < 0) {
@@ -57,6 +62,8 @@ export const simulateCommand = Command.make(
     const pieceLength = yield* positive("piece-length", "size", parseSize)(flags.pieceLength)
     const bandwidth = yield* positive("bandwidth", "rate", parseRate)(flags.bandwidth)
     const latencyMs = yield* latencyOf(flags.latency)
+    const transports = parseTransports(flags.transports)
+    if (transports === undefined) return yield* new CliInputError({ subject: "--transports", detail: `expected utp, tcp or both separated by a comma, got ${JSON.stringify(flags.transports)}` })
     const started = yield* Clock.currentTimeMillis
     const report = yield* runScenario({
       seed: flags.seed,
@@ -64,7 +71,8 @@ export const simulateCommand = Command.make(
       seeds: flags.seeds,
       leechers: flags.peers,
       corruptPeers: flags.corruptPeers,
-      network: { latencyMs, uploadBps: bandwidth, downloadBps: 2 * bandwidth, udp: { loss: flags.loss } }
+      network: { latencyMs, uploadBps: bandwidth, downloadBps: 2 * bandwidth, udp: { loss: flags.loss } },
+      client: { transports }
     }).pipe(
       // the simulated clients' own logs (bans, disconnects) are in the trace; keep the output clean
       Effect.provideService(References.MinimumLogLevel, "None")

@@ -13,6 +13,7 @@ export { type PeerDialer, tcpDialer } from "./dialer.ts"
 export {
   makeTransportMemory,
   orderFor,
+  parseTransports,
   type Transport,
   transportDialer,
   type TransportDialerOptions,

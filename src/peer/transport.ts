@@ -33,6 +33,13 @@ export type Transport = "utp" | "tcp"
 
 export const TRANSPORTS: ReadonlyArray<Transport> = ["utp", "tcp"]
 
+/** "utp,tcp" → ["utp", "tcp"]: each of "utp" and "tcp" at most once; undefined otherwise. */
+export const parseTransports = (text: string): ReadonlyArray<Transport> | undefined => {
+  const parts = text.split(",").map((p) => p.trim().toLowerCase())
+  const valid = parts.filter((p): p is Transport => p === "utp" || p === "tcp")
+  return parts.length > 0 && valid.length === parts.length && new Set(valid).size === valid.length ? valid : undefined
+}
+
 export interface TransportMemory {
   /** The transport that last connected with this peer, if any. */
   readonly worked: (address: Address) => Transport | undefined
