@@ -22,6 +22,7 @@ const args = (patch: Partial<SharedArgs> = {}): SharedArgs => ({
   json: false,
   dhtBootstrap: [],
   noDht: false,
+  transports: Option.none(),
   ...patch
 })
 
@@ -51,7 +52,7 @@ describe("planFromArgs (the flags download and seed share)", () => {
 
   it.effect("defaults: no peers, no limits, seeding forever", () =>
     Effect.gen(function*() {
-      assert.deepStrictEqual(yield* planFromArgs(args()), { peers: [], uploadLimit: undefined, downloadLimit: undefined, seedRatio: undefined, seedTime: undefined })
+      assert.deepStrictEqual(yield* planFromArgs(args()), { peers: [], uploadLimit: undefined, downloadLimit: undefined, seedRatio: undefined, seedTime: undefined, transports: undefined })
     }))
 
   it.effect("peers (IPv4, IPv6, names), rates, a seed ratio and a seed time", () =>
@@ -62,13 +63,15 @@ describe("planFromArgs (the flags download and seed share)", () => {
         downloadLimit: Option.some("1.5M"),
         seedRatio: Option.some("2"),
         seedTime: Option.some("1h30m"),
-        dhtBootstrap: ["router.example:6881"]
+        dhtBootstrap: ["router.example:6881"],
+        transports: Option.some("tcp, UTP")
       }))
       assert.deepStrictEqual(plan.peers, [{ host: "127.0.0.1", port: 6881 }, { host: "::1", port: 51413 }, { host: "seed.example", port: 7000 }])
       assert.strictEqual(plan.uploadLimit, 500 * 1024)
       assert.strictEqual(plan.downloadLimit, 1.5 * 1024 * 1024)
       assert.strictEqual(plan.seedRatio, 2)
       assert.strictEqual(plan.seedTime === undefined ? undefined : Duration.toSeconds(plan.seedTime), 5400)
+      assert.deepStrictEqual(plan.transports, ["tcp", "utp"])
     }))
 
   it.effect("each bad flag is one line naming that flag and what it got", () =>
@@ -86,7 +89,10 @@ describe("planFromArgs (the flags download and seed share)", () => {
         [{ downloadLimit: Option.some("0") }, "--download-limit", /got "0"/],
         [{ seedRatio: Option.some("-1") }, "--seed-ratio", /expected a number >= 0, got "-1"/],
         [{ seedRatio: Option.some("lots") }, "--seed-ratio", /got "lots"/],
-        [{ seedTime: Option.some("forever") }, "--seed-time", /expected a duration like 90s, 30m, 2h or 1h30m, got "forever"/]
+        [{ seedTime: Option.some("forever") }, "--seed-time", /expected a duration like 90s, 30m, 2h or 1h30m, got "forever"/],
+        [{ transports: Option.some("udp") }, "--transports", /expected utp, tcp or both separated by a comma, got "udp"/],
+        [{ transports: Option.some("utp,utp") }, "--transports", /got "utp,utp"/],
+        [{ transports: Option.some("") }, "--transports", /got ""/]
       ]
       for (const [patch, subject, detail] of cases) {
         const e = yield* failure(patch)
