@@ -23,7 +23,7 @@ const ALLOWED: Record<string, { readonly timers: number; readonly reason: string
   "sim-virtual-time.test.ts": { timers: 7, reason: "virtual time: tests of the virtual clock itself" },
   "mse-driver.test.ts": { timers: 1, reason: "virtual time: pauses between the pieces of a fuzzed opening, inside inVirtualTime" },
   "hostile-cancel.test.ts": { timers: 1, reason: "bounds a flood write that backpressure may hold forever; no assertion depends on it" },
-  "utp-node.test.ts": { timers: 1, reason: "polls the SYN counters until every SYN was handled, with a deadline (could use support/waiting.ts)" }
+  "utp-sim.test.ts": { timers: 1, reason: "virtual time: samples the simulated uplink's queue every 100 ms inside inVirtualTime" }
 }
 
 const walk = (dir: string): ReadonlyArray<string> =>
