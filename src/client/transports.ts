@@ -29,29 +29,28 @@ export const startTransports = (config: ResolvedConfig, lookup: TorrentLookup) =
     const useUtp = config.transports.includes("utp")
     const memory = makeTransportMemory()
     const listenError = (e: { readonly message: string }) => new ClientError({ reason: "Listen", detail: e.message })
+    // uTP first: a port of its own choosing (port 0) is one whose number TCP can take too
+    const shared = !useUtp
+      ? undefined
+      : Option.isSome(provided)
+      ? provided.value
+      : yield* makeUdpPort({ host: config.host, port: config.port ?? 0 }, { listen: config.port !== null })
+        .pipe(Effect.mapError(listenError))
     let port: number | null = null
     if (config.port !== null && useTcp) {
-      // an ephemeral port: the one the shared UDP socket got, so both have the same number
-      const wanted = config.port === 0 && Option.isSome(provided) ? provided.value.address.port : config.port
+      const wanted = config.port === 0 && shared !== undefined ? shared.address.port : config.port
       port = yield* listenForPeers({ host: config.host, port: wanted }, lookup).pipe(Effect.mapError(listenError))
     }
-    let utp: UtpSocket | undefined
-    if (useUtp) {
-      const shared = Option.isSome(provided)
-        ? provided.value
-        : yield* makeUdpPort({ host: config.host, port: config.port === null ? 0 : port ?? config.port }, { listen: config.port !== null })
-          .pipe(Effect.mapError(listenError))
-      utp = shared.utp
-      if (config.port !== null) {
-        port ??= shared.address.port
-        const route = routeIncoming(lookup)
-        yield* Effect.forkScoped(
-          serve(shared.utp.listener, (conn) => {
-            memory.record(conn.remote, "utp")
-            return route(conn)
-          }).pipe(Effect.catch((e) => Effect.logError(`uTP listener on ${formatAddress(shared.address)} failed: ${e.message}`)))
-        )
-      }
+    const utp: UtpSocket | undefined = shared?.utp
+    if (shared !== undefined && config.port !== null) {
+      port ??= shared.address.port
+      const route = routeIncoming(lookup)
+      yield* Effect.forkScoped(
+        serve(shared.utp.listener, (conn) => {
+          memory.record(conn.remote, "utp")
+          return route(conn)
+        }).pipe(Effect.catch((e) => Effect.logError(`uTP listener on ${formatAddress(shared.address)} failed: ${e.message}`)))
+      )
     }
     const timeout = Duration.millis(config.connectTimeoutMillis)
     const dial = transportDialer({

@@ -22,7 +22,7 @@
  * const conn = yield* port.utp.connect({ host: "10.0.0.2", port: 6881 })
  * ```
  */
-import { Context, Effect, Layer, type Scope } from "effect"
+import { Context, Effect, Exit, Layer, Scope } from "effect"
 import {
   type Address,
   type Datagram,
@@ -130,9 +130,27 @@ export const shareUdpSocket = (
     return UdpPort.of({ address: udp.address, utp, krpc: krpc.socket, tracker: tracker.socket })
   })
 
-/** Binds `bind` and shares it. */
+/** Attempts at an ephemeral port whose number is free for TCP too. */
+const EPHEMERAL_ATTEMPTS = 10
+
+/**
+ * Binds `bind` and shares it. Port 0 picks a port whose number is also free for a TCP
+ * listener (the client listens for TCP peers on the same number): a UDP port the kernel
+ * hands out may be taken on the TCP side by another program's connection.
+ */
 export const makeUdpPort = (bind: Address, options: UtpSocketOptions = {}) =>
   Effect.gen(function*() {
     const network = yield* Network
-    return yield* shareUdpSocket(yield* network.udp(bind), options)
+    if (bind.port !== 0) return yield* shareUdpSocket(yield* network.udp(bind), options)
+    const parent = yield* Scope.Scope
+    for (let attempt = 1; ; attempt++) {
+      const scope = yield* Scope.fork(parent)
+      const udp = yield* network.udp(bind).pipe(Scope.provide(scope), Effect.onError(() => Scope.close(scope, Exit.void)))
+      const tcpFree = yield* Effect.scoped(network.listen({ host: bind.host, port: udp.address.port })).pipe(
+        Effect.as(true),
+        Effect.catchTag("AddressInUse", () => Effect.succeed(false))
+      )
+      if (tcpFree || attempt >= EPHEMERAL_ATTEMPTS) return yield* shareUdpSocket(udp, options).pipe(Scope.provide(scope))
+      yield* Scope.close(scope, Exit.void)
+    }
   })
