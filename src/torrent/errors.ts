@@ -1,4 +1,5 @@
 import { Schema } from "effect"
+import type { StorageErrorReason } from "../storage/index.ts"
 
 /**
  * Why a torrent could not open or stopped working.
@@ -19,3 +20,7 @@ export class TorrentError extends Schema.TaggedError<TorrentError>()("TorrentErr
     return this.detail
   }
 }
+
+/** What a storage that cannot open says about the torrent: its fault, our limit, or the disk's. */
+export const openFailure = (reason: StorageErrorReason): TorrentErrorReason =>
+  reason === "Unsupported" ? "Unsupported" : reason === "InvalidMetainfo" || reason === "PathEscape" ? "BadTorrent" : "Storage"

@@ -12,11 +12,11 @@ import type { Connection } from "../net/index.ts"
 import type { Metainfo } from "../metainfo/model.ts"
 import { makeRateMeter, type PeerLink, type PeerStats, type TorrentLink } from "../peer/index.ts"
 import { makePicker } from "../scheduler/picker.ts"
-import { Storage, type StorageErrorReason, type TorrentStorage } from "../storage/index.ts"
+import { Storage, type TorrentStorage } from "../storage/index.ts"
 import { type Framer, type HandshakeHeader, makeReserved, PEX_UTP } from "../wire/index.ts"
 import { runChoker } from "../choker/index.ts"
 import type { SwarmHooks, TorrentConfig } from "./config.ts"
-import { TorrentError, type TorrentErrorReason } from "./errors.ts"
+import { openFailure, TorrentError } from "./errors.ts"
 import { makeBlame, pieceFailed } from "./blame.ts"
 import { makePeerBook } from "./peer-book.ts"
 import { seededRandom } from "./random.ts"
@@ -77,10 +77,6 @@ export interface Torrent {
 
 /** Memory for pieces being assembled (per torrent). */
 const OPEN_PIECE_BYTES = 16 * 1024 * 1024
-
-/** What a storage that cannot open says about the torrent: its fault, our limit, or the disk's. */
-const openFailure = (reason: StorageErrorReason): TorrentErrorReason =>
-  reason === "Unsupported" ? "Unsupported" : reason === "InvalidMetainfo" || reason === "PathEscape" ? "BadTorrent" : "Storage"
 
 const wantedBytesOf = (meta: Metainfo, priorities: ReadonlyArray<FilePriority>): number =>
   meta.files.reduce((sum, f, i) => (f.padding || priorities[i] === 0 ? sum : sum + f.length), 0)
