@@ -1,5 +1,6 @@
 /** Piece hashing in worker threads: digests, shared and unshared input, shutdown, and storage using it. */
 import * as NodeFileSystem from "@effect/platform-node-shared/NodeFileSystem"
+import { PieceIndex } from "../src/ids.ts"
 import { assert, describe, it } from "@effect/vitest"
 import { Deferred, Effect, Exit, Fiber, Layer, Scope } from "effect"
 import { allocateShared, FileStorage, makeHashPool, PieceHasher, Storage } from "../src/storage/index.ts"
@@ -73,14 +74,14 @@ describe("PieceHasher (worker threads)", () => {
         const t = yield* open
         for (const b of blocksOf(fixture, 16384)) {
           const data = b.piece === 3 && b.begin === 16384 ? b.data.map((x) => x ^ 0xff) : b.data
-          const r = yield* t.putBlock(b.piece, b.begin, data)
+          const r = yield* t.putBlock(PieceIndex(b.piece), b.begin, data)
           if (r._tag !== "Incomplete") results.push(`${b.piece}:${r._tag}`)
         }
-        assert.isFalse(t.hasPiece(3))
-        assert.deepStrictEqual(yield* t.read(2, 0, 65536), pieceData(fixture, 2))
+        assert.isFalse(t.hasPiece(PieceIndex(3)))
+        assert.deepStrictEqual(yield* t.read(PieceIndex(2), 0, 65536), pieceData(fixture, 2))
         // once hashed and written, the failed piece can come again
-        for (const b of blocksOf(fixture, 16384).filter((b) => b.piece === 3)) yield* t.putBlock(3, b.begin, b.data)
-        assert.isTrue(t.hasPiece(3))
+        for (const b of blocksOf(fixture, 16384).filter((b) => b.piece === 3)) yield* t.putBlock(PieceIndex(3), b.begin, b.data)
+        assert.isTrue(t.hasPiece(PieceIndex(3)))
       }))
       assert.deepStrictEqual(results, Array.from({ length: fixture.meta.pieceCount }, (_, i) => `${i}:${i === 3 ? "HashFailed" : "Verified"}`))
       // corrupt piece 1 on disk and drop the resume record: the recheck (hashed by the workers) finds the rest

@@ -1,7 +1,9 @@
 import { assert, describe, it } from "@effect/vitest"
+import { peerKey } from "../src/ids.ts"
 import { makePeerBook } from "../src/torrent/index.ts"
 
 const a = (host: string, port: number) => ({ host, port })
+const k = (host: string, port: number) => peerKey(a(host, port))
 
 describe("peer book (pure)", () => {
   it("hands out each address once until it disconnects, then backs off exponentially after failures", () => {
@@ -11,10 +13,10 @@ describe("peer book (pure)", () => {
     const second = book.next(0)
     assert.notDeepEqual(first, second)
     assert.isUndefined(book.next(0))
-    book.markDisconnected("10.0.0.1:1", true, 1000)
+    book.markDisconnected(k("10.0.0.1", 1), true, 1000)
     assert.isUndefined(book.next(15_999), "15 s after the first failure")
     assert.deepStrictEqual(book.next(16_000), a("10.0.0.1", 1))
-    book.markDisconnected("10.0.0.1:1", true, 16_000)
+    book.markDisconnected(k("10.0.0.1", 1), true, 16_000)
     assert.isUndefined(book.next(16_000 + 29_999), "30 s after the second")
     assert.deepStrictEqual(book.next(46_000), a("10.0.0.1", 1))
   })
@@ -26,7 +28,7 @@ describe("peer book (pure)", () => {
     for (let i = 0; i < 5; i++) {
       t += 700_000
       assert.isDefined(book.next(t))
-      book.markDisconnected("10.0.0.1:1", true, t)
+      book.markDisconnected(k("10.0.0.1", 1), true, t)
     }
     assert.isUndefined(book.next(t + 10_000_000))
     assert.strictEqual(book.candidates(), 0)
@@ -36,23 +38,23 @@ describe("peer book (pure)", () => {
 
   it("a ban covers the peer's IP on a real network, but only host:port on loopback", () => {
     const book = makePeerBook()
-    book.ban("10.0.0.9:6881")
-    assert.isTrue(book.isBanned("10.0.0.9:51234"), "the same IP from another port")
+    book.ban(k("10.0.0.9", 6881))
+    assert.isTrue(book.isBanned(k("10.0.0.9", 51234)), "the same IP from another port")
     assert.strictEqual(book.add([a("10.0.0.9", 7000)], "pex", 0), 0)
-    book.ban("127.0.0.1:7001")
-    assert.isTrue(book.isBanned("127.0.0.1:7001"))
-    assert.isFalse(book.isBanned("127.0.0.1:7002"), "other local peers stay usable")
-    book.ban("[::1]:9000")
-    assert.isFalse(book.isBanned("[::1]:9001"))
+    book.ban(k("127.0.0.1", 7001))
+    assert.isTrue(book.isBanned(k("127.0.0.1", 7001)))
+    assert.isFalse(book.isBanned(k("127.0.0.1", 7002)), "other local peers stay usable")
+    book.ban(k("::1", 9000))
+    assert.isFalse(book.isBanned(k("::1", 9001)))
   })
 
   it("never dials the ephemeral port of an incoming connection; its announced listen address counts as connected", () => {
     const book = makePeerBook()
-    book.markConnected("10.0.0.5:49152", a("10.0.0.5", 49152))
-    book.alias("10.0.0.5:49152", a("10.0.0.5", 6881))
+    book.markConnected(k("10.0.0.5", 49152), a("10.0.0.5", 49152))
+    book.alias(k("10.0.0.5", 49152), a("10.0.0.5", 6881))
     book.add([a("10.0.0.5", 6881)], "pex", 0)
     assert.isUndefined(book.next(0), "the peer is already connected through its incoming connection")
-    book.markDisconnected("10.0.0.5:49152", false, 1000)
+    book.markDisconnected(k("10.0.0.5", 49152), false, 1000)
     assert.strictEqual(book.candidates(), 1, "only the listen address is left, not the ephemeral port")
     assert.isUndefined(book.next(1000), "not redialled at once")
     assert.deepStrictEqual(book.next(1000 + 30_000), a("10.0.0.5", 6881))

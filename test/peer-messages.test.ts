@@ -6,6 +6,7 @@
  * `Protocol` error; odd but harmless traffic is dropped and counted; BEP 6 answers
  * refused and cancelled requests with a reject.
  */
+import { type PeerKey, peerKey, PieceIndex } from "../src/ids.ts"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Exit, Result } from "effect"
 import type { Connection } from "../src/net/index.ts"
@@ -22,7 +23,7 @@ import { makeTorrent } from "./support/torrent-fixture.ts"
 
 const PIECE = 32 * 1024
 const BLOCK = 16 * 1024
-const KEY = "127.0.0.1:6881"
+const KEY = peerKey({ host: "127.0.0.1", port: 6881 })
 
 /** Never read or written by the message handler: a session's connection is the outbox's business. */
 const noConnection = new Proxy({}, { get: () => assert.fail("the message handler touched the connection") }) as Connection
@@ -50,10 +51,10 @@ const sessionContext = (options: { readonly fast: boolean; readonly seeding: boo
     const meta = fixture.metainfo
     const storage = yield* makeMemoryStorage().open(meta, { directory: "/messages-test" })
     const pieceBytes = (piece: number) => fixture.data.subarray(piece * PIECE, Math.min((piece + 1) * PIECE, fixture.data.length))
-    if (options.seeding) for (let p = 0; p < meta.pieceCount; p++) yield* storage.putBlock(p, 0, pieceBytes(p))
+    if (options.seeding) for (let p = 0; p < meta.pieceCount; p++) yield* storage.putBlock(PieceIndex(p), 0, pieceBytes(p))
     const have = Bitfield.make(meta.pieceCount)
     if (options.seeding) for (let p = 0; p < meta.pieceCount; p++) Bitfield.set(have, p)
-    const picker = makePicker<string>({ pieceCount: meta.pieceCount, pieceLength: meta.pieceLength, totalSize: meta.totalSize, have: have.bytes })
+    const picker = makePicker<PeerKey>({ pieceCount: meta.pieceCount, pieceLength: meta.pieceLength, totalSize: meta.totalSize, have: have.bytes })
     if (Result.isFailure(picker)) return yield* Effect.die(new Error(picker.failure))
     const r: Recorded = { replies: [], sent: [], verified: [], failed: [], unchoked: 0, interestUpdates: 0, fills: 0, wakeAlls: 0, uploadSignals: 0, downloaded: 0 }
     const torrent: TorrentLink = {
@@ -138,7 +139,7 @@ describe("peer messages: what the peer has", () => {
       assert.isTrue(Exit.isSuccess(yield* handle({ _tag: "Bitfield", bits: bits.bytes })))
       assert.strictEqual(s.stats.haveCount, 2)
       assert.isFalse(s.stats.isSeed)
-      assert.strictEqual(picker.availability(3), 1)
+      assert.strictEqual(picker.availability(PieceIndex(3)), 1)
       // aria2 sends whole bitfields instead of haves: new bits count, nothing is lost
       const later = Bitfield.make(5)
       Bitfield.set(later, 1)

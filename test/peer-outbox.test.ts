@@ -7,6 +7,7 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Fiber, Result } from "effect"
+import { peerKey, PieceIndex } from "../src/ids.ts"
 import { type Connection, Network, NodeNetwork } from "../src/net/index.ts"
 import { PeerError } from "../src/peer/index.ts"
 import { makeOutbox, type OutboxTorrent } from "../src/peer/outbox.ts"
@@ -54,7 +55,7 @@ const seededTorrent = Effect.gen(function*() {
   const storage = yield* makeMemoryStorage().open(fixture.metainfo, { directory: "/outbox-test" })
   for (let piece = 0; piece < fixture.metainfo.pieceCount; piece++) {
     const start = piece * PIECE
-    const put = yield* storage.putBlock(piece, 0, fixture.data.subarray(start, Math.min(start + PIECE, fixture.data.length)))
+    const put = yield* storage.putBlock(PieceIndex(piece), 0, fixture.data.subarray(start, Math.min(start + PIECE, fixture.data.length)))
     assert.strictEqual(put._tag, "Verified")
   }
   const uploaded: Array<number> = []
@@ -64,7 +65,7 @@ const seededTorrent = Effect.gen(function*() {
 
 const outboxOn = (ours: Connection, torrent: OutboxTorrent, fast = true) =>
   Effect.gen(function*() {
-    const s = makeSessionState("127.0.0.1:1", ours, fast, "test", 0, 250, 4)
+    const s = makeSessionState(peerKey({ host: "127.0.0.1", port: 1 }), ours, fast, "test", 0, 250, 4)
     const outbox = yield* makeOutbox(s, ours, torrent, () => 0, (e) => new PeerError({ reason: "Network", peer: s.key, detail: e.message }))
     const writer = yield* Effect.forkScoped(outbox.writer)
     return { s, outbox, writer }
@@ -86,7 +87,7 @@ describe("peer outbox", () => {
       const { ours, peer } = yield* connectedPair
       const { fixture, torrent, uploaded } = yield* seededTorrent
       const { s, outbox } = yield* outboxOn(ours, torrent)
-      const blocks = [{ piece: 1, begin: BLOCK, length: BLOCK }, { piece: 0, begin: 0, length: BLOCK }, { piece: 3, begin: 0, length: 1000 }]
+      const blocks = [{ piece: PieceIndex(1), begin: BLOCK, length: BLOCK }, { piece: PieceIndex(0), begin: 0, length: BLOCK }, { piece: PieceIndex(3), begin: 0, length: 1000 }]
       assert.isTrue(outbox.send({ _tag: "Unchoke" }))
       for (const b of blocks) s.uploads.set(`${b.piece}:${b.begin}`, b)
       outbox.uploadsAdded()

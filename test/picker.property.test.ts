@@ -1,4 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
+import { PieceIndex } from "../src/ids.ts"
 import { Result } from "effect"
 import * as fc from "fast-check"
 import { type Block, blocksInPiece, makeBitfield, makePicker, type Picker, pieceBlocks } from "../src/scheduler/index.ts"
@@ -113,7 +114,7 @@ const simulate = (sw: Swarm) => {
     const [piece = -1, begin = -1] = blockId.split(":").map(Number)
     const length = pieceBlocks(g, piece).find((x) => x.begin === begin)?.length ?? -1
     const others = [...inflight].flatMap(([k, s]) => (k !== peer && s.has(blockId) ? [k] : []))
-    const r = p.blockReceived(peer, piece, begin, length)
+    const r = p.blockReceived(peer, PieceIndex(piece), begin, length)
     assert.strictEqual(r._tag, "Accepted", "an in-flight block is accepted")
     if (r._tag !== "Accepted") return
     assert.deepStrictEqual([...r.cancels].sort(), others.sort())
@@ -125,11 +126,11 @@ const simulate = (sw: Swarm) => {
     if (failNext && fails < 5) {
       failNext = false
       fails++
-      const blamed = p.pieceFailed(piece)
+      const blamed = p.pieceFailed(PieceIndex(piece))
       assert.deepStrictEqual([...blamed].sort(), [...c].sort())
       contributors.delete(piece)
     } else {
-      const v = p.pieceVerified(piece)
+      const v = p.pieceVerified(PieceIndex(piece))
       assert.strictEqual(v.cancels.length, 0)
       verified.add(piece)
       contributors.delete(piece)
@@ -156,7 +157,7 @@ const simulate = (sw: Swarm) => {
         if (b === undefined) break
         const [piece = -1, begin = -1] = b.split(":").map(Number)
         const length = pieceBlocks(g, piece).find((x) => x.begin === begin)?.length ?? -1
-        assert.isTrue(p.requestTimedOut(peer, { piece, begin, length }))
+        assert.isTrue(p.requestTimedOut(peer, { piece: PieceIndex(piece), begin, length }))
         inflight.get(peer)?.delete(b)
         break
       }
@@ -164,7 +165,7 @@ const simulate = (sw: Swarm) => {
         const b = bits.get(peer)
         const piece = op.piece % pieceCount
         if (b === undefined || b === "all") break
-        p.peerHas(peer, piece)
+        p.peerHas(peer, PieceIndex(piece))
         b.add(piece)
         if (b.size === pieceCount) bits.set(peer, "all")
         break

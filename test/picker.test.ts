@@ -1,4 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
+import { PieceIndex } from "../src/ids.ts"
 import { Result } from "effect"
 import {
   type Block,
@@ -135,10 +136,10 @@ describe("picker", () => {
     const got = p.pick("a", 100, seq(0.1))
     assert.deepStrictEqual([...new Set(got.map((b) => b.piece))], [0])
     assert.isFalse(p.isInteresting("b"))
-    assert.isFalse(p.peerHas("a", 2), "'a' was interesting already")
+    assert.isFalse(p.peerHas("a", PieceIndex(2)), "'a' was interesting already")
     p.addPeer("b", bits(4, [1, 3]))
     assert.isFalse(p.isInteresting("b"))
-    assert.isTrue(p.peerHas("b", 2), "now 'b' has something we want")
+    assert.isTrue(p.peerHas("b", PieceIndex(2)), "now 'b' has something we want")
     ok(p)
   })
 
@@ -146,9 +147,9 @@ describe("picker", () => {
     const p = picker(cfg(2))
     p.addPeer("a", bits(2, []))
     assert.isFalse(p.isInteresting("a"))
-    assert.isTrue(p.peerHas("a", 0))
-    assert.isFalse(p.peerHas("a", 0), "repeated have is a no-op")
-    assert.isFalse(p.peerHas("a", 7), "out of range is ignored")
+    assert.isTrue(p.peerHas("a", PieceIndex(0)))
+    assert.isFalse(p.peerHas("a", PieceIndex(0)), "repeated have is a no-op")
+    assert.isFalse(p.peerHas("a", PieceIndex(7)), "out of range is ignored")
     deliver(p, "a", p.pick("a", 10, seq(0)))
     assert.isFalse(p.isInteresting("a"))
     ok(p)
@@ -198,7 +199,7 @@ describe("picker", () => {
     assert.strictEqual(p.blockReceived("a", x.piece, x.begin, x.length)._tag, "Accepted")
     const r = p.blockReceived("b", y.piece, y.begin, y.length)
     assert.isTrue(r._tag === "Accepted" && r.pieceComplete)
-    assert.deepStrictEqual([...p.pieceFailed(0)].sort(), ["a", "b"])
+    assert.deepStrictEqual([...p.pieceFailed(PieceIndex(0))].sort(), ["a", "b"])
     assert.strictEqual(p.remainingWanted(), 1)
     assert.strictEqual(p.pick("a", 5, seq(0)).length, 2)
     ok(p)
@@ -229,15 +230,15 @@ describe("picker", () => {
   it("blockReceived classifies invalid, unrequested and duplicate blocks", () => {
     const p = picker({ pieceCount: 2, pieceLength: 2 * BLOCK_SIZE, totalSize: 3 * BLOCK_SIZE - 5 })
     p.addPeer("a", all(2))
-    assert.strictEqual(p.blockReceived("a", 2, 0, BLOCK_SIZE)._tag, "Invalid")
-    assert.strictEqual(p.blockReceived("a", 0, 5, BLOCK_SIZE)._tag, "Invalid")
-    assert.strictEqual(p.blockReceived("a", 1, 0, BLOCK_SIZE)._tag, "Invalid", "last block is shorter")
-    assert.strictEqual(p.blockReceived("a", 1, 0, BLOCK_SIZE - 5)._tag, "Unrequested")
+    assert.strictEqual(p.blockReceived("a", PieceIndex(2), 0, BLOCK_SIZE)._tag, "Invalid")
+    assert.strictEqual(p.blockReceived("a", PieceIndex(0), 5, BLOCK_SIZE)._tag, "Invalid")
+    assert.strictEqual(p.blockReceived("a", PieceIndex(1), 0, BLOCK_SIZE)._tag, "Invalid", "last block is shorter")
+    assert.strictEqual(p.blockReceived("a", PieceIndex(1), 0, BLOCK_SIZE - 5)._tag, "Unrequested")
     const picked = p.pick("a", 10, seq(0))
     assert.deepStrictEqual(picked.map((b) => b.length), [BLOCK_SIZE, BLOCK_SIZE, BLOCK_SIZE - 5].sort((x, y) => y - x))
     deliver(p, "a", picked)
     assert.isTrue(p.isComplete())
-    assert.strictEqual(p.blockReceived("a", 1, 0, BLOCK_SIZE - 5)._tag, "Duplicate")
+    assert.strictEqual(p.blockReceived("a", PieceIndex(1), 0, BLOCK_SIZE - 5)._tag, "Duplicate")
     ok(p)
   })
 
@@ -273,7 +274,7 @@ describe("picker", () => {
     p.removePeer("b")
     assert.strictEqual(p.removePeer("a").length, 2)
     assert.strictEqual(p.openPieces(), 2)
-    p.addPeer("c", makeBitfield(10, (i) => !open.includes(i)))
+    p.addPeer("c", makeBitfield(10, (i) => !open.includes(PieceIndex(i))))
     const fresh = p.pick("c", 100, seq(0))
     assert.strictEqual(fresh.length, 4)
     assert.isTrue(fresh.every((b) => !open.includes(b.piece)))
@@ -332,7 +333,7 @@ describe("picker", () => {
     while (!p.isComplete() && rounds < 1000) {
       rounds++
       for (const k of peers) {
-        p.peerHas(k, Math.floor(rnd() * n))
+        p.peerHas(k, PieceIndex(Math.floor(rnd() * n)))
         // each peer delivers half of what it was asked for, the rest times out
         p.pick(k, 4, rnd).forEach((b, i) => {
           if (i % 2 === 1) return void p.requestTimedOut(k, b)

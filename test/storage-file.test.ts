@@ -1,5 +1,6 @@
 /** FileStorage on real files: resume trust, recheck after changes on disk, lazily created files, symlinks. */
 import * as NodeFileSystem from "@effect/platform-node-shared/NodeFileSystem"
+import { PieceIndex } from "../src/ids.ts"
 import { toHex } from "../src/bytes.ts"
 import { existsSync } from "node:fs"
 import * as Fs from "node:fs/promises"
@@ -16,7 +17,7 @@ const open = (meta: Metainfo, options: OpenOptions) =>
   Storage.use((s) => s.open(meta, options)).pipe(Effect.provide(FileStorage.layer.pipe(Layer.provide(NodeFileSystem.layer))))
 
 const putAll = (t: TorrentStorage, blocks: ReadonlyArray<Block>) =>
-  Effect.forEach(blocks, (b) => t.putBlock(b.piece, b.begin, b.data))
+  Effect.forEach(blocks, (b) => t.putBlock(PieceIndex(b.piece), b.begin, b.data))
 
 const hex = (bytes: Uint8Array | null) => toHex(bytes ?? new Uint8Array(0))
 
@@ -51,9 +52,9 @@ describe("FileStorage on disk", () => {
       assert.isFalse(existsSync(file("a")))
       const [b0, b1] = blocksOf(fixture, B)
       if (b0 === undefined || b1 === undefined) return assert.fail()
-      assert.strictEqual((yield* t.putBlock(0, 0, b1.data))._tag, "HashFailed")
+      assert.strictEqual((yield* t.putBlock(PieceIndex(0), 0, b1.data))._tag, "HashFailed")
       assert.isFalse(existsSync(file("a")), "nothing written for a bad piece")
-      assert.strictEqual((yield* t.putBlock(0, 0, b0.data))._tag, "Verified")
+      assert.strictEqual((yield* t.putBlock(PieceIndex(0), 0, b0.data))._tag, "Verified")
       assert.isTrue(existsSync(file("a")))
       assert.isFalse(existsSync(file("b")), "b is not touched by piece 0")
       yield* putAll(t, blocksOf(fixture, B))
@@ -99,7 +100,7 @@ describe("FileStorage on disk", () => {
       const { t, rechecked } = yield* openCounting(single.meta, directory)
       assert.strictEqual(rechecked(), 0)
       assert.deepStrictEqual(yield* t.have, Uint8Array.of(0b11100000))
-      assert.deepStrictEqual(yield* t.read(2, 0, 32768), pieceData(single, 2))
+      assert.deepStrictEqual(yield* t.read(PieceIndex(2), 0, 32768), pieceData(single, 2))
     }))
 
   it.live("a changed mtime forces a full recheck, which catches data changed in place", () =>
@@ -157,7 +158,7 @@ describe("FileStorage on disk", () => {
       // a symlinked directory: refused at the first write
       yield* Effect.promise(() => Fs.symlink(outside, NodePath.join(directory, "t")))
       const t = yield* open(fixture.meta, { directory })
-      const err = yield* Effect.flip(t.putBlock(0, 0, fixture.data))
+      const err = yield* Effect.flip(t.putBlock(PieceIndex(0), 0, fixture.data))
       assert.strictEqual(err.reason, "PathEscape")
       assert.include(err.message, "outside the download directory")
       assert.deepStrictEqual(yield* Effect.promise(() => Fs.readdir(outside)), [])
@@ -177,14 +178,14 @@ describe("FileStorage on disk", () => {
       const uncached = yield* open(single.meta, { directory: NodePath.join(directory, "x"), readCacheBytes: 0 })
       yield* putAll(uncached, blocksOf(single, B))
       // the cache fills on reads (a leecher nobody asks for data keeps no extra copies)
-      assert.deepStrictEqual(yield* cached.read(5, 0, 1000), pieceData(single, 5))
+      assert.deepStrictEqual(yield* cached.read(PieceIndex(5), 0, 1000), pieceData(single, 5))
       yield* Effect.promise(() => Fs.truncate(NodePath.join(directory, "data.bin"), 0))
       yield* Effect.promise(() => Fs.truncate(NodePath.join(directory, "x", "data.bin"), 0))
       // piece 5 is still in the 8 MiB cache
-      assert.deepStrictEqual(yield* cached.read(5, 0, 1000), pieceData(single, 5))
-      const err = yield* Effect.flip(uncached.read(5, 0, 1000))
+      assert.deepStrictEqual(yield* cached.read(PieceIndex(5), 0, 1000), pieceData(single, 5))
+      const err = yield* Effect.flip(uncached.read(PieceIndex(5), 0, 1000))
       assert.strictEqual(err.reason, "NotVerified")
-      assert.isFalse(uncached.hasPiece(5))
+      assert.isFalse(uncached.hasPiece(PieceIndex(5)))
       assert.strictEqual(yield* uncached.verifiedCount, single.meta.pieceCount - 1)
     }))
 
@@ -194,7 +195,7 @@ describe("FileStorage on disk", () => {
       const files = Array.from({ length: 12 }, (_, i) => ({ path: ["m", `f${i}`], length: 9000 + 517 * i }))
       const fixture = makeFixture(files, 16384, 25)
       const t = yield* open(fixture.meta, { directory, maxOpenFiles: 2 })
-      yield* Effect.forEach(blocksOf(fixture, B), (b) => t.putBlock(b.piece, b.begin, b.data), { concurrency: 16 })
+      yield* Effect.forEach(blocksOf(fixture, B), (b) => t.putBlock(PieceIndex(b.piece), b.begin, b.data), { concurrency: 16 })
       assert.strictEqual(yield* t.verifiedCount, fixture.meta.pieceCount)
       yield* t.close
       for (const [i, f] of fixture.meta.files.entries()) {

@@ -1,5 +1,6 @@
 /** The synchronous fast path of `putBlock`: what it takes, and what it leaves to `putBlock`. */
 import * as NodeFileSystem from "@effect/platform-node-shared/NodeFileSystem"
+import { PieceIndex } from "../src/ids.ts"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Layer } from "effect"
 import type { Metainfo } from "../src/metainfo/model.ts"
@@ -23,37 +24,37 @@ for (const [name, layer, completesSync] of [["FileStorage", FileStorage.layer.pi
         assert.strictEqual(blocks.length, 4)
         const [first, second, third, last] = blocks
         if (first === undefined || second === undefined || third === undefined || last === undefined) return assert.fail("four blocks")
-        assert.deepStrictEqual(t.putBlockSync(1, first.begin, first.data), { _tag: "Incomplete" })
-        assert.deepStrictEqual(t.putBlockSync(1, first.begin, first.data), { _tag: "Duplicate" })
-        assert.deepStrictEqual(t.putBlockSync(1, second.begin, second.data), { _tag: "Incomplete" })
-        assert.deepStrictEqual(t.putBlockSync(1, third.begin, third.data), { _tag: "Incomplete" })
-        assert.isUndefined(t.putBlockSync(99, 0, first.data), "an invalid block is left to putBlock's typed error")
-        assert.isUndefined(t.putBlockSync(1, 5, first.data), "a misaligned block too")
+        assert.deepStrictEqual(t.putBlockSync(PieceIndex(1), first.begin, first.data), { _tag: "Incomplete" })
+        assert.deepStrictEqual(t.putBlockSync(PieceIndex(1), first.begin, first.data), { _tag: "Duplicate" })
+        assert.deepStrictEqual(t.putBlockSync(PieceIndex(1), second.begin, second.data), { _tag: "Incomplete" })
+        assert.deepStrictEqual(t.putBlockSync(PieceIndex(1), third.begin, third.data), { _tag: "Incomplete" })
+        assert.isUndefined(t.putBlockSync(PieceIndex(99), 0, first.data), "an invalid block is left to putBlock's typed error")
+        assert.isUndefined(t.putBlockSync(PieceIndex(1), 5, first.data), "a misaligned block too")
         if (completesSync) {
-          assert.deepStrictEqual(t.putBlockSync(1, last.begin, last.data), { _tag: "Verified" })
+          assert.deepStrictEqual(t.putBlockSync(PieceIndex(1), last.begin, last.data), { _tag: "Verified" })
         } else {
-          assert.isUndefined(t.putBlockSync(1, last.begin, last.data), "the completing block needs the hash check and the write")
-          assert.isFalse(t.hasPiece(1))
-          assert.deepStrictEqual(yield* t.putBlock(1, last.begin, last.data), { _tag: "Verified" })
+          assert.isUndefined(t.putBlockSync(PieceIndex(1), last.begin, last.data), "the completing block needs the hash check and the write")
+          assert.isFalse(t.hasPiece(PieceIndex(1)))
+          assert.deepStrictEqual(yield* t.putBlock(PieceIndex(1), last.begin, last.data), { _tag: "Verified" })
         }
-        assert.isTrue(t.hasPiece(1))
-        assert.deepStrictEqual(yield* t.read(1, 0, 4 * B), pieceData(fixture, 1))
-        assert.deepStrictEqual(t.putBlockSync(1, first.begin, first.data), { _tag: "Duplicate" }, "a verified piece is never overwritten")
+        assert.isTrue(t.hasPiece(PieceIndex(1)))
+        assert.deepStrictEqual(yield* t.read(PieceIndex(1), 0, 4 * B), pieceData(fixture, 1))
+        assert.deepStrictEqual(t.putBlockSync(PieceIndex(1), first.begin, first.data), { _tag: "Duplicate" }, "a verified piece is never overwritten")
         if (completesSync) {
           // a corrupt piece fails its hash check right there, and can be downloaded again
           const piece2 = blocksOf(fixture, B).filter((b) => b.piece === 2)
           for (const [i, b] of piece2.entries()) {
             const data = i === 2 ? b.data.map((x) => x ^ 1) : b.data
-            assert.deepStrictEqual(t.putBlockSync(2, b.begin, data), { _tag: i === 3 ? "HashFailed" : "Incomplete" })
+            assert.deepStrictEqual(t.putBlockSync(PieceIndex(2), b.begin, data), { _tag: i === 3 ? "HashFailed" : "Incomplete" })
           }
-          assert.isFalse(t.hasPiece(2))
+          assert.isFalse(t.hasPiece(PieceIndex(2)))
           for (const [i, b] of piece2.entries()) {
-            assert.deepStrictEqual(t.putBlockSync(2, b.begin, b.data), { _tag: i === 3 ? "Verified" : "Incomplete" })
+            assert.deepStrictEqual(t.putBlockSync(PieceIndex(2), b.begin, b.data), { _tag: i === 3 ? "Verified" : "Incomplete" })
           }
-          assert.deepStrictEqual(yield* t.read(2, 0, 4 * B), pieceData(fixture, 2))
+          assert.deepStrictEqual(yield* t.read(PieceIndex(2), 0, 4 * B), pieceData(fixture, 2))
         }
         yield* t.close
-        assert.isUndefined(t.putBlockSync(0, 0, first.data), "nothing is stored once closed")
+        assert.isUndefined(t.putBlockSync(PieceIndex(0), 0, first.data), "nothing is stored once closed")
       }))
   })
 }

@@ -1,5 +1,6 @@
 /** Behaviour every Storage layer must have: one suite, run against FileStorage and MemoryStorage. */
 import * as NodeFileSystem from "@effect/platform-node-shared/NodeFileSystem"
+import { PieceIndex } from "../src/ids.ts"
 import { existsSync } from "node:fs"
 import * as Fs from "node:fs/promises"
 import * as NodePath from "node:path"
@@ -31,7 +32,7 @@ const impls: ReadonlyArray<
 ]
 
 const putAll = (t: TorrentStorage, blocks: ReadonlyArray<Block>) =>
-  Effect.forEach(blocks, (b) => t.putBlock(b.piece, b.begin, b.data))
+  Effect.forEach(blocks, (b) => t.putBlock(PieceIndex(b.piece), b.begin, b.data))
 
 const tally = (results: ReadonlyArray<PutResult>) => {
   const out: Record<string, number> = {}
@@ -46,9 +47,9 @@ const assertReadsBack = (t: TorrentStorage, fixture: Fixture) =>
   Effect.gen(function*() {
     for (let piece = 0; piece < fixture.meta.pieceCount; piece++) {
       const expected = pieceData(fixture, piece)
-      assert.deepStrictEqual(yield* t.read(piece, 0, expected.length), expected)
+      assert.deepStrictEqual(yield* t.read(PieceIndex(piece), 0, expected.length), expected)
       const tail = Math.max(0, expected.length - 7)
-      assert.deepStrictEqual(yield* t.read(piece, tail, expected.length - tail), expected.subarray(tail))
+      assert.deepStrictEqual(yield* t.read(PieceIndex(piece), tail, expected.length - tail), expected.subarray(tail))
     }
   })
 
@@ -110,7 +111,7 @@ for (const [name, layer, checkDisk] of impls) {
         assert.strictEqual(tally(results)["Verified"], spanning.meta.pieceCount)
         yield* assertReadsBack(t, spanning)
         // a read crossing the 100-byte file boundary
-        assert.deepStrictEqual(yield* t.read(0, 90, 20), spanning.data.subarray(90, 110))
+        assert.deepStrictEqual(yield* t.read(PieceIndex(0), 90, 20), spanning.data.subarray(90, 110))
       })))
 
     it.live("bad hash: HashFailed, nothing had, the piece can be downloaded again", () =>
@@ -121,15 +122,15 @@ for (const [name, layer, checkDisk] of impls) {
         if (first === undefined || second === undefined) return assert.fail("fixture too small")
         const corrupt = second.data.slice()
         corrupt[5] = (corrupt[5] ?? 0) ^ 0xff
-        assert.strictEqual((yield* t.putBlock(0, 0, first.data))._tag, "Incomplete")
-        assert.strictEqual((yield* t.putBlock(0, B, corrupt))._tag, "HashFailed")
-        assert.isFalse(t.hasPiece(0))
+        assert.strictEqual((yield* t.putBlock(PieceIndex(0), 0, first.data))._tag, "Incomplete")
+        assert.strictEqual((yield* t.putBlock(PieceIndex(0), B, corrupt))._tag, "HashFailed")
+        assert.isFalse(t.hasPiece(PieceIndex(0)))
         assert.strictEqual(yield* t.verifiedCount, 0)
-        assert.strictEqual(yield* errorReason(t.read(0, 0, 10)), "NotVerified")
+        assert.strictEqual(yield* errorReason(t.read(PieceIndex(0), 0, 10)), "NotVerified")
         // the buffer was discarded: the first block is new again
-        assert.strictEqual((yield* t.putBlock(0, 0, first.data))._tag, "Incomplete")
-        assert.strictEqual((yield* t.putBlock(0, B, second.data))._tag, "Verified")
-        assert.deepStrictEqual(yield* t.read(0, 0, 32768), pieceData(singleFile, 0))
+        assert.strictEqual((yield* t.putBlock(PieceIndex(0), 0, first.data))._tag, "Incomplete")
+        assert.strictEqual((yield* t.putBlock(PieceIndex(0), B, second.data))._tag, "Verified")
+        assert.deepStrictEqual(yield* t.read(PieceIndex(0), 0, 32768), pieceData(singleFile, 0))
       })))
 
     it.live("verified data is never overwritten and duplicate blocks are ignored", () =>
@@ -138,12 +139,12 @@ for (const [name, layer, checkDisk] of impls) {
         const t = yield* open(singleFile.meta, { directory })
         const [first, second] = blocksOf(singleFile, B)
         if (first === undefined || second === undefined) return assert.fail("fixture too small")
-        assert.strictEqual((yield* t.putBlock(0, 0, first.data))._tag, "Incomplete")
-        assert.strictEqual((yield* t.putBlock(0, 0, new Uint8Array(B).fill(9)))._tag, "Duplicate")
-        assert.strictEqual((yield* t.putBlock(0, B, second.data))._tag, "Verified")
-        assert.strictEqual((yield* t.putBlock(0, 0, new Uint8Array(B).fill(7)))._tag, "Duplicate")
-        assert.strictEqual((yield* t.putBlock(0, 0, new Uint8Array(2 * B).fill(7)))._tag, "Duplicate")
-        assert.deepStrictEqual(yield* t.read(0, 0, 2 * B), pieceData(singleFile, 0))
+        assert.strictEqual((yield* t.putBlock(PieceIndex(0), 0, first.data))._tag, "Incomplete")
+        assert.strictEqual((yield* t.putBlock(PieceIndex(0), 0, new Uint8Array(B).fill(9)))._tag, "Duplicate")
+        assert.strictEqual((yield* t.putBlock(PieceIndex(0), B, second.data))._tag, "Verified")
+        assert.strictEqual((yield* t.putBlock(PieceIndex(0), 0, new Uint8Array(B).fill(7)))._tag, "Duplicate")
+        assert.strictEqual((yield* t.putBlock(PieceIndex(0), 0, new Uint8Array(2 * B).fill(7)))._tag, "Duplicate")
+        assert.deepStrictEqual(yield* t.read(PieceIndex(0), 0, 2 * B), pieceData(singleFile, 0))
         assert.strictEqual(yield* t.verifiedCount, 1)
       })))
 
@@ -152,7 +153,7 @@ for (const [name, layer, checkDisk] of impls) {
         const directory = yield* tempDir
         const t = yield* open(singleFile.meta, { directory })
         const last = singleFile.meta.pieceCount - 1
-        assert.strictEqual((yield* t.putBlock(last, 0, pieceData(singleFile, last)))._tag, "Verified")
+        assert.strictEqual((yield* t.putBlock(PieceIndex(last), 0, pieceData(singleFile, last)))._tag, "Verified")
         assert.deepStrictEqual(yield* t.have, Uint8Array.of(0x04))
       })))
 
@@ -168,7 +169,7 @@ for (const [name, layer, checkDisk] of impls) {
         const t = yield* open(withPadding.meta, { directory })
         assert.deepStrictEqual(yield* t.have, Uint8Array.of(0b10100000))
         assert.strictEqual(yield* t.verifiedCount, 2)
-        assert.deepStrictEqual(yield* t.read(2, 0, 100), pieceData(withPadding, 2).subarray(0, 100))
+        assert.deepStrictEqual(yield* t.read(PieceIndex(2), 0, 100), pieceData(withPadding, 2).subarray(0, 100))
         const again = yield* putAll(t, blocks)
         assert.strictEqual(tally(again)["Verified"], withPadding.meta.pieceCount - 2)
         yield* assertReadsBack(t, withPadding)
@@ -188,12 +189,12 @@ for (const [name, layer, checkDisk] of impls) {
         const directory = yield* tempDir
         const t = yield* open(singleFile.meta, { directory, readCacheBytes: 0 })
         yield* putAll(t, blocksOf(singleFile, B).filter((b) => b.piece === 5))
-        assert.deepStrictEqual(yield* t.read(5, 0, 1000), pieceData(singleFile, 5))
-        assert.strictEqual(yield* errorReason(t.read(4, 0, 10)), "NotVerified")
-        assert.strictEqual(yield* errorReason(t.read(5, 0, 1001)), "OutOfRange")
-        assert.strictEqual(yield* errorReason(t.read(5, -1, 10)), "OutOfRange")
-        assert.strictEqual(yield* errorReason(t.read(5, 0, 0)), "OutOfRange")
-        assert.strictEqual(yield* errorReason(t.read(6, 0, 10)), "OutOfRange")
+        assert.deepStrictEqual(yield* t.read(PieceIndex(5), 0, 1000), pieceData(singleFile, 5))
+        assert.strictEqual(yield* errorReason(t.read(PieceIndex(4), 0, 10)), "NotVerified")
+        assert.strictEqual(yield* errorReason(t.read(PieceIndex(5), 0, 1001)), "OutOfRange")
+        assert.strictEqual(yield* errorReason(t.read(PieceIndex(5), -1, 10)), "OutOfRange")
+        assert.strictEqual(yield* errorReason(t.read(PieceIndex(5), 0, 0)), "OutOfRange")
+        assert.strictEqual(yield* errorReason(t.read(PieceIndex(6), 0, 10)), "OutOfRange")
       })))
 
     it.live("invalid blocks are typed OutOfRange errors", () =>
@@ -213,7 +214,7 @@ for (const [name, layer, checkDisk] of impls) {
           [5, 0, new Uint8Array(1001)] // last piece is 1000 bytes
         ]
         for (const [piece, begin, data] of cases) {
-          assert.strictEqual(yield* errorReason(t.putBlock(piece, begin, data)), "OutOfRange", `${piece}/${begin}`)
+          assert.strictEqual(yield* errorReason(t.putBlock(PieceIndex(piece), begin, data)), "OutOfRange", `${piece}/${begin}`)
         }
         assert.strictEqual(yield* t.verifiedCount, 0)
       })))
@@ -227,14 +228,14 @@ for (const [name, layer, checkDisk] of impls) {
         const [p1a] = firstBlock(1)
         const [p2a] = firstBlock(2)
         if (p0a === undefined || p0b === undefined || p1a === undefined || p2a === undefined) return assert.fail()
-        assert.strictEqual((yield* t.putBlock(0, 0, p0a.data))._tag, "Incomplete")
-        assert.strictEqual((yield* t.putBlock(1, 0, p1a.data))._tag, "Incomplete")
-        assert.strictEqual((yield* t.putBlock(2, 0, p2a.data))._tag, "Backpressure")
-        assert.strictEqual((yield* t.putBlock(0, B, p0b.data))._tag, "Verified")
-        assert.strictEqual((yield* t.putBlock(2, 0, p2a.data))._tag, "Incomplete")
-        assert.strictEqual((yield* t.putBlock(3, 0, p2a.data))._tag, "Backpressure")
-        yield* t.discardPartial(1)
-        assert.strictEqual((yield* t.putBlock(3, 0, firstBlock(3)[0]?.data ?? p2a.data))._tag, "Incomplete")
+        assert.strictEqual((yield* t.putBlock(PieceIndex(0), 0, p0a.data))._tag, "Incomplete")
+        assert.strictEqual((yield* t.putBlock(PieceIndex(1), 0, p1a.data))._tag, "Incomplete")
+        assert.strictEqual((yield* t.putBlock(PieceIndex(2), 0, p2a.data))._tag, "Backpressure")
+        assert.strictEqual((yield* t.putBlock(PieceIndex(0), B, p0b.data))._tag, "Verified")
+        assert.strictEqual((yield* t.putBlock(PieceIndex(2), 0, p2a.data))._tag, "Incomplete")
+        assert.strictEqual((yield* t.putBlock(PieceIndex(3), 0, p2a.data))._tag, "Backpressure")
+        yield* t.discardPartial(PieceIndex(1))
+        assert.strictEqual((yield* t.putBlock(PieceIndex(3), 0, firstBlock(3)[0]?.data ?? p2a.data))._tag, "Incomplete")
       })))
 
     it.live("unwanted pieces are refused; setWanted validates and switches", () =>
@@ -260,8 +261,8 @@ for (const [name, layer, checkDisk] of impls) {
         const count = yield* t.recheck((p) => Effect.sync(() => void seen.push(p.checked)))
         assert.strictEqual(count, spanning.meta.pieceCount - 1)
         assert.deepStrictEqual(seen, Array.from({ length: spanning.meta.pieceCount }, (_, i) => i + 1))
-        assert.isFalse(t.hasPiece(1))
-        assert.isTrue(t.hasPiece(0))
+        assert.isFalse(t.hasPiece(PieceIndex(1)))
+        assert.isTrue(t.hasPiece(PieceIndex(0)))
       })))
 
     it.live("a closed storage fails with Closed; close is idempotent", () =>
@@ -270,8 +271,8 @@ for (const [name, layer, checkDisk] of impls) {
         const t = yield* open(singleFile.meta, { directory })
         yield* t.close
         yield* t.close
-        assert.strictEqual(yield* errorReason(t.putBlock(0, 0, new Uint8Array(B))), "Closed")
-        assert.strictEqual(yield* errorReason(t.read(0, 0, 1)), "Closed")
+        assert.strictEqual(yield* errorReason(t.putBlock(PieceIndex(0), 0, new Uint8Array(B))), "Closed")
+        assert.strictEqual(yield* errorReason(t.read(PieceIndex(0), 0, 1)), "Closed")
       })))
 
     it.live("invalid metainfo and pure v2 are refused with typed errors", () =>

@@ -17,7 +17,7 @@
  */
 import { Context, type Duration, Effect, Exit, FileSystem, Layer, Option, Scope } from "effect"
 import type { Metainfo } from "../metainfo/model.ts"
-import { toHex } from "../bytes.ts"
+import { type InfoHash, infoHashOf } from "../ids.ts"
 import { fetchMetadata, type MetadataProgress } from "../magnet/index.ts"
 import { parseMagnet, parseMetainfo } from "../metainfo/index.ts"
 import { type Address, Network } from "../net/index.ts"
@@ -76,14 +76,15 @@ export interface ClientService {
   /** The port peers can reach us on, or null when not listening. */
   readonly port: number | null
   readonly add: (source: TorrentSource, options?: AddOptions) => Effect.Effect<Torrent, ClientError>
-  readonly get: (infoHash: string) => Effect.Effect<Option.Option<Torrent>>
+  /** The torrent with this info-hash (`parseInfoHash` makes one from text). */
+  readonly get: (infoHash: InfoHash) => Effect.Effect<Option.Option<Torrent>>
   readonly torrents: Effect.Effect<ReadonlyArray<Torrent>>
   /** Stops the torrent and forgets it; its files stay on disk unless `deleteData`. */
-  readonly remove: (infoHash: string, options?: { readonly deleteData?: boolean }) => Effect.Effect<void, ClientError>
+  readonly remove: (infoHash: InfoHash, options?: { readonly deleteData?: boolean }) => Effect.Effect<void, ClientError>
   /** The limits of one torrent (by info-hash), or the global ones (no argument). */
-  readonly limits: (infoHash?: string) => Effect.Effect<RateLimits, ClientError>
+  readonly limits: (infoHash?: InfoHash) => Effect.Effect<RateLimits, ClientError>
   /** Changes limits while torrents run; a field left out keeps its value. */
-  readonly setLimits: (limits: { readonly [K in keyof RateLimits]?: RateLimits[K] | undefined }, infoHash?: string) => Effect.Effect<void, ClientError>
+  readonly setLimits: (limits: { readonly [K in keyof RateLimits]?: RateLimits[K] | undefined }, infoHash?: InfoHash) => Effect.Effect<void, ClientError>
 }
 
 const isMagnetSource = (source: TorrentSource): source is { readonly magnet: string } =>
@@ -157,7 +158,7 @@ export const makeClient = (config: ClientConfig, extraPeerSources: ReadonlyArray
       readonly limits: { readonly upload: AdjustableThrottle; readonly download: AdjustableThrottle }
       readonly resumeDirectory: string | undefined
     }
-    const torrents = new Map<string, Entry>()
+    const torrents = new Map<InfoHash, Entry>()
 
     const { port, dial, memory: transportMemory } = yield* startTransports(resolved, (infoHash) => torrents.get(infoHash)?.torrent)
 
@@ -193,7 +194,7 @@ export const makeClient = (config: ClientConfig, extraPeerSources: ReadonlyArray
       } else {
         meta = yield* loadMetainfo(source).pipe(Effect.provideService(FileSystem.FileSystem, fs))
       }
-      const key = meta.infoHash === null ? null : toHex(meta.infoHash)
+      const key = meta.infoHash === null ? null : infoHashOf(meta.infoHash)
       if (key === null) return yield* new ClientError({ reason: "Unsupported", detail: `${meta.name}: v2-only torrents cannot be downloaded yet` })
       if (torrents.has(key)) return yield* new ClientError({ reason: "Duplicate", detail: `${meta.name} is already added` })
       const scope = yield* Scope.fork(torrentsScope, "sequential")
@@ -234,11 +235,11 @@ export const makeClient = (config: ClientConfig, extraPeerSources: ReadonlyArray
       return torrent
     })
 
-    const remove = (infoHash: string, options: { readonly deleteData?: boolean } = {}) =>
+    const remove = (infoHash: InfoHash, options: { readonly deleteData?: boolean } = {}) =>
       Effect.gen(function*() {
-        const entry = torrents.get(infoHash.toLowerCase())
+        const entry = torrents.get(infoHash)
         if (entry === undefined) return
-        torrents.delete(infoHash.toLowerCase())
+        torrents.delete(infoHash)
         // Closing the scope waits for in-flight writes and closes the files before they go.
         yield* Scope.close(entry.scope, Exit.void)
         if (options.deleteData !== true) return
@@ -248,10 +249,10 @@ export const makeClient = (config: ClientConfig, extraPeerSources: ReadonlyArray
         )
       })
 
-    const limitsOf = (infoHash: string | undefined) =>
+    const limitsOf = (infoHash: InfoHash | undefined) =>
       infoHash === undefined
         ? Effect.succeed(globalLimits)
-        : Effect.fromNullishOr(torrents.get(infoHash.toLowerCase())?.limits).pipe(
+        : Effect.fromNullishOr(torrents.get(infoHash)?.limits).pipe(
           Effect.mapError(() => new ClientError({ reason: "NotFound", detail: `no torrent ${infoHash}` }))
         )
 
@@ -259,7 +260,7 @@ export const makeClient = (config: ClientConfig, extraPeerSources: ReadonlyArray
       peerId,
       port,
       add,
-      get: (infoHash) => Effect.sync(() => Option.fromNullishOr(torrents.get(infoHash.toLowerCase())?.torrent)),
+      get: (infoHash) => Effect.sync(() => Option.fromNullishOr(torrents.get(infoHash)?.torrent)),
       torrents: Effect.sync(() => [...torrents.values()].map((e) => e.torrent)),
       remove,
       limits: (infoHash) => Effect.map(limitsOf(infoHash), (l) => ({ upload: l.upload.rate(), download: l.download.rate() })),

@@ -9,7 +9,7 @@
  * (an encrypted stream recognised by its opening bytes) can be unwrapped before it.
  */
 import { Effect } from "effect"
-import { toHex } from "../bytes.ts"
+import { type InfoHash, infoHashOf } from "../ids.ts"
 import { type Address, type Connection, Network, serve } from "../net/index.ts"
 import { readHandshakeHeader } from "../peer/index.ts"
 import type { Torrent } from "../torrent/index.ts"
@@ -18,7 +18,7 @@ import { makeFramer } from "../wire/index.ts"
 const HEADER_TIMEOUT = "10 seconds"
 
 /** Finds the torrent an incoming handshake names (hex v1 info-hash), if we have it. */
-export type TorrentLookup = (infoHash: string) => Torrent | undefined
+export type TorrentLookup = (infoHash: InfoHash) => Torrent | undefined
 
 /**
  * Reads the handshake header from a freshly accepted connection and hands the connection
@@ -29,7 +29,7 @@ export const routeIncoming = (lookup: TorrentLookup) => (conn: Connection): Effe
   Effect.gen(function*() {
     const framer = makeFramer()
     const header = yield* readHandshakeHeader(conn, framer).pipe(Effect.timeout(HEADER_TIMEOUT))
-    const torrent = lookup(toHex(header.infoHash))
+    const torrent = lookup(infoHashOf(header.infoHash))
     if (torrent === undefined) return yield* conn.close
     yield* torrent.acceptIncoming(conn, framer, header)
   }).pipe(Effect.catch(() => conn.close))

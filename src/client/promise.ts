@@ -14,6 +14,7 @@
 import * as NodeStream from "@effect/platform-node-shared/NodeStream"
 import type { Readable } from "node:stream"
 import { Effect, Fiber, ManagedRuntime, Stream, SubscriptionRef } from "effect"
+import type { InfoHash } from "../ids.ts"
 import type { StreamRange, Torrent, TorrentEvent, TorrentState } from "../torrent/index.ts"
 import { type AddOptions, Client, type TorrentSource } from "./client.ts"
 import type { ClientConfig } from "./config.ts"
@@ -21,7 +22,7 @@ import { layerNode } from "./node.ts"
 
 /** One torrent of a `PromiseClient`: its state and events through listeners, and Promise-returning controls. */
 export interface PromiseTorrent {
-  readonly infoHash: string
+  readonly infoHash: InfoHash
   readonly name: string
   /** The current state. */
   readonly state: () => TorrentState

@@ -10,6 +10,7 @@ import { Clock, Context, Effect, FiberMap, Layer, Option, PubSub, Stream } from 
 import { HttpClient } from "effect/http"
 import { Client, type ClientError } from "../client/index.ts"
 import { toHex } from "../bytes.ts"
+import { parseInfoHash } from "../ids.ts"
 import { parseMagnet, parseMetainfo, toTorrentFile } from "../metainfo/index.ts"
 import type { Metainfo } from "../metainfo/model.ts"
 import type { FilePriority, Torrent } from "../torrent/index.ts"
@@ -56,6 +57,8 @@ export class Daemon extends Context.Service<Daemon, DaemonService>()("effect-tor
 
 const fromClient = (e: ClientError) => new DaemonError({ reason: e.reason === "NotFound" ? "NotFound" : "Client", detail: e.message })
 const notFound = (infoHash: string) => new DaemonError({ reason: "NotFound", detail: `no torrent ${infoHash}` })
+/** A record's info-hash as the client names torrents (records hold validated hex). */
+const clientKey = (infoHash: string) => Effect.fromNullishOr(parseInfoHash(infoHash)).pipe(Effect.mapError(() => notFound(infoHash)))
 
 export interface DaemonConfig {
   readonly downloadDirectory: string
@@ -227,7 +230,7 @@ export const makeDaemon = Effect.fn("Daemon.make")(function*(config: DaemonConfi
         yield* store.removeTorrent(hash)
         entries.delete(hash)
         yield* FiberMap.remove(background, hash)
-        yield* client.remove(hash, { deleteData }).pipe(Effect.mapError(fromClient))
+        yield* client.remove(yield* clientKey(hash), { deleteData }).pipe(Effect.mapError(fromClient))
         yield* notify
       }),
     verify: (infoHash) =>
@@ -237,7 +240,7 @@ export const makeDaemon = Effect.fn("Daemon.make")(function*(config: DaemonConfi
         if (torrent === null) return
         e.torrent = null
         e.pending = "checking"
-        yield* client.remove(e.record.infoHash).pipe(Effect.mapError(fromClient))
+        yield* client.remove(yield* clientKey(e.record.infoHash)).pipe(Effect.mapError(fromClient))
         yield* store.removeResume(e.record.infoHash)
         yield* notify
         yield* FiberMap.run(background, e.record.infoHash, openTorrent(e, torrent.metainfo).pipe(
@@ -265,7 +268,7 @@ export const makeDaemon = Effect.fn("Daemon.make")(function*(config: DaemonConfi
           return yield* notify
         }
         const e = yield* entry(infoHash)
-        if (e.torrent !== null) yield* client.setLimits(limits, e.record.infoHash).pipe(Effect.mapError(fromClient))
+        if (e.torrent !== null) yield* client.setLimits(limits, e.torrent.infoHash).pipe(Effect.mapError(fromClient))
         yield* update(e, {
           ...(limits.upload === undefined ? {} : { uploadLimit: limits.upload }),
           ...(limits.download === undefined ? {} : { downloadLimit: limits.download })

@@ -1,4 +1,5 @@
 import type { Effect } from "effect"
+import type { PeerKey, PieceIndex } from "../ids.ts"
 import type { Throttle } from "../ratelimit/index.ts"
 import type { Picker } from "../scheduler/picker.ts"
 import type { TorrentStorage } from "../storage/types.ts"
@@ -6,7 +7,7 @@ import type { Message } from "../wire/index.ts"
 
 /** A block of a piece: `length` bytes from `begin`. */
 export interface BlockRef {
-  readonly piece: number
+  readonly piece: PieceIndex
   readonly begin: number
   readonly length: number
 }
@@ -16,7 +17,7 @@ export interface BlockRef {
  * Mutated only by the session that owns it.
  */
 export interface PeerStats {
-  readonly key: string
+  readonly key: PeerKey
   client: string
   /** Peer is choking us / we are choking the peer. */
   peerChoking: boolean
@@ -84,7 +85,7 @@ export interface TorrentLink {
   readonly pieceCount: number
   readonly pieceLength: number
   readonly totalSize: number
-  readonly picker: Picker<string>
+  readonly picker: Picker<PeerKey>
   readonly storage: TorrentStorage
   /** Rate limits (global and per torrent combined): asked before bytes move. */
   readonly uploadThrottle: Throttle
@@ -93,18 +94,18 @@ export interface TorrentLink {
   readonly random: () => number
   readonly register: (link: PeerLink) => void
   /** The live session for a peer key, if any (to cancel endgame duplicates there). */
-  readonly linkOf: (key: string) => PeerLink | undefined
+  readonly linkOf: (key: PeerKey) => PeerLink | undefined
   /** Blocks went back to the pool: every session should try to request again. */
   readonly wakeAll: () => void
-  readonly unregister: (key: string) => void
+  readonly unregister: (key: PeerKey) => void
   /**
    * A piece completed its hash check: applied at once (picker, endgame cancels, `have` to
    * every peer); returns what is left to run (`Effect.void` unless events back up or the
    * torrent just completed).
    */
-  readonly onPieceVerified: (piece: number) => Effect.Effect<void>
+  readonly onPieceVerified: (piece: PieceIndex) => Effect.Effect<void>
   /** A piece failed its hash check; `contributors` sent its blocks and get strikes. */
-  readonly onPieceFailed: (piece: number, contributors: ReadonlySet<string>) => Effect.Effect<void>
+  readonly onPieceFailed: (piece: PieceIndex, contributors: ReadonlySet<PeerKey>) => Effect.Effect<void>
   readonly onDownloaded: (bytes: number) => void
   readonly onUploaded: (bytes: number) => void
   /** Everything wanted is verified (we upload only). */
@@ -114,12 +115,12 @@ export interface TorrentLink {
   /** BEP 27: no PEX, no DHT. */
   readonly isPrivate: boolean
   /** An incoming peer told us where it listens (BEP 10 `p`). */
-  readonly learnedListenAddress: (key: string, address: { readonly host: string; readonly port: number }) => void
+  readonly learnedListenAddress: (key: PeerKey, address: { readonly host: string; readonly port: number }) => void
   /** Addresses learnt from a peer (PEX). */
   /** Addresses a peer told us about (PEX); `flags` are BEP 11's (0x04: speaks uTP). */
   readonly addPeers: (addresses: ReadonlyArray<{ readonly host: string; readonly port: number; readonly flags?: number }>, source: string) => Effect.Effect<void>
   /** Whether we are currently allowed to unchoke this peer on connect (before the first rechoke). */
-  readonly initialUnchoke: (key: string) => boolean
+  readonly initialUnchoke: (key: PeerKey) => boolean
   /** Storage failed (disk full, permissions): the torrent stops with this error. */
   readonly onStorageError: (error: unknown) => Effect.Effect<void>
   /**

@@ -5,6 +5,7 @@
  * serve) is dropped and counted.
  */
 import { Effect, Result } from "effect"
+import { PieceIndex } from "../ids.ts"
 import { Bitfield, type Message } from "../wire/index.ts"
 import { handleExtended } from "./extensions.ts"
 import { PeerError } from "./errors.ts"
@@ -44,20 +45,21 @@ const onRequest = (ctx: SessionContext, m: { index: number; begin: number; lengt
   if (m.length === 0 || m.length > MAX_BLOCK || m.begin + m.length > pieceLength(ctx, m.index)) {
     return Effect.fail(violation(ctx, `request of ${m.length} bytes at ${m.begin} of piece ${m.index} is out of range`))
   }
-  if (s.stats.amChoking || !torrent.storage.hasPiece(m.index) || s.uploads.size >= ctx.options.maxUploadQueue) {
+  const piece = PieceIndex(m.index) // in range, checked above
+  if (s.stats.amChoking || !torrent.storage.hasPiece(piece) || s.uploads.size >= ctx.options.maxUploadQueue) {
     return refuse(ctx, m)
   }
   // Accepted requests (the common case) are queued synchronously: no effect allocated.
   const key = blockKey(m.index, m.begin)
   if (!s.uploads.has(key)) {
-    s.uploads.set(key, { piece: m.index, begin: m.begin, length: m.length })
+    s.uploads.set(key, { piece, begin: m.begin, length: m.length })
     ctx.signalUploads()
   }
   return Effect.void
 }
 
 /** What happens after storage took (or refused) a block. */
-const afterPut = (ctx: SessionContext, index: number, put: PutResult | { readonly _tag: "Failed" }): Effect.Effect<void> => {
+const afterPut = (ctx: SessionContext, index: PieceIndex, put: PutResult | { readonly _tag: "Failed" }): Effect.Effect<void> => {
   const { torrent } = ctx
   switch (put._tag) {
     case "Verified":
@@ -79,7 +81,7 @@ const afterPut = (ctx: SessionContext, index: number, put: PutResult | { readonl
  * complete its piece, or any block with an in-memory backend), with no rate limit — is
  * handled without allocating an effect: this runs for every 16 KiB.
  */
-const onPiece = (ctx: SessionContext, index: number, begin: number, block: Uint8Array): Effect.Effect<void, PeerError> => {
+const onPiece = (ctx: SessionContext, index: PieceIndex, begin: number, block: Uint8Array): Effect.Effect<void, PeerError> => {
   const { s, torrent } = ctx
   const { picker, storage } = torrent
   const t = ctx.now()
@@ -130,7 +132,7 @@ const peerGained = (ctx: SessionContext, piece: number): void => {
   if (!Bitfield.set(s.peerPieces, piece)) return
   s.stats.haveCount++
   s.stats.isSeed = s.stats.haveCount >= torrent.pieceCount
-  if (torrent.picker.peerHas(s.key, piece)) ctx.updateInterest()
+  if (torrent.picker.peerHas(s.key, PieceIndex(piece))) ctx.updateInterest()
 }
 
 /**
@@ -207,7 +209,7 @@ export const handleMessage = (ctx: SessionContext, m: Message): Effect.Effect<vo
       return onRequest(ctx, m)
     case "Piece":
       if (m.index >= torrent.pieceCount) return checkIndex(ctx, m.index, "piece")
-      return onPiece(ctx, m.index, m.begin, m.block)
+      return onPiece(ctx, PieceIndex(m.index), m.begin, m.block)
     case "Cancel": {
       const queued = s.uploads.get(blockKey(m.index, m.begin))
       if (queued === undefined || queued.length !== m.length) return Effect.void

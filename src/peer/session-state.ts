@@ -1,4 +1,5 @@
 import type { Connection } from "../net/index.ts"
+import type { PeerKey } from "../ids.ts"
 import { Bitfield } from "../wire/index.ts"
 import type { BlockRef, PeerStats } from "./link.ts"
 import { makeRateMeter, type RateMeter } from "./rate.ts"
@@ -22,7 +23,7 @@ export const blockKey = (piece: number, begin: number): string => `${piece}:${be
  * - `stats.amChoking` reflects the last choke/unchoke we sent.
  */
 export interface SessionState {
-  readonly key: string
+  readonly key: PeerKey
   readonly conn: Connection
   readonly stats: PeerStats
   readonly fast: boolean
@@ -48,7 +49,7 @@ export interface SessionState {
 }
 
 export const makeSessionState = (
-  key: string,
+  key: PeerKey,
   conn: Connection,
   fast: boolean,
   client: string,

@@ -12,6 +12,7 @@
  * closing interrupts the others and the torrent returns its requests to the picker.
  */
 import { Clock, Deferred, Effect, Latch, Result } from "effect"
+import { peerKey } from "../ids.ts"
 import { formatAddress, ipBytes } from "../net/index.ts"
 import type { Connection, NetError } from "../net/index.ts"
 import {
@@ -49,7 +50,7 @@ export const runSession = Effect.fn("PeerSession.run")(function*(
 ) {
   const clock = yield* Clock.Clock
   const now = () => clock.currentTimeMillisUnsafe()
-  const key = formatAddress(conn.remote)
+  const key = peerKey(conn.remote)
   const fast = supportsFast(handshake.reserved) && supportsFast(ourReserved)
   const extended = supportsExtensionProtocol(handshake.reserved) && supportsExtensionProtocol(ourReserved)
   const extendedHandshake = () =>

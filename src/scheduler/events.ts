@@ -2,6 +2,7 @@
  * What happened to blocks and pieces: received, released, verified, failed,
  * and changes of the wanted set. Each keeps the invariants of state.ts.
  */
+import { PieceIndex } from "../ids.ts"
 import { BLOCK_SIZE, type Block, blockLength, blocksInPiece, hasBit } from "./geometry.ts"
 import { recountInteresting } from "./peers.ts"
 import {
@@ -95,7 +96,7 @@ export const pieceVerified = <K>(s: State<K>, piece: number): VerifiedResult<K> 
   const missing = prog === undefined ? blocksInPiece(s.g, piece) : prog.missing
   if (prog !== undefined) {
     for (let i = 0; i < prog.state.length; i++) {
-      const block = { piece, begin: i * BLOCK_SIZE, length: blockLength(s.g, piece, i) }
+      const block = { piece: PieceIndex(piece), begin: i * BLOCK_SIZE, length: blockLength(s.g, piece, i) }
       for (const peer of clearRequesters(s, prog, piece, i)) cancels.push({ peer, block })
     }
     s.open.delete(piece)

@@ -5,6 +5,7 @@
  * `pieceLength` bytes (the last one shorter), and every piece into 16 KiB
  * blocks (the last block of the last piece shorter): the unit of a `request`.
  */
+import { PieceIndex } from "../ids.ts"
 
 export const BLOCK_SIZE = 16384
 
@@ -16,7 +17,7 @@ export interface Geometry {
 
 /** One request unit: `length` bytes at `begin` inside piece `piece`. */
 export interface Block {
-  readonly piece: number
+  readonly piece: PieceIndex
   readonly begin: number
   readonly length: number
 }
@@ -42,7 +43,7 @@ export const blockLength = (g: Geometry, piece: number, blockIndex: number): num
 export const pieceBlocks = (g: Geometry, piece: number): Array<Block> => {
   const out: Array<Block> = []
   const n = blocksInPiece(g, piece)
-  for (let i = 0; i < n; i++) out.push({ piece, begin: i * BLOCK_SIZE, length: blockLength(g, piece, i) })
+  for (let i = 0; i < n; i++) out.push({ piece: PieceIndex(piece), begin: i * BLOCK_SIZE, length: blockLength(g, piece, i) })
   return out
 }
 

@@ -9,6 +9,7 @@
  * pieces are still being downloaded; (3) in endgame only, blocks already in flight to other
  * peers, least-duplicated first.
  */
+import { PieceIndex } from "../ids.ts"
 import { type Block, BLOCK_SIZE, blockLength } from "./geometry.ts"
 import {
   addRequester,
@@ -85,7 +86,7 @@ const takeMissing = <K>(s: State<K>, piece: number, prog: Progress<K>, key: K, m
   for (; i < prog.state.length && out.length < max; i++) {
     if (prog.state[i] !== MISSING) continue
     addRequester(s, prog, piece, i, key)
-    out.push({ piece, begin: i * BLOCK_SIZE, length: blockLength(s.g, piece, i) })
+    out.push({ piece: PieceIndex(piece), begin: i * BLOCK_SIZE, length: blockLength(s.g, piece, i) })
   }
   // Everything below i is now non-missing (blocks turning missing again lower the hint).
   prog.hint = i
@@ -106,7 +107,7 @@ const endgameBlocks = <K>(s: State<K>, peer: PeerState, key: K, max: number, out
   for (const c of candidates) {
     if (out.length >= max) return
     addRequester(s, c.prog, c.piece, c.index, key)
-    out.push({ piece: c.piece, begin: c.index * BLOCK_SIZE, length: blockLength(s.g, c.piece, c.index) })
+    out.push({ piece: PieceIndex(c.piece), begin: c.index * BLOCK_SIZE, length: blockLength(s.g, c.piece, c.index) })
   }
 }
 

@@ -7,6 +7,7 @@
  * at the top of state.ts; `checkInvariants` verifies them.
  */
 import { Result } from "effect"
+import type { PieceIndex } from "../ids.ts"
 import { type Block, type FileSpan, geometryProblem, wantedPiecesFromFiles } from "./geometry.ts"
 import {
   blockReceived,
@@ -27,20 +28,20 @@ export interface Picker<K> {
   readonly peerHasAll: (peer: K) => void
   readonly peerHasNone: (peer: K) => void
   /** Returns true when the peer just became interesting to us. */
-  readonly peerHas: (peer: K, piece: number) => boolean
+  readonly peerHas: (peer: K, piece: PieceIndex) => boolean
   /** Returns the blocks it had in flight; they are requestable again. */
   readonly removePeer: (peer: K) => ReadonlyArray<Block>
   /** It choked us (without BEP 6, pending requests are void): release all its requests. */
   readonly peerChoked: (peer: K) => ReadonlyArray<Block>
   readonly isInteresting: (peer: K) => boolean
   readonly pick: (peer: K, maxBlocks: number, random: () => number) => ReadonlyArray<Block>
-  readonly blockReceived: (peer: K, piece: number, begin: number, length: number) => ReceiveResult<K>
+  readonly blockReceived: (peer: K, piece: PieceIndex, begin: number, length: number) => ReceiveResult<K>
   readonly requestTimedOut: (peer: K, block: Block) => boolean
   readonly cancelled: (peer: K, block: Block) => boolean
   /** BEP 6 reject_request. */
   readonly rejected: (peer: K, block: Block) => boolean
-  readonly pieceVerified: (piece: number) => VerifiedResult<K>
-  readonly pieceFailed: (piece: number) => ReadonlySet<K>
+  readonly pieceVerified: (piece: PieceIndex) => VerifiedResult<K>
+  readonly pieceFailed: (piece: PieceIndex) => ReadonlySet<K>
   readonly setWanted: (wanted: ReadonlyArray<boolean>) => void
   readonly setFilePriorities: (files: ReadonlyArray<FileSpan>, priorities: ReadonlyArray<number>) => void
   readonly setSequential: (on: boolean) => void
@@ -55,8 +56,8 @@ export interface Picker<K> {
   /** Wanted blocks nobody has in flight or delivered yet. */
   readonly missingWantedBlocks: () => number
   readonly inEndgame: () => boolean
-  readonly isVerified: (piece: number) => boolean
-  readonly availability: (piece: number) => number
+  readonly isVerified: (piece: PieceIndex) => boolean
+  readonly availability: (piece: PieceIndex) => number
   readonly inflight: (peer: K) => number
   readonly openPieces: () => number
   /** First broken invariant, or null (O(pieces * peers), for tests). */

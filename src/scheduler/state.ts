@@ -19,6 +19,7 @@
  *    `remainingWanted` = number of wanted, unverified pieces.
  * 6. `peer.interesting` (non-seeds) = number of wanted, unverified pieces the peer has.
  */
+import { PieceIndex } from "../ids.ts"
 import { type Buckets, bucketAdd, bucketRemove, inBuckets, makeBuckets } from "./buckets.ts"
 import { BLOCK_SIZE, type Block, blockLength, blocksInPiece, type Geometry, hasBit } from "./geometry.ts"
 
@@ -123,7 +124,7 @@ export const blockKey = <K>(s: State<K>, piece: number, index: number): number =
 export const blockOfKey = <K>(s: State<K>, key: number): Block => {
   const piece = Math.floor(key / s.blocksPerPiece)
   const index = key - piece * s.blocksPerPiece
-  return { piece, begin: index * BLOCK_SIZE, length: blockLength(s.g, piece, index) }
+  return { piece: PieceIndex(piece), begin: index * BLOCK_SIZE, length: blockLength(s.g, piece, index) }
 }
 
 export const availability = <K>(s: State<K>, piece: number): number => (s.avail[piece] ?? 0) + s.seeds

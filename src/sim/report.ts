@@ -1,4 +1,5 @@
 /** What a scenario run reports: per-peer statistics, swarm totals, the trace. */
+import { PieceIndex } from "../ids.ts"
 import { Effect } from "effect"
 import { bytesEqual } from "../bytes.ts"
 import type { Storage } from "../storage/index.ts"
@@ -75,7 +76,7 @@ export const verifyMemoryCopies = (torrent: SimTorrent, storages: ReadonlyArray<
         for (let i = 0; i < pieceCount; i++) {
           const start = i * pieceLength
           const end = Math.min(torrent.content.length, start + pieceLength)
-          const bytes = yield* opened.read(i, 0, end - start)
+          const bytes = yield* opened.read(PieceIndex(i), 0, end - start)
           if (!bytesEqual(bytes, torrent.content.subarray(start, end))) return false
         }
         return true

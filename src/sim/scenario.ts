@@ -24,6 +24,7 @@
  * (piece, complete, hash-failed, ban, disconnect). Same spec and seed, same trace, byte
  * for byte.
  */
+import { PieceIndex } from "../ids.ts"
 import { Clock, Effect, Exit } from "effect"
 import type { ClientConfig } from "../client/index.ts"
 import { MemoryStorage, type Storage } from "../storage/index.ts"
@@ -111,7 +112,7 @@ const seedMemory = (storage: Storage["Service"], torrent: SimTorrent) =>
     const opened = yield* storage.open(torrent.metainfo, { directory: "/sim" })
     const { pieceLength, pieceCount } = torrent.metainfo
     for (let i = 0; i < pieceCount; i++) {
-      yield* opened.putBlock(i, 0, torrent.content.subarray(i * pieceLength, Math.min(torrent.content.length, (i + 1) * pieceLength)))
+      yield* opened.putBlock(PieceIndex(i), 0, torrent.content.subarray(i * pieceLength, Math.min(torrent.content.length, (i + 1) * pieceLength)))
     }
   })).pipe(Effect.orDie)
 

@@ -1,4 +1,5 @@
 import type { Effect } from "effect"
+import type { PieceIndex } from "../ids.ts"
 import type { StorageError } from "./errors.ts"
 
 /**
@@ -52,26 +53,26 @@ export interface OpenOptions {
 export interface TorrentStorage {
   readonly pieceCount: number
   /** Adds a block of a piece (see `PutResult`). Fails `OutOfRange` for a bad piece/begin/length or misaligned block. */
-  readonly putBlock: (piece: number, begin: number, data: Uint8Array) => Effect.Effect<PutResult, StorageError>
+  readonly putBlock: (piece: PieceIndex, begin: number, data: Uint8Array) => Effect.Effect<PutResult, StorageError>
   /**
    * The fast path of `putBlock`: the block is stored (or refused) synchronously and the result
    * returned. With a backend that writes in memory this covers the block that completes its
    * piece too (verified and stored here); otherwise `undefined` means nothing was done: use
    * `putBlock` (the block may complete the piece, is invalid, or storage is closed).
    */
-  readonly putBlockSync: (piece: number, begin: number, data: Uint8Array) => PutResult | undefined
+  readonly putBlockSync: (piece: PieceIndex, begin: number, data: Uint8Array) => PutResult | undefined
   /**
    * Bytes of a verified piece (fails `NotVerified` otherwise). The result may be a view into a
    * cached or in-memory piece buffer: callers must not modify it.
    */
-  readonly read: (piece: number, begin: number, length: number) => Effect.Effect<Uint8Array, StorageError>
+  readonly read: (piece: PieceIndex, begin: number, length: number) => Effect.Effect<Uint8Array, StorageError>
   /**
    * `read` for bytes available without I/O (read cache, in-memory backends): the block, or
    * `undefined` when `read` must be used (not in memory, not verified, invalid, closed).
    */
-  readonly readSync: (piece: number, begin: number, length: number) => Uint8Array | undefined
+  readonly readSync: (piece: PieceIndex, begin: number, length: number) => Uint8Array | undefined
   /** Synchronous query of the in-memory have set (false for out-of-range indices). */
-  readonly hasPiece: (piece: number) => boolean
+  readonly hasPiece: (piece: PieceIndex) => boolean
   /** Snapshot of the have set as a BEP 3 bitfield. */
   readonly have: Effect.Effect<Uint8Array>
   readonly verifiedCount: Effect.Effect<number>
@@ -80,7 +81,7 @@ export interface TorrentStorage {
   /** Changes which files are wanted; partial pieces that become unwanted are dropped. */
   readonly setWanted: (wanted: ReadonlyArray<boolean>) => Effect.Effect<void, StorageError>
   /** Drops a partially assembled piece (e.g. the picker gave up on it), freeing its buffer. */
-  readonly discardPartial: (piece: number) => Effect.Effect<void>
+  readonly discardPartial: (piece: PieceIndex) => Effect.Effect<void>
   /** Re-hashes every piece present in storage and replaces the have set; returns the verified count. */
   readonly recheck: (
     onProgress?: (progress: RecheckProgress) => Effect.Effect<void>

@@ -16,16 +16,16 @@
  * Invariants: a peer is convicted at most once; strikes are never negative; the ledger of
  * shared failures is bounded (`maxRecords`, oldest dropped first).
  */
-export interface Blame {
+export interface Blame<K = string> {
   readonly maxStrikes: number
   readonly maxRecords: number
-  readonly strikes: Map<string, number>
+  readonly strikes: Map<K, number>
   /** Shared failures not yet explained by a conviction, oldest first. */
-  readonly shared: Array<ReadonlySet<string>>
-  readonly convicted: Set<string>
+  readonly shared: Array<ReadonlySet<K>>
+  readonly convicted: Set<K>
 }
 
-export const makeBlame = (maxStrikes: number, maxRecords = 256): Blame => ({
+export const makeBlame = <K = string>(maxStrikes: number, maxRecords = 256): Blame<K> => ({
   maxStrikes: Math.max(1, maxStrikes),
   maxRecords,
   strikes: new Map(),
@@ -33,7 +33,7 @@ export const makeBlame = (maxStrikes: number, maxRecords = 256): Blame => ({
   convicted: new Set()
 })
 
-const convict = (blame: Blame, peer: string): void => {
+const convict = <K>(blame: Blame<K>, peer: K): void => {
   blame.convicted.add(peer)
   blame.strikes.delete(peer)
   for (let i = blame.shared.length - 1; i >= 0; i--) {
@@ -48,7 +48,7 @@ const convict = (blame: Blame, peer: string): void => {
 }
 
 /** Records a failed piece sent by `contributors`; returns the peers convicted by it, to ban. */
-export const pieceFailed = (blame: Blame, contributors: ReadonlySet<string>): ReadonlyArray<string> => {
+export const pieceFailed = <K>(blame: Blame<K>, contributors: ReadonlySet<K>): ReadonlyArray<K> => {
   if (contributors.size === 0) return []
   for (const peer of contributors) if (blame.convicted.has(peer)) return []
   if (contributors.size === 1) {
@@ -60,9 +60,9 @@ export const pieceFailed = (blame: Blame, contributors: ReadonlySet<string>): Re
   blame.shared.push(new Set(contributors))
   if (blame.shared.length > blame.maxRecords) blame.shared.shift()
   for (const peer of contributors) blame.strikes.set(peer, (blame.strikes.get(peer) ?? 0) + 1)
-  const out: Array<string> = []
+  const out: Array<K> = []
   while (true) {
-    let worst: string | undefined
+    let worst: K | undefined
     let most = 0
     for (const peer of contributors) {
       const count = blame.strikes.get(peer) ?? 0
@@ -81,4 +81,4 @@ export const pieceFailed = (blame: Blame, contributors: ReadonlySet<string>): Re
 }
 
 /** Whether `peer` was convicted (its later failures explain the pieces it shares). */
-export const isConvicted = (blame: Blame, peer: string): boolean => blame.convicted.has(peer)
+export const isConvicted = <K>(blame: Blame<K>, peer: K): boolean => blame.convicted.has(peer)

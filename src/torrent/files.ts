@@ -9,6 +9,7 @@
  * file that is not selected selects it.
  */
 import { Deferred, Effect, Stream } from "effect"
+import { type PeerKey, PieceIndex } from "../ids.ts"
 import type { Metainfo } from "../metainfo/model.ts"
 import type { Picker } from "../scheduler/picker.ts"
 import type { TorrentStorage } from "../storage/index.ts"
@@ -49,7 +50,7 @@ export interface FileAccessDeps {
   readonly infoHash: string
   readonly meta: Metainfo
   readonly storage: TorrentStorage
-  readonly picker: Picker<string>
+  readonly picker: Picker<PeerKey>
   /** Selects a file for download (streaming an unselected file). */
   readonly ensureWanted: (file: number) => Effect.Effect<void>
   /** The current priorities (one per file). */
@@ -85,7 +86,7 @@ export const makeFileAccess = (deps: FileAccessDeps): FileAccess => {
       const last = Math.floor((f.offset + f.length - 1) / pieceLength)
       let taken = 0
       for (let p = Math.floor(f.offset / pieceLength); p <= last && taken < HIGH_PRIORITY_PIECES; p++) {
-        if (storage.hasPiece(p)) continue
+        if (storage.hasPiece(PieceIndex(p))) continue
         out.push(p)
         taken++
       }
@@ -95,7 +96,7 @@ export const makeFileAccess = (deps: FileAccessDeps): FileAccess => {
 
   const refocus = () => {
     const focus: Array<number> = []
-    for (const w of windows.values()) for (const p of w) if (!storage.hasPiece(p)) focus.push(p)
+    for (const w of windows.values()) for (const p of w) if (!storage.hasPiece(PieceIndex(p))) focus.push(p)
     focus.push(...highPriorityPieces())
     picker.setFocus(focus)
     deps.wakeAll()
@@ -112,7 +113,7 @@ export const makeFileAccess = (deps: FileAccessDeps): FileAccess => {
   const failure = (detail: string) => new TorrentError({ infoHash: deps.infoHash, reason: "Storage", detail })
 
   /** Waits until `piece` is verified; rechecks once a second in case the torrent failed meanwhile. */
-  const awaitPiece = (piece: number): Effect.Effect<void, TorrentError> =>
+  const awaitPiece = (piece: PieceIndex): Effect.Effect<void, TorrentError> =>
     Effect.suspend(() => {
       if (storage.hasPiece(piece)) return Effect.void
       const error = deps.error()
@@ -166,7 +167,7 @@ export const makeFileAccess = (deps: FileAccessDeps): FileAccess => {
         return Stream.unfold(first, (position) =>
           Effect.gen(function*() {
             if (position > last) return undefined
-            const piece = Math.floor(position / pieceLength)
+            const piece = PieceIndex(Math.floor(position / pieceLength))
             const pieceStart = piece * pieceLength
             const length = Math.min(last + 1, pieceStart + pieceLength) - position
             window(piece)
@@ -185,13 +186,13 @@ export const makeFileAccess = (deps: FileAccessDeps): FileAccess => {
 }
 
 /** Verified bytes per file, from the have set. */
-export const fileProgress = (meta: Metainfo, hasPiece: (piece: number) => boolean): ReadonlyArray<number> =>
+export const fileProgress = (meta: Metainfo, hasPiece: (piece: PieceIndex) => boolean): ReadonlyArray<number> =>
   meta.files.map((f) => {
     if (f.length === 0) return 0
     const end = f.offset + f.length
     let done = 0
     for (let piece = Math.floor(f.offset / meta.pieceLength); piece * meta.pieceLength < end; piece++) {
-      if (!hasPiece(piece)) continue
+      if (!hasPiece(PieceIndex(piece))) continue
       done += Math.min(end, (piece + 1) * meta.pieceLength) - Math.max(f.offset, piece * meta.pieceLength)
     }
     return done

@@ -11,7 +11,8 @@
  * another port (an incoming connection's port is ephemeral) — except on loopback, where
  * every local peer shares one IP and an IP ban would ban the whole swarm.
  */
-import { type Address, formatAddress, isLoopback, parseAddress } from "../net/index.ts"
+import { type PeerKey, peerKey } from "../ids.ts"
+import { type Address, isLoopback, parseAddress } from "../net/index.ts"
 
 interface Entry {
   readonly address: Address
@@ -27,16 +28,16 @@ export interface PeerBook {
   /** The next address to dial, or undefined. Marks it connected. */
   readonly next: (now: number) => Address | undefined
   /** An incoming or outgoing connection for this key is live. */
-  readonly markConnected: (key: string, address: Address) => void
+  readonly markConnected: (key: PeerKey, address: Address) => void
   /**
    * An incoming connection (`key` = its ephemeral remote port) told us where the peer
    * listens: that address counts as connected too, so we do not dial the peer twice.
    */
-  readonly alias: (key: string, listening: Address) => void
+  readonly alias: (key: PeerKey, listening: Address) => void
   /** The connection ended; `failed` schedules a backoff, otherwise it may be retried soon. */
-  readonly markDisconnected: (key: string, failed: boolean, now: number) => void
-  readonly ban: (key: string) => void
-  readonly isBanned: (key: string) => boolean
+  readonly markDisconnected: (key: PeerKey, failed: boolean, now: number) => void
+  readonly ban: (key: PeerKey) => void
+  readonly isBanned: (key: PeerKey) => boolean
   readonly banned: () => number
   /** Addresses known and not connected. */
   readonly candidates: () => number
@@ -49,19 +50,19 @@ const RECONNECT_MS = 30_000
 export const makePeerBook = (options: { readonly maxFailures?: number; readonly maxEntries?: number } = {}): PeerBook => {
   const maxFailures = options.maxFailures ?? 5
   const maxEntries = options.maxEntries ?? 5_000
-  const entries = new Map<string, Entry>()
-  const bannedKeys = new Set<string>()
+  const entries = new Map<PeerKey, Entry>()
+  const bannedKeys = new Set<PeerKey>()
   const bannedHosts = new Set<string>()
-  const aliases = new Map<string, string>()
+  const aliases = new Map<PeerKey, PeerKey>()
   // keys are formatAddress's: parsing one back gives its host
-  const hostOf = (key: string): string => parseAddress(key)?.host ?? key
-  const banned = (key: string): boolean => bannedKeys.has(key) || bannedHosts.has(hostOf(key))
+  const hostOf = (key: PeerKey): string => parseAddress(key)?.host ?? key
+  const banned = (key: PeerKey): boolean => bannedKeys.has(key) || bannedHosts.has(hostOf(key))
 
   return {
     add: (addresses, source, now) => {
       let added = 0
       for (const address of addresses) {
-        const key = formatAddress(address)
+        const key = peerKey(address)
         if (banned(key)) continue
         const known = entries.get(key)
         if (known !== undefined) {
@@ -96,7 +97,7 @@ export const makePeerBook = (options: { readonly maxFailures?: number; readonly 
       else entries.set(key, { address, source: "incoming", failures: 0, retryAt: 0, connected: true })
     },
     alias: (key, listening) => {
-      const listenKey = formatAddress(listening)
+      const listenKey = peerKey(listening)
       if (listenKey === key) return
       const known = entries.get(listenKey)
       if (known !== undefined) known.connected = true

@@ -2,6 +2,7 @@
  * What a torrent publishes: its state (a `SubscriptionRef`, replaced about once a
  * second and on every status change) and its events (a `PubSub`, one per happening).
  */
+import type { InfoHash } from "../ids.ts"
 import type { PeerErrorReason } from "../peer/index.ts"
 
 /** Where a torrent is: checking existing data, downloading, seeding (everything wanted is verified), paused, or stopped by an error. */
@@ -20,7 +21,7 @@ export interface TrackerStatus {
  * up to that second.
  */
 export interface TorrentState {
-  readonly infoHash: string
+  readonly infoHash: InfoHash
   readonly name: string
   readonly status: TorrentStatus
   /** Bytes of wanted (selected) files, padding excluded. */

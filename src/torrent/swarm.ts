@@ -4,7 +4,8 @@
  * session's ending means (retry later, forget, ban).
  */
 import { Clock, Effect, Fiber, FiberMap, PubSub } from "effect"
-import { type Address, type Connection, formatAddress } from "../net/index.ts"
+import { type PeerKey, peerKey } from "../ids.ts"
+import type { Address, Connection } from "../net/index.ts"
 import {
   handshakeIncoming,
   handshakeOutgoing,
@@ -31,7 +32,7 @@ export interface SwarmDeps {
 const isFailure = (e: PeerError): boolean => e.reason !== "Shutdown"
 
 /** Runs one session to its end and books the outcome. Never fails. */
-const supervise = <R>(deps: SwarmDeps, key: string, session: Effect.Effect<never, PeerError, R>) =>
+const supervise = <R>(deps: SwarmDeps, key: PeerKey, session: Effect.Effect<never, PeerError, R>) =>
   session.pipe(
     Effect.catch((e: PeerError) =>
       Effect.gen(function*() {
@@ -56,7 +57,7 @@ const connectedSession = (
     const { budget } = deps.config
     budget.connections++
     yield* Effect.addFinalizer(() => Effect.sync(() => { budget.connections-- }))
-    const key = formatAddress(conn.remote)
+    const key = peerKey(conn.remote)
     yield* PubSub.publish(deps.events, { _tag: "PeerConnected", peer: key, client: clientFromPeerId(handshake.peerId) })
     return yield* runSession(deps.link, conn, framer, handshake, deps.ours.reserved, deps.config.session, dialled)
   })
@@ -91,7 +92,7 @@ export const dialLoop = (deps: SwarmDeps, sessions: FiberMap.FiberMap<string>) =
       ) {
         const address = deps.book.next(now)
         if (address === undefined) break
-        const key = formatAddress(address)
+        const key = peerKey(address)
         if (yield* FiberMap.has(sessions, key)) continue
         yield* FiberMap.run(
           sessions,
@@ -116,7 +117,7 @@ export const acceptIncoming = (
   header: HandshakeHeader
 ) =>
   Effect.gen(function*() {
-    const key = formatAddress(conn.remote)
+    const key = peerKey(conn.remote)
     const { budget, maxPeers, handshakeTimeoutMillis } = deps.config
     if (
       deps.book.isBanned(key) || deps.connected() >= maxPeers || budget.connections >= budget.maxConnections ||

@@ -8,6 +8,7 @@
  */
 import { Clock, Deferred, Effect, FiberHandle, FiberMap, FiberSet, PubSub, Random, Ref, Result, Stream, SubscriptionRef } from "effect"
 import { toHex } from "../bytes.ts"
+import { type InfoHash, infoHashOf, type PeerKey } from "../ids.ts"
 import type { Connection } from "../net/index.ts"
 import type { Metainfo } from "../metainfo/model.ts"
 import { makeRateMeter, type PeerLink, type PeerStats, type TorrentLink } from "../peer/index.ts"
@@ -45,7 +46,7 @@ import { fileProgress, type FilePriority, makeFileAccess, type TorrentFileHandle
  */
 export interface Torrent {
   /** v1 info-hash, hex. */
-  readonly infoHash: string
+  readonly infoHash: InfoHash
   readonly metainfo: Metainfo
   readonly state: SubscriptionRef.SubscriptionRef<TorrentState>
   /** Every event from the moment of subscription on. */
@@ -86,7 +87,7 @@ export const openTorrent = Effect.fn("Torrent.open")(function*(meta: Metainfo, c
   if (infoHashBytes === null) {
     return yield* new TorrentError({ infoHash: meta.infoHashV2 === null ? "" : toHex(meta.infoHashV2), reason: "Unsupported", detail: "v2-only torrents cannot be downloaded yet" })
   }
-  const infoHash = toHex(infoHashBytes)
+  const infoHash = infoHashOf(infoHashBytes)
   const clock = yield* Clock.Clock
   const now = () => clock.currentTimeMillisUnsafe()
   const events = yield* PubSub.sliding<TorrentEvent>(4096)
@@ -120,7 +121,7 @@ export const openTorrent = Effect.fn("Torrent.open")(function*(meta: Metainfo, c
   }).pipe(Effect.mapError((e) => new TorrentError({ infoHash, reason: openFailure(e.reason), detail: e.message })))
 
   const have = yield* storage.have
-  const picker = makePicker<string>({
+  const picker = makePicker<PeerKey>({
     pieceCount: meta.pieceCount,
     pieceLength: meta.pieceLength,
     totalSize: meta.totalSize,
@@ -139,7 +140,7 @@ export const openTorrent = Effect.fn("Torrent.open")(function*(meta: Metainfo, c
   const complete = yield* Deferred.make<void, TorrentError>()
   let errorMessage: string | null = null
   const links = new Map<string, PeerLink>()
-  const blame = makeBlame(config.maxStrikes)
+  const blame = makeBlame<PeerKey>(config.maxStrikes)
   const book = makePeerBook()
   const downloadMeter = makeRateMeter()
   const uploadMeter = makeRateMeter()
@@ -205,7 +206,7 @@ export const openTorrent = Effect.fn("Torrent.open")(function*(meta: Metainfo, c
    * step: this often runs inside a banned peer's own session, and ending that session
    * interrupts the very fiber running this.
    */
-  const ban = (keys: ReadonlyArray<string>, reason: string) =>
+  const ban = (keys: ReadonlyArray<PeerKey>, reason: string) =>
     Effect.gen(function*() {
       for (const key of keys) {
         book.ban(key)
