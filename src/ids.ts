@@ -38,9 +38,15 @@ const asInfoHash = Brand.nominal<InfoHash>()
 /** The info-hash of these 20 bytes. */
 export const infoHashOf = (bytes: Uint8Array): InfoHash => asInfoHash(toHex(bytes))
 
+/** What an info-hash looks like as text: 40 hex characters, either case. */
+export const INFO_HASH_TEXT = /^[0-9a-fA-F]{40}$/
+
 /** 40 hex characters (either case) as an info-hash; undefined for anything else. */
 export const parseInfoHash = (text: string): InfoHash | undefined =>
-  /^[0-9a-fA-F]{40}$/.test(text) ? asInfoHash(text.toLowerCase()) : undefined
+  INFO_HASH_TEXT.test(text) ? asInfoHash(text.toLowerCase()) : undefined
+
+/** Already the canonical (lower-case) text of an info-hash. */
+export const isCanonicalInfoHash = (text: string): text is InfoHash => parseInfoHash(text) === text
 
 /** The key a peer is known by: its address as `host:port` (`[v6]:port`). */
 export type PeerKey = Brand.Branded<string, "PeerKey">

@@ -3,8 +3,9 @@
  * responses encoded and the OpenAPI document generated from the same definitions.
  */
 import { Schema } from "effect"
+import { INFO_HASH_TEXT } from "../ids.ts"
 
-export const InfoHash = Schema.String.check(Schema.isPattern(/^[0-9a-fA-F]{40}$/)).annotate({
+export const InfoHash = Schema.String.check(Schema.isPattern(INFO_HASH_TEXT)).annotate({
   description: "v1 info-hash, 40 hex characters"
 })
 

@@ -16,6 +16,7 @@
  * happened, and a remove that started is finished. A magnet link still fetching its
  * metadata has a record (with `magnet`) and no .torrent yet.
  */
+import { isCanonicalInfoHash } from "../ids.ts"
 import { Effect, FileSystem, Path, Schema } from "effect"
 import { DaemonError } from "./errors.ts"
 
@@ -68,8 +69,6 @@ export interface StateStore {
   readonly removeResume: (infoHash: string) => Effect.Effect<void, DaemonError>
 }
 
-const HASH = /^[0-9a-f]{40}$/
-
 export const makeStateStore = Effect.fn("StateStore.make")(function*(root: string) {
   const fs = yield* FileSystem.FileSystem
   const path = yield* Path.Path
@@ -117,7 +116,7 @@ export const makeStateStore = Effect.fn("StateStore.make")(function*(root: strin
         continue
       }
       const hash = name.replace(/\.(json|torrent)$/, "")
-      if (!HASH.test(hash)) continue
+      if (!isCanonicalInfoHash(hash)) continue
       if (name.endsWith(".torrent")) {
         // a .torrent without its record: an add that did not commit, or a remove that did
         if (!names.includes(`${hash}.json`)) yield* removeIfThere(torrentFile(hash))
@@ -162,19 +161,19 @@ export const makeStateStore = Effect.fn("StateStore.make")(function*(root: strin
       }),
     saveTorrent: (record, torrent) =>
       Effect.gen(function*() {
-        if (!HASH.test(record.infoHash)) return yield* new DaemonError({ reason: "State", detail: `bad info-hash ${record.infoHash}` })
+        if (!isCanonicalInfoHash(record.infoHash)) return yield* new DaemonError({ reason: "State", detail: `bad info-hash ${record.infoHash}` })
         if (torrent !== undefined) yield* writeAtomic(torrentFile(record.infoHash), torrent)
         const file = recordFile(record.infoHash)
         yield* writeAtomic(file, yield* encodeJson(RecordJson, record, file))
       }),
     removeTorrent: (hash) =>
       Effect.gen(function*() {
-        if (!HASH.test(hash)) return
+        if (!isCanonicalInfoHash(hash)) return
         yield* removeIfThere(recordFile(hash))
         yield* removeIfThere(torrentFile(hash))
         yield* removeIfThere(path.join(resumeDirectory, `${hash}.resume`))
       }),
-    removeResume: (hash) => HASH.test(hash) ? removeIfThere(path.join(resumeDirectory, `${hash}.resume`)) : Effect.void
+    removeResume: (hash) => isCanonicalInfoHash(hash) ? removeIfThere(path.join(resumeDirectory, `${hash}.resume`)) : Effect.void
   }
   return store
 })

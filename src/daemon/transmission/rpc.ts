@@ -10,6 +10,7 @@
  */
 import { randomBytes } from "node:crypto"
 import { Effect, Schema } from "effect"
+import { CLIENT_VERSION } from "../../version.ts"
 import { HttpRouter, HttpServerRequest, HttpServerResponse } from "effect/http"
 import type { FilePriority } from "../../torrent/index.ts"
 import { DaemonError } from "../errors.ts"
@@ -49,7 +50,7 @@ const kbps = (enabled: unknown, value: unknown): number | null | undefined =>
 
 const sessionGet = (daemon: DaemonService, peerPort: number | null) =>
   Effect.map(daemon.limits, (limits) => ({
-    version: "3.00 (effect-torrent)",
+    version: `3.00 (${CLIENT_VERSION})`,
     "rpc-version": RPC_VERSION,
     "rpc-version-minimum": 14,
     "download-dir": daemon.downloadDirectory,
