@@ -12,7 +12,7 @@ import { Context, Effect, Layer, Result } from "effect"
 import * as NetAddress from "effect/net/NetAddress"
 import { FetchHttpClient, HttpRouter, HttpServer } from "effect/http"
 import { HttpApiBuilder } from "effect/http-api"
-import { Client, layerNode } from "../client/index.ts"
+import { Client, type ClientError, layerNode } from "../client/index.ts"
 import { DaemonApi } from "./api.ts"
 import { SessionHandlers, TokenLayer, TorrentsHandlers } from "./api-handlers.ts"
 import { docsRoute } from "./docs-route.ts"
@@ -52,7 +52,7 @@ export class ServeInfo extends Context.Service<ServeInfo, {
   readonly peerPort: number | null
 }>()("effect-torrent/daemon/ServeInfo") {}
 
-const clientLayer = (options: ServeOptions): Layer.Layer<Client, unknown> =>
+const clientLayer = (options: ServeOptions): Layer.Layer<Client, ClientError> =>
   layerNode({
     host: options.peerHost ?? "0.0.0.0",
     port: options.peerPort,

@@ -6,7 +6,7 @@
  * resume record (kept in the state directory) spares complete torrents a re-check. Magnet
  * links fetch their metadata in the background: they are listed meanwhile as `metadata`.
  */
-import { Clock, Context, Effect, FiberMap, Layer, Option, PubSub, Stream } from "effect"
+import { Clock, Context, Effect, FiberMap, Layer, PubSub, Stream } from "effect"
 import { HttpClient } from "effect/http"
 import { Client, type ClientError } from "../client/index.ts"
 import { toHex } from "../bytes.ts"
@@ -66,7 +66,7 @@ export interface DaemonConfig {
 
 export const makeDaemon = Effect.fn("Daemon.make")(function*(config: DaemonConfig, store: StateStore) {
   const client = yield* Client
-  const http = yield* Effect.serviceOption(HttpClient.HttpClient)
+  const http = yield* HttpClient.HttpClient
   const entries = new Map<string, Entry>()
   const background = yield* FiberMap.make<string>()
   const changed = yield* PubSub.sliding<void>(16)
@@ -144,8 +144,7 @@ export const makeDaemon = Effect.fn("Daemon.make")(function*(config: DaemonConfi
   const fetchUrl = (url: string) =>
     Effect.gen(function*() {
       if (!/^https?:\/\//i.test(url)) return yield* new DaemonError({ reason: "BadRequest", detail: `not an http(s) URL: ${url}` })
-      if (Option.isNone(http)) return yield* new DaemonError({ reason: "Client", detail: "no HTTP client in this runtime" })
-      const response = yield* HttpClient.filterStatusOk(http.value).get(url).pipe(
+      const response = yield* HttpClient.filterStatusOk(http).get(url).pipe(
         Effect.mapError((e) => new DaemonError({ reason: "BadRequest", detail: `fetching ${url}: ${e.message}` }))
       )
       const length = Number(response.headers["content-length"] ?? 0)

@@ -74,7 +74,7 @@ const invalid = (detail: string): ParseError => ({ _tag: "Invalid", detail })
 
 const latin1 = new TextDecoder("latin1")
 /** Tracker texts are meant to be UTF-8; fall back to latin1 rather than lose the message. */
-const readText = (bytes: Uint8Array): string => Bencode.utf8(bytes) ?? latin1.decode(bytes)
+export const readText = (bytes: Uint8Array): string => Bencode.utf8(bytes) ?? latin1.decode(bytes)
 
 const validPort = (port: number) => Number.isInteger(port) && port > 0 && port <= 65535
 

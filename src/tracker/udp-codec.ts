@@ -4,6 +4,7 @@
  * (offset 4) before they reach these parsers.
  */
 import { type Address, decodeCompactList } from "../net/index.ts"
+import { readText } from "./http-codec.ts"
 import type { AnnounceRequest, AnnounceResponse, ScrapeEntry } from "./types.ts"
 import { MAX_PEERS_PER_RESPONSE } from "./types.ts"
 
@@ -78,22 +79,13 @@ export type UdpParseError =
   | { readonly _tag: "Invalid"; readonly detail: string }
 
 const invalid = (detail: string): UdpParseError => ({ _tag: "Invalid", detail })
-const latin1 = new TextDecoder("latin1")
-const strictUtf8 = new TextDecoder("utf-8", { fatal: true })
 
 /** Shared check: an error packet (action 3) or the expected action with a minimum size. */
 const expect = (p: Uint8Array, action: number, minLength: number): UdpParseError | DataView => {
   const header = responseHeader(p)
   if (header === undefined) return invalid(`response of ${p.length} bytes is too short`)
   if (header.action === ACTION_ERROR) {
-    const raw = p.subarray(8)
-    let reason: string
-    try {
-      reason = strictUtf8.decode(raw)
-    } catch {
-      reason = latin1.decode(raw)
-    }
-    return { _tag: "Failure", reason }
+    return { _tag: "Failure", reason: readText(p.subarray(8)) }
   }
   if (header.action !== action) return invalid(`expected action ${action}, got ${header.action}`)
   if (p.length < minLength) return invalid(`response of ${p.length} bytes, expected at least ${minLength}`)
