@@ -24,6 +24,8 @@ export {
   type RateLimits,
   type TorrentSource
 } from "./client/index.ts"
+/** Branded names (type-only): a torrent's `InfoHash`, a `PieceIndex`, a peer's `PeerKey`. */
+export { type InfoHash, infoHashOf, parseInfoHash, type PeerKey, peerKey, PieceIndex } from "./ids.ts"
 export { createTorrent } from "./metainfo/create.ts"
 export {
   formatMagnet,
