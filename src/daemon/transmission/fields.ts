@@ -4,6 +4,7 @@
  * `eta` -1 when unknown, status 0 stopped / 2 checking / 4 downloading / 6 seeding).
  */
 import { Effect, SubscriptionRef } from "effect"
+import { parseAddress } from "../../net/index.ts"
 import type { Entry } from "../views.ts"
 import { filesOf, peersOf, summaryOf } from "../views.ts"
 
@@ -30,9 +31,10 @@ export const allFields = (entry: Entry): Effect.Effect<Record<string, unknown>> 
     const state = torrent === null ? null : yield* SubscriptionRef.get(torrent.state)
     const bits = torrent === null ? new Uint8Array(0) : yield* torrent.bitfield
     const trackerUrls = torrent === null ? [] : torrent.metainfo.trackers.flatMap((tier, t) => tier.map((url) => ({ url, tier: t })))
+    // a peer's key is its host:port (formatAddress): parse it back
     const addressOf = (key: string) => {
-      const colon = key.lastIndexOf(":")
-      return { address: key.slice(0, colon).replace(/^\[|\]$/g, ""), port: Number(key.slice(colon + 1)) }
+      const parsed = parseAddress(key)
+      return { address: parsed?.host ?? key, port: parsed?.port ?? 0 }
     }
     return {
       id: s.id,
