@@ -35,6 +35,12 @@ export interface HostileLeecherOptions {
   readonly interested?: boolean
   /** Keep copies of received block payloads, for byte comparison (default false). */
   readonly keepBlocks?: boolean
+  /**
+   * Keep every reject for `rejects()` (default true). A flood test turns it off: hundreds of
+   * thousands of kept rejects would be the harness's own memory growth, not the client's
+   * (`count("Reject")` still counts them).
+   */
+  readonly keepRejects?: boolean
 }
 
 export interface ReceivedBlock extends BlockRequest {
@@ -215,7 +221,7 @@ export const hostileLeecher = (options: HostileLeecherOptions) =>
               })
               break
             case "Reject":
-              rejects.push({ piece: m.index, begin: m.begin, length: m.length })
+              if (options.keepRejects !== false) rejects.push({ piece: m.index, begin: m.begin, length: m.length })
               break
             default:
               break
