@@ -17,9 +17,11 @@
  */
 import { Context, type Duration, Effect, Exit, FileSystem, Layer, Option, Scope } from "effect"
 import type { Metainfo } from "../metainfo/model.ts"
+import { toHex } from "../bytes.ts"
 import { type InfoHash, infoHashOf } from "../ids.ts"
 import { fetchMetadata, type MetadataProgress } from "../magnet/index.ts"
 import { parseMagnet, parseMetainfo } from "../metainfo/index.ts"
+import { req2 } from "../mse/index.ts"
 import { type Address, Network } from "../net/index.ts"
 import { makePeerId } from "../wire/index.ts"
 import { makeConnectionBudget, openTorrent, type PeerSource, type Torrent } from "../torrent/index.ts"
@@ -159,8 +161,18 @@ export const makeClient = (config: ClientConfig, extraPeerSources: ReadonlyArray
       readonly resumeDirectory: string | undefined
     }
     const torrents = new Map<InfoHash, Entry>()
+    // MSE names a torrent by HASH('req2', info-hash): v1, and v2 truncated to 20 bytes
+    const skeys = new Map<string, Uint8Array>()
+    const skeysOf = (meta: Metainfo): ReadonlyArray<Uint8Array> => [
+      ...(meta.infoHash === null ? [] : [meta.infoHash]),
+      ...(meta.infoHashV2 === null ? [] : [meta.infoHashV2.subarray(0, 20)])
+    ]
+    const incoming = {
+      encryption: resolved.encryption,
+      findSkey: (req2Hash: Uint8Array) => skeys.get(toHex(req2Hash))
+    }
 
-    const { port, dial, memory: transportMemory } = yield* startTransports(resolved, (infoHash) => torrents.get(infoHash)?.torrent)
+    const { port, dial, memory: transportMemory } = yield* startTransports(resolved, (infoHash) => torrents.get(infoHash)?.torrent, incoming)
 
     /** A magnet link: parse it, then fetch the info dict from the peers our sources find. */
     const fromMagnet = (uri: string, options: AddOptions) =>
@@ -219,6 +231,7 @@ export const makeClient = (config: ClientConfig, extraPeerSources: ReadonlyArray
         initialPeers,
         maxStrikes: resolved.maxStrikes,
         transportMemory,
+        encryption: resolved.encryption,
         ...(options.onCheckProgress === undefined ? {} : { onCheckProgress: options.onCheckProgress }),
         uploadThrottle: both(globalLimits.upload, limits.upload),
         downloadThrottle: both(globalLimits.download, limits.download),
@@ -232,6 +245,7 @@ export const makeClient = (config: ClientConfig, extraPeerSources: ReadonlyArray
         Effect.mapError((e) => new ClientError({ reason: e.reason === "Removed" ? "Storage" : e.reason, detail: e.message }))
       )
       torrents.set(key, { torrent, scope, limits, resumeDirectory: options.resumeDirectory })
+      for (const skey of skeysOf(meta)) skeys.set(toHex(req2(skey)), skey)
       return torrent
     })
 
@@ -240,6 +254,7 @@ export const makeClient = (config: ClientConfig, extraPeerSources: ReadonlyArray
         const entry = torrents.get(infoHash)
         if (entry === undefined) return
         torrents.delete(infoHash)
+        for (const skey of skeysOf(entry.torrent.metainfo)) skeys.delete(toHex(req2(skey)))
         // Closing the scope waits for in-flight writes and closes the files before they go.
         yield* Scope.close(entry.scope, Exit.void)
         if (options.deleteData !== true) return

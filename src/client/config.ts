@@ -1,3 +1,4 @@
+import type { EncryptionPolicy } from "../mse/index.ts"
 import type { SessionOptions, Transport } from "../peer/index.ts"
 import { DEFAULT_SESSION_OPTIONS } from "../peer/index.ts"
 import { PEER_ID_PREFIX } from "../version.ts"
@@ -63,6 +64,13 @@ export interface ClientConfig {
    * Default: cores − 1 (at least 1, at most 4); 0 hashes inline on the event loop.
    */
   readonly hashThreads?: number
+  /**
+   * MSE/PE, the obfuscated handshake and RC4 stream (README: what it protects against).
+   * "prefer" (default): open with MSE offering RC4 and plaintext, retry once the other way
+   * when a handshake fails, accept both; "require": RC4 only, both ways; "disable":
+   * plaintext BitTorrent only.
+   */
+  readonly encryption?: EncryptionPolicy
 }
 
 export interface ResolvedConfig {
@@ -83,6 +91,7 @@ export interface ResolvedConfig {
   readonly downloadLimit: number | null
   readonly transports: ReadonlyArray<Transport>
   readonly transportFallbackMillis: number
+  readonly encryption: EncryptionPolicy
 }
 
 export const resolveConfig = (config: ClientConfig): ResolvedConfig => ({
@@ -105,5 +114,6 @@ export const resolveConfig = (config: ClientConfig): ResolvedConfig => ({
   transports: config.transports === undefined || config.transports.length === 0
     ? ["utp", "tcp"]
     : [...new Set(config.transports)],
-  transportFallbackMillis: config.transportFallbackMillis ?? 1000
+  transportFallbackMillis: config.transportFallbackMillis ?? 1000,
+  encryption: config.encryption ?? "prefer"
 })

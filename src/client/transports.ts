@@ -2,7 +2,8 @@
  * The client's transports: where it listens and how it dials, per `ClientConfig.transports`.
  * TCP through `Network.listen`/`connect`; uTP on the UDP port of the same number, shared
  * with the DHT and UDP trackers (`UdpPort`, provided by `layerNode`, or opened here).
- * Incoming connections of either kind go to the same router (`routeIncoming`); outgoing
+ * Incoming connections of either kind go to the same router (`routeIncoming`, which also
+ * answers MSE/PE, so encryption works over uTP as over TCP); outgoing
  * ones go through `transportDialer`, which tries the transports in order and remembers
  * what worked per peer (`TransportMemory`, also what PEX tells others about uTP).
  */
@@ -12,7 +13,7 @@ import { makeTransportMemory, type PeerDialer, tcpDialer, transportDialer, type 
 import { makeUdpPort, UdpPort, utpDialer, type UtpSocket } from "../utp/index.ts"
 import type { ResolvedConfig } from "./config.ts"
 import { ClientError } from "./errors.ts"
-import { listenForPeers, routeIncoming, type TorrentLookup } from "./listener.ts"
+import { type IncomingOptions, listenForPeers, routeIncoming, type TorrentLookup } from "./listener.ts"
 
 export interface Transports {
   /** The port peers reach us on (TCP and UDP), or null when not listening. */
@@ -22,7 +23,7 @@ export interface Transports {
   readonly utp: UtpSocket | undefined
 }
 
-export const startTransports = (config: ResolvedConfig, lookup: TorrentLookup) =>
+export const startTransports = (config: ResolvedConfig, lookup: TorrentLookup, incoming: IncomingOptions) =>
   Effect.gen(function*() {
     const provided = yield* Effect.serviceOption(UdpPort)
     const useTcp = config.transports.includes("tcp")
@@ -39,12 +40,12 @@ export const startTransports = (config: ResolvedConfig, lookup: TorrentLookup) =
     let port: number | null = null
     if (config.port !== null && useTcp) {
       const wanted = config.port === 0 && shared !== undefined ? shared.address.port : config.port
-      port = yield* listenForPeers({ host: config.host, port: wanted }, lookup).pipe(Effect.mapError(listenError))
+      port = yield* listenForPeers({ host: config.host, port: wanted }, lookup, incoming).pipe(Effect.mapError(listenError))
     }
     const utp: UtpSocket | undefined = shared?.utp
     if (shared !== undefined && config.port !== null) {
       port ??= shared.address.port
-      const route = routeIncoming(lookup)
+      const route = routeIncoming(lookup, incoming)
       yield* Effect.forkScoped(
         serve(shared.utp.listener, (conn) => {
           memory.record(conn.remote, "utp")

@@ -50,13 +50,6 @@ export {
   VC_LENGTH
 } from "./machine.ts"
 export { classifyOpening, OPENING_LENGTH } from "./opening.ts"
-export {
-  acceptsMse,
-  acceptsPlaintext,
-  ENCRYPTION_POLICIES,
-  type EncryptionPolicy,
-  provideFor,
-  selectFor
-} from "./policy.ts"
+export { ENCRYPTION_POLICIES, type EncryptionPolicy, provideFor, selectFor } from "./policy.ts"
 export { makeMseCipher, makeRc4, MSE_DISCARD, type Rc4 } from "./rc4.ts"
 export { makeResponder, type ResponderParams } from "./responder.ts"

@@ -23,8 +23,3 @@ export const selectFor = (policy: EncryptionPolicy) => (provide: number): number
   if ((provide & CRYPTO_PLAINTEXT) !== 0 && policy !== "require") return CRYPTO_PLAINTEXT
   return 0
 }
-
-/** Whether an incoming connection that opened with a plaintext BitTorrent handshake is allowed. */
-export const acceptsPlaintext = (policy: EncryptionPolicy): boolean => policy !== "require"
-/** Whether an incoming MSE opening is answered. */
-export const acceptsMse = (policy: EncryptionPolicy): boolean => policy !== "disable"

@@ -91,16 +91,18 @@ const withinHandshakeTimeout = (conn: Connection, timeout: Duration.Input) =>
 
 /**
  * Outgoing side: send our handshake, then read and check theirs, all within `timeout`.
- * Bytes the peer sent after its handshake stay in `framer`.
+ * Bytes the peer sent after its handshake stay in `framer`. `sent`: ours already went out
+ * (inside an MSE handshake, as its initial payload).
  */
 export const handshakeOutgoing = Effect.fn("PeerSession.handshakeOutgoing")(function*(
   conn: Connection,
   framer: Framer,
   ours: OurHandshake,
-  timeout: Duration.Input
+  timeout: Duration.Input,
+  sent = false
 ) {
   return yield* Effect.gen(function*() {
-    yield* conn.write(encodeHandshake(ours)).pipe(Effect.mapError(networkError(conn)))
+    if (!sent) yield* conn.write(encodeHandshake(ours)).pipe(Effect.mapError(networkError(conn)))
     const theirs = yield* readUntil(conn, framer, framer.takeHandshake)
     return yield* validateHandshake(conn, ours, theirs)
   }).pipe(withinHandshakeTimeout(conn, timeout))

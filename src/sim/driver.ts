@@ -10,10 +10,12 @@
  * or at the deadline.
  *
  * Determinism: everything runs on one JS thread in an order fixed by the virtual
- * timeline and the FIFO task queue; no real time is read.
+ * timeline and the FIFO task queue; no real time is read, and MSE's key material comes
+ * from the seeded `Random` instead of the platform's secure generator.
  */
 import { Clock, Effect, Random, Scheduler } from "effect"
 import type { Scope } from "effect"
+import { MseEntropy, seededEntropy } from "../mse/index.ts"
 import { currentVirtualTime, makeVirtualTime, register } from "./virtual-time.ts"
 
 /** Virtual time a finished or interrupted simulation may take to shut down (its finalizers' timeouts). */
@@ -39,6 +41,8 @@ export const inVirtualTime = <A, E, R>(
       // it run by itself so the scope's finalizers (timeouts of `stopped` announces) finish.
       Effect.ensuring(Effect.sync(() => time.runFree(TEARDOWN_LIMIT_MS))),
       Effect.scoped,
+      // MSE keys and pads from the seeded Random too: the same seed, the same bytes on the wire
+      Effect.provideService(MseEntropy, seededEntropy),
       Random.withSeed(options.seed),
       Effect.provideService(Clock.Clock, time.clock),
       Effect.provideService(Scheduler.Scheduler, time.scheduler)

@@ -1,4 +1,5 @@
 import type { Effect, Scope } from "effect"
+import type { EncryptionPolicy } from "../mse/index.ts"
 import type { Address } from "../net/index.ts"
 import type { PeerDialer, SessionOptions, TransportMemory } from "../peer/index.ts"
 import type { Throttle } from "../ratelimit/index.ts"
@@ -66,4 +67,6 @@ export interface TorrentConfig {
   readonly maxStrikes: number
   /** Which transport worked with which peer (client-wide): PEX reads and feeds it (flag 0x04). */
   readonly transportMemory?: TransportMemory
+  /** How connections to peers open (MSE/PE or plaintext); see `ClientConfig.encryption`. */
+  readonly encryption: EncryptionPolicy
 }

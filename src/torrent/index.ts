@@ -11,6 +11,7 @@ export {
 } from "./config.ts"
 export { TorrentError, TorrentErrorReason } from "./errors.ts"
 export type { FilePriority, StreamRange, TorrentFileHandle } from "./files.ts"
-export { makePeerBook, type PeerBook } from "./peer-book.ts"
+export { type KnownAddress, makePeerBook, type Opening, type PeerBook } from "./peer-book.ts"
 export type { TorrentEvent, TorrentState, TorrentStatus, TrackerStatus } from "./state.ts"
+export type { IncomingVia } from "./swarm.ts"
 export { openTorrent, type Torrent } from "./torrent.ts"

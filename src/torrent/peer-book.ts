@@ -7,6 +7,10 @@
  * - failures back off exponentially (15 s, 30 s, … up to 10 min) and an address that
  *   failed `maxFailures` times in a row is forgotten until a source announces it again.
  *
+ * It also remembers how a connection to each peer opened last time it worked (MSE or a
+ * plaintext handshake), so the next dial starts with that, and whether the peer prefers
+ * encryption (it spoke MSE with us, or PEX said so: `added.f` bit 0x01).
+ *
  * Keys are `host:port`. A ban also covers the peer's IP, so it cannot come back from
  * another port (an incoming connection's port is ephemeral) — except on loopback, where
  * every local peer shares one IP and an IP ban would ban the whole swarm.
@@ -14,17 +18,28 @@
 import { type PeerKey, peerKey } from "../ids.ts"
 import { type Address, isLoopback, parseAddress } from "../net/index.ts"
 
+/** How a connection opened: an MSE handshake, or a plaintext BitTorrent handshake. */
+export type Opening = "mse" | "plain"
+
+/** An address as peer sources report it; PEX may say the peer prefers encryption. */
+export interface KnownAddress extends Address {
+  readonly prefersEncryption?: boolean
+}
+
 interface Entry {
   readonly address: Address
   readonly source: string
   failures: number
   retryAt: number
   connected: boolean
+  /** The opening that last led to a handshake with this peer. */
+  opening: Opening | undefined
+  prefersEncryption: boolean
 }
 
 export interface PeerBook {
   /** Returns how many addresses were new. */
-  readonly add: (addresses: ReadonlyArray<Address>, source: string, now: number) => number
+  readonly add: (addresses: ReadonlyArray<KnownAddress>, source: string, now: number) => number
   /** The next address to dial, or undefined. Marks it connected. */
   readonly next: (now: number) => Address | undefined
   /** An incoming or outgoing connection for this key is live. */
@@ -39,6 +54,12 @@ export interface PeerBook {
   readonly ban: (key: PeerKey) => void
   readonly isBanned: (key: PeerKey) => boolean
   readonly banned: () => number
+  /** How the last successful connection to `key` opened, if any. */
+  readonly openingOf: (key: string) => Opening | undefined
+  /** A handshake with `key` succeeded after this opening. */
+  readonly opened: (key: string, opening: Opening) => void
+  /** It spoke MSE with us, or a peer source said it prefers encryption. */
+  readonly prefersEncryption: (key: string) => boolean
   /** Addresses known and not connected. */
   readonly candidates: () => number
 }
@@ -46,6 +67,16 @@ export interface PeerBook {
 const BASE_BACKOFF_MS = 15_000
 const MAX_BACKOFF_MS = 600_000
 const RECONNECT_MS = 30_000
+
+const entry = (address: Address, source: string, retryAt: number, connected: boolean, prefersEncryption = false): Entry => ({
+  address,
+  source,
+  failures: 0,
+  retryAt,
+  connected,
+  opening: undefined,
+  prefersEncryption
+})
 
 export const makePeerBook = (options: { readonly maxFailures?: number; readonly maxEntries?: number } = {}): PeerBook => {
   const maxFailures = options.maxFailures ?? 5
@@ -65,6 +96,7 @@ export const makePeerBook = (options: { readonly maxFailures?: number; readonly 
         const key = peerKey(address)
         if (banned(key)) continue
         const known = entries.get(key)
+        if (known !== undefined && address.prefersEncryption === true) known.prefersEncryption = true
         if (known !== undefined) {
           // Re-announced: a forgotten peer becomes dialable again, a backing-off one keeps its delay.
           if (!known.connected && known.failures >= maxFailures) {
@@ -74,7 +106,7 @@ export const makePeerBook = (options: { readonly maxFailures?: number; readonly 
           continue
         }
         if (entries.size >= maxEntries) continue
-        entries.set(key, { address, source, failures: 0, retryAt: now, connected: false })
+        entries.set(key, entry(address, source, now, false, address.prefersEncryption === true))
         added++
       }
       return added
@@ -94,14 +126,21 @@ export const makePeerBook = (options: { readonly maxFailures?: number; readonly 
     markConnected: (key, address) => {
       const e = entries.get(key)
       if (e !== undefined) e.connected = true
-      else entries.set(key, { address, source: "incoming", failures: 0, retryAt: 0, connected: true })
+      else entries.set(key, entry(address, "incoming", 0, true))
     },
     alias: (key, listening) => {
       const listenKey = peerKey(listening)
       if (listenKey === key) return
       const known = entries.get(listenKey)
+      const incoming = entries.get(key)
       if (known !== undefined) known.connected = true
-      else if (entries.size < maxEntries) entries.set(listenKey, { address: listening, source: "listen", failures: 0, retryAt: 0, connected: true })
+      else if (entries.size < maxEntries) entries.set(listenKey, entry(listening, "listen", 0, true))
+      // what worked on the incoming connection is worth knowing when we dial it back
+      const target = entries.get(listenKey)
+      if (target !== undefined && incoming !== undefined) {
+        target.opening ??= incoming.opening
+        target.prefersEncryption ||= incoming.prefersEncryption
+      }
       aliases.set(key, listenKey)
     },
     markDisconnected: (key, failed, now) => {
@@ -140,6 +179,19 @@ export const makePeerBook = (options: { readonly maxFailures?: number; readonly 
     },
     isBanned: banned,
     banned: () => bannedKeys.size,
+    openingOf: (key) => entries.get(key)?.opening,
+    opened: (key, opening) => {
+      const e = entries.get(key)
+      if (e === undefined) return
+      e.opening = opening
+      if (opening === "mse") e.prefersEncryption = true
+    },
+    prefersEncryption: (key) => {
+      const e = entries.get(key)
+      if (e !== undefined) return e.prefersEncryption
+      const listenKey = aliases.get(key)
+      return listenKey === undefined ? false : entries.get(listenKey)?.prefersEncryption ?? false
+    },
     candidates: () => {
       let n = 0
       for (const e of entries.values()) if (!e.connected && e.failures < maxFailures) n++

@@ -55,7 +55,8 @@ export interface TorrentState {
  */
 export type TorrentEvent =
   | { readonly _tag: "CheckProgress"; readonly checked: number; readonly total: number }
-  | { readonly _tag: "PeerConnected"; readonly peer: string; readonly client: string }
+  /** `encrypted`: the stream is RC4 (MSE/PE); false for plaintext, MSE-obfuscated or not. */
+  | { readonly _tag: "PeerConnected"; readonly peer: string; readonly client: string; readonly encrypted: boolean }
   | {
     readonly _tag: "PeerDisconnected"
     readonly peer: string

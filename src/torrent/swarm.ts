@@ -8,15 +8,15 @@ import { type PeerKey, peerKey } from "../ids.ts"
 import type { Address, Connection } from "../net/index.ts"
 import {
   handshakeIncoming,
-  handshakeOutgoing,
   type OurHandshake,
   PeerError,
   runSession,
   type TorrentLink
 } from "../peer/index.ts"
-import { clientFromPeerId, type Framer, type HandshakeHeader, makeFramer } from "../wire/index.ts"
+import { clientFromPeerId, type Framer, type HandshakeHeader } from "../wire/index.ts"
 import type { TorrentConfig } from "./config.ts"
-import type { PeerBook } from "./peer-book.ts"
+import { openPeer } from "./open-peer.ts"
+import type { Opening, PeerBook } from "./peer-book.ts"
 import type { TorrentEvent } from "./state.ts"
 
 export interface SwarmDeps {
@@ -51,29 +51,28 @@ const connectedSession = (
   conn: Connection,
   framer: Framer,
   handshake: Parameters<typeof runSession>[3],
-  dialled: boolean
+  dialled: boolean,
+  encrypted: boolean
 ) =>
   Effect.gen(function*() {
     const { budget } = deps.config
     budget.connections++
     yield* Effect.addFinalizer(() => Effect.sync(() => { budget.connections-- }))
     const key = peerKey(conn.remote)
-    yield* PubSub.publish(deps.events, { _tag: "PeerConnected", peer: key, client: clientFromPeerId(handshake.peerId) })
+    yield* PubSub.publish(deps.events, { _tag: "PeerConnected", peer: key, client: clientFromPeerId(handshake.peerId), encrypted })
     return yield* runSession(deps.link, conn, framer, handshake, deps.ours.reserved, deps.config.session, dialled)
   })
 
-/** Dial, handshake and run a session with `address`; the half-open slot is held until the handshake ends. */
+/**
+ * Dial, handshake (MSE or plaintext, open-peer.ts) and run a session with `address`; the
+ * half-open slot is held until the handshake ends.
+ */
 const dial = (deps: SwarmDeps, address: Address) =>
   Effect.scoped(Effect.gen(function*() {
-    const { budget, dial, handshakeTimeoutMillis } = deps.config
-    const framer = makeFramer()
+    const { budget } = deps.config
     budget.halfOpen++
-    const opened = yield* Effect.gen(function*() {
-      const conn = yield* dial(address, deps.ours.infoHash)
-      const handshake = yield* handshakeOutgoing(conn, framer, deps.ours, `${handshakeTimeoutMillis} millis`)
-      return { conn, handshake }
-    }).pipe(Effect.ensuring(Effect.sync(() => { budget.halfOpen-- })))
-    return yield* connectedSession(deps, opened.conn, framer, opened.handshake, true)
+    const opened = yield* openPeer(deps, address).pipe(Effect.ensuring(Effect.sync(() => { budget.halfOpen-- })))
+    return yield* connectedSession(deps, opened.conn, opened.framer, opened.handshake, true, opened.encrypted)
   }))
 
 /**
@@ -104,6 +103,12 @@ export const dialLoop = (deps: SwarmDeps, sessions: FiberMap.FiberMap<string>) =
     }
   })
 
+/** How an incoming connection opened: through MSE or not, and whether its stream is RC4. */
+export interface IncomingVia {
+  readonly opening: Opening
+  readonly encrypted: boolean
+}
+
 /**
  * An incoming connection routed here by info-hash (its 48-byte header already read).
  * Runs the session inside `sessions` so pausing or removing the torrent ends it, and
@@ -114,7 +119,8 @@ export const acceptIncoming = (
   sessions: FiberMap.FiberMap<string>,
   conn: Connection,
   framer: Framer,
-  header: HandshakeHeader
+  header: HandshakeHeader,
+  via: IncomingVia
 ) =>
   Effect.gen(function*() {
     const key = peerKey(conn.remote)
@@ -126,9 +132,10 @@ export const acceptIncoming = (
       return yield* conn.close
     }
     deps.book.markConnected(key, conn.remote)
+    deps.book.opened(key, via.opening)
     const session = Effect.gen(function*() {
       const handshake = yield* handshakeIncoming(conn, framer, header, deps.ours, `${handshakeTimeoutMillis} millis`)
-      return yield* Effect.scoped(connectedSession(deps, conn, framer, handshake, false))
+      return yield* Effect.scoped(connectedSession(deps, conn, framer, handshake, false, via.encrypted))
     })
     const fiber = yield* FiberMap.run(sessions, key, supervise(deps, key, session))
     yield* Fiber.await(fiber)

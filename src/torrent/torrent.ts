@@ -23,7 +23,7 @@ import { makePeerBook } from "./peer-book.ts"
 import { seededRandom } from "./random.ts"
 import type { TorrentEvent, TorrentState, TrackerStatus } from "./state.ts"
 import { runPex } from "./pex.ts"
-import { acceptIncoming, dialLoop, type SwarmDeps } from "./swarm.ts"
+import { acceptIncoming, dialLoop, type IncomingVia, type SwarmDeps } from "./swarm.ts"
 import { fileProgress, type FilePriority, makeFileAccess, type TorrentFileHandle } from "./files.ts"
 
 /**
@@ -56,8 +56,11 @@ export interface Torrent {
   /** Succeeds once every wanted piece is verified; fails if the torrent hits a storage error. */
   readonly whenComplete: Effect.Effect<void, TorrentError>
   readonly addPeers: (addresses: ReadonlyArray<{ readonly host: string; readonly port: number }>, source?: string) => Effect.Effect<void>
-  /** For the client's listener: an incoming connection whose handshake header named this torrent. */
-  readonly acceptIncoming: (conn: Connection, framer: Framer, header: HandshakeHeader) => Effect.Effect<void>
+  /**
+   * For the client's listener: an incoming connection whose handshake header named this
+   * torrent; `via` says whether it came through MSE (`conn` is then the decrypted stream).
+   */
+  readonly acceptIncoming: (conn: Connection, framer: Framer, header: HandshakeHeader, via: IncomingVia) => Effect.Effect<void>
   /** A snapshot of every connected peer's statistics (address, client, rates, bytes, choke state). */
   readonly peers: Effect.Effect<ReadonlyArray<PeerStats>>
   /** Saves resume data now (also done on completion and on close). */
@@ -379,11 +382,11 @@ export const openTorrent = Effect.fn("Torrent.open")(function*(meta: Metainfo, c
     }),
     whenComplete: Deferred.await(complete),
     addPeers,
-    acceptIncoming: (conn, framer, header) =>
+    acceptIncoming: (conn, framer, header, via) =>
       Effect.gen(function*() {
         const sessions = yield* Ref.get(activeSessions)
         if (sessions === null) return yield* conn.close
-        yield* acceptIncoming(deps, sessions, conn, framer, header)
+        yield* acceptIncoming(deps, sessions, conn, framer, header, via)
       }),
     saveResume: storage.saveResume.pipe(Effect.ignore),
     peers: Effect.sync(() => [...links.values()].map((l) => ({ ...l.stats }))),

@@ -24,6 +24,10 @@ ports of the live nodes in its routing table (nodes that answered its queries).
 only the --dht-node HOST:PORT given); a seeder then announces every --dht-announce-every
 seconds. --dht-log writes every DHT packet to stderr.
 
+--force-encryption makes the session accept and open only RC4-encrypted connections
+(MSE/PE: in_enc_policy = out_enc_policy = pe_forced, allowed_enc_level = pe_rc4,
+prefer_rc4; INTEROP.md, "Peers that insist on encryption").
+
 Every mode prints {"event":"stats",...} about twice a second (payload bytes up/down,
 pieces, peers, the transport of each connected peer) until it is stopped with SIGTERM,
 and {"event":"connect-attempt","transport":"utp"|"tcp"} for every outgoing attempt.
@@ -86,7 +90,7 @@ TRANSPORTS = {
 UTP_SOCKET = getattr(lt.peer_info, "utp_socket", 1 << 17)
 
 
-def session(port, dht=False, dht_log=False, transports="default"):
+def session(port, dht=False, dht_log=False, transports="default", force_encryption=False):
     settings = {
         "listen_interfaces": "127.0.0.1:%d" % port,
         "enable_dht": False,
@@ -101,6 +105,13 @@ def session(port, dht=False, dht_log=False, transports="default"):
         | lt.alert.category_t.tracker_notification,
     }
     settings.update(TRANSPORTS[transports])
+    if force_encryption:
+        settings.update({
+            "in_enc_policy": 0,
+            "out_enc_policy": 0,
+            "allowed_enc_level": 2,
+            "prefer_rc4": True,
+        })
     if dht:
         # Loopback DHT (INTEROP.md): never the public routers, and no filter that drops
         # nodes for sharing 127.0.0.1 or for ids that do not match their IP (BEP 42).
@@ -173,7 +184,7 @@ def parse_peer(text):
 
 
 def run(args, leech):
-    s = session(args.port, args.dht, args.dht_log, args.transports)
+    s = session(args.port, args.dht, args.dht_log, args.transports, args.force_encryption)
     port = wait_listening(s, args.transports)
     emit({"event": "listening", "port": port})
     if args.dht:
@@ -309,6 +320,7 @@ def main():
     p.add_argument("--dht-announce-every", type=float, default=3.0)
     p.add_argument("--dht-log", action="store_true")
     p.add_argument("--transports", choices=sorted(TRANSPORTS), default="default")
+    p.add_argument("--force-encryption", action="store_true")
     args = p.parse_args()
     if args.mode == "create":
         create(args)

@@ -7,6 +7,11 @@
  * It speaks through our own src/wire codec (framer, decodeFrame, encodeMessage), so a bug
  * there shows up as a handshake or framing failure here, never as a silent pass.
  *
+ * It speaks plaintext BitTorrent only, as some clients do (rqbit): a connection that opens
+ * with MSE/PE instead is closed at once, the way such a client drops an opening it cannot
+ * parse. Those are counted apart (`refusedEncrypted`), not as connections: the client's
+ * default is to try MSE first and then retry in plaintext within the same dial.
+ *
  * Everything it sees is logged (connections, requests, blocks sent) so tests can assert
  * on what the client actually asked for. The server and every socket close with the scope.
  */
@@ -14,6 +19,7 @@ import { Effect, Result } from "effect"
 import { randomBytes } from "node:crypto"
 import * as Net from "node:net"
 import { performance } from "node:perf_hooks"
+import { classifyOpening } from "../../src/mse/index.ts"
 import { Bitfield, decodeFrame, encodeHandshake, encodeMessage, makeFramer, type Message } from "../../src/wire/index.ts"
 
 export interface BlockRequest {
@@ -60,8 +66,10 @@ export interface ScriptedPeer {
   /** The client's key for this peer when it dials us: `127.0.0.1:<port>`. */
   readonly key: string
   readonly pieceCount: number
-  /** Connections accepted so far. */
+  /** Connections that opened with a plaintext handshake (or tried to) so far. */
   readonly connections: () => number
+  /** Connections that opened with MSE/PE, closed at once. */
+  readonly refusedEncrypted: () => number
   /** Connections that completed the handshake. */
   readonly handshakes: () => number
   /** Every request received, in order. */
@@ -101,6 +109,7 @@ export const scriptedPeer = (options: ScriptedPeerOptions) =>
       const decodeErrors: Array<string> = []
       const sockets = new Set<Net.Socket>()
       let connections = 0
+      let refusedEncrypted = 0
       let handshakes = 0
       let closedByClient = 0
 
@@ -112,8 +121,8 @@ export const scriptedPeer = (options: ScriptedPeerOptions) =>
       }
 
       const handle = (socket: Net.Socket): void => {
-        connections++
-        const connection = connections
+        let connection = 0
+        let opening: Uint8Array = new Uint8Array(0)
         sockets.add(socket)
         const framer = makeFramer()
         let shook = false
@@ -155,7 +164,23 @@ export const scriptedPeer = (options: ScriptedPeerOptions) =>
 
         socket.on("data", (chunk: Buffer) => {
           // After we close our side, requests still arriving are logged (the client did ask) but not answered.
-          framer.push(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.length))
+          let bytes = new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.length)
+          if (connection === 0) {
+            // the first 20 bytes tell a handshake from an MSE opening, which is refused
+            bytes = opening.length === 0 ? bytes : Buffer.concat([opening, bytes])
+            const kind = classifyOpening(bytes)
+            if (kind === "undecided") {
+              opening = bytes
+              return
+            }
+            if (kind === "mse") {
+              refusedEncrypted++
+              closeOurSide()
+              return
+            }
+            connection = ++connections
+          }
+          framer.push(bytes)
           if (!shook) {
             const hs = framer.takeHandshake()
             if (Result.isFailure(hs)) {
@@ -210,6 +235,7 @@ export const scriptedPeer = (options: ScriptedPeerOptions) =>
           key: `127.0.0.1:${address.port}`,
           pieceCount,
           connections: () => connections,
+          refusedEncrypted: () => refusedEncrypted,
           handshakes: () => handshakes,
           requests: () => requests,
           blocksSent: () => blocksSent,

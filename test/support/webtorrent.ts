@@ -1,9 +1,8 @@
 /**
  * WebTorrent (a real client nobody here wrote) as a seeder or leecher on 127.0.0.1,
  * with everything that would leave loopback turned off (DHT, LSD, UPnP, NAT-PMP).
- * `secure: 0`: by default WebTorrent opens outgoing connections with message stream
- * encryption (MSE/PE) and, against a plaintext-only peer, retries MSE instead of falling
- * back; we do not speak MSE yet.
+ * Its encryption is left at the default (`secure` unset, i.e. 1): every outgoing
+ * connection opens with MSE/PE and never falls back to plaintext, so it must meet ours.
  */
 import { Effect } from "effect"
 import WebTorrent from "webtorrent"
@@ -15,7 +14,7 @@ export interface WebTorrentPeer {
 
 export const webTorrentClient = Effect.acquireRelease(
   Effect.callback<WebTorrentPeer>((resume) => {
-    const client = new WebTorrent({ secure: 0, dht: false, lsd: false, natUpnp: false, natPmp: false, utp: false, webSeeds: false, torrentPort: 0 })
+    const client = new WebTorrent({ dht: false, lsd: false, natUpnp: false, natPmp: false, utp: false, webSeeds: false, torrentPort: 0 })
     const ready = () => {
       const address = client.address()
       if (address !== null && typeof address === "object" && address.port > 0) resume(Effect.succeed({ client, port: address.port }))

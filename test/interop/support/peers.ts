@@ -129,6 +129,8 @@ export const ltPeer = (
     readonly dhtNodes?: ReadonlyArray<number>
     /** Default: libtorrent's own. */
     readonly transports?: LtTransports
+    /** Accept and open only RC4-encrypted connections (MSE/PE forced). */
+    readonly forceEncryption?: boolean
   }
 ): Effect.Effect<LtPeer, InteropError, Scope.Scope> =>
   Effect.gen(function*() {
@@ -137,6 +139,7 @@ export const ltPeer = (
       ...(options.connect ?? []).flatMap((port) => ["--connect", `127.0.0.1:${port}`]),
       ...(options.port === undefined ? [] : ["--port", String(options.port)]),
       ...(options.transports === undefined ? [] : ["--transports", options.transports]),
+      ...(options.forceEncryption === true ? ["--force-encryption"] : []),
       ...dhtArgs(options.dhtNodes, false)
     ])
     const { port } = yield* proc.waitFor("listening port", () => lastEvent(proc, "listening"), "20 seconds")
@@ -239,20 +242,23 @@ const aria2Common = (port: number) => [
   "--auto-save-interval=0"
 ]
 
+/** `--bt-force-encryption=true`: RC4-encrypted connections only, both ways (it implies the rest). */
+const aria2Encryption = (force: boolean | undefined) => (force === true ? ["--bt-force-encryption=true"] : [])
+
 /** aria2 seeding `torrent` from `dir` on `port`; resolves once it has checked the data and seeds. */
-export const aria2Seed = (options: { readonly torrent: string; readonly dir: string; readonly port: number }) =>
+export const aria2Seed = (options: { readonly torrent: string; readonly dir: string; readonly port: number; readonly forceEncryption?: boolean }) =>
   Effect.gen(function*() {
     const proc = yield* spawnProcess("aria2c seeder", ARIA2C, [
-      ...aria2Common(options.port), "-V", "--seed-ratio=0.0", "-d", options.dir, options.torrent
+      ...aria2Common(options.port), ...aria2Encryption(options.forceEncryption), "-V", "--seed-ratio=0.0", "-d", options.dir, options.torrent
     ])
     yield* proc.waitFor("seeding status", () => (proc.output().includes("SEED(") ? true : undefined), "60 seconds")
     return proc
   })
 
 /** aria2 leeching `torrent` into `dir`, listening on `port`; it exits once the download is done. */
-export const aria2Leech = (options: { readonly torrent: string; readonly dir: string; readonly port: number }) =>
+export const aria2Leech = (options: { readonly torrent: string; readonly dir: string; readonly port: number; readonly forceEncryption?: boolean }) =>
   spawnProcess("aria2c leecher", ARIA2C, [
-    ...aria2Common(options.port), "--seed-time=0", "-d", options.dir, options.torrent
+    ...aria2Common(options.port), ...aria2Encryption(options.forceEncryption), "--seed-time=0", "-d", options.dir, options.torrent
   ])
 
 // ---------------------------------------------------------------- Transmission
@@ -261,11 +267,13 @@ export const aria2Leech = (options: { readonly torrent: string; readonly dir: st
  * transmission-cli with its settings.json in a fresh config dir. It verifies the data
  * in `dir` first; `-f` makes it log "Calling script" when the torrent is complete,
  * which happens right after the check for a seeder, and after the download for a
- * leecher. It never exits by itself.
+ * leecher. It never exits by itself. Its encryption is its default, "preferred" (`-ep`);
+ * `requireEncryption` makes it `"encryption": 2` and `-er`, so it takes and makes only
+ * encrypted connections.
  */
 export const transmission = (
   name: string,
-  options: { readonly torrent: string; readonly dir: string; readonly configDir: string; readonly port: number }
+  options: { readonly torrent: string; readonly dir: string; readonly configDir: string; readonly port: number; readonly requireEncryption?: boolean }
 ) =>
   Effect.gen(function*() {
     yield* Effect.promise(async () => {
@@ -282,7 +290,8 @@ export const transmission = (
         "peer-port-random-on-start": false,
         "rpc-enabled": false,
         "blocklist-enabled": false,
-        "encryption": 0,
+        // Transmission's own default is 1 (prefer encryption); 2 requires it
+        "encryption": options.requireEncryption === true ? 2 : 1,
         "ratio-limit-enabled": false,
         "idle-seeding-limit-enabled": false,
         "speed-limit-up-enabled": false,
@@ -292,7 +301,7 @@ export const transmission = (
     // stdbuf (which execs, keeping the PID): unbuffered stdout, so its status line shows
     // when the torrent runs ("Progress:" / "Seeding"); before that it drops incoming peers.
     return yield* spawnProcess(name, STDBUF, [
-      "-o0", TRANSMISSION, "-g", options.configDir, "-w", options.dir, "-p", String(options.port), "-et", "-M",
+      "-o0", TRANSMISSION, "-g", options.configDir, "-w", options.dir, "-p", String(options.port), options.requireEncryption === true ? "-er" : "-ep", "-M",
       "-f", "/bin/true", options.torrent
     ])
   })
