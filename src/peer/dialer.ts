@@ -10,9 +10,10 @@
  *
  * **When to use**
  *
- * To change how outgoing peer connections are made (try uTP first, encrypt), compose a
+ * To change how outgoing peer connections are made (try uTP first), compose a
  * `PeerDialer` and hand it to the torrent (`TorrentConfig.dial`). `tcpDialer` is the
- * plain one.
+ * plain one. MSE/PE encryption is applied by the torrent over whatever the dialler
+ * returns (torrent/open-peer.ts), so it runs over every transport.
  *
  * **Details**
  *
@@ -24,9 +25,9 @@
  *
  * @example
  * ```ts
- * const dial = yield* tcpDialer("10 seconds")
- * const encrypted: PeerDialer = (address, infoHash) =>
- *   dial(address, infoHash).pipe(Effect.flatMap((conn) => encrypt(conn, infoHash)))
+ * const tcp = yield* tcpDialer("10 seconds")
+ * const utpFirst: PeerDialer = (address, infoHash) =>
+ *   utp(address, infoHash).pipe(Effect.orElse(() => tcp(address, infoHash)))
  * ```
  */
 import { type Duration, Effect, type Scope } from "effect"
