@@ -86,7 +86,8 @@ describe("cli: download and seed", () => {
       const { dir, tracker, torrentPath } = yield* makeFixture
       const stops: Array<string> = []
       tracker.server.on("stop", (addr) => stops.push(addr))
-      const seeder = yield* start(["seed", torrentPath, "--data", join(dir, "src"), "--port", "0", "--json"])
+      // the seeder takes only encrypted peers: the leecher's default (prefer) must meet it
+      const seeder = yield* start(["seed", torrentPath, "--data", join(dir, "src"), "--port", "0", "--json", "--encryption", "require"])
       yield* waitForLine(seeder, (j) => j.type === "complete", "the seeder's check")
 
       const leecher = yield* start(["download", torrentPath, "--out", join(dir, "out"), "--port", "0", "--json"])

@@ -11,7 +11,7 @@ import { Client, layerNode } from "../src/client/index.ts"
 import { createTorrent } from "../src/metainfo/create.ts"
 import { formatMagnet } from "../src/metainfo/index.ts"
 import { pexDelta } from "../src/torrent/pex.ts"
-import { decodeUtMetadata, decodeUtPex, encodeUtMetadata, encodeUtPex, PEX_UTP } from "../src/wire/index.ts"
+import { decodeUtMetadata, decodeUtPex, encodeUtMetadata, encodeUtPex, PEX_PREFERS_ENCRYPTION, PEX_UTP } from "../src/wire/index.ts"
 import { sameFile, tempDir, writePayload } from "./support/files.ts"
 import { webTorrentClient } from "./support/webtorrent.ts"
 
@@ -47,6 +47,15 @@ describe("ut_metadata and ut_pex codecs", () => {
       decodeUtPex(encodeUtPex(v6)),
       Result.succeed({ added: [{ host: "10.1.2.3", port: 3 }, { host: "2001:db8::1", port: 2 }], dropped: [{ host: "::1", port: 4 }] })
     )
+  })
+
+  it("ut_pex: added.f flags round-trip and line up with their peers (0x01: prefers encryption)", () => {
+    const a = { host: "10.1.2.3", port: 6881, flags: PEX_PREFERS_ENCRYPTION }
+    const b = { host: "10.1.2.4", port: 6882 }
+    const c = { host: "10.1.2.5", port: 1, flags: 0x05 }
+    const decoded = decodeUtPex(encodeUtPex({ added: [a, { host: "::1", port: 5 }, b, { ...b, port: 9, flags: 0 }, c], dropped: [] }))
+    // IPv6 peers are not sent; a zero flag byte reads back as no flags
+    assert.deepStrictEqual(decoded, Result.succeed({ added: [a, b, { ...b, port: 9 }, c], dropped: [] }))
   })
 
   it("the PEX delta adds new peers, drops departed ones, never the peer itself, at most 50 each", () => {

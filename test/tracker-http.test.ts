@@ -9,7 +9,7 @@ import { encode } from "../src/bencode/index.ts"
 import { NodeNetwork } from "../src/net/index.ts"
 import { type AnnounceRequest, Tracker } from "../src/tracker/index.ts"
 import { decodeCompactList } from "../src/net/index.ts"
-import { parseAnnounce, percentEncodeBytes, scrapeBase } from "../src/tracker/http-codec.ts"
+import { announceUrl, parseAnnounce, percentEncodeBytes, scrapeBase } from "../src/tracker/http-codec.ts"
 import { waitUntil } from "./support/waiting.ts"
 
 type Reply = { readonly status?: number; readonly body: Uint8Array | string } | "hang"
@@ -74,6 +74,12 @@ describe("HTTP tracker: query encoding", () => {
       const raw = /info_hash=([^&]*)/.exec(query)?.[1] ?? ""
       assert.deepStrictEqual(Array.from(Buffer.from(unescape(raw), "latin1")), Array.from(infoHash))
     }).pipe(Effect.scoped, Effect.provide(layer(), { local: true })))
+
+  it("MSE support: supportcrypto=1, and requirecrypto=1 when required; nothing when not said", () => {
+    assert.notInclude(announceUrl("http://t/announce", req, undefined), "crypto")
+    assert.match(announceUrl("http://t/announce", { ...req, crypto: "supported" }, undefined), /&supportcrypto=1$/)
+    assert.match(announceUrl("http://t/announce", { ...req, crypto: "required" }, undefined), /&supportcrypto=1&requirecrypto=1$/)
+  })
 
   it("percentEncodeBytes round-trips any bytes through a byte-wise decoder", () =>
     fc.assert(fc.property(fc.uint8Array({ maxLength: 64 }), (bytes) => {

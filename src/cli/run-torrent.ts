@@ -11,6 +11,7 @@ import { type AddOptions, Client, type ClientConfig, layerNode } from "../client
 import type { MetadataProgress } from "../magnet/index.ts"
 import type { Metainfo } from "../metainfo/model.ts"
 import { type Address, parseAddress } from "../net/index.ts"
+import { ENCRYPTION_POLICIES, type EncryptionPolicy } from "../mse/index.ts"
 import { parseTransports, type Transport } from "../peer/index.ts"
 import type { Torrent } from "../torrent/index.ts"
 import { CliInputError, interruptExitCode } from "./errors.ts"
@@ -43,6 +44,11 @@ export const sharedFlags = {
   transports: Flag.String("transports").pipe(
     Flag.withDescription("transports to speak, in the order outgoing connections try them: utp,tcp (default), tcp,utp, tcp or utp"),
     Flag.optional
+  ),
+  // a plain string checked in planFromArgs, so a bad value is one line like every other flag's
+  encryption: Flag.String("encryption").pipe(
+    Flag.withDescription("MSE/PE: prefer (encrypt when the peer can, default), require (encrypted peers only), disable (plaintext only)"),
+    Flag.withDefault("prefer")
   )
 }
 
@@ -58,12 +64,14 @@ export interface SharedArgs {
   readonly dhtBootstrap: ReadonlyArray<string>
   readonly noDht: boolean
   readonly transports: Option.Option<string>
+  readonly encryption: string
 }
 
 export interface RunPlan {
   readonly peers: ReadonlyArray<Address>
   readonly uploadLimit: number | undefined
   readonly downloadLimit: number | undefined
+  readonly encryption: EncryptionPolicy
   readonly seedRatio: number | undefined
   readonly seedTime: Duration.Duration | undefined
   /** Undefined: the client's default. */
@@ -110,7 +118,9 @@ export const planFromArgs = (args: SharedArgs): Effect.Effect<RunPlan, CliInputE
       transports = parseTransports(args.transports.value)
       if (transports === undefined) return yield* bad("--transports", `expected utp, tcp or both separated by a comma, got ${JSON.stringify(args.transports.value)}`)
     }
-    return { peers, uploadLimit, downloadLimit, seedRatio, seedTime, transports }
+    const encryption = ENCRYPTION_POLICIES.find((p) => p === args.encryption)
+    if (encryption === undefined) return yield* bad("--encryption", `expected ${ENCRYPTION_POLICIES.join(", ")}; got ${JSON.stringify(args.encryption)}`)
+    return { peers, uploadLimit, downloadLimit, encryption, seedRatio, seedTime, transports }
   })
 
 const reportNoPeers = (torrent: Torrent, mode: OutputMode) => {
@@ -197,6 +207,7 @@ export const runTorrent = (options: RunOptions) =>
       downloadDirectory: options.directory,
       port: args.port,
       maxPeersPerTorrent: args.maxPeers,
+      encryption: plan.encryption,
       ...(plan.uploadLimit === undefined ? {} : { uploadLimit: plan.uploadLimit }),
       ...(plan.downloadLimit === undefined ? {} : { downloadLimit: plan.downloadLimit }),
       ...(plan.transports === undefined ? {} : { transports: plan.transports }),

@@ -16,6 +16,7 @@ export const trackerSource = (tracker: Tracker["Service"]): PeerSource => (hooks
       infoHash: hooks.infoHash,
       peerId: hooks.peerId,
       port: hooks.port,
+      ...(hooks.encryption === "disable" ? {} : { crypto: hooks.encryption === "require" ? "required" : "supported" }),
       stats: hooks.stats,
       onPeers: (peers) => hooks.addPeers(peers, "tracker")
     }).pipe(Effect.provideService(Tracker, tracker))

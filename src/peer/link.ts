@@ -116,8 +116,7 @@ export interface TorrentLink {
   readonly isPrivate: boolean
   /** An incoming peer told us where it listens (BEP 10 `p`). */
   readonly learnedListenAddress: (key: PeerKey, address: { readonly host: string; readonly port: number }) => void
-  /** Addresses learnt from a peer (PEX). */
-  /** Addresses a peer told us about (PEX); `flags` are BEP 11's (0x04: speaks uTP). */
+  /** Addresses a peer told us about (PEX); `flags` are BEP 11's (0x01: prefers encryption, 0x04: speaks uTP). */
   readonly addPeers: (addresses: ReadonlyArray<{ readonly host: string; readonly port: number; readonly flags?: number }>, source: string) => Effect.Effect<void>
   /** Whether we are currently allowed to unchoke this peer on connect (before the first rechoke). */
   readonly initialUnchoke: (key: PeerKey) => boolean

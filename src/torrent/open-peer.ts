@@ -3,8 +3,8 @@
  * whatever transport `TorrentConfig.dial` gives (TCP, uTP), either an MSE/PE handshake
  * carrying our BitTorrent handshake as its initial payload, or a plaintext handshake.
  *
- * Under "prefer" the first try is what the peer book remembers worked with this peer, or
- * MSE; a failed try is repeated once the other way: MSE failed (the peer may not speak
+ * Under "prefer" the first try is MSE for a peer said to prefer encryption (PEX `added.f`
+ * 0x01), else what the peer book remembers worked with this peer, else MSE; a failed try is repeated once the other way: MSE failed (the peer may not speak
  * it), or a plaintext handshake met a close or silence (the peer may insist on
  * encryption). Under "require" only MSE offering RC4 alone; under "disable" only plaintext.
  */
@@ -80,7 +80,8 @@ const firstOpening = (deps: OpenPeerDeps, key: string): Opening => {
   const policy = deps.config.encryption
   if (policy === "disable") return "plain"
   if (policy === "require") return "mse"
-  return deps.book.openingOf(key) ?? "mse"
+  // PEX's "prefers encryption" (added.f 0x01) outranks a plaintext success remembered earlier
+  return deps.book.prefersEncryption(key) ? "mse" : deps.book.openingOf(key) ?? "mse"
 }
 
 /** Connects to `address` and completes the handshakes; the book learns which opening worked. */

@@ -56,7 +56,7 @@ export interface PeerBook {
   readonly banned: () => number
   /** How the last successful connection to `key` opened, if any. */
   readonly openingOf: (key: string) => Opening | undefined
-  /** A handshake with `key` succeeded after this opening. */
+  /** A handshake with `key` succeeded after this opening (it also sets `prefersEncryption`). */
   readonly opened: (key: string, opening: Opening) => void
   /** It spoke MSE with us, or a peer source said it prefers encryption. */
   readonly prefersEncryption: (key: string) => boolean
@@ -69,7 +69,7 @@ const MAX_BACKOFF_MS = 600_000
 const RECONNECT_MS = 30_000
 
 const entry = (address: Address, source: string, retryAt: number, connected: boolean, prefersEncryption = false): Entry => ({
-  address,
+  address: { host: address.host, port: address.port },
   source,
   failures: 0,
   retryAt,
@@ -184,7 +184,8 @@ export const makePeerBook = (options: { readonly maxFailures?: number; readonly 
       const e = entries.get(key)
       if (e === undefined) return
       e.opening = opening
-      if (opening === "mse") e.prefersEncryption = true
+      // what just worked is the best evidence; a later PEX flag can say otherwise again
+      e.prefersEncryption = opening === "mse"
     },
     prefersEncryption: (key) => {
       const e = entries.get(key)

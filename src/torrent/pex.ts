@@ -1,13 +1,15 @@
 /**
  * Peer exchange (BEP 11): about once a minute, tell each peer that speaks ut_pex which
  * peers joined and left since we last told it, at most 50 of each per message. Only
- * peers whose listening address we know are shared, flagged 0x04 when they speak uTP.
- * Disabled for private torrents.
+ * peers whose listening address we know are shared, flagged 0x04 when they speak uTP and
+ * 0x01 (`added.f`) when they prefer encryption (they spoke MSE with us, or another peer's
+ * PEX said so). Disabled for private torrents.
  */
 import { Effect } from "effect"
+import type { PeerKey } from "../ids.ts"
 import { type Address, formatAddress } from "../net/index.ts"
 import type { PeerLink } from "../peer/index.ts"
-import { encodeUtPex, PEX_UTP, type PexPeer } from "../wire/index.ts"
+import { encodeUtPex, PEX_PREFERS_ENCRYPTION, PEX_UTP, type PexPeer } from "../wire/index.ts"
 
 const PEX_INTERVAL = "60 seconds"
 const PEX_MAX_PER_MESSAGE = 50
@@ -29,16 +31,25 @@ export const pexDelta = (
   return { added, dropped }
 }
 
-/** `speaksUtp`: whether to flag an address 0x04 ("supports uTP") in what we tell others. */
-export const runPex = (links: ReadonlyMap<string, PeerLink>, speaksUtp: (address: Address) => boolean) =>
+/**
+ * `speaksUtp`: whether to flag an address 0x04 ("supports uTP") in what we tell others;
+ * `prefersEncryption`: whether to flag it 0x01, by connection key (the peer book's answer).
+ */
+export const runPex = (
+  links: ReadonlyMap<string, PeerLink>,
+  speaksUtp: (address: Address) => boolean,
+  prefersEncryption: (key: PeerKey) => boolean
+) =>
   Effect.gen(function*() {
     const told = new Map<string, Map<string, Address>>()
     while (true) {
       yield* Effect.sleep(PEX_INTERVAL)
       const current = new Map<string, PexPeer>()
       for (const l of links.values()) {
-        const a = l.stats.listenAddress
-        if (a !== null) current.set(formatAddress(a), speaksUtp(a) ? { ...a, flags: PEX_UTP } : a)
+        const at = l.stats.listenAddress
+        if (at === null) continue
+        const flags = (speaksUtp(at) ? PEX_UTP : 0) | (prefersEncryption(l.stats.key) ? PEX_PREFERS_ENCRYPTION : 0)
+        current.set(formatAddress(at), flags === 0 ? at : { host: at.host, port: at.port, flags })
       }
       for (const key of told.keys()) if (!links.has(key)) told.delete(key)
       for (const [key, link] of links) {

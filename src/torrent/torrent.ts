@@ -14,7 +14,7 @@ import type { Metainfo } from "../metainfo/model.ts"
 import { makeRateMeter, type PeerLink, type PeerStats, type TorrentLink } from "../peer/index.ts"
 import { makePicker } from "../scheduler/picker.ts"
 import { Storage, type TorrentStorage } from "../storage/index.ts"
-import { type Framer, type HandshakeHeader, makeReserved, PEX_UTP } from "../wire/index.ts"
+import { type Framer, type HandshakeHeader, makeReserved, PEX_PREFERS_ENCRYPTION, PEX_UTP } from "../wire/index.ts"
 import { runChoker } from "../choker/index.ts"
 import type { SwarmHooks, TorrentConfig } from "./config.ts"
 import { openFailure, TorrentError } from "./errors.ts"
@@ -224,7 +224,8 @@ export const openTorrent = Effect.fn("Torrent.open")(function*(meta: Metainfo, c
   const addPeers = (addresses: ReadonlyArray<{ readonly host: string; readonly port: number; readonly flags?: number }>, source = "manual") =>
     Effect.gen(function*() {
       for (const a of addresses) if (((a.flags ?? 0) & PEX_UTP) !== 0) config.transportMemory?.hintUtp(a)
-      const added = book.add(addresses, source, now())
+      const known = addresses.map((a) => ((a.flags ?? 0) & PEX_PREFERS_ENCRYPTION) === 0 ? a : { ...a, prefersEncryption: true })
+      const added = book.add(known, source, now())
       if (added > 0) yield* publish({ _tag: "PeersDiscovered", source, count: added })
     })
 
@@ -316,6 +317,7 @@ export const openTorrent = Effect.fn("Torrent.open")(function*(meta: Metainfo, c
     port: config.port,
     isPrivate: meta.private,
     trackers: meta.trackers,
+    encryption: config.encryption,
     stats: Effect.map(storage.bytesVerified, (verified) => ({
       uploaded: uploadMeter.total(),
       downloaded: downloadMeter.total(),
@@ -348,7 +350,7 @@ export const openTorrent = Effect.fn("Torrent.open")(function*(meta: Metainfo, c
         for (const l of links.values()) l.setChoked(!result.unchoke.has(l.stats.key))
       })
     }, { config: { slots: config.uploadSlots } }))
-    if (!meta.private) yield* Effect.forkScoped(runPex(links, (a) => config.transportMemory?.speaksUtp(a) ?? false))
+    if (!meta.private) yield* Effect.forkScoped(runPex(links, (a) => config.transportMemory?.speaksUtp(a) ?? false, book.prefersEncryption))
     yield* Effect.forkScoped(Effect.forever(Effect.sleep("1 second").pipe(Effect.andThen(Effect.sync(() => {
       for (const l of links.values()) l.tick()
     })))))

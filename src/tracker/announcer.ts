@@ -26,6 +26,8 @@ export interface AnnouncerOptions {
   readonly onPeers: (peers: ReadonlyArray<Address>) => Effect.Effect<void>
   readonly numwant?: number
   readonly key?: number
+  /** MSE/PE support to tell HTTP trackers (`AnnounceRequest.crypto`). */
+  readonly crypto?: AnnounceRequest["crypto"]
   /** Bound on one announce attempt before failing over to the next tracker. Default 60 s. */
   readonly announceTimeout?: Duration.Input
   /** Bound on the `stopped` announces sent when the scope closes. Default 5 s. */
@@ -127,7 +129,8 @@ export const makeAnnouncer = Effect.fn("makeAnnouncer")(function*(
       left: stats.left,
       ...(event !== undefined ? { event } : {}),
       ...(options.numwant !== undefined ? { numwant: options.numwant } : {}),
-      ...(options.key !== undefined ? { key: options.key } : {})
+      ...(options.key !== undefined ? { key: options.key } : {}),
+      ...(options.crypto !== undefined ? { crypto: options.crypto } : {})
     }))
 
   const deliver = (peers: ReadonlyArray<Address>) =>

@@ -38,6 +38,8 @@ export const announceUrl = (base: string, req: AnnounceRequest, trackerId: strin
   if (req.event !== undefined) params.push(`event=${req.event}`)
   if (req.numwant !== undefined) params.push(`numwant=${uint(req.numwant)}`)
   if (req.key !== undefined) params.push(`key=${(req.key >>> 0).toString(16).padStart(8, "0")}`)
+  if (req.crypto !== undefined) params.push("supportcrypto=1")
+  if (req.crypto === "required") params.push("requirecrypto=1")
   if (trackerId !== undefined) params.push(`trackerid=${percentEncodeBytes(textEncoder.encode(trackerId))}`)
   return withQuery(base, params)
 }

@@ -18,6 +18,12 @@ export interface AnnounceRequest {
   readonly numwant?: number
   /** Unsigned 32-bit value identifying this client across IP changes; the service picks one if absent. */
   readonly key?: number
+  /**
+   * MSE/PE support, for HTTP trackers that filter peers by it: "supported" sends
+   * `supportcrypto=1`, "required" adds `requirecrypto=1` (such a tracker then returns only
+   * peers that support encryption). UDP announces have no field for it.
+   */
+  readonly crypto?: "supported" | "required"
 }
 
 export interface AnnounceResponse {

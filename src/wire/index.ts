@@ -44,4 +44,4 @@ export {
   metadataPieceCount,
   type UtMetadataMessage
 } from "./ut-metadata.ts"
-export { decodeUtPex, encodeUtPex, PEX_MAX_PEERS, PEX_UTP, type PexMessage, type PexPeer } from "./ut-pex.ts"
+export { decodeUtPex, encodeUtPex, PEX_MAX_PEERS, PEX_PREFERS_ENCRYPTION, PEX_UTP, type PexMessage, type PexPeer } from "./ut-pex.ts"

@@ -19,6 +19,9 @@ export interface PexPeer extends Address {
 /** BEP 11 flag: the peer supports uTP. */
 export const PEX_UTP = 0x04
 
+/** BEP 11 flag: the peer prefers encryption (MSE/PE). */
+export const PEX_PREFERS_ENCRYPTION = 0x01
+
 export interface PexMessage {
   readonly added: ReadonlyArray<PexPeer>
   readonly dropped: ReadonlyArray<Address>
@@ -60,10 +63,13 @@ export const decodeUtPex = (payload: Uint8Array): Result.Result<PexMessage, Wire
   })
 }
 
-/** Encodes IPv4 peers in `added`/`dropped` and IPv6 peers in `added6`/`dropped6` (host names have no compact form). */
+/**
+ * Encodes IPv4 peers in `added`/`dropped` and IPv6 peers in `added6`/`dropped6` (host names
+ * have no compact form), with each added peer's flags in `added.f`/`added6.f`.
+ */
 export const encodeUtPex = (m: PexMessage): Uint8Array => {
-  const added = encodeCompactList(m.added, 4)
-  const added6 = encodeCompactList(m.added, 6)
+  const added = packAdded(m.added, 4)
+  const added6 = packAdded(m.added, 6)
   const dropped6 = encodeCompactList(m.dropped, 6)
   // one flag byte per entry the compact list kept, in its order
   const flagsOf = (family: CompactFamily) =>
