@@ -23,6 +23,7 @@ const args = (patch: Partial<SharedArgs> = {}): SharedArgs => ({
   dhtBootstrap: [],
   noDht: false,
   transports: Option.none(),
+  encryption: "prefer",
   ...patch
 })
 
@@ -52,7 +53,8 @@ describe("planFromArgs (the flags download and seed share)", () => {
 
   it.effect("defaults: no peers, no limits, seeding forever", () =>
     Effect.gen(function*() {
-      assert.deepStrictEqual(yield* planFromArgs(args()), { peers: [], uploadLimit: undefined, downloadLimit: undefined, seedRatio: undefined, seedTime: undefined, transports: undefined })
+      assert.deepStrictEqual(yield* planFromArgs(args()), { peers: [], uploadLimit: undefined, downloadLimit: undefined, encryption: "prefer", seedRatio: undefined, seedTime: undefined, transports: undefined })
+      assert.strictEqual((yield* planFromArgs(args({ encryption: "require" }))).encryption, "require")
     }))
 
   it.effect("peers (IPv4, IPv6, names), rates, a seed ratio and a seed time", () =>
@@ -92,7 +94,8 @@ describe("planFromArgs (the flags download and seed share)", () => {
         [{ seedTime: Option.some("forever") }, "--seed-time", /expected a duration like 90s, 30m, 2h or 1h30m, got "forever"/],
         [{ transports: Option.some("udp") }, "--transports", /expected utp, tcp or both separated by a comma, got "udp"/],
         [{ transports: Option.some("utp,utp") }, "--transports", /got "utp,utp"/],
-        [{ transports: Option.some("") }, "--transports", /got ""/]
+        [{ transports: Option.some("") }, "--transports", /got ""/],
+        [{ encryption: "sometimes" }, "--encryption", /expected prefer, require, disable; got "sometimes"/]
       ]
       for (const [patch, subject, detail] of cases) {
         const e = yield* failure(patch)

@@ -275,7 +275,6 @@ describe("bad input: one line on stderr, non-zero exit, no stack trace", () => {
         [["info", "magnet:?dn=no-hash"], "invalid magnet link"],
         [["info", dir], "is a directory"],
         [["info", "--json", missing], "no such file or directory"],
-        [["download", path.join(FIXTURES, "alice.torrent"), "--encryption", "sometimes"], "encryption"],
         [["create", path.join(dir, "nope"), "-o", path.join(dir, "x.torrent")], "nope: no such file or directory"],
         [["create", path.join(FIXTURES, "alice.txt"), "-o", path.join(dir, "y.torrent"), "--piece-length", "3MB"], "--piece-length"],
         [["create", path.join(FIXTURES, "alice.txt"), "-o", path.join(dir, "no-such-dir", "z.torrent")], "z.torrent"],
