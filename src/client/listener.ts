@@ -17,7 +17,7 @@ import { type InfoHash, infoHashOf } from "../ids.ts"
 import { type EncryptionPolicy, readOpening, respond } from "../mse/index.ts"
 import { type Address, type Connection, Network, serve } from "../net/index.ts"
 import { readHandshakeHeader } from "../peer/index.ts"
-import type { Opening, Torrent } from "../torrent/index.ts"
+import type { IncomingVia, Opening, Torrent } from "../torrent/index.ts"
 import { makeFramer } from "../wire/index.ts"
 
 const HEADER_TIMEOUT = "10 seconds"
@@ -44,7 +44,7 @@ export const routeIncoming = (lookup: TorrentLookup, options: IncomingOptions) =
     const first = yield* readOpening(conn, HEADER_TIMEOUT)
     let stream: Connection = conn
     let opening: Opening = "plain"
-    let encrypted = false
+    let encryption: IncomingVia["encryption"] = "none"
     let skey: Uint8Array | undefined
     if (first.kind === "plaintext") {
       if (policy === "require") return yield* conn.close
@@ -54,7 +54,7 @@ export const routeIncoming = (lookup: TorrentLookup, options: IncomingOptions) =
       const mse = yield* respond(conn, first.bytes, { findSkey: options.findSkey, policy, stepTimeout: HEADER_TIMEOUT })
       stream = mse.connection
       opening = "mse"
-      encrypted = mse.method === "rc4"
+      encryption = mse.method === "rc4" ? "rc4" : "plaintext-negotiated"
       skey = mse.skey
     }
     const header = yield* readHandshakeHeader(stream, framer).pipe(Effect.timeout(HEADER_TIMEOUT))
@@ -62,7 +62,7 @@ export const routeIncoming = (lookup: TorrentLookup, options: IncomingOptions) =
     if (skey !== undefined && !bytesEqual(skey, header.infoHash)) return yield* conn.close
     const torrent = lookup(infoHashOf(header.infoHash))
     if (torrent === undefined) return yield* conn.close
-    yield* torrent.acceptIncoming(stream, framer, header, { opening, encrypted })
+    yield* torrent.acceptIncoming(stream, framer, header, { opening, encryption })
   }).pipe(Effect.catch(() => conn.close))
 
 /** Listens on `address` (TCP through `Network`) in the current scope; returns the bound port. */

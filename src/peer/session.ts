@@ -45,8 +45,12 @@ export const runSession = Effect.fn("PeerSession.run")(function*(
   handshake: Handshake,
   ourReserved: Uint8Array,
   options: SessionOptions = DEFAULT_SESSION_OPTIONS,
-  /** We dialled the peer, so its address is where it listens (PEX tells others). */
-  dialled = false
+  /**
+   * `dialled`: we dialled the peer, so its address is where it listens (PEX tells others).
+   * `encryption`: a label for the stats ("rc4", "plaintext-negotiated" after MSE, "none");
+   * the session itself reads and writes `conn` the same way whatever it is.
+   */
+  origin: { readonly dialled: boolean; readonly encryption: string } = { dialled: false, encryption: "none" }
 ) {
   const clock = yield* Clock.Clock
   const now = () => clock.currentTimeMillisUnsafe()
@@ -68,7 +72,8 @@ export const runSession = Effect.fn("PeerSession.run")(function*(
   const s = makeSessionState(key, conn, fast, clientFromPeerId(handshake.peerId), now(), options.maxPipeline, torrent.pieceCount)
   const toPeerError = netToPeer(conn)
   const outbox = yield* makeOutbox(s, conn, torrent, now, toPeerError)
-  if (dialled) s.stats.listenAddress = conn.remote
+  if (origin.dialled) s.stats.listenAddress = conn.remote
+  s.stats.encryption = origin.encryption
   const ended = yield* Deferred.make<never, PeerError>()
   const { picker, storage } = torrent
 

@@ -28,8 +28,8 @@ export interface OpenedPeer {
   readonly framer: ReturnType<typeof makeFramer>
   readonly handshake: Handshake
   readonly opening: Opening
-  /** The stream is RC4-encrypted (MSE may also settle on plaintext). */
-  readonly encrypted: boolean
+  /** "rc4", "plaintext-negotiated" (MSE settled on plaintext) or "none" (a plaintext handshake). */
+  readonly encryption: "rc4" | "plaintext-negotiated" | "none"
 }
 
 type Stage = "connect" | "mse" | "handshake"
@@ -45,27 +45,27 @@ const mseToPeer = (peer: string) => (e: MseError) =>
 const attempt = (deps: OpenPeerDeps, address: Address, opening: Opening) => {
   const progress: { stage: Stage } = { stage: "connect" }
   const effect = Effect.gen(function*() {
-    const { dial, handshakeTimeoutMillis, encryption } = deps.config
+    const { dial, handshakeTimeoutMillis } = deps.config
     const framer = makeFramer()
     const raw = yield* dial(address, deps.ours.infoHash)
     const timeout = Duration.millis(handshakeTimeoutMillis)
     const opened = Effect.gen(function*() {
       let conn: Connection = raw
-      let encrypted = false
+      let encryption: OpenedPeer["encryption"] = "none"
       if (opening === "mse") {
         progress.stage = "mse"
         const mse = yield* initiate(raw, {
           skey: deps.ours.infoHash,
           ia: encodeHandshake(deps.ours),
-          policy: encryption === "require" ? "require" : "prefer",
+          policy: deps.config.encryption === "require" ? "require" : "prefer",
           stepTimeout: timeout
         }).pipe(Effect.mapError(mseToPeer(formatAddress(address))))
         conn = mse.connection
-        encrypted = mse.method === "rc4"
+        encryption = mse.method === "rc4" ? "rc4" : "plaintext-negotiated"
       }
       progress.stage = "handshake"
       const handshake = yield* handshakeOutgoing(conn, framer, deps.ours, timeout, opening === "mse")
-      return { conn, framer, handshake, opening, encrypted } satisfies OpenedPeer
+      return { conn, framer, handshake, opening, encryption } satisfies OpenedPeer
     })
     // a failed try's connection is closed before a retry opens another
     return yield* opened.pipe(Effect.onError(() => raw.close))

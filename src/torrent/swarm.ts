@@ -52,15 +52,15 @@ const connectedSession = (
   framer: Framer,
   handshake: Parameters<typeof runSession>[3],
   dialled: boolean,
-  encrypted: boolean
+  encryption: IncomingVia["encryption"]
 ) =>
   Effect.gen(function*() {
     const { budget } = deps.config
     budget.connections++
     yield* Effect.addFinalizer(() => Effect.sync(() => { budget.connections-- }))
     const key = peerKey(conn.remote)
-    yield* PubSub.publish(deps.events, { _tag: "PeerConnected", peer: key, client: clientFromPeerId(handshake.peerId), encrypted })
-    return yield* runSession(deps.link, conn, framer, handshake, deps.ours.reserved, deps.config.session, dialled)
+    yield* PubSub.publish(deps.events, { _tag: "PeerConnected", peer: key, client: clientFromPeerId(handshake.peerId), encrypted: encryption === "rc4" })
+    return yield* runSession(deps.link, conn, framer, handshake, deps.ours.reserved, deps.config.session, { dialled, encryption })
   })
 
 /**
@@ -72,7 +72,7 @@ const dial = (deps: SwarmDeps, address: Address) =>
     const { budget } = deps.config
     budget.halfOpen++
     const opened = yield* openPeer(deps, address).pipe(Effect.ensuring(Effect.sync(() => { budget.halfOpen-- })))
-    return yield* connectedSession(deps, opened.conn, opened.framer, opened.handshake, true, opened.encrypted)
+    return yield* connectedSession(deps, opened.conn, opened.framer, opened.handshake, true, opened.encryption)
   }))
 
 /**
@@ -103,10 +103,10 @@ export const dialLoop = (deps: SwarmDeps, sessions: FiberMap.FiberMap<string>) =
     }
   })
 
-/** How an incoming connection opened: through MSE or not, and whether its stream is RC4. */
+/** How an incoming connection opened: through MSE or not, and how its stream is encrypted. */
 export interface IncomingVia {
   readonly opening: Opening
-  readonly encrypted: boolean
+  readonly encryption: "rc4" | "plaintext-negotiated" | "none"
 }
 
 /**
@@ -135,7 +135,7 @@ export const acceptIncoming = (
     deps.book.opened(key, via.opening)
     const session = Effect.gen(function*() {
       const handshake = yield* handshakeIncoming(conn, framer, header, deps.ours, `${handshakeTimeoutMillis} millis`)
-      return yield* Effect.scoped(connectedSession(deps, conn, framer, handshake, false, via.encrypted))
+      return yield* Effect.scoped(connectedSession(deps, conn, framer, handshake, false, via.encryption))
     })
     const fiber = yield* FiberMap.run(sessions, key, supervise(deps, key, session))
     yield* Fiber.await(fiber)
