@@ -26,7 +26,8 @@ seconds. --dht-log writes every DHT packet to stderr.
 
 --force-encryption makes the session accept and open only RC4-encrypted connections
 (MSE/PE: in_enc_policy = out_enc_policy = pe_forced, allowed_enc_level = pe_rc4,
-prefer_rc4; INTEROP.md, "Peers that insist on encryption").
+prefer_rc4; INTEROP.md, "Peers that insist on encryption"). --disable-encryption makes it
+refuse MSE both ways (pe_disabled), like a client that speaks plaintext only.
 
 Every mode prints {"event":"stats",...} about twice a second (payload bytes up/down,
 pieces, peers, the transport of each connected peer) until it is stopped with SIGTERM,
@@ -90,7 +91,7 @@ TRANSPORTS = {
 UTP_SOCKET = getattr(lt.peer_info, "utp_socket", 1 << 17)
 
 
-def session(port, dht=False, dht_log=False, transports="default", force_encryption=False):
+def session(port, dht=False, dht_log=False, transports="default", force_encryption=False, disable_encryption=False):
     settings = {
         "listen_interfaces": "127.0.0.1:%d" % port,
         "enable_dht": False,
@@ -112,6 +113,8 @@ def session(port, dht=False, dht_log=False, transports="default", force_encrypti
             "allowed_enc_level": 2,
             "prefer_rc4": True,
         })
+    if disable_encryption:
+        settings.update({"in_enc_policy": 2, "out_enc_policy": 2})
     if dht:
         # Loopback DHT (INTEROP.md): never the public routers, and no filter that drops
         # nodes for sharing 127.0.0.1 or for ids that do not match their IP (BEP 42).
@@ -184,7 +187,7 @@ def parse_peer(text):
 
 
 def run(args, leech):
-    s = session(args.port, args.dht, args.dht_log, args.transports, args.force_encryption)
+    s = session(args.port, args.dht, args.dht_log, args.transports, args.force_encryption, args.disable_encryption)
     port = wait_listening(s, args.transports)
     emit({"event": "listening", "port": port})
     if args.dht:
@@ -321,6 +324,7 @@ def main():
     p.add_argument("--dht-log", action="store_true")
     p.add_argument("--transports", choices=sorted(TRANSPORTS), default="default")
     p.add_argument("--force-encryption", action="store_true")
+    p.add_argument("--disable-encryption", action="store_true")
     args = p.parse_args()
     if args.mode == "create":
         create(args)

@@ -131,6 +131,8 @@ export const ltPeer = (
     readonly transports?: LtTransports
     /** Accept and open only RC4-encrypted connections (MSE/PE forced). */
     readonly forceEncryption?: boolean
+    /** Refuse MSE/PE both ways: a plaintext-only peer. */
+    readonly disableEncryption?: boolean
   }
 ): Effect.Effect<LtPeer, InteropError, Scope.Scope> =>
   Effect.gen(function*() {
@@ -140,6 +142,7 @@ export const ltPeer = (
       ...(options.port === undefined ? [] : ["--port", String(options.port)]),
       ...(options.transports === undefined ? [] : ["--transports", options.transports]),
       ...(options.forceEncryption === true ? ["--force-encryption"] : []),
+      ...(options.disableEncryption === true ? ["--disable-encryption"] : []),
       ...dhtArgs(options.dhtNodes, false)
     ])
     const { port } = yield* proc.waitFor("listening port", () => lastEvent(proc, "listening"), "20 seconds")
