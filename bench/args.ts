@@ -12,6 +12,8 @@ export interface BenchOptions {
    * Our leecher keeps its defaults either way (uTP first, then TCP).
    */
   readonly transport: "tcp" | "utp"
+  /** Seeders to download from: plaintext (libtorrent's defaults), RC4 forced, or both. */
+  readonly seeders: ReadonlyArray<"plain" | "rc4">
 }
 
 const units: Record<string, number> = { "": 1, b: 1, kib: 1 << 10, mib: 1 << 20, gib: 1 << 30, kb: 1e3, mb: 1e6, gb: 1e9 }
@@ -35,6 +37,7 @@ export const parseArgs = (argv: ReadonlyArray<string>): BenchOptions => {
   let profile = false
   let record = true
   let transport: "tcp" | "utp" = "tcp"
+  let seeders: ReadonlyArray<"plain" | "rc4"> = ["plain", "rc4"]
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]
     const value = (): string => {
@@ -50,7 +53,11 @@ export const parseArgs = (argv: ReadonlyArray<string>): BenchOptions => {
       const t = value()
       if (t !== "tcp" && t !== "utp") throw new Error(`--transport is tcp or utp, got ${t}`)
       transport = t
-    } else throw new Error(`unknown option ${arg}\nusage: node bench/run.ts [--size 1GiB] [--runs N] [--transport tcp|utp] [--profile] [--no-record]`)
+    } else if (arg === "--seeders") {
+      const v = value()
+      seeders = v === "both" ? ["plain", "rc4"] : v === "plain" || v === "rc4" ? [v] : []
+      if (seeders.length === 0) throw new Error(`--seeders takes plain, rc4 or both, not ${v}`)
+    } else throw new Error(`unknown option ${arg}\nusage: node bench/run.ts [--size 1GiB] [--runs N] [--transport tcp|utp] [--seeders plain|rc4|both] [--profile] [--no-record]`)
   }
-  return { size, runs, profile, record, transport }
+  return { size, runs, profile, record, transport, seeders }
 }

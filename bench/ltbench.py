@@ -7,7 +7,10 @@ leecher speak, so both leechers use the same transport: "tcp" (uTP off) or "utp"
 off both ways, INTEROP.md's settings for peers that speak only uTP).
 
   ltbench.py make-torrent DATA_FILE OUT.torrent
-  ltbench.py seed TORRENT SAVE_DIR [TRANSPORT]            prints "PORT <n>" once seeding; stop with SIGTERM
+  ltbench.py seed TORRENT SAVE_DIR [TRANSPORT] [--force-encryption]
+                                               prints "PORT <n>" once seeding; stop with SIGTERM.
+                                               --force-encryption: RC4-encrypted peers only (MSE/PE
+                                               forced both ways, RC4 only, prefer_rc4; INTEROP.md)
   ltbench.py leech TORRENT OUT_DIR SEED_PORT [TRANSPORT]  prints one JSON line when the download is complete
 """
 import json
@@ -59,10 +62,12 @@ def wait_for(session, handle, done, timeout):
                 raise SystemExit(f"libtorrent: {a.message()}")
 
 
-def seed(torrent_path, save_dir, transport="tcp"):
+def seed(torrent_path, save_dir, transport="tcp", force_encryption=False):
     settings = lt.high_performance_seed()
     settings.update(LOOPBACK)
     settings.update(TRANSPORTS[transport])
+    if force_encryption:
+        settings.update({"in_enc_policy": 0, "out_enc_policy": 0, "allowed_enc_level": 2, "prefer_rc4": True})
     settings["send_buffer_watermark"] = 32 * 1024 * 1024
     settings["send_buffer_low_watermark"] = 4 * 1024 * 1024
     session = lt.session(settings)
@@ -104,7 +109,8 @@ if __name__ == "__main__":
     if command == "make-torrent":
         make_torrent(*args)
     elif command == "seed":
-        seed(*args)
+        rest = [a for a in args[2:] if a != "--force-encryption"]
+        seed(args[0], args[1], *rest, force_encryption="--force-encryption" in args[2:])
     elif command == "leech":
         leech(args[0], args[1], int(args[2]), *args[3:])
     else:

@@ -5,13 +5,17 @@
  *
  * 1. Makes (once, then reuses) a deterministic pseudo-random payload and a v1 torrent with
  *    1 MiB pieces in bench/data/ (git-ignored).
- * 2. Starts a python3-libtorrent seeder on 127.0.0.1 (high_performance_seed) speaking
- *    `--transport` only (tcp: uTP off, the default; utp: TCP off both ways). The libtorrent
- *    leecher speaks the same, and so does ours (otherwise at its defaults).
- * 3. Per run, our leecher (bench/leech-ours.ts, compiled to JavaScript first as a package
- *    would ship it) and a stock libtorrent leecher each download
- *    into a fresh temp dir from that seeder, one after the other (the order alternates
- *    between runs), each in its own process measured by bench/measure.py (wait4 rusage).
+ * 2. Starts python3-libtorrent seeders on 127.0.0.1 (high_performance_seed) speaking
+ *    `--transport` only (tcp: uTP off, the default; utp: TCP off both ways): one at its
+ *    default encryption settings ("plain": it takes MSE but selects plaintext, so the payload
+ *    travels in the clear) and one that forces RC4 ("rc4": in/out pe_forced, RC4 only,
+ *    prefer_rc4). `--seeders plain|rc4|both` (default both). The libtorrent leecher speaks
+ *    the same transport, and so does ours (otherwise at its defaults).
+ * 3. Per run and seeder, our leecher (bench/leech-ours.ts, compiled to JavaScript first as a
+ *    package would ship it; default config, so encryption "prefer") and a stock libtorrent
+ *    leecher each download into a fresh temp dir from that seeder, one after the other (the
+ *    order alternates between runs, and so does the order of the seeders), each in its own
+ *    process measured by bench/measure.py (wait4 rusage).
  *    Each output is checked: every piece verified, and its SHA-256 equal to the payload's.
  * 4. Prints a table and appends a dated section to bench/RESULTS.md.
  * 5. With --profile, one more run of our leecher under `node --cpu-prof` (not in the table);
@@ -44,6 +48,8 @@ const STARTUP_RUNS = 9
 
 interface Measured {
   readonly leecher: "ours" | "libtorrent"
+  /** The seeder it downloaded from: plaintext payload, or RC4 forced. */
+  readonly seeder: "plain" | "rc4"
   readonly transferSeconds: number
   readonly wallSeconds: number
   readonly cpuSeconds: number
@@ -96,9 +102,10 @@ const processCpuSeconds = (pid: number): number => {
   return ticks / Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).trim())
 }
 
-const startSeeder = (torrent: string, transport: string) =>
+const startSeeder = (torrent: string, transport: string, kind: Measured["seeder"]) =>
   new Promise<{ readonly pid: number; readonly port: number; readonly stop: () => Promise<void> }>((resolve, reject) => {
-    const child = spawn(python, [ltbench, "seed", torrent, dataDir, transport], { stdio: ["ignore", "pipe", "inherit"] })
+    const args = [ltbench, "seed", torrent, dataDir, transport, ...(kind === "rc4" ? ["--force-encryption"] : [])]
+    const child = spawn(python, args, { stdio: ["ignore", "pipe", "inherit"] })
     const exited = new Promise<void>((done) => child.once("exit", () => done()))
     const stop = async () => {
       if (child.exitCode === null && child.signalCode === null && child.pid !== undefined) process.kill(child.pid, "SIGTERM")
@@ -122,7 +129,7 @@ interface LeechOutcome {
 const leech = async (
   leecher: Measured["leecher"],
   payload: Awaited<ReturnType<typeof ensurePayload>>,
-  seeder: { readonly pid: number; readonly port: number },
+  seeder: { readonly pid: number; readonly port: number; readonly kind: Measured["seeder"] },
   size: number,
   transport: string,
   nodeFlags: ReadonlyArray<string> = CLI_NODE_FLAGS
@@ -156,6 +163,7 @@ const leech = async (
     if (digest !== payload.digest) throw new Error(`${leecher}: output SHA-256 ${digest} != payload ${payload.digest}`)
     return {
       leecher,
+      seeder: seeder.kind,
       transferSeconds: outcome.seconds,
       wallSeconds: m.wallSeconds,
       cpuSeconds: m.userSeconds + m.systemSeconds,
@@ -176,22 +184,30 @@ const mbps = (size: number, m: Measured) => size / m.transferSeconds / 1e6
 const mb = (kib: number) => (kib * 1024) / 1e6
 
 const row = (size: number, m: Measured): string =>
-  `| ${m.leecher} | ${mbps(size, m).toFixed(1)} | ${m.transferSeconds.toFixed(2)} | ${m.wallSeconds.toFixed(2)} | ${m.cpuSeconds.toFixed(2)} | ${mb(m.maxRssKiB).toFixed(0)} | ${mb(m.peakRssAnonKiB).toFixed(0)} | ${m.seederCpuSeconds.toFixed(2)} | ${m.loadAverage.toFixed(1)} |`
+  `| ${m.leecher} | ${m.seeder} | ${mbps(size, m).toFixed(1)} | ${m.transferSeconds.toFixed(2)} | ${m.wallSeconds.toFixed(2)} | ${m.cpuSeconds.toFixed(2)} | ${mb(m.maxRssKiB).toFixed(0)} | ${mb(m.peakRssAnonKiB).toFixed(0)} | ${m.seederCpuSeconds.toFixed(2)} | ${m.loadAverage.toFixed(1)} |`
 
 const report = (size: number, results: ReadonlyArray<Measured>): string => {
-  const of = (who: Measured["leecher"]) => results.filter((r) => r.leecher === who)
-  const ours = of("ours")
-  const lt = of("libtorrent")
-  const ratio = (f: (m: Measured) => number) => median(ours.map(f)) / median(lt.map(f))
+  const of = (who: Measured["leecher"], seeder: Measured["seeder"]) => results.filter((r) => r.leecher === who && r.seeder === seeder)
+  const ours = results.filter((r) => r.leecher === "ours")
+  const ratio = (a: ReadonlyArray<Measured>, b: ReadonlyArray<Measured>, f: (m: Measured) => number) => median(a.map(f)) / median(b.map(f))
+  const rate = (m: Measured) => mbps(size, m)
+  const seeders = (["plain", "rc4"] as const).filter((k) => results.some((r) => r.seeder === k))
   return [
-    "| leecher | MB/s | transfer s | process wall s | CPU s (user+sys) | peak RSS MB | peak anon RSS MB | seeder CPU s | load avg |",
-    "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    "| leecher | seeder | MB/s | transfer s | process wall s | CPU s (user+sys) | peak RSS MB | peak anon RSS MB | seeder CPU s | load avg |",
+    "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ...results.map((m) => row(size, m)),
     "",
-    `ours / libtorrent (medians): throughput **${ratio((m) => mbps(size, m)).toFixed(2)}x**, ` +
-    `CPU ${ratio((m) => m.cpuSeconds).toFixed(2)}x, peak RSS ${ratio((m) => m.maxRssKiB).toFixed(2)}x, ` +
-    `peak anon RSS ${ratio((m) => m.peakRssAnonKiB).toFixed(2)}x`,
-    "",
+    ...seeders.map((k) =>
+      `${k} seeder, ours / libtorrent (medians): throughput **${ratio(of("ours", k), of("libtorrent", k), rate).toFixed(2)}x**, ` +
+      `CPU ${ratio(of("ours", k), of("libtorrent", k), (m) => m.cpuSeconds).toFixed(2)}x, ` +
+      `peak RSS ${ratio(of("ours", k), of("libtorrent", k), (m) => m.maxRssKiB).toFixed(2)}x, ` +
+      `peak anon RSS ${ratio(of("ours", k), of("libtorrent", k), (m) => m.peakRssAnonKiB).toFixed(2)}x`
+    ).flatMap((line) => [line, ""]),
+    ...(seeders.length < 2 ? [] : [
+      `RC4 / plaintext (medians, same run): ours **${ratio(of("ours", "rc4"), of("ours", "plain"), rate).toFixed(2)}x** ` +
+      `(target >= 0.75), libtorrent ${ratio(of("libtorrent", "rc4"), of("libtorrent", "plain"), rate).toFixed(2)}x`,
+      ""
+    ]),
     "Our leecher's memory, peaks of `process.memoryUsage()` in MiB (rssBeforeAdd: client built, nothing downloaded):",
     "",
     ...ours.flatMap((m) => m.memoryMiB === undefined ? [] : [
@@ -208,9 +224,14 @@ const environment = (): string => {
   return `Node ${process.version}, python3-libtorrent ${lt}, ${cpus().length} x ${cpus()[0]?.model ?? "?"}, commit ${commit}${tree}`
 }
 
-const profileOnce = async (payload: Awaited<ReturnType<typeof ensurePayload>>, seeder: { readonly pid: number; readonly port: number }, size: number, transport: string) => {
+const profileOnce = async (
+  payload: Awaited<ReturnType<typeof ensurePayload>>,
+  seeder: { readonly pid: number; readonly port: number; readonly kind: Measured["seeder"] },
+  size: number,
+  transport: string
+) => {
   mkdirSync(profileDir, { recursive: true })
-  const name = `leech-ours-${sizeLabel(size)}-${new Date().toISOString().replaceAll(":", "")}.cpuprofile`
+  const name = `leech-ours-${seeder.kind}-${sizeLabel(size)}-${new Date().toISOString().replaceAll(":", "")}.cpuprofile`
   const m = await leech("ours", payload, seeder, size, transport, [...CLI_NODE_FLAGS, "--cpu-prof", "--cpu-prof-dir", profileDir, "--cpu-prof-name", name])
   const path = join(profileDir, name)
   if (!readdirSync(profileDir).includes(name)) throw new Error(`no profile written at ${path}`)
@@ -234,29 +255,39 @@ const main = async () => {
   const options = parseArgs(process.argv.slice(2))
   const payload = await ensurePayload(options.size)
   console.log(`payload ${payload.name}, sha256 ${payload.digest}`)
-  const seeder = await startSeeder(payload.torrent, options.transport)
-  const stopOnSignal = () => void seeder.stop().then(() => process.exit(130))
+  const seeders: Array<{ readonly pid: number; readonly port: number; readonly kind: Measured["seeder"]; readonly stop: () => Promise<void> }> = []
+  const stopAll = () => Promise.all(seeders.map((s) => s.stop()))
+  const stopOnSignal = () => void stopAll().then(() => process.exit(130))
   process.once("SIGINT", stopOnSignal)
   process.once("SIGTERM", stopOnSignal)
-  console.log(`seeder pid ${seeder.pid} on 127.0.0.1:${seeder.port}`)
   const results: Array<Measured> = []
-  let profile: Awaited<ReturnType<typeof profileOnce>> | undefined
+  const profiles: Array<Awaited<ReturnType<typeof profileOnce>>> = []
   try {
+    for (const kind of options.seeders) {
+      const seeder = { ...(await startSeeder(payload.torrent, options.transport, kind)), kind }
+      seeders.push(seeder)
+      console.log(`${kind} seeder pid ${seeder.pid} on 127.0.0.1:${seeder.port}`)
+    }
     for (let i = 0; i < options.runs; i++) {
       const order: ReadonlyArray<Measured["leecher"]> = i % 2 === 0 ? ["ours", "libtorrent"] : ["libtorrent", "ours"]
-      for (const who of order) {
-        console.log(`run ${i + 1}/${options.runs}: ${who}...`)
-        const m = await leech(who, payload, seeder, options.size, options.transport)
-        console.log(row(options.size, m))
-        results.push(m)
+      const seederOrder = i % 2 === 0 ? seeders : [...seeders].reverse()
+      for (const seeder of seederOrder) {
+        for (const who of order) {
+          console.log(`run ${i + 1}/${options.runs}: ${who} from the ${seeder.kind} seeder...`)
+          const m = await leech(who, payload, seeder, options.size, options.transport)
+          console.log(row(options.size, m))
+          results.push(m)
+        }
       }
     }
     if (options.profile) {
-      console.log("profiling our leecher (node --cpu-prof)...")
-      profile = await profileOnce(payload, seeder, options.size, options.transport)
+      for (const seeder of seeders) {
+        console.log(`profiling our leecher from the ${seeder.kind} seeder (node --cpu-prof)...`)
+        profiles.push(await profileOnce(payload, seeder, options.size, options.transport))
+      }
     }
   } finally {
-    await seeder.stop()
+    await stopAll()
   }
   console.log("start-up: info and first request, ours (dist/cli) and libtorrent's...")
   const startup = await measureStartup({ runs: STARTUP_RUNS, torrent: payload.torrent })
@@ -267,9 +298,9 @@ const main = async () => {
     environment(),
     "",
     table,
-    ...(profile === undefined ? [] : [
+    ...profiles.flatMap((profile) => [
       "",
-      `### CPU profile of our leecher (${sizeLabel(options.size)}, ${mbps(options.size, profile.m).toFixed(1)} MB/s under the profiler)`,
+      `### CPU profile of our leecher, ${profile.m.seeder} seeder (${sizeLabel(options.size)}, ${mbps(options.size, profile.m).toFixed(1)} MB/s under the profiler)`,
       "",
       `\`${basename(profile.path)}\` (bench/profiles/, git-ignored).`,
       "",
@@ -278,7 +309,7 @@ const main = async () => {
     ""
   ].join("\n")
   console.log(`\n${table}`)
-  if (profile !== undefined) console.log(`\n${profile.summary}`)
+  for (const profile of profiles) console.log(`\n${profile.summary}`)
   if (options.record) {
     appendFileSync(join(benchDir, "RESULTS.md"), `\n${section}`)
     console.log("\nappended to bench/RESULTS.md")

@@ -25,7 +25,7 @@
  * ```
  */
 export { encryptedConnection } from "./connection.ts"
-export { KEY_LENGTH, PRIVATE_KEY_LENGTH, publicKey, sharedSecret } from "./dh.ts"
+export { KEY_LENGTH, PRIME_HEX, PRIVATE_KEY_LENGTH, publicKey, sharedSecret } from "./dh.ts"
 export {
   DEFAULT_STEP_TIMEOUT,
   type Encrypted,
