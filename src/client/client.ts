@@ -137,7 +137,7 @@ export const makeClient = (config: ClientConfig, extraPeerSources: ReadonlyArray
   Effect.gen(function*() {
     const resolved = resolveConfig(config)
     const peerSources = [
-      ...(resolved.trackers ? [trackerSource(yield* Tracker)] : []),
+      ...(resolved.trackers ? [trackerSource(yield* Tracker, resolved.encryption)] : []),
       ...(config.dht === undefined ? [] : [dhtPeerSource(yield* Dht)]),
       ...extraPeerSources
     ]

@@ -26,8 +26,6 @@ export interface SwarmHooks {
   readonly port: number
   readonly isPrivate: boolean
   readonly trackers: ReadonlyArray<ReadonlyArray<string>>
-  /** The torrent's encryption policy (trackers are told whether we support or require MSE); absent: not said. */
-  readonly encryption?: EncryptionPolicy
   /** Payload bytes this session and bytes still wanted: what trackers are told. */
   readonly stats: Effect.Effect<{ readonly uploaded: number; readonly downloaded: number; readonly left: number }>
   /** Resolves when every wanted piece is verified (for the `completed` announce). */

@@ -314,7 +314,6 @@ export const openTorrent = Effect.fn("Torrent.open")(function*(meta: Metainfo, c
     port: config.port,
     isPrivate: meta.private,
     trackers: meta.trackers,
-    encryption: config.encryption,
     stats: Effect.map(storage.bytesVerified, (verified) => ({
       uploaded: uploadMeter.total(),
       downloaded: downloadMeter.total(),
@@ -382,11 +381,8 @@ export const openTorrent = Effect.fn("Torrent.open")(function*(meta: Metainfo, c
     whenComplete: Deferred.await(complete),
     addPeers,
     acceptIncoming: (conn, framer, header, via) =>
-      Effect.gen(function*() {
-        const sessions = yield* Ref.get(activeSessions)
-        if (sessions === null) return yield* conn.close
-        yield* acceptIncoming(deps, sessions, conn, framer, header, via)
-      }),
+      Effect.flatMap(Ref.get(activeSessions), (sessions) =>
+        sessions === null ? conn.close : acceptIncoming(deps, sessions, conn, framer, header, via)),
     saveResume: storage.saveResume.pipe(Effect.ignore),
     peers: Effect.sync(() => [...links.values()].map((l) => ({ ...l.stats }))),
     directory: config.directory,
