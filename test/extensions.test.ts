@@ -53,9 +53,10 @@ describe("ut_metadata and ut_pex codecs", () => {
     const a = { host: "10.1.2.3", port: 6881, flags: PEX_PREFERS_ENCRYPTION }
     const b = { host: "10.1.2.4", port: 6882 }
     const c = { host: "10.1.2.5", port: 1, flags: 0x05 }
-    const decoded = decodeUtPex(encodeUtPex({ added: [a, { host: "::1", port: 5 }, b, { ...b, port: 9, flags: 0 }, c], dropped: [] }))
-    // IPv6 peers are not sent; a zero flag byte reads back as no flags
-    assert.deepStrictEqual(decoded, Result.succeed({ added: [a, b, { ...b, port: 9 }, c], dropped: [] }))
+    const v6 = { host: "::1", port: 5, flags: PEX_PREFERS_ENCRYPTION }
+    const decoded = decodeUtPex(encodeUtPex({ added: [a, v6, b, { ...b, port: 9, flags: 0 }, c, { host: "::2", port: 6 }], dropped: [] }))
+    // IPv4 peers come first (added), then IPv6 (added6); a zero flag byte reads back as no flags
+    assert.deepStrictEqual(decoded, Result.succeed({ added: [a, b, { ...b, port: 9 }, c, v6, { host: "::2", port: 6 }], dropped: [] }))
   })
 
   it("the PEX delta adds new peers, drops departed ones, never the peer itself, at most 50 each", () => {
