@@ -75,6 +75,7 @@ class Rc4State implements Rc4 {
       }
       const words = (end - k) >>> 2
       const w = new Uint32Array(bytes.buffer, bytes.byteOffset + k, words)
+      // four keystream steps written out, each building one byte of the word (little-endian)
       for (let m = 0; m < words; m++) {
         i = (i + 1) & 255
         let si = s[i] as number

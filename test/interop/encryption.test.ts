@@ -17,17 +17,18 @@ import { Effect } from "effect"
 import { join } from "node:path"
 import { Client, type ClientConfig } from "../../src/client/index.ts"
 import type { Metainfo } from "../../src/metainfo/model.ts"
-import type { Torrent, TorrentEvent } from "../../src/torrent/index.ts"
+import type { TorrentEvent } from "../../src/torrent/index.ts"
 import { liveWith } from "../support/requirements.ts"
 import { installed } from "./support/available.ts"
 import {
   assertSameData,
   awaitComplete,
-  awaitState,
   freePort,
   ourTorrent,
   readTorrent,
   recordEvents,
+  seedFrom,
+  uploadedAll,
   waitForPort,
   withClient,
   workspace
@@ -44,19 +45,6 @@ const assertEncrypted = (events: ReadonlyArray<TorrentEvent>, rc4 = true) => {
   assert.isAbove(connected.length, 0, "a peer connected")
   for (const c of connected) assert.strictEqual(c.encrypted, rc4, `${c.peer} (${c.client}) encrypted`)
 }
-
-/** Our client seeding `torrent` from `dir`, whole; returns the handle, its events and our port. */
-const seedFrom = (dir: string, torrent: Metainfo | Uint8Array) =>
-  Effect.gen(function*() {
-    const client = yield* Client
-    const handle = yield* client.add(torrent, { directory: dir })
-    const events = yield* recordEvents(handle)
-    yield* awaitState(handle, (s) => s.status === "seeding" && s.verifiedBytes === ALBUM_BYTES, "seeding the whole album")
-    if (client.port === null) return yield* Effect.die("our client is not listening")
-    return { torrent: handle, events, port: client.port }
-  })
-
-const uploadedAll = (handle: Torrent) => awaitState(handle, (s) => s.uploaded >= ALBUM_BYTES, `uploaded >= ${ALBUM_BYTES}`)
 
 /** Downloads `torrent` from `port` with our client (config on top of the defaults), byte-identical. */
 const downloadFrom = (out: string, src: string, meta: Metainfo, port: number, seconds: number, config: ClientConfig = {}) =>
@@ -83,10 +71,10 @@ describe("interop: encryption (MSE/PE)", () => {
       const { work, src, out, torrentPath } = yield* workspace(ALBUM, "album")
       const meta = yield* ourTorrent(join(src, "album"), torrentPath, 64 * 1024)
       yield* withClient(work, Effect.gen(function*() {
-        const ours = yield* seedFrom(src, meta)
+        const ours = yield* seedFrom(src, meta, ALBUM_BYTES)
         const leecher = yield* ltPeer("libtorrent leecher (RC4 forced)", "leech", { torrent: torrentPath, save: out, connect: [ours.port], forceEncryption: true })
         yield* leecher.proc.waitFor("download finished", () => (leecher.finished() ? true : undefined), "60 seconds")
-        yield* uploadedAll(ours.torrent)
+        yield* uploadedAll(ours.torrent, ALBUM_BYTES)
         assertEncrypted(ours.events)
       }))
       yield* assertSameData(meta, src, out)
@@ -109,13 +97,13 @@ describe("interop: encryption (MSE/PE)", () => {
       const { bytes, meta } = yield* readTorrent(torrentPath)
       const port = yield* freePort
       yield* withClient(work, Effect.gen(function*() {
-        const ours = yield* seedFrom(src, bytes)
+        const ours = yield* seedFrom(src, bytes, ALBUM_BYTES)
         const leecher = yield* aria2Leech({ torrent: torrentPath, dir: out, port, forceEncryption: true })
         yield* waitForPort(port, "aria2c")
         yield* ours.torrent.addPeers([local(port)])
         const code = yield* leecher.waitExit("60 seconds")
         assert.strictEqual(code, 0, `aria2c exit code; output:\n${leecher.output().slice(-2000)}`)
-        yield* uploadedAll(ours.torrent)
+        yield* uploadedAll(ours.torrent, ALBUM_BYTES)
         assertEncrypted(ours.events)
       }))
       yield* assertSameData(meta, src, out)
@@ -141,14 +129,14 @@ describe("interop: encryption (MSE/PE)", () => {
       const meta = yield* ourTorrent(join(src, "album"), torrentPath, 256 * 1024)
       const port = yield* freePort
       yield* withClient(work, Effect.gen(function*() {
-        const ours = yield* seedFrom(src, meta)
+        const ours = yield* seedFrom(src, meta, ALBUM_BYTES)
         const leecher = yield* transmission("transmission leecher (encryption required)", {
           torrent: torrentPath, dir: out, configDir: join(work, "transmission"), port, requireEncryption: true
         })
         yield* leecher.waitFor("running torrent", () => transmissionRunning(leecher), "30 seconds")
         yield* ours.torrent.addPeers([local(port)])
         yield* leecher.waitFor("download complete", () => transmissionComplete(leecher), "90 seconds")
-        yield* uploadedAll(ours.torrent)
+        yield* uploadedAll(ours.torrent, ALBUM_BYTES)
         assertEncrypted(ours.events)
       }))
       yield* assertSameData(meta, src, out, { skipEmpty: true })
@@ -162,7 +150,7 @@ describe("interop: encryption (MSE/PE)", () => {
       assertEncrypted(yield* downloadFrom(out, src, meta, seeder.port, 60, { encryption: "require" }))
       const back = join(work, "back")
       yield* withClient(work, Effect.gen(function*() {
-        const ours = yield* seedFrom(src, meta)
+        const ours = yield* seedFrom(src, meta, ALBUM_BYTES)
         const leecher = yield* ltPeer("stock libtorrent leecher", "leech", { torrent: torrentPath, save: back, connect: [ours.port] })
         yield* leecher.proc.waitFor("download finished", () => (leecher.finished() ? true : undefined), "60 seconds")
         assertEncrypted(ours.events)

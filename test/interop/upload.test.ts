@@ -6,9 +6,7 @@
 import { assert, describe } from "@effect/vitest"
 import { Effect } from "effect"
 import { join } from "node:path"
-import { Client } from "../../src/client/index.ts"
-import type { Metainfo } from "../../src/metainfo/model.ts"
-import { assertSameData, awaitState, freePort, ourTorrent, readTorrent, waitForPort, withClient, workspace } from "./support/harness.ts"
+import { assertSameData, freePort, ourTorrent, readTorrent, seedFrom, uploadedAll, waitForPort, withClient, workspace } from "./support/harness.ts"
 import { aria2Leech, ltPeer, mktorrent, transmission, transmissionComplete, transmissionRunning } from "./support/peers.ts"
 import { installed } from "./support/available.ts"
 import { liveWith } from "../support/requirements.ts"
@@ -22,20 +20,6 @@ const ALBUM = {
 }
 const ALBUM_BYTES = 2_600_003 + 999_999 + 4097
 
-/** Adds `torrent` to our client with the complete data in `dir`; it must come up seeding. */
-const seedFrom = (dir: string, torrent: Metainfo | Uint8Array) =>
-  Effect.gen(function*() {
-    const client = yield* Client
-    const handle = yield* client.add(torrent, { directory: dir })
-    yield* awaitState(handle, (s) => s.status === "seeding" && s.verifiedBytes === ALBUM_BYTES, "seeding the whole album")
-    if (client.port === null) return yield* Effect.die("our client is not listening")
-    return { torrent: handle, port: client.port }
-  })
-
-/** Our seeder counts at least the whole payload as uploaded (its state is republished every second). */
-const uploadedAll = (handle: Effect.Success<ReturnType<typeof seedFrom>>["torrent"]) =>
-  awaitState(handle, (s) => s.uploaded >= ALBUM_BYTES, `uploaded >= ${ALBUM_BYTES}`)
-
 describe("interop: reference clients download from our client", () => {
   liveWith(installed.libtorrent)("a libtorrent leecher that dials us, with a torrent made by our creator", () =>
     Effect.gen(function*() {
@@ -43,11 +27,11 @@ describe("interop: reference clients download from our client", () => {
       const meta = yield* ourTorrent(join(src, "album"), torrentPath, 64 * 1024)
 
       yield* withClient(work, Effect.gen(function*() {
-        const ours = yield* seedFrom(src, meta)
+        const ours = yield* seedFrom(src, meta, ALBUM_BYTES)
         const leecher = yield* ltPeer("libtorrent leecher", "leech", { torrent: torrentPath, save: out, connect: [ours.port] })
         assert.strictEqual(leecher.piecesAtStart, 0, "the leecher starts empty")
         yield* leecher.proc.waitFor("download finished", () => (leecher.finished() ? true : undefined), "60 seconds")
-        yield* uploadedAll(ours.torrent)
+        yield* uploadedAll(ours.torrent, ALBUM_BYTES)
       }))
       yield* assertSameData(meta, src, out)
     }))
@@ -60,7 +44,7 @@ describe("interop: reference clients download from our client", () => {
       const port = yield* freePort
 
       yield* withClient(work, Effect.gen(function*() {
-        const ours = yield* seedFrom(src, bytes)
+        const ours = yield* seedFrom(src, bytes, ALBUM_BYTES)
         const leecher = yield* aria2Leech({ torrent: torrentPath, dir: out, port })
         yield* waitForPort(port, "aria2c")
         yield* ours.torrent.addPeers([{ host: "127.0.0.1", port }])
@@ -68,7 +52,7 @@ describe("interop: reference clients download from our client", () => {
         const code = yield* leecher.waitExit("60 seconds")
         assert.strictEqual(code, 0, `aria2c exit code; output:\n${leecher.output().slice(-2000)}`)
         assert.include(leecher.output(), "Download complete")
-        yield* uploadedAll(ours.torrent)
+        yield* uploadedAll(ours.torrent, ALBUM_BYTES)
       }))
       yield* assertSameData(meta, src, out)
     }))
@@ -80,7 +64,7 @@ describe("interop: reference clients download from our client", () => {
       const port = yield* freePort
 
       yield* withClient(work, Effect.gen(function*() {
-        const ours = yield* seedFrom(src, meta)
+        const ours = yield* seedFrom(src, meta, ALBUM_BYTES)
         const leecher = yield* transmission("transmission leecher", {
           torrent: torrentPath, dir: out, configDir: join(work, "transmission"), port
         })
@@ -88,7 +72,7 @@ describe("interop: reference clients download from our client", () => {
         yield* ours.torrent.addPeers([{ host: "127.0.0.1", port }])
         // Transmission says "interested" only on its 10 s pulse; then it is quick.
         yield* leecher.waitFor("download complete", () => transmissionComplete(leecher), "90 seconds")
-        yield* uploadedAll(ours.torrent)
+        yield* uploadedAll(ours.torrent, ALBUM_BYTES)
       }))
       yield* assertSameData(meta, src, out, { skipEmpty: true })
     }))

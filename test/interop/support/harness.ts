@@ -183,6 +183,23 @@ export const awaitState = (torrent: Torrent, ok: (state: TorrentState) => boolea
     Effect.catchTag("NoSuchElementError", () => Effect.fail(new InteropError({ detail: `the torrent's state ended before ${what}` })))
   )
 
+/**
+ * Adds `torrent` to our client with the complete data (`bytes` of payload) in `dir`; it must
+ * come up seeding. Its events are recorded from the start.
+ */
+export const seedFrom = (dir: string, torrent: Metainfo | Uint8Array, bytes: number) =>
+  Effect.gen(function*() {
+    const client = yield* Client
+    const handle = yield* client.add(torrent, { directory: dir })
+    const events = yield* recordEvents(handle)
+    yield* awaitState(handle, (s) => s.status === "seeding" && s.verifiedBytes === bytes, `seeding all ${bytes} bytes`)
+    if (client.port === null) return yield* Effect.die("our client is not listening")
+    return { torrent: handle, events, port: client.port }
+  })
+
+/** Our seeder counts at least `bytes` as uploaded (its state is republished every second). */
+export const uploadedAll = (handle: Torrent, bytes: number) => awaitState(handle, (s) => s.uploaded >= bytes, `uploaded >= ${bytes}`)
+
 /** Waits until something accepts TCP connections on 127.0.0.1:`port` (the probe is closed at once). */
 export const waitForPort = (port: number, what: string) =>
   Effect.gen(function*() {
