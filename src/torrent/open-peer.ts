@@ -4,9 +4,9 @@
  * carrying our BitTorrent handshake as its initial payload, or a plaintext handshake.
  *
  * Under "prefer" the first try is MSE for a peer said to prefer encryption (PEX `added.f`
- * 0x01), else what the peer book remembers worked with this peer, else MSE; a failed try is repeated once the other way: MSE failed (the peer may not speak
- * it), or a plaintext handshake met a close or silence (the peer may insist on
- * encryption). Under "require" only MSE offering RC4 alone; under "disable" only plaintext.
+ * 0x01), else what the peer book remembers worked with this peer, else MSE; a failed try
+ * is repeated once the other way (`worthRetry`). Under "require" only MSE offering RC4
+ * alone; under "disable" only plaintext.
  */
 import { Duration, Effect, Result } from "effect"
 import { initiate, type MseError } from "../mse/index.ts"
@@ -73,8 +73,15 @@ const attempt = (deps: OpenPeerDeps, address: Address, opening: Opening) => {
   return { progress, effect }
 }
 
+/**
+ * MSE failing other than by silence: a plaintext-only peer reads our 96+ bytes of key as a
+ * bad handshake and closes at once, so silence means a dead peer, not worth a second wait.
+ * A plaintext handshake meeting a close or silence: a peer that insists on encryption
+ * closes, or waits for the rest of what it takes for a 96-byte key.
+ */
 const worthRetry = (stage: Stage, opening: Opening, e: PeerError): boolean =>
-  stage === "mse" || (stage === "handshake" && opening === "plain" && (e.reason === "Network" || e.reason === "Timeout"))
+  (stage === "mse" && e.reason !== "Timeout") ||
+  (stage === "handshake" && opening === "plain" && (e.reason === "Network" || e.reason === "Timeout"))
 
 const firstOpening = (deps: OpenPeerDeps, key: string): Opening => {
   const policy = deps.config.encryption
