@@ -230,4 +230,27 @@ describe("MSE with random peers, in virtual time", () => {
   const cases = fc.sample(arbOpening, { numRuns: 40, seed: 13 })
   it.effect("a responder fed random openings always ends: scan limit or step time-out", () => fuzz("responder", cases))
   it.effect("an initiator answered with random bytes always ends too", () => fuzz("initiator", cases))
+  it.effect("a plaintext-only peer always gets enough of our opening to refuse it (never left waiting)", () =>
+    inVirtualTime(Effect.gen(function*() {
+      const world = yield* makeWorld({ latencyMs: 20 })
+      const server = SimNetwork.networkOf(world, "10.0.0.1")
+      const client = SimNetwork.networkOf(world, "10.0.0.2")
+      const listener = yield* server.listen({ host: "10.0.0.1", port: 6881 })
+      // reads a handshake as BEP 3 frames it (pstrlen, pstr, 48 bytes), then closes: it is not one
+      yield* Effect.forkScoped(Effect.forever(Effect.scoped(Effect.gen(function*() {
+        const conn = yield* listener.accept
+        let got = new Uint8Array(0)
+        while (got.length === 0 || got.length < 1 + (got[0] ?? 0) + 48) got = Buffer.concat([got, yield* conn.read])
+        yield* conn.close
+      })).pipe(Effect.ignore)))
+      for (let i = 0; i < 40; i++) {
+        const fiber = yield* Effect.forkChild(Effect.scoped(Effect.gen(function*() {
+          const conn = yield* client.connect({ host: "10.0.0.1", port: 6881 })
+          return yield* Effect.flip(initiate(conn, { skey: SKEY, ia: IA, policy: "prefer", stepTimeout: "30 seconds" }))
+        })).pipe(Effect.provideService(MseEntropy, seededEntropy)))
+        yield* advanceUntil({ done: () => fiber.pollUnsafe() !== undefined, deadlineMs: (i + 1) * 60_000, stepMs: 100 })
+        const error = yield* Fiber.join(fiber)
+        assert.strictEqual(error._tag === "MseError" ? error.reason : error._tag, "Network", `try ${i}`)
+      }
+    }), { seed: "plaintext-only" }))
 })

@@ -7,7 +7,7 @@
 import { Duration, Effect } from "effect"
 import type { Connection, NetError } from "../net/index.ts"
 import { encryptedConnection } from "./connection.ts"
-import { PRIVATE_KEY_LENGTH } from "./dh.ts"
+import { KEY_LENGTH, PRIVATE_KEY_LENGTH } from "./dh.ts"
 import { MseEntropy } from "./entropy.ts"
 import { MseError } from "./errors.ts"
 import { makeInitiator } from "./initiator.ts"
@@ -39,13 +39,24 @@ const readStep = (conn: Connection, what: string, timeout: Duration.Input) =>
     })
   )
 
-/** Random private key and a pad of random length 0..512. */
-const keyAndPad = Effect.gen(function*() {
-  const entropy = yield* MseEntropy
-  const bytes = yield* entropy(PRIVATE_KEY_LENGTH + 2)
-  const padLength = (((bytes[PRIVATE_KEY_LENGTH] ?? 0) << 8) | (bytes[PRIVATE_KEY_LENGTH + 1] ?? 0)) % (MAX_PAD + 1)
-  return { privateKey: bytes.subarray(0, PRIVATE_KEY_LENGTH), pad: yield* entropy(padLength) }
-})
+/**
+ * The initiator's PadA is at least this long, so its opening (96 + PadA bytes) covers the
+ * longest plaintext handshake a peer could read it as (pstrlen 255: 1 + 255 + 48 = 304
+ * bytes). A peer that speaks only plaintext then always has enough to reject it and close,
+ * instead of waiting for bytes that never come: the dialler retries in plaintext after a
+ * close, and takes silence for a dead peer.
+ */
+export const MIN_INITIATOR_PAD = 304 - KEY_LENGTH
+
+/** Random private key and a pad of random length `minPad`..512. */
+const keyAndPad = (minPad: number) =>
+  Effect.gen(function*() {
+    const entropy = yield* MseEntropy
+    const bytes = yield* entropy(PRIVATE_KEY_LENGTH + 2)
+    const draw = ((bytes[PRIVATE_KEY_LENGTH] ?? 0) << 8) | (bytes[PRIVATE_KEY_LENGTH + 1] ?? 0)
+    const padLength = minPad + (draw % (MAX_PAD - minPad + 1))
+    return { privateKey: bytes.subarray(0, PRIVATE_KEY_LENGTH), pad: yield* entropy(padLength) }
+  })
 
 const run = (conn: Connection, machine: MseMachine, first: Uint8Array | undefined, stepTimeout: Duration.Input) =>
   Effect.gen(function*() {
@@ -77,7 +88,7 @@ export interface InitiateOptions {
  * BitTorrent handshake) has then been sent. Fails with `MseError`; the caller closes.
  */
 export const initiate = Effect.fn("Mse.initiate")(function*(conn: Connection, options: InitiateOptions) {
-  const { privateKey, pad } = yield* keyAndPad
+  const { privateKey, pad } = yield* keyAndPad(MIN_INITIATOR_PAD)
   const { opening, machine } = makeInitiator({
     privateKey,
     padA: pad,
@@ -103,7 +114,7 @@ export interface RespondOptions {
  * BitTorrent handshake).
  */
 export const respond = Effect.fn("Mse.respond")(function*(conn: Connection, opening: Uint8Array, options: RespondOptions) {
-  const { privateKey, pad } = yield* keyAndPad
+  const { privateKey, pad } = yield* keyAndPad(0)
   const machine = makeResponder({
     privateKey,
     padB: pad,

@@ -31,6 +31,7 @@ export {
   type Encrypted,
   initiate,
   type InitiateOptions,
+  MIN_INITIATOR_PAD,
   readOpening,
   respond,
   type RespondOptions
