@@ -9,6 +9,7 @@
  * alone; under "disable" only plaintext.
  */
 import { Duration, Effect, Result } from "effect"
+import { type PeerKey, peerKey } from "../ids.ts"
 import { initiate, type MseError } from "../mse/index.ts"
 import { type Address, type Connection, formatAddress } from "../net/index.ts"
 import { handshakeOutgoing, type OurHandshake, PeerError } from "../peer/index.ts"
@@ -83,7 +84,7 @@ const worthRetry = (stage: Stage, opening: Opening, e: PeerError): boolean =>
   (stage === "mse" && e.reason !== "Timeout") ||
   (stage === "handshake" && opening === "plain" && (e.reason === "Network" || e.reason === "Timeout"))
 
-const firstOpening = (deps: OpenPeerDeps, key: string): Opening => {
+const firstOpening = (deps: OpenPeerDeps, key: PeerKey): Opening => {
   const policy = deps.config.encryption
   if (policy === "disable") return "plain"
   if (policy === "require") return "mse"
@@ -94,7 +95,7 @@ const firstOpening = (deps: OpenPeerDeps, key: string): Opening => {
 /** Connects to `address` and completes the handshakes; the book learns which opening worked. */
 export const openPeer = (deps: OpenPeerDeps, address: Address) =>
   Effect.gen(function*() {
-    const key = formatAddress(address)
+    const key = peerKey(address)
     let opening = firstOpening(deps, key)
     const first = attempt(deps, address, opening)
     let result = yield* Effect.result(first.effect)

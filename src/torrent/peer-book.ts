@@ -55,11 +55,11 @@ export interface PeerBook {
   readonly isBanned: (key: PeerKey) => boolean
   readonly banned: () => number
   /** How the last successful connection to `key` opened, if any. */
-  readonly openingOf: (key: string) => Opening | undefined
+  readonly openingOf: (key: PeerKey) => Opening | undefined
   /** A handshake with `key` succeeded after this opening (it also sets `prefersEncryption`). */
-  readonly opened: (key: string, opening: Opening) => void
+  readonly opened: (key: PeerKey, opening: Opening) => void
   /** It spoke MSE with us, or a peer source said it prefers encryption. */
-  readonly prefersEncryption: (key: string) => boolean
+  readonly prefersEncryption: (key: PeerKey) => boolean
   /** Addresses known and not connected. */
   readonly candidates: () => number
 }

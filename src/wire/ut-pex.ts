@@ -68,8 +68,8 @@ export const decodeUtPex = (payload: Uint8Array): Result.Result<PexMessage, Wire
  * have no compact form), with each added peer's flags in `added.f`/`added6.f`.
  */
 export const encodeUtPex = (m: PexMessage): Uint8Array => {
-  const added = packAdded(m.added, 4)
-  const added6 = packAdded(m.added, 6)
+  const added = encodeCompactList(m.added, 4)
+  const added6 = encodeCompactList(m.added, 6)
   const dropped6 = encodeCompactList(m.dropped, 6)
   // one flag byte per entry the compact list kept, in its order
   const flagsOf = (family: CompactFamily) =>
