@@ -7,6 +7,8 @@
  *   aria2 takes peers only from trackers);
  * - Transmission `encryption: required` (`-er`): we download from it and it from us (we
  *   dial it; it never dials 127.0.0.0/8);
+ * - MSE over uTP: libtorrent with TCP off and RC4 forced, both ways (our client dials uTP
+ *   first by default; this makes sure the encrypted stream really rides on uTP);
  * - our client requiring encryption against a stock libtorrent, both ways;
  * - a libtorrent that refuses MSE (plaintext only): our MSE opening fails, the retry in
  *   plaintext completes.
@@ -76,6 +78,34 @@ describe("interop: encryption (MSE/PE)", () => {
         yield* leecher.proc.waitFor("download finished", () => (leecher.finished() ? true : undefined), "60 seconds")
         yield* uploadedAll(ours.torrent, ALBUM_BYTES)
         assertEncrypted(ours.events)
+      }))
+      yield* assertSameData(meta, src, out)
+    }))
+
+  liveWith(installed.libtorrent)("over uTP: we download from a libtorrent seeder with TCP off that forces RC4", () =>
+    Effect.gen(function*() {
+      const { src, out, torrentPath } = yield* workspace(ALBUM, "album")
+      const meta = yield* ourTorrent(join(src, "album"), torrentPath, 64 * 1024)
+      const seeder = yield* ltPeer("libtorrent seeder (uTP only, RC4 forced)", "seed", {
+        torrent: torrentPath, save: src, transports: "utp", forceEncryption: true
+      })
+      assertEncrypted(yield* downloadFrom(out, src, meta, seeder.port, 60))
+      assert.deepStrictEqual(seeder.transportsSeen(), ["utp"])
+    }))
+
+  liveWith(installed.libtorrent)("over uTP: a libtorrent leecher with TCP off that forces RC4 dials us and downloads", () =>
+    Effect.gen(function*() {
+      const { work, src, out, torrentPath } = yield* workspace(ALBUM, "album")
+      const meta = yield* ourTorrent(join(src, "album"), torrentPath, 64 * 1024)
+      yield* withClient(work, Effect.gen(function*() {
+        const ours = yield* seedFrom(src, meta, ALBUM_BYTES)
+        const leecher = yield* ltPeer("libtorrent leecher (uTP only, RC4 forced)", "leech", {
+          torrent: torrentPath, save: out, connect: [ours.port], transports: "utp", forceEncryption: true
+        })
+        yield* leecher.proc.waitFor("download finished", () => (leecher.finished() ? true : undefined), "60 seconds")
+        yield* uploadedAll(ours.torrent, ALBUM_BYTES)
+        assertEncrypted(ours.events)
+        assert.deepStrictEqual(leecher.transportsSeen(), ["utp"])
       }))
       yield* assertSameData(meta, src, out)
     }))
