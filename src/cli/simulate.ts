@@ -1,7 +1,7 @@
 /**
  * `effect-torrent simulate [--peers N] [--seeds N] [--size 64MiB] [--piece-length 256KiB]
  *  [--latency 50ms] [--bandwidth 10MB/s] [--loss 0.01] [--corrupt-peers N] [--seed S]
- *  [--trace FILE] [--json]`
+ *  [--payload bytes|shared] [--trace FILE] [--json]`
  *
  * Runs a swarm of our real client on the simulated network in virtual time and prints
  * completion-time percentiles (virtual), bytes from seeds vs peers, bans, and the virtual
@@ -48,6 +48,10 @@ export const simulateCommand = Command.make(
     seed: Flag.String("seed").pipe(Flag.withDescription("random seed (same seed, same run)"), Flag.withDefault("1")),
     trace: Flag.String("trace").pipe(Flag.withDescription("write the JSON-lines trace here"), Flag.optional),
     json: Flag.Boolean("json").pipe(Flag.withDescription("print one JSON object"), Flag.withDefault(false)),
+    payload: Flag.Literals("payload", ["bytes", "shared"]).pipe(
+      Flag.withDescription("bytes: every leecher copies and hashes every block; shared: blocks stay references into one shared content and each distinct piece is hashed once (same trace). Default: shared for big runs"),
+      Flag.optional
+    ),
     transports: Flag.String("transports").pipe(
       Flag.withDescription("what the simulated clients speak: tcp (default: cheapest to simulate), utp, or both in order, utp,tcp"),
       Flag.withDefault("tcp")
@@ -71,6 +75,7 @@ export const simulateCommand = Command.make(
       seeds: flags.seeds,
       leechers: flags.peers,
       corruptPeers: flags.corruptPeers,
+      ...(flags.payload._tag === "Some" ? { payload: flags.payload.value } : {}),
       network: { latencyMs, uploadBps: bandwidth, downloadBps: 2 * bandwidth, udp: { loss: flags.loss } },
       client: { transports }
     }).pipe(

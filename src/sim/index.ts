@@ -14,7 +14,7 @@ export { advanceUntil, type AdvanceOptions, inVirtualTime, type VirtualTimeOptio
 export type { Role } from "./hosts.ts"
 export * as SimNetwork from "./network.ts"
 export { type PeerReport, type ScenarioReport, type Summary, summarize } from "./report.ts"
-export { addressOf, type Fault, type FaultTime, runScenario, type ScenarioSpec, simulate } from "./scenario.ts"
+export { addressOf, type Fault, type FaultTime, payloadOf, runScenario, type ScenarioSpec, SHARED_PAYLOAD_FROM, simulate } from "./scenario.ts"
 export { makeSimStorage, type SharedContent, type SimStorageOptions } from "./storage.ts"
 export { runTrackerServer, type TrackerServerOptions } from "./tracker-server.ts"
 export { type HostOptions, makeWorld, type UdpConditions, type World, type WorldOptions } from "./world.ts"

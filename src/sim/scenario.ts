@@ -33,8 +33,8 @@ import { makeSimTorrent, type SimTorrent } from "./content.ts"
 import { advanceUntil, inVirtualTime } from "./driver.ts"
 import { type HostRuntime, type HostSpec, makeHost, PEER_PORT, type Role, type SimHost, TRACKER_PORT } from "./hosts.ts"
 import { peerReports, type ScenarioReport, trafficByName, verifyMemoryCopies } from "./report.ts"
-import { makeSimHasher } from "./hashing.ts"
-import { makeSimStorage } from "./storage.ts"
+import { makeImmutableContents, makeSimHasher } from "./hashing.ts"
+import { corruptedContent, makeSimStorage } from "./storage.ts"
 import { type HostOptions, makeWorld, type WorldOptions } from "./world.ts"
 
 export type FaultTime = number | "full-copy"
@@ -72,6 +72,16 @@ export interface ScenarioSpec {
    * bytes it received (MemoryStorage), and `verifyData` compares them with the content.
    */
   readonly storage?: "shared" | "memory"
+  /**
+   * How received blocks are carried into verification (with "shared" storage and hashing
+   * threads; see hashing.ts). "bytes": every host copies each block into a piece buffer and
+   * hashes every piece it completes, as on a real machine. "shared": blocks that are views
+   * of the one shared content (or of the one corrupted copy corrupt hosts serve) are kept
+   * by reference, and the SHA-1 of each distinct piece content is computed once; the client
+   * still checks every digest against the metainfo. Same trace either way. Default:
+   * "shared" once the leechers receive more than `SHARED_PAYLOAD_FROM` bytes together.
+   */
+  readonly payload?: "bytes" | "shared"
   readonly verifyData?: boolean
   readonly faults?: ReadonlyArray<Fault>
   /** Virtual time limit. Default one hour. */
@@ -87,6 +97,15 @@ export interface ScenarioSpec {
    */
   readonly hashBytesPerSecond?: number
 }
+
+/** Leechers × size above which `payload` defaults to "shared". */
+export const SHARED_PAYLOAD_FROM = 256 * 1024 * 1024
+
+/** The payload mode a spec runs with (see `ScenarioSpec.payload`). */
+export const payloadOf = (spec: ScenarioSpec): "bytes" | "shared" =>
+  spec.storage === "memory" || spec.hashBytesPerSecond === 0
+    ? "bytes"
+    : spec.payload ?? (spec.leechers * spec.torrent.size > SHARED_PAYLOAD_FROM ? "shared" : "bytes")
 
 const ROLE_NET: Record<Role, number> = { tracker: 0, seed: 1, leecher: 2, corrupt: 3, silent: 4 }
 
@@ -134,7 +153,12 @@ export const simulate = Effect.fn("Sim.simulate")(function*(spec: ScenarioSpec) 
     ...(spec.torrent.name === undefined ? {} : { name: spec.torrent.name }),
     trackers: trackerUrl === null ? [] : [trackerUrl]
   }).pipe(Effect.orDie)
-  const shared = { get: (h: string) => (h === torrent.infoHash ? torrent.content : undefined) }
+  let corruptCopy: Uint8Array | undefined
+  const corruptContent = () => (corruptCopy ??= corruptedContent(torrent.content, torrent.metainfo.pieceLength))
+  const shared = {
+    get: (h: string) => (h === torrent.infoHash ? torrent.content : undefined),
+    corrupt: (h: string) => (h === torrent.infoHash ? corruptContent() : undefined)
+  }
   const pieceCount = torrent.metainfo.pieceCount
   const tracePieces = spec.tracePieces ?? true
 
@@ -160,7 +184,12 @@ export const simulate = Effect.fn("Sim.simulate")(function*(spec: ScenarioSpec) 
   let hashFailures = 0
   const runtimes = new Map<string, HostRuntime>()
   const memory = new Map<string, Storage["Service"]>()
-  const hashing = spec.hashBytesPerSecond === 0 ? {} : { hasher: yield* makeSimHasher(spec.hashBytesPerSecond) }
+  const contents = payloadOf(spec) === "shared" ? makeImmutableContents() : undefined
+  if (contents !== undefined) {
+    contents.add(torrent.content)
+    if ((spec.corruptPeers ?? 0) > 0) contents.add(corruptContent())
+  }
+  const hashing = spec.hashBytesPerSecond === 0 ? {} : { hasher: yield* makeSimHasher(spec.hashBytesPerSecond, contents) }
 
   const applyFault = (fault: Fault) =>
     Effect.gen(function*() {

@@ -7,7 +7,8 @@
  *
  * - `seed`: the host starts with every piece (a trusted resume record, no re-hash).
  * - `corrupt`: the host serves every piece with bytes flipped — a peer that lies about
- *   its data while believing it has it; receivers' hash checks catch it.
+ *   its data while believing it has it; receivers' hash checks catch it. Its pieces are
+ *   views of one corrupted copy of the content (`corruptedContent`), made once per torrent.
  * Data (the have set) persists across open/close for the life of the storage, like
  * files on disk, so a crashed and restarted host resumes.
  */
@@ -18,6 +19,8 @@ import { type Backend, type BackendInput, openWith, type PieceHasherShape, Stora
 export interface SharedContent {
   /** Payload by info-hash (hex). */
   readonly get: (infoHash: string) => Uint8Array | undefined
+  /** What corrupt hosts serve instead (see `corruptedContent`); default: made from `get` on first use. */
+  readonly corrupt?: (infoHash: string) => Uint8Array | undefined
 }
 
 export interface SimStorageOptions {
@@ -35,19 +38,34 @@ const setBit = (bits: Uint8Array, i: number) => {
 }
 const getBit = (bits: Uint8Array, i: number) => ((bits[i >>> 3] ?? 0) & (0x80 >>> (i & 7))) !== 0
 
-const corrupted = (data: Uint8Array): Uint8Array => {
-  const copy = data.slice()
-  for (let i = 0; i < copy.length; i += 997) copy[i] = (copy[i] ?? 0) ^ 0x5a
+/** The content with a byte in every 997 of each piece flipped, in shared memory (hashing threads read it). */
+export const corruptedContent = (content: Uint8Array, pieceLength: number): Uint8Array => {
+  const copy = new Uint8Array(new SharedArrayBuffer(content.length))
+  copy.set(content)
+  for (let start = 0; start < copy.length; start += pieceLength) {
+    const end = Math.min(copy.length, start + pieceLength)
+    for (let i = start; i < end; i += 997) copy[i] = (copy[i] ?? 0) ^ 0x5a
+  }
   return copy
 }
 
 export const makeSimStorage = (content: SharedContent, options: SimStorageOptions = {}): Storage["Service"] => {
   const disks = new Map<string, Uint8Array>()
   const seeding = new Set(options.seeding ?? [])
+  const corrupt = new Map<string, Uint8Array | undefined>()
+  const corruptFor = (key: string, pieceLength: number) => {
+    if (!corrupt.has(key)) {
+      const honest = content.get(key)
+      corrupt.set(key, honest === undefined ? undefined : corruptedContent(honest, pieceLength))
+    }
+    return corrupt.get(key)
+  }
   const backendFor = (input: BackendInput): Effect.Effect<Backend> =>
     Effect.sync(() => {
       const { layout } = input
-      const data = content.get(input.key)
+      const data = options.corrupt === true
+        ? content.corrupt?.(input.key) ?? corruptFor(input.key, layout.pieceLength)
+        : content.get(input.key)
       const id = `${NodePath.resolve(input.root)}\0${input.key}`
       const bytes = Math.ceil(layout.pieceCount / 8)
       let have = disks.get(id)
@@ -60,8 +78,7 @@ export const makeSimStorage = (content: SharedContent, options: SimStorageOption
       const slice = (piece: number): Uint8Array | null => {
         if (data === undefined || !getBit(bits, piece)) return null
         const start = piece * layout.pieceLength
-        const view = data.subarray(start, Math.min(data.length, start + layout.pieceLength))
-        return options.corrupt === true ? corrupted(view) : view
+        return data.subarray(start, Math.min(data.length, start + layout.pieceLength))
       }
       const backend: Backend = {
         writePiece: (piece) => Effect.sync(() => setBit(bits, piece)),
@@ -73,8 +90,10 @@ export const makeSimStorage = (content: SharedContent, options: SimStorageOption
         loadResume: Effect.sync(() => bits.slice()),
         saveResume: () => Effect.void,
         close: Effect.void,
+        // kept as it was when corrupt hosts copied every read: same reads, same trace
         cacheReads: options.corrupt === true,
-        retainsBuffers: false
+        retainsBuffers: false,
+        storesBytes: false
       }
       return backend
     })

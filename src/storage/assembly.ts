@@ -17,7 +17,7 @@ import type { StorageError } from "./errors.ts"
 import type { PieceHashing } from "./hashing.ts"
 import * as Have from "./have.ts"
 import { type Layout, pieceSize } from "./layout.ts"
-import { addBlock, isComplete, makePartial, type PartialPiece } from "./partial.ts"
+import { addBlock, isComplete, makePartial, makeReferencePartial, type PartialPiece } from "./partial.ts"
 import type { PutResult } from "./types.ts"
 
 /** One shared object per result: the hot path allocates none. */
@@ -71,8 +71,12 @@ export const accept = (
   if (partial === undefined) {
     if (a.partials.size + a.writing.size >= a.limit) return results.Backpressure
     const size = pieceSize(a.layout, piece)
-    const recycled = size === a.layout.pieceLength ? a.spare.pop() : undefined
-    partial = makePartial(recycled ?? a.hashing.allocate(size), a.unit, a.hashing.incremental)
+    const referable = a.hashing.referable
+    if (referable !== undefined) partial = makeReferencePartial(size, a.unit, referable)
+    else {
+      const recycled = size === a.layout.pieceLength ? a.spare.pop() : undefined
+      partial = makePartial(recycled ?? a.hashing.allocate(size), a.unit, a.hashing.incremental)
+    }
     a.partials.set(piece, partial)
   }
   if (!addBlock(partial, begin, data)) return results.Duplicate

@@ -34,4 +34,10 @@ export interface Backend {
   readonly cacheReads: boolean
   /** Whether `writePiece` keeps the buffer (memory) or is done with it once written (files: it can be reused). */
   readonly retainsBuffers: boolean
+  /**
+   * false: `writePiece` only records that the piece is had and never looks at its bytes (a
+   * simulation's backend serving one shared content), so the storage may keep blocks by
+   * reference and hand it an empty buffer (see `PieceHasherShape.blocks`). Default true.
+   */
+  readonly storesBytes?: boolean
 }

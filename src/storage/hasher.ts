@@ -27,6 +27,18 @@ export interface PieceHasherShape {
   readonly sha1: (data: Uint8Array) => Effect.Effect<Uint8Array>
   /** A buffer of `size` bytes that `sha1` reads without a copy. Not zero-filled. */
   readonly allocate: (size: number) => Uint8Array
+  /**
+   * For simulations, whose hosts all receive views of one shared content: with a backend
+   * that stores no bytes (`Backend.storesBytes: false`), the storage keeps such blocks by
+   * reference instead of copying them into a piece buffer, and hashes a completed piece
+   * from its blocks, in order. The hasher may memoise the digest of bytes it knows never
+   * change; the storage still compares it with the piece's hash from the metainfo.
+   */
+  readonly blocks?: {
+    /** `data` lives in memory that never changes: a view of it may be kept. */
+    readonly referable: (data: Uint8Array) => boolean
+    readonly sha1: (blocks: ReadonlyArray<Uint8Array>) => Effect.Effect<Uint8Array>
+  }
 }
 
 /**

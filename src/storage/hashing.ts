@@ -19,25 +19,35 @@ export interface PieceHashing {
   readonly completed: (partial: PartialPiece) => Effect.Effect<Uint8Array>
   /** SHA-1 of bytes read back from storage (recheck). */
   readonly bytes: (data: Uint8Array) => Effect.Effect<Uint8Array>
+  /** Blocks are kept by reference when this says they may be (see `PieceHasherShape.blocks`). */
+  readonly referable: ((data: Uint8Array) => boolean) | undefined
 }
 
 export const inlineHashing: PieceHashing = {
   incremental: true,
   allocate: allocatePiece,
   completed: (partial) => Effect.succeed(digest(partial)),
-  bytes: (data) => Effect.succeed(sha1(data))
+  bytes: (data) => Effect.succeed(sha1(data)),
+  referable: undefined
 }
 
-export const hasherHashing = (hasher: PieceHasherShape): PieceHashing => ({
-  incremental: false,
-  allocate: hasher.allocate,
-  completed: (partial) => hasher.sha1(partial.buffer),
-  bytes: hasher.sha1
-})
+/** `references`: the backend stores no bytes, so blocks may be kept by reference if the hasher can hash them so. */
+export const hasherHashing = (hasher: PieceHasherShape, references = false): PieceHashing => {
+  const blocks = references ? hasher.blocks : undefined
+  return {
+    incremental: false,
+    allocate: hasher.allocate,
+    completed: blocks === undefined
+      ? (partial) => hasher.sha1(partial.buffer)
+      : (partial) => (partial.blocks === undefined ? hasher.sha1(partial.buffer) : blocks.sha1(partial.blocks)),
+    bytes: hasher.sha1,
+    referable: blocks?.referable
+  }
+}
 
 /** Inline hashing without one, the hasher's with one. */
-export const pieceHashing = (hasher: PieceHasherShape | undefined): PieceHashing =>
-  hasher === undefined ? inlineHashing : hasherHashing(hasher)
+export const pieceHashing = (hasher: PieceHasherShape | undefined, references = false): PieceHashing =>
+  hasher === undefined ? inlineHashing : hasherHashing(hasher, references)
 
 /** Whether `hash` is the piece's SHA-1 from the metainfo. */
 export const hashMatches = (layout: Layout, piece: number, hash: Uint8Array): boolean =>

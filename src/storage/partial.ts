@@ -4,21 +4,33 @@ import { sha1 } from "../bytes.ts"
 /**
  * One piece being assembled from blocks.
  *
- * Invariants: `buffer.length` is the piece's real size (from the validated layout);
+ * Invariants: `size` is the piece's real size (from the validated layout), and so is `buffer.length` unless blocks are kept by reference;
  * coverage is tracked in units of `unit` bytes (the block size), so every accepted block
  * starts on a unit boundary. With inline hashing (`hash` set), `hashed` units form a
  * received prefix already fed to SHA-1, which is why in-order arrival costs no extra
  * hashing at completion; without it (a `PieceHasher` hashes the whole piece off the JS
  * thread at completion) `hashed` stays 0.
+ *
+ * Kept by reference (`blocks` set; simulations, see `PieceHasherShape.blocks`): a block that
+ * lives in memory that never changes is kept as a view, any other is copied on arrival;
+ * `buffer` is then empty and the piece's bytes are the blocks in order.
  */
 export interface PartialPiece {
   readonly buffer: Uint8Array
+  /** The piece's size in bytes. */
+  readonly size: number
   readonly unit: number
   readonly received: Uint8Array
   receivedCount: number
   hashed: number
   readonly hash: Hash | undefined
+  /** By unit, when blocks are kept by reference. */
+  readonly blocks: Array<Uint8Array> | undefined
+  /** Whether a block may be kept as a view (with `blocks`). */
+  readonly referable: ((data: Uint8Array) => boolean) | undefined
 }
+
+const NO_BYTES = new Uint8Array(0)
 
 /** A fresh piece buffer, not zero-filled. */
 export const allocatePiece = (size: number): Uint8Array => new Uint8Array(Buffer.allocUnsafeSlow(size).buffer, 0, size)
@@ -29,11 +41,27 @@ export const allocatePiece = (size: number): Uint8Array => new Uint8Array(Buffer
  */
 export const makePartial = (buffer: Uint8Array, unit: number, incremental: boolean): PartialPiece => ({
   buffer,
+  size: buffer.length,
   unit,
   received: new Uint8Array(Math.ceil(buffer.length / unit)),
   receivedCount: 0,
   hashed: 0,
-  hash: incremental ? createHash("sha1") : undefined
+  hash: incremental ? createHash("sha1") : undefined,
+  blocks: undefined,
+  referable: undefined
+})
+
+/** A piece of `size` bytes whose blocks are kept by reference when `referable` says they may be. */
+export const makeReferencePartial = (size: number, unit: number, referable: (data: Uint8Array) => boolean): PartialPiece => ({
+  buffer: NO_BYTES,
+  size,
+  unit,
+  received: new Uint8Array(Math.ceil(size / unit)),
+  receivedCount: 0,
+  hashed: 0,
+  hash: undefined,
+  blocks: [],
+  referable
 })
 
 /** Blocks start on a unit boundary and cover whole units, except that the last may end at the piece end. */
@@ -51,7 +79,9 @@ export const addBlock = (p: PartialPiece, begin: number, data: Uint8Array): bool
   for (let u = first; u < first + units; u++) {
     if (p.received[u] === 1) continue
     const from = (u - first) * p.unit
-    p.buffer.set(data.subarray(from, Math.min(from + p.unit, data.length)), begin + from)
+    const unit = from === 0 && data.length <= p.unit ? data : data.subarray(from, Math.min(from + p.unit, data.length))
+    if (p.blocks === undefined) p.buffer.set(unit, begin + from)
+    else p.blocks[u] = p.referable?.(unit) === true ? unit : unit.slice()
     p.received[u] = 1
     p.receivedCount++
     added = true

@@ -44,7 +44,7 @@ export const makeTorrentStorage = Effect.fnUntraced(function*(
   hasher?: PieceHasherShape
 ): Effect.fn.Return<TorrentStorage, StorageError, Scope.Scope> {
   const count = layout.pieceCount
-  const hashing = pieceHashing(hasher)
+  const hashing = pieceHashing(hasher, backend.storesBytes === false)
   // options.wanted was validated by openWith (one entry per file)
   const have = Have.makeHaveSet(layout, options.wanted)
   const assembly = Assembly.makeAssembly({
