@@ -1,17 +1,18 @@
 /**
  * `effect-torrent simulate [--peers N] [--seeds N] [--size 64MiB] [--piece-length 256KiB]
  *  [--latency 50ms] [--bandwidth 10MB/s] [--loss 0.01] [--corrupt-peers N] [--seed S]
- *  [--payload bytes|shared] [--trace FILE] [--json]`
+ *  [--payload bytes|shared] [--trace FILE] [--report FILE.html] [--json]`
  *
  * Runs a swarm of our real client on the simulated network in virtual time and prints
  * completion-time percentiles (virtual), bytes from seeds vs peers, bans, and the virtual
- * and real time taken. The same --seed gives a byte-identical --trace file.
+ * and real time taken. The same --seed gives a byte-identical --trace file. --report writes
+ * one self-contained HTML page of plots (see sim/report-html.ts).
  * Sizes and rates are binary (10MB/s = 10 MiB/s), like every size on this command line.
  */
 import { Clock, Console, Duration, Effect, FileSystem, References } from "effect"
 import { Command, Flag } from "effect/cli"
 import { parseTransports } from "../peer/index.ts"
-import { runScenario, summarize } from "../sim/index.ts"
+import { buildReportModel, renderReportHtml, reportInputOf, runScenario, summarize } from "../sim/index.ts"
 import { CliInputError, fsError } from "./errors.ts"
 import { formatBytes, parseDuration, parseRate, parseSize } from "./units.ts"
 
@@ -47,6 +48,7 @@ export const simulateCommand = Command.make(
     corruptPeers: Flag.Int("corrupt-peers").pipe(Flag.withDescription("seeders that serve corrupt data"), Flag.withDefault(0)),
     seed: Flag.String("seed").pipe(Flag.withDescription("random seed (same seed, same run)"), Flag.withDefault("1")),
     trace: Flag.String("trace").pipe(Flag.withDescription("write the JSON-lines trace here"), Flag.optional),
+    report: Flag.String("report").pipe(Flag.withDescription("write a self-contained HTML report (plots) here"), Flag.optional),
     json: Flag.Boolean("json").pipe(Flag.withDescription("print one JSON object"), Flag.withDefault(false)),
     payload: Flag.Literals("payload", ["bytes", "shared"]).pipe(
       Flag.withDescription("bytes: every leecher copies and hashes every block; shared: blocks stay references into one shared content and each distinct piece is hashed once (same trace). Default: shared for big runs"),
@@ -89,6 +91,23 @@ export const simulateCommand = Command.make(
       yield* fs.writeFileString(path, report.trace.map((l) => `${l}\n`).join("")).pipe(Effect.mapError(fsError(path)))
     }
     const s = summarize(report)
+    if (flags.report._tag === "Some") {
+      const fs = yield* FileSystem.FileSystem
+      const path = flags.report.value
+      const facts: ReadonlyArray<readonly [string, string]> = [
+        ["swarm", `${flags.seeds} seeds, ${flags.peers} leechers${flags.corruptPeers > 0 ? `, ${flags.corruptPeers} corrupt` : ""}`],
+        ["torrent", `${formatBytes(size)} in pieces of ${formatBytes(pieceLength)}`],
+        ["network", `${latencyMs} ms one way, ${formatBytes(bandwidth)}/s up, ${formatBytes(2 * bandwidth)}/s down per host`],
+        ["seed", flags.seed],
+        ["completed", `${s.completed}/${s.leechers}${report.allComplete ? "" : " (deadline reached)"}`],
+        ["completion (virtual)", `p50 ${seconds(s.completion.p50)}, p90 ${seconds(s.completion.p90)}, max ${seconds(s.completion.max)}`],
+        ["from seeds", `${(100 * s.seedShare).toFixed(1)} %`],
+        ["bans, hash failures", `${s.bans}, ${s.hashFailures}`],
+        ["virtual time, real time", `${seconds(s.virtualMs)}, ${seconds(realMs)}`]
+      ]
+      const html = renderReportHtml(buildReportModel(reportInputOf(report, { size, pieceLength }, "effect-torrent simulate", facts)))
+      yield* fs.writeFileString(path, html).pipe(Effect.mapError(fsError(path)))
+    }
     if (flags.json) {
       yield* Console.log(JSON.stringify({ ...s, allComplete: report.allComplete, realMs }))
       return

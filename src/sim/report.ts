@@ -5,6 +5,7 @@ import { bytesEqual } from "../bytes.ts"
 import type { Storage } from "../storage/index.ts"
 import type { SimTorrent } from "./content.ts"
 import type { Role, SimHost } from "./hosts.ts"
+import type { ReportInput, RunEvent } from "./report-model.ts"
 import type { World } from "./world.ts"
 
 export interface PeerReport {
@@ -120,3 +121,22 @@ export const summarize = (report: ScenarioReport): Summary => {
     virtualMs: report.virtualMs
   }
 }
+
+/**
+ * A scenario's report as the HTML report's input (report-model.ts): its trace, and each
+ * host's bytes received and sent.
+ */
+export const reportInputOf = (
+  report: ScenarioReport,
+  torrent: { readonly size: number; readonly pieceLength: number },
+  title: string,
+  facts: ReadonlyArray<readonly [string, string]> = []
+): ReportInput => ({
+  title,
+  size: torrent.size,
+  pieceLength: torrent.pieceLength,
+  hosts: report.peers.map((p) => ({ name: p.name, role: p.role, uploaded: p.bytesUploaded, downloaded: p.bytesFromSeeds + p.bytesFromPeers })),
+  events: report.trace.map((line) => JSON.parse(line) as RunEvent),
+  facts,
+  endMs: report.virtualMs
+})

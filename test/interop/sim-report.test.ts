@@ -1,0 +1,75 @@
+/**
+ * `effect-torrent simulate --report run.html` in a real browser (Debian's Chromium through
+ * playwright-core): the page renders every plot, with data in it, without a console error,
+ * and asks the network for nothing (it is one self-contained file).
+ */
+import { assert, describe } from "@effect/vitest"
+import { Effect } from "effect"
+import { execFile } from "node:child_process"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+import { liveWith } from "../support/requirements.ts"
+import { installed } from "./support/available.ts"
+
+const BIN = path.join(import.meta.dirname, "..", "..", "src", "cli", "bin.ts")
+
+const CHARTS = ["completion", "throughput", "availability", "updown", "incidents"]
+
+describe("interop: the simulation report in headless Chromium", () => {
+  liveWith(installed.chromium)("every plot renders, with data, no console errors and no request leaving the file", () =>
+    Effect.gen(function*() {
+      const dir = yield* Effect.acquireRelease(
+        Effect.sync(() => fs.mkdtempSync(path.join(os.tmpdir(), "et-sim-report-"))),
+        (d) => Effect.sync(() => fs.rmSync(d, { recursive: true, force: true }))
+      )
+      const report = path.join(dir, "run.html")
+      const args = ["simulate", "--peers", "12", "--size", "2MiB", "--piece-length", "64KiB", "--corrupt-peers", "1", "--seed", "3", "--report", report]
+      const run = yield* Effect.callback<{ code: number | null; stderr: string }>((resume) => {
+        const child = execFile(process.execPath, [BIN, ...args], { encoding: "utf8" }, (error, _stdout, stderr) =>
+          resume(Effect.succeed({ code: error === null ? 0 : child.exitCode, stderr })))
+      })
+      assert.strictEqual(run.code, 0, run.stderr)
+
+      const { chromium } = yield* Effect.promise(() => import("playwright-core"))
+      const browser = yield* Effect.acquireRelease(
+        Effect.promise(() => chromium.launch({ executablePath: "/usr/bin/chromium", args: ["--no-sandbox"] })),
+        (b) => Effect.promise(() => b.close())
+      )
+      const page = yield* Effect.promise(() => browser.newPage())
+      const problems: Array<string> = []
+      const requests: Array<string> = []
+      page.on("console", (m) => {
+        if (m.type() === "error" || m.type() === "warning") problems.push(`${m.type()}: ${m.text()}`)
+      })
+      page.on("pageerror", (e) => problems.push(`pageerror: ${e.message}`))
+      page.on("request", (r) => {
+        if (!r.url().startsWith("file:")) requests.push(r.url())
+      })
+      const charts = yield* Effect.promise(async () => {
+        await page.goto(`file://${report}`)
+        return page.evaluate((ids) =>
+          ids.map((id) => {
+            const svg = document.querySelector(`#${id} svg`)
+            const box = svg?.getBoundingClientRect()
+            return {
+              id,
+              width: box?.width ?? 0,
+              height: box?.height ?? 0,
+              // drawn data: a series path with points, or dots
+              drawn: svg === null || svg === undefined ? 0 : [...svg.querySelectorAll("path.series, circle.dot")]
+                .filter((e) => e.tagName === "circle" || (e.getAttribute("d") ?? "").length > 20).length,
+              marks: svg?.querySelectorAll("line.mark").length ?? 0
+            }
+          }), CHARTS)
+      })
+      assert.deepStrictEqual(problems, [])
+      assert.deepStrictEqual(requests, [])
+      for (const c of charts) {
+        assert.isAbove(c.width, 100, `${c.id} has a size`)
+        assert.isAbove(c.height, 100, `${c.id} has a size`)
+        assert.isAbove(c.drawn, 0, `${c.id} plots data`)
+      }
+      assert.isAbove(charts.find((c) => c.id === "incidents")?.marks ?? 0, 0, "the corrupt peer's bans are on the timeline")
+    }).pipe(Effect.scoped), 180_000)
+})
