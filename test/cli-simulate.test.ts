@@ -95,6 +95,26 @@ describe("effect-torrent simulate", () => {
       }
     }).pipe(Effect.scoped), 120_000)
 
+  it.effect("--scenario runs a named scenario and says whether its expected outcome held (exit 1 when not); --report writes the page", () =>
+    Effect.gen(function*() {
+      const dir = yield* tempDir
+      const page = path.join(dir, "run.html")
+      const held = yield* cli([...SMALL, "--scenario", "corrupt-10", "--report", page, "--json"])
+      assert.strictEqual(held.code, 0, held.stderr)
+      const summary = JSON.parse(held.stdout) as Summary & { scenario: { name: string; failed: ReadonlyArray<string> } }
+      assert.strictEqual(summary.scenario.name, "corrupt-10")
+      assert.deepStrictEqual(summary.scenario.failed, [])
+      assert.isAbove(summary.bans, 0)
+      const html = fs.readFileSync(page, "utf8")
+      assert.include(html, "corrupt-10")
+      assert.strictEqual(html.match(/<svg /g)?.length, 5)
+      // 64 KiB finishes within the first virtual second, before the churn even starts
+      const missed = yield* cli(["simulate", "--peers", "5", "--size", "64KiB", "--piece-length", "16KiB", "--scenario", "churn"])
+      assert.strictEqual(missed.code, 1)
+      assert.match(missed.stdout, /DID NOT HOLD/)
+      assert.match(missed.stderr.trim(), /^error: --scenario churn: the expected outcome did not hold: completed before its restart/)
+    }).pipe(Effect.scoped), 120_000)
+
   it.effect("the human summary names percentiles, sources, bans and both clocks", () =>
     Effect.gen(function*() {
       const run = yield* cli([...SMALL, "--corrupt-peers", "1"])

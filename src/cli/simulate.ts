@@ -1,18 +1,20 @@
 /**
  * `effect-torrent simulate [--peers N] [--seeds N] [--size 64MiB] [--piece-length 256KiB]
  *  [--latency 50ms] [--bandwidth 10MB/s] [--loss 0.01] [--corrupt-peers N] [--seed S]
- *  [--payload bytes|shared] [--trace FILE] [--report FILE.html] [--json]`
+ *  [--payload bytes|shared] [--scenario NAME] [--trace FILE] [--report FILE.html] [--json]`
  *
  * Runs a swarm of our real client on the simulated network in virtual time and prints
  * completion-time percentiles (virtual), bytes from seeds vs peers, bans, and the virtual
  * and real time taken. The same --seed gives a byte-identical --trace file. --report writes
- * one self-contained HTML page of plots (see sim/report-html.ts).
+ * one self-contained HTML page of plots (see sim/report-html.ts). --scenario runs a named
+ * scenario (sim/named-scenarios.ts) on the swarm the other flags describe, and says whether
+ * its expected outcome held (after the output, an error line and exit code 1 when it did not).
  * Sizes and rates are binary (10MB/s = 10 MiB/s), like every size on this command line.
  */
 import { Clock, Console, Duration, Effect, FileSystem, References } from "effect"
 import { Command, Flag } from "effect/cli"
 import { parseTransports } from "../peer/index.ts"
-import { buildReportModel, renderReportHtml, reportInputOf, runScenario, summarize } from "../sim/index.ts"
+import { buildReportModel, namedScenarios, renderReportHtml, reportInputOf, runScenario, scenarioNames, summarize } from "../sim/index.ts"
 import { CliInputError, fsError } from "./errors.ts"
 import { formatBytes, parseDuration, parseRate, parseSize } from "./units.ts"
 
@@ -48,6 +50,10 @@ export const simulateCommand = Command.make(
     corruptPeers: Flag.Int("corrupt-peers").pipe(Flag.withDescription("seeders that serve corrupt data"), Flag.withDefault(0)),
     seed: Flag.String("seed").pipe(Flag.withDescription("random seed (same seed, same run)"), Flag.withDefault("1")),
     trace: Flag.String("trace").pipe(Flag.withDescription("write the JSON-lines trace here"), Flag.optional),
+    scenario: Flag.Literals("scenario", scenarioNames).pipe(
+      Flag.withDescription(scenarioNames.map((n) => `${n}: ${namedScenarios[n].description}`).join("; ")),
+      Flag.optional
+    ),
     report: Flag.String("report").pipe(Flag.withDescription("write a self-contained HTML report (plots) here"), Flag.optional),
     json: Flag.Boolean("json").pipe(Flag.withDescription("print one JSON object"), Flag.withDefault(false)),
     payload: Flag.Literals("payload", ["bytes", "shared"]).pipe(
@@ -71,16 +77,18 @@ export const simulateCommand = Command.make(
     const transports = parseTransports(flags.transports)
     if (transports === undefined) return yield* new CliInputError({ subject: "--transports", detail: `expected utp, tcp or both separated by a comma, got ${JSON.stringify(flags.transports)}` })
     const started = yield* Clock.currentTimeMillis
-    const report = yield* runScenario({
+    const base = {
       seed: flags.seed,
       torrent: { size, pieceLength },
       seeds: flags.seeds,
       leechers: flags.peers,
-      corruptPeers: flags.corruptPeers,
       ...(flags.payload._tag === "Some" ? { payload: flags.payload.value } : {}),
       network: { latencyMs, uploadBps: bandwidth, downloadBps: 2 * bandwidth, udp: { loss: flags.loss } },
       client: { transports }
-    }).pipe(
+    }
+    const scenario = flags.scenario._tag === "Some" ? namedScenarios[flags.scenario.value] : undefined
+    const spec = scenario === undefined ? { ...base, corruptPeers: flags.corruptPeers } : scenario.spec(base)
+    const report = yield* runScenario(spec).pipe(
       // the simulated clients' own logs (bans, disconnects) are in the trace; keep the output clean
       Effect.provideService(References.MinimumLogLevel, "None")
     )
@@ -91,11 +99,19 @@ export const simulateCommand = Command.make(
       yield* fs.writeFileString(path, report.trace.map((l) => `${l}\n`).join("")).pipe(Effect.mapError(fsError(path)))
     }
     const s = summarize(report)
+    const outcome = scenario === undefined ? undefined : { name: scenario.name, expected: scenario.expected, failed: scenario.check(report, spec) }
+    const unexpected = outcome === undefined || outcome.failed.length === 0
+      ? Effect.void
+      : Effect.fail(new CliInputError({ subject: `--scenario ${outcome.name}`, detail: `the expected outcome did not hold: ${outcome.failed.join("; ")}` }))
     if (flags.report._tag === "Some") {
       const fs = yield* FileSystem.FileSystem
       const path = flags.report.value
       const facts: ReadonlyArray<readonly [string, string]> = [
-        ["swarm", `${flags.seeds} seeds, ${flags.peers} leechers${flags.corruptPeers > 0 ? `, ${flags.corruptPeers} corrupt` : ""}`],
+        ...(outcome === undefined ? [] : [
+          ["scenario", `${outcome.name}: ${scenario?.description ?? ""}`] as const,
+          ["expected", `${outcome.expected}: ${outcome.failed.length === 0 ? "held" : `did not hold (${outcome.failed.join("; ")})`}`] as const
+        ]),
+        ["swarm", `${flags.seeds} seeds, ${flags.peers} leechers${(spec.corruptPeers ?? 0) > 0 ? `, ${spec.corruptPeers} corrupt` : ""}`],
         ["torrent", `${formatBytes(size)} in pieces of ${formatBytes(pieceLength)}`],
         ["network", `${latencyMs} ms one way, ${formatBytes(bandwidth)}/s up, ${formatBytes(2 * bandwidth)}/s down per host`],
         ["seed", flags.seed],
@@ -109,15 +125,19 @@ export const simulateCommand = Command.make(
       yield* fs.writeFileString(path, html).pipe(Effect.mapError(fsError(path)))
     }
     if (flags.json) {
-      yield* Console.log(JSON.stringify({ ...s, allComplete: report.allComplete, realMs }))
-      return
+      yield* Console.log(JSON.stringify({ ...s, allComplete: report.allComplete, realMs, ...(outcome === undefined ? {} : { scenario: outcome }) }))
+      return yield* unexpected
     }
     yield* Console.log([
       `${s.completed}/${s.leechers} leechers complete${report.allComplete ? "" : " (deadline reached)"}`,
       `completion (virtual): p50 ${seconds(s.completion.p50)}, p90 ${seconds(s.completion.p90)}, p99 ${seconds(s.completion.p99)}, max ${seconds(s.completion.max)}`,
       `received from seeds ${formatBytes(s.bytesFromSeeds)}, from peers ${formatBytes(s.bytesFromPeers)} (${(100 * s.seedShare).toFixed(1)}% from seeds)`,
       `bans ${s.bans}, hash failures ${s.hashFailures}`,
-      `virtual time ${seconds(s.virtualMs)}, real time ${seconds(realMs)}`
+      `virtual time ${seconds(s.virtualMs)}, real time ${seconds(realMs)}`,
+      ...(outcome === undefined ? [] : [
+        `scenario ${outcome.name}: expected ${outcome.expected}: ${outcome.failed.length === 0 ? "held" : `DID NOT HOLD: ${outcome.failed.join("; ")}`}`
+      ])
     ].join("\n"))
+    return yield* unexpected
   })
 ).pipe(Command.withDescription("simulate a swarm of this client on a virtual network (deterministic per --seed)"))

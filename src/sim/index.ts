@@ -23,3 +23,4 @@ export { type HostOptions, makeWorld, type UdpConditions, type World, type World
 export { DHT_PORT, followEvents, type SimClient, type SimClientOptions, type SimDhtNodeOptions, simNodeId, startDhtNode, startSimClient } from "./dht-hosts.ts"
 export { defaultBootstrapOf, dhtAddressOf, type DhtSwarmSpec, type SimDhtNode, startDhtSwarm } from "./dht-scenario.ts"
 export { type MagnetPeerReport, type MagnetScenarioReport, type MagnetScenarioSpec, runMagnetScenario, simulateMagnet } from "./magnet-scenario.ts"
+export { type NamedScenario, namedScenarios, type ScenarioBase, type ScenarioName, scenarioNames } from "./named-scenarios.ts"
