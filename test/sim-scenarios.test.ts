@@ -16,7 +16,7 @@ const bases: Record<ScenarioName, ScenarioBase> = {
   "corrupt-10": { seed: 13, leechers: 20, torrent: { size: 4 * MiB, pieceLength: 128 * KiB }, tracePieces: false },
   "partition-heal": { seed: 14, leechers: 16, torrent: { size: 8 * MiB, pieceLength: 256 * KiB }, tracePieces: false },
   churn: { seed: 15, leechers: 15, torrent: { size: 16 * MiB, pieceLength: 256 * KiB }, tracePieces: false },
-  "mixed-transports": { seed: 16, leechers: 9, torrent: { size: 2 * MiB, pieceLength: 64 * KiB }, tracePieces: false }
+  mixed: { seed: 16, leechers: 12, torrent: { size: 2 * MiB, pieceLength: 64 * KiB }, tracePieces: false }
 }
 
 describe("named scenarios", () => {

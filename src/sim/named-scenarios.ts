@@ -151,16 +151,23 @@ const churn: NamedScenario = {
   }
 }
 
-const mixedTransports: NamedScenario = {
-  name: "mixed-transports",
-  description: "a third of the leechers speak uTP only, a third TCP only, the rest (and the seeds) both, uTP first",
-  expected: "every leecher completes: uTP-only and TCP-only peers cannot talk to each other, but both reach the seeds and the bilingual peers",
+const POLICIES = ["require", "disable", "prefer", "prefer"] as const
+
+const mixed: NamedScenario = {
+  name: "mixed",
+  description: "transports and encryption mixed: by leecher, a third speak uTP only, a third TCP only, the rest both; " +
+    "a quarter require MSE encryption, a quarter refuse it, the rest prefer it; the seeds speak both and prefer it",
+  expected: "every leecher completes: not every pair shares a transport and an encryption policy, " +
+    "but every leecher shares both with the seeds and with some other leechers",
   spec: (base) => {
-    const clients: Record<string, { transports: ReadonlyArray<"utp" | "tcp"> }> = {}
+    const clients: Record<string, { transports: ReadonlyArray<"utp" | "tcp">; encryption: (typeof POLICIES)[number] }> = {}
     leecherNames(base).forEach((name, i) => {
-      clients[name] = { transports: i % 3 === 0 ? ["utp"] : i % 3 === 1 ? ["tcp"] : ["utp", "tcp"] }
+      clients[name] = {
+        transports: i % 3 === 0 ? ["utp"] : i % 3 === 1 ? ["tcp"] : ["utp", "tcp"],
+        encryption: POLICIES[i % POLICIES.length] ?? "prefer"
+      }
     })
-    for (const name of seedNames(base)) clients[name] = { transports: ["utp", "tcp"] }
+    for (const name of seedNames(base)) clients[name] = { transports: ["utp", "tcp"], encryption: "prefer" }
     return { ...base, clients }
   },
   check: (report) => failures(allComplete(report))
@@ -173,7 +180,7 @@ export const namedScenarios = {
   "corrupt-10": corrupt10,
   "partition-heal": partitionHeal,
   churn,
-  "mixed-transports": mixedTransports
+  mixed
 } as const satisfies Record<string, NamedScenario>
 
 export type ScenarioName = keyof typeof namedScenarios
