@@ -53,3 +53,6 @@ export type PeerKey = Brand.Branded<string, "PeerKey">
 const asPeerKey = Brand.nominal<PeerKey>()
 
 export const peerKey = (address: Address): PeerKey => asPeerKey(formatAddress(address))
+
+/** The key a web seed (BEP 19/17) is known by in the picker, blame and bans: its URL. */
+export const webSeedKey = (url: string): PeerKey => asPeerKey(url)

@@ -6,6 +6,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import * as NodeFileSystem from "@effect/platform-node-shared/NodeFileSystem"
 import { Context, Effect, Layer } from "effect"
+import { FetchHttpClient } from "effect/http"
 import { mkdtempSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -15,7 +16,7 @@ import { NodeNetwork } from "../src/net/index.ts"
 import { FileStorage } from "../src/storage/index.ts"
 import { content, singleInfo, torrent, v2Torrent } from "./metainfo-helpers.ts"
 
-const files = Layer.mergeAll(NodeNetwork.layer, FileStorage.layer.pipe(Layer.provideMerge(NodeFileSystem.layer)))
+const files = Layer.mergeAll(NodeNetwork.layer, FetchHttpClient.layer, FileStorage.layer.pipe(Layer.provideMerge(NodeFileSystem.layer)))
 
 // Compile-time: a public layer has a real error channel, and a feature is never turned off by a missing layer.
 export const typeChecks = () => {
@@ -29,7 +30,14 @@ export const typeChecks = () => {
   const forgotFs: Layer.Layer<Client, ClientError> = Client.layer({ port: 0, trackers: false }).pipe(
     Layer.provide(Layer.mergeAll(NodeNetwork.layer, FileStorage.layer.pipe(Layer.provide(NodeFileSystem.layer))))
   )
-  return [node, withoutTrackers, forgotTracker, forgotDht, forgotFs]
+  // @ts-expect-error web seeds are on by default: without an HttpClient layer the requirement stays
+  const forgotHttp: Layer.Layer<Client, ClientError> = Client.layer({ port: 0, trackers: false }).pipe(
+    Layer.provide(Layer.mergeAll(NodeNetwork.layer, FileStorage.layer.pipe(Layer.provideMerge(NodeFileSystem.layer))))
+  )
+  const withoutWebSeeds: Layer.Layer<Client, ClientError> = Client.layer({ port: 0, trackers: false, webSeeds: false }).pipe(
+    Layer.provide(Layer.mergeAll(NodeNetwork.layer, FileStorage.layer.pipe(Layer.provideMerge(NodeFileSystem.layer))))
+  )
+  return [node, withoutTrackers, forgotTracker, forgotDht, forgotFs, forgotHttp, withoutWebSeeds]
 }
 
 describe("client errors say why", () => {

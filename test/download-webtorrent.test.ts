@@ -1,3 +1,4 @@
+import { FetchHttpClient } from "effect/http"
 import { assert, describe, it } from "@effect/vitest"
 import * as NodeFileSystem from "@effect/platform-node-shared/NodeFileSystem"
 import { Effect, Layer, SubscriptionRef } from "effect"
@@ -35,7 +36,7 @@ describe("download from WebTorrent", () => {
       }).pipe(
         Effect.provide(
           Client.layer({ host: "127.0.0.1", port: 0, downloadDirectory: out, trackers: false }).pipe(
-            Layer.provide(Layer.mergeAll(NodeNetwork.layer, FileStorage.layer.pipe(Layer.provideMerge(NodeFileSystem.layer))))
+            Layer.provide(Layer.mergeAll(NodeNetwork.layer, FetchHttpClient.layer, FileStorage.layer.pipe(Layer.provideMerge(NodeFileSystem.layer))))
           ),
           { local: true }
         )

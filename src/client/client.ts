@@ -33,6 +33,8 @@ import { type AdjustableThrottle, both, makeAdjustableThrottle, makeLimiter } fr
 import { Dht, dhtPeerSource } from "../dht/index.ts"
 import { Tracker } from "../tracker/index.ts"
 import { trackerSource } from "./tracker-source.ts"
+import { HttpClient } from "effect/http"
+import { webSeeds } from "../webseed/index.ts"
 
 /**
  * What `add` accepts: a parsed torrent, the bytes of a .torrent, its path, or a magnet link
@@ -122,8 +124,8 @@ const selection = (meta: Metainfo, select: ReadonlyArray<number> | undefined): R
 
 /**
  * The services `Client.layer(config)` needs: always a `Network`, a `Storage` and a
- * `FileSystem` (for `add({ path })`); a `Tracker` unless `config.trackers` is `false`; a `Dht`
- * when `config.dht` is given. A config whose type does not say (a plain `ClientConfig`) needs
+ * `FileSystem` (for `add({ path })`); a `Tracker` unless `config.trackers` is `false`; an
+ * `HttpClient` (web seeds) unless `config.webSeeds` is `false`; a `Dht` when `config.dht` is given. A config whose type does not say (a plain `ClientConfig`) needs
  * both, so a feature is never turned off by a layer that was forgotten.
  */
 export type ClientRequirements<C extends ClientConfig> =
@@ -131,6 +133,7 @@ export type ClientRequirements<C extends ClientConfig> =
   | Storage
   | FileSystem.FileSystem
   | (C extends { readonly trackers: false } ? never : Tracker)
+  | (C extends { readonly webSeeds: false } ? never : HttpClient.HttpClient)
   | ("dht" extends keyof C ? [C["dht" & keyof C]] extends [undefined] ? never : Dht : never)
 
 export const makeClient = (config: ClientConfig, extraPeerSources: ReadonlyArray<PeerSource> = []) =>
@@ -141,6 +144,7 @@ export const makeClient = (config: ClientConfig, extraPeerSources: ReadonlyArray
       ...(config.dht === undefined ? [] : [dhtPeerSource(yield* Dht)]),
       ...extraPeerSources
     ]
+    const seeds = resolved.webSeeds ? webSeeds(yield* HttpClient.HttpClient) : undefined
     const network = yield* Network
     const storage = yield* Storage
     const fs = yield* FileSystem.FileSystem
@@ -228,6 +232,7 @@ export const makeClient = (config: ClientConfig, extraPeerSources: ReadonlyArray
         uploadSlots: resolved.uploadSlots,
         session: { ...resolved.session, listenPort: port },
         peerSources,
+        ...(seeds === undefined ? {} : { webSeeds: seeds }),
         initialPeers,
         maxStrikes: resolved.maxStrikes,
         transportMemory,

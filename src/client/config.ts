@@ -39,6 +39,12 @@ export interface ClientConfig {
    */
   readonly trackers?: boolean
   /**
+   * Download from the web seeds a torrent lists (BEP 19 `url-list`, BEP 17 `httpseeds`), mixed
+   * with peers. Default true, as libtorrent; `Client.layer` then needs an `HttpClient` layer
+   * (`layerNode` provides fetch's), and a missing one is a type error.
+   */
+  readonly webSeeds?: boolean
+  /**
    * The DHT (BEP 5): off unless given. Given, `Client.layer` needs a `Dht` layer (`layerNode`
    * builds one from these settings). `bootstrap` lists `host:port` nodes to join through
    * (default: the well-known public routers), `port` the UDP port (default: the TCP port),
@@ -87,6 +93,7 @@ export interface ResolvedConfig {
   readonly maxStrikes: number
   readonly session: SessionOptions
   readonly trackers: boolean
+  readonly webSeeds: boolean
   readonly uploadLimit: number | null
   readonly downloadLimit: number | null
   readonly transports: ReadonlyArray<Transport>
@@ -108,6 +115,7 @@ export const resolveConfig = (config: ClientConfig): ResolvedConfig => ({
   maxStrikes: config.maxStrikes ?? 3,
   session: { ...DEFAULT_SESSION_OPTIONS, ...config.session },
   trackers: config.trackers ?? true,
+  webSeeds: config.webSeeds ?? true,
   uploadLimit: config.uploadLimit ?? null,
   downloadLimit: config.downloadLimit ?? null,
   // each transport once, in the order given; none at all makes no sense: fall back to the default

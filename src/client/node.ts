@@ -35,7 +35,7 @@ export const layerNode = (config: ClientConfig = {}): Layer.Layer<Client, Client
       PieceHasher.layerWorkers(config.hashThreads === undefined ? {} : { threads: config.hashThreads }),
       NodeFileSystem.layer
     )))
-  const base = Layer.mergeAll(NodeNetwork.layer, storage, NodeFileSystem.layer)
+  const base = Layer.mergeAll(NodeNetwork.layer, storage, NodeFileSystem.layer, FetchHttpClient.layer)
   const udpPort = Layer.effect(
     UdpPort,
     makeUdpPort({ host, port: port ?? 0 }, { listen: port !== null && useUtp }).pipe(Effect.mapError(listenError("")))

@@ -55,6 +55,18 @@ export const readWebSeeds = (top: BencodeDict, severalFiles: boolean): ReadonlyA
   return out
 }
 
+/** BEP 17 `httpseeds`: a list of URLs (a lone string is accepted too), each asked for whole pieces by info-hash. */
+export const readHttpSeeds = (top: BencodeDict): ReadonlyArray<string> => {
+  const raw = getField(top, "httpseeds")
+  const items = isList(raw) ? raw : raw === undefined ? [] : [raw]
+  const out: Array<string> = []
+  for (const item of items) {
+    const s = urlText(item)
+    if (s !== undefined && !out.includes(escapeUrl(s))) out.push(escapeUrl(s))
+  }
+  return out
+}
+
 /** Seconds since the epoch; values that can only be milliseconds (WebTorrent writes those) are converted. */
 export const readCreationDate = (top: BencodeDict): number | null => {
   const v = getInt(top, "creation date")

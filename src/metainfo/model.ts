@@ -99,6 +99,8 @@ export interface Metainfo {
   readonly trackers: ReadonlyArray<ReadonlyArray<string>>
   /** BEP 19 url-list. */
   readonly webSeeds: ReadonlyArray<string>
+  /** BEP 17 httpseeds; absent when the torrent lists none. */
+  readonly httpSeeds?: ReadonlyArray<string>
   readonly private: boolean
   /** Seconds since the epoch, or null. */
   readonly creationDate: number | null
@@ -135,6 +137,7 @@ export const MetainfoSchema = Schema.Struct({
   multiFile: Schema.Boolean,
   trackers: Schema.Array(Schema.Array(Schema.String)),
   webSeeds: Schema.Array(Schema.String),
+  httpSeeds: Schema.optionalKey(Schema.Array(Schema.String)),
   private: Schema.Boolean,
   creationDate: Schema.NullOr(Schema.Number),
   comment: Schema.NullOr(Schema.String),

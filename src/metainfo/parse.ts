@@ -15,7 +15,7 @@ import {
 } from "../bencode/index.ts"
 import type { RawEntry } from "./entries.ts"
 import type { MetainfoError } from "./errors.ts"
-import { readCreationDate, readText, readTrackers, readWebSeeds } from "./extras.ts"
+import { readCreationDate, readHttpSeeds, readText, readTrackers, readWebSeeds } from "./extras.ts"
 import { sha1, sha256, toHex } from "../bytes.ts"
 import { invalid, toMetainfoError } from "./fail.ts"
 import { layoutFiles } from "./layout.ts"
@@ -165,7 +165,7 @@ const parseInfo = (info: BencodeDict, infoBytes: Uint8Array, nonCanonical: boole
 const assemble = (
   core: InfoCore,
   infoBytes: Uint8Array,
-  rest: Pick<Metainfo, "trackers" | "webSeeds" | "creationDate" | "comment" | "createdBy" | "pieceLayers">
+  rest: Pick<Metainfo, "trackers" | "webSeeds" | "httpSeeds" | "creationDate" | "comment" | "createdBy" | "pieceLayers">
 ): Metainfo => {
   const { files, totalSize } = layoutFiles(core.entries, core.name, core.multiFile)
   return {
@@ -183,6 +183,11 @@ const assemble = (
     private: core.private,
     ...rest
   }
+}
+
+const httpSeedsOf = (top: BencodeDict): Pick<Metainfo, "httpSeeds"> => {
+  const seeds = readHttpSeeds(top)
+  return seeds.length === 0 ? {} : { httpSeeds: seeds }
 }
 
 const severalFiles = (core: InfoCore) => core.multiFile && core.entries.filter((e) => !e.padding).length > 1
@@ -209,6 +214,7 @@ export const parseMetainfoResult = (bytes: Uint8Array): Result.Result<Metainfo, 
     return Result.succeed(assemble(core, infoBytes, {
       trackers: readTrackers(top),
       webSeeds: readWebSeeds(top, severalFiles(core)),
+      ...httpSeedsOf(top),
       creationDate: readCreationDate(top),
       comment: readText(top, "comment"),
       createdBy: readText(top, "created by"),

@@ -10,9 +10,9 @@ import { Bitfield, type Message } from "../wire/index.ts"
 import { handleExtended } from "./extensions.ts"
 import { PeerError } from "./errors.ts"
 import { unlimited } from "../ratelimit/index.ts"
-import type { PutResult } from "../storage/index.ts"
 import type { SessionContext } from "./context.ts"
 import { blockKey } from "./session-state.ts"
+import { afterPut, storeBlock } from "./store.ts"
 
 const MAX_BLOCK = 16 * 1024
 
@@ -58,24 +58,6 @@ const onRequest = (ctx: SessionContext, m: { index: number; begin: number; lengt
   return Effect.void
 }
 
-/** What happens after storage took (or refused) a block. */
-const afterPut = (ctx: SessionContext, index: PieceIndex, put: PutResult | { readonly _tag: "Failed" }): Effect.Effect<void> => {
-  const { torrent } = ctx
-  switch (put._tag) {
-    case "Verified":
-      return torrent.onPieceVerified(index)
-    case "HashFailed":
-      return torrent.onPieceFailed(index, torrent.picker.pieceFailed(index))
-    case "Backpressure":
-      // The picker bounds open pieces below the storage's limit, so this is rare: start the piece over.
-      torrent.picker.pieceFailed(index)
-      torrent.wakeAll()
-      return Effect.void
-    default:
-      return Effect.void
-  }
-}
-
 /**
  * A block arrived. The common case — a block storage takes synchronously (one that does not
  * complete its piece, or any block with an in-memory backend), with no rate limit — is
@@ -105,14 +87,11 @@ const onPiece = (ctx: SessionContext, index: PieceIndex, begin: number, block: U
   for (const other of received.cancels) torrent.linkOf(other)?.cancelRequest({ piece: index, begin, length: block.length })
   const put = storage.putBlockSync(index, begin, block)
   if (put !== undefined) {
-    const after = afterPut(ctx, index, put)
+    const after = afterPut(torrent, index, put)
     ctx.fill()
     return throttled(ctx, block.length, after)
   }
-  const store = storage.putBlock(index, begin, block).pipe(
-    Effect.catch((error) => torrent.onStorageError(error).pipe(Effect.as({ _tag: "Failed" } as const))),
-    Effect.flatMap((put) => afterPut(ctx, index, put))
-  )
+  const store = storeBlock(torrent, index, begin, block)
   // A block that completes its piece starts the hash check and the disk write; the reader
   // goes on reading meanwhile. Other blocks are only copied into the piece's buffer.
   return throttled(

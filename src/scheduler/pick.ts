@@ -8,6 +8,10 @@
  * index first in sequential mode), while fewer than `maxOpenPieces` servable
  * pieces are still being downloaded; (3) in endgame only, blocks already in flight to other
  * peers, least-duplicated first.
+ *
+ * A source that fetches byte ranges (a web seed) asks for `contiguous` picks: after a piece,
+ * the next new piece is the one that follows it when that one is still untouched, so the
+ * blocks merge into long ranges (BEP 19 asks clients to favour long runs for HTTP).
  */
 import { PieceIndex } from "../ids.ts"
 import { type Block, BLOCK_SIZE, blockLength } from "./geometry.ts"
@@ -116,7 +120,7 @@ const endgameBlocks = <K>(s: State<K>, peer: PeerState, key: K, max: number, out
  * recorded as in flight to that peer until it is received, released
  * (timeout/cancel/reject/choke) or the peer is removed.
  */
-export const pick = <K>(s: State<K>, key: K, max: number, random: () => number): Array<Block> => {
+export const pick = <K>(s: State<K>, key: K, max: number, random: () => number, contiguous = false): Array<Block> => {
   const peer = s.peers.get(key)
   const out: Array<Block> = []
   if (peer === undefined || max <= 0) return out
@@ -151,11 +155,16 @@ export const pick = <K>(s: State<K>, key: K, max: number, random: () => number):
     if (prog !== undefined) takeMissing(s, piece, prog, key, max, out)
   }
 
+  let last = out.length === 0 ? -1 : (out[out.length - 1]?.piece ?? -1)
   while (out.length < max && servable < s.maxOpenPieces) {
-    const piece = nextNewPiece(s, peer, random)
+    const next = last + 1
+    const piece = contiguous && last >= 0 && next < s.g.pieceCount && inBuckets(s.buckets, next) && peerHasPiece(peer, next)
+      ? next
+      : nextNewPiece(s, peer, random)
     if (piece === -1) break
     servable++
     takeMissing(s, piece, openPiece(s, piece), key, max, out)
+    last = piece
   }
 
   if (out.length < max && inEndgame(s)) endgameBlocks(s, peer, key, max, out)

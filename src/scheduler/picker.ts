@@ -34,7 +34,8 @@ export interface Picker<K> {
   /** It choked us (without BEP 6, pending requests are void): release all its requests. */
   readonly peerChoked: (peer: K) => ReadonlyArray<Block>
   readonly isInteresting: (peer: K) => boolean
-  readonly pick: (peer: K, maxBlocks: number, random: () => number) => ReadonlyArray<Block>
+  /** `contiguous`: prefer the piece after the last one taken (a source that fetches byte ranges). */
+  readonly pick: (peer: K, maxBlocks: number, random: () => number, contiguous?: boolean) => ReadonlyArray<Block>
   readonly blockReceived: (peer: K, piece: PieceIndex, begin: number, length: number) => ReceiveResult<K>
   readonly requestTimedOut: (peer: K, block: Block) => boolean
   readonly cancelled: (peer: K, block: Block) => boolean
@@ -85,7 +86,7 @@ export const makePicker = <K>(config: PickerConfig): Result.Result<Picker<K>, st
       const p = s.peers.get(peer)
       return p !== undefined && isInteresting(s, p)
     },
-    pick: (peer, maxBlocks, random) => pick(s, peer, maxBlocks, random),
+    pick: (peer, maxBlocks, random, contiguous) => pick(s, peer, maxBlocks, random, contiguous),
     blockReceived: (peer, piece, begin, length) => blockReceived(s, peer, piece, begin, length),
     requestTimedOut: (peer, block) => releaseBlock(s, peer, block),
     cancelled: (peer, block) => releaseBlock(s, peer, block),

@@ -3,6 +3,7 @@ import type { EncryptionPolicy } from "../mse/index.ts"
 import type { Address } from "../net/index.ts"
 import type { PeerDialer, SessionOptions, TransportMemory } from "../peer/index.ts"
 import type { Throttle } from "../ratelimit/index.ts"
+import type { WebSeedStarter } from "../webseed/index.ts"
 
 /** Counters shared by every torrent of a client, for the global connection limits. */
 export interface ConnectionBudget {
@@ -54,6 +55,8 @@ export interface TorrentConfig {
   readonly uploadSlots: number
   readonly session: SessionOptions
   readonly peerSources: ReadonlyArray<PeerSource>
+  /** Starts the torrent's web seeds (BEP 19/17) with its active part; absent = web seeds off. */
+  readonly webSeeds?: WebSeedStarter
   /** Addresses to dial from the start (e.g. `--peer`, magnet `x.pe`). */
   readonly initialPeers: ReadonlyArray<Address>
   readonly onCheckProgress?: (checked: number, total: number) => Effect.Effect<void>

@@ -25,6 +25,7 @@ import type { TorrentEvent, TorrentState, TrackerStatus } from "./state.ts"
 import { runPex } from "./pex.ts"
 import { acceptIncoming, dialLoop, type IncomingVia, type SwarmDeps } from "./swarm.ts"
 import { fileProgress, type FilePriority, makeFileAccess, type TorrentFileHandle } from "./files.ts"
+import { makeWebSeedSlots } from "./web-seeds.ts"
 
 /**
  * A handle on one torrent in a client: what `Client.add` returns.
@@ -140,6 +141,7 @@ export const openTorrent = Effect.fn("Torrent.open")(function*(meta: Metainfo, c
   const complete = yield* Deferred.make<void, TorrentError>()
   let errorMessage: string | null = null
   const links = new Map<string, PeerLink>()
+  const webSeedSlots = makeWebSeedSlots()
   const blame = makeBlame<PeerKey>(config.maxStrikes)
   const book = makePeerBook()
   const downloadMeter = makeRateMeter()
@@ -151,7 +153,6 @@ export const openTorrent = Effect.fn("Torrent.open")(function*(meta: Metainfo, c
   const torrentScope = yield* Effect.scope
   const backgroundWork = yield* FiberSet.make<void, never>()
   const publish = (event: TorrentEvent) => PubSub.publish(events, event).pipe(Effect.asVoid)
-
   const publishState = Effect.gen(function*() {
     const t = now()
     const verifiedBytes = yield* storage.bytesVerified
@@ -215,6 +216,7 @@ export const openTorrent = Effect.fn("Torrent.open")(function*(meta: Metainfo, c
       }
       yield* Effect.sync(() => {
         for (const key of keys) links.get(key)?.disconnect("Banned", reason)
+        for (const key of keys) webSeedSlots.stop(key)
       })
     })
 
@@ -304,10 +306,8 @@ export const openTorrent = Effect.fn("Torrent.open")(function*(meta: Metainfo, c
       yield* markComplete
       yield* publishState
     })
-
   const ours = { infoHash: infoHashBytes, peerId: config.peerId, reserved: makeReserved({ extensionProtocol: true, fast: true }) }
   const deps: SwarmDeps = { config, link, book, ours, events, connected: () => links.size }
-
   const hooks: SwarmHooks = {
     infoHash: infoHashBytes,
     peerId: config.peerId,
@@ -329,6 +329,7 @@ export const openTorrent = Effect.fn("Torrent.open")(function*(meta: Metainfo, c
     yield* Ref.set(activeSessions, sessions)
     yield* Effect.addFinalizer(() => Ref.set(activeSessions, null))
     for (const source of config.peerSources) yield* source(hooks)
+    if (config.webSeeds !== undefined) yield* config.webSeeds(webSeedSlots.host(link, meta, book.isBanned))
     yield* Effect.forkScoped(runChoker({
       peers: Effect.sync(() =>
         [...links.values()].map(({ stats }) => ({

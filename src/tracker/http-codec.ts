@@ -44,7 +44,7 @@ export const announceUrl = (base: string, req: AnnounceRequest, trackerId: strin
   return withQuery(base, params)
 }
 
-const withQuery = (base: string, params: ReadonlyArray<string>): string => {
+export const withQuery = (base: string, params: ReadonlyArray<string>): string => {
   const hash = base.indexOf("#")
   const url = hash === -1 ? base : base.slice(0, hash)
   const sep = url.includes("?") ? (url.endsWith("?") || url.endsWith("&") ? "" : "&") : "?"

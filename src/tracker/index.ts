@@ -4,6 +4,7 @@
  * backoff, stopped on close).
  */
 export { type Announcer, type AnnouncerOptions, makeAnnouncer, type TrackerStatus } from "./announcer.ts"
+export { percentEncodeBytes, withQuery } from "./http-codec.ts"
 export { Tracker, type TrackerConfig } from "./Tracker.ts"
 export {
   type AnnounceEvent,

@@ -4,6 +4,7 @@
  * killed by closing its scope; and an event log that subscribes at once, so no event
  * published after `recordEvents` returns is missed.
  */
+import { FetchHttpClient } from "effect/http"
 import * as NodeFileSystem from "@effect/platform-node-shared/NodeFileSystem"
 import { Context, Deferred, Duration, Effect, Layer, Stream, SubscriptionRef } from "effect"
 import { Client, layerNode } from "../../src/client/index.ts"
@@ -20,7 +21,7 @@ export const startClient = (downloadDirectory: string, config: Omit<ClientConfig
   Layer.build(
     Layer.fresh(
       Client.layer({ host: "127.0.0.1", port: 0, downloadDirectory, ...config, trackers: false, dht: undefined }).pipe(
-        Layer.provide(Layer.mergeAll(NodeNetwork.layer, FileStorage.layer.pipe(Layer.provideMerge(NodeFileSystem.layer))))
+        Layer.provide(Layer.mergeAll(NodeNetwork.layer, FetchHttpClient.layer, FileStorage.layer.pipe(Layer.provideMerge(NodeFileSystem.layer))))
       )
     )
   ).pipe(Effect.map((context) => Context.get(context, Client)))

@@ -2,6 +2,7 @@
  * Our side of the interop tests: the client on real sockets and files, payloads, torrent
  * files, byte comparison, and partial copies (pieces zeroed) for multi-source swarms.
  */
+import { FetchHttpClient } from "effect/http"
 import * as NodeFileSystem from "@effect/platform-node-shared/NodeFileSystem"
 import { Effect, Layer, References, Schedule, Stream, SubscriptionRef } from "effect"
 import { cp, open, readFile, writeFile } from "node:fs/promises"
@@ -22,7 +23,7 @@ const logLevel = process.env["INTEROP_DEBUG"] === "1" ? "Debug" : "Info"
 /** The client without trackers or DHT: peers come from `add`'s `peers` and incoming connections. */
 export const clientLayer = (downloadDirectory: string, config: Omit<ClientConfig, "trackers" | "dht"> = {}) =>
   Client.layer({ host: "127.0.0.1", port: 0, downloadDirectory, ...config, trackers: false, dht: undefined }).pipe(
-    Layer.provide(Layer.mergeAll(NodeNetwork.layer, FileStorage.layer.pipe(Layer.provideMerge(NodeFileSystem.layer))))
+    Layer.provide(Layer.mergeAll(NodeNetwork.layer, FetchHttpClient.layer, FileStorage.layer.pipe(Layer.provideMerge(NodeFileSystem.layer))))
   )
 
 /** Runs `body` with a fresh client (listening on 127.0.0.1, ephemeral port), closed afterwards. */
