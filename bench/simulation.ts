@@ -10,6 +10,12 @@
  * 10 MiB/s up and 20 MiB/s down per host, the simulation's UDP tracker. A point fails the
  * bench unless every leecher completed.
  *
+ * The default grid ends with the goals of issue 18, 1 000 × 64 MiB and 10 000 × 16 MiB, which
+ * take minutes each; `--grid` picks points. Besides times and RSS, each row has what the CLI's
+ * `cost` reports: the payload mode (bytes or shared, see `simulate --payload`), events
+ * per real second (engine wake-ups, timers and network deliveries), the share of real time
+ * in GC (V8's gc entries) and the JS heap per session at the peak (an upper bound).
+ *
  * Prints a table and appends a dated section to bench/RESULTS.md.
  */
 import { spawnSync } from "node:child_process"
@@ -22,7 +28,7 @@ const benchDir = new URL(".", import.meta.url).pathname
 const bin = join(benchDir, "..", "dist", "cli", "effect-torrent.js")
 const measure = join(benchDir, "measure.py")
 
-const DEFAULT_GRID = "10x16MiB,50x4MiB,50x16MiB,50x64MiB,100x16MiB,200x4MiB,500x1MiB,1000x1MiB,1000x4MiB"
+const DEFAULT_GRID = "10x16MiB,50x4MiB,50x16MiB,50x64MiB,100x16MiB,200x4MiB,500x1MiB,1000x1MiB,1000x4MiB,1000x64MiB,10000x16MiB"
 
 interface Point {
   readonly peers: number
@@ -36,6 +42,13 @@ interface Summary {
   readonly realMs: number
   readonly seedShare: number
   readonly allComplete: boolean
+  readonly cost: {
+    readonly payload: string
+    readonly eventsPerSecond: number
+    readonly gcShare: number
+    readonly heapPerSession: number
+    readonly peakSessions: number
+  }
 }
 
 interface Measured {
@@ -97,6 +110,11 @@ const main = () => {
         `${((summary.realMs * 1000) / (point.peers * (point.size / 16384))).toFixed(0)}`,
         `${(summary.seedShare * 100).toFixed(1)} %`,
         `${Math.round(measured.maxRssKiB / 1024)}`,
+        summary.cost.payload,
+        `${Math.round(summary.cost.eventsPerSecond / 1000)}k`,
+        `${(summary.cost.gcShare * 100).toFixed(1)} %`,
+        `${summary.cost.peakSessions}`,
+        `${(summary.cost.heapPerSession / 1024).toFixed(0)}`,
         load.toFixed(1)
       ]
       rows.push(`| ${row.join(" | ")} |`)
@@ -106,8 +124,8 @@ const main = () => {
     rmSync(dir, { recursive: true, force: true })
   }
   const header = [
-    "| leechers | size | virtual time | real time | process wall | CPU | payload MB per real s | real µs per block received | share from the seed | peak RSS MiB | load |",
-    "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+    "| leechers | size | virtual time | real time | process wall | CPU | payload MB per real s | real µs per block received | share from the seed | peak RSS MiB | payload | events per real s | GC share | sessions at peak | heap KiB per session (at most) | load |",
+    "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
   ]
   const section = [
     `## Simulation scaling ${new Date().toISOString().slice(0, 16).replace("T", " ")} UTC`,

@@ -11,10 +11,11 @@
  * its expected outcome held (after the output, an error line and exit code 1 when it did not).
  * Sizes and rates are binary (10MB/s = 10 MiB/s), like every size on this command line.
  */
+import { PerformanceObserver, type PerformanceEntry } from "node:perf_hooks"
 import { Clock, Console, Duration, Effect, FileSystem, References } from "effect"
 import { Command, Flag } from "effect/cli"
 import { parseTransports } from "../peer/index.ts"
-import { buildReportModel, namedScenarios, renderReportHtml, reportInputOf, runScenario, scenarioNames, summarize } from "../sim/index.ts"
+import { buildReportModel, namedScenarios, payloadOf, renderReportHtml, reportInputOf, runScenario, scenarioNames, summarize } from "../sim/index.ts"
 import { CliInputError, fsError } from "./errors.ts"
 import { formatBytes, parseDuration, parseRate, parseSize } from "./units.ts"
 
@@ -36,6 +37,23 @@ const latencyOf = (raw: string) =>
   })
 
 const seconds = (ms: number | null) => (ms === null ? "-" : `${(ms / 1000).toFixed(1)} s`)
+
+/** Milliseconds spent in garbage collection from now until `stop` (V8's gc performance entries). */
+const gcTime = Effect.sync(() => {
+  let ms = 0
+  const add = (entries: ReadonlyArray<PerformanceEntry>) => {
+    for (const e of entries) ms += e.duration
+  }
+  const observer = new PerformanceObserver((list) => add(list.getEntries()))
+  observer.observe({ entryTypes: ["gc"] })
+  return {
+    stop: () => {
+      add(observer.takeRecords())
+      observer.disconnect()
+      return ms
+    }
+  }
+})
 
 export const simulateCommand = Command.make(
   "simulate",
@@ -76,6 +94,7 @@ export const simulateCommand = Command.make(
     const latencyMs = yield* latencyOf(flags.latency)
     const transports = parseTransports(flags.transports)
     if (transports === undefined) return yield* new CliInputError({ subject: "--transports", detail: `expected utp, tcp or both separated by a comma, got ${JSON.stringify(flags.transports)}` })
+    const gc = yield* gcTime
     const started = yield* Clock.currentTimeMillis
     const base = {
       seed: flags.seed,
@@ -93,6 +112,16 @@ export const simulateCommand = Command.make(
       Effect.provideService(References.MinimumLogLevel, "None")
     )
     const realMs = (yield* Clock.currentTimeMillis) - started
+    const gcMs = gc.stop()
+    const cost = {
+      payload: payloadOf(spec),
+      events: report.cost.events,
+      eventsPerSecond: Math.round(report.cost.events / Math.max(0.001, realMs / 1000)),
+      gcMs: Math.round(gcMs),
+      gcShare: realMs === 0 ? 0 : gcMs / realMs,
+      peakSessions: report.cost.peakSessions,
+      heapPerSession: report.cost.heapPerSession
+    }
     if (flags.trace._tag === "Some") {
       const fs = yield* FileSystem.FileSystem
       const path = flags.trace.value
@@ -125,7 +154,7 @@ export const simulateCommand = Command.make(
       yield* fs.writeFileString(path, html).pipe(Effect.mapError(fsError(path)))
     }
     if (flags.json) {
-      yield* Console.log(JSON.stringify({ ...s, allComplete: report.allComplete, realMs, ...(outcome === undefined ? {} : { scenario: outcome }) }))
+      yield* Console.log(JSON.stringify({ ...s, allComplete: report.allComplete, realMs, cost, ...(outcome === undefined ? {} : { scenario: outcome }) }))
       return yield* unexpected
     }
     yield* Console.log([
@@ -134,6 +163,8 @@ export const simulateCommand = Command.make(
       `received from seeds ${formatBytes(s.bytesFromSeeds)}, from peers ${formatBytes(s.bytesFromPeers)} (${(100 * s.seedShare).toFixed(1)}% from seeds)`,
       `bans ${s.bans}, hash failures ${s.hashFailures}`,
       `virtual time ${seconds(s.virtualMs)}, real time ${seconds(realMs)}`,
+      `cost: ${cost.events} events (${cost.eventsPerSecond}/s), GC ${(100 * cost.gcShare).toFixed(1)}% of real time, ` +
+      `${cost.peakSessions} sessions at peak, ${formatBytes(cost.heapPerSession)} of heap each at most, ${cost.payload} payload`,
       ...(outcome === undefined ? [] : [
         `scenario ${outcome.name}: expected ${outcome.expected}: ${outcome.failed.length === 0 ? "held" : `DID NOT HOLD: ${outcome.failed.join("; ")}`}`
       ])

@@ -24,6 +24,8 @@ export interface EventQueue {
   readonly at: (at: number, action: Action) => void
   /** Pending buckets, for tests. */
   readonly pending: () => number
+  /** Actions run so far (deliveries and the like), for benchmarks. */
+  readonly ran: () => number
   /** Cancels every pending bucket; nothing runs afterwards. */
   readonly shutdown: Effect.Effect<void>
 }
@@ -33,6 +35,7 @@ export const makeEventQueue = Effect.fnUntraced(function*() {
   const buckets = new Map<number, Array<Action>>()
   const cancels = new Map<number, () => void>()
   let closed = false
+  let ran = 0
 
   const run = (t: number) => {
     cancels.delete(t)
@@ -42,6 +45,7 @@ export const makeEventQueue = Effect.fnUntraced(function*() {
     for (let i = 0; i < bucket.length && !closed; i++) {
       const action = bucket[i]
       if (action !== undefined) action()
+      ran++
     }
     buckets.delete(t)
   }
@@ -65,6 +69,6 @@ export const makeEventQueue = Effect.fnUntraced(function*() {
     cancels.clear()
   })
 
-  const queue: EventQueue = { now: time.now, at, pending: () => buckets.size, shutdown }
+  const queue: EventQueue = { now: time.now, at, pending: () => buckets.size, ran: () => ran, shutdown }
   return queue
 })

@@ -36,6 +36,21 @@ export interface ScenarioReport {
   readonly traffic: ReadonlyArray<{ readonly from: string; readonly to: string; readonly bytes: number }>
   /** JSON lines, in the order things happened. */
   readonly trace: ReadonlyArray<string>
+  /** What the run cost the machine running it (not part of the trace: it depends on the machine). */
+  readonly cost: RunCost
+}
+
+export interface RunCost {
+  /** Events run: the virtual-time engine's (fiber wake-ups, timers) and the network's (deliveries). */
+  readonly events: number
+  /** The most TCP connection ends open at once (each is one peer session of a client). */
+  readonly peakSessions: number
+  /**
+   * JS heap used when the sessions peaked, minus the heap before any host started, per
+   * session: an upper bound on a session's cost (it includes partial pieces, pickers, and
+   * garbage not yet collected).
+   */
+  readonly heapPerSession: number
 }
 
 export const trafficByName = (world: World, hosts: ReadonlyArray<SimHost>) => {

@@ -34,6 +34,7 @@ import { advanceUntil, inVirtualTime } from "./driver.ts"
 import { type HostRuntime, type HostSpec, makeHost, PEER_PORT, type Role, type SimHost, TRACKER_PORT } from "./hosts.ts"
 import { peerReports, type ScenarioReport, trafficByName, verifyMemoryCopies } from "./report.ts"
 import { makeImmutableContents, makeSimHasher } from "./hashing.ts"
+import { currentVirtualTime } from "./virtual-time.ts"
 import { corruptedContent, makeSimStorage } from "./storage.ts"
 import { type HostOptions, makeWorld, type WorldOptions } from "./world.ts"
 
@@ -143,6 +144,7 @@ const seedMemory = (storage: Storage["Service"], torrent: SimTorrent) =>
 /** Runs the scenario inside the current virtual time (see `runScenario` for the usual entry). */
 export const simulate = Effect.fn("Sim.simulate")(function*(spec: ScenarioSpec) {
   const seed = spec.seed ?? 1
+  const time = yield* currentVirtualTime
   const world = yield* makeWorld({ ...spec.network, seed: `${seed}/network` })
   yield* Effect.addFinalizer(() => world.shutdown)
   const useTracker = spec.tracker !== false
@@ -274,6 +276,7 @@ export const simulate = Effect.fn("Sim.simulate")(function*(spec: ScenarioSpec) 
     if (fault.at === "full-copy") fullCopyFaults.push(fault)
     else yield* Effect.forkScoped(Effect.sleep(`${fault.at} millis`).pipe(Effect.andThen(applyFault(fault))))
   }
+  const heapBefore = process.memoryUsage().heapUsed
   for (const rt of runtimes.values()) yield* rt.start
   // All hosts at once: one after the other, the hosts still running spend that time
   // redialling the ones already gone (measured at 200 peers: ~20 virtual s of churn, most of
@@ -287,8 +290,22 @@ export const simulate = Effect.fn("Sim.simulate")(function*(spec: ScenarioSpec) 
   )
 
   const leechers = [...runtimes.values()].filter((rt) => rt.host.role === "leecher")
+  const hostStates = [...runtimes.values()].flatMap((rt) => world.host(rt.host.address) ?? [])
+  let peakSessions = 0
+  let heapAtPeak = heapBefore
+  const sample = () => {
+    let open = 0
+    for (const h of hostStates) open += h.connections.size
+    if (open > peakSessions) {
+      peakSessions = open
+      heapAtPeak = process.memoryUsage().heapUsed
+    }
+  }
   const virtualMs = yield* advanceUntil({
-    done: () => leechers.every((rt) => rt.host.departed || completedAt.has(rt.host.name)),
+    done: () => {
+      sample()
+      return leechers.every((rt) => rt.host.departed || completedAt.has(rt.host.name))
+    },
     deadlineMs: spec.deadlineMs ?? 3_600_000,
     ...(spec.stepMs === undefined ? {} : { stepMs: spec.stepMs })
   })
@@ -310,7 +327,12 @@ export const simulate = Effect.fn("Sim.simulate")(function*(spec: ScenarioSpec) 
     hashFailures,
     dataVerified,
     traffic: trafficByName(world, [...runtimes.values()].map((rt) => rt.host)),
-    trace: world.traceLines()
+    trace: world.traceLines(),
+    cost: {
+      events: time.events() + world.events.ran(),
+      peakSessions,
+      heapPerSession: peakSessions === 0 ? 0 : Math.max(0, Math.round((heapAtPeak - heapBefore) / peakSessions))
+    }
   }
   return report
 })

@@ -114,6 +114,8 @@ export interface VirtualTime {
    * is: same inputs, same trace. Meanwhile the simulation goes on.
    */
   readonly offload: <A>(start: () => () => A, durationMs: number) => Effect.Effect<A>
+  /** Tasks (fiber wake-ups) and timers run so far: the engine's events, for benchmarks. */
+  readonly events: () => number
 }
 
 export const makeVirtualTime = (): VirtualTime => {
@@ -139,7 +141,9 @@ export const makeVirtualTime = (): VirtualTime => {
     return timer
   }
 
+  let events = 0
   const runTask = (): void => {
+    events++
     const task = tasks[head]
     tasks[head++] = undefined
     if (head === tasks.length) {
@@ -164,6 +168,7 @@ export const makeVirtualTime = (): VirtualTime => {
       timers.pop()
       const run = timer.run
       if (run !== undefined) {
+        events++
         timer.run = undefined
         if (timer.at > now) now = timer.at
         run()
@@ -298,6 +303,7 @@ export const makeVirtualTime = (): VirtualTime => {
     },
     advance,
     pendingTimers: () => timers.size,
+    events: () => events,
     runFree: (limitMs) => {
       freeUntil = now + limitMs
       kick()
