@@ -20,7 +20,7 @@
 import { Effect, Exit, Latch, Queue, Result, Scheduler } from "effect"
 import type { Connection, NetError } from "../net/index.ts"
 import { unlimited } from "../ratelimit/index.ts"
-import { encodeMessage, encodePieceHeader, type Message } from "../wire/index.ts"
+import { encodeMessages, encodePieceHeader, type Message } from "../wire/index.ts"
 import type { PeerError } from "./errors.ts"
 import type { TorrentLink } from "./link.ts"
 import type { SessionState } from "./session-state.ts"
@@ -58,6 +58,7 @@ export const makeOutbox = Effect.fnUntraced(function*(
   const handOver = Latch.makeUnsafe(false)
   const { storage } = torrent
   let flushScheduled = false
+  const messages: Array<Message> = []
   let writerOwns = false
   let stopped = false
 
@@ -75,7 +76,12 @@ export const makeOutbox = Effect.fnUntraced(function*(
    */
   const collect = (chunks: Array<Uint8Array>): boolean => {
     for (let e = Queue.takeUnsafe(queue); e !== undefined && Exit.isSuccess(e); e = Queue.takeUnsafe(queue)) {
-      chunks.push(encodeMessage(e.value))
+      messages.push(e.value)
+    }
+    // One buffer for everything queued this turn (a batch of requests is one 17-byte message each).
+    if (messages.length > 0) {
+      chunks.push(encodeMessages(messages))
+      messages.length = 0
     }
     if (s.uploads.size === 0) return false
     if (torrent.uploadThrottle !== unlimited) return true

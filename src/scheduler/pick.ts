@@ -115,6 +115,14 @@ const endgameBlocks = <K>(s: State<K>, peer: PeerState, key: K, max: number, out
   }
 }
 
+const takeFromOpen = <K>(s: State<K>, pieces: ReadonlyArray<number>, key: K, max: number, out: Array<Block>): void => {
+  for (const piece of pieces) {
+    if (out.length >= max) return
+    const prog = s.open.get(piece)
+    if (prog !== undefined) takeMissing(s, piece, prog, key, max, out)
+  }
+}
+
 /**
  * Up to `max` blocks to request from peer `key`. Each returned block is
  * recorded as in flight to that peer until it is received, released
@@ -148,11 +156,12 @@ export const pick = <K>(s: State<K>, key: K, max: number, random: () => number, 
       takeMissing(s, piece, openPiece(s, piece), key, max, out)
     }
   }
-  const partial = s.sequential ? [...mine, ...others].sort((a, b) => a - b) : [...mine, ...others]
-  for (const piece of partial) {
-    if (out.length >= max) break
-    const prog = s.open.get(piece)
-    if (prog !== undefined) takeMissing(s, piece, prog, key, max, out)
+  if (s.sequential) {
+    const partial = [...mine, ...others].sort((a, b) => a - b)
+    takeFromOpen(s, partial, key, max, out)
+  } else {
+    takeFromOpen(s, mine, key, max, out)
+    takeFromOpen(s, others, key, max, out)
   }
 
   let last = out.length === 0 ? -1 : (out[out.length - 1]?.piece ?? -1)

@@ -132,32 +132,6 @@ export const decodeFrame = (frame: Uint8Array): Result.Result<Message, WireError
   }
 }
 
-// Every caller writes all the bytes after these five. A pooled Buffer: a `new Uint8Array`
-// of more than 64 bytes gets its own off-heap backing store, which profiles showed costing
-// microseconds apiece (extended handshakes sent to every peer at once). Handed out as a plain
-// Uint8Array view of it, like every other decoded and encoded byte string here.
-const withPrefix = (payloadLength: number, id: number): Uint8Array => {
-  const pooled = Buffer.allocUnsafe(4 + payloadLength)
-  const out = new Uint8Array(pooled.buffer, pooled.byteOffset, pooled.length)
-  putU32(out, 0, payloadLength)
-  out[4] = id
-  return out
-}
-
-const triple = (id: number, index: number, begin: number, length: number): Uint8Array => {
-  const out = withPrefix(13, id)
-  putU32(out, 5, index)
-  putU32(out, 9, begin)
-  putU32(out, 13, length)
-  return out
-}
-
-const single = (id: number, index: number): Uint8Array => {
-  const out = withPrefix(5, id)
-  putU32(out, 5, index)
-  return out
-}
-
 /**
  * The 13 bytes that precede a piece block on the wire (length prefix, id 7, index, begin),
  * so a writer can send header then block without concatenating them.
@@ -171,55 +145,110 @@ export const encodePieceHeader = (index: number, begin: number, blockLength: num
   return out
 }
 
-/**
- * Encodes a message as it goes on the wire, length prefix included. Numeric fields are
- * trusted to be in range (the Schema types say so; `MessageFromFrame` validates them).
- * A `Piece` is copied here; hot writers use `encodePieceHeader` + the block instead.
- */
-export const encodeMessage = (m: Message): Uint8Array => {
+/** Bytes `m` takes on the wire, length prefix included. */
+const encodedLength = (m: Message): number => {
   switch (m._tag) {
     case "KeepAlive":
-      return new Uint8Array(4)
+      return 4
     case "Choke":
     case "Unchoke":
     case "Interested":
     case "NotInterested":
     case "HaveAll":
     case "HaveNone":
-      return withPrefix(1, MessageId[m._tag])
+      return 5
     case "Have":
     case "Suggest":
     case "AllowedFast":
-      return single(MessageId[m._tag], m.index)
+      return 9
     case "Request":
     case "Cancel":
     case "Reject":
-      return triple(MessageId[m._tag], m.index, m.begin, m.length)
-    case "Bitfield": {
-      const out = withPrefix(1 + m.bits.length, MessageId.Bitfield)
-      out.set(m.bits, 5)
-      return out
-    }
-    case "Piece": {
-      const out = withPrefix(9 + m.block.length, MessageId.Piece)
-      putU32(out, 5, m.index)
-      putU32(out, 9, m.begin)
-      out.set(m.block, 13)
-      return out
-    }
-    case "Port": {
-      const out = withPrefix(3, MessageId.Port)
-      out[5] = m.port >>> 8
-      out[6] = m.port
-      return out
-    }
-    case "Extended": {
-      const out = withPrefix(2 + m.payload.length, MessageId.Extended)
-      out[5] = m.id
-      out.set(m.payload, 6)
-      return out
-    }
+      return 17
+    case "Bitfield":
+      return 5 + m.bits.length
+    case "Piece":
+      return 13 + m.block.length
+    case "Port":
+      return 7
+    case "Extended":
+      return 6 + m.payload.length
   }
+}
+
+/** Writes `m` (length prefix included) at `at`; `out` has `encodedLength(m)` bytes there. */
+const writeMessage = (out: Uint8Array, at: number, m: Message): void => {
+  const length = encodedLength(m)
+  putU32(out, at, length - 4)
+  if (m._tag === "KeepAlive") return
+  out[at + 4] = MessageId[m._tag]
+  switch (m._tag) {
+    case "Have":
+    case "Suggest":
+    case "AllowedFast":
+      putU32(out, at + 5, m.index)
+      return
+    case "Request":
+    case "Cancel":
+    case "Reject":
+      putU32(out, at + 5, m.index)
+      putU32(out, at + 9, m.begin)
+      putU32(out, at + 13, m.length)
+      return
+    case "Bitfield":
+      out.set(m.bits, at + 5)
+      return
+    case "Piece":
+      putU32(out, at + 5, m.index)
+      putU32(out, at + 9, m.begin)
+      out.set(m.block, at + 13)
+      return
+    case "Port":
+      out[at + 5] = m.port >>> 8
+      out[at + 6] = m.port
+      return
+    case "Extended":
+      out[at + 5] = m.id
+      out.set(m.payload, at + 6)
+      return
+    default:
+      return
+  }
+}
+
+// A pooled Buffer: a `new Uint8Array` of more than 64 bytes gets its own off-heap backing
+// store, which profiles showed costing microseconds apiece (extended handshakes sent to every
+// peer at once). Handed out as a plain Uint8Array view of it, like every other byte string here.
+const allocate = (length: number): Uint8Array => {
+  const pooled = Buffer.allocUnsafe(length)
+  return new Uint8Array(pooled.buffer, pooled.byteOffset, pooled.length)
+}
+
+/**
+ * Encodes a message as it goes on the wire, length prefix included. Numeric fields are
+ * trusted to be in range (the Schema types say so; `MessageFromFrame` validates them).
+ * A `Piece` is copied here; hot writers use `encodePieceHeader` + the block instead.
+ */
+export const encodeMessage = (m: Message): Uint8Array => {
+  const out = allocate(encodedLength(m))
+  writeMessage(out, 0, m)
+  return out
+}
+
+/**
+ * Encodes messages back to back into one buffer: a batch of requests is one allocation and
+ * one write instead of one per 17-byte message.
+ */
+export const encodeMessages = (messages: ReadonlyArray<Message>): Uint8Array => {
+  let total = 0
+  for (const m of messages) total += encodedLength(m)
+  const out = allocate(total)
+  let at = 0
+  for (const m of messages) {
+    writeMessage(out, at, m)
+    at += encodedLength(m)
+  }
+  return out
 }
 
 /**

@@ -7,7 +7,7 @@
  * Decoded byte payloads alias the received chunks (no copies).
  */
 export * as Bitfield from "./bitfield.ts"
-export { decodeFrame, encodeMessage, encodePieceHeader, MessageFromFrame } from "./codec.ts"
+export { decodeFrame, encodeMessage, encodeMessages, encodePieceHeader, MessageFromFrame } from "./codec.ts"
 export { WireError, WireErrorReason } from "./errors.ts"
 export {
   decodeExtendedHandshake,
