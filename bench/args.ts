@@ -14,7 +14,11 @@ export interface BenchOptions {
   readonly transport: "tcp" | "utp"
   /** Seeders to download from: plaintext (libtorrent's defaults), RC4 forced, or both. */
   readonly seeders: ReadonlyArray<"plain" | "rc4">
+  /** Parts left out (`--skip leech,seed,startup`): a quicker run while iterating. */
+  readonly skip: ReadonlySet<"leech" | "seed" | "startup">
 }
+
+const PARTS = ["leech", "seed", "startup"] as const
 
 const units: Record<string, number> = { "": 1, b: 1, kib: 1 << 10, mib: 1 << 20, gib: 1 << 30, kb: 1e3, mb: 1e6, gb: 1e9 }
 
@@ -37,6 +41,7 @@ export const parseArgs = (argv: ReadonlyArray<string>): BenchOptions => {
   let profile = false
   let record = true
   let transport: "tcp" | "utp" = "tcp"
+  const skip = new Set<"leech" | "seed" | "startup">()
   let seeders: ReadonlyArray<"plain" | "rc4"> = ["plain", "rc4"]
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]
@@ -49,7 +54,13 @@ export const parseArgs = (argv: ReadonlyArray<string>): BenchOptions => {
     else if (arg === "--runs") runs = Math.max(1, Math.floor(Number(value())) || 1)
     else if (arg === "--profile") profile = true
     else if (arg === "--no-record") record = false
-    else if (arg === "--transport") {
+    else if (arg === "--skip") {
+      for (const part of value().split(",")) {
+        const known = PARTS.find((p) => p === part)
+        if (known === undefined) throw new Error(`--skip takes ${PARTS.join(", ")}; got ${part}`)
+        skip.add(known)
+      }
+    } else if (arg === "--transport") {
       const t = value()
       if (t !== "tcp" && t !== "utp") throw new Error(`--transport is tcp or utp, got ${t}`)
       transport = t
@@ -57,7 +68,7 @@ export const parseArgs = (argv: ReadonlyArray<string>): BenchOptions => {
       const v = value()
       seeders = v === "both" ? ["plain", "rc4"] : v === "plain" || v === "rc4" ? [v] : []
       if (seeders.length === 0) throw new Error(`--seeders takes plain, rc4 or both, not ${v}`)
-    } else throw new Error(`unknown option ${arg}\nusage: node bench/run.ts [--size 1GiB] [--runs N] [--transport tcp|utp] [--seeders plain|rc4|both] [--profile] [--no-record]`)
+    } else throw new Error(`unknown option ${arg}\nusage: node bench/run.ts [--size 1GiB] [--runs N] [--transport tcp|utp] [--seeders plain|rc4|both] [--profile] [--skip leech,seed,startup] [--no-record]`)
   }
-  return { size, runs, profile, record, transport, seeders }
+  return { size, runs, profile, record, transport, seeders, skip }
 }

@@ -1,7 +1,8 @@
 /**
  * `npm run bench`: our download speed against python3-libtorrent's, same seeder, same run.
  *
- *   node bench/run.ts [--size 1GiB] [--runs 1] [--transport tcp|utp] [--profile] [--no-record]
+ *   node bench/run.ts [--size 1GiB] [--runs 1] [--transport tcp|utp] [--seeders plain|rc4|both]
+ *                     [--profile] [--skip leech,seed,startup] [--no-record]
  *
  * 1. Makes (once, then reuses) a deterministic pseudo-random payload and a v1 torrent with
  *    1 MiB pieces in bench/data/ (git-ignored).
@@ -17,10 +18,13 @@
  *    order alternates between runs, and so does the order of the seeders), each in its own
  *    process measured by bench/measure.py (wait4 rusage).
  *    Each output is checked: every piece verified, and its SHA-256 equal to the payload's.
- * 4. Prints a table and appends a dated section to bench/RESULTS.md.
- * 5. With --profile, one more run of our leecher under `node --cpu-prof` (not in the table);
+ * 4. Seeding (bench/seed.ts, with the plain seeder): per run, a stock libtorrent leecher
+ *    downloads from our `seed` (dist/cli) and from the libtorrent seeder, each seeder's CPU
+ *    read from /proc around the transfer.
+ * 5. Prints the tables and appends a dated section to bench/RESULTS.md.
+ * 6. With --profile, one more run of our leecher under `node --cpu-prof` (not in the table);
  *    its self-time summary goes into the same section.
- * 6. Start-up (bench/startup.ts): `info` against a bare `node`, and process start to the first
+ * 7. Start-up (bench/startup.ts): `info` against a bare `node`, and process start to the first
  *    block request, ours (the bundled executable) beside libtorrent's.
  *
  * Loopback only. The only processes stopped are the ones this script started, by PID.
@@ -33,6 +37,7 @@ import { basename, join } from "node:path"
 import { createInterface } from "node:readline"
 import { formatSummary, readProfile, summarizeProfile } from "./profile-summary.ts"
 import { parseArgs, sizeLabel } from "./args.ts"
+import { benchSeed } from "./seed.ts"
 import { measureStartup, median } from "./startup.ts"
 
 const benchDir = new URL(".", import.meta.url).pathname
@@ -42,7 +47,7 @@ const python = "/usr/bin/python3"
 const ltbench = join(benchDir, "ltbench.py")
 const measure = join(benchDir, "measure.py")
 /** The V8 flags bin/effect-torrent.js runs with (its shebang), so the bench measures the client as shipped. */
-const CLI_NODE_FLAGS = ["--max-semi-space-size=4", "--initial-old-space-size=48"]
+const CLI_NODE_FLAGS = ["--max-semi-space-size=4"]
 /** Start-up runs per program (bench/startup.ts); each figure is their median. */
 const STARTUP_RUNS = 9
 
@@ -262,13 +267,14 @@ const main = async () => {
   process.once("SIGTERM", stopOnSignal)
   const results: Array<Measured> = []
   const profiles: Array<Awaited<ReturnType<typeof profileOnce>>> = []
+  let seedSection: string | undefined
   try {
     for (const kind of options.seeders) {
       const seeder = { ...(await startSeeder(payload.torrent, options.transport, kind)), kind }
       seeders.push(seeder)
       console.log(`${kind} seeder pid ${seeder.pid} on 127.0.0.1:${seeder.port}`)
     }
-    for (let i = 0; i < options.runs; i++) {
+    for (let i = 0; i < (options.skip.has("leech") ? 0 : options.runs); i++) {
       const order: ReadonlyArray<Measured["leecher"]> = i % 2 === 0 ? ["ours", "libtorrent"] : ["libtorrent", "ours"]
       const seederOrder = i % 2 === 0 ? seeders : [...seeders].reverse()
       for (const seeder of seederOrder) {
@@ -280,6 +286,24 @@ const main = async () => {
         }
       }
     }
+    const plain = seeders.find((s) => s.kind === "plain")
+    if (!options.skip.has("seed") && plain !== undefined) {
+      seedSection = await benchSeed({
+        benchDir,
+        python,
+        torrent: payload.torrent,
+        dataDir,
+        digest: payload.digest,
+        payloadName: payload.name,
+        size: options.size,
+        runs: options.runs,
+        transport: options.transport,
+        libtorrentSeeder: plain,
+        nodeFlags: CLI_NODE_FLAGS,
+        cpuSeconds: processCpuSeconds,
+        sha256
+      })
+    }
     if (options.profile) {
       for (const seeder of seeders) {
         console.log(`profiling our leecher from the ${seeder.kind} seeder (node --cpu-prof)...`)
@@ -289,9 +313,14 @@ const main = async () => {
   } finally {
     await stopAll()
   }
-  console.log("start-up: info and first request, ours (dist/cli) and libtorrent's...")
-  const startup = await measureStartup({ runs: STARTUP_RUNS, torrent: payload.torrent })
-  const table = `${report(options.size, results)}\n\n${startup}`
+  const parts: Array<string> = []
+  if (results.length > 0) parts.push(report(options.size, results))
+  if (seedSection !== undefined) parts.push(seedSection)
+  if (!options.skip.has("startup")) {
+    console.log("start-up: info and first request, ours (dist/cli) and libtorrent's...")
+    parts.push(await measureStartup({ runs: STARTUP_RUNS, torrent: payload.torrent }))
+  }
+  const table = parts.join("\n\n")
   const section = [
     `## ${new Date().toISOString()}: ${sizeLabel(options.size)}, ${options.runs} run(s), ${options.transport === "utp" ? "uTP (libtorrent with TCP off)" : "TCP"}`,
     "",
