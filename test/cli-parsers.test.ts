@@ -24,6 +24,7 @@ const args = (patch: Partial<SharedArgs> = {}): SharedArgs => ({
   noDht: false,
   transports: Option.none(),
   encryption: "prefer",
+  trace: Option.none(),
   ...patch
 })
 

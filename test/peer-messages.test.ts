@@ -84,7 +84,8 @@ const sessionContext = (options: { readonly fast: boolean; readonly seeding: boo
       initialUnchoke: () => options.initialUnchoke ?? false,
       onStorageError: (error) => Effect.die(error),
       background: (effect) => effect,
-      log: () => Effect.void
+      log: () => Effect.void,
+      trace: null
     }
     // As the session does when it starts: the peer has nothing until it says otherwise.
     picker.success.peerHasNone(KEY)

@@ -17,12 +17,12 @@ import {
   simNodeId,
   startDhtSwarm
 } from "../src/sim/index.ts"
+import { simEventsOf } from "./support/trace.ts"
 
 const KiB = 1024
 const MiB = 1024 * KiB
 
-const linesOf = (report: MagnetScenarioReport, kind: string) =>
-  report.trace.map((l) => JSON.parse(l) as { t: number; kind: string; [k: string]: unknown }).filter((e) => e.kind === kind)
+const linesOf = (report: MagnetScenarioReport, kind: string) => simEventsOf(report.trace, kind)
 
 
 /** Leading bits two ids share. */

@@ -7,12 +7,13 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { addressOf, runScenario, type ScenarioReport, summarize } from "../src/sim/index.ts"
+import { eventsOf, simEventsOf } from "./support/trace.ts"
 
 const KiB = 1024
 const MiB = 1024 * KiB
 
-const linesOf = (report: ScenarioReport, kind: string) =>
-  report.trace.map((l) => JSON.parse(l) as { t: number; kind: string; [k: string]: unknown }).filter((e) => e.kind === kind)
+const linesOf = (report: ScenarioReport, kind: string) => eventsOf(report.trace, kind)
+const simLinesOf = (report: ScenarioReport, kind: string) => simEventsOf(report.trace, kind)
 
 const completionOf = (report: ScenarioReport, name: string) => report.peers.find((p) => p.name === name)?.completedAtMs ?? null
 
@@ -47,7 +48,7 @@ describe("simulated swarms", () => {
         tracePieces: false
       })
       assert.isTrue(report.allComplete)
-      const left = linesOf(report, "leave")
+      const left = simLinesOf(report, "leave")
       assert.strictEqual(left.length, 1)
       const leftAt = left[0]?.t ?? Infinity
       const after = report.peers.filter((p) => p.role === "leecher" && (p.completedAtMs ?? 0) > leftAt)
@@ -86,8 +87,8 @@ describe("simulated swarms", () => {
         tracePieces: false
       })
       assert.isTrue(report.allComplete)
-      const announces = linesOf(report, "tracker-announce")
-      const connects = linesOf(report, "tracker-connect")
+      const announces = simLinesOf(report, "tracker-announce")
+      const connects = simLinesOf(report, "tracker-connect")
       assert.isTrue(connects.every((c) => c.t >= 300_000 || c.t < 1), "nothing reached the tracker while it was down")
       assert.isAbove(announces.length, 10)
       const first = Math.min(...announces.filter((a) => a.t >= 300_000).map((a) => a.t))
@@ -114,7 +115,7 @@ describe("simulated swarms", () => {
       const inside = report.peers.filter((p) => cut.includes(p.name))
       assert.isTrue(outside.every((p) => (p.completedAtMs ?? Infinity) < 60_000), "the seed's side finishes during the partition")
       assert.isTrue(inside.every((p) => (p.completedAtMs ?? 0) > 60_000), "the cut-off side needs the heal")
-      assert.strictEqual(linesOf(report, "heal").length, 1)
+      assert.strictEqual(simLinesOf(report, "heal").length, 1)
     }), 120_000)
 
   it.effect("slow seeds do not hold the last pieces hostage: endgame finishes from the fast one", () =>
@@ -152,7 +153,7 @@ describe("simulated swarms", () => {
       })
       assert.isTrue(report.allComplete)
       const silent = [0, 1, 2].map((i) => addressOf("silent", i))
-      const dropped = linesOf(report, "disconnect").filter((d) => silent.some((s) => String(d.peer).startsWith(`${s}:`)))
+      const dropped = linesOf(report, "close").filter((d) => silent.some((s) => String(d.peer).startsWith(`${s}:`)))
       assert.isAtLeast(dropped.length, 5, "every leecher gave up on the silent peers")
       assert.isTrue(dropped.every((d) => /time/i.test(String(d.reason))), JSON.stringify(dropped[0]))
     }), 120_000)

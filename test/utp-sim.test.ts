@@ -2,6 +2,7 @@
  * uTP connections on the simulated network: byte-identical transfers both ways under
  * loss, reordering, duplication and long latency, reproducible from the seed.
  */
+import { decodeLines, eventsOf, simEventsOf } from "./support/trace.ts"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Fiber } from "effect"
 import { createHash } from "node:crypto"
@@ -144,7 +145,11 @@ describe("uTP on the simulated network", () => {
       assert.isTrue(report.allComplete)
       assert.strictEqual(report.dataVerified, true)
       // no simulated TCP connection was ever made: it all went over uTP
-      assert.isFalse(report.trace.some((l) => JSON.parse(l).kind === "connect"))
+      assert.strictEqual(simEventsOf(report.trace, "connect").length, 0)
+      // and every client says so on its connections
+      const accepted = eventsOf(report.trace, "accept")
+      assert.isAbove(accepted.length, 0)
+      assert.isTrue(decodeLines(report.trace).every((l) => l.peer?.transport === undefined || l.peer.transport === "utp"))
       const again = yield* run
       assert.deepStrictEqual(again.trace, report.trace)
     }), 120_000)

@@ -14,7 +14,8 @@ import { type Address, parseAddress } from "../net/index.ts"
 import { ENCRYPTION_POLICIES, type EncryptionPolicy } from "../mse/index.ts"
 import { parseTransports, type Transport } from "../peer/index.ts"
 import type { Torrent } from "../torrent/index.ts"
-import { CliInputError, interruptExitCode } from "./errors.ts"
+import { CliInputError, fsError, interruptExitCode } from "./errors.ts"
+import { openTraceFile } from "../trace/writer.ts"
 import { makeProgressBar } from "./progress.ts"
 import { renderJsonLine, renderPlainLine, renderStatusLine } from "./status-view.ts"
 import { formatBytes, parseDuration, parseRate } from "./units.ts"
@@ -49,6 +50,10 @@ export const sharedFlags = {
   encryption: Flag.String("encryption").pipe(
     Flag.withDescription("MSE/PE: prefer (encrypt when the peer can, default), require (encrypted peers only), disable (plaintext only)"),
     Flag.withDefault("prefer")
+  ),
+  trace: Flag.String("trace").pipe(
+    Flag.withDescription("record every peer message, connection, piece and announce in FILE (JSON lines, docs/TRACE.md; read it with `trace FILE`)"),
+    Flag.optional
   )
 }
 
@@ -65,6 +70,7 @@ export interface SharedArgs {
   readonly noDht: boolean
   readonly transports: Option.Option<string>
   readonly encryption: string
+  readonly trace: Option.Option<string>
 }
 
 export interface RunPlan {
@@ -199,6 +205,9 @@ export interface RunOptions {
 export const runTorrent = (options: RunOptions) =>
   Effect.gen(function*() {
     const { args, plan } = options
+    // Opened outside the client, so the file outlives it: the closes of its shutdown are in it.
+    const traceFile = Option.getOrUndefined(args.trace)
+    const trace = traceFile === undefined ? undefined : yield* openTraceFile(traceFile).pipe(Effect.mapError(fsError(traceFile)))
     const mode = outputMode(args.json)
     // From here on Ctrl-C / SIGTERM is how a user stops the client: an orderly shutdown, exit 0.
     interruptExitCode.value = 0
@@ -223,6 +232,7 @@ export const runTorrent = (options: RunOptions) =>
       const client = yield* Client
       const torrent = yield* client.add(options.source, {
         ...options.add,
+        ...(trace === undefined ? {} : { trace: { sink: trace } }),
         peers: plan.peers,
         onMetadataProgress: (p) => showMetadataProgress(mode, p),
         onCheckProgress: (checked, total) => check.update(checked, total)
@@ -247,4 +257,4 @@ export const runTorrent = (options: RunOptions) =>
       // Logs go to stderr: stdout is for results (and JSON lines).
       Effect.provide(Logger.layer([Logger.withConsoleError(Logger.formatSimple)]))
     )
-  })
+  }).pipe(Effect.scoped)

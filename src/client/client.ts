@@ -35,6 +35,7 @@ import { Tracker } from "../tracker/index.ts"
 import { trackerSource } from "./tracker-source.ts"
 import { HttpClient } from "effect/http"
 import { webSeeds } from "../webseed/index.ts"
+import type { TraceTarget } from "../trace/recorder.ts"
 
 /**
  * What `add` accepts: a parsed torrent, the bytes of a .torrent, its path, or a magnet link
@@ -65,6 +66,8 @@ export interface AddOptions {
   readonly paused?: boolean
   /** Keep the resume record here instead of `<directory>/.effect-torrent` (FileStorage). */
   readonly resumeDirectory?: string
+  /** Record what the wire says into this sink (docs/TRACE.md; `openTraceFile` makes one). */
+  readonly trace?: TraceTarget
 }
 
 /** Bytes per second; null = unlimited. */
@@ -241,7 +244,8 @@ export const makeClient = (config: ClientConfig, extraPeerSources: ReadonlyArray
         uploadThrottle: both(globalLimits.upload, limits.upload),
         downloadThrottle: both(globalLimits.download, limits.download),
         ...(options.paused === true ? { startPaused: true } : {}),
-        ...(options.resumeDirectory === undefined ? {} : { resumeDirectory: options.resumeDirectory })
+        ...(options.resumeDirectory === undefined ? {} : { resumeDirectory: options.resumeDirectory }),
+        ...(options.trace === undefined ? {} : { trace: options.trace })
       }).pipe(
         Scope.provide(scope),
         Effect.provideService(Storage, storage),

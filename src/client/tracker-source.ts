@@ -21,7 +21,8 @@ export const trackerSource = (tracker: Tracker["Service"], encryption?: Encrypti
       port: hooks.port,
       ...(encryption === undefined || encryption === "disable" ? {} : { crypto: encryption === "require" ? "required" : "supported" }),
       stats: hooks.stats,
-      onPeers: (peers) => hooks.addPeers(peers, "tracker")
+      onPeers: (peers) => hooks.addPeers(peers, "tracker"),
+      ...(hooks.trace === undefined ? {} : { trace: hooks.trace.event })
     }).pipe(Effect.provideService(Tracker, tracker))
     if (!alreadyComplete) yield* Effect.forkScoped(hooks.completed.pipe(Effect.andThen(announcer.completed)))
     yield* Effect.forkScoped(

@@ -19,7 +19,9 @@ export const dhtPeerSource = (dht: Dht["Service"], options: DhtPeerSourceOptions
   const infoHash = hooks.infoHash.subarray(0, ID_LENGTH)
   const interval = options.intervalMillis ?? 5 * 60_000
   const round = Effect.gen(function*() {
+    hooks.trace?.event("out", { type: "dht-request", method: "announce" })
     const result = yield* dht.announce(infoHash, hooks.port)
+    hooks.trace?.event("in", { type: "dht-reply", method: "announce", peers: result.peers.length })
     if (result.peers.length > 0) yield* hooks.addPeers(result.peers, "dht")
   })
   return Effect.forkScoped(Effect.forever(round.pipe(Effect.andThen(Effect.sleep(interval))))).pipe(Effect.asVoid)

@@ -57,6 +57,8 @@ export interface Connection {
   readonly offer: (chunks: ReadonlyArray<Uint8Array>) => boolean
   readonly drained: Effect.Effect<void, NetError>
   readonly close: Effect.Effect<void>
+  /** What carries the stream, when not TCP ("utp"); wrappers (MSE) pass it on. */
+  readonly transport?: string
 }
 
 /**

@@ -21,6 +21,19 @@ import type { SessionContext } from "./context.ts"
 /** The ids peers must use when sending us these extensions. */
 export const OUR_EXTENSION_IDS = { ut_metadata: 3, ut_pex: 1 } as const
 
+const OUR_EXTENSION_NAMES = new Map<number, string>(Object.entries(OUR_EXTENSION_IDS).map(([name, id]) => [id, name]))
+
+/**
+ * The extension an id stands for in one direction (for traces): ours name what the peer
+ * sends us, the peer's `m` what we send it; id 0 is the handshake.
+ */
+export const extensionName = (dir: "in" | "out", id: number, theirs: Record<string, number>): string | undefined => {
+  if (id === EXTENDED_HANDSHAKE_ID) return "handshake"
+  if (dir === "in") return OUR_EXTENSION_NAMES.get(id)
+  for (const name in theirs) if (theirs[name] === id) return name
+  return undefined
+}
+
 /** Metadata requests served per session beyond one full copy, before we start rejecting. */
 const METADATA_REQUEST_SLACK = 16
 

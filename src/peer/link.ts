@@ -3,6 +3,7 @@ import type { PeerKey, PieceIndex } from "../ids.ts"
 import type { Throttle } from "../ratelimit/index.ts"
 import type { Picker } from "../scheduler/picker.ts"
 import type { TorrentStorage } from "../storage/types.ts"
+import type { TorrentTrace } from "../trace/recorder.ts"
 import type { Message } from "../wire/index.ts"
 
 /** A block of a piece: `length` bytes from `begin`. */
@@ -128,4 +129,6 @@ export interface TorrentLink {
    */
   readonly background: (effect: Effect.Effect<void>) => Effect.Effect<void>
   readonly log: (level: "debug" | "info" | "warning", message: string) => Effect.Effect<void>
+  /** The torrent's trace (docs/TRACE.md), or null: sessions then trace nothing. */
+  readonly trace: TorrentTrace | null
 }

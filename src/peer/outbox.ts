@@ -21,6 +21,7 @@ import { Effect, Exit, Latch, Queue, Result, Scheduler } from "effect"
 import type { Connection, NetError } from "../net/index.ts"
 import { unlimited } from "../ratelimit/index.ts"
 import { encodeMessages, encodePieceHeader, type Message } from "../wire/index.ts"
+import type { WireTrace } from "../trace/recorder.ts"
 import type { PeerError } from "./errors.ts"
 import type { TorrentLink } from "./link.ts"
 import type { SessionState } from "./session-state.ts"
@@ -51,7 +52,9 @@ export const makeOutbox = Effect.fnUntraced(function*(
   conn: Connection,
   torrent: OutboxTorrent,
   now: () => number,
-  toPeerError: (e: NetError) => PeerError
+  toPeerError: (e: NetError) => PeerError,
+  /** Traces what goes out as it goes (null: not traced). */
+  wire: WireTrace | null = null
 ) {
   const queue = yield* Queue.bounded<Message>(OUTBOX_CAPACITY)
   const dispatcher = (yield* Scheduler.Scheduler).makeDispatcher()
@@ -64,6 +67,7 @@ export const makeOutbox = Effect.fnUntraced(function*(
 
   const uploaded = (chunks: Array<Uint8Array>, piece: number, begin: number, length: number, data: Uint8Array) => {
     chunks.push(encodePieceHeader(piece, begin, length), data)
+    if (wire !== null) wire.pieceOut(piece, begin, length)
     s.uploadMeter.add(length, now())
     s.stats.uploaded += length
     torrent.onUploaded(length)
@@ -77,6 +81,7 @@ export const makeOutbox = Effect.fnUntraced(function*(
   const collect = (chunks: Array<Uint8Array>): boolean => {
     for (let e = Queue.takeUnsafe(queue); e !== undefined && Exit.isSuccess(e); e = Queue.takeUnsafe(queue)) {
       messages.push(e.value)
+      if (wire !== null) wire.message("out", e.value)
     }
     // One buffer for everything queued this turn (a batch of requests is one 17-byte message each).
     if (messages.length > 0) {

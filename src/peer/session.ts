@@ -27,7 +27,8 @@ import {
 } from "../wire/index.ts"
 import { PeerError } from "./errors.ts"
 import type { PeerLink, TorrentLink } from "./link.ts"
-import { ourExtensions } from "./extensions.ts"
+import type { PeerTrace, WireTrace } from "../trace/recorder.ts"
+import { extensionName, ourExtensions } from "./extensions.ts"
 import { handleMessage } from "./messages.ts"
 import { DEFAULT_SESSION_OPTIONS, type SessionOptions } from "./options.ts"
 import { DEFAULT_PIPELINE, pipelineDepth } from "./pipeline.ts"
@@ -53,7 +54,9 @@ export const runSession = Effect.fn("PeerSession.run")(function*(
    * `encryption`: a label for the stats ("rc4", "plaintext-negotiated" after MSE, "none");
    * the session itself reads and writes `conn` the same way whatever it is.
    */
-  origin: { readonly dialled: boolean; readonly encryption: string } = { dialled: false, encryption: "none" }
+  origin: { readonly dialled: boolean; readonly encryption: string } = { dialled: false, encryption: "none" },
+  /** This connection's trace (the torrent's, for this peer), or null. */
+  trace: PeerTrace | null = null
 ) {
   const clock = yield* Clock.Clock
   const now = () => clock.currentTimeMillisUnsafe()
@@ -73,10 +76,18 @@ export const runSession = Effect.fn("PeerSession.run")(function*(
   // BEP 10 `yourip`: the address we see the peer at, which helps it learn its external IP.
   const yourIp = ipBytes(conn.remote.host)
   const s = makeSessionState(key, conn, fast, clientFromPeerId(handshake.peerId), now(), options.maxPipeline, torrent.pieceCount)
+  if (conn.transport !== undefined) s.stats.transport = conn.transport
   const toPeerError = netToPeer(conn)
-  const outbox = yield* makeOutbox(s, conn, torrent, now, toPeerError)
   if (origin.dialled) s.stats.listenAddress = conn.remote
   s.stats.encryption = origin.encryption
+  trace?.update({ client: s.stats.client, transport: s.stats.transport, encryption: s.stats.encryption })
+  // Tracing off, `wire` is null: one check per message, nothing else.
+  const traced: WireTrace | null = trace === null ? null : trace.wire
+  const wire: WireTrace | null = traced === null ? null : {
+    message: (dir, m) => traced.message(dir, m, m._tag === "Extended" ? extensionName(dir, m.id, s.extensions) : undefined),
+    pieceOut: traced.pieceOut
+  }
+  const outbox = yield* makeOutbox(s, conn, torrent, now, toPeerError, wire)
   const ended = yield* Deferred.make<never, PeerError>()
   const { picker, storage } = torrent
 
@@ -217,6 +228,7 @@ export const runSession = Effect.fn("PeerSession.run")(function*(
       }
       if (next.success === undefined) return true
       s.lastReceivedAt = now()
+      if (wire !== null) wire.message("in", next.success)
       const rest = handleMessage(ctx, next.success)
       if (rest !== Effect.void) {
         pending = rest

@@ -84,12 +84,16 @@ export interface VerifiedResult<K> {
   readonly cancels: ReadonlyArray<{ readonly peer: K; readonly block: Block }>
   /** Peers that have nothing left we want: send them `not interested`. */
   readonly notInteresting: ReadonlyArray<K>
+  /** Peers whose blocks made the piece (none when it was found on disk). */
+  readonly contributors: ReadonlySet<K>
 }
+
+const NO_PEERS: ReadonlySet<never> = new Set()
 
 /** The piece's hash matched (or it was found on disk): it is ours for good. */
 export const pieceVerified = <K>(s: State<K>, piece: number): VerifiedResult<K> => {
   if (!Number.isSafeInteger(piece) || piece < 0 || piece >= s.g.pieceCount || s.verified[piece] === 1) {
-    return { cancels: [], notInteresting: [] }
+    return { cancels: [], notInteresting: [], contributors: NO_PEERS }
   }
   const cancels: Array<{ peer: K; block: Block }> = []
   const prog = s.open.get(piece)
@@ -117,7 +121,7 @@ export const pieceVerified = <K>(s: State<K>, piece: number): VerifiedResult<K> 
       }
     }
   }
-  return { cancels, notInteresting }
+  return { cancels, notInteresting, contributors: prog?.contributors ?? NO_PEERS }
 }
 
 /**

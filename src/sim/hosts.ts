@@ -59,6 +59,8 @@ export interface HostSpec {
   readonly client?: ClientConfig
   /** Peers dialled from the start. */
   readonly peers?: ReadonlyArray<{ readonly host: string; readonly port: number }>
+  /** What the client traces into the world's trace (its host name and the virtual clock are added). */
+  readonly trace?: { readonly messages: boolean; readonly pieces: boolean }
 }
 
 export interface HostRuntime {
@@ -101,7 +103,8 @@ export const makeHost = (
           : Client.layer({ ...config, trackers: true }).pipe(Layer.provide(Layer.mergeAll(base, tracker)))
         const context = yield* Layer.build(Layer.fresh(clientLayer))
         const client = Context.get(context, Client)
-        const added = yield* client.add(torrent.metainfo, { peers: spec.peers ?? [] }).pipe(Effect.orDie)
+        const trace = spec.trace === undefined ? {} : { trace: { sink: world.traceSink, host: spec.name, clock: "virtual" as const, ...spec.trace } }
+        const added = yield* client.add(torrent.metainfo, { peers: spec.peers ?? [], ...trace }).pipe(Effect.orDie)
         host.torrent = added
         const pull = yield* Stream.toPull(added.events)
         yield* Effect.forkScoped(Effect.forever(

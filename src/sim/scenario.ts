@@ -19,10 +19,12 @@
  * seeds' addresses). Faults run at a virtual time in ms, or at "full-copy": the moment
  * the leechers together hold every piece.
  *
- * The trace is JSON lines in the order things happened: network events (listen, connect,
- * established, refused, timeout, close, faults, tracker requests) and swarm events
- * (piece, complete, hash-failed, ban, disconnect). Same spec and seed, same trace, byte
- * for byte.
+ * The trace is JSON lines in the order things happened, in the format of a real run's
+ * (docs/TRACE.md): what each client saw (connections and their closes, pieces verified and
+ * failed with the peers that sent them, rechokes, bans, completion, tracker announces, and with
+ * `traceMessages` every wire message), plus `sim` lines for the network and the scenario
+ * (listen, connect, refused, crashes, partitions, faults, the tracker's requests). Same spec
+ * and seed, same trace, byte for byte.
  */
 import { PieceIndex } from "../ids.ts"
 import { Clock, Effect, Exit } from "effect"
@@ -92,6 +94,11 @@ export interface ScenarioSpec {
   /** Put a line per verified piece in the trace. Default true. */
   readonly tracePieces?: boolean
   /**
+   * Put every wire message of every client in the trace. Default false: a swarm's messages
+   * are millions of lines (connections, closes, pieces, choking and announces are always in).
+   */
+  readonly traceMessages?: boolean
+  /**
    * Clients hash completed pieces in worker threads shared by the whole simulation, at this
    * virtual speed (a piece takes size / rate of virtual time). Default 1 GB/s; 0 hashes inline,
    * on the simulation's own thread, in no virtual time.
@@ -112,25 +119,6 @@ const ROLE_NET: Record<Role, number> = { tracker: 0, seed: 1, leecher: 2, corrup
 
 /** Deterministic address of the i-th host of a role: 10.<role>.<i / 250>.<i % 250 + 1>. */
 export const addressOf = (role: Role, i: number): string => `10.${ROLE_NET[role]}.${Math.floor(i / 250)}.${(i % 250) + 1}`
-
-const eventTrace = (host: SimHost, event: TorrentEvent, pieces: boolean): [string, Record<string, string | number>] | undefined => {
-  switch (event._tag) {
-    case "PieceVerified":
-      return pieces ? ["piece", { host: host.name, piece: event.piece }] : undefined
-    case "HashFailed":
-      return ["hash-failed", { host: host.name, piece: event.piece, peers: event.peers.join(",") }]
-    case "PeerBanned":
-      return ["ban", { host: host.name, peer: event.peer }]
-    case "PeerDisconnected":
-      return ["disconnect", { host: host.name, peer: event.peer, reason: event.reason }]
-    case "Completed":
-      return ["complete", { host: host.name }]
-    case "Error":
-      return ["error", { host: host.name, message: event.message }]
-    default:
-      return undefined
-  }
-}
 
 const seedMemory = (storage: Storage["Service"], torrent: SimTorrent) =>
   Effect.scoped(Effect.gen(function*() {
@@ -162,7 +150,8 @@ export const simulate = Effect.fn("Sim.simulate")(function*(spec: ScenarioSpec) 
     corrupt: (h: string) => (h === torrent.infoHash ? corruptContent() : undefined)
   }
   const pieceCount = torrent.metainfo.pieceCount
-  const tracePieces = spec.tracePieces ?? true
+  // Every client writes the shared trace format into the world's lines (docs/TRACE.md).
+  const trace = { messages: spec.traceMessages ?? false, pieces: spec.tracePieces ?? true }
 
   const counts: Array<[Role, number]> = [
     ["tracker", useTracker ? 1 : 0],
@@ -226,8 +215,6 @@ export const simulate = Effect.fn("Sim.simulate")(function*(spec: ScenarioSpec) 
       )).pipe(Effect.asVoid),
     onEvent: (host: SimHost, event: TorrentEvent) =>
       Effect.gen(function*() {
-        const line = eventTrace(host, event, tracePieces)
-        if (line !== undefined) world.trace(line[0], line[1])
         if (event._tag === "PeerBanned") bans++
         if (event._tag === "HashFailed") hashFailures++
         if (event._tag !== "PieceVerified" || host.role !== "leecher" || union[event.piece] === 1) return
@@ -265,7 +252,8 @@ export const simulate = Effect.fn("Sim.simulate")(function*(spec: ScenarioSpec) 
         ...(link === undefined ? {} : { link }),
         ...(storage === undefined ? {} : { storage }),
         client: { encryption: "disable", ...spec.client, ...spec.clients?.[name] },
-        peers: role === "leecher" ? direct : []
+        peers: role === "leecher" ? direct : [],
+        trace
       }
       const rt = yield* makeHost(world, hostSpec, torrent, trackerUrl, hooks)
       runtimes.set(name, rt)

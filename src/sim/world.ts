@@ -20,6 +20,7 @@
  * Randomness (UDP loss, duplication, reordering) comes from Effect's `Random`, seeded by
  * the world's seed, and time from Effect's `Clock`: one seed, one trace.
  */
+import type { TraceSink } from "../trace/recorder.ts"
 import { Effect, Random } from "effect"
 import { type EventQueue, makeEventQueue } from "./events.ts"
 
@@ -120,7 +121,9 @@ export interface World {
   readonly traffic: () => ReadonlyArray<readonly [string, string, number]>
   readonly countBytes: (from: HostState, to: HostState, size: number) => void
   readonly trace: (kind: string, fields?: TraceFields) => void
-  /** Trace lines so far (JSON, one event each, in the order they happened). */
+  /** Where the simulated clients write their trace lines (the same list, in the order things happen). */
+  readonly traceSink: TraceSink
+  /** Trace lines so far (JSON, one event each, in the order they happened; docs/TRACE.md). */
   readonly traceLines: () => ReadonlyArray<string>
   readonly shutdown: Effect.Effect<void>
 }
@@ -155,8 +158,14 @@ export const makeWorld = Effect.fnUntraced(function*(options: WorldOptions = {})
   let held: Array<() => void> = []
   let nextGroup = 1
 
+  // The network's and the scenario's own events, as `sim` lines of the shared trace format.
   const trace = (kind: string, fields: TraceFields = {}) => {
-    lines.push(JSON.stringify({ t: events.now(), kind, ...fields }))
+    let empty = true
+    for (const _ in fields) {
+      empty = false
+      break
+    }
+    lines.push(JSON.stringify({ t: events.now(), ev: empty ? { type: "sim", kind } : { type: "sim", kind, data: fields } }))
   }
 
   const addHost = (address: string, hostOptions: HostOptions = {}): HostState => {
@@ -279,6 +288,7 @@ export const makeWorld = Effect.fnUntraced(function*(options: WorldOptions = {})
       cell.n += size
     },
     trace,
+    traceSink: { write: (line) => { lines.push(line) } },
     traceLines: () => lines,
     shutdown: events.shutdown
   }

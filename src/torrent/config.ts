@@ -4,6 +4,7 @@ import type { Address } from "../net/index.ts"
 import type { PeerDialer, SessionOptions, TransportMemory } from "../peer/index.ts"
 import type { Throttle } from "../ratelimit/index.ts"
 import type { WebSeedStarter } from "../webseed/index.ts"
+import type { TorrentTrace, TraceTarget } from "../trace/recorder.ts"
 
 /** Counters shared by every torrent of a client, for the global connection limits. */
 export interface ConnectionBudget {
@@ -33,6 +34,8 @@ export interface SwarmHooks {
   readonly completed: Effect.Effect<void>
   readonly addPeers: (addresses: ReadonlyArray<Address>, source: string) => Effect.Effect<void>
   readonly reportTracker: (url: string, ok: boolean, peers: number, message: string | null) => Effect.Effect<void>
+  /** The torrent's trace, if it is traced. */
+  readonly trace?: TorrentTrace
 }
 
 /** Starts a peer source; it runs until its scope closes (pause, remove, shutdown). */
@@ -72,4 +75,6 @@ export interface TorrentConfig {
   readonly transportMemory?: TransportMemory
   /** How connections to peers open (MSE/PE or plaintext); see `ClientConfig.encryption`. */
   readonly encryption: EncryptionPolicy
+  /** Record what the wire says (docs/TRACE.md); absent: nothing is traced. */
+  readonly trace?: TraceTarget
 }

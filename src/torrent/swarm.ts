@@ -17,6 +17,7 @@ import { clientFromPeerId, type Framer, type HandshakeHeader } from "../wire/ind
 import type { TorrentConfig } from "./config.ts"
 import { openPeer } from "./open-peer.ts"
 import type { Opening, PeerBook } from "./peer-book.ts"
+import { type PeerTrace, traceHandshakes } from "../trace/recorder.ts"
 import type { TorrentEvent } from "./state.ts"
 
 export interface SwarmDeps {
@@ -32,10 +33,11 @@ export interface SwarmDeps {
 const isFailure = (e: PeerError): boolean => e.reason !== "Shutdown"
 
 /** Runs one session to its end and books the outcome. Never fails. */
-const supervise = <R>(deps: SwarmDeps, key: PeerKey, session: Effect.Effect<never, PeerError, R>) =>
+const supervise = <R>(deps: SwarmDeps, key: PeerKey, session: Effect.Effect<never, PeerError, R>, trace: PeerTrace | null) =>
   session.pipe(
     Effect.catch((e: PeerError) =>
       Effect.gen(function*() {
+        trace?.event(undefined, { type: "close", reason: e.reason, detail: e.detail })
         const now = yield* Clock.currentTimeMillis
         // A connection to ourselves is never worth another try.
         if (e.reason === "Handshake" && e.detail === "connected to ourselves") deps.book.ban(key)
@@ -52,27 +54,31 @@ const connectedSession = (
   framer: Framer,
   handshake: Parameters<typeof runSession>[3],
   dialled: boolean,
-  encryption: IncomingVia["encryption"]
+  encryption: IncomingVia["encryption"],
+  trace: PeerTrace | null
 ) =>
   Effect.gen(function*() {
     const { budget } = deps.config
     budget.connections++
     yield* Effect.addFinalizer(() => Effect.sync(() => { budget.connections-- }))
     const key = peerKey(conn.remote)
-    yield* PubSub.publish(deps.events, { _tag: "PeerConnected", peer: key, client: clientFromPeerId(handshake.peerId), encrypted: encryption === "rc4" })
-    return yield* runSession(deps.link, conn, framer, handshake, deps.ours.reserved, deps.config.session, { dialled, encryption })
+    const client = clientFromPeerId(handshake.peerId)
+    if (trace !== null) traceHandshakes(trace, conn, client, deps.ours, handshake, dialled, encryption)
+    yield* PubSub.publish(deps.events, { _tag: "PeerConnected", peer: key, client, encrypted: encryption === "rc4" })
+    return yield* runSession(deps.link, conn, framer, handshake, deps.ours.reserved, deps.config.session, { dialled, encryption }, trace)
   })
 
 /**
  * Dial, handshake (MSE or plaintext, open-peer.ts) and run a session with `address`; the
  * half-open slot is held until the handshake ends.
  */
-const dial = (deps: SwarmDeps, address: Address) =>
+const dial = (deps: SwarmDeps, address: Address, trace: PeerTrace | null) =>
   Effect.scoped(Effect.gen(function*() {
+    trace?.event("out", { type: "connect" })
     const { budget } = deps.config
     budget.halfOpen++
     const opened = yield* openPeer(deps, address).pipe(Effect.ensuring(Effect.sync(() => { budget.halfOpen-- })))
-    return yield* connectedSession(deps, opened.conn, opened.framer, opened.handshake, true, opened.encryption)
+    return yield* connectedSession(deps, opened.conn, opened.framer, opened.handshake, true, opened.encryption, trace)
   }))
 
 /**
@@ -93,11 +99,8 @@ export const dialLoop = (deps: SwarmDeps, sessions: FiberMap.FiberMap<string>) =
         if (address === undefined) break
         const key = peerKey(address)
         if (yield* FiberMap.has(sessions, key)) continue
-        yield* FiberMap.run(
-          sessions,
-          key,
-          supervise(deps, key, dial(deps, address))
-        )
+        const trace = deps.link.trace === null ? null : deps.link.trace.peer(key)
+        yield* FiberMap.run(sessions, key, supervise(deps, key, dial(deps, address, trace), trace))
       }
       yield* Effect.sleep("500 millis")
     }
@@ -133,10 +136,12 @@ export const acceptIncoming = (
     }
     deps.book.markConnected(key, conn.remote)
     deps.book.opened(key, via.opening)
+    const trace = deps.link.trace === null ? null : deps.link.trace.peer(key, { transport: conn.transport ?? "tcp" })
+    trace?.event("in", { type: "accept" })
     const session = Effect.gen(function*() {
       const handshake = yield* handshakeIncoming(conn, framer, header, deps.ours, `${handshakeTimeoutMillis} millis`)
-      return yield* Effect.scoped(connectedSession(deps, conn, framer, handshake, false, via.encryption))
+      return yield* Effect.scoped(connectedSession(deps, conn, framer, handshake, false, via.encryption, trace))
     })
-    const fiber = yield* FiberMap.run(sessions, key, supervise(deps, key, session))
+    const fiber = yield* FiberMap.run(sessions, key, supervise(deps, key, session, trace))
     yield* Fiber.await(fiber)
   })

@@ -24,6 +24,8 @@ import { seededRandom } from "./random.ts"
 import type { TorrentEvent, TorrentState, TrackerStatus } from "./state.ts"
 import { runPex } from "./pex.ts"
 import { acceptIncoming, dialLoop, type IncomingVia, type SwarmDeps } from "./swarm.ts"
+import { openTrace } from "./trace.ts"
+import { traceRechoke } from "../trace/recorder.ts"
 import { fileProgress, type FilePriority, makeFileAccess, type TorrentFileHandle } from "./files.ts"
 import { makeWebSeedSlots } from "./web-seeds.ts"
 
@@ -153,6 +155,8 @@ export const openTorrent = Effect.fn("Torrent.open")(function*(meta: Metainfo, c
   const torrentScope = yield* Effect.scope
   const backgroundWork = yield* FiberSet.make<void, never>()
   const publish = (event: TorrentEvent) => PubSub.publish(events, event).pipe(Effect.asVoid)
+  const trace = openTrace(config.trace, meta, clock)
+
   const publishState = Effect.gen(function*() {
     const t = now()
     const verifiedBytes = yield* storage.bytesVerified
@@ -184,6 +188,7 @@ export const openTorrent = Effect.fn("Torrent.open")(function*(meta: Metainfo, c
     for (const l of links.values()) l.uploadOnly()
     // State first: whoever wakes on `whenComplete` reads it.
     yield* publishState
+    trace?.event(undefined, { type: "complete" })
     yield* publish({ _tag: "Completed" })
     yield* Deferred.succeed(complete, undefined)
     yield* Effect.logDebug(`${meta.name}: complete`)
@@ -196,6 +201,7 @@ export const openTorrent = Effect.fn("Torrent.open")(function*(meta: Metainfo, c
       errorMessage = detail
       yield* Ref.set(status, "error")
       yield* publishState
+      trace?.event(undefined, { type: "error", detail })
       yield* publish({ _tag: "Error", message: detail })
       yield* Deferred.fail(complete, new TorrentError({ infoHash, reason: "Storage", detail }))
       // Stop the sessions from outside them: this may run inside one of them.
@@ -211,6 +217,7 @@ export const openTorrent = Effect.fn("Torrent.open")(function*(meta: Metainfo, c
     Effect.gen(function*() {
       for (const key of keys) {
         book.ban(key)
+        trace?.peer(key).event(undefined, { type: "ban", detail: reason })
         yield* publish({ _tag: "PeerBanned", peer: key, reason })
         yield* Effect.logWarning(`banned ${key}: ${reason}`)
       }
@@ -245,6 +252,7 @@ export const openTorrent = Effect.fn("Torrent.open")(function*(meta: Metainfo, c
     wakeAll: () => { for (const l of links.values()) l.wake() },
     onPieceVerified: (piece) => {
       const verified = p.pieceVerified(piece)
+      if (trace?.options.pieces === true) trace.event(undefined, { type: "piece-verified", index: piece, from: [...verified.contributors] })
       files.pieceVerified(piece)
       for (const c of verified.cancels) links.get(c.peer)?.cancelRequest(c.block)
       for (const l of links.values()) l.pieceVerified(piece)
@@ -255,6 +263,7 @@ export const openTorrent = Effect.fn("Torrent.open")(function*(meta: Metainfo, c
     },
     onPieceFailed: (piece, contributors) =>
       Effect.gen(function*() {
+        trace?.event(undefined, { type: "piece-failed", index: piece, from: [...contributors] })
         yield* publish({ _tag: "HashFailed", piece, peers: [...contributors] })
         // Who is to blame: see blame.ts (a lone sender is convicted, shared pieces give strikes).
         const convicted = pieceFailed(blame, contributors)
@@ -275,6 +284,7 @@ export const openTorrent = Effect.fn("Torrent.open")(function*(meta: Metainfo, c
     },
     onStorageError: (error) => fail(error instanceof Error ? error.message : String(error)),
     background: (effect) => FiberSet.run(backgroundWork, effect).pipe(Effect.asVoid),
+    trace,
     log: (level, message) =>
       level === "debug" ? Effect.logDebug(message) : level === "info" ? Effect.logInfo(message) : Effect.logWarning(message)
   }
@@ -321,7 +331,8 @@ export const openTorrent = Effect.fn("Torrent.open")(function*(meta: Metainfo, c
     })),
     completed: Deferred.await(complete).pipe(Effect.ignore),
     addPeers,
-    reportTracker: (url, ok, peers, message) => Effect.sync(() => { trackerStatus.set(url, { url, ok, peers, message }) })
+    reportTracker: (url, ok, peers, message) => Effect.sync(() => { trackerStatus.set(url, { url, ok, peers, message }) }),
+    ...(trace === null ? {} : { trace })
   }
 
   const runActive = Effect.gen(function*() {
@@ -344,6 +355,7 @@ export const openTorrent = Effect.fn("Torrent.open")(function*(meta: Metainfo, c
       ),
       seeding: Effect.sync(() => p.isComplete()),
       apply: (result) => Effect.sync(() => {
+        traceRechoke(trace, result, links.size)
         for (const l of links.values()) l.setChoked(!result.unchoke.has(l.stats.key))
       })
     }, { config: { slots: config.uploadSlots } }))

@@ -22,7 +22,7 @@ import { toHex } from "../bytes.ts"
 import { decodeExtendedHandshake, EXTENDED_HANDSHAKE_ID } from "../wire/extended.ts"
 import { supportsDht, supportsExtensionProtocol, supportsFast } from "../wire/handshake.ts"
 import type { Message } from "../wire/message.ts"
-import type { TraceDirection, TraceEvent, TracePeer } from "./schema.ts"
+import { TRACE_VERSION, type TraceDirection, type TraceEvent, type TracePeer } from "./schema.ts"
 
 /** Where lines go: one call per complete line (no newline). */
 export interface TraceSink {
@@ -38,6 +38,8 @@ export interface TraceTarget {
   readonly messages?: boolean
   /** Trace each verified piece (default true). */
   readonly pieces?: boolean
+  /** Which clock `t` is on (default "wall"; a simulation's is "virtual"). */
+  readonly clock?: "wall" | "virtual"
 }
 
 /** The trace of one peer connection. */
@@ -156,3 +158,51 @@ export const makeTorrentTrace = (target: TraceTarget, now: () => number): Torren
  * loopback are often under a millisecond apart); virtual time gives whole milliseconds.
  */
 export const traceMillis = (nanos: () => bigint) => (): number => Number(nanos() / 1000n) / 1000
+
+/**
+ * A connection's opening: the MSE outcome (when it was encrypted or negotiated), then the two
+ * handshakes in the order they crossed the wire (ours first when we dialled), and what they
+ * told us about the peer (its client, the transport, the encryption).
+ */
+export const traceHandshakes = (
+  trace: PeerTrace,
+  conn: { readonly transport?: string },
+  client: string,
+  ours: { readonly reserved: Uint8Array; readonly peerId: Uint8Array },
+  theirs: { readonly reserved: Uint8Array; readonly peerId: Uint8Array },
+  dialled: boolean,
+  encryption: string
+): void => {
+  trace.update({ transport: conn.transport ?? "tcp", encryption })
+  if (encryption !== "none") trace.event(undefined, { type: "mse", method: encryption, role: dialled ? "initiator" : "responder" })
+  const out = handshakeEvent(ours.reserved, ours.peerId)
+  if (dialled) trace.event("out", out)
+  trace.update({ client })
+  trace.event("in", handshakeEvent(theirs.reserved, theirs.peerId))
+  if (!dialled) trace.event("out", out)
+}
+
+/** A torrent's trace, opened with its `start` line. */
+export const openTorrentTrace = (
+  target: TraceTarget,
+  now: () => number,
+  about: { readonly infoHash: string; readonly name: string; readonly pieces: number; readonly pieceLength: number; readonly size: number; readonly client: string }
+): TorrentTrace => {
+  const trace = makeTorrentTrace(target, now)
+  trace.event(undefined, { type: "start", version: TRACE_VERSION, clock: target.clock ?? "wall", ...about })
+  return trace
+}
+
+/** A choker round's outcome (`rechoke`), when there was anyone to decide about. */
+export const traceRechoke = (
+  trace: TorrentTrace | null,
+  result: { readonly unchoke: ReadonlySet<string>; readonly optimistic: string | null },
+  peers: number
+): void => {
+  if (trace === null || peers === 0) return
+  trace.event(undefined, {
+    type: "rechoke",
+    unchoked: [...result.unchoke],
+    ...(result.optimistic === null ? {} : { optimistic: result.optimistic })
+  })
+}

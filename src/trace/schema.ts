@@ -108,7 +108,7 @@ const Handshake = Schema.Struct({
 /** MSE/PE (BEP 8-ish): what the encrypted handshake chose. */
 const Mse = Schema.Struct({
   type: Schema.Literal("mse"),
-  /** "rc4" or "plaintext" (negotiated); `role` "initiator" or "responder". */
+  /** "rc4" or "plaintext-negotiated" (MSE settled on plaintext); `role` "initiator" or "responder". */
   method: Str,
   role: opt(Str)
 })
@@ -175,7 +175,7 @@ const Dropped = Schema.Struct({ type: Schema.Literal("dropped"), lines: Int })
 const Sim = Schema.Struct({
   type: Schema.Literal("sim"),
   kind: Str,
-  data: opt(Schema.Record(Str, Schema.Union([Str, Schema.Finite, Schema.Boolean])))
+  data: opt(Schema.Record(Str, Schema.Union([Str, Schema.Finite, Schema.Boolean, Schema.Null])))
 })
 
 export const TraceEvent = Schema.Union([

@@ -13,6 +13,7 @@ import { Clock, Duration, Effect, Queue, Random, Schedule, type Scope, type Stre
 import type { Address } from "../net/index.ts"
 import { Tracker } from "./Tracker.ts"
 import type { AnnounceEvent, AnnounceRequest, TrackerError } from "./types.ts"
+import type { TraceEvent } from "../trace/schema.ts"
 
 export interface AnnouncerOptions {
   /** BEP 12 tiers of announce URLs. */
@@ -38,6 +39,8 @@ export interface AnnouncerOptions {
   readonly retryBase?: Duration.Input
   /** Cap of the backoff delay. Default 30 minutes. */
   readonly retryMax?: Duration.Input
+  /** Told of every announce and its answer (the torrent's trace, docs/TRACE.md). */
+  readonly trace?: (dir: "in" | "out", event: TraceEvent) => void
 }
 
 export interface TrackerStatus {
@@ -149,6 +152,7 @@ export const makeAnnouncer = Effect.fn("makeAnnouncer")(function*(
         const event: AnnounceEvent | undefined = completedPending ? "completed" : entry.started ? undefined : "started"
         setStatus(entry, { state: "announcing" })
         yield* publish
+        options.trace?.("out", { type: "tracker-request", url: entry.url, ...(event === undefined ? {} : { event }) })
         const result = yield* request(event).pipe(
           Effect.flatMap((req) => tracker.announce(entry.url, req)),
           Effect.timeoutOrElse({
@@ -159,11 +163,13 @@ export const makeAnnouncer = Effect.fn("makeAnnouncer")(function*(
         )
         const now = yield* Clock.currentTimeMillis
         if (result._tag === "Failure") {
+          options.trace?.("in", { type: "tracker-reply", url: entry.url, error: result.failure.message })
           setStatus(entry, { state: "error", error: result.failure.message, lastAnnounce: now })
           yield* publish
           continue
         }
         const response = result.success
+        options.trace?.("in", { type: "tracker-reply", url: entry.url, peers: response.peers.length, interval: response.interval })
         entry.started = true
         if (event === "completed") completedPending = false
         // BEP 12: a tracker that answers moves to the front of its tier
@@ -228,6 +234,7 @@ export const makeAnnouncer = Effect.fn("makeAnnouncer")(function*(
       const started = tiers.flat().filter((e) => e.started)
       if (started.length === 0) return
       const req = yield* request("stopped")
+      for (const e of started) options.trace?.("out", { type: "tracker-request", url: e.url, event: "stopped" })
       yield* Effect.forEach(started, (e) => Effect.ignore(tracker.announce(e.url, req)), {
         concurrency: "unbounded",
         discard: true

@@ -208,7 +208,8 @@ export const makeStream = (local: Address, remote: Address, hooks: StreamHooks, 
     writeV,
     offer,
     drained,
-    close
+    close,
+    transport: "utp"
   }
   const stream: UtpStream = { io, connection, established, conn: undefined }
   return stream
