@@ -3,6 +3,8 @@
  * simulation in a child process with larger semi-spaces), its summary, its trace file, its
  * errors, and Ctrl-C.
  */
+import { decodeLines } from "./support/trace.ts"
+import type { TraceLine, TraceSummary } from "../src/trace/index.ts"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { execFile, spawn } from "node:child_process"
@@ -63,6 +65,19 @@ interface Summary {
   readonly allComplete: boolean
 }
 
+/** Blocks that arrived without a request of ours outstanding for them (none are expected; counted to say so). */
+const unanswered = (lines: ReadonlyArray<TraceLine>): number => {
+  const asked = new Set<string>()
+  let n = 0
+  for (const l of lines) {
+    if (l.peer === undefined) continue
+    const key = (i: number, b: number) => `${l.host}|${l.peer?.addr}|${i}:${b}`
+    if (l.ev.type === "Request" && l.dir === "out") asked.add(key(l.ev.index, l.ev.begin))
+    if (l.ev.type === "Piece" && l.dir === "in" && !asked.delete(key(l.ev.index, l.ev.begin))) n++
+  }
+  return n
+}
+
 const SMALL = ["simulate", "--peers", "6", "--size", "2MiB", "--piece-length", "64KiB"]
 
 describe("effect-torrent simulate", () => {
@@ -70,9 +85,9 @@ describe("effect-torrent simulate", () => {
     Effect.gen(function*() {
       const dir = yield* tempDir
       const trace = (name: string) => path.join(dir, name)
-      const a = yield* cli([...SMALL, "--seed", "7", "--trace", trace("a.jsonl"), "--json"])
-      const b = yield* cli([...SMALL, "--seed", "7", "--trace", trace("b.jsonl"), "--json"])
-      const c = yield* cli([...SMALL, "--seed", "8", "--trace", trace("c.jsonl"), "--json"])
+      const a = yield* cli([...SMALL, "--seed", "7", "--trace", trace("a.jsonl"), "--trace-messages", "--json"])
+      const b = yield* cli([...SMALL, "--seed", "7", "--trace", trace("b.jsonl"), "--trace-messages", "--json"])
+      const c = yield* cli([...SMALL, "--seed", "8", "--trace", trace("c.jsonl"), "--trace-messages", "--json"])
       for (const run of [a, b, c]) assert.strictEqual(run.code, 0, run.stderr)
 
       const summary = JSON.parse(a.stdout) as Summary
@@ -89,10 +104,18 @@ describe("effect-torrent simulate", () => {
       assert.isAbove(traceA.length, 0)
       assert.isTrue(traceA.equals(fs.readFileSync(trace("b.jsonl"))), "same seed, same trace")
       assert.isFalse(traceA.equals(fs.readFileSync(trace("c.jsonl"))), "another seed, another trace")
-      for (const line of traceA.toString("utf8").trim().split("\n")) {
-        const event = JSON.parse(line) as { t: unknown; kind: unknown }
-        assert.isTrue(typeof event.t === "number" && typeof event.kind === "string", line)
-      }
+      // the format of a real run's trace: every line decodes with the one schema
+      const lines = decodeLines(traceA.toString("utf8").trim().split("\n"))
+      assert.isTrue(lines.some((l) => l.ev.type === "Piece" && l.dir === "in" && l.host?.startsWith("leecher-") === true))
+
+      // and `trace` reads it: the blocks the leechers received are the bytes they were sent
+      const read = yield* cli(["trace", trace("a.jsonl"), "--json"])
+      assert.strictEqual(read.code, 0, read.stderr)
+      const s = JSON.parse(read.stdout) as TraceSummary
+      const received = s.peers.filter((p) => p.host?.startsWith("leecher-") === true).reduce((n, p) => n + p.bytesIn, 0)
+      assert.isAtLeast(received, 6 * 2 * 1024 * 1024)
+      assert.strictEqual(s.latency.count, lines.filter((l) => l.ev.type === "Piece" && l.dir === "in").length - unanswered(lines))
+      assert.strictEqual(Object.keys(s.completed).filter((h) => h.startsWith("leecher-")).length, 6)
     }).pipe(Effect.scoped), 120_000)
 
   it.effect("--scenario runs a named scenario and says whether its expected outcome held (exit 1 when not); --report writes the page", () =>

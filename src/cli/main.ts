@@ -24,7 +24,8 @@ const commands = {
   download: () => import("./download.ts").then((m) => m.downloadCommand),
   seed: () => import("./seed.ts").then((m) => m.seedCommand),
   serve: () => import("./serve.ts").then((m) => m.serveCommand),
-  simulate: () => import("./simulate.ts").then((m) => m.simulateCommand)
+  simulate: () => import("./simulate.ts").then((m) => m.simulateCommand),
+  trace: () => import("./trace.ts").then((m) => m.traceCommand)
 }
 type Name = keyof typeof commands
 const NAMES = Object.keys(commands) as ReadonlyArray<Name>

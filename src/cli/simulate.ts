@@ -1,7 +1,7 @@
 /**
  * `effect-torrent simulate [--peers N] [--seeds N] [--size 64MiB] [--piece-length 256KiB]
  *  [--latency 50ms] [--bandwidth 10MB/s] [--loss 0.01] [--corrupt-peers N] [--seed S]
- *  [--payload bytes|shared] [--scenario NAME] [--trace FILE] [--report FILE.html] [--json]`
+ *  [--payload bytes|shared] [--scenario NAME] [--trace FILE [--trace-messages]] [--report FILE.html] [--json]`
  *
  * Runs a swarm of our real client on the simulated network in virtual time and prints
  * completion-time percentiles (virtual), bytes from seeds vs peers, bans, and the virtual
@@ -67,7 +67,11 @@ export const simulateCommand = Command.make(
     loss: Flag.Finite("loss").pipe(Flag.withDescription("UDP loss probability"), Flag.withDefault(0)),
     corruptPeers: Flag.Int("corrupt-peers").pipe(Flag.withDescription("seeders that serve corrupt data"), Flag.withDefault(0)),
     seed: Flag.String("seed").pipe(Flag.withDescription("random seed (same seed, same run)"), Flag.withDefault("1")),
-    trace: Flag.String("trace").pipe(Flag.withDescription("write the JSON-lines trace here"), Flag.optional),
+    trace: Flag.String("trace").pipe(Flag.withDescription("write the trace here (JSON lines, the format of a real run's --trace: docs/TRACE.md)"), Flag.optional),
+    traceMessages: Flag.Boolean("trace-messages").pipe(
+      Flag.withDescription("put every wire message of every client in the trace (large: millions of lines for a big swarm)"),
+      Flag.withDefault(false)
+    ),
     scenario: Flag.Literals("scenario", scenarioNames).pipe(
       Flag.withDescription(scenarioNames.map((n) => `${n}: ${namedScenarios[n].description}`).join("; ")),
       Flag.optional
@@ -103,7 +107,8 @@ export const simulateCommand = Command.make(
       leechers: flags.peers,
       ...(flags.payload._tag === "Some" ? { payload: flags.payload.value } : {}),
       network: { latencyMs, uploadBps: bandwidth, downloadBps: 2 * bandwidth, udp: { loss: flags.loss } },
-      client: { transports }
+      client: { transports },
+      traceMessages: flags.traceMessages
     }
     const scenario = flags.scenario._tag === "Some" ? namedScenarios[flags.scenario.value] : undefined
     const spec = scenario === undefined ? { ...base, corruptPeers: flags.corruptPeers } : scenario.spec(base)

@@ -7,6 +7,7 @@ import type { SimTorrent } from "./content.ts"
 import type { Role, SimHost } from "./hosts.ts"
 import type { ReportInput, RunEvent } from "./report-model.ts"
 import type { World } from "./world.ts"
+import { percentile } from "../trace/summary.ts"
 
 export interface PeerReport {
   readonly name: string
@@ -116,8 +117,6 @@ export interface Summary {
   readonly virtualMs: number
 }
 
-const percentile = (sorted: ReadonlyArray<number>, p: number): number | null =>
-  sorted.length === 0 ? null : sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? null
 
 export const summarize = (report: ScenarioReport): Summary => {
   const leechers = report.peers.filter((p) => p.role === "leecher")

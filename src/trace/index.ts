@@ -8,3 +8,4 @@
 export * from "./schema.ts"
 export * from "./recorder.ts"
 export * from "./writer.ts"
+export * from "./summary.ts"
