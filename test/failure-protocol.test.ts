@@ -2,13 +2,15 @@
  * Protocol violations: each misbehaving peer is disconnected on its first violation with a
  * reason that names it (PeerDisconnected), the client closes the socket itself, nothing
  * attacker-sized is allocated, and the download goes on from an honest WebTorrent seeder to
- * a byte-identical end.
+ * a byte-identical end. The run's trace names each violator's close and its reason.
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { join } from "node:path"
 import { memoryUsage } from "node:process"
+import { memorySink } from "../src/trace/index.ts"
 import { encodeMessage } from "../src/wire/index.ts"
+import { decodeLines, eventsOf } from "./support/trace.ts"
 import { awaitComplete, recordEvents, startClient, waitForState, waitUntil } from "./support/engine.ts"
 import { tempDir, writePayload } from "./support/files.ts"
 import { type ScriptedPeer, type ScriptedPeerOptions, scriptedPeer } from "./support/scripted-peer.ts"
@@ -86,7 +88,8 @@ describe("failure: protocol violations", () => {
       }
 
       const client = yield* startClient(out)
-      const torrent = yield* client.add(fixture.torrent)
+      const trace = memorySink()
+      const torrent = yield* client.add(fixture.torrent, { trace: { sink: trace } })
       const log = yield* recordEvents(torrent)
       const buffersBefore = memoryUsage().arrayBuffers
       yield* torrent.addPeers([...bad.map((b) => b.peer.address), { host: "127.0.0.1", port: wt.port }])
@@ -109,5 +112,17 @@ describe("failure: protocol violations", () => {
       assert.strictEqual(state.piecesVerified, pieceCount)
       assert.deepStrictEqual(log.all().filter((e) => e._tag === "Error" || e._tag === "HashFailed"), [])
       assert.deepStrictEqual(yield* differingFiles(fixture.metainfo, source, out), [])
+
+      // The trace of this real run: every line decodes with the one schema, and each
+      // violator's connection ends with its typed reason and the violation named.
+      const closes = eventsOf(trace.lines, "close")
+      for (const { violation, peer } of bad) {
+        const close = closes.find((c) => c.peer === peer.key)
+        assert.strictEqual(close?.reason, "Protocol", `${violation.name}: ${JSON.stringify(close)}`)
+        assert.match(String(close?.detail), violation.reason(pieceCount), violation.name)
+      }
+      const fromWebTorrent = decodeLines(trace.lines).filter((l) => l.peer?.addr === `127.0.0.1:${wt.port}`)
+      assert.isTrue(fromWebTorrent.some((l) => l.ev.type === "Piece" && l.dir === "in"))
+      assert.match(fromWebTorrent.at(-1)?.peer?.client ?? "", /WebTorrent/)
     }))
 })
