@@ -103,7 +103,7 @@ export const makeHost = (
           : Client.layer({ ...config, trackers: true }).pipe(Layer.provide(Layer.mergeAll(base, tracker)))
         const context = yield* Layer.build(Layer.fresh(clientLayer))
         const client = Context.get(context, Client)
-        const trace = spec.trace === undefined ? {} : { trace: { sink: world.traceSink, host: spec.name, clock: "virtual" as const, ...spec.trace } }
+        const trace = spec.trace === undefined ? {} : { trace: { sink: world.traceSink, host: spec.name, clock: "virtual" as const, peerIds: false, ...spec.trace } }
         const added = yield* client.add(torrent.metainfo, { peers: spec.peers ?? [], ...trace }).pipe(Effect.orDie)
         host.torrent = added
         const pull = yield* Stream.toPull(added.events)

@@ -24,8 +24,7 @@ import { seededRandom } from "./random.ts"
 import type { TorrentEvent, TorrentState, TrackerStatus } from "./state.ts"
 import { runPex } from "./pex.ts"
 import { acceptIncoming, dialLoop, type IncomingVia, type SwarmDeps } from "./swarm.ts"
-import { openTrace } from "./trace.ts"
-import { traceRechoke } from "../trace/recorder.ts"
+import { openTrace, traceRechoke } from "./trace.ts"
 import { fileProgress, type FilePriority, makeFileAccess, type TorrentFileHandle } from "./files.ts"
 import { makeWebSeedSlots } from "./web-seeds.ts"
 
@@ -236,11 +235,7 @@ export const openTorrent = Effect.fn("Torrent.open")(function*(meta: Metainfo, c
     })
 
   const link: TorrentLink = {
-    infoHash: infoHashBytes,
-    peerId: config.peerId,
-    pieceCount: meta.pieceCount,
-    pieceLength: meta.pieceLength,
-    totalSize: meta.totalSize,
+    infoHash: infoHashBytes, peerId: config.peerId, pieceCount: meta.pieceCount, pieceLength: meta.pieceLength, totalSize: meta.totalSize,
     picker: p,
     storage,
     random,
@@ -319,11 +314,7 @@ export const openTorrent = Effect.fn("Torrent.open")(function*(meta: Metainfo, c
   const ours = { infoHash: infoHashBytes, peerId: config.peerId, reserved: makeReserved({ extensionProtocol: true, fast: true }) }
   const deps: SwarmDeps = { config, link, book, ours, events, connected: () => links.size }
   const hooks: SwarmHooks = {
-    infoHash: infoHashBytes,
-    peerId: config.peerId,
-    port: config.port,
-    isPrivate: meta.private,
-    trackers: meta.trackers,
+    infoHash: infoHashBytes, peerId: config.peerId, port: config.port, isPrivate: meta.private, trackers: meta.trackers,
     stats: Effect.map(storage.bytesVerified, (verified) => ({
       uploaded: uploadMeter.total(),
       downloaded: downloadMeter.total(),

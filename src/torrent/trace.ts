@@ -3,6 +3,7 @@ import type { Clock } from "effect"
 import { toHex } from "../bytes.ts"
 import type { Metainfo } from "../metainfo/model.ts"
 import { openTorrentTrace, type TorrentTrace, traceMillis, type TraceTarget } from "../trace/recorder.ts"
+export { traceRechoke } from "../trace/recorder.ts"
 import { CLIENT_VERSION } from "../version.ts"
 
 export const openTrace = (target: TraceTarget | undefined, meta: Metainfo, clock: Clock.Clock): TorrentTrace | null =>

@@ -38,6 +38,8 @@ export interface TraceTarget {
   readonly messages?: boolean
   /** Trace each verified piece (default true). */
   readonly pieces?: boolean
+  /** Put peer ids in `handshake` lines (default true; a simulation leaves them out: MSE's entropy varies them). */
+  readonly peerIds?: boolean
   /** Which clock `t` is on (default "wall"; a simulation's is "virtual"). */
   readonly clock?: "wall" | "virtual"
 }
@@ -49,6 +51,7 @@ export interface PeerTrace {
   readonly event: (dir: TraceDirection | undefined, ev: TraceEvent) => void
   /** What the handshake and the connection told us (client name, transport, encryption). */
   readonly update: (info: Partial<Omit<TracePeer, "addr">>) => void
+  readonly peerIds: boolean
 }
 
 /** Wire messages of one peer, the hot path. */
@@ -137,6 +140,7 @@ export const makeTorrentTrace = (target: TraceTarget, now: () => number): Torren
     }
     return {
       wire: options.messages ? wire : null,
+      peerIds: target.peerIds ?? true,
       event: (dir, ev) => line(prefix, dir, q(ev)),
       update: (next) => {
         current = { ...current, ...next }
@@ -175,10 +179,10 @@ export const traceHandshakes = (
 ): void => {
   trace.update({ transport: conn.transport ?? "tcp", encryption })
   if (encryption !== "none") trace.event(undefined, { type: "mse", method: encryption, role: dialled ? "initiator" : "responder" })
-  const out = handshakeEvent(ours.reserved, ours.peerId)
+  const out = handshakeEvent(ours.reserved, trace.peerIds ? ours.peerId : undefined)
   if (dialled) trace.event("out", out)
   trace.update({ client })
-  trace.event("in", handshakeEvent(theirs.reserved, theirs.peerId))
+  trace.event("in", handshakeEvent(theirs.reserved, trace.peerIds ? theirs.peerId : undefined))
   if (!dialled) trace.event("out", out)
 }
 
