@@ -111,6 +111,26 @@ export interface UdpSocket {
   readonly sendNow: (payload: Uint8Array, to: Address) => boolean
 }
 
+/**
+ * Options of a UDP socket beyond its address.
+ *
+ * - `reuseAddress`: several sockets (of this or other programs) may bind the same port
+ *   (SO_REUSEADDR), as multicast listeners on one machine must.
+ * - `multicast`: the socket joins `group` on the interface with address `interface` and
+ *   receives what is sent to `group:port`; datagrams it sends to a group leave through that
+ *   interface with `ttl` (default 1: the local link only) and reach this host's own members
+ *   too when `loopback` (default true).
+ */
+export interface UdpOptions {
+  readonly reuseAddress?: boolean
+  readonly multicast?: {
+    readonly group: string
+    readonly interface: string
+    readonly ttl?: number
+    readonly loopback?: boolean
+  }
+}
+
 export interface ConnectOptions {
   /** Default: 10 seconds. */
   readonly timeout?: Duration.Input
@@ -135,6 +155,6 @@ export class Network extends Context.Service<Network, {
   readonly connect: (address: Address, options?: ConnectOptions) => Effect.Effect<Connection, NetError, Scope.Scope>
   /** Port 0 binds an ephemeral port; the bound one is in `Listener.address`. */
   readonly listen: (address: Address) => Effect.Effect<Listener, NetError, Scope.Scope>
-  /** Port 0 binds an ephemeral port; the bound one is in `UdpSocket.address`. */
-  readonly udp: (bind: Address) => Effect.Effect<UdpSocket, NetError, Scope.Scope>
+  /** Port 0 binds an ephemeral port; the bound one is in `UdpSocket.address`. See `UdpOptions` for multicast. */
+  readonly udp: (bind: Address, options?: UdpOptions) => Effect.Effect<UdpSocket, NetError, Scope.Scope>
 }>()("effect-torrent/Network") {}

@@ -34,6 +34,7 @@ export {
   type DatagramHandler,
   type Listener,
   Network,
+  type UdpOptions,
   type UdpSocket
 } from "./Network.ts"
 export * as NodeNetwork from "./NodeNetwork.ts"

@@ -10,7 +10,7 @@ import * as Dns from "node:dns"
 import * as Net from "node:net"
 import { AddressInUse, ConnectionClosed, type NetError, NetIoError } from "./errors.ts"
 import { formatAddress } from "./address.ts"
-import type { Address, Datagram, DatagramHandler, UdpSocket } from "./Network.ts"
+import type { Address, Datagram, DatagramHandler, UdpOptions, UdpSocket } from "./Network.ts"
 
 /** Datagrams kept for `receive` before new ones are dropped. */
 const RECEIVE_BUFFER = 1024
@@ -39,11 +39,11 @@ const resolveHost = (host: string, family: 4 | 6): Effect.Effect<string, NetErro
 /** A dual-stack socket reports IPv4 senders as IPv4-mapped IPv6; peers know them by their IPv4. */
 const unmapped = (host: string): string => host.startsWith("::ffff:") && Net.isIPv4(host.slice(7)) ? host.slice(7) : host
 
-export const udp = (bind: Address): Effect.Effect<UdpSocket, NetError, Scope.Scope> =>
+export const udp = (bind: Address, options: UdpOptions = {}): Effect.Effect<UdpSocket, NetError, Scope.Scope> =>
   Effect.gen(function*() {
     const target = formatAddress(bind)
     const v6 = Net.isIPv6(bind.host)
-    const socket = Dgram.createSocket({ type: v6 ? "udp6" : "udp4" })
+    const socket = Dgram.createSocket({ type: v6 ? "udp6" : "udp4", reuseAddr: options.reuseAddress === true })
     let open = true
     let ended: NetError | undefined
     const queue: Array<Datagram> = []
@@ -91,6 +91,18 @@ export const udp = (bind: Address): Effect.Effect<UdpSocket, NetError, Scope.Sco
     })
     // a send error without a callback, or an ICMP error: nothing to do with it on a shared socket
     socket.on("error", () => {})
+    const multicast = options.multicast
+    if (multicast !== undefined) {
+      try {
+        socket.addMembership(multicast.group, multicast.interface)
+        socket.setMulticastInterface(multicast.interface)
+        socket.setMulticastTTL(multicast.ttl ?? 1)
+        socket.setMulticastLoopback(multicast.loopback ?? true)
+      } catch (cause) {
+        socket.close()
+        return yield* new NetIoError({ op: "bind", address: `${multicast.group} on ${multicast.interface}`, detail: describeCause(cause) })
+      }
+    }
     try {
       socket.setRecvBufferSize(KERNEL_BUFFER_BYTES)
       socket.setSendBufferSize(KERNEL_BUFFER_BYTES)

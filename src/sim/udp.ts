@@ -6,6 +6,11 @@
  * to crashed hosts and to ports nobody bound. A socket's receive buffer is bounded; beyond
  * it datagrams are dropped, as a real kernel would. Payload bytes count in the world's
  * traffic figures, as TCP's do.
+ *
+ * Multicast: the world is one link. A socket bound with `multicast` joins its group; a
+ * datagram sent to `group:port` goes to every member bound to that port (the sender's own
+ * socket too when `loopback`, as on a real host), each copy over the links as above.
+ * `reuseAddress` changes nothing: a simulated host runs one client.
  */
 import { Effect } from "effect"
 import type { Scope } from "effect"
@@ -18,6 +23,7 @@ import {
   formatAddress,
   type NetError,
   NetIoError,
+  type UdpOptions,
   type UdpSocket
 } from "../net/index.ts"
 import { bindsHere } from "./tcp.ts"
@@ -32,8 +38,19 @@ const UDP_IP_HEADER_BYTES = 28
 
 const sockets = new WeakMap<HostState, Map<number, UdpState>>()
 
+interface Member {
+  readonly host: HostState
+  readonly port: number
+  readonly state: UdpState
+}
+
+/** Multicast members of each world, by `group|port`. */
+const groups = new WeakMap<World, Map<string, Set<Member>>>()
+
+const isMulticast = (host: string): boolean => /^2(2[4-9]|3\d)\./.test(host) || /^ff/i.test(host)
+
 export const udp = (world: World, host: HostState) =>
-(bind: Address): Effect.Effect<UdpSocket, NetError, Scope.Scope> =>
+(bind: Address, options: UdpOptions = {}): Effect.Effect<UdpSocket, NetError, Scope.Scope> =>
   Effect.gen(function*() {
     const text = formatAddress(bind)
     if (!host.alive) return yield* new NetIoError({ op: "bind", address: text, detail: "host is down" })
@@ -75,8 +92,12 @@ export const udp = (world: World, host: HostState) =>
         }
       }
     }
+    let member: Member | undefined
+    const memberships = groups.get(world) ?? new Map<string, Set<Member>>()
+    groups.set(world, memberships)
     const shut = (error: NetError) => {
       gone = error
+      if (member !== undefined && options.multicast !== undefined) memberships.get(`${options.multicast.group}|${port}`)?.delete(member)
       host.udp.delete(port)
       sockets.get(host)?.delete(port)
       buffer.length = 0
@@ -91,21 +112,26 @@ export const udp = (world: World, host: HostState) =>
       sockets.set(host, byHost)
     }
     byHost.set(port, state)
+    if (options.multicast !== undefined) {
+      const key = `${options.multicast.group}|${port}`
+      const set = memberships.get(key) ?? new Set<Member>()
+      memberships.set(key, set)
+      member = { host, port, state }
+      set.add(member)
+    }
     host.udp.set(port, { crash: () => shut(new NetIoError({ op: "receive", address: localText, detail: "host crashed" })) })
     yield* Effect.addFinalizer(() => Effect.sync(() => {
       if (gone === undefined) shut(new ConnectionClosed({ address: localText }))
     }))
 
     const generation = host.generation
-    /** Sends one datagram; undefined when it left (or was lost on the way), else why not. */
-    const transmit = (payload: Uint8Array, to: Address): NetError | undefined => {
-      if (gone !== undefined || !host.alive || host.generation !== generation) return gone ?? new ConnectionClosed({ address: localText })
-      const target = world.host(to.host)
-      if (target === undefined || !world.reachable(host, target)) return undefined
+    const loopback = options.multicast?.loopback ?? true
+    /** One datagram over the links to `target`, subject to loss, duplication and reordering; `receiver` is looked up on arrival. */
+    const transmitTo = (payload: Uint8Array, target: HostState, to: Address, receiver: () => UdpState | undefined): void => {
       const { loss, duplicate, reorderMs } = world.options.udp
       if (loss > 0 && world.random() < loss) {
         world.trace("udp-lost", { from: localText, to: formatAddress(to) })
-        return undefined
+        return
       }
       const copies = duplicate > 0 && world.random() < duplicate ? 2 : 1
       // a private copy: the sender may reuse its buffer once send returns
@@ -115,13 +141,32 @@ export const udp = (world: World, host: HostState) =>
         world.transmit(host, target, bytes.length + UDP_IP_HEADER_BYTES, (done) => {
           world.events.at(done + jitter, () => {
             if (!target.alive || !world.reachable(host, target)) return
-            const socket = sockets.get(target)?.get(to.port)
+            const socket = receiver()
             if (socket === undefined) return
             world.countBytes(host, target, bytes.length)
             socket.deliver({ payload: bytes, from: local })
           })
         })
       }
+    }
+    /** Sends one datagram; undefined when it left (or was lost on the way), else why not. */
+    const transmit = (payload: Uint8Array, to: Address): NetError | undefined => {
+      if (gone !== undefined || !host.alive || host.generation !== generation) return gone ?? new ConnectionClosed({ address: localText })
+      if (isMulticast(to.host)) {
+        for (const m of memberships.get(`${to.host}|${to.port}`) ?? []) {
+          if (m.host === host) {
+            // multicast loopback: this host's own members hear it at once, off the links
+            const bytes = payload.slice()
+            if (loopback) world.events.at(world.events.now(), () => m.state.deliver({ payload: bytes, from: local }))
+            continue
+          }
+          transmitTo(payload, m.host, to, () => m.state)
+        }
+        return undefined
+      }
+      const target = world.host(to.host)
+      if (target === undefined || !world.reachable(host, target)) return undefined
+      transmitTo(payload, target, to, () => sockets.get(target)?.get(to.port))
       return undefined
     }
     const send = (payload: Uint8Array, to: Address): Effect.Effect<void, NetError> =>
