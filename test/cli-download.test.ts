@@ -33,8 +33,8 @@ const start = (args: ReadonlyArray<string>) =>
   Effect.acquireRelease(
     Effect.gen(function*() {
       const exited = yield* Deferred.make<number | null>()
-      // --no-dht: tests never contact the public DHT routers.
-      const child = spawn(process.execPath, [BIN, ...args, "--no-dht"], { stdio: ["ignore", "pipe", "pipe"] })
+      // --no-dht: tests never contact the public DHT routers; --no-lsd: no multicast leaves loopback.
+      const child = spawn(process.execPath, [BIN, ...args, "--no-dht", "--no-lsd"], { stdio: ["ignore", "pipe", "pipe"] })
       const lines: Array<string> = []
       const stderr: Array<string> = []
       let buffer = ""

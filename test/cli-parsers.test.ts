@@ -22,6 +22,8 @@ const args = (patch: Partial<SharedArgs> = {}): SharedArgs => ({
   json: false,
   dhtBootstrap: [],
   noDht: false,
+  noLsd: false,
+  noWebSeeds: false,
   transports: Option.none(),
   encryption: "prefer",
   trace: Option.none(),

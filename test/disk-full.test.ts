@@ -91,7 +91,7 @@ describe("a full disk", () => {
         new Promise<{ code: number | null; stderr: string }>((resolve) => {
           execFile(
             process.execPath,
-            [BIN, "download", torrentPath, "--out", disk, "--port", "0", "--no-dht", "--peer", `127.0.0.1:${wt.port}`],
+            [BIN, "download", torrentPath, "--out", disk, "--port", "0", "--no-dht", "--no-lsd", "--peer", `127.0.0.1:${wt.port}`],
             { encoding: "utf8", timeout: 60_000 },
             (error, _stdout, stderr) => resolve({ code: error === null ? 0 : typeof error.code === "number" ? error.code : 1, stderr })
           )

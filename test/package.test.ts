@@ -107,7 +107,7 @@ describe("the packed tarball, installed into an empty project", () => {
 
   it("serves the daemon's API docs, whose script comes from the installed effect", async () => {
     const state = mkdtempSync(join(dir, "state-"))
-    const child = spawn(join(app, "node_modules", ".bin", "effect-torrent"), ["serve", "--http", "127.0.0.1:0", "--state", state, "--port", "0", "--no-dht"], {
+    const child = spawn(join(app, "node_modules", ".bin", "effect-torrent"), ["serve", "--http", "127.0.0.1:0", "--state", state, "--port", "0", "--no-dht", "--no-lsd"], {
       cwd: app,
       env: cleanEnv(),
       stdio: ["ignore", "pipe", "pipe"]

@@ -42,6 +42,8 @@ export const sharedFlags = {
     Flag.atLeast(0)
   ),
   noDht: Flag.Boolean("no-dht").pipe(Flag.withDescription("do not use the DHT"), Flag.withDefault(false)),
+  noLsd: Flag.Boolean("no-lsd").pipe(Flag.withDescription("no Local Service Discovery (BEP 14 multicast on the local network)"), Flag.withDefault(false)),
+  noWebSeeds: Flag.Boolean("no-web-seeds").pipe(Flag.withDescription("do not download from the torrent's web seeds (BEP 19/17)"), Flag.withDefault(false)),
   transports: Flag.String("transports").pipe(
     Flag.withDescription("transports to speak, in the order outgoing connections try them: utp,tcp (default), tcp,utp, tcp or utp"),
     Flag.optional
@@ -68,6 +70,8 @@ export interface SharedArgs {
   readonly json: boolean
   readonly dhtBootstrap: ReadonlyArray<string>
   readonly noDht: boolean
+  readonly noLsd: boolean
+  readonly noWebSeeds: boolean
   readonly transports: Option.Option<string>
   readonly encryption: string
   readonly trace: Option.Option<string>
@@ -217,6 +221,8 @@ export const runTorrent = (options: RunOptions) =>
       port: args.port,
       maxPeersPerTorrent: args.maxPeers,
       encryption: plan.encryption,
+      lsd: !args.noLsd,
+      webSeeds: !args.noWebSeeds,
       ...(plan.uploadLimit === undefined ? {} : { uploadLimit: plan.uploadLimit }),
       ...(plan.downloadLimit === undefined ? {} : { downloadLimit: plan.downloadLimit }),
       ...(plan.transports === undefined ? {} : { transports: plan.transports }),

@@ -1,5 +1,5 @@
 /**
- * `effect-torrent serve [--http HOST:PORT] [--state DIR] [--out DIR] [--port N] [--no-dht]
+ * `effect-torrent serve [--http HOST:PORT] [--state DIR] [--out DIR] [--port N] [--no-dht] [--no-lsd]
  *  [--auth USER:PASS] [--peer-host HOST]`
  *
  * Runs the daemon (src/daemon): torrents kept in the state directory, a web UI at /, the
@@ -20,6 +20,7 @@ export const serveCommand = Command.make(
     port: Flag.Int("port").pipe(Flag.withAlias("p"), Flag.withDescription("port for peers (0 = any free port)"), Flag.withDefault(6881)),
     peerHost: Flag.String("peer-host").pipe(Flag.withDescription("interface to accept peers on"), Flag.withDefault("0.0.0.0")),
     noDht: Flag.Boolean("no-dht").pipe(Flag.withDescription("do not join the DHT"), Flag.withDefault(false)),
+    noLsd: Flag.Boolean("no-lsd").pipe(Flag.withDescription("no Local Service Discovery (BEP 14 multicast on the local network)"), Flag.withDefault(false)),
     auth: Flag.String("auth").pipe(Flag.withDescription("require HTTP Basic credentials USER:PASS (needed to listen beyond loopback)"), Flag.optional)
   },
   Effect.fn("cli.serve")(function*(args) {
@@ -38,6 +39,7 @@ export const serveCommand = Command.make(
       peerPort: args.port,
       peerHost: args.peerHost,
       dht: !args.noDht,
+      lsd: !args.noLsd,
       auth,
       version: VERSION
     })

@@ -36,6 +36,7 @@ import { trackerSource } from "./tracker-source.ts"
 import { HttpClient } from "effect/http"
 import { webSeeds } from "../webseed/index.ts"
 import type { TraceTarget } from "../trace/recorder.ts"
+import { startLsd } from "./lsd-source.ts"
 
 /**
  * What `add` accepts: a parsed torrent, the bytes of a .torrent, its path, or a magnet link
@@ -142,13 +143,14 @@ export type ClientRequirements<C extends ClientConfig> =
 export const makeClient = (config: ClientConfig, extraPeerSources: ReadonlyArray<PeerSource> = []) =>
   Effect.gen(function*() {
     const resolved = resolveConfig(config)
-    const peerSources = [
+    const peerSources: Array<PeerSource> = [
       ...(resolved.trackers ? [trackerSource(yield* Tracker, resolved.encryption)] : []),
       ...(config.dht === undefined ? [] : [dhtPeerSource(yield* Dht)]),
       ...extraPeerSources
     ]
     const seeds = resolved.webSeeds ? webSeeds(yield* HttpClient.HttpClient) : undefined
     const network = yield* Network
+    if (resolved.lsd) peerSources.push(...yield* startLsd(network, resolved.host))
     const storage = yield* Storage
     const fs = yield* FileSystem.FileSystem
     // Torrents live in a scope made before the listener's, so shutdown (reverse order) first

@@ -45,6 +45,13 @@ export interface ClientConfig {
    */
   readonly webSeeds?: boolean
   /**
+   * Local Service Discovery (BEP 14): announce public torrents by multicast on the local
+   * network (239.192.152.143:6771, through the interface of `host`, one hop) and take the
+   * peers heard of. Default false for now: the codec and the announcer/listener are in, but the
+   * end-to-end loopback test does not pass yet (see the issue's notes).
+   */
+  readonly lsd?: boolean
+  /**
    * The DHT (BEP 5): off unless given. Given, `Client.layer` needs a `Dht` layer (`layerNode`
    * builds one from these settings). `bootstrap` lists `host:port` nodes to join through
    * (default: the well-known public routers), `port` the UDP port (default: the TCP port),
@@ -94,6 +101,7 @@ export interface ResolvedConfig {
   readonly session: SessionOptions
   readonly trackers: boolean
   readonly webSeeds: boolean
+  readonly lsd: boolean
   readonly uploadLimit: number | null
   readonly downloadLimit: number | null
   readonly transports: ReadonlyArray<Transport>
@@ -116,6 +124,7 @@ export const resolveConfig = (config: ClientConfig): ResolvedConfig => ({
   session: { ...DEFAULT_SESSION_OPTIONS, ...config.session },
   trackers: config.trackers ?? true,
   webSeeds: config.webSeeds ?? true,
+  lsd: config.lsd ?? false,
   uploadLimit: config.uploadLimit ?? null,
   downloadLimit: config.downloadLimit ?? null,
   // each transport once, in the order given; none at all makes no sense: fall back to the default

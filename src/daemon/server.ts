@@ -37,6 +37,8 @@ export interface ServeOptions {
   /** Interface for peers. Default 0.0.0.0. */
   readonly peerHost?: string
   readonly dht: boolean
+  /** Local Service Discovery (BEP 14). Default false (not verified end to end yet). */
+  readonly lsd?: boolean
   readonly auth?: Credentials | undefined
   /** The API token; default a random one per run. */
   readonly token?: string
@@ -57,6 +59,7 @@ const clientLayer = (options: ServeOptions): Layer.Layer<Client, ClientError> =>
     host: options.peerHost ?? "0.0.0.0",
     port: options.peerPort,
     downloadDirectory: options.downloadDirectory,
+    lsd: options.lsd ?? false,
     ...(options.hashThreads === undefined ? {} : { hashThreads: options.hashThreads }),
     ...(options.dht ? { dht: { stateFile: `${options.stateDirectory}/dht.json` } } : {})
   })

@@ -20,7 +20,7 @@ import type { Torrent, TorrentEvent, TorrentState } from "../../src/torrent/inde
 export const startClient = (downloadDirectory: string, config: Omit<ClientConfig, "trackers" | "dht"> = {}) =>
   Layer.build(
     Layer.fresh(
-      Client.layer({ host: "127.0.0.1", port: 0, downloadDirectory, ...config, trackers: false, dht: undefined }).pipe(
+      Client.layer({ host: "127.0.0.1", port: 0, downloadDirectory, lsd: false, ...config, trackers: false, dht: undefined }).pipe(
         Layer.provide(Layer.mergeAll(NodeNetwork.layer, FetchHttpClient.layer, FileStorage.layer.pipe(Layer.provideMerge(NodeFileSystem.layer))))
       )
     )

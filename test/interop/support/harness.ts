@@ -22,7 +22,7 @@ const logLevel = process.env["INTEROP_DEBUG"] === "1" ? "Debug" : "Info"
 
 /** The client without trackers or DHT: peers come from `add`'s `peers` and incoming connections. */
 export const clientLayer = (downloadDirectory: string, config: Omit<ClientConfig, "trackers" | "dht"> = {}) =>
-  Client.layer({ host: "127.0.0.1", port: 0, downloadDirectory, ...config, trackers: false, dht: undefined }).pipe(
+  Client.layer({ host: "127.0.0.1", port: 0, downloadDirectory, lsd: false, ...config, trackers: false, dht: undefined }).pipe(
     Layer.provide(Layer.mergeAll(NodeNetwork.layer, FetchHttpClient.layer, FileStorage.layer.pipe(Layer.provideMerge(NodeFileSystem.layer))))
   )
 
