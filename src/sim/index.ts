@@ -13,7 +13,7 @@ export { makeSimTorrent, type SimTorrent, type SimTorrentOptions } from "./conte
 export { advanceUntil, type AdvanceOptions, inVirtualTime, type VirtualTimeOptions } from "./driver.ts"
 export type { Role } from "./hosts.ts"
 export * as SimNetwork from "./network.ts"
-export { type PeerReport, reportInputOf, type ScenarioReport, type Summary, summarize } from "./report.ts"
+export { type PeerReport, reportInputOf, runEventsOf, type ScenarioReport, type Summary, summarize } from "./report.ts"
 export { renderReportHtml } from "./report-html.ts"
 export { buildReportModel, type ReportInput, type ReportModel, type RunEvent, type RunHost } from "./report-model.ts"
 export { addressOf, type Fault, type FaultTime, payloadOf, runScenario, type ScenarioSpec, SHARED_PAYLOAD_FROM, simulate } from "./scenario.ts"

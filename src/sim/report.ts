@@ -1,4 +1,6 @@
 /** What a scenario run reports: per-peer statistics, swarm totals, the trace. */
+import { readTrace } from "../trace/summary.ts"
+import type { TraceLine } from "../trace/schema.ts"
 import { PieceIndex } from "../ids.ts"
 import { Effect } from "effect"
 import { bytesEqual } from "../bytes.ts"
@@ -140,6 +142,33 @@ export const summarize = (report: ScenarioReport): Summary => {
  * A scenario's report as the HTML report's input (report-model.ts): its trace, and each
  * host's bytes received and sent.
  */
+/**
+ * A trace (docs/TRACE.md, real or simulated) as the report's events: verified and failed
+ * pieces, completions, bans, and the simulation's departures. A real run's lines have no
+ * host: they are the host "local".
+ */
+export const runEventsOf = (lines: ReadonlyArray<TraceLine>): Array<RunEvent> =>
+  lines.flatMap((l): Array<RunEvent> => {
+    const host = l.host ?? "local"
+    const ev = l.ev
+    switch (ev.type) {
+      case "piece-verified":
+        return [{ t: l.t, kind: "piece", host, piece: ev.index }]
+      case "piece-failed":
+        return [{ t: l.t, kind: "hash-failed", host, piece: ev.index, peers: ev.from.join(",") }]
+      case "complete":
+        return [{ t: l.t, kind: "complete", host }]
+      case "ban":
+        return l.peer === undefined ? [] : [{ t: l.t, kind: "ban", host, peer: l.peer.addr }]
+      case "sim": {
+        const h = ev.data?.host
+        return (ev.kind === "leave" || ev.kind === "crash" || ev.kind === "restart") && typeof h === "string" ? [{ t: l.t, kind: ev.kind, host: h }] : []
+      }
+      default:
+        return []
+    }
+  })
+
 export const reportInputOf = (
   report: ScenarioReport,
   torrent: { readonly size: number; readonly pieceLength: number },
@@ -150,7 +179,7 @@ export const reportInputOf = (
   size: torrent.size,
   pieceLength: torrent.pieceLength,
   hosts: report.peers.map((p) => ({ name: p.name, role: p.role, uploaded: p.bytesUploaded, downloaded: p.bytesFromSeeds + p.bytesFromPeers })),
-  events: report.trace.map((line) => JSON.parse(line) as RunEvent),
+  events: runEventsOf(readTrace(report.trace.join("\n")).lines),
   facts,
   endMs: report.virtualMs
 })

@@ -320,8 +320,7 @@ export const openTorrent = Effect.fn("Torrent.open")(function*(meta: Metainfo, c
       downloaded: downloadMeter.total(),
       left: Math.max(0, wantedBytes - verified)
     })),
-    completed: Deferred.await(complete).pipe(Effect.ignore),
-    addPeers,
+    completed: Deferred.await(complete).pipe(Effect.ignore), addPeers,
     reportTracker: (url, ok, peers, message) => Effect.sync(() => { trackerStatus.set(url, { url, ok, peers, message }) }),
     ...(trace === null ? {} : { trace })
   }
