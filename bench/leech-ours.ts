@@ -11,7 +11,9 @@
  */
 import { Clock, Effect, Schedule, SubscriptionRef } from "effect"
 import { readFileSync } from "node:fs"
+import * as NodeFileSystem from "@effect/platform-node-shared/NodeFileSystem"
 import { Client, layerNode } from "../src/client/index.ts"
+import { openTraceFile } from "../src/trace/writer.ts"
 
 const [torrentPath, outDir, seedPort, transport] = process.argv.slice(2)
 if (torrentPath === undefined || outDir === undefined || seedPort === undefined) {
@@ -49,13 +51,18 @@ const program = Effect.gen(function*() {
   yield* Effect.forkChild(Effect.repeat(sampleMemory, Schedule.spaced("100 millis")))
   const bytes = new Uint8Array(readFileSync(torrentPath))
   const start = yield* Clock.currentTimeNanos
-  const torrent = yield* client.add(bytes, { peers: [{ host: "127.0.0.1", port: Number(seedPort) }] })
+  // BENCH_TRACE=FILE: the traced row (docs/TRACE.md), every wire message written to FILE.
+  const tracePath = process.env.BENCH_TRACE
+  const trace = tracePath === undefined || tracePath === "" ? {} : { trace: { sink: yield* openTraceFile(tracePath) } }
+  const torrent = yield* client.add(bytes, { peers: [{ host: "127.0.0.1", port: Number(seedPort) }], ...trace })
   yield* torrent.whenComplete.pipe(Effect.timeout("1 hour"))
   const end = yield* Clock.currentTimeNanos
   yield* sampleMemory
   return { torrent, seconds: Number(end - start) / 1e9, rssBeforeAddMiB }
 }).pipe(
   Effect.provide(clientLayer),
+  Effect.scoped,
+  Effect.provide(NodeFileSystem.layer),
   // The state is republished when the torrent closes with the layer, so this one is final.
   Effect.flatMap(({ rssBeforeAddMiB, seconds, torrent }) =>
     Effect.map(SubscriptionRef.get(torrent.state), (state) => ({
