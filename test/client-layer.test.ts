@@ -12,6 +12,7 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { Client, type ClientError, layerNode } from "../src/client/index.ts"
 import { parseMetainfo } from "../src/metainfo/index.ts"
+import { toHex } from "../src/bytes.ts"
 import { NodeNetwork } from "../src/net/index.ts"
 import { FileStorage } from "../src/storage/index.ts"
 import { content, singleInfo, torrent, v2Torrent } from "./metainfo-helpers.ts"
@@ -41,7 +42,7 @@ export const typeChecks = () => {
 }
 
 describe("client errors say why", () => {
-  it.live("a v2-only torrent is Unsupported, a file that is not a torrent is BadTorrent, a missing one Unreadable", () =>
+  it.live("a v2-only torrent without its piece layers is Unsupported, a file that is not a torrent is BadTorrent, a missing one Unreadable", () =>
     Effect.gen(function*() {
       const dir = mkdtempSync(join(tmpdir(), "et-client-"))
       const context = yield* Layer.build(Layer.fresh(
@@ -49,14 +50,17 @@ describe("client errors say why", () => {
       ))
       const client = Context.get(context, Client)
       const { info, layers } = v2Torrent([{ path: ["a.bin"], data: content(40_000, 1) }], 16384, false, "a.bin")
-      const v2 = yield* parseMetainfo(torrent(info, { "piece layers": layers }))
+      const v2 = yield* parseMetainfo(torrent(info))
       const reasons = yield* Effect.forEach(
         [v2, new TextEncoder().encode("not bencode"), { path: join(dir, "missing.torrent") }] as const,
         (source) => client.add(source).pipe(Effect.flip, Effect.map((e) => e.reason))
       )
       assert.deepStrictEqual(reasons, ["Unsupported", "BadTorrent", "Unreadable"])
-      // and a v1 torrent is fine
+      // and a v1 torrent is fine, and so is the v2 one with its piece layers, named by its truncated SHA-256
       const ok = yield* client.add(torrent(singleInfo(40_000)))
       assert.strictEqual(ok.infoHash.length, 40)
+      const full = yield* parseMetainfo(torrent(info, { "piece layers": layers }))
+      const added = yield* client.add(full)
+      assert.strictEqual(added.infoHash, toHex(full.infoHashV2 ?? new Uint8Array()).slice(0, 40))
     }))
 })

@@ -213,14 +213,18 @@ describe("BEP 52", () => {
     assert.strictEqual(m.version, "v2")
     assert.strictEqual(m.infoHash, null)
     assert.strictEqual(toHex(m.infoHashV2 ?? new Uint8Array()), createHash("sha256").update(encode(info)).digest("hex"))
-    assert.deepStrictEqual(m.files.map((f) => f.path.join("/")), ["root/big.bin", "root/docs/readme.txt", "root/empty"])
+    // files start on piece boundaries: the padding a hybrid would list is implicit in v2
+    // (libtorrent pads the last file as well: every piece is full-sized)
+    assert.deepStrictEqual(m.files.map((f) => f.path.join("/")), ["root/big.bin", "root/.pad/14688", "root/docs/readme.txt", "root/.pad/15384", "root/empty"])
+    assert.deepStrictEqual(m.files.map((f) => [f.offset, f.padding]), [[0, false], [100_000, true], [7 * 16384, false], [7 * 16384 + 1000, true], [8 * 16384, false]])
     assert.strictEqual(m.pieceCount, 7 + 1)
-    assert.deepStrictEqual(v2PieceRanges(m).map((r) => [r.firstPiece, r.pieceCount]), [[0, 7], [7, 1], [8, 0]])
+    assert.strictEqual(m.totalSize, 8 * 16384)
+    assert.deepStrictEqual(v2PieceRanges(m).map((r) => [r.firstPiece, r.pieceCount]), [[0, 7], [7, 0], [7, 1], [8, 0], [8, 0]])
     assert.strictEqual(m.pieces.length, 0)
     const big = m.files[0]?.piecesRoot ?? new Uint8Array()
     assert.deepStrictEqual(big, fileMerkleRoot(files3[0]?.data ?? new Uint8Array(), 16384))
     assert.strictEqual(m.pieceLayers.get(toHex(big))?.length, 7 * 32)
-    assert.strictEqual(m.files[2]?.piecesRoot, null)
+    assert.strictEqual(m.files[4]?.piecesRoot, null)
   })
 
   it("hybrid: both hashes, pad files, roots on the real files", () => {

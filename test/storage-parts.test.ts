@@ -12,7 +12,7 @@ import * as Bitfield from "../src/storage/bitfield.ts"
 import { checkBlock, checkRead } from "../src/storage/checks.ts"
 import { StorageError } from "../src/storage/errors.ts"
 import { allocateShared, makeHashPool } from "../src/storage/hasher.ts"
-import { hashMatches, hasherHashing, inlineHashing, type PieceHashing } from "../src/storage/hashing.ts"
+import { checkPiece, hasherHashing, inlineHashing, type PieceHashing } from "../src/storage/hashing.ts"
 import * as Have from "../src/storage/have.ts"
 import { type Layout, makeLayout, pieceSize } from "../src/storage/layout.ts"
 import { makePieceReads } from "../src/storage/reads.ts"
@@ -130,7 +130,7 @@ describe("storage: assembly", () => {
     assert.isTrue(last !== undefined && !(last instanceof StorageError) && !("_tag" in last))
     assert.strictEqual(a.partials.size, 0)
     if (last !== undefined && "buffer" in last) {
-      assert.isTrue(hashMatches(layout, 1, Effect.runSync(inlineHashing.completed(last))))
+      assert.isTrue(checkPiece(layout, 1, Effect.runSync(inlineHashing.completed(1, last)), last.buffer))
     }
   })
 
@@ -184,7 +184,7 @@ describe("storage: assembly", () => {
       if (completed === undefined || !("buffer" in completed)) return assert.fail("piece 4 did not complete")
       assert.instanceOf(completed.buffer.buffer, SharedArrayBuffer)
       assert.isUndefined(completed.hash)
-      assert.isTrue(hashMatches(layout, 4, yield* hashing.completed(completed)))
+      assert.isTrue(checkPiece(layout, 4, yield* hashing.completed(4, completed), completed.buffer))
     }).pipe(Effect.scoped))
 })
 

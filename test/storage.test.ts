@@ -275,7 +275,7 @@ for (const [name, layer, checkDisk] of impls) {
         assert.strictEqual(yield* errorReason(t.read(PieceIndex(0), 0, 1)), "Closed")
       })))
 
-    it.live("invalid metainfo and pure v2 are refused with typed errors", () =>
+    it.live("invalid metainfo and a pure v2 torrent without pieces roots are refused with typed errors", () =>
       run(Effect.gen(function*() {
         const directory = yield* tempDir
         const meta = singleFile.meta

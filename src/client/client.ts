@@ -20,7 +20,7 @@ import type { Metainfo } from "../metainfo/model.ts"
 import { toHex } from "../bytes.ts"
 import { type InfoHash, infoHashOf } from "../ids.ts"
 import { fetchMetadata, type MetadataProgress } from "../magnet/index.ts"
-import { parseMagnet, parseMetainfo } from "../metainfo/index.ts"
+import { parseMagnet, parseMetainfo, wireInfoHash } from "../metainfo/index.ts"
 import { req2 } from "../mse/index.ts"
 import { type Address, Network } from "../net/index.ts"
 import { makePeerId } from "../wire/index.ts"
@@ -215,8 +215,7 @@ export const makeClient = (config: ClientConfig, extraPeerSources: ReadonlyArray
       } else {
         meta = yield* loadMetainfo(source).pipe(Effect.provideService(FileSystem.FileSystem, fs))
       }
-      const key = meta.infoHash === null ? null : infoHashOf(meta.infoHash)
-      if (key === null) return yield* new ClientError({ reason: "Unsupported", detail: `${meta.name}: v2-only torrents cannot be downloaded yet` })
+      const key = infoHashOf(wireInfoHash(meta))
       if (torrents.has(key)) return yield* new ClientError({ reason: "Duplicate", detail: `${meta.name} is already added` })
       const scope = yield* Scope.fork(torrentsScope, "sequential")
       const wantedFiles = selection(meta, options.select)

@@ -11,7 +11,7 @@ import { HttpClient } from "effect/http"
 import { Client, type ClientError } from "../client/index.ts"
 import { toHex } from "../bytes.ts"
 import { parseInfoHash } from "../ids.ts"
-import { parseMagnet, parseMetainfo, toTorrentFile } from "../metainfo/index.ts"
+import { parseMagnet, parseMetainfo, toTorrentFile, wireInfoHash } from "../metainfo/index.ts"
 import type { Metainfo } from "../metainfo/model.ts"
 import type { FilePriority, Torrent } from "../torrent/index.ts"
 import { DaemonError } from "./errors.ts"
@@ -181,8 +181,7 @@ export const makeDaemon = Effect.fn("Daemon.make")(function*(config: DaemonConfi
     }
     const bytes = input.source._tag === "Url" ? yield* fetchUrl(input.source.url) : input.source.bytes
     const meta = yield* parseMetainfo(bytes).pipe(Effect.mapError((e) => new DaemonError({ reason: "BadRequest", detail: e.message })))
-    if (meta.infoHash === null) return yield* new DaemonError({ reason: "BadRequest", detail: "v2-only torrents are not supported yet" })
-    const infoHash = toHex(meta.infoHash)
+    const infoHash = toHex(wireInfoHash(meta))
     if (entries.has(infoHash)) return yield* new DaemonError({ reason: "Duplicate", detail: `${meta.name} is already added`, infoHash })
     const chosen = input.files === undefined ? undefined : new Set(input.files)
     const priorities = meta.files.map((_, i) => (chosen === undefined || chosen.has(i) ? 1 : 0) as FilePriority)

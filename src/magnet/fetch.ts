@@ -15,7 +15,7 @@ import { Clock, Deferred, Duration, Effect, FiberSet, Queue } from "effect"
 import type { Exit } from "effect"
 import type { Magnet, Metainfo } from "../metainfo/index.ts"
 import { bytesEqual, sha1, sha256 } from "../bytes.ts"
-import { parseInfoDict } from "../metainfo/index.ts"
+import { parseInfoDict, wireInfoHash } from "../metainfo/index.ts"
 import { type Address, type Connection, formatAddress, Network } from "../net/index.ts"
 import { handshakeOutgoing, type PeerDialer, tcpDialer } from "../peer/index.ts"
 import type { PeerSource, SwarmHooks } from "../torrent/index.ts"
@@ -76,9 +76,6 @@ interface PeerHandle {
 
 const millis = (input: Duration.Input): number => Duration.toMillis(Duration.fromInputUnsafe(input))
 
-/** The 20 bytes peers know the torrent by: the v1 hash, or the v2 hash truncated (BEP 52). */
-const handshakeHash = (magnet: Magnet): Uint8Array | undefined =>
-  magnet.infoHash ?? magnet.infoHashV2?.subarray(0, 20)
 
 /** Every hash the magnet names must match (both for a hybrid magnet). */
 const verifier = (magnet: Magnet) => (metadata: Uint8Array): boolean =>
@@ -93,8 +90,8 @@ export const fetchMetadata = Effect.fn("fetchMetadata")(function*(
   magnet: Magnet,
   options: FetchMetadataOptions
 ): Effect.fn.Return<Metainfo, MagnetFetchError, Network> {
-  const infoHash = handshakeHash(magnet)
-  if (infoHash === undefined) {
+  const infoHash = wireInfoHash(magnet)
+  if (magnet.infoHash === null && magnet.infoHashV2 === null) {
     return yield* new MagnetFetchError({ reason: "InvalidMagnet", detail: "the magnet link has no info-hash" })
   }
   const trackers = magnet.trackers.map((url) => [url])

@@ -11,7 +11,17 @@ import { type InfoDictExtras, parseInfoDictResult, parseMetainfoResult } from ".
 export { fromBase32, toBase32 } from "./encoding.ts"
 export { MagnetError, MagnetErrorReason, MetainfoError, MetainfoErrorReason } from "./errors.ts"
 export { formatMagnet, type Magnet, MAX_SELECT_ONLY, parseMagnetResult } from "./magnet.ts"
-export { BLOCK_SIZE, fileMerkleRoot, filePieceLayer, merkleRoot, pieceLayerRoot, zeroSubtreeRoot } from "./merkle.ts"
+export {
+  BLOCK_SIZE,
+  blockLeaves,
+  fileMerkleRoot,
+  filePieceLayer,
+  leavesRoot,
+  merkleRoot,
+  pieceLayerRoot,
+  pieceRoot,
+  zeroSubtreeRoot
+} from "./merkle.ts"
 export {
   type Metainfo,
   MetainfoSchema,
@@ -21,6 +31,7 @@ export {
   TorrentVersionSchema
 } from "./model.ts"
 export { type InfoDictExtras, parseInfoDictResult, parseMetainfoResult } from "./parse.ts"
+export { wireInfoHash, wireInfoHashes } from "./identity.ts"
 export { v2PieceRanges } from "./pieces.ts"
 export { toTorrentFile } from "./torrent-file.ts"
 

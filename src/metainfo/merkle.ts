@@ -90,3 +90,43 @@ const merkleRootFixed = (leaves: ReadonlyArray<Uint8Array>, width: number): Uint
   }
   return layer[0] ?? padding
 }
+
+/**
+ * SHA-256 of every 16 KiB block of `data` (the last may be short), concatenated: the leaf
+ * layer of the piece's merkle subtree. A piece that fails its check keeps these, so the bad
+ * block can be named once the right leaves are known.
+ */
+export const blockLeaves = (data: Uint8Array): Uint8Array => {
+  const count = Math.ceil(data.length / BLOCK_SIZE)
+  const out = new Uint8Array(32 * count)
+  for (let i = 0; i < count; i++) {
+    out.set(createHash("sha256").update(data.subarray(i * BLOCK_SIZE, (i + 1) * BLOCK_SIZE)).digest(), 32 * i)
+  }
+  return out
+}
+
+/**
+ * Root of a subtree of `width` leaves (a power of two) whose first leaves are `leaves`
+ * (concatenated 32-byte hashes) and the rest zero hashes (BEP 52: leaves past a file's end).
+ * Reduces in place over one scratch copy.
+ */
+export const leavesRoot = (leaves: Uint8Array, width: number): Uint8Array => {
+  let count = leaves.length / 32
+  if (count === 0) return zeroSubtreeRoot(width)
+  const layer = leaves.slice()
+  let padding: Uint8Array = new Uint8Array(32)
+  for (let w = width; w > 1; w /= 2) {
+    const next = Math.ceil(count / 2)
+    for (let i = 0; i < next; i++) {
+      const left = layer.subarray(64 * i, 64 * i + 32)
+      const right = 2 * i + 1 < count ? layer.subarray(64 * i + 32, 64 * i + 64) : padding
+      layer.set(createHash("sha256").update(left).update(right).digest(), 32 * i)
+    }
+    count = next
+    padding = hashPair(padding, padding)
+  }
+  return layer.slice(0, 32)
+}
+
+/** The merkle root of one piece's data (`width` leaves: blocks per piece, or fewer for a file of one piece). */
+export const pieceRoot = (data: Uint8Array, width: number): Uint8Array => leavesRoot(blockLeaves(data), width)

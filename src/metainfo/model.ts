@@ -11,10 +11,12 @@
  * - `pieces.length === 20 * pieceCount` for v1/hybrid, 0 for pure v2.
  * - every `path` component is sanitised: never "", ".", "..", and never contains "/" or "\0".
  *
- * Pure v2: files are NOT padded in `offset` space (offsets are contiguous like
- * above), but BEP 52 pieces never span files: file i occupies
- * ceil(length / pieceLength) pieces of its own, so
- * `pieceCount === sum(ceil(files[i].length / pieceLength))` (see `v2PieceRanges`).
+ * Pure v2: BEP 52 pieces never span files, so the parser adds the padding a hybrid lists
+ * explicitly (a padding file after every file that does not end on a piece boundary, the
+ * last one included, as libtorrent does): offsets stay contiguous as above, every piece is
+ * full-sized, and `pieceCount === ceil(totalSize / pieceLength) ===
+ * sum(ceil(length / pieceLength))` over the real files (see `v2PieceRanges`). The one
+ * geometry serves v1, v2 and hybrid alike; `wireInfoHash` names the torrent on the wire.
  *
  * `MetainfoSchema` (below) describes the same shape as a Schema.
  */

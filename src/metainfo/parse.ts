@@ -92,6 +92,26 @@ const sameFiles = (v1: ReadonlyArray<RawEntry>, v2: ReadonlyArray<RawEntry>, pie
   }
 }
 
+/**
+ * BEP 52 starts every file on a piece boundary. A pure v2 torrent's files get the padding
+ * a hybrid lists explicitly, so v1, v2 and hybrid share one payload geometry: piece i
+ * covers bytes [i * pieceLength, ...) of the padded payload, and padding is never written.
+ * The last file is padded too, as libtorrent does (its hybrids list that padding, and it
+ * asks for the last piece of a v2 torrent in whole blocks): every piece is full-sized.
+ */
+const withImplicitPadding = (entries: ReadonlyArray<RawEntry>, pieceLength: number): ReadonlyArray<RawEntry> => {
+  const out: Array<RawEntry> = []
+  entries.forEach((e) => {
+    out.push(e)
+    const tail = e.length % pieceLength
+    if (tail !== 0) {
+      const length = pieceLength - tail
+      out.push({ path: [".pad", String(length)], length, attr: "p", padding: true, piecesRoot: null, symlink: null })
+    }
+  })
+  return out
+}
+
 /** Validates an info dict. `infoBytes` are its exact bytes (for hashing); `nonCanonical` = unsorted keys inside it. */
 const parseInfo = (info: BencodeDict, infoBytes: Uint8Array, nonCanonical: boolean): InfoCore => {
   // BEP 52: check the version before anything else.
@@ -124,7 +144,7 @@ const parseInfo = (info: BencodeDict, infoBytes: Uint8Array, nonCanonical: boole
       entries = v1.entries.map((e) => (e.padding ? e : { ...e, piecesRoot: v2.entries[j++]?.piecesRoot ?? null }))
       multiFile = v1.multiFile
     } else {
-      entries = v2.entries
+      entries = withImplicitPadding(v2.entries, pieceLength)
       multiFile = v2.multiFile
     }
   } else {
@@ -154,7 +174,7 @@ const parseInfo = (info: BencodeDict, infoBytes: Uint8Array, nonCanonical: boole
     }
     pieces = bytes
   } else {
-    pieceCount = entries.reduce((n, e) => n + Math.ceil(e.length / pieceLength), 0)
+    pieceCount = entries.reduce((n, e) => (e.padding ? n : n + Math.ceil(e.length / pieceLength)), 0)
     if (pieceCount > MAX_PIECES) invalid("LimitExceeded", `${pieceCount} pieces exceed the cap of ${MAX_PIECES}`)
   }
   const version: TorrentVersion = hasV1 && hasV2 ? "hybrid" : hasV2 ? "v2" : "v1"

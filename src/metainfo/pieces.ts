@@ -10,16 +10,13 @@ export interface PieceRange {
 }
 
 /**
- * Pure v2 piece space (BEP 52): every non-empty file starts on a fresh piece,
- * so file i's pieces follow the previous file's without sharing any.
- * (For v1/hybrid, pieces map through `offset` directly.)
+ * BEP 52 piece space (v2 and hybrid): every non-empty file starts on a fresh piece (the
+ * padding before it, implicit in pure v2, is in `files`), so file i's pieces follow the
+ * previous file's without sharing any. Padding files own no pieces.
  */
-export const v2PieceRanges = (m: Pick<Metainfo, "files" | "pieceLength">): ReadonlyArray<PieceRange> => {
-  let next = 0
-  return m.files.map((f, file) => {
-    const pieceCount = Math.ceil(f.length / m.pieceLength)
-    const range = { file, firstPiece: next, pieceCount }
-    next += pieceCount
-    return range
-  })
-}
+export const v2PieceRanges = (m: Pick<Metainfo, "files" | "pieceLength">): ReadonlyArray<PieceRange> =>
+  m.files.map((f, file) => ({
+    file,
+    firstPiece: Math.ceil(f.offset / m.pieceLength),
+    pieceCount: f.padding ? 0 : Math.ceil(f.length / m.pieceLength)
+  }))

@@ -75,7 +75,7 @@ export const accept = (
     if (referable !== undefined) partial = makeReferencePartial(size, a.unit, referable)
     else {
       const recycled = size === a.layout.pieceLength ? a.spare.pop() : undefined
-      partial = makePartial(recycled ?? a.hashing.allocate(size), a.unit, a.hashing.incremental)
+      partial = makePartial(recycled ?? a.hashing.allocate(size), a.unit, a.hashing.feedsSha1)
     }
     a.partials.set(piece, partial)
   }

@@ -8,6 +8,7 @@ import * as NodePath from "node:path"
 import { Effect } from "effect"
 import type { Metainfo } from "../metainfo/model.ts"
 import { toHex } from "../bytes.ts"
+import { wireInfoHash } from "../metainfo/identity.ts"
 import { io, ioOrMissing } from "./handles.ts"
 import { isInside, resolveInside } from "./layout.ts"
 import { resumePath } from "./resume.ts"
@@ -34,8 +35,6 @@ export const deleteTorrentData = Effect.fnUntraced(function*(
   for (const dir of [...folders].sort((a, b) => b.length - a.length)) {
     yield* Effect.ignore(io("remove folder", dir, () => Fs.rmdir(dir)))
   }
-  if (meta.infoHash !== null) {
-    const record = resumePath(root, toHex(meta.infoHash), options.resumeDirectory)
-    yield* ioOrMissing("delete", record, () => Fs.rm(record, { force: true }))
-  }
+  const record = resumePath(root, toHex(wireInfoHash(meta)), options.resumeDirectory)
+  yield* ioOrMissing("delete", record, () => Fs.rm(record, { force: true }))
 })

@@ -4,14 +4,17 @@
  */
 import * as NodePath from "node:path"
 import type { Metainfo, TorrentFile } from "../metainfo/model.ts"
+import { makeV2Check, type V2Check } from "./v2.ts"
 
 export interface Layout {
   readonly pieceLength: number
   readonly pieceCount: number
   readonly totalSize: number
   readonly files: ReadonlyArray<TorrentFile>
-  /** Concatenated 20-byte SHA-1 hashes, `20 * pieceCount` bytes. */
+  /** Concatenated 20-byte SHA-1 hashes, `20 * pieceCount` bytes; empty for pure v2. */
   readonly hashes: Uint8Array
+  /** BEP 52 merkle checks (v2 and hybrid); a hybrid's pieces must pass both. */
+  readonly v2: V2Check | null
 }
 
 /** A contiguous run of bytes inside one file. `offset` is relative to the start of the requested range. */
@@ -36,9 +39,6 @@ const isCount = (n: number) => Number.isSafeInteger(n) && n >= 0
  * every per-piece allocation.
  */
 export const makeLayout = (meta: Metainfo, maxPieceLength: number): LayoutResult => {
-  if (meta.version === "v2" || meta.pieces.length === 0 && meta.pieceCount > 0) {
-    return { _tag: "Invalid", reason: "Unsupported", message: "pure v2 torrents (no v1 piece hashes) are not supported" }
-  }
   const { pieceLength, pieceCount, totalSize, files } = meta
   if (!Number.isSafeInteger(pieceLength) || pieceLength <= 0) return invalid(`invalid piece length ${pieceLength}`)
   if (pieceLength > maxPieceLength) {
@@ -48,8 +48,9 @@ export const makeLayout = (meta: Metainfo, maxPieceLength: number): LayoutResult
   if (pieceCount !== Math.ceil(totalSize / pieceLength)) {
     return invalid(`piece count ${pieceCount} does not match total size ${totalSize} / piece length ${pieceLength}`)
   }
-  if (meta.pieces.length !== 20 * pieceCount) {
-    return invalid(`expected ${20 * pieceCount} bytes of piece hashes, got ${meta.pieces.length}`)
+  const v1Hashes = meta.version === "v2" ? 0 : 20 * pieceCount
+  if (meta.pieces.length !== v1Hashes) {
+    return invalid(`expected ${v1Hashes} bytes of piece hashes, got ${meta.pieces.length}`)
   }
   let offset = 0
   for (const [i, f] of files.entries()) {
@@ -57,7 +58,14 @@ export const makeLayout = (meta: Metainfo, maxPieceLength: number): LayoutResult
     offset += f.length
   }
   if (offset !== totalSize) return invalid(`file lengths sum to ${offset}, expected ${totalSize}`)
-  return { _tag: "Ok", layout: { pieceLength, pieceCount, totalSize, files, hashes: meta.pieces } }
+  let v2: V2Check | null = null
+  if (meta.version !== "v1") {
+    const check = makeV2Check(meta)
+    // A hybrid without its piece layers (from a v1 magnet) is checked by SHA-1 alone.
+    if (typeof check === "string" && meta.version === "v2") return { _tag: "Invalid", reason: "Unsupported", message: check }
+    if (typeof check !== "string") v2 = check
+  }
+  return { _tag: "Ok", layout: { pieceLength, pieceCount, totalSize, files, hashes: meta.pieces, v2 } }
 }
 
 export const pieceSize = (layout: Layout, piece: number): number =>

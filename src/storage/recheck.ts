@@ -5,8 +5,8 @@
 import { Effect } from "effect"
 import type { Backend } from "./backend.ts"
 import * as Bitfield from "./bitfield.ts"
-import type { StorageError } from "./errors.ts"
-import { hashMatches, type PieceHashing } from "./hashing.ts"
+import { StorageError } from "./errors.ts"
+import { checkPiece, type PieceHashing } from "./hashing.ts"
 import { type Layout, pieceSize } from "./layout.ts"
 import type { RecheckProgress } from "./types.ts"
 
@@ -28,7 +28,9 @@ export const scanPieces = (
     let found = 0
     for (let piece = 0; piece < count; piece++) {
       const data = yield* readPiece(piece, scratch.subarray(0, pieceSize(layout, piece)))
-      if (data !== null && hashMatches(layout, piece, yield* hashing.bytes(data))) {
+      const ok = data === null ? false : checkPiece(layout, piece, yield* hashing.bytes(piece, data), data)
+      if (ok instanceof StorageError) return yield* ok
+      if (ok) {
         Bitfield.set(result, piece, true)
         found++
       }

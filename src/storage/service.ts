@@ -1,5 +1,6 @@
 import { Context, Effect } from "effect"
-import { sha1, toHex } from "../bytes.ts"
+import { toHex } from "../bytes.ts"
+import { wireInfoHash } from "../metainfo/identity.ts"
 import type { Scope } from "effect"
 import type { Metainfo } from "../metainfo/model.ts"
 import type { Backend } from "./backend.ts"
@@ -97,7 +98,7 @@ export const openWith = (
       }
       paths.push(resolved.path)
     }
-    const key = toHex(meta.infoHash ?? sha1(meta.pieces))
+    const key = toHex(wireInfoHash(meta))
     const backend = yield* makeBackend({ layout, key, root, paths, options })
     return yield* makeTorrentStorage(layout, backend, options, hasher)
   })

@@ -14,10 +14,10 @@ import * as Bitfield from "./bitfield.ts"
 import { isIndex } from "./checks.ts"
 import { StorageError } from "./errors.ts"
 import type { PieceHasherShape } from "./hasher.ts"
-import { hashMatches, pieceHashing } from "./hashing.ts"
+import { checkPiece, pieceHashing } from "./hashing.ts"
 import * as Have from "./have.ts"
 import type { Layout } from "./layout.ts"
-import { digest, type PartialPiece } from "./partial.ts"
+import type { PartialPiece } from "./partial.ts"
 import { makePieceReads } from "./reads.ts"
 import { scanPieces } from "./recheck.ts"
 import type { OpenOptions, PutResult, RecheckProgress, TorrentStorage } from "./types.ts"
@@ -44,7 +44,7 @@ export const makeTorrentStorage = Effect.fnUntraced(function*(
   hasher?: PieceHasherShape
 ): Effect.fn.Return<TorrentStorage, StorageError, Scope.Scope> {
   const count = layout.pieceCount
-  const hashing = pieceHashing(hasher, backend.storesBytes === false)
+  const hashing = pieceHashing(layout, hasher, backend.storesBytes === false)
   // options.wanted was validated by openWith (one entry per file)
   const have = Have.makeHaveSet(layout, options.wanted)
   const assembly = Assembly.makeAssembly({
@@ -76,10 +76,10 @@ export const makeTorrentStorage = Effect.fnUntraced(function*(
     )
 
   /** A completed piece's hash matches; a failed one's buffer is recycled at once. */
-  const verified = (piece: number, partial: PartialPiece, hash: Uint8Array): boolean => {
-    if (hashMatches(layout, piece, hash)) return true
-    Assembly.recycle(assembly, have, partial.buffer)
-    return false
+  const verified = (piece: number, partial: PartialPiece, hash: Uint8Array): boolean | StorageError => {
+    const ok = checkPiece(layout, piece, hash, partial.buffer)
+    if (ok !== true) Assembly.recycle(assembly, have, partial.buffer)
+    return ok
   }
 
   const written = (piece: number, buffer: Uint8Array): PutResult => {
@@ -90,8 +90,9 @@ export const makeTorrentStorage = Effect.fnUntraced(function*(
     return results.Verified
   }
 
-  // Only with inline hashing can a completed piece be verified in the caller's own step.
-  const writeSync = hashing.incremental ? backend.writePieceSync : undefined
+  // Only with inline hashing can a completed piece be verified in the caller's own step; a
+  // hybrid's piece may fail with an error, which only `putBlock` reports.
+  const writeSync = hashing.incremental && (layout.v2 === null || layout.hashes.length === 0) ? backend.writePieceSync : undefined
 
   // Errors go through `putBlock`, which reports them. A block that may complete its piece
   // needs a write, which is synchronous only for backends that keep pieces in memory.
@@ -107,7 +108,7 @@ export const makeTorrentStorage = Effect.fnUntraced(function*(
       const r = Assembly.accept(assembly, have, piece, begin, data)
       if (r instanceof StorageError) return undefined
       if ("_tag" in r) return r
-      if (!verified(piece, r, digest(r))) return results.HashFailed
+      if (verified(piece, r, hashing.completedSync(piece, r)) !== true) return results.HashFailed
       writeSync(piece, r.buffer)
       return written(piece, r.buffer)
     }
@@ -123,13 +124,15 @@ export const makeTorrentStorage = Effect.fnUntraced(function*(
       // still in memory), and blocks for the piece are duplicates.
       assembly.writing.add(piece)
       const started = clock.currentTimeMillisUnsafe()
-      return hashing.completed(partial).pipe(
+      return hashing.completed(piece, partial).pipe(
         Effect.tap(() => Metric.update(pieceVerifySeconds, (clock.currentTimeMillisUnsafe() - started) / 1000)),
-        Effect.flatMap((hash) =>
-          verified(piece, partial, hash)
+        Effect.flatMap((hash) => {
+          const ok = verified(piece, partial, hash)
+          if (ok instanceof StorageError) return Effect.fail(ok)
+          return ok
             ? Effect.map(backend.writePiece(piece, buffer), () => written(piece, buffer))
             : Effect.as(Metric.update(hashFailures, 1), results.HashFailed)
-        ),
+        }),
         Effect.ensuring(Effect.sync(() => assembly.writing.delete(piece)))
       )
     })))

@@ -7,9 +7,9 @@
  * then the storage saves its resume data and closes its files.
  */
 import { Clock, Deferred, Effect, FiberHandle, FiberMap, FiberSet, PubSub, Random, Ref, Result, Stream, SubscriptionRef } from "effect"
-import { toHex } from "../bytes.ts"
 import { type InfoHash, infoHashOf, type PeerKey } from "../ids.ts"
 import type { Connection } from "../net/index.ts"
+import { wireInfoHash } from "../metainfo/identity.ts"
 import type { Metainfo } from "../metainfo/model.ts"
 import { makeRateMeter, type PeerLink, type PeerStats, type TorrentLink } from "../peer/index.ts"
 import { makePicker } from "../scheduler/picker.ts"
@@ -85,10 +85,8 @@ const wantedBytesOf = (meta: Metainfo, priorities: ReadonlyArray<FilePriority>):
   meta.files.reduce((sum, f, i) => (f.padding || priorities[i] === 0 ? sum : sum + f.length), 0)
 
 export const openTorrent = Effect.fn("Torrent.open")(function*(meta: Metainfo, config: TorrentConfig) {
-  const infoHashBytes = meta.infoHash
-  if (infoHashBytes === null) {
-    return yield* new TorrentError({ infoHash: meta.infoHashV2 === null ? "" : toHex(meta.infoHashV2), reason: "Unsupported", detail: "v2-only torrents cannot be downloaded yet" })
-  }
+  // the truncated SHA-256 for a pure v2 torrent (BEP 52)
+  const infoHashBytes = wireInfoHash(meta)
   const infoHash = infoHashOf(infoHashBytes)
   const clock = yield* Clock.Clock
   const now = () => clock.currentTimeMillisUnsafe()

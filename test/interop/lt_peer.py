@@ -3,8 +3,9 @@
 Run with Debian's /usr/bin/python3 (python3-libtorrent 2.0.8). It speaks JSON lines on
 stdout so the test can follow it:
 
-  create  --data PATH --out FILE [--piece-length N] [--tracker URL]
+  create  --data PATH --out FILE [--piece-length N] [--tracker URL] [--format v1|v2|hybrid]
           makes a .torrent of PATH (file or directory), prints {"event":"created","infoHash":..}
+          (v1 by default; "infoHash" is the 20 bytes peers use: SHA-1, or truncated SHA-256 for v2)
   seed    --torrent FILE --save DIR [--port N] [--connect HOST:PORT ...]
           checks the data in DIR (so a copy with zeroed pieces seeds only what it has),
           prints {"event":"listening","port":N}, then {"event":"ready","pieces":n,...}
@@ -66,8 +67,8 @@ def note(text):
 def create(args):
     fs = lt.file_storage()
     lt.add_files(fs, args.data)
-    # v1 only: our client downloads v1 and hybrid torrents through their v1 hashes.
-    ct = lt.create_torrent(fs, args.piece_length, flags=lt.create_torrent.v1_only)
+    flags = {"v1": lt.create_torrent.v1_only, "v2": lt.create_torrent.v2_only, "hybrid": 0}[args.format]
+    ct = lt.create_torrent(fs, args.piece_length, flags=flags)
     if args.tracker:
         ct.add_tracker(args.tracker)
     ct.set_creator("libtorrent interop test")
@@ -76,7 +77,9 @@ def create(args):
     with open(args.out, "wb") as f:
         f.write(data)
     info = lt.torrent_info(args.out)
-    emit({"event": "created", "infoHash": str(info.info_hash()), "pieces": info.num_pieces()})
+    hashes = info.info_hashes()
+    wire = hashes.get_best().to_bytes().hex() if args.format == "v2" else str(hashes.v1)
+    emit({"event": "created", "infoHash": wire, "pieces": info.num_pieces()})
 
 
 # --transports: libtorrent's own defaults (TCP and uTP, uTP dialled first), or one of them off
@@ -312,6 +315,7 @@ def main():
     p.add_argument("--out")
     p.add_argument("--piece-length", type=int, default=0)
     p.add_argument("--tracker")
+    p.add_argument("--format", choices=["v1", "v2", "hybrid"], default="v1")
     p.add_argument("--torrent")
     p.add_argument("--save")
     p.add_argument("--port", type=int, default=0)

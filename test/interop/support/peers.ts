@@ -97,10 +97,15 @@ export interface LtPeer {
 export type LtTransports = "default" | "utp" | "tcp"
 
 /** Makes a v1 .torrent of `data` (a file or directory) with libtorrent's `create_torrent`. */
-export const ltCreate = (data: string, out: string, options: { readonly pieceLength: number; readonly tracker?: string }) =>
+export const ltCreate = (
+  data: string,
+  out: string,
+  options: { readonly pieceLength: number; readonly tracker?: string; readonly format?: "v1" | "v2" | "hybrid" }
+) =>
   Effect.scoped(Effect.gen(function*() {
     const proc = yield* spawnProcess("libtorrent create", PYTHON, [
       LT_SCRIPT, "create", "--data", data, "--out", out, "--piece-length", String(options.pieceLength),
+      "--format", options.format ?? "v1",
       ...(options.tracker === undefined ? [] : ["--tracker", options.tracker])
     ])
     return yield* proc.waitFor("created", () => lastEvent(proc, "created"), "30 seconds")

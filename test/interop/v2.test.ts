@@ -1,0 +1,92 @@
+/**
+ * BEP 52 against python3-libtorrent 2.0.8, on 127.0.0.1, every side at its default settings
+ * (INTEROP.md, "v2-only and hybrid torrents from libtorrent"):
+ * - our `download` command fetches a v2-only torrent made and seeded by libtorrent;
+ * - our client fetches a hybrid made and seeded by libtorrent (both hash formats checked);
+ * - a libtorrent leecher fetches a v2-only torrent from our `seed` command.
+ * The files end mid-piece and one is empty, so the per-file piece alignment (and the
+ * padding libtorrent puts after the last file) is exercised.
+ */
+import { assert, describe } from "@effect/vitest"
+import { Effect } from "effect"
+import { join } from "node:path"
+import { Client } from "../../src/client/index.ts"
+import { liveWith } from "../support/requirements.ts"
+import { installed } from "./support/available.ts"
+import { assertSameData, awaitComplete, awaitState, freePort, readTorrent, withNodeClient, workspace } from "./support/harness.ts"
+import { ltCreate, ltPeer } from "./support/peers.ts"
+import { spawnProcess } from "./support/process.ts"
+
+const ALBUM = {
+  "album/a.bin": 3_000_001,
+  "album/b.bin": 1_234_567,
+  "album/empty.dat": 0,
+  "album/sub/c.txt": 1000
+}
+const ALBUM_BYTES = 3_000_001 + 1_234_567 + 1000
+
+const BIN = join(import.meta.dirname, "..", "..", "src", "cli", "bin.ts")
+
+describe("interop: BEP 52 (v2-only and hybrid) with libtorrent", () => {
+  liveWith(installed.libtorrent)("our `download` command fetches a v2-only torrent from a libtorrent seeder", () =>
+    Effect.gen(function*() {
+      const { work, src, out, torrentPath } = yield* workspace(ALBUM, "album")
+      const created = yield* ltCreate(join(src, "album"), torrentPath, { pieceLength: 256 * 1024, format: "v2" })
+      const { meta } = yield* readTorrent(torrentPath)
+      assert.strictEqual(meta.version, "v2")
+      assert.strictEqual(meta.infoHash, null)
+      const seeder = yield* ltPeer("libtorrent v2 seeder", "seed", { torrent: torrentPath, save: src })
+      assert.strictEqual(seeder.piecesAtStart, meta.pieceCount, "the seeder holds every piece")
+      // --no-dht: tests never contact the public DHT routers; everything else is the default
+      const download = yield* spawnProcess("effect-torrent download", process.execPath, [
+        BIN, "download", torrentPath, "--out", out, "--peer", `127.0.0.1:${seeder.port}`, "--no-dht", "--json"
+      ], { cwd: work })
+      const code = yield* download.waitExit("90 seconds")
+      assert.strictEqual(code, 0, download.output().slice(-2000))
+      const complete = download.lines().find((l) => l.includes("\"type\":\"complete\""))
+      assert.isDefined(complete, download.output().slice(-2000))
+      // the torrent is named by its truncated SHA-256 (BEP 52), as libtorrent names it
+      assert.include(complete, `"infoHash":"${created.infoHash}"`)
+      assert.include(complete, `"bytes":${ALBUM_BYTES}`)
+      yield* assertSameData(meta, src, out)
+      yield* seeder.proc.waitFor("upload counted", () => {
+        const s = seeder.stats()
+        return s !== undefined && s.uploaded >= ALBUM_BYTES ? s : undefined
+      }, "5 seconds")
+    }))
+
+  liveWith(installed.libtorrent)("our client fetches a hybrid torrent from a libtorrent seeder, checking both hash formats", () =>
+    Effect.gen(function*() {
+      const { work, src, out, torrentPath } = yield* workspace(ALBUM, "album")
+      yield* ltCreate(join(src, "album"), torrentPath, { pieceLength: 256 * 1024, format: "hybrid" })
+      const { bytes, meta } = yield* readTorrent(torrentPath)
+      assert.strictEqual(meta.version, "hybrid")
+      assert.isAbove(meta.pieceLayers.size, 0, "the piece layers are in the file")
+      const seeder = yield* ltPeer("libtorrent hybrid seeder", "seed", { torrent: torrentPath, save: src })
+      yield* withNodeClient(work, Effect.gen(function*() {
+        const client = yield* Client
+        const torrent = yield* client.add(bytes, { directory: out, peers: [{ host: "127.0.0.1", port: seeder.port }] })
+        yield* awaitComplete(torrent, 60)
+        const state = yield* awaitState(torrent, (s) => s.status === "seeding", "seeding")
+        assert.strictEqual(state.wantedBytes, ALBUM_BYTES)
+        assert.strictEqual(state.piecesVerified, meta.pieceCount)
+      }))
+      yield* assertSameData(meta, src, out)
+    }))
+
+  liveWith(installed.libtorrent)("a libtorrent leecher fetches a v2-only torrent from our `seed` command", () =>
+    Effect.gen(function*() {
+      const { work, src, out, torrentPath } = yield* workspace(ALBUM, "album")
+      yield* ltCreate(join(src, "album"), torrentPath, { pieceLength: 64 * 1024, format: "v2" })
+      const { meta } = yield* readTorrent(torrentPath)
+      const port = yield* freePort
+      const seed = yield* spawnProcess("effect-torrent seed", process.execPath, [
+        BIN, "seed", torrentPath, "--data", src, "--port", String(port), "--no-dht", "--json"
+      ], { cwd: work })
+      yield* seed.waitFor("seeding", () => seed.lines().find((l) => l.includes("\"status\":\"seeding\"")), "60 seconds")
+      const leecher = yield* ltPeer("libtorrent v2 leecher", "leech", { torrent: torrentPath, save: out, connect: [port] })
+      assert.strictEqual(leecher.piecesAtStart, 0, "the leecher starts empty")
+      yield* leecher.proc.waitFor("download finished", () => (leecher.finished() ? true : undefined), "90 seconds")
+      yield* assertSameData(meta, src, out)
+    }))
+})
