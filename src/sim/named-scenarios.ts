@@ -17,7 +17,8 @@
  * scenario.check(report, spec) // []
  * ```
  */
-import { summarize, type ScenarioReport } from "./report.ts"
+import { readTrace } from "../trace/summary.ts"
+import { runEventsOf, summarize, type ScenarioReport } from "./report.ts"
 import type { ScenarioSpec } from "./scenario.ts"
 
 /** What the command line gives every scenario. */
@@ -36,13 +37,9 @@ export interface NamedScenario {
 const leecherNames = (spec: { readonly leechers: number }) => Array.from({ length: spec.leechers }, (_, i) => `leecher-${i}`)
 const seedNames = (spec: { readonly seeds?: number }) => Array.from({ length: spec.seeds ?? 1 }, (_, i) => `seed-${i}`)
 
-interface Line {
-  readonly t: number
-  readonly kind: string
-  readonly host?: string
-}
-const lines = (report: ScenarioReport, kind: string): Array<Line> =>
-  report.trace.map((l) => JSON.parse(l) as Line).filter((e) => e.kind === kind)
+// The trace as the report reads it (docs/TRACE.md lines as t/kind/host events).
+const events = (report: ScenarioReport) => runEventsOf(readTrace(report.trace.join("\n")).lines)
+const lines = (report: ScenarioReport, kind: string) => events(report).filter((e) => e.kind === kind)
 
 const failures = (...checks: ReadonlyArray<readonly [boolean, string]>) => checks.filter(([ok]) => !ok).map(([, why]) => why)
 
@@ -82,7 +79,7 @@ const corrupt10: NamedScenario = {
   expected: "pieces from them fail their hash check, every corrupt peer is banned by someone, and every honest leecher completes",
   spec: (base) => ({ ...base, corruptPeers: Math.max(1, Math.round(base.leechers / 10)) }),
   check: (report, spec) => {
-    const banned = new Set(report.trace.map((l) => JSON.parse(l) as Line & { peer?: string }).flatMap((e) => (e.kind === "ban" && e.peer !== undefined ? [e.peer] : [])))
+    const banned = new Set(events(report).flatMap((e) => (e.kind === "ban" && e.peer !== undefined ? [e.peer] : [])))
     const corrupt = report.peers.filter((p) => p.role === "corrupt")
     const unbanned = corrupt.filter((p) => ![...banned].some((b) => b.startsWith(`${p.address}:`)))
     return failures(
