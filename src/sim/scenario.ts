@@ -265,7 +265,12 @@ export const simulate = Effect.fn("Sim.simulate")(function*(spec: ScenarioSpec) 
     else yield* Effect.forkScoped(Effect.sleep(`${fault.at} millis`).pipe(Effect.andThen(applyFault(fault))))
   }
   const heapBefore = process.memoryUsage().heapUsed
-  for (const rt of runtimes.values()) yield* rt.start
+  // Each host starts, and runs until it waits, before the next one starts: the order of the
+  // start-up lines then depends on nothing but the hosts' order.
+  for (const rt of runtimes.values()) {
+    yield* rt.start
+    yield* time.settle
+  }
   // All hosts at once: one after the other, the hosts still running spend that time
   // redialling the ones already gone (measured at 200 peers: ~20 virtual s of churn, most of
   // the real time). Also the way out when the run is interrupted (Ctrl-C), after crashing

@@ -116,6 +116,14 @@ export interface VirtualTime {
   readonly offload: <A>(start: () => () => A, durationMs: number) => Effect.Effect<A>
   /** Tasks (fiber wake-ups) and timers run so far: the engine's events, for benchmarks. */
   readonly events: () => number
+  /**
+   * Waits, without moving time, until everything runnable at this instant has run: every
+   * queued task and every timer already due now. A sequence of steps each followed by
+   * `settle` gives the same interleaving whatever each step costs in fiber operations
+   * (a fiber yields after a fixed number of them, so without it a step that does a few more
+   * operations lets other fibers in at another point, and the trace changes).
+   */
+  readonly settle: Effect.Effect<void>
 }
 
 export const makeVirtualTime = (): VirtualTime => {
@@ -304,6 +312,14 @@ export const makeVirtualTime = (): VirtualTime => {
     advance,
     pendingTimers: () => timers.size,
     events: () => events,
+    // a timer due now fires only when the task queue is empty, after every earlier one
+    settle: Effect.callback<void>((resume) => {
+      const timer = addTimer(now, () => resume(Effect.void))
+      kick()
+      return Effect.sync(() => {
+        timer.run = undefined
+      })
+    }),
     runFree: (limitMs) => {
       freeUntil = now + limitMs
       kick()

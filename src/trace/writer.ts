@@ -52,16 +52,19 @@ export const openTraceFile = Effect.fnUntraced(function*(path: string) {
     return bytes === undefined ? Effect.void : file.writeAll(bytes)
   })
 
+  // Finalizers run last-added first: the flushing fiber is interrupted (after the write it
+  // may be in, which must not be cut: its lines have left the buffer), then the rest goes
+  // out. Written the other way round, the two writes raced and lines were lost.
+  yield* Effect.addFinalizer(() => flush.pipe(Effect.ignore))
   yield* Effect.forkScoped(Effect.forever(
     ready.await.pipe(
       Effect.timeoutOption("1 second"),
       Effect.andThen(() => {
         ready.closeUnsafe()
-        return flush
+        return Effect.uninterruptible(flush)
       })
     )
   ).pipe(Effect.ignore))
-  yield* Effect.addFinalizer(() => flush.pipe(Effect.ignore))
 
   const sink: TraceSink = {
     write: (line) => {
