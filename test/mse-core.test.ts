@@ -163,9 +163,12 @@ describe("policy", () => {
     assert.strictEqual(provideFor("require"), CRYPTO_RC4)
   })
 
-  it("selects RC4 when offered, plaintext only where allowed", () => {
-    assert.strictEqual(selectFor("prefer")(CRYPTO_RC4 | CRYPTO_PLAINTEXT), CRYPTO_RC4)
+  it("prefer selects plaintext when offered both (libtorrent's default rule), RC4 when that is all", () => {
+    assert.strictEqual(selectFor("prefer")(CRYPTO_RC4 | CRYPTO_PLAINTEXT), CRYPTO_PLAINTEXT)
+    assert.strictEqual(selectFor("prefer")(CRYPTO_RC4), CRYPTO_RC4)
+    assert.strictEqual(selectFor("prefer")(CRYPTO_RC4 | 0xf0), CRYPTO_RC4)
     assert.strictEqual(selectFor("prefer")(CRYPTO_PLAINTEXT), CRYPTO_PLAINTEXT)
+    assert.strictEqual(selectFor("disable")(CRYPTO_RC4), 0)
     assert.strictEqual(selectFor("require")(CRYPTO_PLAINTEXT), 0)
     assert.strictEqual(selectFor("require")(CRYPTO_PLAINTEXT | CRYPTO_RC4 | 0xf0), CRYPTO_RC4)
     assert.strictEqual(selectFor("prefer")(0xfc), 0)

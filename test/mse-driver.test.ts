@@ -96,8 +96,14 @@ const acceptMse = (network: Network["Service"], policy: "prefer" | "require") =>
   })
 
 describe("MSE over TCP", () => {
-  for (const [initiatorPolicy, provide, method] of [["prefer", undefined, "rc4"], ["prefer", CRYPTO_PLAINTEXT, "plaintext"]] as const) {
-    it.live(`${method}: megabytes both ways through every read and write form`, () =>
+  for (
+    const [initiatorPolicy, provide, method] of [
+      ["require", undefined, "rc4"],
+      ["prefer", undefined, "plaintext"],
+      ["prefer", CRYPTO_PLAINTEXT, "plaintext"]
+    ] as const
+  ) {
+    it.live(`${initiatorPolicy} offering ${provide === undefined ? "what it allows" : "plaintext only"}, to prefer: ${method}; megabytes both ways through every read and write form`, () =>
       Effect.gen(function*() {
         const network = yield* Network
         const { port, accepted } = yield* acceptMse(network, "prefer")

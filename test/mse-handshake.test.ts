@@ -138,7 +138,12 @@ const assertStream = (r: Result, method: "rc4" | "plaintext", ia: Uint8Array = I
 }
 
 describe("MSE handshake machines", () => {
-  it("prefer meets prefer: RC4", () => assertStream(run(), "rc4"))
+  it("prefer meets prefer: plaintext after the handshake (IA was still encrypted)", () => {
+    const r = run()
+    assertStream(r, "plaintext")
+    const step3 = r.wire.toB[1] ?? new Uint8Array(0)
+    assert.isFalse(Buffer.from(step3).includes(Buffer.from(IA.subarray(0, 20))), "IA never travels in the clear")
+  })
   it("require meets prefer: RC4", () => assertStream(run({ ours: "require" }), "rc4"))
   it("prefer meets require: RC4", () => assertStream(run({ theirs: "require" }), "rc4"))
   it("an initiator offering plaintext only gets plaintext (and IA was still encrypted)", () => {
@@ -153,10 +158,13 @@ describe("MSE handshake machines", () => {
     assert.strictEqual(r.failed?.error.reason, "NoCommonMethod")
   })
   it("the responder ignores unknown provide bits", () => assertStream(run({ provide: 0xff00 | CRYPTO_RC4 }), "rc4"))
-  it("an empty IA: the peer's handshake follows in the stream", () => assertStream(run({ ia: new Uint8Array(0) }), "rc4", new Uint8Array(0)))
+  it("an empty IA: the peer's handshake follows in the stream", () => {
+    assertStream(run({ ia: new Uint8Array(0), ours: "require" }), "rc4", new Uint8Array(0))
+    assertStream(run({ ia: new Uint8Array(0) }), "plaintext", new Uint8Array(0))
+  })
   it("maximal pads and a 64 KiB IA", () => {
     const ia = Uint8Array.from(randomBytes(0xffff))
-    assertStream(run({ padA: 512, padB: 512, padC: 512, padD: 512, ia }), "rc4", ia)
+    assertStream(run({ padA: 512, padB: 512, padC: 512, padD: 512, ia, ours: "require" }), "rc4", ia)
   })
   it("a torrent we do not serve", () => {
     const r = run({ serves: [OTHER] })
@@ -198,13 +206,14 @@ describe("MSE handshake machines", () => {
           }
           return out
         }
-        assertStream(run(setup, cut), "rc4", setup.ia)
+        const expected = setup.ours === "prefer" && setup.theirs === "prefer" ? "plaintext" : "rc4"
+        assertStream(run(setup, cut), expected, setup.ia)
       }
     ), { numRuns: 150 })
   })
 
   it("every message split at every position, and delivered one byte at a time", () => {
-    const setup: Setup = { padA: 37, padB: 21, padC: 5, padD: 9 }
+    const setup: Setup = { padA: 37, padB: 21, padC: 5, padD: 9, ours: "require" }
     const longest = 96 + 37
     for (let k = 1; k < longest; k++) {
       assertStream(run(setup, (m) => (k < m.length ? [m.subarray(0, k), m.subarray(k)] : [m])), "rc4")
@@ -215,7 +224,7 @@ describe("MSE handshake machines", () => {
 
 describe("MSE scan limits", () => {
   it("the responder finds req1 after a 512-byte PadA, not after 513", () => {
-    assertStream(run({ padA: 512 }), "rc4")
+    assertStream(run({ padA: 512, ours: "require" }), "rc4")
     const { initiator, responder } = make({ padA: 512 })
     const stretched = new Uint8Array(initiator.opening.length + 1)
     stretched.set(initiator.opening)
@@ -225,7 +234,7 @@ describe("MSE scan limits", () => {
   })
 
   it("the initiator finds VC after a 512-byte PadB, not after 513", () => {
-    assertStream(run({ padB: 512 }), "rc4")
+    assertStream(run({ padB: 512, ours: "require" }), "rc4")
     const { initiator, responder } = make({ padB: 512 })
     const cut: Cut = (m) => (m.length === 96 + 512 ? [m, new Uint8Array(1)] : [m])
     const r = exchange(initiator.opening, initiator.machine, responder, cut)
