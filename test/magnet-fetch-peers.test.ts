@@ -9,6 +9,7 @@ import { randomBytes } from "node:crypto"
 import * as Net from "node:net"
 import { encode } from "../src/bencode/index.ts"
 import { fetchMetadata, MagnetFetchError } from "../src/magnet/index.ts"
+import { classifyOpening } from "../src/mse/index.ts"
 import { sha1, sha256 } from "../src/bytes.ts"
 import { formatMagnet, type Magnet, parseInfoDict } from "../src/metainfo/index.ts"
 import { NodeNetwork } from "../src/net/index.ts"
@@ -44,7 +45,10 @@ interface MetadataPeerOptions {
 interface MetadataPeer {
   readonly address: string
   readonly port: number
+  /** Connections that opened with a plaintext BitTorrent handshake. */
   readonly connections: () => number
+  /** MSE openings, which this plaintext-only peer closes at once. */
+  readonly refusedEncrypted: () => number
   /** Metadata pieces the client asked for, in order. */
   readonly requests: () => ReadonlyArray<number>
   /** Data messages sent. */
@@ -57,7 +61,11 @@ interface MetadataPeer {
 
 const PEER_UT_METADATA_ID = 7
 
-/** A BEP 9 peer that has the metadata and answers per `behaviour`. */
+/**
+ * A BEP 9 peer that has the metadata and answers per `behaviour`. It speaks plaintext only
+ * and, like a real plaintext-only peer (and test/support/scripted-peer.ts), closes a
+ * connection whose first bytes are not a BitTorrent handshake (an MSE opening) at once.
+ */
 const metadataPeer = (options: MetadataPeerOptions) =>
   Effect.acquireRelease(
     Effect.callback<{ server: Net.Server; sockets: Set<Net.Socket>; peer: MetadataPeer }>((resume) => {
@@ -65,12 +73,13 @@ const metadataPeer = (options: MetadataPeerOptions) =>
       const requests: Array<number> = []
       const errors: Array<string> = []
       let connections = 0
+      let refusedEncrypted = 0
       let served = 0
       let closedByClient = 0
       const server = Net.createServer((socket) => {
-        connections++
         sockets.add(socket)
         const framer = makeFramer()
+        let opening: Uint8Array | undefined = new Uint8Array(0)
         let handshaken = false
         let theirId = 0
         const send = (bytes: Uint8Array) => socket.write(bytes)
@@ -79,7 +88,25 @@ const metadataPeer = (options: MetadataPeerOptions) =>
           if (sockets.delete(socket)) closedByClient++
         })
         socket.on("data", (chunk) => {
-          framer.push(new Uint8Array(chunk))
+          let bytes = new Uint8Array(chunk)
+          if (opening !== undefined) {
+            // the first 20 bytes tell a handshake from an MSE opening, which is refused
+            bytes = opening.length === 0 ? bytes : Buffer.concat([opening, bytes])
+            const kind = classifyOpening(bytes)
+            if (kind === "undecided") {
+              opening = bytes
+              return
+            }
+            if (kind === "mse") {
+              refusedEncrypted++
+              sockets.delete(socket) // our close, not the client's
+              socket.destroy()
+              return
+            }
+            opening = undefined
+            connections++
+          }
+          framer.push(bytes)
           if (!handshaken) {
             const hs = framer.takeHandshake()
             if (Result.isFailure(hs)) return errors.push(hs.failure.message)
@@ -142,6 +169,7 @@ const metadataPeer = (options: MetadataPeerOptions) =>
             address: `127.0.0.1:${port}`,
             port,
             connections: () => connections,
+            refusedEncrypted: () => refusedEncrypted,
             requests: () => requests,
             served: () => served,
             closedByClient: () => closedByClient,
@@ -216,6 +244,8 @@ describe("fetchMetadata against scripted peers", () => {
       assert.deepStrictEqual(meta.infoBytes, metadata)
       assert.deepStrictEqual(meta.infoHash, expected.infoHash)
       assert.deepStrictEqual(liar.requests(), [0, 1, 2])
+      // MSE first (the default policy), refused by this plaintext-only peer, then one plaintext retry
+      assert.strictEqual(liar.refusedEncrypted(), 1)
       assert.strictEqual(liar.connections(), 1)
       assert.deepStrictEqual(honest.requests(), [0, 1, 2])
       yield* until(() => liar.open() + honest.open() === 0)
@@ -375,6 +405,20 @@ describe("fetchMetadata against scripted peers", () => {
       const error = yield* Effect.flip(fetchMetadata(magnet, { peerId: yield* makePeerId(), sources: [] }))
       assert.strictEqual(error.reason, "NoPeers")
       assert.include(error.message, "did not match the info-hash (banned)")
+    }).pipe(Effect.provide(NodeNetwork.layer)))
+
+  it.live("encryption \"disable\" opens in plaintext only; \"require\" never falls back to plaintext", () =>
+    Effect.gen(function*() {
+      const metadata = infoDict(100)
+      const peer = yield* metadataPeer({ infoHash: sha1(metadata), metadata, behaviour: "honest" })
+      const meta = yield* fetchMetadata(magnetOf(metadata, [peer]), { peerId: yield* makePeerId(), sources: [], encryption: "disable" })
+      assert.deepStrictEqual(meta.infoBytes, metadata)
+      assert.strictEqual(peer.refusedEncrypted(), 0)
+      assert.strictEqual(peer.connections(), 1)
+      const error = yield* Effect.flip(fetchMetadata(magnetOf(metadata, [peer]), { peerId: yield* makePeerId(), sources: [], encryption: "require" }))
+      assert.strictEqual(error.reason, "NoPeers")
+      assert.strictEqual(peer.refusedEncrypted(), 1)
+      assert.strictEqual(peer.connections(), 1)
     }).pipe(Effect.provide(NodeNetwork.layer)))
 
   it.live("no peers and no sources: NoPeers at once; no info-hash: InvalidMagnet", () =>

@@ -133,4 +133,26 @@ describe("fetchMetadata from our own client", () => {
       assert.deepStrictEqual(meta.infoBytes, metainfo.infoBytes)
       assert.deepStrictEqual(meta.infoHash, metainfo.infoHash)
     }).pipe(Effect.provide(NodeNetwork.layer)))
+
+  it.live("a seeder that requires encryption: the default fetch (prefer) gets the info dict over MSE; a plaintext-only fetch cannot", () =>
+    Effect.gen(function*() {
+      const dir = yield* tempDir()
+      yield* writePayload(join(dir, "seed"), { "enc/a.bin": 300_000 })
+      const { torrent, metainfo } = yield* createTorrent(join(dir, "seed", "enc"), { pieceLength: 16384 }).pipe(
+        Effect.provide(NodeFileSystem.layer)
+      )
+      const seeder = yield* startClient(join(dir, "seed"), { encryption: "require" })
+      yield* (yield* seeder.add(torrent)).whenComplete
+      const magnet = yield* parseMagnet(magnetFor(metainfo.infoHash ?? new Uint8Array(0), `&x.pe=127.0.0.1:${seeder.port ?? 0}`))
+      const meta = yield* fetchMetadata(magnet, { peerId: yield* makePeerId(), sources: [], timeout: "20 seconds" })
+      assert.deepStrictEqual(meta.infoBytes, metainfo.infoBytes)
+      // the same seeder refuses a plaintext handshake: the fetch above did speak MSE
+      const refused = yield* Effect.flip(fetchMetadata(magnet, {
+        peerId: yield* makePeerId(),
+        sources: [],
+        timeout: "20 seconds",
+        encryption: "disable"
+      }))
+      assert.strictEqual(refused.reason, "NoPeers")
+    }).pipe(Effect.provide(NodeNetwork.layer)))
 })

@@ -194,6 +194,7 @@ export const makeClient = (config: ClientConfig, extraPeerSources: ReadonlyArray
           sources: peerSources,
           port: port ?? 0,
           dial,
+          encryption: resolved.encryption,
           timeout: options.metadataTimeout ?? "10 minutes",
           ...(options.onMetadataProgress === undefined ? {} : { onProgress: options.onMetadataProgress })
         }).pipe(

@@ -2,9 +2,11 @@
  * Fetching a magnet link's info dict from peers (BEP 9 ut_metadata, client side).
  *
  * Addresses come from the magnet's `x.pe` and from the same `PeerSource`s a torrent
- * uses (trackers, DHT). Up to `maxPeers` connections at once; each does the BEP 3
- * handshake with the extension bit, the BEP 10 extended handshake, and then serves the
- * assembly (assembly.ts), which decides who is asked for which piece and what is kept.
+ * uses (trackers, DHT). Up to `maxPeers` connections at once; each opens the way a
+ * torrent's connections do (torrent/open-peer.ts: MSE or plaintext under the encryption
+ * policy, one retry the other way), does the BEP 3 handshake with the extension bit, the
+ * BEP 10 extended handshake, and then serves the assembly (assembly.ts), which decides who
+ * is asked for which piece and what is kept.
  * Everything (sockets, peer fibers, sources, the request timer) lives in one scope that
  * closes when the fetch ends, whatever the outcome.
  *
@@ -16,10 +18,12 @@ import type { Exit } from "effect"
 import type { Magnet, Metainfo } from "../metainfo/index.ts"
 import { bytesEqual, sha1, sha256 } from "../bytes.ts"
 import { parseInfoDict, wireInfoHash } from "../metainfo/index.ts"
-import { type Address, type Connection, formatAddress, Network } from "../net/index.ts"
-import { handshakeOutgoing, type PeerDialer, tcpDialer } from "../peer/index.ts"
-import type { PeerSource, SwarmHooks } from "../torrent/index.ts"
-import { makeFramer, makeReserved, supportsExtensionProtocol, supportsFast } from "../wire/index.ts"
+import type { PeerKey } from "../ids.ts"
+import type { EncryptionPolicy } from "../mse/index.ts"
+import { type Address, formatAddress, Network } from "../net/index.ts"
+import { type PeerDialer, tcpDialer } from "../peer/index.ts"
+import { type Opening, openPeer, type OpenPeerDeps, type PeerSource, type SwarmHooks } from "../torrent/index.ts"
+import { makeReserved, supportsExtensionProtocol, supportsFast } from "../wire/index.ts"
 import {
   addPeer,
   type Assembly,
@@ -51,6 +55,8 @@ export interface FetchMetadataOptions {
   readonly requestTimeout?: Duration.Input
   /** Largest metadata_size accepted (nothing larger is ever allocated). Default 16 MiB. */
   readonly maxMetadataSize?: number
+  /** How connections open (MSE/PE or plaintext), as for a torrent's peers. Default "prefer". */
+  readonly encryption?: EncryptionPolicy
   readonly onProgress?: (progress: MetadataProgress) => Effect.Effect<void>
 }
 
@@ -115,6 +121,17 @@ const collect = Effect.fnUntraced(function*(
   const requestTimeout = options.requestTimeout ?? Duration.seconds(10)
   const requestMillis = millis(requestTimeout)
   const ours = { infoHash, peerId: options.peerId, reserved: makeReserved({ extensionProtocol: true, fast: true }) }
+  // which opening worked with each peer, so a re-dial (after a drop) starts with it
+  const openings = new Map<PeerKey, Opening>()
+  const opener: OpenPeerDeps = {
+    config: { dial, handshakeTimeoutMillis: requestMillis, encryption: options.encryption ?? "prefer" },
+    ours,
+    book: {
+      openingOf: (key) => openings.get(key),
+      opened: (key, opening) => void openings.set(key, opening),
+      prefersEncryption: () => false
+    }
+  }
 
   const a: Assembly = makeAssembly({
     maxMetadataSize: options.maxMetadataSize ?? DEFAULT_MAX_METADATA_SIZE,
@@ -167,11 +184,7 @@ const collect = Effect.fnUntraced(function*(
   const session = (address: Address, key: string, handle: PeerHandle) =>
     Effect.gen(function*() {
       const drop = (detail: string) => new MetadataPeerDropped({ peer: key, detail })
-      const conn: Connection = yield* dial(address, infoHash).pipe(Effect.mapError((e) => drop(e.detail)))
-      const framer = makeFramer()
-      const theirs = yield* handshakeOutgoing(conn, framer, ours, requestTimeout).pipe(
-        Effect.mapError((e) => drop(e.detail))
-      )
+      const { conn, framer, handshake: theirs } = yield* openPeer(opener, address).pipe(Effect.mapError((e) => drop(e.detail)))
       if (!supportsExtensionProtocol(theirs.reserved)) return yield* drop("does not support the extension protocol (BEP 10)")
       yield* sendOurExtendedHandshake(conn, key)
       if (supportsFast(theirs.reserved)) yield* sendHaveNone(conn, key)

@@ -12,6 +12,7 @@ export {
 export { TorrentError, TorrentErrorReason } from "./errors.ts"
 export type { FilePriority, StreamRange, TorrentFileHandle } from "./files.ts"
 export { type KnownAddress, makePeerBook, type Opening, type PeerBook } from "./peer-book.ts"
+export { type OpenedPeer, openPeer, type OpenPeerDeps } from "./open-peer.ts"
 export type { TorrentEvent, TorrentState, TorrentStatus, TrackerStatus } from "./state.ts"
 export type { IncomingVia } from "./swarm.ts"
 export { openTorrent, type Torrent } from "./torrent.ts"

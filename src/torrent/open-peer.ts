@@ -17,11 +17,14 @@ import { encodeHandshake, type Handshake, makeFramer } from "../wire/index.ts"
 import type { TorrentConfig } from "./config.ts"
 import type { Opening, PeerBook } from "./peer-book.ts"
 
-/** What opening a connection needs from its torrent. */
+/**
+ * What opening a connection needs from its torrent (or from a magnet link's metadata
+ * fetch, which has no torrent yet: only the book's memory of openings is used).
+ */
 export interface OpenPeerDeps {
   readonly config: Pick<TorrentConfig, "dial" | "handshakeTimeoutMillis" | "encryption">
   readonly ours: OurHandshake
-  readonly book: PeerBook
+  readonly book: Pick<PeerBook, "openingOf" | "opened" | "prefersEncryption">
 }
 
 export interface OpenedPeer {

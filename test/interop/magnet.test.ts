@@ -98,6 +98,22 @@ describe("interop: magnet links and the DHT with libtorrent", () => {
       }, "5 seconds")
     }))
 
+  liveWith(installed.libtorrent)("our client (default settings) fetches the info dict from a libtorrent seeder that forces RC4, then the data", () =>
+    Effect.gen(function*() {
+      const { work, src, torrentPath, meta } = yield* ltMadePayload
+      const out = join(work, "out")
+      const seeder = yield* ltPeer("libtorrent seeder (RC4 forced)", "seed", { torrent: torrentPath, save: src, forceEncryption: true })
+      yield* withNodeClient(out, Effect.gen(function*() {
+        const client = yield* Client
+        const torrent = yield* client.add({ magnet: magnetOf(meta, [{ host: "127.0.0.1", port: seeder.port }]) }, {
+          metadataTimeout: "60 seconds"
+        })
+        assert.deepStrictEqual(torrent.metainfo.infoBytes, meta.infoBytes, "the fetched info dict is libtorrent's, byte for byte")
+        yield* awaitComplete(torrent, 90)
+      }))
+      yield* assertSameData(meta, src, out)
+    }))
+
   liveWith(installed.libtorrent)("libtorrent, given only a magnet link, fetches the info dict and the data from our seeder", () =>
     Effect.gen(function*() {
       const work = yield* tempDir("et-interop-")
