@@ -252,8 +252,13 @@ export const makeClient = (config: ClientConfig, extraPeerSources: ReadonlyArray
         Scope.provide(scope),
         Effect.provideService(Storage, storage),
         Effect.onError(() => Scope.close(scope, Exit.void)),
-        // (a torrent being opened cannot have been removed yet)
-        Effect.mapError((e) => new ClientError({ reason: e.reason === "Removed" ? "Storage" : e.reason, detail: e.message }))
+        // Opening fails for the torrent's or the disk's sake; it cannot have been removed yet,
+        // nor called with a bad argument: either would be a bug here, and stays a defect.
+        Effect.catch((e) =>
+          e.reason === "Removed" || e.reason === "InvalidArgument"
+            ? Effect.die(e)
+            : Effect.fail(new ClientError({ reason: e.reason, detail: e.message }))
+        )
       )
       torrents.set(key, { torrent, scope, limits, resumeDirectory: options.resumeDirectory })
       for (const skey of skeysOf(meta)) skeys.set(toHex(req2(skey)), skey)

@@ -6,9 +6,10 @@ import type { StorageErrorReason } from "../storage/index.ts"
  * - `Unsupported`: a torrent this client cannot download yet (v2-only);
  * - `BadTorrent`: its metainfo describes no usable layout (bad geometry, files storage refuses);
  * - `Storage`: its storage failed (disk full, permission denied, …);
+ * - `InvalidArgument`: a call the torrent cannot honour (priorities for the wrong number of files);
  * - `Removed`: it was removed while something waited on it.
  */
-export const TorrentErrorReason = Schema.Literals(["Unsupported", "BadTorrent", "Storage", "Removed"])
+export const TorrentErrorReason = Schema.Literals(["Unsupported", "BadTorrent", "Storage", "InvalidArgument", "Removed"])
 export type TorrentErrorReason = typeof TorrentErrorReason.Type
 
 export class TorrentError extends Schema.TaggedError<TorrentError>()("TorrentError", {

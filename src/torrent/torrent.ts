@@ -1,31 +1,33 @@
 /**
  * One torrent: its storage, picker, peer sessions, peer sources and published state.
  *
- * Lifetime: everything lives in the scope `openTorrent` runs in. The "active" part
+ * This file wires the parts (core.ts lists them). Lifetime: everything lives in the scope `openTorrent` runs in. The "active" part
  * (peer sources, the dialler, the choker and every session) runs in one fiber handle, so
  * `pause` ends it and `resume` starts it again; closing the torrent's scope ends all of it,
  * then the storage saves its resume data and closes its files.
  */
-import { Clock, Deferred, Effect, FiberHandle, FiberMap, FiberSet, PubSub, Random, Ref, Result, Stream, SubscriptionRef } from "effect"
+import { Clock, Deferred, Effect, FiberHandle, FiberMap, FiberSet, PubSub, Random, Ref, Result, Schedule, Stream, SubscriptionRef } from "effect"
 import { type InfoHash, infoHashOf, type PeerKey } from "../ids.ts"
 import type { Connection } from "../net/index.ts"
 import { wireInfoHash } from "../metainfo/identity.ts"
 import type { Metainfo } from "../metainfo/model.ts"
-import { makeRateMeter, type PeerLink, type PeerStats, type TorrentLink } from "../peer/index.ts"
+import { makeRateMeter, type PeerStats } from "../peer/index.ts"
 import { makePicker } from "../scheduler/picker.ts"
 import { Storage, type TorrentStorage } from "../storage/index.ts"
 import { type Framer, type HandshakeHeader, makeReserved, PEX_PREFERS_ENCRYPTION, PEX_UTP } from "../wire/index.ts"
-import { runChoker } from "../choker/index.ts"
+import { runActive } from "./active.ts"
 import type { SwarmHooks, TorrentConfig } from "./config.ts"
+import { type TorrentCore, wakeAll, wantedBytesOf } from "./core.ts"
 import { openFailure, TorrentError } from "./errors.ts"
-import { makeBlame, pieceFailed } from "./blame.ts"
+import { makeBlame } from "./blame.ts"
 import { makePeerBook } from "./peer-book.ts"
+import { failStorage, markComplete, publish, publishState } from "./progress.ts"
 import { seededRandom } from "./random.ts"
-import type { TorrentEvent, TorrentState, TrackerStatus } from "./state.ts"
-import { runPex } from "./pex.ts"
-import { acceptIncoming, dialLoop, type IncomingVia, type SwarmDeps } from "./swarm.ts"
-import { openTrace, traceRechoke } from "./trace.ts"
+import type { TorrentEvent, TorrentState, TorrentStatus } from "./state.ts"
+import { acceptIncoming, type IncomingVia, type SwarmDeps } from "./swarm.ts"
+import { openTrace } from "./trace.ts"
 import { fileProgress, type FilePriority, makeFileAccess, type TorrentFileHandle } from "./files.ts"
+import { makeTorrentLink } from "./torrent-link.ts"
 import { makeWebSeedSlots } from "./web-seeds.ts"
 
 /**
@@ -81,25 +83,22 @@ export interface Torrent {
 /** Memory for pieces being assembled (per torrent). */
 const OPEN_PIECE_BYTES = 16 * 1024 * 1024
 
-const wantedBytesOf = (meta: Metainfo, priorities: ReadonlyArray<FilePriority>): number =>
-  meta.files.reduce((sum, f, i) => (f.padding || priorities[i] === 0 ? sum : sum + f.length), 0)
+/** How often the published state is refreshed (rates move even when nothing else happens). */
+const STATE_INTERVAL = "1 second"
 
 export const openTorrent = Effect.fn("Torrent.open")(function*(meta: Metainfo, config: TorrentConfig) {
   // the truncated SHA-256 for a pure v2 torrent (BEP 52)
   const infoHashBytes = wireInfoHash(meta)
   const infoHash = infoHashOf(infoHashBytes)
   const clock = yield* Clock.Clock
-  const now = () => clock.currentTimeMillisUnsafe()
   const events = yield* PubSub.sliding<TorrentEvent>(4096)
-  let priorities: ReadonlyArray<FilePriority> = meta.files.map((_, i) => (config.wantedFiles?.[i] === false ? 0 : 1))
-  let wantedBytes = wantedBytesOf(meta, priorities)
-  const trackerStatus = new Map<string, TrackerStatus>()
-  const initial: TorrentState = {
+  const priorities: ReadonlyArray<FilePriority> = meta.files.map((_, i) => (config.wantedFiles?.[i] === false ? 0 : 1))
+  const wantedBytes = wantedBytesOf(meta, priorities)
+  const state = yield* SubscriptionRef.make<TorrentState>({
     infoHash, name: meta.name, status: "checking", wantedBytes, verifiedBytes: 0, progress: 0,
     pieceCount: meta.pieceCount, piecesVerified: 0, downloaded: 0, uploaded: 0, downloadRate: 0, uploadRate: 0,
     peers: 0, seeds: 0, candidates: 0, eta: null, error: null, trackers: []
-  }
-  const state = yield* SubscriptionRef.make(initial)
+  })
 
   const storageService = yield* Storage
   // Partial pieces live in memory until verified: bound them by bytes, not count, so small
@@ -137,229 +136,97 @@ export const openTorrent = Effect.fn("Torrent.open")(function*(meta: Metainfo, c
     p.setFilePriorities(meta.files, config.wantedFiles.map((w) => (w ? 1 : 0)))
   }
 
-  const complete = yield* Deferred.make<void, TorrentError>()
-  let errorMessage: string | null = null
-  const links = new Map<string, PeerLink>()
-  const webSeedSlots = makeWebSeedSlots()
-  const blame = makeBlame<PeerKey>(config.maxStrikes)
-  const book = makePeerBook()
-  const downloadMeter = makeRateMeter()
-  const uploadMeter = makeRateMeter()
-  const status = yield* Ref.make<TorrentState["status"]>(p.isComplete() ? "seeding" : "downloading")
-  const random = seededRandom(yield* Random.nextInt)
+  const core: TorrentCore = {
+    meta, infoHash, infoHashBytes, config, storage, picker: p,
+    links: new Map(),
+    book: makePeerBook(),
+    blame: makeBlame<PeerKey>(config.maxStrikes),
+    webSeedSlots: makeWebSeedSlots(),
+    events,
+    state,
+    status: yield* Ref.make<TorrentStatus>(p.isComplete() ? "seeding" : "downloading"),
+    complete: yield* Deferred.make<void, TorrentError>(),
+    downloadMeter: makeRateMeter(),
+    uploadMeter: makeRateMeter(),
+    trackerStatus: new Map(),
+    trace: openTrace(config.trace, meta, clock),
+    now: () => clock.currentTimeMillisUnsafe(),
+    priorities,
+    wantedBytes,
+    errorMessage: null
+  }
+  const { links, book, status } = core
   const activeSessions = yield* Ref.make<FiberMap.FiberMap<string> | null>(null)
   const active = yield* FiberHandle.make<void, never>()
   const torrentScope = yield* Effect.scope
   const backgroundWork = yield* FiberSet.make<void, never>()
-  const publish = (event: TorrentEvent) => PubSub.publish(events, event).pipe(Effect.asVoid)
-  const trace = openTrace(config.trace, meta, clock)
-
-  const publishState = Effect.gen(function*() {
-    const t = now()
-    const verifiedBytes = yield* storage.bytesVerified
-    const piecesVerified = yield* storage.verifiedCount
-    const downloadRate = downloadMeter.rate(t)
-    let seeds = 0
-    for (const l of links.values()) if (l.stats.isSeed) seeds++
-    const remaining = Math.max(0, wantedBytes - verifiedBytes)
-    const current = yield* Ref.get(status)
-    yield* SubscriptionRef.set(state, {
-      infoHash, name: meta.name, status: current, wantedBytes, verifiedBytes,
-      progress: wantedBytes === 0 ? 1 : Math.min(1, verifiedBytes / wantedBytes),
-      pieceCount: meta.pieceCount, piecesVerified,
-      downloaded: downloadMeter.total(), uploaded: uploadMeter.total(),
-      downloadRate, uploadRate: uploadMeter.rate(t),
-      peers: links.size, seeds, candidates: book.candidates(),
-      eta: remaining === 0 || downloadRate <= 0 ? null : Math.round(remaining / downloadRate),
-      error: errorMessage, trackers: [...trackerStatus.values()]
-    })
-  })
-
-  const markComplete = Effect.gen(function*() {
-    if (!p.isComplete()) return
-    // Selecting more files makes a complete torrent download again, and complete again later.
-    const current = yield* Ref.get(status)
-    if (current === "downloading") yield* Ref.set(status, "seeding")
-    if (Deferred.isDoneUnsafe(complete)) return yield* publishState
-    yield* storage.saveResume.pipe(Effect.ignore)
-    for (const l of links.values()) l.uploadOnly()
-    // State first: whoever wakes on `whenComplete` reads it.
-    yield* publishState
-    trace?.event(undefined, { type: "complete" })
-    yield* publish({ _tag: "Completed" })
-    yield* Deferred.succeed(complete, undefined)
-    yield* Effect.logDebug(`${meta.name}: complete`)
-  })
-
-  const fail = (detail: string) =>
-    Effect.gen(function*() {
-      // The first storage error stops the torrent; the blocks still in flight may report more.
-      if (errorMessage !== null) return
-      errorMessage = detail
-      yield* Ref.set(status, "error")
-      yield* publishState
-      trace?.event(undefined, { type: "error", detail })
-      yield* publish({ _tag: "Error", message: detail })
-      yield* Deferred.fail(complete, new TorrentError({ infoHash, reason: "Storage", detail }))
-      // Stop the sessions from outside them: this may run inside one of them.
-      yield* FiberHandle.clear(active).pipe(Effect.forkIn(torrentScope))
-    })
-
-  /**
-   * Bans the peers and ends their sessions. The disconnects come last, in one synchronous
-   * step: this often runs inside a banned peer's own session, and ending that session
-   * interrupts the very fiber running this.
-   */
-  const ban = (keys: ReadonlyArray<PeerKey>, reason: string) =>
-    Effect.gen(function*() {
-      for (const key of keys) {
-        book.ban(key)
-        trace?.peer(key).event(undefined, { type: "ban", detail: reason })
-        yield* publish({ _tag: "PeerBanned", peer: key, reason })
-        yield* Effect.logWarning(`banned ${key}: ${reason}`)
-      }
-      yield* Effect.sync(() => {
-        for (const key of keys) links.get(key)?.disconnect("Banned", reason)
-        for (const key of keys) webSeedSlots.stop(key)
-      })
-    })
 
   const addPeers = (addresses: ReadonlyArray<{ readonly host: string; readonly port: number; readonly flags?: number }>, source = "manual") =>
     Effect.gen(function*() {
       for (const a of addresses) if (((a.flags ?? 0) & PEX_UTP) !== 0) config.transportMemory?.hintUtp(a)
       const known = addresses.map((a) => ((a.flags ?? 0) & PEX_PREFERS_ENCRYPTION) === 0 ? a : { ...a, prefersEncryption: true })
-      const added = book.add(known, source, now())
-      if (added > 0) yield* publish({ _tag: "PeersDiscovered", source, count: added })
+      const added = book.add(known, source, core.now())
+      if (added > 0) yield* publish(core, { _tag: "PeersDiscovered", source, count: added })
     })
 
-  const link: TorrentLink = {
-    infoHash: infoHashBytes, peerId: config.peerId, pieceCount: meta.pieceCount, pieceLength: meta.pieceLength, totalSize: meta.totalSize,
-    picker: p,
-    storage,
-    random,
-    uploadThrottle: config.uploadThrottle,
-    downloadThrottle: config.downloadThrottle,
-    register: (l) => { links.set(l.stats.key, l) },
-    unregister: (key) => { links.delete(key) },
-    linkOf: (key) => links.get(key),
-    wakeAll: () => { for (const l of links.values()) l.wake() },
-    onPieceVerified: (piece) => {
-      const verified = p.pieceVerified(piece)
-      if (trace?.options.pieces === true) trace.event(undefined, { type: "piece-verified", index: piece, from: [...verified.contributors] })
-      files.pieceVerified(piece)
-      for (const c of verified.cancels) links.get(c.peer)?.cancelRequest(c.block)
-      for (const l of links.values()) l.pieceVerified(piece)
-      const event: TorrentEvent = { _tag: "PieceVerified", piece }
-      // Once per piece: no effect allocated unless the event queue is full or we are done.
-      const published = PubSub.publishUnsafe(events, event) ? Effect.void : publish(event)
-      return p.isComplete() ? Effect.andThen(published, markComplete) : published
-    },
-    onPieceFailed: (piece, contributors) =>
-      Effect.gen(function*() {
-        trace?.event(undefined, { type: "piece-failed", index: piece, from: [...contributors] })
-        yield* publish({ _tag: "HashFailed", piece, peers: [...contributors] })
-        // Who is to blame: see blame.ts (a lone sender is convicted, shared pieces give strikes).
-        const convicted = pieceFailed(blame, contributors)
-        for (const l of links.values()) l.wake()
-        yield* ban(convicted, `sent data that failed the hash check of piece ${piece}`)
-      }),
-    onDownloaded: (bytes) => downloadMeter.add(bytes, now()),
-    onUploaded: (bytes) => uploadMeter.add(bytes, now()),
-    isComplete: () => p.isComplete(),
-    metadata: meta.infoBytes,
-    learnedListenAddress: (key, address) => book.alias(key, address),
-    isPrivate: meta.private,
+  const link = makeTorrentLink(core, {
+    random: seededRandom(yield* Random.nextInt),
+    pieceVerified: (piece) => files.pieceVerified(piece),
     addPeers,
-    initialUnchoke: () => {
-      let unchoked = 0
-      for (const l of links.values()) if (!l.stats.amChoking) unchoked++
-      return unchoked < config.uploadSlots
-    },
-    onStorageError: (error) => fail(error instanceof Error ? error.message : String(error)),
-    background: (effect) => FiberSet.run(backgroundWork, effect).pipe(Effect.asVoid),
-    trace,
-    log: (level, message) =>
-      level === "debug" ? Effect.logDebug(message) : level === "info" ? Effect.logInfo(message) : Effect.logWarning(message)
-  }
+    // Stop the sessions from outside them: this may run inside one of them.
+    fail: (detail) => failStorage(core, detail, FiberHandle.clear(active).pipe(Effect.forkIn(torrentScope), Effect.asVoid)),
+    background: (effect) => FiberSet.run(backgroundWork, effect).pipe(Effect.asVoid)
+  })
 
   const files = makeFileAccess({
     infoHash,
     meta,
     storage,
     picker: p,
-    priorities: () => priorities,
-    ensureWanted: (index) => priorities[index] === 0 ? Effect.ignore(setPriorities(priorities.map((x, i) => (i === index ? 1 : x)))) : Effect.void,
-    wakeAll: link.wakeAll,
-    error: () => errorMessage
+    priorities: () => core.priorities,
+    ensureWanted: (index) =>
+      core.priorities[index] === 0 ? Effect.ignore(setPriorities(core.priorities.map((x, i) => (i === index ? 1 : x)))) : Effect.void,
+    wakeAll: () => wakeAll(core),
+    error: () => core.errorMessage
   })
 
   const setPriorities = (next: ReadonlyArray<FilePriority>) =>
     Effect.gen(function*() {
       if (next.length !== meta.files.length) {
-        return yield* new TorrentError({ infoHash, reason: "Storage", detail: `expected ${meta.files.length} file priorities, got ${next.length}` })
+        return yield* new TorrentError({ infoHash, reason: "InvalidArgument", detail: `expected ${meta.files.length} file priorities, got ${next.length}` })
       }
       const wanted = next.map((x) => x > 0)
       yield* storage.setWanted(wanted).pipe(Effect.mapError((e) => new TorrentError({ infoHash, reason: "Storage", detail: e.message })))
-      priorities = [...next]
-      wantedBytes = wantedBytesOf(meta, priorities)
-      p.setFilePriorities(meta.files, priorities)
+      core.priorities = [...next]
+      core.wantedBytes = wantedBytesOf(meta, core.priorities)
+      p.setFilePriorities(meta.files, core.priorities)
       const current = yield* Ref.get(status)
       if (current === "seeding" && !p.isComplete()) yield* Ref.set(status, "downloading")
       files.refocus()
-      yield* markComplete
-      yield* publishState
+      yield* markComplete(core)
+      yield* publishState(core)
     })
   const ours = { infoHash: infoHashBytes, peerId: config.peerId, reserved: makeReserved({ extensionProtocol: true, fast: true }) }
   const deps: SwarmDeps = { config, link, book, ours, events, connected: () => links.size }
   const hooks: SwarmHooks = {
     infoHash: infoHashBytes, peerId: config.peerId, port: config.port, isPrivate: meta.private, trackers: meta.trackers,
     stats: Effect.map(storage.bytesVerified, (verified) => ({
-      uploaded: uploadMeter.total(),
-      downloaded: downloadMeter.total(),
-      left: Math.max(0, wantedBytes - verified)
+      uploaded: core.uploadMeter.total(),
+      downloaded: core.downloadMeter.total(),
+      left: Math.max(0, core.wantedBytes - verified)
     })),
-    completed: Deferred.await(complete).pipe(Effect.ignore), addPeers,
-    reportTracker: (url, ok, peers, message) => Effect.sync(() => { trackerStatus.set(url, { url, ok, peers, message }) }),
-    ...(trace === null ? {} : { trace })
+    completed: Deferred.await(core.complete).pipe(Effect.ignore), addPeers,
+    reportTracker: (url, ok, peers, message) => Effect.sync(() => { core.trackerStatus.set(url, { url, ok, peers, message }) }),
+    ...(core.trace === null ? {} : { trace: core.trace })
   }
+  const start = runActive(core, link, deps, hooks, activeSessions)
 
-  const runActive = Effect.gen(function*() {
-    const sessions = yield* FiberMap.make<string>()
-    yield* Ref.set(activeSessions, sessions)
-    yield* Effect.addFinalizer(() => Ref.set(activeSessions, null))
-    for (const source of config.peerSources) yield* source(hooks)
-    if (config.webSeeds !== undefined) yield* config.webSeeds(webSeedSlots.host(link, meta, book.isBanned))
-    yield* Effect.forkScoped(runChoker({
-      peers: Effect.sync(() =>
-        [...links.values()].map(({ stats }) => ({
-          key: stats.key,
-          interested: stats.peerInterested,
-          downloadRate: stats.downloadRate,
-          uploadRate: stats.uploadRate,
-          snubbed: stats.snubbed,
-          connectedAt: stats.connectedAt,
-          isSeed: stats.isSeed
-        }))
-      ),
-      seeding: Effect.sync(() => p.isComplete()),
-      apply: (result) => Effect.sync(() => {
-        traceRechoke(trace, result, links.size)
-        for (const l of links.values()) l.setChoked(!result.unchoke.has(l.stats.key))
-      })
-    }, { config: { slots: config.uploadSlots } }))
-    if (!meta.private) yield* Effect.forkScoped(runPex(links, (a) => config.transportMemory?.speaksUtp(a) ?? false, book.prefersEncryption))
-    yield* Effect.forkScoped(Effect.forever(Effect.sleep("1 second").pipe(Effect.andThen(Effect.sync(() => {
-      for (const l of links.values()) l.tick()
-    })))))
-    yield* dialLoop(deps, sessions)
-  }).pipe(Effect.scoped)
-
-  yield* Effect.forkScoped(Effect.forever(publishState.pipe(Effect.andThen(Effect.sleep("1 second")))))
+  yield* Effect.forkScoped(Effect.repeat(publishState(core), Schedule.spaced(STATE_INTERVAL)))
   yield* addPeers(config.initialPeers, "initial")
-  yield* markComplete
+  yield* markComplete(core)
   if (config.startPaused === true) yield* Ref.set(status, "paused")
-  else yield* FiberHandle.run(active, runActive)
-  yield* publishState
+  else yield* FiberHandle.run(active, start)
+  yield* publishState(core)
 
   const torrent: Torrent = {
     infoHash,
@@ -371,15 +238,15 @@ export const openTorrent = Effect.fn("Torrent.open")(function*(meta: Metainfo, c
       if (current === "error" || current === "paused") return
       yield* FiberHandle.clear(active)
       yield* Ref.set(status, "paused")
-      yield* publishState
+      yield* publishState(core)
     }),
     resume: Effect.gen(function*() {
       if ((yield* Ref.get(status)) !== "paused") return
       yield* Ref.set(status, p.isComplete() ? "seeding" : "downloading")
-      yield* FiberHandle.run(active, runActive)
-      yield* publishState
+      yield* FiberHandle.run(active, start)
+      yield* publishState(core)
     }),
-    whenComplete: Deferred.await(complete),
+    whenComplete: Deferred.await(core.complete),
     addPeers,
     acceptIncoming: (conn, framer, header, via) =>
       Effect.flatMap(Ref.get(activeSessions), (sessions) =>
@@ -390,9 +257,9 @@ export const openTorrent = Effect.fn("Torrent.open")(function*(meta: Metainfo, c
     bitfield: storage.have,
     fileProgress: Effect.sync(() => fileProgress(meta, storage.hasPiece)),
     file: files.file,
-    priorities: Effect.sync(() => priorities),
+    priorities: Effect.sync(() => core.priorities),
     setPriorities
   }
-  yield* Effect.addFinalizer(() => publishState.pipe(Effect.ignore))
+  yield* Effect.addFinalizer(() => publishState(core).pipe(Effect.ignore))
   return torrent
 })

@@ -23,3 +23,5 @@ export const makeWebSeedSlots = () => {
     })
   }
 }
+
+export type WebSeedSlots = ReturnType<typeof makeWebSeedSlots>
