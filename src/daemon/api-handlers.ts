@@ -54,7 +54,8 @@ export const TorrentsHandlers = HttpApiBuilder.group(
           const entry = yield* http(daemon.add({
             source,
             ...(payload.paused === undefined ? {} : { paused: payload.paused }),
-            ...(payload.files === undefined ? {} : { files: payload.files })
+            ...(payload.files === undefined ? {} : { files: payload.files }),
+            ...(payload.trace === undefined ? {} : { trace: payload.trace })
           }))
           return yield* summaryOf(entry)
         }),
@@ -64,6 +65,7 @@ export const TorrentsHandlers = HttpApiBuilder.group(
       pause: ({ params }) => http(daemon.pause(params.infoHash)),
       resume: ({ params }) => http(daemon.resume(params.infoHash)),
       verify: ({ params }) => http(daemon.verify(params.infoHash)),
+      setTrace: ({ params, payload }) => http(daemon.setTrace(params.infoHash, payload.enabled)),
       remove: ({ params, query }) => http(daemon.remove(params.infoHash, query.deleteData === "true")),
       files: ({ params }) => http(daemon.torrent(params.infoHash)).pipe(Effect.flatMap(filesOf)),
       setFiles: ({ params, payload }) =>

@@ -19,6 +19,7 @@ import {
   Session,
   TorrentDetail,
   TorrentSummary,
+  TraceRequest,
   TrackerView
 } from "./model.ts"
 
@@ -66,6 +67,10 @@ export class TorrentsApi extends HttpApiGroup.make("torrents")
       error: errors
     }),
     HttpApiEndpoint.patch("setLimits", "/torrents/:infoHash/limits", { params: hash, payload: LimitsPatch, success: Limits, error: errors }),
+    HttpApiEndpoint.put("setTrace", "/torrents/:infoHash/trace", { params: hash, payload: TraceRequest, error: errors }).annotate(
+      OpenApi.Description,
+      "Turns the torrent's trace on or off: the wire, as JSON lines (docs/TRACE.md), read back with GET on the same path"
+    ),
     HttpApiEndpoint.get("peers", "/torrents/:infoHash/peers", { params: hash, success: Schema.Array(PeerView), error: errors }),
     HttpApiEndpoint.get("trackers", "/torrents/:infoHash/trackers", { params: hash, success: Schema.Array(TrackerView), error: errors }),
     HttpApiEndpoint.get("pieces", "/torrents/:infoHash/pieces", {

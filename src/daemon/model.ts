@@ -40,7 +40,9 @@ export const TorrentSummary = Schema.Struct({
   pieceCount: Schema.Int,
   piecesVerified: Schema.Int,
   uploadLimit: Rate,
-  downloadLimit: Rate
+  downloadLimit: Rate,
+  /** The per-torrent trace switch. */
+  trace: Schema.Boolean
 })
 export type TorrentSummary = typeof TorrentSummary.Type
 
@@ -100,9 +102,13 @@ export const AddRequest = Schema.Struct({
   torrent: Schema.optional(Schema.String),
   paused: Schema.optional(Schema.Boolean),
   /** Indices of the files to download (default all). */
-  files: Schema.optional(Schema.Array(Schema.Int))
+  files: Schema.optional(Schema.Array(Schema.Int)),
+  /** Trace the wire into the state directory (GET /api/torrents/{infoHash}/trace reads it). */
+  trace: Schema.optional(Schema.Boolean)
 }).annotate({ description: "exactly one of magnet, url, torrent" })
 export type AddRequest = typeof AddRequest.Type
+
+export const TraceRequest = Schema.Struct({ enabled: Schema.Boolean })
 
 export const FilesRequest = Schema.Struct({
   /** One priority per file, or a map of changes by file index. */

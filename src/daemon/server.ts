@@ -24,6 +24,7 @@ import { Daemon, makeDaemon } from "./service.ts"
 import * as NodeServer from "./node-server.ts"
 import { makeStateStore } from "./state-store.ts"
 import { streamRoute } from "./stream-route.ts"
+import { traceRoute } from "./trace-route.ts"
 import { transmissionRoute } from "./transmission/rpc.ts"
 import { uiRoute } from "./ui/route.ts"
 
@@ -84,6 +85,7 @@ export const serveLayer = (options: ServeOptions) => {
       ),
       docsRoute,
       streamRoute(token),
+      traceRoute(token),
       eventsRoute(token),
       metricsRoute,
       transmissionRoute(peerPort),

@@ -6,7 +6,7 @@
  * resume record (kept in the state directory) spares complete torrents a re-check. Magnet
  * links fetch their metadata in the background: they are listed meanwhile as `metadata`.
  */
-import { Clock, Context, Effect, FiberMap, Layer, PubSub, Stream } from "effect"
+import { Clock, Context, Effect, FiberMap, Layer, type Option, PubSub, Stream } from "effect"
 import { HttpClient } from "effect/http"
 import { Client, type ClientError } from "../client/index.ts"
 import { toHex } from "../bytes.ts"
@@ -16,6 +16,7 @@ import type { Metainfo } from "../metainfo/model.ts"
 import type { FilePriority, Torrent } from "../torrent/index.ts"
 import { DaemonError } from "./errors.ts"
 import type { StateStore, TorrentRecord } from "./state-store.ts"
+import { makeTraces } from "./traces.ts"
 import type { Entry } from "./views.ts"
 
 /** The largest .torrent accepted from an upload or a URL. */
@@ -32,6 +33,8 @@ export interface AddInput {
   readonly directory?: string
   /** Indices of the files to download. */
   readonly files?: ReadonlyArray<number>
+  /** Trace what the wire says into the state directory (see `setTrace`). */
+  readonly trace?: boolean
 }
 
 export interface DaemonService {
@@ -49,6 +52,13 @@ export interface DaemonService {
   readonly setPriorities: (infoHash: string, priorities: ReadonlyArray<FilePriority>) => Effect.Effect<void, DaemonError>
   readonly setLimits: (limits: { readonly upload?: number | null | undefined; readonly download?: number | null | undefined }, infoHash?: string) => Effect.Effect<void, DaemonError>
   readonly limits: Effect.Effect<{ readonly upload: number | null; readonly download: number | null }>
+  /**
+   * Turns the torrent's trace on or off (`<state>/traces/<infoHash>.jsonl`, docs/TRACE.md). A
+   * running torrent is closed and opened again to switch: its resume record spares a re-check.
+   */
+  readonly setTrace: (infoHash: string, enabled: boolean) => Effect.Effect<void, DaemonError>
+  /** The torrent's trace file as written so far; none before its switch was first on. */
+  readonly trace: (infoHash: string) => Effect.Effect<Option.Option<{ readonly size: number; readonly bytes: Stream.Stream<Uint8Array> }>, DaemonError>
   /** Something changed (a torrent came, went, or changed settings): for the event stream. */
   readonly changes: Stream.Stream<void>
 }
@@ -76,18 +86,23 @@ export const makeDaemon = Effect.fn("Daemon.make")(function*(config: DaemonConfi
   yield* client.setLimits({ upload: settings.uploadLimit, download: settings.downloadLimit }).pipe(Effect.ignore)
 
   const save = (record: TorrentRecord, torrent?: Uint8Array) => store.saveTorrent(record, torrent)
+  const traces = yield* makeTraces(store.root)
+  /** The `trace` option of `client.add` for a record: its file opened when the switch is on. */
+  const traceOption = (r: TorrentRecord) =>
+    r.trace === true ? Effect.map(traces.open(r.infoHash), (trace) => ({ trace })) : Effect.succeed({})
 
   const openTorrent = (entry: Entry, source: Metainfo | Uint8Array, options: { readonly recheck?: boolean } = {}) =>
     Effect.gen(function*() {
       const r = entry.record
       const torrent = yield* client.add(source, {
+        ...(yield* traceOption(r)),
         directory: r.directory,
         resumeDirectory: store.resumeDirectory,
         paused: r.paused,
         ...(r.uploadLimit === null ? {} : { uploadLimit: r.uploadLimit }),
         ...(r.downloadLimit === null ? {} : { downloadLimit: r.downloadLimit }),
         ...(r.priorities === undefined ? {} : { select: r.priorities.flatMap((p, i) => (p > 0 ? [i] : [])) })
-      }).pipe(Effect.mapError(fromClient))
+      }).pipe(Effect.mapError(fromClient), Effect.onError(() => traces.close(r.infoHash)))
       if (r.priorities !== undefined && r.priorities.some((p) => p === 2)) yield* Effect.ignore(torrent.setPriorities(r.priorities))
       entry.torrent = torrent
       entry.pending = null
@@ -100,10 +115,11 @@ export const makeDaemon = Effect.fn("Daemon.make")(function*(config: DaemonConfi
   const fetchMagnet = (entry: Entry, uri: string) =>
     Effect.gen(function*() {
       const torrent = yield* client.add({ magnet: uri }, {
+        ...(yield* traceOption(entry.record)),
         directory: entry.record.directory,
         resumeDirectory: store.resumeDirectory,
         paused: entry.record.paused
-      }).pipe(Effect.mapError(fromClient))
+      }).pipe(Effect.mapError(fromClient), Effect.onError(() => traces.close(entry.record.infoHash)))
       const meta = torrent.metainfo
       entry.record = { ...entry.record, name: meta.name, priorities: meta.files.map(() => 1 as const) }
       yield* save(entry.record, toTorrentFile(meta))
@@ -164,7 +180,14 @@ export const makeDaemon = Effect.fn("Daemon.make")(function*(config: DaemonConfi
   const add = Effect.fn("Daemon.add")(function*(input: AddInput) {
     const now = yield* Clock.currentTimeMillis
     const directory = input.directory ?? config.downloadDirectory
-    const base = { paused: input.paused ?? false, directory, addedAt: now, uploadLimit: null, downloadLimit: null }
+    const base = {
+      paused: input.paused ?? false,
+      directory,
+      addedAt: now,
+      uploadLimit: null,
+      downloadLimit: null,
+      ...(input.trace === true ? { trace: true } : {})
+    }
     if (input.source._tag === "Magnet") {
       const uri = input.source.uri
       const magnet = yield* parseMagnet(uri).pipe(Effect.mapError((e) => new DaemonError({ reason: "BadRequest", detail: e.message })))
@@ -229,6 +252,7 @@ export const makeDaemon = Effect.fn("Daemon.make")(function*(config: DaemonConfi
         entries.delete(hash)
         yield* FiberMap.remove(background, hash)
         yield* client.remove(yield* clientKey(hash), { deleteData }).pipe(Effect.mapError(fromClient))
+        yield* traces.close(hash)
         yield* notify
       }),
     verify: (infoHash) =>
@@ -246,6 +270,25 @@ export const makeDaemon = Effect.fn("Daemon.make")(function*(config: DaemonConfi
           Effect.andThen(notify)
         ))
       }),
+    setTrace: (infoHash, enabled) =>
+      Effect.gen(function*() {
+        const e = yield* entry(infoHash)
+        const hash = e.record.infoHash
+        if ((e.record.trace ?? false) === enabled) return
+        yield* update(e, { trace: enabled })
+        const torrent = e.torrent
+        // a magnet still fetching its metadata keeps the setting it started with until then
+        if (torrent === null) return
+        e.torrent = null
+        e.pending = "checking"
+        yield* client.remove(yield* clientKey(hash)).pipe(Effect.mapError(fromClient))
+        yield* traces.close(hash)
+        yield* openTorrent(e, torrent.metainfo).pipe(
+          Effect.tapError((err) => Effect.sync(() => { e.error = err.message })),
+          Effect.ensuring(notify)
+        )
+      }),
+    trace: (infoHash) => Effect.flatMap(entry(infoHash), (e) => traces.read(e.record.infoHash)),
     setPriorities: (infoHash, priorities) =>
       Effect.gen(function*() {
         const e = yield* entry(infoHash)

@@ -35,7 +35,9 @@ export const TorrentRecord = Schema.Struct({
   uploadLimit: Schema.NullOr(Schema.Number),
   downloadLimit: Schema.NullOr(Schema.Number),
   /** The magnet link, for a torrent added by one (its .torrent appears once the metadata is fetched). */
-  magnet: Schema.optional(Schema.String)
+  magnet: Schema.optional(Schema.String),
+  /** The per-torrent trace switch (daemon/traces.ts). */
+  trace: Schema.optional(Schema.Boolean)
 })
 export type TorrentRecord = typeof TorrentRecord.Type
 

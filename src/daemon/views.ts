@@ -24,7 +24,8 @@ export const summaryOf = (entry: Entry): Effect.Effect<TorrentSummary> =>
       directory: record.directory,
       addedAt: record.addedAt,
       uploadLimit: record.uploadLimit,
-      downloadLimit: record.downloadLimit
+      downloadLimit: record.downloadLimit,
+      trace: record.trace ?? false
     }
     if (torrent === null) {
       const status: Status = entry.error !== null ? "error" : entry.pending ?? "metadata"

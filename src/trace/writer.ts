@@ -24,12 +24,15 @@ import { traceMillis } from "./recorder.ts"
 const FLUSH_BYTES = 256 * 1024
 const MAX_BUFFERED = 64 * 1024 * 1024
 
-/** Opens `path` for a trace (truncating it); the sink lives as long as the scope. */
-export const openTraceFile = Effect.fnUntraced(function*(path: string) {
+/**
+ * Opens `path` for a trace, truncating it (or, with `append`, adding to what a previous run
+ * wrote: each run opens with its own `start` line); the sink lives as long as the scope.
+ */
+export const openTraceFile = Effect.fnUntraced(function*(path: string, options: { readonly append?: boolean } = {}) {
   const fs = yield* FileSystem.FileSystem
   const clock = yield* Clock.Clock
   const now = traceMillis(() => clock.currentTimeNanosUnsafe())
-  const file = yield* fs.open(path, { flag: "w" })
+  const file = yield* fs.open(path, { flag: options.append === true ? "a" : "w" })
   const encoder = new TextEncoder()
   let buffer: Array<string> = []
   let buffered = 0
