@@ -62,13 +62,66 @@ const segmentOf = (chunks: ReadonlyArray<Uint8Array>, size: number): ReadonlyArr
   return out
 }
 
+/** One direction of a connection: its deliveries happen in the order its writes arrive. */
+interface Direction {
+  lastDelivery: number
+}
+
+/**
+ * One write on its way (`segment`, or a FIN when undefined): a plain record that the event
+ * queue runs twice, when its last byte reaches the receiver's downlink (it takes its slot
+ * there) and when it is through it (delivered). No closures per write.
+ */
+class InFlight {
+  private arrived = false
+  private readonly world: World
+  private readonly from: HostState
+  private readonly to: HostState
+  private readonly direction: Direction
+  private readonly peer: Endpoint
+  readonly size: number
+  private readonly segment: ReadonlyArray<Uint8Array> | undefined
+  constructor(
+    world: World,
+    from: HostState,
+    to: HostState,
+    direction: Direction,
+    peer: Endpoint,
+    size: number,
+    segment: ReadonlyArray<Uint8Array> | undefined
+  ) {
+    this.world = world
+    this.from = from
+    this.to = to
+    this.direction = direction
+    this.peer = peer
+    this.size = size
+    this.segment = segment
+  }
+
+  run(): void {
+    const world = this.world
+    if (!this.arrived) {
+      this.arrived = true
+      // arrivals of one direction are in order; keep deliveries in order too
+      const at = Math.max(world.downlink(this.from, this.to, this.size), this.direction.lastDelivery)
+      this.direction.lastDelivery = at
+      world.events.at(at, this)
+      return
+    }
+    if (this.size > 0) world.countBytes(this.from, this.to, this.size)
+    if (this.segment === undefined) this.peer.deliverFin()
+    else this.peer.deliver(this.segment)
+  }
+}
+
 export const makeEndpoint = (world: World, host: HostState, local: Address, remote: Address): Endpoint => {
   const inbox: Array<Uint8Array> = []
   let head = 0
   let terminal: NetError | undefined
   let waiter: Resume<Uint8Array> | undefined
   let closed = false
-  let lastDelivery = 0
+  const direction: Direction = { lastDelivery: 0 }
   const generation = host.generation
   const remoteText = formatAddress(remote)
   // One error object per connection and reason: a normal close happens on every connection,
@@ -138,26 +191,21 @@ export const makeEndpoint = (world: World, host: HostState, local: Address, remo
   }
 
   /** Sends to the other end at its delivery slot; waits out partitions. Returns the departure time. */
-  const transmit = (size: number, onArrival: (peer: Endpoint) => void): number => {
+  const transmit = (size: number, segment: ReadonlyArray<Uint8Array> | undefined): number => {
     const peer = endpoint.peer
     if (peer === undefined || to === undefined) return world.events.now()
-    let departed = world.events.now()
-    const go = () => {
-      if (!world.reachable(host, to)) {
-        world.hold(go)
-        return
-      }
-      departed = world.transmit(host, to, size, (done) => {
-        // arrivals of one direction are in order; keep deliveries in order too
-        const at = Math.max(done, lastDelivery)
-        lastDelivery = at
-        world.events.at(at, () => {
-          if (size > 0) world.countBytes(host, to, size)
-          onArrival(peer)
-        })
+    return depart(new InFlight(world, host, to, direction, peer, size, segment))
+  }
+  const depart = (inFlight: InFlight): number => {
+    if (to === undefined) return world.events.now()
+    if (!world.reachable(host, to)) {
+      world.hold(() => {
+        depart(inFlight)
       })
+      return world.events.now()
     }
-    go()
+    const departed = world.uplink(host, to, inFlight.size)
+    world.events.at(departed + world.latency(host, to), inFlight)
     return departed
   }
 
@@ -194,7 +242,7 @@ export const makeEndpoint = (world: World, host: HostState, local: Address, remo
     for (const c of chunks) size += c.length
     if (size === 0) return true
     const segment = segmentOf(chunks, size)
-    const departed = transmit(size, (peer) => peer.deliver(segment))
+    const departed = transmit(size, segment)
     const t = world.events.now()
     departUntil(t)
     if (departed > t) {
@@ -231,7 +279,7 @@ export const makeEndpoint = (world: World, host: HostState, local: Address, remo
     w?.(Effect.fail(closedErrorOnce()))
     if (wasReset) return
     world.trace("close", { from: formatAddress(local), to: remoteText })
-    transmit(0, (peer) => peer.deliverFin())
+    transmit(0, undefined)
   })
 
   const read: Effect.Effect<Uint8Array, NetError> = Effect.callback<Uint8Array, NetError>((resume) => {

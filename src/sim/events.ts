@@ -15,7 +15,11 @@
 import { Effect } from "effect"
 import { currentVirtualTime } from "./virtual-time.ts"
 
-type Action = () => void
+/**
+ * What runs at a time: a function, or a record whose `run` does the work (the simulated TCP
+ * schedules one record per write, twice, instead of allocating closures per message).
+ */
+export type Action = (() => void) | { readonly run: () => void }
 
 export interface EventQueue {
   /** Current virtual time in milliseconds. */
@@ -44,7 +48,8 @@ export const makeEventQueue = Effect.fnUntraced(function*() {
     // Actions may append to this very bucket (zero-delay sends): index loop on purpose.
     for (let i = 0; i < bucket.length && !closed; i++) {
       const action = bucket[i]
-      if (action !== undefined) action()
+      if (typeof action === "function") action()
+      else if (action !== undefined) action.run()
       ran++
     }
     buckets.delete(t)

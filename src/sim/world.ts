@@ -105,6 +105,14 @@ export interface World {
    * Returns the time the last byte leaves the sender.
    */
   readonly transmit: (from: HostState, to: HostState, size: number, onArrival: (downlinkDone: number) => void) => number
+  /**
+   * `transmit` in two steps, for callers that schedule their own records: `uplink` queues the
+   * bytes on the sender's uplink now and returns the time the last byte leaves (they reach the
+   * receiver's downlink `latency` later); `downlink`, called at that arrival, queues them on the
+   * receiver's downlink and returns the time they are through it.
+   */
+  readonly uplink: (from: HostState, to: HostState, size: number) => number
+  readonly downlink: (from: HostState, to: HostState, size: number) => number
   readonly reachable: (a: HostState, b: HostState) => boolean
   /** Runs `retry` when the partition between `from` and `to` heals (TCP segments waiting to get through). */
   readonly hold: (retry: () => void) => void
@@ -199,22 +207,26 @@ export const makeWorld = Effect.fnUntraced(function*(options: WorldOptions = {})
     return base + from.extraLatencyMs + to.extraLatencyMs
   }
 
-  const transmit = (from: HostState, to: HostState, size: number, onArrival: (downlinkDone: number) => void): number => {
+  const uplink = (from: HostState, to: HostState, size: number): number => {
     const now = events.now()
-    if (from === to) {
-      events.at(now, () => onArrival(events.now()))
-      return now
-    }
+    if (from === to) return now
     const start = Math.max(now, from.upFree)
     from.upFree = start + (size * 1000) / from.uploadBps
-    // The downlink slot is taken when the bytes arrive, in arrival order: a slow sender's
-    // bytes still on their way never hold up bytes that arrive before them.
-    events.at(from.upFree + latency(from, to), () => {
-      const downStart = Math.max(events.now(), to.downFree)
-      to.downFree = downStart + (size * 1000) / to.downloadBps
-      onArrival(to.downFree)
-    })
     return from.upFree
+  }
+  // The downlink slot is taken when the bytes arrive, in arrival order: a slow sender's
+  // bytes still on their way never hold up bytes that arrive before them.
+  const downlink = (from: HostState, to: HostState, size: number): number => {
+    if (from === to) return events.now()
+    const downStart = Math.max(events.now(), to.downFree)
+    to.downFree = downStart + (size * 1000) / to.downloadBps
+    return to.downFree
+  }
+
+  const transmit = (from: HostState, to: HostState, size: number, onArrival: (downlinkDone: number) => void): number => {
+    const departed = uplink(from, to, size)
+    events.at(departed + latency(from, to), () => onArrival(downlink(from, to, size)))
+    return departed
   }
 
   const crash = (address: string) => {
@@ -240,6 +252,8 @@ export const makeWorld = Effect.fnUntraced(function*(options: WorldOptions = {})
     setLatency: (a, b, ms) => { latencies.set(pairKey(a, b), ms) },
     latency,
     transmit,
+    uplink,
+    downlink,
     reachable: (a, b) => a.group === b.group,
     hold: (retry) => { held.push(retry) },
     partition: (addresses) => {
