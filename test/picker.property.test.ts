@@ -127,7 +127,9 @@ const simulate = (sw: Swarm) => {
       failNext = false
       fails++
       const blamed = p.pieceFailed(PieceIndex(piece))
-      assert.deepStrictEqual([...blamed].sort(), [...c].sort())
+      assert.deepStrictEqual([...blamed.contributors].sort(), [...c].sort())
+      // every block was received, and its sender is one of them
+      assert.deepStrictEqual([...new Set(blamed.senders)].sort(), [...c].sort())
       contributors.delete(piece)
     } else {
       const v = p.pieceVerified(PieceIndex(piece))

@@ -4,7 +4,7 @@ import { PieceIndex } from "../src/ids.ts"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Layer } from "effect"
 import type { Metainfo } from "../src/metainfo/model.ts"
-import { FileStorage, MemoryStorage, type OpenOptions, Storage } from "../src/storage/index.ts"
+import { FileStorage, MemoryStorage, type OpenOptions, type PutResult, Storage } from "../src/storage/index.ts"
 import { blocksOf, makeFixture, pieceData, tempDir } from "./storage-helpers.ts"
 
 const B = 16 * 1024
@@ -43,9 +43,13 @@ for (const [name, layer, completesSync] of [["FileStorage", FileStorage.layer.pi
         if (completesSync) {
           // a corrupt piece fails its hash check right there, and can be downloaded again
           const piece2 = blocksOf(fixture, B).filter((b) => b.piece === 2)
+          const sent = new Uint8Array(4 * B)
           for (const [i, b] of piece2.entries()) {
             const data = i === 2 ? b.data.map((x) => x ^ 1) : b.data
-            assert.deepStrictEqual(t.putBlockSync(PieceIndex(2), b.begin, data), { _tag: i === 3 ? "HashFailed" : "Incomplete" })
+            sent.set(data, b.begin)
+            // the failed piece's bytes go out with the result, for the smart ban
+            const expected: PutResult = i === 3 ? { _tag: "HashFailed", data: sent } : { _tag: "Incomplete" }
+            assert.deepStrictEqual(t.putBlockSync(PieceIndex(2), b.begin, data), expected)
           }
           assert.isFalse(t.hasPiece(PieceIndex(2)))
           for (const [i, b] of piece2.entries()) {

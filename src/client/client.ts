@@ -239,7 +239,6 @@ export const makeClient = (config: ClientConfig, extraPeerSources: ReadonlyArray
         peerSources,
         ...(seeds === undefined ? {} : { webSeeds: seeds }),
         initialPeers,
-        maxStrikes: resolved.maxStrikes,
         transportMemory,
         encryption: resolved.encryption,
         ...(options.onCheckProgress === undefined ? {} : { onCheckProgress: options.onCheckProgress }),

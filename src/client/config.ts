@@ -30,8 +30,6 @@ export interface ClientConfig {
   readonly uploadSlots?: number
   readonly connectTimeoutMillis?: number
   readonly handshakeTimeoutMillis?: number
-  /** Hash failures shared with other peers that a peer may cause before it is banned. Default 3. */
-  readonly maxStrikes?: number
   readonly session?: Partial<SessionOptions>
   /**
    * Announce to the trackers a torrent lists (a `Tracker` service). Default true; `Client.layer`
@@ -97,7 +95,6 @@ export interface ResolvedConfig {
   readonly uploadSlots: number
   readonly connectTimeoutMillis: number
   readonly handshakeTimeoutMillis: number
-  readonly maxStrikes: number
   readonly session: SessionOptions
   readonly trackers: boolean
   readonly webSeeds: boolean
@@ -120,7 +117,6 @@ export const resolveConfig = (config: ClientConfig): ResolvedConfig => ({
   uploadSlots: config.uploadSlots ?? 4,
   connectTimeoutMillis: config.connectTimeoutMillis ?? 10_000,
   handshakeTimeoutMillis: config.handshakeTimeoutMillis ?? 15_000,
-  maxStrikes: config.maxStrikes ?? 3,
   session: { ...DEFAULT_SESSION_OPTIONS, ...config.session },
   trackers: config.trackers ?? true,
   webSeeds: config.webSeeds ?? true,

@@ -105,8 +105,15 @@ export interface TorrentLink {
    * torrent just completed).
    */
   readonly onPieceVerified: (piece: PieceIndex) => Effect.Effect<void>
-  /** A piece failed its hash check; `contributors` sent its blocks and get strikes. */
-  readonly onPieceFailed: (piece: PieceIndex, contributors: ReadonlySet<PeerKey>) => Effect.Effect<void>
+  /**
+   * A piece failed its hash check; `contributors` sent its blocks. `evidence`: who sent which
+   * block (by index) and the bytes received, for the smart ban (src/torrent/smart-ban.ts).
+   */
+  readonly onPieceFailed: (
+    piece: PieceIndex,
+    contributors: ReadonlySet<PeerKey>,
+    evidence?: { readonly senders: ReadonlyArray<PeerKey | undefined>; readonly data: Uint8Array }
+  ) => Effect.Effect<void>
   readonly onDownloaded: (bytes: number) => void
   readonly onUploaded: (bytes: number) => void
   /** Everything wanted is verified (we upload only). */

@@ -13,8 +13,10 @@ export const afterPut = (torrent: TorrentLink, index: PieceIndex, put: PutResult
   switch (put._tag) {
     case "Verified":
       return torrent.onPieceVerified(index)
-    case "HashFailed":
-      return torrent.onPieceFailed(index, torrent.picker.pieceFailed(index))
+    case "HashFailed": {
+      const failed = torrent.picker.pieceFailed(index)
+      return torrent.onPieceFailed(index, failed.contributors, put.data === undefined ? undefined : { senders: failed.senders, data: put.data })
+    }
     case "Backpressure":
       // The picker bounds open pieces below the storage's limit, so this is rare: start the piece over.
       torrent.picker.pieceFailed(index)

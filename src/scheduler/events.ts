@@ -76,6 +76,7 @@ export const blockReceived = <K>(
   prog.state[index] = RECEIVED
   prog.received++
   prog.contributors.add(peerKey)
+  prog.senders[index] = peerKey
   return { _tag: "Accepted", cancels, pieceComplete: prog.received === prog.state.length }
 }
 
@@ -89,6 +90,12 @@ export interface VerifiedResult<K> {
 }
 
 const NO_PEERS: ReadonlySet<never> = new Set()
+
+export interface FailedResult<K> {
+  readonly contributors: ReadonlySet<K>
+  /** By block index: the peer whose block was in the failed piece (undefined: not received). */
+  readonly senders: ReadonlyArray<K | undefined>
+}
 
 /** The piece's hash matched (or it was found on disk): it is ours for good. */
 export const pieceVerified = <K>(s: State<K>, piece: number): VerifiedResult<K> => {
@@ -126,15 +133,18 @@ export const pieceVerified = <K>(s: State<K>, piece: number): VerifiedResult<K> 
 
 /**
  * The piece's hash did not match: every received block is missing again.
- * Returns the peers that sent blocks of it (candidates for a strike).
+ * Returns the peers that sent blocks of it, and who sent which block (by block index;
+ * undefined for a block not received), for the smart ban to compare once the piece verifies.
  */
-export const pieceFailed = <K>(s: State<K>, piece: number): ReadonlySet<K> => {
+export const pieceFailed = <K>(s: State<K>, piece: number): FailedResult<K> => {
   const prog = s.open.get(piece)
-  if (prog === undefined) return new Set()
+  if (prog === undefined) return { contributors: NO_PEERS, senders: [] }
   const contributors = prog.contributors
+  const senders = prog.senders.slice()
   for (let i = 0; i < prog.state.length; i++) {
     if (prog.state[i] !== RECEIVED) continue
     prog.state[i] = MISSING
+    prog.senders[i] = undefined
     prog.received--
     prog.missing++
     if (s.wanted[piece] === 1) s.missingWanted++
@@ -142,7 +152,7 @@ export const pieceFailed = <K>(s: State<K>, piece: number): ReadonlySet<K> => {
   prog.hint = 0
   prog.contributors = new Set()
   closeIfIdle(s, piece)
-  return contributors
+  return { contributors, senders }
 }
 
 /**

@@ -10,5 +10,5 @@ export {
   pieceSize,
   wantedPiecesFromFiles
 } from "./geometry.ts"
-export type { ReceiveResult, VerifiedResult } from "./events.ts"
+export type { FailedResult, ReceiveResult, VerifiedResult } from "./events.ts"
 export { makePicker, type Picker, type PickerConfig } from "./picker.ts"

@@ -11,6 +11,7 @@ import type { PieceIndex } from "../ids.ts"
 import { type Block, type FileSpan, geometryProblem, wantedPiecesFromFiles } from "./geometry.ts"
 import {
   blockReceived,
+  type FailedResult,
   pieceFailed,
   pieceVerified,
   type ReceiveResult,
@@ -42,7 +43,7 @@ export interface Picker<K> {
   /** BEP 6 reject_request. */
   readonly rejected: (peer: K, block: Block) => boolean
   readonly pieceVerified: (piece: PieceIndex) => VerifiedResult<K>
-  readonly pieceFailed: (piece: PieceIndex) => ReadonlySet<K>
+  readonly pieceFailed: (piece: PieceIndex) => FailedResult<K>
   readonly setWanted: (wanted: ReadonlyArray<boolean>) => void
   readonly setFilePriorities: (files: ReadonlyArray<FileSpan>, priorities: ReadonlyArray<number>) => void
   readonly setSequential: (on: boolean) => void

@@ -34,6 +34,8 @@ export interface Progress<K> {
   requested: number
   received: number
   contributors: Set<K>
+  /** Who sent each received block (smart ban: which peer sent which bytes of a piece that failed). */
+  senders: Array<K | undefined>
   /** No block below this index is missing: keeps repeated picks off already-requested prefixes. */
   hint: number
 }
@@ -155,6 +157,7 @@ export const openPiece = <K>(s: State<K>, piece: number): Progress<K> => {
     requested: 0,
     received: 0,
     contributors: new Set(),
+    senders: new Array<K | undefined>(n).fill(undefined),
     hint: 0
   }
   s.open.set(piece, prog)

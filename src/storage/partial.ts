@@ -102,3 +102,11 @@ export const isComplete = (p: PartialPiece): boolean => p.receivedCount === p.re
 
 /** SHA-1 of the complete piece (every unit received, hence all hashed when inline). */
 export const digest = (p: PartialPiece): Uint8Array => p.hash === undefined ? sha1(p.buffer) : new Uint8Array(p.hash.digest())
+
+/** The bytes of a complete piece (a copy when its blocks are kept by reference). */
+export const pieceBytes = (p: PartialPiece): Uint8Array => {
+  if (p.blocks === undefined) return p.buffer.subarray(0, p.size)
+  const out = new Uint8Array(p.size)
+  p.blocks.forEach((block, u) => out.set(block, u * p.unit))
+  return out
+}

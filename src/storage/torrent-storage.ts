@@ -17,7 +17,7 @@ import type { PieceHasherShape } from "./hasher.ts"
 import { checkPiece, pieceHashing } from "./hashing.ts"
 import * as Have from "./have.ts"
 import type { Layout } from "./layout.ts"
-import type { PartialPiece } from "./partial.ts"
+import { type PartialPiece, pieceBytes } from "./partial.ts"
 import { makePieceReads } from "./reads.ts"
 import { scanPieces } from "./recheck.ts"
 import type { OpenOptions, PutResult, RecheckProgress, TorrentStorage } from "./types.ts"
@@ -75,12 +75,16 @@ export const makeTorrentStorage = Effect.fnUntraced(function*(
       )
     )
 
-  /** A completed piece's hash matches; a failed one's buffer is recycled at once. */
+  /**
+   * A completed piece's hash matches. A failed one's buffer is not recycled: it goes out with
+   * the result, for the smart ban to tell which blocks were wrong (failures are rare).
+   */
   const verified = (piece: number, partial: PartialPiece, hash: Uint8Array): boolean | StorageError => {
     const ok = checkPiece(layout, piece, hash, partial.buffer)
-    if (ok !== true) Assembly.recycle(assembly, have, partial.buffer)
+    if (ok instanceof StorageError) Assembly.recycle(assembly, have, partial.buffer)
     return ok
   }
+  const hashFailed = (partial: PartialPiece): PutResult => ({ _tag: "HashFailed", data: pieceBytes(partial) })
 
   const written = (piece: number, buffer: Uint8Array): PutResult => {
     Have.mark(have, piece, true)
@@ -108,7 +112,7 @@ export const makeTorrentStorage = Effect.fnUntraced(function*(
       const r = Assembly.accept(assembly, have, piece, begin, data)
       if (r instanceof StorageError) return undefined
       if ("_tag" in r) return r
-      if (verified(piece, r, hashing.completedSync(piece, r)) !== true) return results.HashFailed
+      if (verified(piece, r, hashing.completedSync(piece, r)) !== true) return hashFailed(r)
       writeSync(piece, r.buffer)
       return written(piece, r.buffer)
     }
@@ -131,7 +135,7 @@ export const makeTorrentStorage = Effect.fnUntraced(function*(
           if (ok instanceof StorageError) return Effect.fail(ok)
           return ok
             ? Effect.map(backend.writePiece(piece, buffer), () => written(piece, buffer))
-            : Effect.as(Metric.update(hashFailures, 1), results.HashFailed)
+            : Effect.as(Metric.update(hashFailures, 1), hashFailed(partial))
         }),
         Effect.ensuring(Effect.sync(() => assembly.writing.delete(piece)))
       )

@@ -7,6 +7,7 @@ import type { StorageError } from "./errors.ts"
  * - `Incomplete`: stored; the piece still misses blocks.
  * - `Verified`: this block completed the piece, its SHA-1 matched and it is written to storage.
  * - `HashFailed`: this block completed the piece but the SHA-1 did not match; the whole piece was discarded.
+ *   `data` holds its bytes as received (the caller's to keep: the smart ban compares them with the piece that verifies).
  * - `Duplicate`: nothing new (every byte already received, or the piece is already verified / being written).
  * - `Backpressure`: the block starts a new piece but `maxPartialPieces` pieces are already being assembled;
  *   nothing was stored. Finish or `discardPartial` a piece, then request the block again.
@@ -15,7 +16,7 @@ import type { StorageError } from "./errors.ts"
 export type PutResult =
   | { readonly _tag: "Incomplete" }
   | { readonly _tag: "Verified" }
-  | { readonly _tag: "HashFailed" }
+  | { readonly _tag: "HashFailed"; readonly data?: Uint8Array }
   | { readonly _tag: "Duplicate" }
   | { readonly _tag: "Backpressure" }
   | { readonly _tag: "Unwanted" }

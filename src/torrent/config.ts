@@ -69,8 +69,6 @@ export interface TorrentConfig {
   readonly resumeDirectory?: string
   /** Open without connecting to peers (`resume` starts). */
   readonly startPaused?: boolean
-  /** Hash failures tolerated from a peer that shared a bad piece with others, before a ban. */
-  readonly maxStrikes: number
   /** Which transport worked with which peer (client-wide): PEX reads and feeds it (flag 0x04). */
   readonly transportMemory?: TransportMemory
   /** How connections to peers open (MSE/PE or plaintext); see `ClientConfig.encryption`. */

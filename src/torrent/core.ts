@@ -14,11 +14,11 @@ import type { PeerLink, RateMeter } from "../peer/index.ts"
 import type { Picker } from "../scheduler/picker.ts"
 import type { TorrentStorage } from "../storage/index.ts"
 import type { TorrentTrace } from "../trace/recorder.ts"
-import type { Blame } from "./blame.ts"
 import type { TorrentConfig } from "./config.ts"
 import type { TorrentError } from "./errors.ts"
 import type { FilePriority } from "./files.ts"
 import type { PeerBook } from "./peer-book.ts"
+import type { SmartBan } from "./smart-ban.ts"
 import type { TorrentEvent, TorrentState, TorrentStatus, TrackerStatus } from "./state.ts"
 import type { WebSeedSlots } from "./web-seeds.ts"
 
@@ -34,7 +34,8 @@ export interface TorrentCore {
   /** Connected sessions by peer key. */
   readonly links: Map<string, PeerLink>
   readonly book: PeerBook
-  readonly blame: Blame<PeerKey>
+  /** Failed pieces waiting for their verdict (smart-ban.ts). */
+  readonly smartBan: SmartBan<PeerKey>
   readonly webSeedSlots: WebSeedSlots
   readonly events: PubSub.PubSub<TorrentEvent>
   readonly state: SubscriptionRef.SubscriptionRef<TorrentState>

@@ -6,7 +6,7 @@
 import { Effect, PubSub } from "effect"
 import type { PeerKey } from "../ids.ts"
 import type { TorrentLink } from "../peer/index.ts"
-import { onPieceFailed } from "./bans.ts"
+import { afterVerified, onPieceFailed } from "./bans.ts"
 import { type TorrentCore, wakeAll } from "./core.ts"
 import { markComplete, publish } from "./progress.ts"
 import type { TorrentEvent } from "./state.ts"
@@ -47,9 +47,10 @@ export const makeTorrentLink = (core: TorrentCore, parts: TorrentLinkParts): Tor
       const event: TorrentEvent = { _tag: "PieceVerified", piece }
       // Once per piece: no effect allocated unless the event queue is full or we are done.
       const published = PubSub.publishUnsafe(core.events, event) ? Effect.void : publish(core, event)
-      return picker.isComplete() ? Effect.andThen(published, markComplete(core)) : published
+      const judged = afterVerified(core, piece, published)
+      return picker.isComplete() ? Effect.andThen(judged, markComplete(core)) : judged
     },
-    onPieceFailed: (piece, contributors) => onPieceFailed(core, piece, contributors),
+    onPieceFailed: (piece, contributors, evidence) => onPieceFailed(core, piece, contributors, evidence),
     onDownloaded: (bytes) => core.downloadMeter.add(bytes, core.now()),
     onUploaded: (bytes) => core.uploadMeter.add(bytes, core.now()),
     isComplete: () => picker.isComplete(),

@@ -19,7 +19,7 @@ import { runActive } from "./active.ts"
 import type { SwarmHooks, TorrentConfig } from "./config.ts"
 import { type TorrentCore, wakeAll, wantedBytesOf } from "./core.ts"
 import { openFailure, TorrentError } from "./errors.ts"
-import { makeBlame } from "./blame.ts"
+import { makeSmartBan } from "./smart-ban.ts"
 import { makePeerBook } from "./peer-book.ts"
 import { failStorage, markComplete, publish, publishState } from "./progress.ts"
 import { seededRandom } from "./random.ts"
@@ -140,7 +140,7 @@ export const openTorrent = Effect.fn("Torrent.open")(function*(meta: Metainfo, c
     meta, infoHash, infoHashBytes, config, storage, picker: p,
     links: new Map(),
     book: makePeerBook(),
-    blame: makeBlame<PeerKey>(config.maxStrikes),
+    smartBan: makeSmartBan<PeerKey>(),
     webSeedSlots: makeWebSeedSlots(),
     events,
     state,

@@ -122,7 +122,7 @@ const Close = Schema.Struct({ type: Schema.Literal("close"), reason: PeerErrorRe
 
 /** A piece passed its hash check; `from`: the peers whose blocks made it. */
 const PieceVerified = Schema.Struct({ type: Schema.Literal("piece-verified"), index: Int, from: Schema.Array(Str) })
-/** A piece failed its hash check; `from`: the peers whose blocks made it (they get strikes). */
+/** A piece failed its hash check; `from`: the peers whose blocks made it (the smart ban judges them once it verifies). */
 const PieceFailed = Schema.Struct({ type: Schema.Literal("piece-failed"), index: Int, from: Schema.Array(Str) })
 /** A choker round: the peers unchoked after it (`optimistic` among them, if any). */
 const Rechoke = Schema.Struct({ type: Schema.Literal("rechoke"), unchoked: Schema.Array(Str), optimistic: opt(Str) })
