@@ -81,7 +81,7 @@ const makeFixture = Effect.gen(function*() {
 })
 
 describe("cli: download and seed", () => {
-  it.live("a CLI seeder and a CLI leecher find each other through a tracker; Ctrl-C sends stopped and exits 0", () =>
+  it.live("a CLI seeder and a CLI leecher find each other through a tracker; Ctrl-C sends stopped and exits 130", () =>
     Effect.gen(function*() {
       const { dir, tracker, torrentPath } = yield* makeFixture
       const stops: Array<string> = []
@@ -99,7 +99,7 @@ describe("cli: download and seed", () => {
 
       const stopsBefore = stops.length
       seeder.child.kill("SIGINT")
-      assert.strictEqual(yield* Deferred.await(seeder.exited).pipe(Effect.timeout("10 seconds")), 0, seeder.stderr.join(""))
+      assert.strictEqual(yield* Deferred.await(seeder.exited).pipe(Effect.timeout("10 seconds")), 130, seeder.stderr.join(""))
       assert.isAbove(stops.length, stopsBefore, "the seeder announced stopped on its way out")
       assert.isTrue(existsSync(join(dir, "src", ".effect-torrent")), "resume data was saved")
     }))
@@ -113,7 +113,7 @@ describe("cli: download and seed", () => {
       const first = yield* start(args)
       yield* waitForLine(first, (j) => j.type === "progress" && typeof j.verifiedBytes === "number" && j.verifiedBytes > 0, "some progress")
       first.child.kill("SIGINT")
-      assert.strictEqual(yield* Deferred.await(first.exited).pipe(Effect.timeout("10 seconds")), 0, first.stderr.join(""))
+      assert.strictEqual(yield* Deferred.await(first.exited).pipe(Effect.timeout("10 seconds")), 130, first.stderr.join(""))
 
       const second = yield* start(args)
       const opening = yield* waitForLine(second, (j) => j.type === "progress", "the first progress line")

@@ -13,6 +13,7 @@ import { CliInputError, fsError } from "./errors.ts"
 import { toHex } from "../bytes.ts"
 import { formatBytes, parseSize } from "./units.ts"
 import { makeProgressBar } from "./progress.ts"
+import { magnetOf } from "./info-render.ts"
 
 /** `--tracker` values → tiers: one tier per flag, commas split a flag into several URLs of the same tier. */
 export const trackerTiers = (values: ReadonlyArray<string>): ReadonlyArray<ReadonlyArray<string>> =>
@@ -57,7 +58,7 @@ export const createCommand = Command.make(
       Flag.optional
     ),
     private: Flag.Boolean("private").pipe(Flag.withDescription("set the private flag (BEP 27)"), Flag.withDefault(false)),
-    comment: Flag.String("comment").pipe(Flag.withAlias("c"), Flag.optional),
+    comment: Flag.String("comment").pipe(Flag.withAlias("c"), Flag.withDescription("free text stored in the torrent (shown by info)"), Flag.optional),
     name: Flag.String("name").pipe(Flag.withDescription("torrent name (default: the file/directory name)"), Flag.optional),
     date: Flag.Boolean("date").pipe(
       Flag.withDescription("record the current time as creation date (off by default: reproducible output)"),
@@ -98,5 +99,6 @@ export const createCommand = Command.make(
       }`
     )
     if (m.infoHash !== null) yield* Console.log(`info hash: ${toHex(m.infoHash)}`)
+    yield* Console.log(`magnet: ${magnetOf(m)}`)
   })
 ).pipe(Command.withDescription("create a .torrent (BitTorrent v1) from a file or a directory"))

@@ -69,17 +69,30 @@ export const failureLine = (cause: Cause.Cause<unknown>): string | undefined => 
 const writeStderr = (line: string) => Effect.sync(() => void process.stderr.write(`${line}\n`))
 
 /**
- * Exit code for a run ended by Ctrl-C or SIGTERM. 130 by default (the work was cut
- * short); commands whose normal end IS a signal (a client that seeds until stopped)
- * set it to 0 once they are up, since their shutdown is the orderly path.
+ * Exit code for a run ended by SIGTERM. 130 by default (the work was cut short); commands
+ * whose normal end IS a signal (a client that seeds until stopped, the daemon) set it to 0
+ * once they are up, since a service manager's stop is their orderly path.
+ *
+ * Ctrl-C (SIGINT) always exits 130, after the same orderly shutdown. 0 could not be
+ * promised: run through `sh -c` (npx, npm run) the shell itself ends on the SIGINT the
+ * terminal sent it too, and reports 130 whatever the client returned (measured: dash, 0
+ * from the client, 130 from npx).
  */
 export const interruptExitCode = { value: 130 }
 
+/** The exit code for Ctrl-C, the shells' 128 + SIGINT. */
+export const SIGINT_EXIT_CODE = 130
+
 /**
  * Entry point for the CLI: runs `program` (all services provided), prints the
- * failure line if any, and exits 0 on success, 1 on failure, `interruptExitCode` on Ctrl-C.
+ * failure line if any, and exits 0 on success, 1 on failure, 130 on Ctrl-C,
+ * `interruptExitCode` on SIGTERM.
  */
-export const runCliMain = <E>(program: Effect.Effect<void, E>): void =>
+export const runCliMain = <E>(program: Effect.Effect<void, E>): void => {
+  // NodeRuntime interrupts on both signals alike; this remembers which one came.
+  let interruptedBy: NodeJS.Signals | undefined
+  process.once("SIGINT", () => (interruptedBy ??= "SIGINT"))
+  process.once("SIGTERM", () => (interruptedBy ??= "SIGTERM"))
   program.pipe(
     Effect.tapCause((cause) => {
       const line = failureLine(cause)
@@ -89,7 +102,8 @@ export const runCliMain = <E>(program: Effect.Effect<void, E>): void =>
       disableErrorReporting: true,
       teardown: (exit, onExit) =>
         Exit.isFailure(exit) && Cause.hasInterruptsOnly(exit.cause)
-          ? onExit(interruptExitCode.value)
+          ? onExit(interruptedBy === "SIGINT" ? SIGINT_EXIT_CODE : interruptExitCode.value)
           : Runtime.defaultTeardown(exit, onExit)
     })
   )
+}

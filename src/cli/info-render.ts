@@ -2,7 +2,7 @@
  * What `info` prints, as pure functions of the parsed torrent / magnet:
  * `torrentJson`/`magnetJson` (the --json object) and `torrentLines`/`magnetLines`.
  */
-import type { Magnet } from "../metainfo/index.ts"
+import { formatMagnet, type Magnet } from "../metainfo/index.ts"
 import { formatAddress } from "../net/address.ts"
 import type { Metainfo, TorrentFile } from "../metainfo/model.ts"
 import { toHex } from "../bytes.ts"
@@ -29,6 +29,8 @@ export interface InfoJson {
   readonly creationDate: number | null
   /** Magnet `x.pe` peers (host:port); null for torrents. */
   readonly peers: ReadonlyArray<string> | null
+  /** A magnet link for it (for a magnet: the link written back in a canonical form). */
+  readonly magnet: string
 }
 
 const hexOrNull = (b: Uint8Array | null): string | null => (b === null ? null : toHex(b))
@@ -51,7 +53,8 @@ export const torrentJson = (m: Metainfo): InfoJson => ({
   comment: m.comment,
   createdBy: m.createdBy,
   creationDate: m.creationDate,
-  peers: null
+  peers: null,
+  magnet: magnetOf(m)
 })
 
 export const magnetJson = (m: Magnet): InfoJson => ({
@@ -70,40 +73,35 @@ export const magnetJson = (m: Magnet): InfoJson => ({
   comment: null,
   createdBy: null,
   creationDate: null,
-  peers: m.peers.map(formatAddress)
+  peers: m.peers.map(formatAddress),
+  magnet: formatMagnet(m)
 })
 
-interface Dir {
-  readonly dirs: Map<string, Dir>
-  readonly files: Array<{ readonly name: string; readonly size: number }>
-}
-
-const newDir = (): Dir => ({ dirs: new Map(), files: [] })
-
-/** The files as an indented tree, directories first at each level, each in torrent order. */
-export const fileTree = (files: ReadonlyArray<TorrentFile>, indent = "  "): ReadonlyArray<string> => {
-  const root = newDir()
-  for (const f of files) {
-    let dir = root
-    for (const component of f.path.slice(0, -1)) {
-      const next = dir.dirs.get(component) ?? newDir()
-      dir.dirs.set(component, next)
-      dir = next
-    }
-    dir.files.push({ name: f.path[f.path.length - 1] ?? "", size: f.length })
-  }
+/**
+ * The files, one line each in torrent order, numbered as `download --select` counts them: a
+ * file's number is its position in the torrent's file list counting from 1. Padding files
+ * (BEP 47) are not shown but keep their numbers, so a hybrid torrent's numbers can skip.
+ */
+export const fileLines = (files: ReadonlyArray<TorrentFile>, indent = "  "): ReadonlyArray<string> => {
+  const width = String(files.length).length
   const lines: Array<string> = []
-  const visit = (dir: Dir, depth: number) => {
-    const pad = indent.repeat(depth)
-    for (const [name, sub] of dir.dirs) {
-      lines.push(`${pad}${oneLine(name)}/`)
-      visit(sub, depth + 1)
-    }
-    for (const f of dir.files) lines.push(`${pad}${oneLine(f.name)}  (${formatBytes(f.size)})`)
-  }
-  visit(root, 1)
+  files.forEach((f, i) => {
+    if (!f.padding) lines.push(`${indent}${String(i + 1).padStart(width)}  ${oneLine(f.path.join("/"))}  (${formatBytes(f.length)})`)
+  })
   return lines
 }
+
+/** A magnet link for the torrent: its hashes, name, trackers and web seeds. */
+export const magnetOf = (m: Metainfo): string =>
+  formatMagnet({
+    infoHash: m.infoHash,
+    infoHashV2: m.infoHashV2,
+    name: m.name,
+    trackers: m.trackers.flat(),
+    webSeeds: m.webSeeds,
+    peers: [],
+    selectOnly: null
+  })
 
 const trackerLines = (tiers: ReadonlyArray<ReadonlyArray<string>>): ReadonlyArray<string> =>
   tiers.length === 0
@@ -132,9 +130,10 @@ export const torrentLines = (m: Metainfo): ReadonlyArray<string> => {
     field("private", m.private ? "yes" : "no"),
     ...optional,
     `files (${files.length}${padding > 0 ? `, plus ${padding} padding` : ""}):`,
-    ...fileTree(files),
+    ...fileLines(m.files),
     ...trackerLines(m.trackers),
-    ...listLines("web seeds:    ", m.webSeeds)
+    ...listLines("web seeds:    ", m.webSeeds),
+    field("magnet", magnetOf(m))
   ]
 }
 

@@ -15,19 +15,30 @@ export interface ProgressBar {
 
 const REDRAW_MS = 100
 
+/** What the bar counts: bytes (hashing a file) or pieces (checking existing data). */
+export type ProgressUnit = "bytes" | "pieces"
+
+const amount = (n: number, unit: ProgressUnit): string => unit === "bytes" ? formatBytes(n) : `${n}`
+const perSecond = (n: number, unit: ProgressUnit): string =>
+  unit === "bytes" ? formatRate(n) : `${n < 10 ? n.toFixed(1) : Math.round(n)} pieces/s`
+
 /** The bar's text for a terminal `columns` wide. Pure. */
 export const renderProgress = (
   label: string,
   done: number,
   total: number,
   elapsedMs: number,
-  columns: number
+  columns: number,
+  unit: ProgressUnit = "bytes"
 ): string => {
   const ratio = total > 0 ? Math.min(1, done / total) : 1
   const percent = `${(ratio * 100).toFixed(1).padStart(5)}%`
-  const rate = elapsedMs > 0 ? formatRate((done * 1000) / elapsedMs) : ""
+  const rate = elapsedMs > 0 ? perSecond((done * 1000) / elapsedMs, unit) : ""
   // Fixed-width fields so the bar does not jitter as the numbers change.
-  const tail = `${percent} ${formatBytes(done).padStart(10)} / ${formatBytes(total)} ${rate.padStart(12)}`
+  const count = unit === "bytes"
+    ? `${amount(done, unit).padStart(10)} / ${amount(total, unit)}`
+    : `${amount(done, unit).padStart(String(total).length)} / ${total} pieces`
+  const tail = `${percent} ${count} ${rate.padStart(unit === "bytes" ? 12 : 14)}`
   const room = columns - label.length - tail.length - 5
   if (room < 10) return `${label} ${tail}`.slice(0, Math.max(0, columns - 1))
   const width = Math.min(40, room)
@@ -38,7 +49,7 @@ export const renderProgress = (
 const silent: ProgressBar = { update: () => Effect.void, finish: Effect.void }
 
 /** A bar on process.stderr, or a silent one when stderr is not a TTY. */
-export const makeProgressBar = Effect.fn("makeProgressBar")(function*(label: string) {
+export const makeProgressBar = Effect.fn("makeProgressBar")(function*(label: string, unit: ProgressUnit = "bytes") {
   const stderr = process.stderr
   if (!stderr.isTTY) return silent
   const start = yield* Clock.currentTimeMillis
@@ -47,7 +58,7 @@ export const makeProgressBar = Effect.fn("makeProgressBar")(function*(label: str
   const draw = (now: number) =>
     Effect.sync(() => {
       lastDraw = now
-      stderr.write(`\r${renderProgress(label, last.done, last.total, now - start, stderr.columns || 80)}\x1b[K`)
+      stderr.write(`\r${renderProgress(label, last.done, last.total, now - start, stderr.columns || 80, unit)}\x1b[K`)
     })
   const bar: ProgressBar = {
     update: (done, total) =>

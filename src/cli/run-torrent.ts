@@ -13,12 +13,13 @@ import type { Metainfo } from "../metainfo/model.ts"
 import { type Address, parseAddress } from "../net/index.ts"
 import { ENCRYPTION_POLICIES, type EncryptionPolicy } from "../mse/index.ts"
 import { parseTransports, type Transport } from "../peer/index.ts"
-import type { Torrent } from "../torrent/index.ts"
+import type { Torrent, TorrentState } from "../torrent/index.ts"
 import { CliInputError, fsError, interruptExitCode } from "./errors.ts"
 import { openTraceFile } from "../trace/writer.ts"
 import { makeProgressBar } from "./progress.ts"
 import { renderJsonLine, renderPlainLine, renderStatusLine } from "./status-view.ts"
-import { formatBytes, parseDuration, parseRate } from "./units.ts"
+import { formatBytes, formatEta, parseDuration, parseRate } from "./units.ts"
+import { oneLine } from "./format.ts"
 
 export type OutputMode = "tty" | "plain" | "json"
 
@@ -195,6 +196,35 @@ const showMetadataProgress = (mode: OutputMode, p: MetadataProgress) => {
   }
 }
 
+/** What `download --seed` / `seed` say once seeding starts: how it will end. */
+export const seedingLine = (plan: Pick<RunPlan, "seedRatio" | "seedTime">): string => {
+  const goals = [
+    ...(plan.seedRatio === undefined ? [] : [`ratio ${plan.seedRatio}`]),
+    ...(plan.seedTime === undefined ? [] : [formatEta(Duration.toSeconds(plan.seedTime))])
+  ]
+  return goals.length === 0 ? "seeding; press Ctrl-C to stop" : `seeding until ${goals.join(" or ")}, whichever comes first (Ctrl-C stops sooner)`
+}
+
+/** The line after Ctrl-C: where the torrent was left (undefined: stopped before it was added). */
+export const stoppedLine = (state: TorrentState | undefined, mode: OutputMode) => {
+  if (mode === "json") {
+    return Console.log(JSON.stringify(
+      state === undefined
+        ? { type: "stopped" }
+        : { type: "stopped", progress: state.progress, verifiedBytes: state.verifiedBytes, wantedBytes: state.wantedBytes, uploaded: state.uploaded }
+    ))
+  }
+  const lead = mode === "tty" ? "\n" : ""
+  if (state === undefined) return Console.error(`${lead}stopped before the torrent started`)
+  const name = oneLine(state.name)
+  const uploaded = `uploaded ${formatBytes(state.uploaded)}`
+  return Console.error(
+    state.progress >= 1
+      ? `${lead}${name}: stopped, complete, ${uploaded}`
+      : `${lead}${name}: stopped at ${(state.progress * 100).toFixed(1)}% (${formatBytes(state.verifiedBytes)} of ${formatBytes(state.wantedBytes)}), ${uploaded}; run the same command again to resume`
+  )
+}
+
 export interface RunOptions {
   /** A parsed .torrent, or a magnet link whose metadata is fetched from peers first. */
   readonly source: Metainfo | { readonly magnet: string }
@@ -215,7 +245,7 @@ export const runTorrent = (options: RunOptions) =>
     const mode = outputMode(args.json)
     // From here on Ctrl-C / SIGTERM is how a user stops the client: an orderly shutdown, exit 0.
     interruptExitCode.value = 0
-    const check = yield* makeProgressBar("checking")
+    const check = yield* makeProgressBar("checking", "pieces")
     const config: ClientConfig = {
       downloadDirectory: options.directory,
       port: args.port,
@@ -234,6 +264,8 @@ export const runTorrent = (options: RunOptions) =>
         }
       })
     }
+    // The torrent once added, for the closing line after Ctrl-C.
+    let added: Torrent | undefined
     yield* Effect.gen(function*() {
       const client = yield* Client
       const torrent = yield* client.add(options.source, {
@@ -243,6 +275,7 @@ export const runTorrent = (options: RunOptions) =>
         onMetadataProgress: (p) => showMetadataProgress(mode, p),
         onCheckProgress: (checked, total) => check.update(checked, total)
       }).pipe(Effect.ensuring(check.finish))
+      added = torrent
       const watcher = yield* Effect.forkChild(watchProgress(torrent, mode))
       yield* torrent.whenComplete
       // Stopped before the completion line, so no progress line can come after it.
@@ -251,16 +284,19 @@ export const runTorrent = (options: RunOptions) =>
       if (mode === "json") yield* Console.log(JSON.stringify({ type: "complete", infoHash: done.infoHash, name: done.name, bytes: done.wantedBytes }))
       else yield* Console.error(`${mode === "tty" ? "\n" : ""}${done.name}: complete, ${done.piecesVerified}/${done.pieceCount} pieces verified`)
       if (!options.seed) return
-      if (mode !== "json") yield* Console.error("seeding; press Ctrl-C to stop")
+      if (mode !== "json") yield* Console.error(seedingLine(plan))
       const seedingWatcher = yield* Effect.forkChild(watchProgress(torrent, mode))
       const why = yield* seedUntilGoal(torrent, plan)
       yield* Fiber.interrupt(seedingWatcher)
       const after = SubscriptionRef.getUnsafe(torrent.state)
       if (mode === "json") yield* Console.log(JSON.stringify({ type: "seeded", reason: why, uploaded: after.uploaded }))
-      else yield* Console.error(`${mode === "tty" ? "\n" : ""}seeding done (${why === "ratio" ? "ratio reached" : "time is up"}), uploaded ${after.uploaded} bytes`)
+      else yield* Console.error(`${mode === "tty" ? "\n" : ""}seeding done (${why === "ratio" ? "ratio reached" : "time is up"}), uploaded ${formatBytes(after.uploaded)}`)
     }).pipe(
       Effect.provide(layerNode(config)),
       // Logs go to stderr: stdout is for results (and JSON lines).
-      Effect.provide(Logger.layer([Logger.withConsoleError(Logger.formatSimple)]))
+      Effect.provide(Logger.layer([Logger.withConsoleError(Logger.formatSimple)])),
+      // After the client has closed (announces sent, resume data saved): a last line, so the
+      // shell's prompt does not land on the live status line.
+      Effect.onInterrupt(() => Effect.suspend(() => stoppedLine(added === undefined ? undefined : SubscriptionRef.getUnsafe(added.state), mode)))
     )
   }).pipe(Effect.scoped)

@@ -10,16 +10,42 @@ const percent = (state: TorrentState): string => `${(state.progress * 100).toFix
 
 const statusWord = (state: TorrentState): string => state.status === "downloading" ? "" : `[${state.status}] `
 
-/** The live line, fitted to `columns`. */
+/** Shortens `s` to `room` characters, marking the cut with "~". */
+const clip = (s: string, room: number): string => s.length <= room ? s : `${s.slice(0, Math.max(0, room - 1))}~`
+
+/** The shortest a torrent's name gets before it is left out of the live line. */
+const MIN_NAME = 8
+
+/**
+ * The live line, fitted to `columns` (one less, so the cursor never wraps): the torrent's
+ * name, progress, rates, peers, ETA and pieces. When the terminal is narrow the bar goes
+ * first, then the seed count, then the name is shortened; whole fields are dropped from the
+ * end only when even that does not fit. Never cut mid-word.
+ */
 export const renderStatusLine = (state: TorrentState, columns: number): string => {
-  const width = 20
-  const filled = Math.round(state.progress * width)
-  const bar = `[${"#".repeat(filled)}${"-".repeat(width - filled)}]`
-  const line = `${statusWord(state)}${bar} ${percent(state).padStart(6)}  ` +
-    `down ${formatRate(state.downloadRate).padStart(11)}  up ${formatRate(state.uploadRate).padStart(11)}  ` +
-    `peers ${state.peers} (${state.seeds} seeds)  ETA ${formatEta(state.eta)}  ` +
+  const room = Math.max(0, columns - 1)
+  const filled = Math.round(state.progress * 20)
+  const bar = `[${"#".repeat(filled)}${"-".repeat(20 - filled)}] `
+  const name = oneLine(state.name)
+  const head = statusWord(state)
+  const fields = (seeds: boolean, gap: string) => [
+    percent(state),
+    `down ${formatRate(state.downloadRate)}`,
+    `up ${formatRate(state.uploadRate)}`,
+    seeds ? `peers ${state.peers} (${state.seeds} seeds)` : `peers ${state.peers}`,
+    `ETA ${formatEta(state.eta)}`,
     `pieces ${state.piecesVerified}/${state.pieceCount}`
-  return line.length < columns ? line : line.slice(0, Math.max(0, columns - 1))
+  ].join(gap)
+  const levels = [[true, true, "  "], [false, true, "  "], [false, false, "  "], [false, false, " "]] as const
+  for (const [withBar, seeds, gap] of levels) {
+    const rest = `${head}${withBar ? bar : ""}${fields(seeds, gap)}`
+    const nameRoom = room - rest.length - gap.length
+    if (nameRoom >= Math.min(MIN_NAME, name.length)) return `${clip(name, nameRoom)}${gap}${rest}`
+  }
+  // Very narrow: no name, and whole fields from the end dropped until the rest fits.
+  const parts = [`${head}${percent(state)}`, `down ${formatRate(state.downloadRate)}`, `up ${formatRate(state.uploadRate)}`, `peers ${state.peers}`, `ETA ${formatEta(state.eta)}`, `pieces ${state.piecesVerified}/${state.pieceCount}`]
+  while (parts.length > 1 && parts.join("  ").length > room) parts.pop()
+  return clip(parts.join("  "), room)
 }
 
 /** A plain progress line for logs. */
