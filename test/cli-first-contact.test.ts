@@ -4,18 +4,21 @@
  * tested directly; the rest runs the real executable on temp dirs and 127.0.0.1.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Deferred, Duration, Effect } from "effect"
+import { Deferred, Duration, Effect, Option } from "effect"
 import { type ChildProcess, execFile, spawn } from "node:child_process"
 import { readFileSync } from "node:fs"
 import { join } from "node:path"
 import { encode } from "../src/bencode/index.ts"
 import { fileLines, magnetOf } from "../src/cli/info-render.ts"
 import { renderProgress } from "../src/cli/progress.ts"
-import { seedingLine } from "../src/cli/run-torrent.ts"
+import { noMetadataPeersLine, seedingLine } from "../src/cli/run-messages.ts"
+import { pickPort, portFallbackLine } from "../src/cli/port.ts"
+import { Network, NodeNetwork } from "../src/net/index.ts"
 import { parseSelection, renderStatusLine } from "../src/cli/status-view.ts"
 import { parseMagnet, parseMetainfo } from "../src/metainfo/index.ts"
 import type { TorrentState } from "../src/torrent/index.ts"
-import { tempDir, writePayload } from "./support/files.ts"
+import { sameFile, tempDir, writePayload } from "./support/files.ts"
+import { seed, webTorrentClient } from "./support/webtorrent.ts"
 import { eventually } from "./support/waiting.ts"
 
 const BIN = join(import.meta.dirname, "..", "src", "cli", "bin.ts")
@@ -181,5 +184,63 @@ describe("first contact: stopping", () => {
         const last = seeder.stderr.join("").trimEnd().split("\n").at(-1) ?? ""
         assert.strictEqual(last, "data: stopped, complete, uploaded 0 B", signal)
       }
+    }), 120_000)
+})
+
+describe("first contact: wrong command lines, busy ports, peers that never come", () => {
+  it.live("an unknown flag, a missing argument or an unknown command: the error first, then one line of usage", () =>
+    Effect.gen(function*() {
+      const cases: ReadonlyArray<readonly [ReadonlyArray<string>, string, string]> = [
+        [["download", "x.torrent", "--bogus"], "error: Unrecognized flag: --bogus", "usage: effect-torrent download [flags] <torrent>"],
+        [["download"], "error: Missing required argument: torrent", "usage: effect-torrent download [flags] <torrent>"],
+        [["demolish"], "error: Unknown subcommand \"demolish\"", "usage: effect-torrent <subcommand> [flags]"]
+      ]
+      for (const [args, error, usage] of cases) {
+        const run = yield* cli(args)
+        assert.strictEqual(run.code, 1, args.join(" "))
+        assert.strictEqual(run.stdout, "", `${args.join(" ")}: no help page on stdout`)
+        const lines = run.stderr.trimEnd().split("\n")
+        assert.strictEqual(lines.length, 3, run.stderr)
+        assert.isTrue(lines[0]?.startsWith(error), run.stderr)
+        assert.strictEqual(lines[1], usage)
+        assert.match(lines[2] ?? "", /--help lists/)
+      }
+    }))
+
+  it.live("a taken port: the next free one is used, and the line says which was taken", () =>
+    Effect.gen(function*() {
+      const network = yield* Network
+      // One port held on TCP, the next on UDP only: both count as taken.
+      const held = yield* network.listen({ host: "127.0.0.1", port: 0 })
+      const first = held.address.port
+      const udpHeld = yield* Effect.option(network.udp({ host: "127.0.0.1", port: first + 1 }))
+      const picked = yield* pickPort("127.0.0.1", first)
+      const expectedTaken = Option.isSome(udpHeld) ? [first, first + 1] : [first]
+      assert.deepStrictEqual(picked.taken.slice(0, expectedTaken.length), expectedTaken)
+      assert.isAbove(picked.port, first)
+      assert.strictEqual(portFallbackLine([6881], 6882), "port 6881 is in use (another BitTorrent client?); listening on port 6882 instead")
+      assert.include(portFallbackLine([6881, 6882, 6883], 6884), "port 6881-6883 is in use")
+    }).pipe(Effect.scoped, Effect.provide(NodeNetwork.layer)))
+
+  it("the metadata hint says where the client looked", () => {
+    assert.include(noMetadataPeersLine({ trackers: 0, linkPeers: 0, extraPeers: 0, dht: false }), "try --peer HOST:PORT")
+    const asked = noMetadataPeersLine({ trackers: 2, linkPeers: 1, extraPeers: 1, dht: true })
+    assert.include(asked, "2 tracker(s), 2 peer address(es), the DHT")
+    assert.match(asked, /^no peers for the metadata after 30s/)
+  })
+
+  it.live("download <magnet without x.pe> --peer HOST:PORT gets the metadata from that peer and completes", () =>
+    Effect.gen(function*() {
+      const dir = yield* tempDir()
+      yield* writePayload(join(dir, "src", "pay"), { "a.bin": 300_000, "b.bin": 70_000 })
+      const wt = yield* webTorrentClient
+      const meta = yield* parseMetainfo(yield* seed(wt.client, join(dir, "src", "pay")))
+      const magnet = magnetOf(meta)
+      assert.notInclude(magnet, "x.pe")
+      const leecher = yield* start(["download", magnet, "--out", join(dir, "out"), "--port", "0", "--json", "--peer", `127.0.0.1:${wt.port}`])
+      assert.strictEqual(yield* Deferred.await(leecher.exited).pipe(Effect.timeout("90 seconds")), 0, leecher.stderr.join(""))
+      const last = leecher.stdout.join("").trimEnd().split("\n").at(-1) ?? ""
+      assert.deepInclude(JSON.parse(last), { type: "complete", name: "pay", bytes: 370_000 })
+      assert.isTrue(yield* sameFile(join(dir, "src", "pay", "a.bin"), join(dir, "out", "pay", "a.bin")))
     }), 120_000)
 })

@@ -12,7 +12,7 @@ import { planFromArgs, type SharedArgs } from "../src/cli/run-torrent.ts"
 import { parseSelection } from "../src/cli/status-view.ts"
 
 const args = (patch: Partial<SharedArgs> = {}): SharedArgs => ({
-  port: 6881,
+  port: Option.none(),
   maxPeers: 50,
   peer: [],
   uploadLimit: Option.none(),
@@ -88,8 +88,8 @@ describe("planFromArgs (the flags download and seed share)", () => {
         [{ peer: ["::1:6881"] }, "--peer", /HOST:PORT/],
         [{ dhtBootstrap: ["router"] }, "--dht-bootstrap", /expected HOST:PORT, got "router"/],
         [{ maxPeers: 0 }, "--max-peers", /at least 1/],
-        [{ port: 65536 }, "--port", /between 0 and 65535/],
-        [{ port: -1 }, "--port", /between 0 and 65535/],
+        [{ port: Option.some(65536) }, "--port", /between 0 and 65535/],
+        [{ port: Option.some(-1) }, "--port", /between 0 and 65535/],
         [{ uploadLimit: Option.some("fast") }, "--upload-limit", /expected a rate above 0 like 500k or 10M, got "fast"/],
         [{ downloadLimit: Option.some("0") }, "--download-limit", /got "0"/],
         [{ seedRatio: Option.some("-1") }, "--seed-ratio", /expected a number >= 0, got "-1"/],

@@ -16,6 +16,7 @@ import { Command } from "effect/cli"
 import { VERSION } from "../version.ts"
 import { subcommandOf } from "./argv.ts"
 import { runCliMain } from "./errors.ts"
+import { withUsagePresenter } from "./usage.ts"
 
 /** Each subcommand's module, imported on demand (the bundle splits along these imports). */
 const commands = {
@@ -50,7 +51,7 @@ export const program = (args: ReadonlyArray<string>) =>
       Command.withSubcommands(yield* load(args))
     )
     yield* Command.runWith(cli, { version: VERSION })(args)
-  }).pipe(Effect.provide(services))
+  }).pipe(withUsagePresenter, Effect.provide(services))
 
 /** Runs the CLI on this process's arguments; sets the exit code (0 ok, 1 error, 130 interrupted). */
 export const main = (): void => runCliMain(program(process.argv.slice(2)))

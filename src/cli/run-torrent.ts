@@ -8,29 +8,40 @@ import { Console, Duration, Effect, Fiber, Logger, Option, SubscriptionRef } fro
 import { join } from "node:path"
 import { Flag } from "effect/cli"
 import { type AddOptions, Client, type ClientConfig, layerNode } from "../client/index.ts"
-import type { MetadataProgress } from "../magnet/index.ts"
 import type { Metainfo } from "../metainfo/model.ts"
-import { type Address, parseAddress } from "../net/index.ts"
+import { type Address, NodeNetwork, parseAddress } from "../net/index.ts"
+import { parseMagnet } from "../metainfo/index.ts"
 import { ENCRYPTION_POLICIES, type EncryptionPolicy } from "../mse/index.ts"
 import { parseTransports, type Transport } from "../peer/index.ts"
-import type { Torrent, TorrentState } from "../torrent/index.ts"
+import type { Torrent } from "../torrent/index.ts"
 import { CliInputError, fsError, interruptExitCode } from "./errors.ts"
 import { openTraceFile } from "../trace/writer.ts"
 import { makeProgressBar } from "./progress.ts"
 import { renderJsonLine, renderPlainLine, renderStatusLine } from "./status-view.ts"
-import { formatBytes, formatEta, parseDuration, parseRate } from "./units.ts"
-import { oneLine } from "./format.ts"
-
-export type OutputMode = "tty" | "plain" | "json"
-
-export const outputMode = (json: boolean): OutputMode => json ? "json" : process.stderr.isTTY ? "tty" : "plain"
+import { formatBytes, parseDuration, parseRate } from "./units.ts"
+import { DEFAULT_PORT, pickPort, portFallbackLine } from "./port.ts"
+import {
+  type MagnetSources,
+  NO_PEERS_SECONDS,
+  noMetadataPeersLine,
+  type OutputMode,
+  outputMode,
+  reportNoPeers,
+  seedingLine,
+  showMetadataProgress,
+  stoppedLine,
+  warn
+} from "./run-messages.ts"
 
 const PLAIN_EVERY_SECONDS = 5
-const NO_PEERS_WARNING_SECONDS = 30
 
 /** Flags shared by `download` and `seed`. */
 export const sharedFlags = {
-  port: Flag.Int("port").pipe(Flag.withAlias("p"), Flag.withDescription("port to accept peers on (0 = any)"), Flag.withDefault(6881)),
+  port: Flag.Int("port").pipe(
+    Flag.withAlias("p"),
+    Flag.withDescription("port to accept peers on, 0 = any (default: 6881, or the next free port when another client has it)"),
+    Flag.optional
+  ),
   maxPeers: Flag.Int("max-peers").pipe(Flag.withDescription("connections for this torrent"), Flag.withDefault(50)),
   peer: Flag.String("peer").pipe(Flag.withDescription("also connect to this peer, HOST:PORT; repeatable"), Flag.atLeast(0)),
   uploadLimit: Flag.String("upload-limit").pipe(Flag.withDescription("bytes per second, e.g. 500k or 10M"), Flag.optional),
@@ -61,7 +72,7 @@ export const sharedFlags = {
 }
 
 export interface SharedArgs {
-  readonly port: number
+  readonly port: Option.Option<number>
   readonly maxPeers: number
   readonly peer: ReadonlyArray<string>
   readonly uploadLimit: Option.Option<string>
@@ -104,7 +115,7 @@ export const planFromArgs = (args: SharedArgs): Effect.Effect<RunPlan, CliInputE
       if (parseAddress(raw) === undefined) return yield* bad("--dht-bootstrap", `expected HOST:PORT, got ${JSON.stringify(raw)}`)
     }
     if (args.maxPeers < 1) return yield* bad("--max-peers", "must be at least 1")
-    if (args.port < 0 || args.port > 65535) return yield* bad("--port", "must be between 0 and 65535")
+    if (Option.isSome(args.port) && (args.port.value < 0 || args.port.value > 65535)) return yield* bad("--port", "must be between 0 and 65535")
     const rate = (flag: string, value: Option.Option<string>) =>
       Option.isNone(value)
         ? Effect.succeed(undefined)
@@ -134,20 +145,6 @@ export const planFromArgs = (args: SharedArgs): Effect.Effect<RunPlan, CliInputE
     return { peers, uploadLimit, downloadLimit, encryption, seedRatio, seedTime, transports }
   })
 
-const reportNoPeers = (torrent: Torrent, mode: OutputMode) => {
-  const state = SubscriptionRef.getUnsafe(torrent.state)
-  const failing = state.trackers.filter((t) => !t.ok).map((t) => `${t.url}: ${t.message ?? "failed"}`)
-  const why = failing.length > 0
-    ? ` (${failing.join("; ")})`
-    : state.trackers.length === 0
-    ? " (the torrent lists no trackers; try --peer HOST:PORT)"
-    : ""
-  const line = `no peers after ${NO_PEERS_WARNING_SECONDS}s${why}`
-  return mode === "json"
-    ? Console.log(JSON.stringify({ type: "warning", message: line }))
-    : Console.error(`${mode === "tty" ? "\n" : ""}warning: ${line}`)
-}
-
 /** Shows the torrent's state until interrupted: redrawn each second, a plain line every few, or JSON lines. */
 export const watchProgress = (torrent: Torrent, mode: OutputMode) =>
   Effect.gen(function*() {
@@ -158,7 +155,7 @@ export const watchProgress = (torrent: Torrent, mode: OutputMode) =>
       if (mode === "json") yield* Console.log(renderJsonLine(state))
       else if (mode === "tty") yield* Effect.sync(() => process.stderr.write(`\r${renderStatusLine(state, process.stderr.columns || 100)}\x1b[K`))
       else if (tick % PLAIN_EVERY_SECONDS === 0) yield* Console.error(renderPlainLine(state))
-      if (!warned && tick >= NO_PEERS_WARNING_SECONDS && state.peers === 0 && state.status === "downloading") {
+      if (!warned && tick >= NO_PEERS_SECONDS && state.peers === 0 && state.status === "downloading") {
         warned = true
         yield* reportNoPeers(torrent, mode)
       }
@@ -184,46 +181,26 @@ const seedUntilGoal = (torrent: Torrent, plan: RunPlan) =>
     return yield* Effect.raceFirst(ratioReached, timeUp)
   })
 
-const showMetadataProgress = (mode: OutputMode, p: MetadataProgress) => {
-  const size = p.total === 0 ? "size unknown" : `${formatBytes(p.received)} of ${formatBytes(p.total)}`
-  switch (mode) {
-    case "json":
-      return Console.log(JSON.stringify({ type: "metadata", peers: p.peers, received: p.received, total: p.total }))
-    case "tty":
-      return Effect.sync(() => process.stderr.write(`\rfetching metadata: ${p.peers} peers, ${size}\x1b[K`))
-    case "plain":
-      return Console.error(`fetching metadata: ${p.peers} peers, ${size}`)
-  }
-}
+/** 6881, or the next free port when another client holds it (said in one line). */
+const defaultPort = (mode: OutputMode) =>
+  Effect.gen(function*() {
+    const { port, taken } = yield* pickPort("0.0.0.0", DEFAULT_PORT)
+    if (taken.length > 0) yield* warn(mode, portFallbackLine(taken, port))
+    return port
+  }).pipe(Effect.provide(NodeNetwork.layer))
 
-/** What `download --seed` / `seed` say once seeding starts: how it will end. */
-export const seedingLine = (plan: Pick<RunPlan, "seedRatio" | "seedTime">): string => {
-  const goals = [
-    ...(plan.seedRatio === undefined ? [] : [`ratio ${plan.seedRatio}`]),
-    ...(plan.seedTime === undefined ? [] : [formatEta(Duration.toSeconds(plan.seedTime))])
-  ]
-  return goals.length === 0 ? "seeding; press Ctrl-C to stop" : `seeding until ${goals.join(" or ")}, whichever comes first (Ctrl-C stops sooner)`
-}
-
-/** The line after Ctrl-C: where the torrent was left (undefined: stopped before it was added). */
-export const stoppedLine = (state: TorrentState | undefined, mode: OutputMode) => {
-  if (mode === "json") {
-    return Console.log(JSON.stringify(
-      state === undefined
-        ? { type: "stopped" }
-        : { type: "stopped", progress: state.progress, verifiedBytes: state.verifiedBytes, wantedBytes: state.wantedBytes, uploaded: state.uploaded }
-    ))
-  }
-  const lead = mode === "tty" ? "\n" : ""
-  if (state === undefined) return Console.error(`${lead}stopped before the torrent started`)
-  const name = oneLine(state.name)
-  const uploaded = `uploaded ${formatBytes(state.uploaded)}`
-  return Console.error(
-    state.progress >= 1
-      ? `${lead}${name}: stopped, complete, ${uploaded}`
-      : `${lead}${name}: stopped at ${(state.progress * 100).toFixed(1)}% (${formatBytes(state.verifiedBytes)} of ${formatBytes(state.wantedBytes)}), ${uploaded}; run the same command again to resume`
-  )
-}
+/** After NO_PEERS_SECONDS of a magnet's metadata phase with no peer: where we looked. */
+const magnetNoPeersHint = (uri: string, extraPeers: number, dht: boolean, peersNow: () => number, mode: OutputMode) =>
+  Effect.gen(function*() {
+    yield* Effect.sleep(Duration.seconds(NO_PEERS_SECONDS))
+    if (peersNow() > 0) return
+    const magnet = yield* Effect.option(parseMagnet(uri))
+    const sources: MagnetSources = Option.match(magnet, {
+      onNone: () => ({ trackers: 0, linkPeers: 0, extraPeers, dht }),
+      onSome: (m) => ({ trackers: m.trackers.length, linkPeers: m.peers.length, extraPeers, dht })
+    })
+    yield* warn(mode, noMetadataPeersLine(sources))
+  })
 
 export interface RunOptions {
   /** A parsed .torrent, or a magnet link whose metadata is fetched from peers first. */
@@ -246,9 +223,10 @@ export const runTorrent = (options: RunOptions) =>
     // From here on Ctrl-C / SIGTERM is how a user stops the client: an orderly shutdown, exit 0.
     interruptExitCode.value = 0
     const check = yield* makeProgressBar("checking", "pieces")
+    const port = Option.isSome(args.port) ? args.port.value : yield* defaultPort(mode)
     const config: ClientConfig = {
       downloadDirectory: options.directory,
-      port: args.port,
+      port,
       maxPeersPerTorrent: args.maxPeers,
       encryption: plan.encryption,
       lsd: !args.noLsd,
@@ -268,13 +246,21 @@ export const runTorrent = (options: RunOptions) =>
     let added: Torrent | undefined
     yield* Effect.gen(function*() {
       const client = yield* Client
+      let metadataPeers = 0
+      const magnetHint = "magnet" in options.source
+        ? yield* Effect.forkChild(magnetNoPeersHint(options.source.magnet, plan.peers.length, !args.noDht, () => metadataPeers, mode))
+        : undefined
       const torrent = yield* client.add(options.source, {
         ...options.add,
         ...(trace === undefined ? {} : { trace: { sink: trace } }),
         peers: plan.peers,
-        onMetadataProgress: (p) => showMetadataProgress(mode, p),
+        onMetadataProgress: (p) => {
+          metadataPeers = p.peers
+          return showMetadataProgress(mode, p)
+        },
         onCheckProgress: (checked, total) => check.update(checked, total)
       }).pipe(Effect.ensuring(check.finish))
+      if (magnetHint !== undefined) yield* Fiber.interrupt(magnetHint)
       added = torrent
       const watcher = yield* Effect.forkChild(watchProgress(torrent, mode))
       yield* torrent.whenComplete

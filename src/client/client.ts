@@ -189,7 +189,8 @@ export const makeClient = (config: ClientConfig, extraPeerSources: ReadonlyArray
         const magnet = yield* parseMagnet(uri).pipe(
           Effect.mapError((e) => new ClientError({ reason: "BadTorrent", detail: e.message }))
         )
-        const meta = yield* fetchMetadata(magnet, {
+        // The caller's peers (`--peer`) are asked for the metadata too, not only the link's x.pe.
+        const meta = yield* fetchMetadata({ ...magnet, peers: [...magnet.peers, ...(options.peers ?? [])] }, {
           peerId,
           sources: peerSources,
           port: port ?? 0,
