@@ -8,8 +8,8 @@ export interface BenchOptions {
   /** Append the results to bench/RESULTS.md. */
   readonly record: boolean
   /**
-   * What the seeder and the libtorrent leecher speak: "tcp" (uTP off) or "utp" (TCP off).
-   * Our leecher keeps its defaults either way (uTP first, then TCP).
+   * What the seeders and both leechers speak: "tcp" (uTP off) or "utp" (TCP off). Our
+   * leecher gets `transports: [transport]`, everything else at its defaults.
    */
   readonly transport: "tcp" | "utp"
   /** Seeders to download from: plaintext (libtorrent's defaults), RC4 forced, or both. */

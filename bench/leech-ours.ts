@@ -51,22 +51,26 @@ const program = Effect.gen(function*() {
   yield* Effect.forkChild(Effect.repeat(sampleMemory, Schedule.spaced("100 millis")))
   const bytes = new Uint8Array(readFileSync(torrentPath))
   const start = yield* Clock.currentTimeNanos
+  // CPU over the transfer alone (all threads), so CPU per GiB leaves process start-up out.
+  const cpuBefore = process.cpuUsage()
   // BENCH_TRACE=FILE: the traced row (docs/TRACE.md), every wire message written to FILE.
   const tracePath = process.env.BENCH_TRACE
   const trace = tracePath === undefined || tracePath === "" ? {} : { trace: { sink: yield* openTraceFile(tracePath) } }
   const torrent = yield* client.add(bytes, { peers: [{ host: "127.0.0.1", port: Number(seedPort) }], ...trace })
   yield* torrent.whenComplete.pipe(Effect.timeout("1 hour"))
   const end = yield* Clock.currentTimeNanos
+  const cpu = process.cpuUsage(cpuBefore)
   yield* sampleMemory
-  return { torrent, seconds: Number(end - start) / 1e9, rssBeforeAddMiB }
+  return { torrent, seconds: Number(end - start) / 1e9, cpuSeconds: (cpu.user + cpu.system) / 1e6, rssBeforeAddMiB }
 }).pipe(
   Effect.provide(clientLayer),
   Effect.scoped,
   Effect.provide(NodeFileSystem.layer),
   // The state is republished when the torrent closes with the layer, so this one is final.
-  Effect.flatMap(({ rssBeforeAddMiB, seconds, torrent }) =>
+  Effect.flatMap(({ cpuSeconds, rssBeforeAddMiB, seconds, torrent }) =>
     Effect.map(SubscriptionRef.get(torrent.state), (state) => ({
       seconds,
+      cpuSeconds,
       bytes: state.wantedBytes,
       pieces: state.piecesVerified,
       pieceCount: state.pieceCount,

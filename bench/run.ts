@@ -58,6 +58,8 @@ interface Measured {
   readonly transferSeconds: number
   readonly wallSeconds: number
   readonly cpuSeconds: number
+  /** CPU (user + system, every thread) from adding the torrent to complete, as the leecher reports it. */
+  readonly transferCpuSeconds: number
   readonly maxRssKiB: number
   readonly peakRssAnonKiB: number
   readonly seederCpuSeconds: number
@@ -125,6 +127,7 @@ const startSeeder = (torrent: string, transport: string, kind: Measured["seeder"
 
 interface LeechOutcome {
   readonly seconds: number
+  readonly cpuSeconds: number
   readonly bytes: number
   readonly pieces: number
   readonly pieceCount: number
@@ -172,6 +175,7 @@ const leech = async (
       transferSeconds: outcome.seconds,
       wallSeconds: m.wallSeconds,
       cpuSeconds: m.userSeconds + m.systemSeconds,
+      transferCpuSeconds: outcome.cpuSeconds,
       maxRssKiB: m.maxRssKiB,
       peakRssAnonKiB: m.peakRssAnonKiB,
       seederCpuSeconds,
@@ -188,8 +192,11 @@ const leech = async (
 const mbps = (size: number, m: Measured) => size / m.transferSeconds / 1e6
 const mb = (kib: number) => (kib * 1024) / 1e6
 
+/** CPU seconds per GiB of payload, over the transfer (process start-up left out). */
+const cpuPerGiB = (size: number, m: Measured) => m.transferCpuSeconds / (size / 2 ** 30)
+
 const row = (size: number, m: Measured): string =>
-  `| ${m.leecher} | ${m.seeder} | ${mbps(size, m).toFixed(1)} | ${m.transferSeconds.toFixed(2)} | ${m.wallSeconds.toFixed(2)} | ${m.cpuSeconds.toFixed(2)} | ${mb(m.maxRssKiB).toFixed(0)} | ${mb(m.peakRssAnonKiB).toFixed(0)} | ${m.seederCpuSeconds.toFixed(2)} | ${m.loadAverage.toFixed(1)} |`
+  `| ${m.leecher} | ${m.seeder} | ${mbps(size, m).toFixed(1)} | ${m.transferSeconds.toFixed(2)} | ${m.wallSeconds.toFixed(2)} | ${m.cpuSeconds.toFixed(2)} | ${cpuPerGiB(size, m).toFixed(1)} | ${mb(m.maxRssKiB).toFixed(0)} | ${mb(m.peakRssAnonKiB).toFixed(0)} | ${m.seederCpuSeconds.toFixed(2)} | ${m.loadAverage.toFixed(1)} |`
 
 const report = (size: number, results: ReadonlyArray<Measured>): string => {
   const of = (who: Measured["leecher"], seeder: Measured["seeder"]) => results.filter((r) => r.leecher === who && r.seeder === seeder)
@@ -198,13 +205,14 @@ const report = (size: number, results: ReadonlyArray<Measured>): string => {
   const rate = (m: Measured) => mbps(size, m)
   const seeders = (["plain", "rc4"] as const).filter((k) => results.some((r) => r.seeder === k))
   return [
-    "| leecher | seeder | MB/s | transfer s | process wall s | CPU s (user+sys) | peak RSS MB | peak anon RSS MB | seeder CPU s | load avg |",
-    "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    "| leecher | seeder | MB/s | transfer s | process wall s | CPU s (user+sys) | transfer CPU s/GiB | peak RSS MB | peak anon RSS MB | seeder CPU s | load avg |",
+    "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ...results.map((m) => row(size, m)),
     "",
     ...seeders.map((k) =>
       `${k} seeder, ours / libtorrent (medians): throughput **${ratio(of("ours", k), of("libtorrent", k), rate).toFixed(2)}x**, ` +
-      `CPU ${ratio(of("ours", k), of("libtorrent", k), (m) => m.cpuSeconds).toFixed(2)}x, ` +
+      `CPU ${ratio(of("ours", k), of("libtorrent", k), (m) => m.cpuSeconds).toFixed(2)}x ` +
+      `(${median(of("ours", k).map((m) => cpuPerGiB(size, m))).toFixed(1)} vs ${median(of("libtorrent", k).map((m) => cpuPerGiB(size, m))).toFixed(1)} CPU s/GiB), ` +
       `peak RSS ${ratio(of("ours", k), of("libtorrent", k), (m) => m.maxRssKiB).toFixed(2)}x, ` +
       `peak anon RSS ${ratio(of("ours", k), of("libtorrent", k), (m) => m.peakRssAnonKiB).toFixed(2)}x`
     ).flatMap((line) => [line, ""]),
