@@ -119,8 +119,21 @@ const EMPTY = new Uint8Array(0)
 
 const sendWindow = (c: UtpConn): number => Math.min(c.ledbat.cwnd, c.peerWindow)
 
-/** May a packet of `bytes` go out now? One packet may always go into an empty pipe. */
-const fits = (c: UtpConn, bytes: number): boolean => c.inFlight === 0 || c.inFlight + bytes <= sendWindow(c)
+/**
+ * May a packet of `bytes` go out now? Within the congestion window and the remote's
+ * receive window. A closed receive window is not pushed into: the remote would have to
+ * drop what does not fit, and only a time-out would bring that packet back; the
+ * retransmission timer probes it instead (`onTimeout`).
+ */
+const fits = (c: UtpConn, bytes: number): boolean => c.inFlight + bytes <= sendWindow(c)
+
+/** Packetizes and sends the next `packetBytes` (or fewer) of what the application wrote. */
+const sendNewData = (c: UtpConn, io: UtpIo, now: number): void => {
+  const size = Math.min(c.config.packetBytes, c.pendingBytes)
+  const p = newPacket(c, ST_DATA, size)
+  takePending(c, p.buf, HEADER_SIZE, size)
+  transmit(c, io, p, now)
+}
 
 /**
  * Sends what the window allows: packets declared lost first, then new data, then the FIN
@@ -138,14 +151,10 @@ export const flushSends = (c: UtpConn, io: UtpIo, now: number): void => {
       transmit(c, io, p, now)
     }
   }
-  const mss = c.config.packetBytes
-  while (c.pendingBytes > 0) {
-    const size = Math.min(mss, c.pendingBytes)
-    if (!fits(c, size) || !ringHasRoom(c)) break
-    const p = newPacket(c, ST_DATA, size)
-    takePending(c, p.buf, HEADER_SIZE, size)
-    transmit(c, io, p, now)
-  }
+  while (c.pendingBytes > 0 && fits(c, Math.min(c.config.packetBytes, c.pendingBytes)) && ringHasRoom(c)) sendNewData(c, io, now)
+  // data waits on a closed window with nothing outstanding: probe it after a time-out (the
+  // remote's window update may have been lost)
+  if (c.pendingBytes > 0 && c.timeoutAt === Infinity) c.timeoutAt = now / 1000 + c.rtoMs
   if (c.writerWaiting && c.pendingBytes < c.config.sendBuffer) {
     c.writerWaiting = false
     io.writable()
@@ -310,7 +319,8 @@ export const onTimeout = (c: UtpConn, io: UtpIo, now: number): boolean => {
   if (!probing) c.consecutiveTimeouts++
   if (c.consecutiveTimeouts > (c.phase === "SynSent" ? c.config.synRetries : c.config.maxTimeouts)) return false
   c.rtoMs = Math.min(c.rtoMs * 2, 60_000)
-  Ledbat.onTimeout(c.ledbat, nowMs)
+  // a probe of a closed window says nothing about congestion
+  if (!probing) Ledbat.onTimeout(c.ledbat, nowMs)
   const n = outstanding(c)
   for (let i = 0, seq = seqAdd(c.ackedSeq, 1); i < n; i++, seq = seqAdd(seq, 1)) {
     const p = c.outgoing[slot(c, seq)]
@@ -320,14 +330,17 @@ export const onTimeout = (c: UtpConn, io: UtpIo, now: number): boolean => {
     }
   }
   c.timeoutAt = Infinity
-  // the oldest first, whatever the window says (a zero window is probed this way)
-  for (let i = 0, seq = seqAdd(c.ackedSeq, 1); i < n; i++, seq = seqAdd(seq, 1)) {
+  // the oldest first, whatever the window says; with nothing outstanding, new data probes
+  // a closed window
+  let sent = false
+  for (let i = 0, seq = seqAdd(c.ackedSeq, 1); i < n && !sent; i++, seq = seqAdd(seq, 1)) {
     const p = c.outgoing[slot(c, seq)]
     if (p !== undefined) {
       transmit(c, io, p, now)
-      break
+      sent = true
     }
   }
+  if (!sent && c.pendingBytes > 0 && c.phase === "Connected" && ringHasRoom(c)) sendNewData(c, io, now)
   c.timeoutAt = nowMs + c.rtoMs
   return true
 }
