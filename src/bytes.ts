@@ -45,6 +45,13 @@ export const latin1 = (bytes: Uint8Array, start = 0, end = bytes.length): string
   return out
 }
 
+/**
+ * `n` bytes that are about to be overwritten whole: not zero-filled, in an `ArrayBuffer` of
+ * exactly `n` bytes (never a slice of Node's shared pool, which a long-lived view would pin),
+ * as a plain `Uint8Array` (a `Buffer`'s `slice` would share memory).
+ */
+export const uninitialized = (n: number): Uint8Array => new Uint8Array(Buffer.allocUnsafeSlow(n).buffer, 0, n)
+
 /** Same length and the same bytes. */
 export const bytesEqual = (a: Uint8Array, b: Uint8Array): boolean => {
   if (a.length !== b.length) return false

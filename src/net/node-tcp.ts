@@ -83,14 +83,17 @@ const makeConnection = Effect.fnUntraced(function*(
   // Set when our side closed: later failures are "closed", not "reset".
   let closedLocally = false
   yield* Scope.addFinalizer(scope, Effect.sync(() => (closedLocally = true)))
-  const closedError = new ConnectionClosed({ address })
+  // Made when first needed: a schema-backed error costs a validation to construct (the first
+  // in a process also builds its parser), which a connection that never closes need not pay.
+  let closedErrorMemo: ConnectionClosed | undefined
+  const closedError = (): ConnectionClosed => (closedErrorMemo ??= new ConnectionClosed({ address }))
 
   const fromSocketError = (e: Socket.SocketError, op: "read" | "write"): NetError => {
-    if (closedLocally) return closedError
+    if (closedLocally) return closedError()
     const reason = e.reason
     switch (reason._tag) {
       case "SocketCloseError":
-        return reason.code === 1000 ? closedError : new ConnectionReset({ address, detail: "connection aborted" })
+        return reason.code === 1000 ? closedError() : new ConnectionReset({ address, detail: "connection aborted" })
       case "SocketReadError":
       case "SocketWriteError": {
         const code = errnoOf(reason.cause)
@@ -114,7 +117,7 @@ const makeConnection = Effect.fnUntraced(function*(
       next++
       return Effect.succeed(chunk)
     }
-    if (closedLocally) return Effect.fail(closedError)
+    if (closedLocally) return Effect.fail(closedError())
     return pull.pipe(
       Effect.map((chunks) => {
         batch = chunks
@@ -152,18 +155,18 @@ const makeConnection = Effect.fnUntraced(function*(
     pump()
   }
   const readable = (c: (chunk: Uint8Array) => boolean, e: (error: NetError) => void): void => {
-    if (closedLocally) return e(closedError)
+    if (closedLocally) return e(closedError())
     consumer = c
     onEnd = e
     armed++
     if (!listening) {
       listening = true
       conn.on("readable", pump)
-      conn.on("end", () => endWith(closedError))
+      conn.on("end", () => endWith(closedError()))
       conn.on("error", (cause) => endWith(fromSocketError(new Socket.SocketError({ reason: new Socket.SocketReadError({ cause }) }), "read")))
-      conn.on("close", () => endWith(closedLocally ? closedError : new ConnectionReset({ address, detail: "socket closed" })))
+      conn.on("close", () => endWith(closedLocally ? closedError() : new ConnectionReset({ address, detail: "socket closed" })))
       // An end that came before we listened.
-      if (conn.readableEnded) ended ??= closedError
+      if (conn.readableEnded) ended ??= closedError()
       else if (conn.destroyed) ended ??= new ConnectionReset({ address, detail: "socket destroyed" })
     }
     pump()
@@ -172,7 +175,7 @@ const makeConnection = Effect.fnUntraced(function*(
   // The platform writer waits forever on a socket that is already gone, so
   // check first; a socket that dies while we wait for 'drain' fails the wait.
   const writable = (): NetError | undefined => {
-    if (closedLocally || conn.writableEnded) return closedError
+    if (closedLocally || conn.writableEnded) return closedError()
     if (conn.destroyed) return new ConnectionReset({ address, detail: "socket destroyed" })
     return undefined
   }

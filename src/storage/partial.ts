@@ -1,5 +1,5 @@
 import { createHash, type Hash } from "node:crypto"
-import { sha1 } from "../bytes.ts"
+import { sha1, uninitialized } from "../bytes.ts"
 
 /**
  * One piece being assembled from blocks.
@@ -33,7 +33,7 @@ export interface PartialPiece {
 const NO_BYTES = new Uint8Array(0)
 
 /** A fresh piece buffer, not zero-filled. */
-export const allocatePiece = (size: number): Uint8Array => new Uint8Array(Buffer.allocUnsafeSlow(size).buffer, 0, size)
+export const allocatePiece = (size: number): Uint8Array => uninitialized(size)
 
 /**
  * `buffer` is exactly `size` bytes nobody else references (fresh or recycled). Not

@@ -29,6 +29,7 @@
  * ```
  */
 import { Result } from "effect"
+import { uninitialized } from "../bytes.ts"
 import { decodeFrame } from "./codec.ts"
 import { WireError } from "./errors.ts"
 import {
@@ -143,7 +144,8 @@ export const makeFramer = (options: FramerOptions = {}): Framer => {
       advance(n)
       return view
     }
-    const out = new Uint8Array(n)
+    // every byte is set below (n <= size): no zero-fill for a block that spans chunks
+    const out = uninitialized(n)
     let filled = 0
     while (filled < n) {
       const c = chunks[head]
