@@ -107,7 +107,8 @@ describe("cli: download and seed", () => {
   it.live("Ctrl-C in the middle of a download, then the same command again, resumes and completes", () =>
     Effect.gen(function*() {
       const { dir, torrentPath } = yield* makeFixture
-      const seeder = yield* start(["seed", torrentPath, "--data", join(dir, "src"), "--port", "0", "--json", "--upload-limit", "1M"])
+      // slow enough (about 16 s for the whole) that Ctrl-C lands mid-download even on a loaded machine
+      const seeder = yield* start(["seed", torrentPath, "--data", join(dir, "src"), "--port", "0", "--json", "--upload-limit", "256K"])
       yield* waitForLine(seeder, (j) => j.type === "complete", "the seeder's check")
       const args = ["download", torrentPath, "--out", join(dir, "out"), "--port", "0", "--json"]
       const first = yield* start(args)
