@@ -21,6 +21,24 @@ describe("peer book (pure)", () => {
     assert.deepStrictEqual(book.next(46_000), a("10.0.0.1", 1))
   })
 
+  it("says when the next address is due: the dialler sleeps until then, not on a poll", () => {
+    const book = makePeerBook()
+    assert.isUndefined(book.nextDialAt(), "an empty book has nothing due")
+    book.add([a("10.0.0.1", 1), a("10.0.0.2", 2)], "tracker", 500)
+    assert.strictEqual(book.nextDialAt(), 500)
+    book.next(500)
+    book.next(500)
+    assert.isUndefined(book.nextDialAt(), "both connected")
+    book.markDisconnected(k("10.0.0.1", 1), true, 1000)
+    book.markDisconnected(k("10.0.0.2", 2), false, 2000)
+    assert.strictEqual(book.nextDialAt(), 16_000, "the failed one's 15 s backoff ends before the other's 30 s reconnect delay")
+    assert.isUndefined(book.next(15_999))
+    assert.deepStrictEqual(book.next(book.nextDialAt() ?? 0), a("10.0.0.1", 1))
+    assert.strictEqual(book.nextDialAt(), 32_000)
+    book.ban(k("10.0.0.2", 2))
+    assert.isUndefined(book.nextDialAt(), "a banned address is never due")
+  })
+
   it("forgets an address after five failures in a row, until a source announces it again", () => {
     const book = makePeerBook()
     book.add([a("10.0.0.1", 1)], "dht", 0)

@@ -1,4 +1,4 @@
-import type { Effect, Scope } from "effect"
+import { type Effect, type Scope, Semaphore } from "effect"
 import type { EncryptionPolicy } from "../mse/index.ts"
 import type { Address } from "../net/index.ts"
 import type { PeerDialer, SessionOptions, TransportMemory } from "../peer/index.ts"
@@ -6,19 +6,20 @@ import type { Throttle } from "../ratelimit/index.ts"
 import type { WebSeedStarter } from "../webseed/index.ts"
 import type { TorrentTrace, TraceTarget } from "../trace/recorder.ts"
 
-/** Counters shared by every torrent of a client, for the global connection limits. */
+/**
+ * The client-wide connection limits, shared by every torrent: a `connections` permit for
+ * each peer connection, from its dial or accept to its end; a `halfOpen` permit for each
+ * outgoing one until its handshake ends. The dialler waits on them, so a freed permit, in
+ * any torrent, is what lets it go on.
+ */
 export interface ConnectionBudget {
-  readonly maxConnections: number
-  readonly maxHalfOpen: number
-  connections: number
-  halfOpen: number
+  readonly connections: Semaphore.Semaphore
+  readonly halfOpen: Semaphore.Semaphore
 }
 
 export const makeConnectionBudget = (maxConnections: number, maxHalfOpen: number): ConnectionBudget => ({
-  maxConnections,
-  maxHalfOpen,
-  connections: 0,
-  halfOpen: 0
+  connections: Semaphore.makeUnsafe(maxConnections),
+  halfOpen: Semaphore.makeUnsafe(maxHalfOpen)
 })
 
 /** What a peer source (tracker announcer, DHT, PEX) gets from its torrent. */

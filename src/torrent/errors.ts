@@ -12,6 +12,11 @@ import type { StorageErrorReason } from "../storage/index.ts"
 export const TorrentErrorReason = Schema.Literals(["Unsupported", "BadTorrent", "Storage", "InvalidArgument", "Removed"])
 export type TorrentErrorReason = typeof TorrentErrorReason.Type
 
+/**
+ * The typed failure of a torrent: it could not open, it stopped (`whenComplete` fails with
+ * it), or a call on it was refused; `reason` says which (`TorrentErrorReason`), `message`
+ * the detail.
+ */
 export class TorrentError extends Schema.TaggedError<TorrentError>()("TorrentError", {
   infoHash: Schema.String,
   reason: TorrentErrorReason,

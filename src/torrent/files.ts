@@ -25,6 +25,7 @@ const HIGH_PRIORITY_PIECES = 8
 /** File priorities: 0 = not downloaded, 1 = normal, 2 = high (fetched before normal files). */
 export type FilePriority = 0 | 1 | 2
 
+/** A byte range of one file for `TorrentFileHandle.stream`, both ends inclusive. */
 export interface StreamRange {
   /** First byte, from the start of the file. Default 0. */
   readonly start?: number
@@ -32,6 +33,18 @@ export interface StreamRange {
   readonly end?: number
 }
 
+/**
+ * One file of a torrent (`Torrent.file(index)`): where it sits, and its bytes as a stream
+ * that waits for their pieces, asking for them first (a player can start before the
+ * download ends).
+ *
+ * **Example**
+ *
+ * ```ts
+ * const file = torrent.file(0)
+ * yield* file.stream({ start: 0, end: 1023 }).pipe(Stream.runCollect) // the first KiB, once verified
+ * ```
+ */
 export interface TorrentFileHandle {
   readonly index: number
   /** Path inside the download directory, `/`-separated. */

@@ -42,6 +42,8 @@ export interface PeerBook {
   readonly add: (addresses: ReadonlyArray<KnownAddress>, source: string, now: number) => number
   /** The next address to dial, or undefined. Marks it connected. */
   readonly next: (now: number) => Address | undefined
+  /** When `next` will have an address (now or earlier: it has one), or undefined while none is waiting. */
+  readonly nextDialAt: () => number | undefined
   /** An incoming or outgoing connection for this key is live. */
   readonly markConnected: (key: PeerKey, address: Address) => void
   /**
@@ -122,6 +124,14 @@ export const makePeerBook = (options: { readonly maxFailures?: number; readonly 
       if (best === undefined) return undefined
       best.connected = true
       return best.address
+    },
+    nextDialAt: () => {
+      let at: number | undefined
+      for (const e of entries.values()) {
+        if (e.connected || e.failures >= maxFailures) continue
+        if (at === undefined || e.retryAt < at) at = e.retryAt
+      }
+      return at
     },
     markConnected: (key, address) => {
       const e = entries.get(key)

@@ -3,7 +3,7 @@
  * and global limits, accepting routed incoming connections, and deciding what a
  * session's ending means (retry later, forget, ban).
  */
-import { Clock, Effect, Fiber, FiberMap, PubSub } from "effect"
+import { Clock, Effect, Fiber, FiberMap, Latch, PubSub, type Semaphore } from "effect"
 import { type PeerKey, peerKey } from "../ids.ts"
 import type { Address, Connection } from "../net/index.ts"
 import {
@@ -26,8 +26,28 @@ export interface SwarmDeps {
   readonly book: PeerBook
   readonly ours: OurHandshake
   readonly events: PubSub.PubSub<TorrentEvent>
-  /** Connected sessions of this torrent. */
-  readonly connected: () => number
+  /** This torrent's connections (`maxPeers` permits): one per session, dialled or accepted, from start to end. */
+  readonly slots: Semaphore.Semaphore
+  /** Wakes the dialler when the peer book has news (addresses added, a connection ended). */
+  readonly wake: DialWake
+}
+
+/** The dialler's doorbell: `notify` never blocks, and notifications while it is busy coalesce into one. */
+export interface DialWake {
+  readonly notify: () => void
+  /** Waits for a notification, for at most `millis` when given. */
+  readonly wait: (millis: number | undefined) => Effect.Effect<void>
+}
+
+export const makeDialWake = (): DialWake => {
+  const latch = Latch.makeUnsafe(false)
+  return {
+    notify: () => { latch.openUnsafe() },
+    wait: (millis) => {
+      const rung = latch.await.pipe(Effect.andThen(latch.close), Effect.asVoid)
+      return millis === undefined ? rung : rung.pipe(Effect.timeoutOption(millis), Effect.asVoid)
+    }
+  }
 }
 
 const isFailure = (e: PeerError): boolean => e.reason !== "Shutdown"
@@ -42,6 +62,7 @@ const supervise = <R>(deps: SwarmDeps, key: PeerKey, session: Effect.Effect<neve
         // A connection to ourselves is never worth another try.
         if (e.reason === "Handshake" && e.detail === "connected to ourselves") deps.book.ban(key)
         deps.book.markDisconnected(key, isFailure(e), now)
+        deps.wake.notify()
         yield* PubSub.publish(deps.events, { _tag: "PeerDisconnected", peer: key, kind: e.reason, reason: e.message })
         yield* Effect.logDebug(`peer ${key} disconnected: ${e.message}`)
       })
@@ -58,9 +79,6 @@ const connectedSession = (
   trace: PeerTrace | null
 ) =>
   Effect.gen(function*() {
-    const { budget } = deps.config
-    budget.connections++
-    yield* Effect.addFinalizer(() => Effect.sync(() => { budget.connections-- }))
     const key = peerKey(conn.remote)
     const client = clientFromPeerId(handshake.peerId)
     if (trace !== null) traceHandshakes(trace, conn, client, deps.ours, handshake, dialled, encryption)
@@ -68,41 +86,73 @@ const connectedSession = (
     return yield* runSession(deps.link, conn, framer, handshake, deps.ours.reserved, deps.config.session, { dialled, encryption }, trace)
   })
 
+/** Gives back a session's permits (its torrent slot and its client-wide connection) when it ends. */
+const releasingSession = <A, E, R>(deps: SwarmDeps, session: Effect.Effect<A, E, R>) =>
+  session.pipe(Effect.ensuring(Effect.andThen(deps.slots.release(1), deps.config.budget.connections.release(1))))
+
 /**
  * Dial, handshake (MSE or plaintext, open-peer.ts) and run a session with `address`; the
- * half-open slot is held until the handshake ends.
+ * half-open permit is held until the handshake ends.
  */
 const dial = (deps: SwarmDeps, address: Address, trace: PeerTrace | null) =>
   Effect.scoped(Effect.gen(function*() {
     trace?.event("out", { type: "connect" })
-    const { budget } = deps.config
-    budget.halfOpen++
-    const opened = yield* openPeer(deps, address).pipe(Effect.ensuring(Effect.sync(() => { budget.halfOpen-- })))
+    const opened = yield* openPeer(deps, address).pipe(Effect.ensuring(deps.config.budget.halfOpen.release(1)))
     return yield* connectedSession(deps, opened.conn, opened.framer, opened.handshake, true, opened.encryption, trace)
   }))
 
 /**
- * Keeps dialling while this torrent and the client have room. Wakes every 500 ms:
- * cheap, and quick enough to refill slots after disconnects.
+ * Room for one more outgoing connection: a slot of this torrent, a half-open and a
+ * connection permit of the client, taken in that order (every dialler takes them in the
+ * same order, so none holds one the other waits for while waiting for one it holds).
+ * Interrupted while waiting, it gives back what it took.
  */
-export const dialLoop = (deps: SwarmDeps, sessions: FiberMap.FiberMap<string>) =>
+const takeDialPermits = (deps: SwarmDeps, restore: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>) => {
+  const { slots } = deps
+  const { halfOpen, connections } = deps.config.budget
+  return Effect.gen(function*() {
+    yield* restore(slots.take(1))
+    yield* restore(halfOpen.take(1)).pipe(Effect.onInterrupt(() => slots.release(1)))
+    yield* restore(connections.take(1)).pipe(Effect.onInterrupt(() => Effect.andThen(halfOpen.release(1), slots.release(1))))
+  })
+}
+
+const releaseDialPermits = (deps: SwarmDeps) =>
+  Effect.andThen(deps.config.budget.halfOpen.release(1), releasingSession(deps, Effect.void))
+
+/**
+ * Keeps dialling while this torrent and the client have room. Event-driven: it sleeps
+ * until the peer book has an address due (new addresses and ended connections wake it;
+ * a backoff ends on the clock), then until the permits are there (a connection ending
+ * anywhere in the client frees one).
+ */
+export const dialLoop = (deps: SwarmDeps, sessions: FiberMap.FiberMap<string>): Effect.Effect<never> =>
   Effect.gen(function*() {
-    const { budget, maxPeers } = deps.config
     while (true) {
       const now = yield* Clock.currentTimeMillis
-      while (
-        deps.connected() + budget.halfOpen < maxPeers &&
-        budget.connections + budget.halfOpen < budget.maxConnections &&
-        budget.halfOpen < budget.maxHalfOpen
-      ) {
-        const address = deps.book.next(now)
-        if (address === undefined) break
-        const key = peerKey(address)
-        if (yield* FiberMap.has(sessions, key)) continue
-        const trace = deps.link.trace === null ? null : deps.link.trace.peer(key)
-        yield* FiberMap.run(sessions, key, supervise(deps, key, dial(deps, address, trace), trace))
+      const due = deps.book.nextDialAt()
+      if (due === undefined || due > now) {
+        yield* deps.wake.wait(due === undefined ? undefined : due - now)
+        continue
       }
-      yield* Effect.sleep("500 millis")
+      // Permits and the fork in one uninterruptible step (waits excepted): a pause
+      // between them would leak the client's permits.
+      yield* Effect.uninterruptibleMask((restore) =>
+        Effect.gen(function*() {
+          yield* takeDialPermits(deps, restore)
+          const address = deps.book.next(yield* Clock.currentTimeMillis)
+          const key = address === undefined ? undefined : peerKey(address)
+          if (address === undefined || key === undefined || (yield* FiberMap.has(sessions, key))) {
+            return yield* releaseDialPermits(deps)
+          }
+          const trace = deps.link.trace === null ? null : deps.link.trace.peer(key)
+          // FiberMap.run starts the fiber at once: its finalizer is in place before anything can interrupt it.
+          // (a closed FiberMap interrupts instead: the permits go back then)
+          yield* FiberMap.run(sessions, key, releasingSession(deps, supervise(deps, key, dial(deps, address, trace), trace))).pipe(
+            Effect.onInterrupt(() => releaseDialPermits(deps))
+          )
+        })
+      )
     }
   })
 
@@ -127,21 +177,25 @@ export const acceptIncoming = (
 ) =>
   Effect.gen(function*() {
     const key = peerKey(conn.remote)
-    const { budget, maxPeers, handshakeTimeoutMillis } = deps.config
-    if (
-      deps.book.isBanned(key) || deps.connected() >= maxPeers || budget.connections >= budget.maxConnections ||
-      (yield* FiberMap.has(sessions, key))
-    ) {
-      return yield* conn.close
-    }
-    deps.book.markConnected(key, conn.remote)
-    deps.book.opened(key, via.opening)
-    const trace = deps.link.trace === null ? null : deps.link.trace.peer(key, { transport: conn.transport ?? "tcp" })
-    trace?.event("in", { type: "accept" })
-    const session = Effect.gen(function*() {
-      const handshake = yield* handshakeIncoming(conn, framer, header, deps.ours, `${handshakeTimeoutMillis} millis`)
-      return yield* Effect.scoped(connectedSession(deps, conn, framer, handshake, false, via.encryption, trace))
-    })
-    const fiber = yield* FiberMap.run(sessions, key, supervise(deps, key, session, trace))
+    const { budget, handshakeTimeoutMillis } = deps.config
+    if (deps.book.isBanned(key) || (yield* FiberMap.has(sessions, key))) return yield* conn.close
+    // Room or not, at once (a full torrent or client turns the peer away); from the permits
+    // to the session's fork nothing may interrupt, or the client's permit would leak.
+    const fiber = yield* Effect.uninterruptible(Effect.gen(function*() {
+      if (!(yield* deps.slots.takeIfAvailable(1))) return undefined
+      if (!(yield* budget.connections.takeIfAvailable(1))) return yield* deps.slots.release(1).pipe(Effect.as(undefined))
+      deps.book.markConnected(key, conn.remote)
+      deps.book.opened(key, via.opening)
+      const trace = deps.link.trace === null ? null : deps.link.trace.peer(key, { transport: conn.transport ?? "tcp" })
+      trace?.event("in", { type: "accept" })
+      const session = Effect.gen(function*() {
+        const handshake = yield* handshakeIncoming(conn, framer, header, deps.ours, `${handshakeTimeoutMillis} millis`)
+        return yield* Effect.scoped(connectedSession(deps, conn, framer, handshake, false, via.encryption, trace))
+      })
+      return yield* FiberMap.run(sessions, key, releasingSession(deps, supervise(deps, key, session, trace))).pipe(
+        Effect.onInterrupt(() => releasingSession(deps, Effect.void))
+      )
+    }))
+    if (fiber === undefined) return yield* conn.close
     yield* Fiber.await(fiber)
   })

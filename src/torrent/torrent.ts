@@ -6,7 +6,7 @@
  * `pause` ends it and `resume` starts it again; closing the torrent's scope ends all of it,
  * then the storage saves its resume data and closes its files.
  */
-import { Clock, Deferred, Effect, FiberHandle, FiberMap, FiberSet, PubSub, Random, Ref, Result, Schedule, Stream, SubscriptionRef } from "effect"
+import { Clock, Deferred, Effect, FiberHandle, FiberMap, FiberSet, PubSub, Random, Ref, Result, Schedule, Semaphore, Stream, SubscriptionRef } from "effect"
 import { type InfoHash, infoHashOf, type PeerKey } from "../ids.ts"
 import type { Connection } from "../net/index.ts"
 import { wireInfoHash } from "../metainfo/identity.ts"
@@ -24,7 +24,7 @@ import { makePeerBook } from "./peer-book.ts"
 import { failStorage, markComplete, publish, publishState } from "./progress.ts"
 import { seededRandom } from "./random.ts"
 import type { TorrentEvent, TorrentState, TorrentStatus } from "./state.ts"
-import { acceptIncoming, type IncomingVia, type SwarmDeps } from "./swarm.ts"
+import { acceptIncoming, type IncomingVia, makeDialWake, type SwarmDeps } from "./swarm.ts"
 import { openTrace } from "./trace.ts"
 import { fileProgress, type FilePriority, makeFileAccess, type TorrentFileHandle } from "./files.ts"
 import { makeTorrentLink } from "./torrent-link.ts"
@@ -156,6 +156,7 @@ export const openTorrent = Effect.fn("Torrent.open")(function*(meta: Metainfo, c
     errorMessage: null
   }
   const { links, book, status } = core
+  const wake = makeDialWake()
   const activeSessions = yield* Ref.make<FiberMap.FiberMap<string> | null>(null)
   const active = yield* FiberHandle.make<void, never>()
   const torrentScope = yield* Effect.scope
@@ -166,6 +167,8 @@ export const openTorrent = Effect.fn("Torrent.open")(function*(meta: Metainfo, c
       for (const a of addresses) if (((a.flags ?? 0) & PEX_UTP) !== 0) config.transportMemory?.hintUtp(a)
       const known = addresses.map((a) => ((a.flags ?? 0) & PEX_PREFERS_ENCRYPTION) === 0 ? a : { ...a, prefersEncryption: true })
       const added = book.add(known, source, core.now())
+      // (even none new: a re-announced address the book had given up on is due again)
+      wake.notify()
       if (added > 0) yield* publish(core, { _tag: "PeersDiscovered", source, count: added })
     })
 
@@ -207,7 +210,7 @@ export const openTorrent = Effect.fn("Torrent.open")(function*(meta: Metainfo, c
       yield* publishState(core)
     })
   const ours = { infoHash: infoHashBytes, peerId: config.peerId, reserved: makeReserved({ extensionProtocol: true, fast: true }) }
-  const deps: SwarmDeps = { config, link, book, ours, events, connected: () => links.size }
+  const deps: SwarmDeps = { config, link, book, ours, events, slots: Semaphore.makeUnsafe(config.maxPeers), wake }
   const hooks: SwarmHooks = {
     infoHash: infoHashBytes, peerId: config.peerId, port: config.port, isPrivate: meta.private, trackers: meta.trackers,
     stats: Effect.map(storage.bytesVerified, (verified) => ({
