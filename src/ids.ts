@@ -52,6 +52,10 @@ export const isCanonicalInfoHash = (text: string): text is InfoHash => parseInfo
 export type PeerKey = Brand.Branded<string, "PeerKey">
 const asPeerKey = Brand.nominal<PeerKey>()
 
+/**
+ * The `PeerKey` of an address, `formatAddress`'s form (`1.2.3.4:6881`, `[::1]:6881`): the
+ * key of `TorrentEvent` peers, `PeerStats.key` and the peer book.
+ */
 export const peerKey = (address: Address): PeerKey => asPeerKey(formatAddress(address))
 
 /** The key a web seed (BEP 19/17) is known by in the picker, blame and bans: its URL. */

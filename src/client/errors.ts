@@ -15,6 +15,18 @@ import { Schema } from "effect"
 export const ClientErrorReason = Schema.Literals(["BadTorrent", "Unreadable", "NoMetadata", "Duplicate", "Storage", "Listen", "Unsupported", "NotFound"])
 export type ClientErrorReason = typeof ClientErrorReason.Type
 
+/**
+ * The typed failure of the client: building it (`Listen`) and `add`, `remove`, `get`
+ * (see `ClientErrorReason`); `message` is the one-line detail.
+ *
+ * **Example**
+ *
+ * ```ts
+ * yield* client.add({ path: "x.torrent" }).pipe(
+ *   Effect.catchTag("ClientError", (e) => Console.error(`${e.reason}: ${e.message}`))
+ * )
+ * ```
+ */
 export class ClientError extends Schema.TaggedError<ClientError>()("ClientError", {
   reason: ClientErrorReason,
   detail: Schema.String

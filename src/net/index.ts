@@ -37,5 +37,9 @@ export {
   type UdpOptions,
   type UdpSocket
 } from "./Network.ts"
+/**
+ * The real `Network` on Node: `NodeNetwork.layer` (node:net sockets with timeouts,
+ * node:dgram for UDP). `layerNode` provides it; tests and the simulator provide their own.
+ */
 export * as NodeNetwork from "./NodeNetwork.ts"
 export { serve } from "./serve.ts"
