@@ -18,11 +18,11 @@ import type { Exit } from "effect"
 import type { Magnet, Metainfo } from "../metainfo/index.ts"
 import { bytesEqual, sha1, sha256 } from "../bytes.ts"
 import { parseInfoDict, wireInfoHash } from "../metainfo/index.ts"
-import type { PeerKey } from "../ids.ts"
+import { type PeerKey, peerKey } from "../ids.ts"
 import type { EncryptionPolicy } from "../mse/index.ts"
 import { type Address, formatAddress, Network } from "../net/index.ts"
 import { type PeerDialer, tcpDialer } from "../peer/index.ts"
-import { type Opening, openPeer, type OpenPeerDeps, type PeerSource, type SwarmHooks } from "../torrent/index.ts"
+import { makePeerBook, openPeer, type OpenPeerDeps, type PeerSource, type SwarmHooks } from "../torrent/index.ts"
 import { makeReserved, supportsExtensionProtocol, supportsFast } from "../wire/index.ts"
 import {
   addPeer,
@@ -121,16 +121,14 @@ const collect = Effect.fnUntraced(function*(
   const requestTimeout = options.requestTimeout ?? Duration.seconds(10)
   const requestMillis = millis(requestTimeout)
   const ours = { infoHash, peerId: options.peerId, reserved: makeReserved({ extensionProtocol: true, fast: true }) }
-  // which opening worked with each peer, so a re-dial (after a drop) starts with it
-  const openings = new Map<PeerKey, Opening>()
+  // Addresses are kept as a torrent keeps them (torrent/peer-book.ts): in the order they
+  // came, bounded, with the opening that worked. One failure and an address is given up,
+  // until a source announces it again; a peer that ended without giving the metadata failed.
+  const book = makePeerBook({ maxFailures: 1, maxEntries: MAX_KNOWN_ADDRESSES })
   const opener: OpenPeerDeps = {
     config: { dial, handshakeTimeoutMillis: requestMillis, encryption: options.encryption ?? "prefer" },
     ours,
-    book: {
-      openingOf: (key) => openings.get(key),
-      opened: (key, opening) => void openings.set(key, opening),
-      prefersEncryption: () => false
-    }
+    book
   }
 
   const a: Assembly = makeAssembly({
@@ -141,8 +139,6 @@ const collect = Effect.fnUntraced(function*(
   const done = yield* Deferred.make<Uint8Array, MagnetFetchError>()
   const fibers = yield* FiberSet.make()
   const handles = new Map<string, PeerHandle>()
-  const known = new Set<string>()
-  const queue: Array<Address> = []
   const notes: Array<string> = []
   let live = 0
   let tried = 0
@@ -234,10 +230,11 @@ const collect = Effect.fnUntraced(function*(
       }
     })
 
-  const ended = (key: string, exit: Exit.Exit<void, MetadataPeerDropped>) =>
-    Effect.suspend(() => {
+  const ended = (key: PeerKey, exit: Exit.Exit<void, MetadataPeerDropped>) =>
+    Effect.flatMap(Clock.currentTimeMillis, (now) => {
       handles.delete(key)
       live--
+      book.markDisconnected(key, true, now)
       removePeer(a, key)
       if (Deferred.isDoneUnsafe(done)) return Effect.void
       const detail = exit._tag === "Failure" ? describeCause(exit) : "closed"
@@ -250,7 +247,7 @@ const collect = Effect.fnUntraced(function*(
 
   const startPeer = (address: Address) =>
     Effect.gen(function*() {
-      const key = formatAddress(address)
+      const key = peerKey(address)
       const handle: PeerHandle = {
         outbox: yield* Queue.unbounded<number>(),
         kill: yield* Deferred.make<never, MetadataPeerDropped>(),
@@ -270,13 +267,13 @@ const collect = Effect.fnUntraced(function*(
 
   const pump: Effect.Effect<void> = Effect.gen(function*() {
     while (live < maxPeers && !Deferred.isDoneUnsafe(done)) {
-      const address = queue.shift()
+      const address = book.next(yield* Clock.currentTimeMillis)
       if (address === undefined) break
       if (a.banned.has(formatAddress(address))) continue
       yield* startPeer(address)
     }
     // Without sources nothing new can come: once the last peer is gone, give up now.
-    if (options.sources.length === 0 && live === 0 && queue.length === 0) {
+    if (options.sources.length === 0 && live === 0 && book.nextDialAt() === undefined) {
       const detail = tried === 0
         ? "the magnet link names no peers (x.pe) and no peer sources were given"
         : `no peer sent valid metadata: ${summary()}`
@@ -285,16 +282,12 @@ const collect = Effect.fnUntraced(function*(
   })
 
   const addPeers = (addresses: ReadonlyArray<Address>, source: string) =>
-    Effect.suspend(() => {
-      let added = 0
-      for (const address of addresses) {
-        const key = formatAddress(address)
-        if (known.has(key) || a.banned.has(key) || known.size >= MAX_KNOWN_ADDRESSES) continue
-        known.add(key)
-        queue.push(address)
-        added++
-      }
-      return added === 0 ? Effect.void : Effect.logDebug(`metadata fetch: ${added} peer(s) from ${source}`).pipe(Effect.andThen(pump))
+    Effect.gen(function*() {
+      const wanted = addresses.filter((address) => !a.banned.has(formatAddress(address)))
+      const added = book.add(wanted, source, yield* Clock.currentTimeMillis)
+      if (added > 0) yield* Effect.logDebug(`metadata fetch: ${added} peer(s) from ${source}`)
+      // (even none new: an address given up on is due again once a source names it)
+      yield* pump
     })
 
   const hooks: SwarmHooks = {
