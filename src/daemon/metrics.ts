@@ -5,7 +5,7 @@
  * torrents once a second here: bytes moved, peers by transport and encryption, torrents by
  * state.
  */
-import { Effect, Layer, Metric, SubscriptionRef } from "effect"
+import { Effect, Layer, Metric, Schedule, SubscriptionRef } from "effect"
 import { HttpRouter, HttpServerResponse } from "effect/http"
 import { PrometheusMetrics } from "effect/observability"
 import { hashFailures, pieceVerifySeconds } from "../storage/index.ts"
@@ -60,7 +60,7 @@ export const sampler = Layer.effectDiscard(Effect.gen(function*() {
   yield* Metric.update(hashFailures, 0)
   yield* Metric.value(pieceVerifySeconds)
   yield* sample
-  yield* Effect.forkScoped(Effect.forever(Effect.andThen(Effect.sleep("1 second"), sample)))
+  yield* Effect.forkScoped(Effect.schedule(sample, Schedule.spaced("1 second")))
 }))
 
 export const metricsRoute = HttpRouter.add(

@@ -1,4 +1,4 @@
-import { Effect } from "effect"
+import { Effect, Schedule } from "effect"
 import type { PeerSource } from "../torrent/index.ts"
 import { ID_LENGTH } from "./id.ts"
 import type { Dht } from "./node.ts"
@@ -24,5 +24,5 @@ export const dhtPeerSource = (dht: Dht["Service"], options: DhtPeerSourceOptions
     hooks.trace?.event("in", { type: "dht-reply", method: "announce", peers: result.peers.length })
     if (result.peers.length > 0) yield* hooks.addPeers(result.peers, "dht")
   })
-  return Effect.forkScoped(Effect.forever(round.pipe(Effect.andThen(Effect.sleep(interval))))).pipe(Effect.asVoid)
+  return Effect.forkScoped(Effect.repeat(round, Schedule.spaced(interval))).pipe(Effect.asVoid)
 }

@@ -13,7 +13,7 @@
  * Ids per direction (BEP 10): we send ut_metadata messages with the id from THEIR `m`,
  * they send them to the id from OUR `m` (`OUR_UT_METADATA_ID`).
  */
-import { Clock, Deferred, Duration, Effect, FiberSet, Queue } from "effect"
+import { Clock, Deferred, Duration, Effect, FiberSet, Queue, Schedule } from "effect"
 import type { Exit } from "effect"
 import type { Magnet, Metainfo } from "../metainfo/index.ts"
 import { bytesEqual, sha1, sha256 } from "../bytes.ts"
@@ -304,8 +304,7 @@ const collect = Effect.fnUntraced(function*(
   }
 
   // Request timer: a peer sitting on a request is dropped and its pieces go to others.
-  yield* Effect.forkScoped(Effect.forever(Effect.gen(function*() {
-    yield* Effect.sleep(Duration.millis(Math.max(50, Math.floor(requestMillis / 4))))
+  const expireRequests = Effect.gen(function*() {
     const now = yield* Clock.currentTimeMillis
     const expired = expiredPeers(a, now, requestMillis)
     for (const key of expired) {
@@ -313,7 +312,8 @@ const collect = Effect.fnUntraced(function*(
       yield* kill(key, `did not answer a metadata request within ${requestMillis} ms`)
     }
     if (expired.length > 0) yield* dispatch
-  })))
+  })
+  yield* Effect.forkScoped(Effect.schedule(expireRequests, Schedule.spaced(Math.max(50, Math.floor(requestMillis / 4)))))
 
   yield* addPeers(magnet.peers, "magnet")
   for (const source of options.sources) yield* Effect.forkScoped(source(hooks))
