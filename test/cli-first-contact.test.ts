@@ -6,12 +6,12 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Deferred, Duration, Effect, Option } from "effect"
 import { type ChildProcess, execFile, spawn } from "node:child_process"
-import { readFileSync } from "node:fs"
+import { readFileSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { encode } from "../src/bencode/index.ts"
 import { fileLines, magnetOf } from "../src/cli/info-render.ts"
 import { renderProgress } from "../src/cli/progress.ts"
-import { noMetadataPeersLine, seedingLine } from "../src/cli/run-messages.ts"
+import { logLine, noMetadataPeersLine, seedingLine } from "../src/cli/run-messages.ts"
 import { pickPort, portFallbackLine } from "../src/cli/port.ts"
 import { Network, NodeNetwork } from "../src/net/index.ts"
 import { parseSelection, renderStatusLine } from "../src/cli/status-view.ts"
@@ -243,4 +243,43 @@ describe("first contact: wrong command lines, busy ports, peers that never come"
       assert.deepInclude(JSON.parse(last), { type: "complete", name: "pay", bytes: 370_000 })
       assert.isTrue(yield* sameFile(join(dir, "src", "pay", "a.bin"), join(dir, "out", "pay", "a.bin")))
     }), 120_000)
+})
+
+describe("first contact: wrong directories, quiet runs, log lines", () => {
+  it.live("--out naming a file, and seed --data naming the wrong directory: one line each, saying what and where", () =>
+    Effect.gen(function*() {
+      const dir = yield* tempDir()
+      yield* writePayload(join(dir, "data"), { "one.bin": 40_000, "sub/two.bin": 10_000 })
+      const torrentPath = join(dir, "d.torrent")
+      assert.strictEqual((yield* cli(["create", join(dir, "data"), "-o", torrentPath])).code, 0)
+      writeFileSync(join(dir, "afile"), "x")
+      const out = yield* cli(["download", torrentPath, "--out", join(dir, "afile"), "--port", "0", "--no-dht", "--no-lsd"])
+      assert.strictEqual(out.code, 1)
+      assert.strictEqual(out.stderr, `error: --out ${join(dir, "afile")}: is a file, not a directory\n`)
+
+      const wrong = yield* cli(["seed", torrentPath, "--data", join(dir, "data"), "--port", "0", "--no-dht", "--no-lsd"])
+      assert.strictEqual(wrong.code, 1)
+      assert.strictEqual(wrong.stderr.split("\n").filter((l) => l !== "").length, 1, wrong.stderr)
+      assert.include(wrong.stderr, `error: --data ${join(dir, "data")}: none of the torrent's files is there (looked for ${join(dir, "data", "data", "one.bin")}`)
+      assert.include(wrong.stderr, `point --data at the directory that holds the "data" folder`)
+    }))
+
+  it.live("--quiet: a whole download prints nothing, and exits 0", () =>
+    Effect.gen(function*() {
+      const dir = yield* tempDir()
+      yield* writePayload(join(dir, "src", "pay"), { "a.bin": 200_000 })
+      const wt = yield* webTorrentClient
+      const torrent = yield* seed(wt.client, join(dir, "src", "pay"))
+      const torrentPath = join(dir, "pay.torrent")
+      writeFileSync(torrentPath, torrent)
+      const run = yield* cli(["download", torrentPath, "--out", join(dir, "out"), "--port", "0", "--quiet", "--peer", `127.0.0.1:${wt.port}`, "--no-dht", "--no-lsd"])
+      assert.strictEqual(run.code, 0, run.stderr)
+      assert.strictEqual(run.stdout + run.stderr, "")
+      assert.isTrue(yield* sameFile(join(dir, "src", "pay", "a.bin"), join(dir, "out", "pay", "a.bin")))
+    }), 120_000)
+
+  it("the client's log lines read 'warning: …', not Effect's timestamp=… level=WARN fiber=#1", () => {
+    assert.strictEqual(logLine("Warn", ["could not save", "dht.state"]), "warning: could not save dht.state")
+    assert.strictEqual(logLine("Error", new Error("boom\nat x")), "error: boom\\x0aat x")
+  })
 })

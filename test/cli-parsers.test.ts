@@ -13,6 +13,7 @@ import { parseSelection } from "../src/cli/status-view.ts"
 
 const args = (patch: Partial<SharedArgs> = {}): SharedArgs => ({
   port: Option.none(),
+  quiet: false,
   maxPeers: 50,
   peer: [],
   uploadLimit: Option.none(),

@@ -9,6 +9,7 @@
  */
 import { Effect, Option } from "effect"
 import { Argument, Command, Flag } from "effect/cli"
+import { checkOutDirectory } from "./directories.ts"
 import { CliInputError } from "./errors.ts"
 import { parseMagnet } from "../metainfo/index.ts"
 import { isMagnetArgument, readTorrentFile } from "./info.ts"
@@ -36,6 +37,7 @@ export const downloadCommand = Command.make(
       return yield* new CliInputError({ subject: "--select", detail: `expected file numbers between 1 and ${fileCount}, like 1,3-5; got ${JSON.stringify(args.select.value)}` })
     }
     const plan = yield* planFromArgs(args)
+    yield* checkOutDirectory("--out", args.out)
     const seed = args.seed || plan.seedRatio !== undefined || plan.seedTime !== undefined
     yield* runTorrent({
       source: meta ?? { magnet: args.torrent },

@@ -46,12 +46,13 @@ export const renderProgress = (
   return `${label} [${"#".repeat(filled)}${"-".repeat(width - filled)}] ${tail}`
 }
 
-const silent: ProgressBar = { update: () => Effect.void, finish: Effect.void }
+/** A bar that draws nothing (`--quiet`, or stderr is not a terminal). */
+export const silentProgressBar: ProgressBar = { update: () => Effect.void, finish: Effect.void }
 
 /** A bar on process.stderr, or a silent one when stderr is not a TTY. */
 export const makeProgressBar = Effect.fn("makeProgressBar")(function*(label: string, unit: ProgressUnit = "bytes") {
   const stderr = process.stderr
-  if (!stderr.isTTY) return silent
+  if (!stderr.isTTY) return silentProgressBar
   const start = yield* Clock.currentTimeMillis
   let lastDraw = -Infinity
   let last = { done: 0, total: 0 }

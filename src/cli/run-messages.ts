@@ -3,16 +3,35 @@
  * phase of a magnet link, hints when no peer turns up, the port fallback, how seeding ends
  * and the closing line after Ctrl-C. Every message has a JSON form for `--json`.
  */
-import { Console, Duration, Effect, SubscriptionRef } from "effect"
+import { Console, Duration, Effect, Logger, SubscriptionRef } from "effect"
 import type { MetadataProgress } from "../magnet/index.ts"
 import type { Torrent, TorrentState } from "../torrent/index.ts"
 import { oneLine } from "./format.ts"
 import { formatBytes, formatEta } from "./units.ts"
 
 /** How progress is shown: a live line on a terminal, plain lines on a pipe, JSON lines with --json. */
-export type OutputMode = "tty" | "plain" | "json"
+export type OutputMode = "tty" | "plain" | "json" | "quiet"
 
-export const outputMode = (json: boolean): OutputMode => json ? "json" : process.stderr.isTTY ? "tty" : "plain"
+/** `--quiet`: warnings and errors only. */
+export const outputMode = (json: boolean, quiet = false): OutputMode =>
+  json ? "json" : quiet ? "quiet" : process.stderr.isTTY ? "tty" : "plain"
+
+/** Says `line` on stderr unless quiet (after the live line on a terminal). */
+export const say = (mode: OutputMode, line: string) =>
+  mode === "quiet" ? Effect.void : Console.error(`${mode === "tty" ? "\n" : ""}${line}`)
+
+/**
+ * The client's own log lines as a user reads them, `warning: <message>`, instead of
+ * Effect's `timestamp=… level=WARN fiber=#1 message=…`. On stderr: stdout is for results.
+ */
+export const userLogger = Logger.make<unknown, void>(({ logLevel, message }) => void process.stderr.write(`${logLine(logLevel, message)}\n`))
+
+/** One log line: `warning: text` (Effect.log's arguments joined by spaces). Pure. */
+export const logLine = (level: string, message: unknown): string => {
+  const parts = Array.isArray(message) ? message : [message]
+  const text = parts.map((p) => typeof p === "string" ? p : p instanceof Error ? p.message : String(p)).join(" ")
+  return `${level === "Warn" ? "warning" : level.toLowerCase()}: ${oneLine(text)}`
+}
 
 
 /** After this long without a peer, say why there may be none. */
@@ -67,6 +86,8 @@ export const showMetadataProgress = (mode: OutputMode, p: MetadataProgress) => {
       return Effect.sync(() => process.stderr.write(`\rfetching metadata: ${p.peers} peers, ${size}\x1b[K`))
     case "plain":
       return Console.error(`fetching metadata: ${p.peers} peers, ${size}`)
+    case "quiet":
+      return Effect.void
   }
 }
 
@@ -88,6 +109,7 @@ export const stoppedLine = (state: TorrentState | undefined, mode: OutputMode) =
         : { type: "stopped", progress: state.progress, verifiedBytes: state.verifiedBytes, wantedBytes: state.wantedBytes, uploaded: state.uploaded }
     ))
   }
+  if (mode === "quiet") return Effect.void
   const lead = mode === "tty" ? "\n" : ""
   if (state === undefined) return Console.error(`${lead}stopped before the torrent started`)
   const name = oneLine(state.name)

@@ -16,9 +16,10 @@ import { parseTransports, type Transport } from "../peer/index.ts"
 import type { Torrent } from "../torrent/index.ts"
 import { CliInputError, fsError, interruptExitCode } from "./errors.ts"
 import { openTraceFile } from "../trace/writer.ts"
-import { makeProgressBar } from "./progress.ts"
+import { makeProgressBar, silentProgressBar } from "./progress.ts"
 import { renderJsonLine, renderPlainLine, renderStatusLine } from "./status-view.ts"
 import { formatBytes, parseDuration, parseRate } from "./units.ts"
+import { oneLine } from "./format.ts"
 import { DEFAULT_PORT, pickPort, portFallbackLine } from "./port.ts"
 import {
   type MagnetSources,
@@ -28,8 +29,10 @@ import {
   outputMode,
   reportNoPeers,
   seedingLine,
+  say,
   showMetadataProgress,
   stoppedLine,
+  userLogger,
   warn
 } from "./run-messages.ts"
 
@@ -49,6 +52,7 @@ export const sharedFlags = {
   seedRatio: Flag.String("seed-ratio").pipe(Flag.withDescription("stop seeding once uploaded / size reaches this ratio"), Flag.optional),
   seedTime: Flag.String("seed-time").pipe(Flag.withDescription("stop seeding after this long, e.g. 90s, 30m, 2h, 1h30m (a bare number is seconds)"), Flag.optional),
   json: Flag.Boolean("json").pipe(Flag.withDescription("print one JSON object per line"), Flag.withDefault(false)),
+  quiet: Flag.Boolean("quiet").pipe(Flag.withAlias("q"), Flag.withDescription("no progress: print only warnings and errors"), Flag.withDefault(false)),
   dhtBootstrap: Flag.String("dht-bootstrap").pipe(
     Flag.withDescription("join the DHT through this node, HOST:PORT; repeatable (default: the well-known routers)"),
     Flag.atLeast(0)
@@ -80,6 +84,7 @@ export interface SharedArgs {
   readonly seedRatio: Option.Option<string>
   readonly seedTime: Option.Option<string>
   readonly json: boolean
+  readonly quiet: boolean
   readonly dhtBootstrap: ReadonlyArray<string>
   readonly noDht: boolean
   readonly noLsd: boolean
@@ -154,7 +159,7 @@ export const watchProgress = (torrent: Torrent, mode: OutputMode) =>
       const state = SubscriptionRef.getUnsafe(torrent.state)
       if (mode === "json") yield* Console.log(renderJsonLine(state))
       else if (mode === "tty") yield* Effect.sync(() => process.stderr.write(`\r${renderStatusLine(state, process.stderr.columns || 100)}\x1b[K`))
-      else if (tick % PLAIN_EVERY_SECONDS === 0) yield* Console.error(renderPlainLine(state))
+      else if (mode === "plain" && tick % PLAIN_EVERY_SECONDS === 0) yield* Console.error(renderPlainLine(state))
       if (!warned && tick >= NO_PEERS_SECONDS && state.peers === 0 && state.status === "downloading") {
         warned = true
         yield* reportNoPeers(torrent, mode)
@@ -219,10 +224,10 @@ export const runTorrent = (options: RunOptions) =>
     // Opened outside the client, so the file outlives it: the closes of its shutdown are in it.
     const traceFile = Option.getOrUndefined(args.trace)
     const trace = traceFile === undefined ? undefined : yield* openTraceFile(traceFile).pipe(Effect.mapError(fsError(traceFile)))
-    const mode = outputMode(args.json)
+    const mode = outputMode(args.json, args.quiet)
     // From here on Ctrl-C / SIGTERM is how a user stops the client: an orderly shutdown, exit 0.
     interruptExitCode.value = 0
-    const check = yield* makeProgressBar("checking", "pieces")
+    const check = mode === "quiet" ? silentProgressBar : yield* makeProgressBar("checking", "pieces")
     const port = Option.isSome(args.port) ? args.port.value : yield* defaultPort(mode)
     const config: ClientConfig = {
       downloadDirectory: options.directory,
@@ -268,19 +273,19 @@ export const runTorrent = (options: RunOptions) =>
       yield* Fiber.interrupt(watcher)
       const done = SubscriptionRef.getUnsafe(torrent.state)
       if (mode === "json") yield* Console.log(JSON.stringify({ type: "complete", infoHash: done.infoHash, name: done.name, bytes: done.wantedBytes }))
-      else yield* Console.error(`${mode === "tty" ? "\n" : ""}${done.name}: complete, ${done.piecesVerified}/${done.pieceCount} pieces verified`)
+      else yield* say(mode, `${oneLine(done.name)}: complete, ${done.piecesVerified}/${done.pieceCount} pieces verified`)
       if (!options.seed) return
-      if (mode !== "json") yield* Console.error(seedingLine(plan))
+      if (mode !== "json") yield* say(mode === "tty" ? "plain" : mode, seedingLine(plan))
       const seedingWatcher = yield* Effect.forkChild(watchProgress(torrent, mode))
       const why = yield* seedUntilGoal(torrent, plan)
       yield* Fiber.interrupt(seedingWatcher)
       const after = SubscriptionRef.getUnsafe(torrent.state)
       if (mode === "json") yield* Console.log(JSON.stringify({ type: "seeded", reason: why, uploaded: after.uploaded }))
-      else yield* Console.error(`${mode === "tty" ? "\n" : ""}seeding done (${why === "ratio" ? "ratio reached" : "time is up"}), uploaded ${formatBytes(after.uploaded)}`)
+      else yield* say(mode, `seeding done (${why === "ratio" ? "ratio reached" : "time is up"}), uploaded ${formatBytes(after.uploaded)}`)
     }).pipe(
       Effect.provide(layerNode(config)),
       // Logs go to stderr: stdout is for results (and JSON lines).
-      Effect.provide(Logger.layer([Logger.withConsoleError(Logger.formatSimple)])),
+      Effect.provide(Logger.layer([userLogger])),
       // After the client has closed (announces sent, resume data saved): a last line, so the
       // shell's prompt does not land on the live status line.
       Effect.onInterrupt(() => Effect.suspend(() => stoppedLine(added === undefined ? undefined : SubscriptionRef.getUnsafe(added.state), mode)))

@@ -8,6 +8,7 @@
  */
 import { Effect } from "effect"
 import { Argument, Command, Flag } from "effect/cli"
+import { checkSeedData } from "./directories.ts"
 import { readTorrentFile } from "./info.ts"
 import { planFromArgs, runTorrent, sharedFlags } from "./run-torrent.ts"
 
@@ -21,6 +22,7 @@ export const seedCommand = Command.make(
   Effect.fn("cli.seed")(function*(args) {
     const meta = yield* readTorrentFile(args.torrent)
     const plan = yield* planFromArgs(args)
+    yield* checkSeedData(args.data, meta)
     yield* runTorrent({ source: meta, directory: args.data, args, plan, seed: true, add: {} })
   })
 ).pipe(Command.withDescription("verify existing data and seed it"))
