@@ -2,7 +2,7 @@
  * `npm run bench`: our download speed against python3-libtorrent's, same seeder, same run.
  *
  *   node bench/run.ts [--size 1GiB] [--runs 1] [--transport tcp|utp] [--seeders plain|rc4|both]
- *                     [--profile] [--skip leech,seed,startup] [--no-record]
+ *                     [--profile] [--trace] [--skip leech,seed,startup] [--no-record]
  *
  * 1. Makes (once, then reuses) a deterministic pseudo-random payload and a v1 torrent with
  *    1 MiB pieces in bench/data/ (git-ignored).
@@ -24,6 +24,9 @@
  * 5. Prints the tables and appends a dated section to bench/RESULTS.md.
  * 6. With --profile, one more run of our leecher under `node --cpu-prof` (not in the table);
  *    its self-time summary goes into the same section.
+ * 6b. With --trace, each run also has our leecher tracing every wire message to a file
+ *    (BENCH_TRACE, what `download --trace` does): the row "ours+trace", and its cost against
+ *    the untraced "ours" of the same runs.
  * 7. Start-up (bench/startup.ts): `info` against a bare `node`, and process start to the first
  *    block request, ours (the bundled executable) beside libtorrent's.
  *
@@ -52,7 +55,7 @@ const CLI_NODE_FLAGS = ["--max-semi-space-size=4"]
 const STARTUP_RUNS = 9
 
 interface Measured {
-  readonly leecher: "ours" | "libtorrent"
+  readonly leecher: "ours" | "ours+trace" | "libtorrent"
   /** The seeder it downloaded from: plaintext payload, or RC4 forced. */
   readonly seeder: "plain" | "rc4"
   readonly transferSeconds: number
@@ -146,13 +149,14 @@ const leech = async (
   const out = join(dir, "out")
   mkdirSync(out)
   const report = join(dir, "measure.json")
-  const command = leecher === "ours"
+  const command = leecher !== "libtorrent"
     ? [process.execPath, ...nodeFlags, OURS_BUILT, payload.torrent, out, String(seeder.port), transport]
     : [python, ltbench, "leech", payload.torrent, out, String(seeder.port), transport]
   try {
     const loadAverage = loadavg()[0] ?? 0
     const seederCpuBefore = processCpuSeconds(seeder.pid)
-    const child = spawnSync(python, [measure, report, ...command], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"], maxBuffer: 1 << 20 })
+    const env = leecher === "ours+trace" ? { ...process.env, BENCH_TRACE: join(dir, "trace.jsonl") } : process.env
+    const child = spawnSync(python, [measure, report, ...command], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"], maxBuffer: 1 << 20, env })
     const seederCpuSeconds = processCpuSeconds(seeder.pid) - seederCpuBefore
     if (child.status !== 0) throw new Error(`${leecher} leecher exited with ${child.status}:\n${child.stdout}`)
     const lastLine = child.stdout.trim().split("\n").at(-1) ?? ""
@@ -216,6 +220,11 @@ const report = (size: number, results: ReadonlyArray<Measured>): string => {
       `peak RSS ${ratio(of("ours", k), of("libtorrent", k), (m) => m.maxRssKiB).toFixed(2)}x, ` +
       `peak anon RSS ${ratio(of("ours", k), of("libtorrent", k), (m) => m.peakRssAnonKiB).toFixed(2)}x`
     ).flatMap((line) => [line, ""]),
+    ...seeders.flatMap((k) => of("ours+trace", k).length === 0 ? [] : [
+      `${k} seeder, trace cost (ours+trace / ours, medians, same runs): throughput **${ratio(of("ours+trace", k), of("ours", k), rate).toFixed(2)}x** ` +
+      `(target >= 0.90), transfer CPU ${ratio(of("ours+trace", k), of("ours", k), (m) => m.transferCpuSeconds).toFixed(2)}x`,
+      ""
+    ]),
     ...(seeders.length < 2 ? [] : [
       `RC4 / plaintext (medians, same run): ours **${ratio(of("ours", "rc4"), of("ours", "plain"), rate).toFixed(2)}x** ` +
       `(target >= 0.75), libtorrent ${ratio(of("libtorrent", "rc4"), of("libtorrent", "plain"), rate).toFixed(2)}x`,
@@ -283,7 +292,8 @@ const main = async () => {
       console.log(`${kind} seeder pid ${seeder.pid} on 127.0.0.1:${seeder.port}`)
     }
     for (let i = 0; i < (options.skip.has("leech") ? 0 : options.runs); i++) {
-      const order: ReadonlyArray<Measured["leecher"]> = i % 2 === 0 ? ["ours", "libtorrent"] : ["libtorrent", "ours"]
+      const leechers: ReadonlyArray<Measured["leecher"]> = options.trace ? ["ours", "ours+trace", "libtorrent"] : ["ours", "libtorrent"]
+      const order = i % 2 === 0 ? leechers : [...leechers].reverse()
       const seederOrder = i % 2 === 0 ? seeders : [...seeders].reverse()
       for (const seeder of seederOrder) {
         for (const who of order) {
