@@ -22,6 +22,10 @@ if (problem !== undefined) {
   // NODE_DISABLE_COMPILE_CACHE=1 turns it off): most of a short command's time is compiling.
   const { enableCompileCache } = await import("node:module")
   enableCompileCache()
+  // The simulation child loads Effect without async context tracking (relaunch.ts says why).
+  const simulationChild = process.env["EFFECT_TORRENT_SIMULATE_CHILD"] !== undefined && subcommandOf(process.argv.slice(2), ["simulate"]) !== undefined
+  const restore = simulationChild ? (await import("./relaunch.ts")).hideAsyncHooks() : undefined
   const { main } = await import("./main.ts")
+  restore?.()
   main()
 }

@@ -25,3 +25,25 @@ export const relaunchSimulation = (entryUrl: string): void => {
   })
   child.on("exit", (code, signal) => process.exit(code ?? (signal === null ? 1 : 128 + (signal === "SIGINT" ? 2 : 15))))
 }
+
+/**
+ * For the simulation child, while it loads Effect: hides `node:async_hooks` from
+ * `process.getBuiltinModule`; returns the function that shows it again.
+ *
+ * Effect 4.1 looks `AsyncResource` up once, when it loads, and if it finds it creates one at
+ * every fiber suspension and enters it at every resumption (`internal/effect.js`,
+ * `captureAsyncContext`), so that Node's AsyncLocalStorage follows fibers. A simulation
+ * suspends and resumes fibers millions of times, on its own virtual-time scheduler, and
+ * nothing in it reads AsyncLocalStorage. Measured (50 leechers x 16 MiB, `--seed 1`, two
+ * A/B pairs, CPU of the process): 15.3 / 15.9 s with it, 13.4 / 12.4 s without; the trace is
+ * the same byte for byte (the order fibers run in does not depend on it).
+ */
+export const hideAsyncHooks = (): (() => void) => {
+  const original = process.getBuiltinModule
+  process.getBuiltinModule = function(this: typeof process, id: string) {
+    return id === "node:async_hooks" || id === "async_hooks" ? undefined : original.call(this, id)
+  } as typeof process.getBuiltinModule
+  return () => {
+    process.getBuiltinModule = original
+  }
+}
