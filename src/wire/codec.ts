@@ -25,9 +25,10 @@
  * const back = decodeFrame(bytes.subarray(4)) // Result.succeed({ _tag: "Request", index: 3, ... })
  * ```
  */
-import { Effect, Result, Schema, SchemaIssue, SchemaTransformation } from "effect"
+import { Result } from "effect"
 import { WireError } from "./errors.ts"
 import { Message, MessageId, messageName } from "./message.ts"
+import { bytesView } from "./schema-view.ts"
 
 // Reads never go out of bounds: every caller checks the frame length first.
 const u32 = (b: Uint8Array, o: number): number =>
@@ -255,17 +256,4 @@ export const encodeMessages = (messages: ReadonlyArray<Message>): Uint8Array => 
  * Schema view of the codec: encoded side = one frame without its length prefix (what the
  * framer yields), type side = `Message`. Decode failures carry the WireError's message.
  */
-export const MessageFromFrame = Schema.Uint8Array.pipe(
-  Schema.decodeTo(
-    Message,
-    SchemaTransformation.transformEffect({
-      decode: (frame: Uint8Array) => {
-        const r = decodeFrame(frame)
-        return Result.isSuccess(r)
-          ? Effect.succeed(r.success)
-          : Effect.fail(new SchemaIssue.InvalidValue({ message: r.failure.message }, frame))
-      },
-      encode: (m: Message) => Effect.succeed(encodeMessage(m).subarray(4))
-    })
-  )
-)
+export const MessageFromFrame = bytesView(Message, decodeFrame, (m: Message) => encodeMessage(m).subarray(4))

@@ -1,7 +1,8 @@
-import { Effect, Result, Schema, SchemaIssue, SchemaTransformation } from "effect"
+import { Result, Schema } from "effect"
 import { decode, encode, getField, isBytes, isDict, isInt, keyFromText, keyText, utf8 } from "../bencode/index.ts"
 import type { BencodeValue, Encodable } from "../bencode/index.ts"
 import { WireError } from "./errors.ts"
+import { bytesView } from "./schema-view.ts"
 import type { Message } from "./message.ts"
 
 /** Extended message id 0 is the BEP 10 handshake; other ids are whatever the peer's `m` says. */
@@ -133,17 +134,4 @@ export const extendedHandshakeMessage = (h: ExtendedHandshake): Message => ({
 })
 
 /** Schema view: bencoded payload <-> ExtendedHandshake (lenient decoding). */
-export const ExtendedHandshakeFromBytes = Schema.Uint8Array.pipe(
-  Schema.decodeTo(
-    ExtendedHandshake,
-    SchemaTransformation.transformEffect({
-      decode: (bytes: Uint8Array) => {
-        const r = decodeExtendedHandshake(bytes)
-        return Result.isSuccess(r)
-          ? Effect.succeed(r.success)
-          : Effect.fail(new SchemaIssue.InvalidValue({ message: r.failure.message }, bytes))
-      },
-      encode: (h: ExtendedHandshake) => Effect.succeed(encodeExtendedHandshake(h))
-    })
-  )
-)
+export const ExtendedHandshakeFromBytes = bytesView(ExtendedHandshake, decodeExtendedHandshake, encodeExtendedHandshake)
