@@ -4,7 +4,7 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
-import { reportInputOf, runEventsOf, runScenario } from "../src/sim/index.ts"
+import { reportInputOf, reportInputOfTrace, runEventsOf, runScenario } from "../src/sim/index.ts"
 import { readTrace } from "../src/trace/index.ts"
 
 describe("report events from traces", () => {
@@ -28,5 +28,28 @@ describe("report events from traces", () => {
       { t: 6, kind: "ban", host: "local", peer: "1.2.3.4:5" },
       { t: 7, kind: "complete", host: "local" }
     ])
+  })
+
+  it("a real run's trace as the report's input: times from its first line, size from start, bytes per peer from Piece lines", () => {
+    const { lines } = readTrace([
+      `{"t":1000,"ev":{"type":"start","version":1,"clock":"wall","name":"x","pieces":2,"pieceLength":32768,"size":40000}}`,
+      `{"t":1001,"peer":{"addr":"1.2.3.4:5"},"dir":"in","ev":{"type":"Piece","index":0,"begin":0,"length":16384}}`,
+      `{"t":1002,"peer":{"addr":"1.2.3.4:5"},"dir":"in","ev":{"type":"Piece","index":0,"begin":16384,"length":16384}}`,
+      `{"t":1003,"ev":{"type":"piece-verified","index":0,"from":["1.2.3.4:5"]}}`,
+      `{"t":1004,"peer":{"addr":"6.7.8.9:1"},"dir":"out","ev":{"type":"Piece","index":0,"begin":0,"length":16384}}`,
+      `{"t":1010,"ev":{"type":"complete"}}`
+    ].join("\n") + "\n")
+    const input = reportInputOfTrace(lines, "t")
+    if (typeof input === "string") return assert.fail(input)
+    assert.strictEqual(input.size, 40000)
+    assert.strictEqual(input.pieceLength, 32768)
+    assert.strictEqual(input.endMs, 10)
+    assert.deepStrictEqual(input.events, [{ t: 3, kind: "piece", host: "local", piece: 0 }, { t: 10, kind: "complete", host: "local" }])
+    assert.deepStrictEqual(input.hosts, [
+      { name: "local", role: "leecher", uploaded: 16384, downloaded: 32768 },
+      { name: "1.2.3.4:5", role: "peer", uploaded: 32768, downloaded: 0 },
+      { name: "6.7.8.9:1", role: "peer", uploaded: 0, downloaded: 16384 }
+    ])
+    assert.isString(reportInputOfTrace(lines.slice(1), "t"), "no start line: a reason, not a report")
   })
 })

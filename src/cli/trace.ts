@@ -1,11 +1,12 @@
 /**
- * `effect-torrent trace FILE [--peer ADDR] [--kind TYPE,...] [--lines] [--json]`
+ * `effect-torrent trace FILE [--peer ADDR] [--kind TYPE,...] [--lines] [--report FILE.html] [--json]`
  *
  * Summarises a trace (docs/TRACE.md) from `download --trace`, `seed --trace`, the daemon or
  * `simulate --trace`: messages per peer and direction, when each side unchoked the other,
  * request-to-block latency percentiles, the bytes each peer sent and received, and every
  * close with its reason. `--peer` and `--kind` narrow it; `--lines` prints the matching
- * lines themselves, one readable line each.
+ * lines themselves, one readable line each. `--report` writes the same HTML page of plots as
+ * `simulate --report` (completion, throughput, availability, bytes per peer, bans).
  */
 import { Console, Effect, FileSystem, Option } from "effect"
 import { Argument, Command, Flag } from "effect/cli"
@@ -51,6 +52,7 @@ export const traceCommand = Command.make(
     peer: Flag.String("peer").pipe(Flag.withDescription("only this peer: HOST:PORT, or HOST for every port"), Flag.optional),
     kind: Flag.String("kind").pipe(Flag.withDescription("only these events, comma separated: Request,Piece,close,…"), Flag.optional),
     lines: Flag.Boolean("lines").pipe(Flag.withDescription("print the matching lines, not a summary"), Flag.withDefault(false)),
+    report: Flag.String("report").pipe(Flag.withDescription("also write a self-contained HTML report (plots) here"), Flag.optional),
     json: Flag.Boolean("json").pipe(Flag.withDescription("print the summary as one JSON object"), Flag.withDefault(false))
   },
   Effect.fn("cli.trace")(function*(args) {
@@ -67,6 +69,15 @@ export const traceCommand = Command.make(
     }
     for (const b of read.bad.slice(0, 5)) yield* Console.error(`warning: line ${b.line} skipped: ${b.message}`)
     if (read.torn) yield* Console.error("warning: the last line is incomplete (the run was killed while writing it); skipped")
+    if (Option.isSome(args.report)) {
+      const path = args.report.value
+      // the simulator's modules are loaded only for a report
+      const sim = yield* Effect.promise(() => import("../sim/index.ts"))
+      const input = sim.reportInputOfTrace(read.lines, `effect-torrent trace ${args.file}`)
+      if (typeof input === "string") return yield* new CliInputError({ subject: args.file, detail: `cannot report: ${input}` })
+      yield* fs.writeFileString(path, sim.renderReportHtml(sim.buildReportModel(input))).pipe(Effect.mapError(fsError(path)))
+      if (!args.json) yield* Console.error(`report written to ${path}`)
+    }
     if (args.lines) {
       const origin = read.lines[0]?.t ?? 0
       for (const line of read.lines) if (matchesFilter(line, filter)) yield* Console.log(lineText(line, origin))

@@ -11,10 +11,9 @@ import * as os from "node:os"
 import * as path from "node:path"
 import { liveWith } from "../support/requirements.ts"
 import { installed } from "./support/available.ts"
+import { renderReport } from "./support/chromium.ts"
 
 const BIN = path.join(import.meta.dirname, "..", "..", "src", "cli", "bin.ts")
-
-const CHARTS = ["completion", "throughput", "availability", "updown", "incidents"]
 
 describe("interop: the simulation report in headless Chromium", () => {
   liveWith(installed.chromium)("every plot renders, with data, no console errors and no request leaving the file", () =>
@@ -31,38 +30,7 @@ describe("interop: the simulation report in headless Chromium", () => {
       })
       assert.strictEqual(run.code, 0, run.stderr)
 
-      const { chromium } = yield* Effect.promise(() => import("playwright-core"))
-      const browser = yield* Effect.acquireRelease(
-        Effect.promise(() => chromium.launch({ executablePath: "/usr/bin/chromium", args: ["--no-sandbox"] })),
-        (b) => Effect.promise(() => b.close())
-      )
-      const page = yield* Effect.promise(() => browser.newPage())
-      const problems: Array<string> = []
-      const requests: Array<string> = []
-      page.on("console", (m) => {
-        if (m.type() === "error" || m.type() === "warning") problems.push(`${m.type()}: ${m.text()}`)
-      })
-      page.on("pageerror", (e) => problems.push(`pageerror: ${e.message}`))
-      page.on("request", (r) => {
-        if (!r.url().startsWith("file:")) requests.push(r.url())
-      })
-      const charts = yield* Effect.promise(async () => {
-        await page.goto(`file://${report}`)
-        return page.evaluate((ids) =>
-          ids.map((id) => {
-            const svg = document.querySelector(`#${id} svg`)
-            const box = svg?.getBoundingClientRect()
-            return {
-              id,
-              width: box?.width ?? 0,
-              height: box?.height ?? 0,
-              // drawn data: a series path with points, or dots
-              drawn: svg === null || svg === undefined ? 0 : [...svg.querySelectorAll("path.series, circle.dot")]
-                .filter((e) => e.tagName === "circle" || (e.getAttribute("d") ?? "").length > 20).length,
-              marks: svg?.querySelectorAll("line.mark").length ?? 0
-            }
-          }), CHARTS)
-      })
+      const { charts, problems, requests } = yield* renderReport(report)
       assert.deepStrictEqual(problems, [])
       assert.deepStrictEqual(requests, [])
       for (const c of charts) {

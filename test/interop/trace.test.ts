@@ -2,7 +2,8 @@
  * `download --trace` against a stock libtorrent seeder, as a user runs it (the installed
  * CLI, dist/cli): the trace records the handshake, the extended handshake, what the seeder
  * has (bitfield or have-all), interested, unchoke, requests and pieces, in an order the
- * protocol allows; `effect-torrent trace` reads it back with the same figures.
+ * protocol allows; `effect-torrent trace` reads it back with the same figures, and its
+ * `--report` page (the simulation report's plots) renders in headless Chromium.
  */
 import { assert, describe } from "@effect/vitest"
 import { Effect } from "effect"
@@ -14,6 +15,7 @@ import { liveWith } from "../support/requirements.ts"
 import { assertSameData, readTorrent, workspace } from "./support/harness.ts"
 import { installed } from "./support/available.ts"
 import { ltCreate, ltPeer } from "./support/peers.ts"
+import { renderReport } from "./support/chromium.ts"
 import { spawnProcess } from "./support/process.ts"
 
 const BIN = fileURLToPath(new URL("../../dist/cli/effect-torrent.js", import.meta.url))
@@ -23,7 +25,7 @@ const SIZE = 3_000_017
 const firstIndex = (lines: ReadonlyArray<TraceLine>, is: (l: TraceLine) => boolean) => lines.findIndex(is)
 
 describe("interop: trace of a real run", () => {
-  liveWith(installed.libtorrent)("download --trace from a libtorrent seeder: every step of the wire in a valid order, read back by `trace`", () =>
+  liveWith(installed.libtorrent, installed.chromium)("download --trace from a libtorrent seeder: every step of the wire in a valid order, read back by `trace`", () =>
     Effect.gen(function*() {
       const { src, out, torrentPath } = yield* workspace({ "clip.bin": SIZE }, "clip.bin")
       yield* ltCreate(join(src, "clip.bin"), torrentPath, { pieceLength: 64 * 1024 })
@@ -78,5 +80,17 @@ describe("interop: trace of a real run", () => {
       const peer = parsed.peers.find((p) => p.addr === addr)
       assert.isDefined(peer, summary.output())
       assert.include(JSON.stringify(peer), String(SIZE), "the summary counts the same bytes from the seeder")
-    }))
+
+      // the HTML report of a real run: the same plots as a simulation's
+      const reportPath = join(out, "..", "run.html")
+      const reporting = yield* spawnProcess("effect-torrent trace --report", process.execPath, [BIN, "trace", tracePath, "--report", reportPath])
+      assert.strictEqual(yield* reporting.waitExit("30 seconds"), 0, reporting.output())
+      const { charts, problems, requests } = yield* renderReport(reportPath)
+      assert.deepStrictEqual(problems, [])
+      assert.deepStrictEqual(requests, [])
+      for (const id of ["completion", "throughput", "availability", "updown"]) {
+        const chart = charts.find((c) => c.id === id)
+        assert.isAbove(chart?.drawn ?? 0, 0, `${id} plots the real run`)
+      }
+    }).pipe(Effect.scoped), 180_000)
 })
