@@ -6,7 +6,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Deferred, Duration, Effect, Option } from "effect"
 import { type ChildProcess, execFile, spawn } from "node:child_process"
-import { readFileSync, writeFileSync } from "node:fs"
+import { existsSync, readFileSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { encode } from "../src/bencode/index.ts"
 import { fileLines, magnetOf } from "../src/cli/info-render.ts"
@@ -282,4 +282,24 @@ describe("first contact: wrong directories, quiet runs, log lines", () => {
     assert.strictEqual(logLine("Warn", ["could not save", "dht.state"]), "warning: could not save dht.state")
     assert.strictEqual(logLine("Error", new Error("boom\nat x")), "error: boom\\x0aat x")
   })
+})
+
+describe("first contact: demo", () => {
+  it.live("effect-torrent demo seeds random data from our own peers on 127.0.0.1, downloads it, verifies it, reports each peer and cleans up", () =>
+    Effect.gen(function*() {
+      const run = yield* cli(["demo", "--size", "3MiB", "--peers", "2"])
+      assert.strictEqual(run.code, 0, run.stderr)
+      const lines = run.stdout.trimEnd().split("\n")
+      assert.match(lines[0] ?? "", /^demo: 3 MiB in 2 files, \d+ pieces, every one verified \(SHA-1\) and the copy identical byte for byte$/)
+      assert.match(lines[1] ?? "", /^time \d+\.\d\d s, [\d.]+ \S+\/s$/)
+      const fromPeers = lines.filter((l) => /^ {2}from 127\.0\.0\.1:\d+: /.test(l))
+      assert.isAtLeast(fromPeers.length, 1, run.stdout)
+      assert.isAtMost(fromPeers.length, 2, run.stdout)
+      const removed = /^removing (\S+)$/.exec(lines.at(-1) ?? "")?.[1]
+      assert.isDefined(removed)
+      assert.isFalse(existsSync(removed ?? ""), "the temporary directory is gone")
+      assert.include(run.stderr, "seeded by 2 of our own peers on 127.0.0.1")
+      const bad = yield* cli(["demo", "--size", "lots"])
+      assert.strictEqual(bad.stderr, "error: --size: expected a size from 1B to 4GiB like 64MiB, got \"lots\"\n")
+    }), 120_000)
 })

@@ -20,6 +20,7 @@ import { withUsagePresenter } from "./usage.ts"
 
 /** Each subcommand's module, imported on demand (the bundle splits along these imports). */
 const commands = {
+  demo: () => import("./demo.ts").then((m) => m.demoCommand),
   info: () => import("./info.ts").then((m) => m.infoCommand),
   create: () => import("./create.ts").then((m) => m.createCommand),
   download: () => import("./download.ts").then((m) => m.downloadCommand),
