@@ -5,7 +5,7 @@
  * locally, and fail in CI (where .ci/run runs as root).
  */
 import { assert, describe } from "@effect/vitest"
-import { Effect, SubscriptionRef } from "effect"
+import { Effect, Fiber, Stream, SubscriptionRef } from "effect"
 import { execFile, execFileSync, spawnSync } from "node:child_process"
 import { createHash } from "node:crypto"
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs"
@@ -55,13 +55,18 @@ describe("a full disk", () => {
       const failure = yield* Effect.gen(function*() {
         const client = yield* Client
         const torrent = yield* client.add(torrentFile, { peers: [{ host: "127.0.0.1", port: wt.port }] })
+        // A reader of the whole file waits for pieces that never come: the error must wake it.
+        const reader = yield* Effect.forkChild(Stream.runDrain(torrent.file(0).stream()))
         const error = yield* Effect.flip(torrent.whenComplete.pipe(Effect.timeout("60 seconds")))
         const state = SubscriptionRef.getUnsafe(torrent.state)
-        return { error, state }
+        const readError = yield* Effect.flip(Fiber.join(reader).pipe(Effect.timeout("10 seconds")))
+        return { error, state, readError }
       }).pipe(Effect.provide(layerNode({ host: "127.0.0.1", port: 0, downloadDirectory: disk }), { local: true }))
       assert.strictEqual(failure.error._tag, "TorrentError")
       assert.match(failure.error.message, /disk|space|ENOSPC/i)
       assert.strictEqual(failure.state.status, "error")
+      assert.strictEqual(failure.readError._tag, "TorrentError", String(failure.readError))
+      assert.strictEqual(failure.readError._tag === "TorrentError" ? failure.readError.reason : "", "Storage")
       assert.isNotNull(failure.state.error)
       // Every piece that the resume record says is verified must hash right on disk.
       const onDisk = readFileSync(join(disk, "big", "data.bin"))

@@ -80,6 +80,8 @@ export interface FileAccess {
   readonly pieceVerified: (piece: number) => void
   /** Recomputes the focus (after a priority change). */
   readonly refocus: () => void
+  /** The torrent stopped on an error (`deps.error()` says which): wakes every reader, to fail. */
+  readonly stopped: () => void
 }
 
 export const makeFileAccess = (deps: FileAccessDeps): FileAccess => {
@@ -115,17 +117,20 @@ export const makeFileAccess = (deps: FileAccessDeps): FileAccess => {
     deps.wakeAll()
   }
 
-  const pieceVerified = (piece: number) => {
+  const wake = (piece: number) => {
     const waiting = waiters.get(piece)
     if (waiting !== undefined) {
       waiters.delete(piece)
       for (const d of waiting) Deferred.doneUnsafe(d, Effect.void)
     }
   }
+  const stopped = () => {
+    for (const piece of [...waiters.keys()]) wake(piece)
+  }
 
   const failure = (detail: string) => new TorrentError({ infoHash: deps.infoHash, reason: "Storage", detail })
 
-  /** Waits until `piece` is verified; rechecks once a second in case the torrent failed meanwhile. */
+  /** Waits until `piece` is verified, or fails once the torrent has (woken by `wake` or `stopped`). */
   const awaitPiece = (piece: PieceIndex): Effect.Effect<void, TorrentError> =>
     Effect.suspend(() => {
       if (storage.hasPiece(piece)) return Effect.void
@@ -136,7 +141,6 @@ export const makeFileAccess = (deps: FileAccessDeps): FileAccess => {
       if (set === undefined) waiters.set(piece, set = new Set())
       set.add(d)
       return Deferred.await(d).pipe(
-        Effect.timeoutOption("1 second"),
         Effect.ensuring(Effect.sync(() => set.delete(d))),
         Effect.andThen(awaitPiece(piece))
       )
@@ -195,7 +199,7 @@ export const makeFileAccess = (deps: FileAccessDeps): FileAccess => {
     return { ...handle, stream }
   }
 
-  return { file, pieceVerified, refocus }
+  return { file, pieceVerified: wake, refocus, stopped }
 }
 
 /** Verified bytes per file, from the have set. */

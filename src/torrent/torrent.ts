@@ -177,7 +177,10 @@ export const openTorrent = Effect.fn("Torrent.open")(function*(meta: Metainfo, c
     pieceVerified: (piece) => files.pieceVerified(piece),
     addPeers,
     // Stop the sessions from outside them: this may run inside one of them.
-    fail: (detail) => failStorage(core, detail, FiberHandle.clear(active).pipe(Effect.forkIn(torrentScope), Effect.asVoid)),
+    fail: (detail) =>
+      failStorage(core, detail, FiberHandle.clear(active).pipe(Effect.forkIn(torrentScope), Effect.asVoid)).pipe(
+        Effect.andThen(Effect.sync(() => files.stopped()))
+      ),
     background: (effect) => FiberSet.run(backgroundWork, effect).pipe(Effect.asVoid)
   })
 
