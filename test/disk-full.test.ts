@@ -107,5 +107,8 @@ describe("a full disk", () => {
       assert.strictEqual(errors.length, 1, run.stderr)
       assert.match(errors[0] ?? "", /disk|space/i)
       assert.notInclude(run.stderr, "    at ", "no stack trace")
+      // Warnings too (closing the storage on a full disk fails again): one line each, no logfmt dump
+      assert.notInclude(run.stderr, "level=", run.stderr)
+      for (const line of run.stderr.split(/[\r\n]+/).filter((l) => /^(warning|error)\b/.test(l))) assert.match(line, /^(warning|error): \S/, line)
     }))
 })

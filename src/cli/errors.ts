@@ -85,10 +85,10 @@ export const SIGINT_EXIT_CODE = 130
 
 /**
  * Entry point for the CLI: runs `program` (all services provided), prints the
- * failure line if any, and exits 0 on success, 1 on failure, 130 on Ctrl-C,
+ * failure line if any (and the full cause with `verbose`), and exits 0 on success, 1 on failure, 130 on Ctrl-C,
  * `interruptExitCode` on SIGTERM.
  */
-export const runCliMain = <E>(program: Effect.Effect<void, E>): void => {
+export const runCliMain = <E>(program: Effect.Effect<void, E>, options: { readonly verbose?: boolean } = {}): void => {
   // NodeRuntime interrupts on both signals alike; this remembers which one came.
   let interruptedBy: NodeJS.Signals | undefined
   process.once("SIGINT", () => (interruptedBy ??= "SIGINT"))
@@ -96,7 +96,9 @@ export const runCliMain = <E>(program: Effect.Effect<void, E>): void => {
   program.pipe(
     Effect.tapCause((cause) => {
       const line = failureLine(cause)
-      return line === undefined ? Effect.void : writeStderr(line)
+      if (line === undefined) return Effect.void
+      // --verbose: the whole cause, stack traces included, below the one line
+      return writeStderr(options.verbose === true ? `${line}\n${Cause.pretty(cause)}` : line)
     }),
     NodeRuntime.runMain({
       disableErrorReporting: true,

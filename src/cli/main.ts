@@ -16,6 +16,7 @@ import { Command } from "effect/cli"
 import { VERSION } from "../version.ts"
 import { subcommandOf } from "./argv.ts"
 import { runCliMain } from "./errors.ts"
+import { cliLogger, VERBOSE_FLAG } from "./log.ts"
 import { withUsagePresenter } from "./usage.ts"
 
 /** Each subcommand's module, imported on demand (the bundle splits along these imports). */
@@ -44,18 +45,26 @@ const load = (args: ReadonlyArray<string>) => {
   return Effect.promise(() => Promise.all((name === undefined ? NAMES : [name]).map((n) => commands[n]())))
 }
 
-/** Runs the command line `args` (argv after the script), every service provided. */
-export const program = (args: ReadonlyArray<string>) =>
-  Effect.gen(function*() {
+/**
+ * Runs the command line `args` (argv after the script), every service provided. Logs are
+ * one line each on stderr; `--verbose` (anywhere, taken out before parsing) adds causes
+ * with their stack traces.
+ */
+export const program = (argv: ReadonlyArray<string>) => {
+  const verbose = argv.includes(VERBOSE_FLAG)
+  const args = argv.filter((a) => a !== VERBOSE_FLAG)
+  return Effect.gen(function*() {
     const cli = Command.make("effect-torrent").pipe(
       Command.withDescription("a BitTorrent client on Effect"),
       Command.withSubcommands(yield* load(args))
     )
     yield* Command.runWith(cli, { version: VERSION })(args)
-  }).pipe(withUsagePresenter, Effect.provide(services))
+  }).pipe(withUsagePresenter, Effect.provide(Layer.merge(services, cliLogger(verbose))))
+}
 
 /** Runs the CLI on this process's arguments; sets the exit code (0 ok, 1 error, 130 interrupted). */
-export const main = (): void => runCliMain(program(process.argv.slice(2)))
+export const main = (): void =>
+  runCliMain(program(process.argv.slice(2)), { verbose: process.argv.includes(VERBOSE_FLAG) })
 
 // `node src/cli/main.ts ...` works too; the executable is bin.ts.
 if (import.meta.main) main()

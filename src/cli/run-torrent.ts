@@ -4,7 +4,7 @@
  * limit (or Ctrl-C). Ctrl-C interrupts this effect; closing the client's layer sends
  * `stopped` announces, saves resume data and closes the files.
  */
-import { Console, Duration, Effect, Fiber, Logger, Option, SubscriptionRef } from "effect"
+import { Console, Duration, Effect, Fiber, Option, SubscriptionRef } from "effect"
 import { join } from "node:path"
 import { Flag } from "effect/cli"
 import { type AddOptions, Client, type ClientConfig, layerNode } from "../client/index.ts"
@@ -32,7 +32,6 @@ import {
   say,
   showMetadataProgress,
   stoppedLine,
-  userLogger,
   warn
 } from "./run-messages.ts"
 
@@ -284,8 +283,6 @@ export const runTorrent = (options: RunOptions) =>
       else yield* say(mode, `seeding done (${why === "ratio" ? "ratio reached" : "time is up"}), uploaded ${formatBytes(after.uploaded)}`)
     }).pipe(
       Effect.provide(layerNode(config)),
-      // Logs go to stderr: stdout is for results (and JSON lines).
-      Effect.provide(Logger.layer([userLogger])),
       // After the client has closed (announces sent, resume data saved): a last line, so the
       // shell's prompt does not land on the live status line.
       Effect.onInterrupt(() => Effect.suspend(() => stoppedLine(added === undefined ? undefined : SubscriptionRef.getUnsafe(added.state), mode)))

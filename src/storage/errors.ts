@@ -14,6 +14,7 @@ export const StorageErrorReason = Schema.Literals([
   "DiskFull",
   "PermissionDenied",
   "Io",
+  "Vanished",
   "OutOfRange",
   "PathEscape",
   "NotVerified",

@@ -30,7 +30,7 @@ export interface HandlePool {
     mode: Mode,
     f: (handle: FileHandle | null) => Effect.Effect<A, StorageError>
   ) => Effect.Effect<A, StorageError>
-  /** Makes everything written so far durable (datasync of every written handle). */
+  /** Makes everything written so far durable (datasync of every written handle); fails with Vanished when an open file is no longer at its path. */
   readonly syncAll: Effect.Effect<void, StorageError>
   readonly closeAll: Effect.Effect<void, StorageError>
 }
@@ -149,11 +149,24 @@ export const makeHandlePool = Effect.fnUntraced(function*(
         entry === null ? Effect.void : Effect.andThen(Effect.sync(() => void entry.users--), evictIdle)
     )
 
+  // An open handle keeps writing into a file that was deleted or moved away (its directory
+  // removed, say): the data would be lost at close while the torrent counts it as had.
+  const stillThere = (path: string, entry: Entry) =>
+    io("stat", path, async () => {
+      const [open, now] = await Promise.all([entry.handle.stat(), Fs.stat(path).catch(() => null)])
+      return now !== null && now.ino === open.ino && now.dev === open.dev
+    }).pipe(Effect.flatMap((there) =>
+      there
+        ? Effect.void
+        : Effect.fail(new StorageError({ reason: "Vanished", message: `${path}: the file vanished while open (deleted or moved away)`, file: path }))
+    ))
+
   const syncAll = Effect.suspend(() =>
     Effect.forEach(Array.from(entries), ([file, entry]) => {
-      if (!entry.dirty) return Effect.void
+      const path = paths[file] ?? ""
+      if (!entry.dirty) return stillThere(path, entry)
       entry.dirty = false
-      return io("sync", paths[file] ?? "", () => entry.handle.datasync())
+      return Effect.andThen(io("sync", path, () => entry.handle.datasync()), stillThere(path, entry))
     }, { discard: true })
   )
 

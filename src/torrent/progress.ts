@@ -45,7 +45,12 @@ export const markComplete = (core: TorrentCore): Effect.Effect<void> =>
     const current = yield* Ref.get(core.status)
     if (current === "downloading") yield* Ref.set(core.status, "seeding")
     if (Deferred.isDoneUnsafe(core.complete)) return yield* publishState(core)
-    yield* core.storage.saveResume.pipe(Effect.ignore)
+    // A resume record that cannot be written only costs a re-check later; a file that
+    // vanished while open means the data is not on disk at all: that is no completion.
+    yield* core.storage.saveResume.pipe(
+      Effect.catch((e) => (e.reason === "Vanished" ? failStorage(core, e.message, Effect.void) : Effect.void))
+    )
+    if (core.errorMessage !== null) return
     for (const l of core.links.values()) l.uploadOnly()
     // State first: whoever wakes on `whenComplete` reads it.
     yield* publishState(core)
