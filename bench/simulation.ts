@@ -3,7 +3,7 @@
  *
  *   node bench/simulation.ts [--grid 50x4MiB,50x64MiB,...] [--no-record]
  *
- * Each point runs `effect-torrent simulate --peers N --size S --seed 1 --json` (the CLI as
+ * Each point runs `effect-torrent simulate --peers N --size S --random-seed 1 --json` (the CLI as
  * shipped: dist/cli/effect-torrent.js, built first, which runs simulations with 128 MB semi-spaces) in its own
  * process, measured by bench/measure.py (wait4 rusage: CPU of all threads, peak RSS). The
  * simulated world is the CLI's default: 1 seed, 256 KiB pieces, 50 ms one-way latency,
@@ -68,7 +68,7 @@ const parseGrid = (text: string): ReadonlyArray<Point> =>
 
 const runPoint = (point: Point, dir: string): { readonly summary: Summary; readonly measured: Measured } => {
   const report = join(dir, "measure.json")
-  const args = ["simulate", "--peers", String(point.peers), "--size", sizeLabel(point.size), "--seed", "1", "--json"]
+  const args = ["simulate", "--peers", String(point.peers), "--size", sizeLabel(point.size), "--random-seed", "1", "--json"]
   const child = spawnSync("/usr/bin/python3", [measure, report, process.execPath, bin, ...args], {
     encoding: "utf8",
     stdio: ["ignore", "pipe", "inherit"],
@@ -131,7 +131,7 @@ const main = () => {
     `## Simulation scaling ${new Date().toISOString().slice(0, 16).replace("T", " ")} UTC`,
     "",
     `Node ${process.version}, ${cpus().length} cores (${cpus()[0]?.model ?? "unknown"}). \`npm run bench:sim\` (bench/simulation.ts):`,
-    "`effect-torrent simulate --peers N --size S --seed 1 --json`, CLI defaults (1 seed, 256 KiB pieces,",
+    "`effect-torrent simulate --peers N --size S --random-seed 1 --json`, CLI defaults (1 seed, 256 KiB pieces,",
     "50 ms latency, 10 MiB/s up / 20 MiB/s down per host). Real time = the simulation itself (from the",
     "JSON); process wall and CPU include start-up and making the torrent. A block is 16 KiB.",
     "",

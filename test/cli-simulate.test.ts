@@ -56,7 +56,7 @@ const tempDir = Effect.acquireRelease(
 interface Summary {
   readonly leechers: number
   readonly completed: number
-  readonly completion: { readonly p50: number | null; readonly max: number | null }
+  readonly completionMs: { readonly p50: number | null; readonly max: number | null }
   readonly bytesFromSeeds: number
   readonly bytesFromPeers: number
   readonly bans: number
@@ -81,13 +81,13 @@ const unanswered = (lines: ReadonlyArray<TraceLine>): number => {
 const SMALL = ["simulate", "--peers", "6", "--size", "2MiB", "--piece-length", "64KiB"]
 
 describe("effect-torrent simulate", () => {
-  it.effect("--json summary; the same --seed writes a byte-identical trace, another seed another", () =>
+  it.effect("--json summary; the same --random-seed writes a byte-identical trace, another seed another", () =>
     Effect.gen(function*() {
       const dir = yield* tempDir
       const trace = (name: string) => path.join(dir, name)
-      const a = yield* cli([...SMALL, "--seed", "7", "--trace", trace("a.jsonl"), "--trace-messages", "--json"])
-      const b = yield* cli([...SMALL, "--seed", "7", "--trace", trace("b.jsonl"), "--trace-messages", "--json"])
-      const c = yield* cli([...SMALL, "--seed", "8", "--trace", trace("c.jsonl"), "--trace-messages", "--json"])
+      const a = yield* cli([...SMALL, "--random-seed", "7", "--trace", trace("a.jsonl"), "--trace-messages", "--json"])
+      const b = yield* cli([...SMALL, "--random-seed", "7", "--trace", trace("b.jsonl"), "--trace-messages", "--json"])
+      const c = yield* cli([...SMALL, "--random-seed", "8", "--trace", trace("c.jsonl"), "--trace-messages", "--json"])
       for (const run of [a, b, c]) assert.strictEqual(run.code, 0, run.stderr)
 
       const summary = JSON.parse(a.stdout) as Summary
@@ -98,7 +98,7 @@ describe("effect-torrent simulate", () => {
       assert.isAtLeast(summary.bytesFromSeeds + summary.bytesFromPeers, 6 * 2 * 1024 * 1024)
       assert.isAbove(summary.virtualMs, 0)
       assert.isAtLeast(summary.realMs, 0)
-      assert.isTrue(summary.completion.p50 !== null && summary.completion.max !== null && summary.completion.p50 <= summary.completion.max)
+      assert.isTrue(summary.completionMs.p50 !== null && summary.completionMs.max !== null && summary.completionMs.p50 <= summary.completionMs.max)
 
       const traceA = fs.readFileSync(trace("a.jsonl"))
       assert.isAbove(traceA.length, 0)
@@ -135,7 +135,8 @@ describe("effect-torrent simulate", () => {
       const missed = yield* cli(["simulate", "--peers", "5", "--size", "64KiB", "--piece-length", "16KiB", "--scenario", "churn"])
       assert.strictEqual(missed.code, 1)
       assert.match(missed.stdout, /DID NOT HOLD/)
-      assert.match(missed.stderr.trim(), /^error: --scenario churn: the expected outcome did not hold: completed before its restart/)
+      // after the echoed parameters, the one error line
+      assert.match(missed.stderr.trim().split("\n").at(-1) ?? "", /^error: --scenario churn: the expected outcome did not hold: completed before its restart/)
     }).pipe(Effect.scoped), 120_000)
 
   it.effect("the human summary names percentiles, sources, bans and both clocks", () =>
@@ -148,6 +149,17 @@ describe("effect-torrent simulate", () => {
       // the corrupt seeder is caught by the hash checks and banned
       assert.match(run.stdout, /bans [1-9]\d*, hash failures [1-9]\d*/)
       assert.match(run.stdout, /virtual time [\d.]+ s, real time [\d.]+ s/)
+      // the parameters come first, and more received than needed is explained
+      assert.strictEqual(
+        run.stderr.split("\n")[0],
+        "simulating 1 seed(s) and 6 leechers (1 corrupt): 2 MiB in 64 KiB pieces, 50 ms one way, 10 MiB/s up and 20 MiB/s down per host, UDP loss 0, tcp, random seed 1"
+      )
+      assert.match(run.stdout, /^(payload 12 MiB in all leechers|that is .+ more than the 12 MiB the leechers needed: blocks received more than once .+)$/m)
+      const help = yield* cli(["simulate", "--help"])
+      for (const flag of ["--peers", "--seeds", "--size", "--piece-length", "--latency", "--bandwidth", "--loss", "--random-seed"]) {
+        assert.match(help.stdout.split("\n").find((l) => l.trimStart().startsWith(flag)) ?? "", /\(default: [^)]+\)/, flag)
+      }
+      assert.notMatch(help.stdout, /^\s+--seed\s/m)
     }), 120_000)
 
   it.effect("bad flags give one line on stderr and exit code 1", () =>

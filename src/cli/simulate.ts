@@ -1,11 +1,12 @@
 /**
  * `effect-torrent simulate [--peers N] [--seeds N] [--size 64MiB] [--piece-length 256KiB]
- *  [--latency 50ms] [--bandwidth 10MB/s] [--loss 0.01] [--corrupt-peers N] [--seed S]
+ *  [--latency 50ms] [--bandwidth 10MB/s] [--loss 0.01] [--corrupt-peers N] [--random-seed S]
  *  [--payload bytes|shared] [--scenario NAME] [--trace FILE [--trace-messages]] [--report FILE.html] [--json]`
  *
  * Runs a swarm of our real client on the simulated network in virtual time and prints
- * completion-time percentiles (virtual), bytes from seeds vs peers, bans, and the virtual
- * and real time taken. The same --seed gives a byte-identical --trace file. --report writes
+ * its parameters (stderr), then completion-time percentiles (virtual), bytes from seeds vs
+ * peers, bans, and the virtual and real time taken. The same --random-seed gives a
+ * byte-identical --trace file. --report writes
  * one self-contained HTML page of plots (see sim/report-html.ts). --scenario runs a named
  * scenario (sim/named-scenarios.ts) on the swarm the other flags describe, and says whether
  * its expected outcome held (after the output, an error line and exit code 1 when it did not).
@@ -55,18 +56,50 @@ const gcTime = Effect.sync(() => {
   }
 })
 
+/** The run's parameters, echoed before it starts (stderr), so a result can be read against them. */
+const paramsLine = (p: {
+  readonly seeds: number
+  readonly leechers: number
+  readonly corruptPeers: number
+  readonly sizeBytes: number
+  readonly pieceLengthBytes: number
+  readonly latencyMs: number
+  readonly uploadBytesPerSecond: number
+  readonly loss: number
+  readonly randomSeed: string
+  readonly transports: string
+  readonly scenario?: string
+}) =>
+  `simulating ${p.seeds} seed(s) and ${p.leechers} leechers${p.corruptPeers > 0 ? ` (${p.corruptPeers} corrupt)` : ""}` +
+  `${p.scenario === undefined ? "" : `, scenario ${p.scenario}`}: ${formatBytes(p.sizeBytes)} in ${formatBytes(p.pieceLengthBytes)} pieces, ` +
+  `${p.latencyMs} ms one way, ${formatBytes(p.uploadBytesPerSecond)}/s up and ${formatBytes(2 * p.uploadBytesPerSecond)}/s down per host, ` +
+  `UDP loss ${p.loss}, ${p.transports}, random seed ${p.randomSeed}`
+
+/**
+ * Why more arrives than the leechers needed: blocks received twice (end-game asks several
+ * peers for the last blocks and cancels the rest, which may already be on the way) and
+ * pieces fetched again after failing their hash check. Said only when every leecher finished
+ * (an unfinished one received part of what it needed).
+ */
+const excessLine = (received: number, needed: number): string =>
+  received <= needed
+    ? `payload ${formatBytes(needed)} in all leechers`
+    : `that is ${formatBytes(received - needed)} (${(100 * (received - needed) / Math.max(1, needed)).toFixed(1)}%) more than the ${formatBytes(needed)} ` +
+      `the leechers needed: blocks received more than once (end-game duplicates, pieces fetched again after a failed hash check)`
+
 export const simulateCommand = Command.make(
   "simulate",
   {
-    peers: Flag.Int("peers").pipe(Flag.withDescription("leechers"), Flag.withDefault(50)),
-    seeds: Flag.Int("seeds").pipe(Flag.withDescription("seeders"), Flag.withDefault(1)),
-    size: Flag.String("size").pipe(Flag.withDescription("torrent size"), Flag.withDefault("64MiB")),
-    pieceLength: Flag.String("piece-length").pipe(Flag.withDescription("piece length"), Flag.withDefault("256KiB")),
-    latency: Flag.String("latency").pipe(Flag.withDescription("one-way latency of every link, e.g. 50ms or 0.2s (a bare number is milliseconds)"), Flag.withDefault("50ms")),
-    bandwidth: Flag.String("bandwidth").pipe(Flag.withDescription("uplink of every host (downlinks are twice that)"), Flag.withDefault("10MB/s")),
-    loss: Flag.Finite("loss").pipe(Flag.withDescription("UDP loss probability"), Flag.withDefault(0)),
-    corruptPeers: Flag.Int("corrupt-peers").pipe(Flag.withDescription("seeders that serve corrupt data"), Flag.withDefault(0)),
-    seed: Flag.String("seed").pipe(Flag.withDescription("random seed (same seed, same run)"), Flag.withDefault("1")),
+    peers: Flag.Int("peers").pipe(Flag.withDescription("leechers (default: 50)"), Flag.withDefault(50)),
+    seeds: Flag.Int("seeds").pipe(Flag.withDescription("seeders, hosts that start with the whole torrent (default: 1)"), Flag.withDefault(1)),
+    size: Flag.String("size").pipe(Flag.withDescription("torrent size (default: 64MiB)"), Flag.withDefault("64MiB")),
+    pieceLength: Flag.String("piece-length").pipe(Flag.withDescription("piece length (default: 256KiB)"), Flag.withDefault("256KiB")),
+    latency: Flag.String("latency").pipe(Flag.withDescription("one-way latency of every link, e.g. 50ms or 0.2s; a bare number is milliseconds (default: 50ms)"), Flag.withDefault("50ms")),
+    bandwidth: Flag.String("bandwidth").pipe(Flag.withDescription("uplink of every host; downlinks are twice that (default: 10MB/s)"), Flag.withDefault("10MB/s")),
+    loss: Flag.Finite("loss").pipe(Flag.withDescription("UDP loss probability (default: 0)"), Flag.withDefault(0)),
+    corruptPeers: Flag.Int("corrupt-peers").pipe(Flag.withDescription("seeders that serve corrupt data (default: 0)"), Flag.withDefault(0)),
+    // Not --seed: `seed` is a command and `download --seed` a mode, and --seeds is right beside it.
+    randomSeed: Flag.String("random-seed").pipe(Flag.withDescription("seed of the simulation's randomness: the same one gives the same run (default: 1)"), Flag.withDefault("1")),
     trace: Flag.String("trace").pipe(Flag.withDescription("write the trace here (JSON lines, the format of a real run's --trace: docs/TRACE.md)"), Flag.optional),
     traceMessages: Flag.Boolean("trace-messages").pipe(
       Flag.withDescription("put every wire message of every client in the trace (large: millions of lines for a big swarm)"),
@@ -98,10 +131,25 @@ export const simulateCommand = Command.make(
     const latencyMs = yield* latencyOf(flags.latency)
     const transports = parseTransports(flags.transports)
     if (transports === undefined) return yield* new CliInputError({ subject: "--transports", detail: `expected utp, tcp or both separated by a comma, got ${JSON.stringify(flags.transports)}` })
+    const params = {
+      seeds: flags.seeds,
+      leechers: flags.peers,
+      corruptPeers: flags.corruptPeers,
+      sizeBytes: size,
+      pieceLengthBytes: pieceLength,
+      latencyMs,
+      uploadBytesPerSecond: bandwidth,
+      downloadBytesPerSecond: 2 * bandwidth,
+      loss: flags.loss,
+      randomSeed: flags.randomSeed,
+      transports: transports.join(","),
+      ...(flags.scenario._tag === "Some" ? { scenario: flags.scenario.value } : {})
+    }
+    if (!flags.json) yield* Console.error(paramsLine(params))
     const gc = yield* gcTime
     const started = yield* Clock.currentTimeMillis
     const base = {
-      seed: flags.seed,
+      seed: flags.randomSeed,
       torrent: { size, pieceLength },
       seeds: flags.seeds,
       leechers: flags.peers,
@@ -148,7 +196,7 @@ export const simulateCommand = Command.make(
         ["swarm", `${flags.seeds} seeds, ${flags.peers} leechers${(spec.corruptPeers ?? 0) > 0 ? `, ${spec.corruptPeers} corrupt` : ""}`],
         ["torrent", `${formatBytes(size)} in pieces of ${formatBytes(pieceLength)}`],
         ["network", `${latencyMs} ms one way, ${formatBytes(bandwidth)}/s up, ${formatBytes(2 * bandwidth)}/s down per host`],
-        ["seed", flags.seed],
+        ["random seed", flags.randomSeed],
         ["completed", `${s.completed}/${s.leechers}${report.allComplete ? "" : " (deadline reached)"}`],
         ["completion (virtual)", `p50 ${seconds(s.completion.p50)}, p90 ${seconds(s.completion.p90)}, max ${seconds(s.completion.max)}`],
         ["from seeds", `${(100 * s.seedShare).toFixed(1)} %`],
@@ -159,13 +207,16 @@ export const simulateCommand = Command.make(
       yield* fs.writeFileString(path, html).pipe(Effect.mapError(fsError(path)))
     }
     if (flags.json) {
-      yield* Console.log(JSON.stringify({ ...s, allComplete: report.allComplete, realMs, cost, ...(outcome === undefined ? {} : { scenario: outcome }) }))
+      // Times carry their unit in their names (completionMs, virtualMs, realMs, gcMs).
+      const { completion, ...rest } = s
+      yield* Console.log(JSON.stringify({ params, ...rest, completionMs: completion, allComplete: report.allComplete, realMs, cost, ...(outcome === undefined ? {} : { scenario: outcome }) }))
       return yield* unexpected
     }
     yield* Console.log([
       `${s.completed}/${s.leechers} leechers complete${report.allComplete ? "" : " (deadline reached)"}`,
       `completion (virtual): p50 ${seconds(s.completion.p50)}, p90 ${seconds(s.completion.p90)}, p99 ${seconds(s.completion.p99)}, max ${seconds(s.completion.max)}`,
       `received from seeds ${formatBytes(s.bytesFromSeeds)}, from peers ${formatBytes(s.bytesFromPeers)} (${(100 * s.seedShare).toFixed(1)}% from seeds)`,
+      ...(s.completed === s.leechers ? [excessLine(s.bytesFromSeeds + s.bytesFromPeers, size * s.leechers)] : []),
       `bans ${s.bans}, hash failures ${s.hashFailures}`,
       `virtual time ${seconds(s.virtualMs)}, real time ${seconds(realMs)}`,
       `cost: ${cost.events} events (${cost.eventsPerSecond}/s), GC ${(100 * cost.gcShare).toFixed(1)}% of real time, ` +

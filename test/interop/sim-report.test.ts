@@ -23,7 +23,7 @@ describe("interop: the simulation report in headless Chromium", () => {
         (d) => Effect.sync(() => fs.rmSync(d, { recursive: true, force: true }))
       )
       const report = path.join(dir, "run.html")
-      const args = ["simulate", "--peers", "12", "--size", "2MiB", "--piece-length", "64KiB", "--corrupt-peers", "1", "--seed", "3", "--report", report]
+      const args = ["simulate", "--peers", "12", "--size", "2MiB", "--piece-length", "64KiB", "--corrupt-peers", "1", "--random-seed", "3", "--report", report]
       const run = yield* Effect.callback<{ code: number | null; stderr: string }>((resume) => {
         const child = execFile(process.execPath, [BIN, ...args], { encoding: "utf8" }, (error, _stdout, stderr) =>
           resume(Effect.succeed({ code: error === null ? 0 : child.exitCode, stderr })))
