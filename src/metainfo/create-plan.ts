@@ -23,7 +23,12 @@ export interface CreateProgress {
   readonly totalBytes: number
 }
 
+/** v1: SHA-1 pieces only; v2: merkle trees only (BEP 52); hybrid: both, over the same data. */
+export type CreateFormat = "v1" | "v2" | "hybrid"
+
 export interface CreateOptions {
+  /** "v1" (default), "v2" (BEP 52 only) or "hybrid" (both, v1 files padded to piece boundaries). */
+  readonly format?: CreateFormat | undefined
   /** Power of two in [16 KiB, 128 MiB]; chosen by `choosePieceLength` when absent. */
   readonly pieceLength?: number | undefined
   /** Announce tiers (BEP 12). The first URL also becomes `announce`; `announce-list` is written when there are 2+ URLs. */
@@ -186,22 +191,37 @@ export const buildTorrent = (input: {
   readonly single: boolean
   readonly files: ReadonlyArray<SourceFile>
   readonly pieceLength: number
-  readonly pieces: Uint8Array
+  /** v1 piece hashes; null for a v2-only torrent. */
+  readonly pieces: Uint8Array | null
+  /** BEP 47 padding after each file in the v1 list (all zero for a v1 torrent). */
+  readonly padding: ReadonlyArray<number>
+  /** The BEP 52 parts; null for a v1 torrent. */
+  readonly v2: { readonly fileTree: Encodable; readonly pieceLayers: Encodable } | null
   readonly tiers: ReadonlyArray<ReadonlyArray<string>>
   readonly options: CreateOptions
 }): Encodable => {
-  const { files, options, tiers } = input
+  const { files, options, tiers, v2 } = input
   const first = files[0]
   const info: Record<string, Encodable | undefined> = {
     name: input.name,
     "piece length": input.pieceLength,
-    pieces: input.pieces,
     private: options.private === true ? 1 : undefined
   }
-  if (input.single && first !== undefined) {
-    info.length = first.length
-  } else {
-    info.files = files.map((f) => ({ length: f.length, path: [...f.path] }))
+  if (input.pieces !== null) {
+    info.pieces = input.pieces
+    if (input.single && first !== undefined) {
+      info.length = first.length
+    } else {
+      info.files = files.flatMap((f, i) => {
+        const pad = input.padding[i] ?? 0
+        const entry = { length: f.length, path: [...f.path] }
+        return pad === 0 ? [entry] : [entry, { attr: "p", length: pad, path: [".pad", String(pad)] }]
+      })
+    }
+  }
+  if (v2 !== null) {
+    info["file tree"] = v2.fileTree
+    info["meta version"] = 2
   }
   const urls = tiers.flat()
   const createdBy = options.createdBy ?? CREATED_BY
@@ -212,6 +232,7 @@ export const buildTorrent = (input: {
     "created by": createdBy !== "" ? createdBy : undefined,
     "creation date": options.creationDate,
     info,
+    "piece layers": v2?.pieceLayers,
     "url-list": options.webSeeds !== undefined && options.webSeeds.length > 0 ? [...options.webSeeds] : undefined
   }
 }

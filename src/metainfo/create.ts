@@ -29,22 +29,24 @@ import {
   compareNames,
   type CreateOptions,
   CreateTorrentError,
-  PieceHasher,
   type SourceFile,
   validateOptions
 } from "./create-plan.ts"
+import { fileTree, PayloadHasher, pieceLayers } from "./create-v2.ts"
 import { parseMetainfoResult } from "./parse.ts"
 import type { Metainfo } from "./model.ts"
 
 export {
   choosePieceLength,
   comparePaths,
+  type CreateFormat,
   type CreateOptions,
   type CreateProgress,
   CreateTorrentError,
   isValidPieceLength,
   PieceHasher
 } from "./create-plan.ts"
+export { hybridPadding } from "./create-v2.ts"
 
 export interface CreatedTorrent {
   /** The .torrent file's bytes (canonical bencode). */
@@ -143,14 +145,17 @@ const scan = Effect.fn("createTorrent.scan")(function*(fs: FileSystem.FileSystem
 const hashFiles = Effect.fn("createTorrent.hash")(function*(
   fs: FileSystem.FileSystem,
   files: ReadonlyArray<SourceFile>,
-  hasher: PieceHasher,
+  hasher: PayloadHasher,
   totalBytes: number,
   onProgress: CreateOptions["onProgress"]
 ) {
   const buffer = new Uint8Array(READ_BUFFER)
   let hashedBytes = 0
   for (const f of files) {
-    if (f.length === 0) continue
+    if (f.length === 0) {
+      hasher.endFile()
+      continue
+    }
     const fail = fsFail(f.absolutePath)
     yield* Effect.scoped(Effect.gen(function*() {
       const handle = yield* fs.open(f.absolutePath, { flag: "r" }).pipe(Effect.mapError(fail))
@@ -168,6 +173,7 @@ const hashFiles = Effect.fn("createTorrent.hash")(function*(
         return yield* new CreateTorrentError({ path: f.absolutePath, detail: "file changed size while hashing" })
       }
     }))
+    hasher.endFile()
   }
   return hasher.finish()
 })
@@ -210,8 +216,13 @@ export const createTorrent = Effect.fn("createTorrent")(function*(
   if (!Number.isSafeInteger(totalSize)) return yield* new CreateTorrentError({ path, detail: "payload too large" })
   if (totalSize === 0) return yield* new CreateTorrentError({ path, detail: "nothing to share: every file is empty" })
   const pieceLength = options.pieceLength ?? choosePieceLength(totalSize)
-  const pieces = yield* hashFiles(fs, files, new PieceHasher(pieceLength, totalSize), totalSize, options.onProgress)
-  const torrent = encode(buildTorrent({ name, single, files, pieceLength, pieces, tiers: checked.tiers, options }))
+  const format = options.format ?? "v1"
+  const hasher = new PayloadHasher(format, pieceLength, files)
+  const { merkle, pieces } = yield* hashFiles(fs, files, hasher, totalSize, options.onProgress)
+  const v2 = format === "v1" ? null : { fileTree: fileTree(name, single, files, merkle), pieceLayers: pieceLayers(merkle) }
+  const torrent = encode(
+    buildTorrent({ name, single, files, pieceLength, pieces, padding: hasher.padding, v2, tiers: checked.tiers, options })
+  )
   // Parsing our own output back gives callers the exact Metainfo every other service sees.
   const metainfo = yield* Effect.fromResult(parseMetainfoResult(torrent)).pipe(
     Effect.mapError((e) => new CreateTorrentError({ path, detail: `the created torrent does not parse back: ${e.message}` }))

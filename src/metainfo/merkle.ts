@@ -130,3 +130,75 @@ export const leavesRoot = (leaves: Uint8Array, width: number): Uint8Array => {
 
 /** The merkle root of one piece's data (`width` leaves: blocks per piece, or fewer for a file of one piece). */
 export const pieceRoot = (data: Uint8Array, width: number): Uint8Array => leavesRoot(blockLeaves(data), width)
+
+/** What `FileMerkleHasher.finish` returns for one file. */
+export interface FileMerkle {
+  /** The file's `pieces root`; null for an empty file (BEP 52: no root). */
+  readonly root: Uint8Array | null
+  /** The file's piece layer (32 bytes per piece); null unless the file is larger than one piece. */
+  readonly layer: Uint8Array | null
+}
+
+/**
+ * Streams one file's bytes, fed in arbitrary chunks, into its BEP 52 pieces root and piece
+ * layer. Holds one running block hash and one piece's leaves (32 bytes per 16 KiB block),
+ * plus the growing piece layer (32 bytes per piece): memory does not grow with the data.
+ * Gives the same answers as `fileMerkleRoot` / `filePieceLayer` on the whole file.
+ */
+export class FileMerkleHasher {
+  private readonly perPiece: number
+  private readonly leaves: Uint8Array
+  private readonly layer: Array<Uint8Array> = []
+  private block = createHash("sha256")
+  private blockFilled = 0
+  private leafCount = 0
+  private length = 0
+  readonly pieceLength: number
+
+  constructor(pieceLength: number) {
+    this.pieceLength = pieceLength
+    this.perPiece = pieceLength / BLOCK_SIZE
+    this.leaves = new Uint8Array(32 * this.perPiece)
+  }
+
+  update(chunk: Uint8Array): void {
+    let offset = 0
+    while (offset < chunk.length) {
+      const take = Math.min(BLOCK_SIZE - this.blockFilled, chunk.length - offset)
+      this.block.update(chunk.subarray(offset, offset + take))
+      this.blockFilled += take
+      offset += take
+      if (this.blockFilled === BLOCK_SIZE) this.endBlock()
+    }
+    this.length += chunk.length
+  }
+
+  finish(): FileMerkle {
+    if (this.blockFilled > 0) this.endBlock()
+    if (this.length === 0) return { root: null, layer: null }
+    if (this.layer.length === 0) {
+      // At most one piece: the tree spans the file's own leaves, padded to a power of two.
+      let width = 1
+      while (width < this.leafCount) width *= 2
+      return { root: leavesRoot(this.leaves.subarray(0, 32 * this.leafCount), width), layer: null }
+    }
+    if (this.leafCount > 0) this.endPiece()
+    const layer = new Uint8Array(32 * this.layer.length)
+    this.layer.forEach((h, i) => layer.set(h, 32 * i))
+    const root = pieceLayerRoot(layer, this.pieceLength)
+    return { root, layer: this.layer.length > 1 ? layer : null }
+  }
+
+  private endBlock(): void {
+    this.leaves.set(this.block.digest(), 32 * this.leafCount)
+    this.leafCount++
+    this.block = createHash("sha256")
+    this.blockFilled = 0
+    if (this.leafCount === this.perPiece) this.endPiece()
+  }
+
+  private endPiece(): void {
+    this.layer.push(leavesRoot(this.leaves.subarray(0, 32 * this.leafCount), this.perPiece))
+    this.leafCount = 0
+  }
+}
