@@ -102,6 +102,11 @@ export const receive = (c: UtpConn, h: PacketHeader, datagram: Uint8Array, io: U
 
 /** The end of a burst of datagrams: send the acknowledgement owed, if any. */
 export const burstEnd = (c: UtpConn, io: UtpIo, now: number): void => {
+  if (c.readablePending) {
+    c.readablePending = false
+    // before the ack: what the reader takes now reopens the window that ack advertises
+    if (c.phase !== "Closed") io.readable()
+  }
   if (c.ackPending && c.phase !== "Closed" && c.phase !== "SynSent") Sender.sendState(c, io, now)
 }
 

@@ -55,7 +55,9 @@ export const onData = (c: UtpConn, io: UtpIo, seq: number, payload: Uint8Array):
     c.inboxBytes += payload.length
     c.ackNr = seq
     advance(c)
-    io.readable()
+    // told at the end of the burst (connection.ts burstEnd): the reader then takes the
+    // whole burst in one go instead of one packet at a time
+    c.readablePending = true
   } else if (!c.reorder.has(seq)) {
     c.reorder.set(seq, payload)
     c.reorderBytes += payload.length

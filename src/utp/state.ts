@@ -40,7 +40,7 @@ export interface UtpIo {
   readonly send: (packet: Uint8Array) => void
   /** The handshake completed (outgoing: our SYN was acknowledged; incoming: first data). */
   readonly connected: () => void
-  /** In-order data or the end of the stream is ready for the reader. */
+  /** In-order data (once per burst of datagrams) or the end of the stream is ready for the reader. */
   readonly readable: () => void
   /** The send buffer has room again. */
   readonly writable: () => void
@@ -126,6 +126,8 @@ export interface UtpConn {
   eofReached: boolean
   /** An acknowledgement is owed (sent at the end of the current burst of datagrams). */
   ackPending: boolean
+  /** In-order data arrived in this burst: the reader hears of it once, at the burst's end. */
+  readablePending: boolean
   /** The window we last advertised: a reader freeing a closed window sends an update. */
   advertisedWindow: number
   /** `timestamp_difference_microseconds` to put in our packets. */
@@ -189,6 +191,7 @@ export const makeConn = (config: UtpConfig, ids: ConnIds, phase: Phase, nowMs: n
   eofSeq: undefined,
   eofReached: false,
   ackPending: false,
+  readablePending: false,
   advertisedWindow: config.receiveWindow,
   replyMicros: 0,
   closeReason: undefined,
