@@ -7,7 +7,7 @@
 import { Effect } from "effect"
 import type { PeerKey, PieceIndex } from "../ids.ts"
 import { pieceFailed, pieceVerified, suspectSize } from "./smart-ban.ts"
-import { type TorrentCore, wakeAll } from "./core.ts"
+import { type TorrentShared, wakeAll } from "./core.ts"
 import { publish } from "./progress.ts"
 
 /**
@@ -15,7 +15,7 @@ import { publish } from "./progress.ts"
  * step: this often runs inside a banned peer's own session, and ending that session
  * interrupts the very fiber running this.
  */
-export const ban = (core: TorrentCore, keys: ReadonlyArray<PeerKey>, reason: string): Effect.Effect<void> =>
+export const ban = (core: TorrentShared, keys: ReadonlyArray<PeerKey>, reason: string): Effect.Effect<void> =>
   Effect.gen(function*() {
     for (const key of keys) {
       core.book.ban(key)
@@ -35,7 +35,7 @@ export const ban = (core: TorrentCore, keys: ReadonlyArray<PeerKey>, reason: str
  * the bytes only a lone sender can be judged (the ledger records nothing for empty data).
  */
 export const onPieceFailed = (
-  core: TorrentCore,
+  core: TorrentShared,
   piece: PieceIndex,
   contributors: ReadonlySet<PeerKey>,
   evidence: { readonly senders: ReadonlyArray<PeerKey | undefined>; readonly data: Uint8Array } | undefined
@@ -53,7 +53,7 @@ export const onPieceFailed = (
  * A piece verified: `then`, followed by the verdict when failed attempts of it were waiting
  * (`then` itself otherwise, the hot path). The good bytes are read back from storage.
  */
-export const afterVerified = (core: TorrentCore, piece: PieceIndex, then: Effect.Effect<void>): Effect.Effect<void> => {
+export const afterVerified = (core: TorrentShared, piece: PieceIndex, then: Effect.Effect<void>): Effect.Effect<void> => {
   const size = suspectSize(core.smartBan, piece)
   if (size === undefined) return then
   const verdict = core.storage.read(piece, 0, size).pipe(

@@ -22,13 +22,13 @@ import type { SmartBan } from "./smart-ban.ts"
 import type { TorrentEvent, TorrentState, TorrentStatus, TrackerStatus } from "./state.ts"
 import type { WebSeedSlots } from "./web-seeds.ts"
 
-export interface TorrentCore {
+/** What the published side and the ban policy act on (progress.ts, bans.ts): all but the config, so each is testable alone. */
+export interface TorrentShared {
   readonly meta: Metainfo
   /** The torrent's name for users and the client's map (hex of the wire info-hash). */
   readonly infoHash: InfoHash
   /** What the wire carries: the v1 info-hash, or the truncated SHA-256 of a pure v2 torrent (BEP 52). */
   readonly infoHashBytes: Uint8Array
-  readonly config: TorrentConfig
   readonly storage: TorrentStorage
   readonly picker: Picker<PeerKey>
   /** Connected sessions by peer key. */
@@ -56,10 +56,14 @@ export interface TorrentCore {
   errorMessage: string | null
 }
 
+export interface TorrentCore extends TorrentShared {
+  readonly config: TorrentConfig
+}
+
 export const wantedBytesOf = (meta: Metainfo, priorities: ReadonlyArray<FilePriority>): number =>
   meta.files.reduce((sum, f, i) => (f.padding || priorities[i] === 0 ? sum : sum + f.length), 0)
 
 /** Every session should try to request again (blocks went back to the pool, priorities changed). */
-export const wakeAll = (core: TorrentCore): void => {
+export const wakeAll = (core: TorrentShared): void => {
   for (const l of core.links.values()) l.wake()
 }

@@ -3,15 +3,15 @@
  * error that stops it (state.ts says what is published; core.ts what is shared).
  */
 import { Deferred, Effect, PubSub, Ref, SubscriptionRef } from "effect"
-import type { TorrentCore } from "./core.ts"
+import type { TorrentShared } from "./core.ts"
 import { TorrentError } from "./errors.ts"
 import type { TorrentEvent } from "./state.ts"
 
-export const publish = (core: TorrentCore, event: TorrentEvent): Effect.Effect<void> =>
+export const publish = (core: TorrentShared, event: TorrentEvent): Effect.Effect<void> =>
   PubSub.publish(core.events, event).pipe(Effect.asVoid)
 
 /** Replaces `core.state` with a fresh snapshot (rates at this instant, counters, trackers). */
-export const publishState = (core: TorrentCore): Effect.Effect<void> =>
+export const publishState = (core: TorrentShared): Effect.Effect<void> =>
   Effect.gen(function*() {
     const { meta, storage, links, downloadMeter, uploadMeter, wantedBytes } = core
     const t = core.now()
@@ -39,7 +39,7 @@ export const publishState = (core: TorrentCore): Effect.Effect<void> =>
  * told to upload only, `Completed` published and `complete` resolved, once. Does nothing
  * while pieces are missing; selecting more files later makes the torrent download again.
  */
-export const markComplete = (core: TorrentCore): Effect.Effect<void> =>
+export const markComplete = (core: TorrentShared): Effect.Effect<void> =>
   Effect.gen(function*() {
     if (!core.picker.isComplete()) return
     const current = yield* Ref.get(core.status)
@@ -65,7 +65,7 @@ export const markComplete = (core: TorrentCore): Effect.Effect<void> =>
  * `whenComplete` fails, and `stop` (which ends the active part) runs. The blocks still in
  * flight may report more errors; only the first counts.
  */
-export const failStorage = (core: TorrentCore, detail: string, stop: Effect.Effect<void>): Effect.Effect<void> =>
+export const failStorage = (core: TorrentShared, detail: string, stop: Effect.Effect<void>): Effect.Effect<void> =>
   Effect.gen(function*() {
     if (core.errorMessage !== null) return
     core.errorMessage = detail
