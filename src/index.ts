@@ -37,7 +37,7 @@ export {
   parseMetainfo
 } from "./metainfo/index.ts"
 export type { Metainfo, TorrentFile } from "./metainfo/model.ts"
-export { type Address, type Connection, type NetError, Network, NodeNetwork } from "./net/index.ts"
+export { type Address, type Connection, formatAddress, type NetError, Network, NodeNetwork, parseAddress } from "./net/index.ts"
 export { FileStorage, MemoryStorage, PieceHasher, Storage, StorageError, type TorrentStorage } from "./storage/index.ts"
 export {
   type FilePriority,

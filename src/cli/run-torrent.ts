@@ -235,6 +235,8 @@ export const runTorrent = (options: RunOptions) =>
       encryption: plan.encryption,
       lsd: !args.noLsd,
       webSeeds: !args.noWebSeeds,
+      // the CLI says it itself, in its own words and with a JSON form (reportNoPeers)
+      noPeersWarning: false,
       ...(plan.uploadLimit === undefined ? {} : { uploadLimit: plan.uploadLimit }),
       ...(plan.downloadLimit === undefined ? {} : { downloadLimit: plan.downloadLimit }),
       ...(plan.transports === undefined ? {} : { transports: plan.transports }),

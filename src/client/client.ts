@@ -20,6 +20,7 @@ import type { Metainfo } from "../metainfo/model.ts"
 import { toHex } from "../bytes.ts"
 import { type InfoHash, infoHashOf } from "../ids.ts"
 import { fetchMetadata, type MetadataProgress } from "../magnet/index.ts"
+import { warnWithoutPeers } from "./no-peers.ts"
 import { parseMagnet, parseMetainfo, wireInfoHash } from "../metainfo/index.ts"
 import { req2 } from "../mse/index.ts"
 import { type Address, Network } from "../net/index.ts"
@@ -261,6 +262,9 @@ export const makeClient = (config: ClientConfig, extraPeerSources: ReadonlyArray
         )
       )
       torrents.set(key, { torrent, scope, limits, resumeDirectory: options.resumeDirectory })
+      if (resolved.noPeersWarning) {
+        yield* Effect.forkIn(warnWithoutPeers(torrent, { trackers: resolved.trackers, dht: config.dht !== undefined, initialPeers: initialPeers.length }), scope)
+      }
       for (const skey of skeysOf(meta)) skeys.set(toHex(req2(skey)), skey)
       return torrent
     })

@@ -56,6 +56,8 @@ export interface ClientConfig {
    * `stateFile` where the routing table persists between runs.
    */
   readonly dht?: DhtOptions | undefined
+  /** Log a warning (Effect.logWarning) when a downloading torrent has had no peer for 30 s, saying why there may be none. Default true. */
+  readonly noPeersWarning?: boolean
   /**
    * The transports we speak, in the order outgoing connections try them; incoming
    * connections are accepted on each (uTP on the UDP port of the same number as the TCP
@@ -104,6 +106,7 @@ export interface ResolvedConfig {
   readonly transports: ReadonlyArray<Transport>
   readonly transportFallbackMillis: number
   readonly encryption: EncryptionPolicy
+  readonly noPeersWarning: boolean
 }
 
 export const resolveConfig = (config: ClientConfig): ResolvedConfig => ({
@@ -128,5 +131,6 @@ export const resolveConfig = (config: ClientConfig): ResolvedConfig => ({
     ? ["utp", "tcp"]
     : [...new Set(config.transports)],
   transportFallbackMillis: config.transportFallbackMillis ?? 1000,
+  noPeersWarning: config.noPeersWarning ?? true,
   encryption: config.encryption ?? "prefer"
 })

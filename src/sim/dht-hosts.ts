@@ -86,7 +86,7 @@ export const startSimClient = (world: World, options: SimClientOptions): Effect.
       Layer.succeed(FileSystem.FileSystem, noFiles),
       port === undefined ? Layer.empty : Layer.succeed(UdpPort, port)
     )
-    const config = { downloadDirectory: "/sim", lsd: false, ...options.client, transports, host: options.address, port: PEER_PORT, trackers: false, webSeeds: false, dht: undefined } as const
+    const config = { downloadDirectory: "/sim", lsd: false, ...options.client, transports, host: options.address, port: PEER_PORT, trackers: false, webSeeds: false, dht: undefined, noPeersWarning: false } as const
     const layer = dht === undefined
       ? Client.layer(config).pipe(Layer.provide(base))
       : Client.layer({ ...config, dht: {} }).pipe(Layer.provide(Layer.mergeAll(base, Layer.succeed(Dht, dht))))

@@ -97,7 +97,8 @@ export const makeHost = (
         const tracker = Tracker.layer({ udpBind: { host: spec.address, port: 0 } }).pipe(
           Layer.provide(Layer.mergeAll(networkLayer, noHttp))
         )
-        const config = { host: spec.address, port: PEER_PORT, downloadDirectory: "/sim", transports: SIM_TRANSPORTS, lsd: false, ...spec.client, trackers: false, webSeeds: false, dht: undefined } as const
+        // noPeersWarning: no timer of its own in virtual time (the sim reports peers itself)
+        const config = { host: spec.address, port: PEER_PORT, downloadDirectory: "/sim", transports: SIM_TRANSPORTS, lsd: false, ...spec.client, trackers: false, webSeeds: false, dht: undefined, noPeersWarning: false } as const
         const clientLayer = trackerUrl === null
           ? Client.layer(config).pipe(Layer.provide(base))
           : Client.layer({ ...config, trackers: true }).pipe(Layer.provide(Layer.mergeAll(base, tracker)))
