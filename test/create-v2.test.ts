@@ -8,6 +8,7 @@ import { assert, describe, it } from "@effect/vitest"
 import * as NodeFileSystem from "@effect/platform-node-shared/NodeFileSystem"
 import { Effect } from "effect"
 import * as fc from "fast-check"
+import { execFile } from "node:child_process"
 import { createHash } from "node:crypto"
 import * as fs from "node:fs"
 import * as os from "node:os"
@@ -174,6 +175,33 @@ describe("createTorrent v2 and hybrid (BEP 52)", () => {
       assert.strictEqual(toHex(a.torrent), toHex(b.torrent))
       const v1 = yield* create(path.join(dir, "album"), {})
       assert.strictEqual(v1.metainfo.version, "v1")
+    }))
+})
+
+const BIN = path.join(import.meta.dirname, "..", "src", "cli", "bin.ts")
+
+const cli = (args: ReadonlyArray<string>) =>
+  Effect.callback<{ readonly code: number | null; readonly stdout: string; readonly stderr: string }>((resume) => {
+    const child = execFile(process.execPath, [BIN, ...args], { encoding: "utf8" }, (error, stdout, stderr) => {
+      resume(Effect.succeed({ code: error === null ? 0 : child.exitCode, stdout, stderr }))
+    })
+  })
+
+describe("effect-torrent create --v2 / --hybrid", () => {
+  it.live("prints the v2 info-hash (and the v1 one only when there is one); the two flags exclude each other", () =>
+    Effect.gen(function*() {
+      const dir = yield* tempDir
+      writeAlbum(dir)
+      const v2Path = path.join(dir, "v2.torrent")
+      const v2 = yield* cli(["create", path.join(dir, "album"), "-o", v2Path, "--v2"])
+      assert.strictEqual(v2.code, 0, v2.stderr)
+      assert.match(v2.stdout, /^info hash v2: [0-9a-f]{64}$/m)
+      assert.notMatch(v2.stdout, /^info hash: /m)
+      assert.include(v2.stdout, "xt=urn:btmh:1220")
+      const both = yield* cli(["create", path.join(dir, "album"), "-o", path.join(dir, "x.torrent"), "--v2", "--hybrid"])
+      assert.strictEqual(both.code, 1)
+      assert.include(both.stderr, "--v2 and --hybrid exclude each other")
+      assert.isFalse(fs.existsSync(path.join(dir, "x.torrent")))
     }))
 })
 
