@@ -7,8 +7,9 @@ import { Dht, type DhtConfig, make as makeDht } from "../dht/index.ts"
 import { Tracker } from "../tracker/index.ts"
 import { makeUdpPort, UdpPort } from "../utp/index.ts"
 import { Client } from "./client.ts"
-import type { ClientConfig } from "./config.ts"
+import { type ClientConfig, resolveConfig } from "./config.ts"
 import { ClientError } from "./errors.ts"
+import { fitToFdLimit, readOpenFileLimit } from "./fd-budget.ts"
 
 /**
  * The client on the real machine: sockets through node:net/node:dgram, files on disk with
@@ -20,7 +21,13 @@ import { ClientError } from "./errors.ts"
  *
  * Fails with `ClientError` "Listen" when the peer port or the DHT's UDP port cannot be bound.
  */
-export const layerNode = (config: ClientConfig = {}): Layer.Layer<Client, ClientError> => {
+export const layerNode = (wanted: ClientConfig = {}): Layer.Layer<Client, ClientError> => {
+  // Under a tight `ulimit -n` the client asks for fewer connections instead of hitting EMFILE
+  const defaults = resolveConfig(wanted)
+  const config: ClientConfig = {
+    ...wanted,
+    ...fitToFdLimit({ maxPeers: defaults.maxPeers, maxHalfOpen: defaults.maxHalfOpen }, readOpenFileLimit())
+  }
   const host = config.host ?? "0.0.0.0"
   const port = config.port === undefined ? 6881 : config.port
   const useUtp = config.transports === undefined || config.transports.length === 0 || config.transports.includes("utp")
