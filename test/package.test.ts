@@ -101,7 +101,8 @@ describe("the packed tarball, installed into an empty project", () => {
         `COMP_LINE=${JSON.stringify(words.join(" "))}; COMP_POINT=\${#COMP_LINE}`,
         `_effect_torrent; echo "\${COMPREPLY[*]}"`
       ].join("\n")], app).trim().split(" ")
-    expect(complete("effect-torrent", "d")).toEqual(["download"])
+    expect(complete("effect-torrent", "d")).toEqual(["demo", "download"])
+    expect(complete("effect-torrent", "do")).toEqual(["download"])
     expect(complete("effect-torrent", "download", "--seq")).toEqual(["--sequential"])
   })
 
