@@ -18,7 +18,7 @@ export const serveCommand = Command.make(
     state: Flag.String("state").pipe(Flag.withDescription("state directory: torrents, resume data, settings"), Flag.withDefault("effect-torrent-state")),
     out: Flag.String("out").pipe(Flag.withAlias("o"), Flag.withDescription("download directory (default: STATE/downloads)"), Flag.optional),
     port: Flag.Int("port").pipe(Flag.withAlias("p"), Flag.withDescription("port for peers (0 = any free port)"), Flag.withDefault(6881)),
-    peerHost: Flag.String("peer-host").pipe(Flag.withDescription("interface to accept peers on"), Flag.withDefault("0.0.0.0")),
+    peerHost: Flag.String("peer-host").pipe(Flag.withDescription("interface to accept peers on (:: = IPv6 and IPv4)"), Flag.withDefault("::")),
     noDht: Flag.Boolean("no-dht").pipe(Flag.withDescription("do not join the DHT"), Flag.withDefault(false)),
     noLsd: Flag.Boolean("no-lsd").pipe(Flag.withDescription("no Local Service Discovery (BEP 14 multicast on the local network)"), Flag.withDefault(false)),
     auth: Flag.String("auth").pipe(Flag.withDescription("require HTTP Basic credentials USER:PASS (needed to listen beyond loopback)"), Flag.optional)

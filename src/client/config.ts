@@ -1,6 +1,7 @@
 import type { EncryptionPolicy } from "../mse/index.ts"
 import type { SessionOptions, Transport } from "../peer/index.ts"
 import { DEFAULT_SESSION_OPTIONS } from "../peer/index.ts"
+import { ANY_HOST } from "../net/index.ts"
 import { PEER_ID_PREFIX } from "../version.ts"
 
 /** The DHT settings of `ClientConfig.dht`. */
@@ -14,7 +15,11 @@ export interface DhtOptions {
 export interface ClientConfig {
   /** Where torrents are saved unless `add` says otherwise. Default: the working directory. */
   readonly downloadDirectory?: string
-  /** Interface to listen on. Default "0.0.0.0". Tests use "127.0.0.1". */
+  /**
+   * Interface to listen on (TCP, uTP, the DHT, UDP tracker replies). Default "::": dual-stack,
+   * every IPv6 and IPv4 interface (only IPv4's 0.0.0.0 where the machine has no IPv6).
+   * Tests use "127.0.0.1" or "::1".
+   */
   readonly host?: string
   /** Port to accept peers on; 0 = an ephemeral port, null = do not listen. Default 6881. */
   readonly port?: number | null
@@ -111,7 +116,7 @@ export interface ResolvedConfig {
 
 export const resolveConfig = (config: ClientConfig): ResolvedConfig => ({
   downloadDirectory: config.downloadDirectory ?? ".",
-  host: config.host ?? "0.0.0.0",
+  host: config.host ?? ANY_HOST,
   port: config.port === undefined ? 6881 : config.port,
   maxPeers: config.maxPeers ?? 200,
   maxPeersPerTorrent: config.maxPeersPerTorrent ?? 50,

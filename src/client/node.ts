@@ -1,7 +1,7 @@
 import * as NodeFileSystem from "@effect/platform-node-shared/NodeFileSystem"
 import { FetchHttpClient } from "effect/http"
 import { Effect, Layer } from "effect"
-import { NodeNetwork } from "../net/index.ts"
+import { ANY_HOST, globalIpv6, NodeNetwork } from "../net/index.ts"
 import { FileStorage, PieceHasher } from "../storage/index.ts"
 import { Dht, type DhtConfig, make as makeDht } from "../dht/index.ts"
 import { Tracker } from "../tracker/index.ts"
@@ -28,7 +28,7 @@ export const layerNode = (wanted: ClientConfig = {}): Layer.Layer<Client, Client
     ...wanted,
     ...fitToFdLimit({ maxPeers: defaults.maxPeers, maxHalfOpen: defaults.maxHalfOpen }, readOpenFileLimit())
   }
-  const host = config.host ?? "0.0.0.0"
+  const host = config.host ?? ANY_HOST
   const port = config.port === undefined ? 6881 : config.port
   const useUtp = config.transports === undefined || config.transports.length === 0 || config.transports.includes("utp")
   const dhtOptions = config.dht
@@ -56,8 +56,10 @@ export const layerNode = (wanted: ClientConfig = {}): Layer.Layer<Client, Client
   const dhtOn = (extra: Partial<DhtConfig>) =>
     Layer.effect(Dht, makeDht(dhtConfig(extra)).pipe(Effect.mapError(listenError("DHT: "))))
       .pipe(Layer.provide(Layer.mergeAll(NodeNetwork.layer, NodeFileSystem.layer)))
+  // Listening dual-stack, tell HTTP trackers our IPv6 address too (BEP 7 `ipv6=`).
+  const ipv6 = host === ANY_HOST ? globalIpv6() : undefined
   const trackerOn = (udp: Parameters<typeof Tracker.layer>[0]) =>
-    Tracker.layer(udp).pipe(Layer.provide(Layer.mergeAll(NodeNetwork.layer, FetchHttpClient.layer)))
+    Tracker.layer(ipv6 === undefined ? udp : { ...udp, announceIpv6: ipv6 }).pipe(Layer.provide(Layer.mergeAll(NodeNetwork.layer, FetchHttpClient.layer)))
 
   // Each branch names what it turns on, so Client.layer's requirements are exactly what is provided.
   const off = { ...config, trackers: false, dht: undefined } as const

@@ -35,7 +35,7 @@ export interface ServeOptions {
   readonly downloadDirectory: string
   /** Port for peers; 0 = any, null = do not listen. */
   readonly peerPort: number | null
-  /** Interface for peers. Default 0.0.0.0. */
+  /** Interface for peers. Default :: (dual-stack; 0.0.0.0 without IPv6). */
   readonly peerHost?: string
   readonly dht: boolean
   /** Local Service Discovery (BEP 14). Default false (not verified end to end yet). */
@@ -57,7 +57,7 @@ export class ServeInfo extends Context.Service<ServeInfo, {
 
 const clientLayer = (options: ServeOptions): Layer.Layer<Client, ClientError> =>
   layerNode({
-    host: options.peerHost ?? "0.0.0.0",
+    host: options.peerHost ?? "::",
     port: options.peerPort,
     downloadDirectory: options.downloadDirectory,
     lsd: options.lsd ?? false,

@@ -68,6 +68,24 @@ export const ipFamily = (host: string): CompactFamily | undefined => {
   return NetAddress.isIpv4Address(ip) || Option.isSome(NetAddress.fromIpv4Mapped(ip)) ? 4 : 6
 }
 
+/**
+ * The wildcard a client listens on by default: every IPv6 and, dual-stack, every IPv4
+ * interface. Where the machine has no IPv6 the listeners fall back to `ANY_IPV4`.
+ */
+export const ANY_HOST = "::"
+export const ANY_IPV4 = "0.0.0.0"
+
+/** A dual-stack socket reports IPv4 peers as IPv4-mapped IPv6 (`::ffff:a.b.c.d`); peers know them by their IPv4. */
+export const unmapIpv4 = (host: string): string => {
+  if (!host.toLowerCase().startsWith("::ffff:")) return host
+  const v4 = host.slice(7)
+  const ip = parseIp(v4)
+  return ip !== undefined && NetAddress.isIpv4Address(ip) ? v4 : host
+}
+
+/** Errors of binding `::` that mean "no IPv6 here", so binding 0.0.0.0 instead is right. */
+export const NO_IPV6_ERRNOS: ReadonlySet<string> = new Set(["EAFNOSUPPORT", "EADDRNOTAVAIL", "EPROTONOSUPPORT"])
+
 /** A loopback IP (127.0.0.0/8, ::1, IPv4-mapped loopback) or `localhost`. */
 export const isLoopback = (host: string): boolean => {
   if (host.toLowerCase() === "localhost") return true

@@ -13,6 +13,8 @@ export {
   NetIoError
 } from "./errors.ts"
 export {
+  ANY_HOST,
+  ANY_IPV4,
   compactLength,
   type CompactFamily,
   decodeCompact,
@@ -24,7 +26,8 @@ export {
   ipFamily,
   isLoopback,
   parseAddress,
-  parseIp
+  parseIp,
+  unmapIpv4
 } from "./address.ts"
 export {
   type Address,
@@ -42,4 +45,5 @@ export {
  * node:dgram for UDP). `layerNode` provides it; tests and the simulator provide their own.
  */
 export * as NodeNetwork from "./NodeNetwork.ts"
+export { globalIpv6, type InterfaceAddress, pickGlobalIpv6 } from "./interfaces.ts"
 export { serve } from "./serve.ts"

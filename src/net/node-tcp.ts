@@ -19,7 +19,7 @@ import {
   type NetError,
   NetIoError
 } from "./errors.ts"
-import { formatAddress } from "./address.ts"
+import { ANY_HOST, ANY_IPV4, formatAddress, NO_IPV6_ERRNOS, unmapIpv4 } from "./address.ts"
 import type { Address, ConnectOptions, Connection, Listener } from "./Network.ts"
 
 const DEFAULT_CONNECT_TIMEOUT = Duration.seconds(10)
@@ -76,8 +76,9 @@ const makeConnection = Effect.fnUntraced(function*(
   const writer = yield* socket.writer
   if (sock === undefined) return yield* Effect.die("NodeNetwork: socket opened without a net.Socket")
   const conn: Net.Socket = sock
-  const remote: Address = { host: conn.remoteAddress ?? "", port: conn.remotePort ?? 0 }
-  const local: Address = { host: conn.localAddress ?? "", port: conn.localPort ?? 0 }
+  // a dual-stack listener sees IPv4 peers as ::ffff:a.b.c.d
+  const remote: Address = { host: unmapIpv4(conn.remoteAddress ?? ""), port: conn.remotePort ?? 0 }
+  const local: Address = { host: unmapIpv4(conn.localAddress ?? ""), port: conn.localPort ?? 0 }
   const address = formatAddress(remote)
 
   // Set when our side closed: later failures are "closed", not "reset".
@@ -294,18 +295,28 @@ export const listen = (address: Address): Effect.Effect<Listener, NetError, Scop
       })
     )
     yield* Effect.callback<void, NetError>((resume) => {
-      const onError = (cause: Error) =>
+      let host = address.host
+      const onError = (cause: Error) => {
+        // `::` on a machine without IPv6: listen on every IPv4 interface instead
+        if (host === ANY_HOST && NO_IPV6_ERRNOS.has(errnoOf(cause) ?? "")) {
+          host = ANY_IPV4
+          server.once("error", onError)
+          server.listen({ host, port: address.port }, onListening)
+          return
+        }
         resume(Effect.fail(
           errnoOf(cause) === "EADDRINUSE"
             ? new AddressInUse({ address: target })
             : new NetIoError({ op: "listen", address: target, detail: describe(cause) })
         ))
-      server.once("error", onError)
-      server.listen({ host: address.host, port: address.port }, () => {
+      }
+      const onListening = () => {
         server.off("error", onError)
         server.on("error", noop)
         resume(Effect.void)
-      })
+      }
+      server.once("error", onError)
+      server.listen({ host, port: address.port }, onListening)
     })
     const bound = server.address()
     const boundAddress: Address = typeof bound === "object" && bound !== null

@@ -9,7 +9,7 @@ import * as Dgram from "node:dgram"
 import * as Dns from "node:dns"
 import * as Net from "node:net"
 import { AddressInUse, ConnectionClosed, type NetError, NetIoError } from "./errors.ts"
-import { formatAddress } from "./address.ts"
+import { ANY_HOST, ANY_IPV4, formatAddress, NO_IPV6_ERRNOS, unmapIpv4 } from "./address.ts"
 import type { Address, Datagram, DatagramHandler, UdpOptions, UdpSocket } from "./Network.ts"
 
 /** Datagrams kept for `receive` before new ones are dropped. */
@@ -36,8 +36,6 @@ const resolveHost = (host: string, family: 4 | 6): Effect.Effect<string, NetErro
   })
 }
 
-/** A dual-stack socket reports IPv4 senders as IPv4-mapped IPv6; peers know them by their IPv4. */
-const unmapped = (host: string): string => host.startsWith("::ffff:") && Net.isIPv4(host.slice(7)) ? host.slice(7) : host
 
 export const udp = (bind: Address, options: UdpOptions = {}): Effect.Effect<UdpSocket, NetError, Scope.Scope> =>
   Effect.gen(function*() {
@@ -74,9 +72,11 @@ export const udp = (bind: Address, options: UdpOptions = {}): Effect.Effect<UdpS
         }
       })
     )
-    yield* Effect.callback<void, NetError>((resume) => {
+    const bound6 = yield* Effect.callback<boolean, NetError>((resume) => {
       const onError = (cause: Error) => {
         open = false
+        // `::` on a machine without IPv6: bind every IPv4 interface instead (below)
+        if (bind.host === ANY_HOST && NO_IPV6_ERRNOS.has(errnoOf(cause) ?? "")) return resume(Effect.succeed(false))
         resume(Effect.fail(
           errnoOf(cause) === "EADDRINUSE"
             ? new AddressInUse({ address: target })
@@ -86,9 +86,10 @@ export const udp = (bind: Address, options: UdpOptions = {}): Effect.Effect<UdpS
       socket.once("error", onError)
       socket.bind({ address: bind.host, port: bind.port }, () => {
         socket.off("error", onError)
-        resume(Effect.void)
+        resume(Effect.succeed(true))
       })
     })
+    if (!bound6) return yield* udp({ host: ANY_IPV4, port: bind.port }, options)
     // a send error without a callback, or an ICMP error: nothing to do with it on a shared socket
     socket.on("error", () => {})
     const multicast = options.multicast
@@ -114,7 +115,7 @@ export const udp = (bind: Address, options: UdpOptions = {}): Effect.Effect<UdpS
     const localText = formatAddress(local)
 
     socket.on("message", (payload, rinfo) => {
-      const from: Address = { host: unmapped(rinfo.address), port: rinfo.port }
+      const from: Address = { host: unmapIpv4(rinfo.address), port: rinfo.port }
       if (handler !== undefined) {
         handler.datagram(payload, from)
         if (!idleScheduled) {

@@ -1,13 +1,13 @@
 import { Context, Duration, Effect, Layer, Random } from "effect"
 import type { HttpClient } from "effect/http"
-import type { Address, Network, UdpSocket } from "../net/index.ts"
+import { type Address, ANY_HOST, type Network, type UdpSocket } from "../net/index.ts"
 import { makeHttpTracker } from "./http.ts"
 import type { AnnounceRequest, AnnounceResponse, ScrapeEntry, TrackerError } from "./types.ts"
 import { TrackerRequestError } from "./types.ts"
 import { makeUdpTracker } from "./udp.ts"
 
 export interface TrackerConfig {
-  /** Local address of the UDP socket used for UDP trackers. Default 0.0.0.0:0. */
+  /** Local address of the UDP socket used for UDP trackers. Default [::]:0 (dual-stack: IPv4 and IPv6 trackers). */
   readonly udpBind?: Address
   /** A UDP socket to use instead of binding `udpBind`: the client's shared port (utp/port.ts). */
   readonly udpSocket?: UdpSocket
@@ -17,6 +17,8 @@ export interface TrackerConfig {
   readonly httpTimeout?: Duration.Input
   /** Largest HTTP tracker response accepted. Default 4 MiB. */
   readonly maxResponseBytes?: number
+  /** Our IPv6 address for every HTTP announce that names none (`AnnounceRequest.ipv6`, BEP 7). */
+  readonly announceIpv6?: string
 }
 
 /**
@@ -52,7 +54,7 @@ const make = (config: TrackerConfig) =>
       maxResponseBytes: config.maxResponseBytes ?? 4 * 1024 * 1024
     })
     const udp = yield* makeUdpTracker({
-      bind: config.udpBind ?? { host: "0.0.0.0", port: 0 },
+      bind: config.udpBind ?? { host: ANY_HOST, port: 0 },
       maxRetransmit: config.udpMaxRetransmit ?? 8,
       ...(config.udpSocket === undefined ? {} : { socket: config.udpSocket })
     })
@@ -66,7 +68,7 @@ const make = (config: TrackerConfig) =>
         switch (schemeOf(url)) {
           case "http":
           case "https":
-            return http.announce(url, request)
+            return http.announce(url, config.announceIpv6 === undefined || request.ipv6 !== undefined ? request : { ...request, ipv6: config.announceIpv6 })
           case "udp":
             return udp.announce(url, request, request.key ?? defaultKey)
           default:

@@ -5,7 +5,7 @@
  */
 import { Result } from "effect"
 import * as Bencode from "../bencode/index.ts"
-import { type Address, decodeCompactList } from "../net/index.ts"
+import { type Address, decodeCompactList, ipFamily } from "../net/index.ts"
 import { MAX_PEERS_PER_RESPONSE } from "./types.ts"
 import type { AnnounceRequest, AnnounceResponse, ScrapeEntry } from "./types.ts"
 
@@ -40,6 +40,7 @@ export const announceUrl = (base: string, req: AnnounceRequest, trackerId: strin
   if (req.key !== undefined) params.push(`key=${(req.key >>> 0).toString(16).padStart(8, "0")}`)
   if (req.crypto !== undefined) params.push("supportcrypto=1")
   if (req.crypto === "required") params.push("requirecrypto=1")
+  if (req.ipv6 !== undefined && ipFamily(req.ipv6) === 6) params.push(`ipv6=${encodeURIComponent(req.ipv6)}`)
   if (trackerId !== undefined) params.push(`trackerid=${percentEncodeBytes(textEncoder.encode(trackerId))}`)
   return withQuery(base, params)
 }

@@ -24,6 +24,11 @@ export interface AnnounceRequest {
    * peers that support encryption). UDP announces have no field for it.
    */
   readonly crypto?: "supported" | "required"
+  /**
+   * Our IPv6 address, sent to HTTP trackers as `ipv6=` (BEP 7) so that one reached over IPv4
+   * can list us to IPv6 peers. Ignored unless an IPv6 literal; UDP announces have no field for it.
+   */
+  readonly ipv6?: string
 }
 
 export interface AnnounceResponse {

@@ -94,9 +94,10 @@ TRANSPORTS = {
 UTP_SOCKET = getattr(lt.peer_info, "utp_socket", 1 << 17)
 
 
-def session(port, dht=False, dht_log=False, transports="default", force_encryption=False, disable_encryption=False):
+def session(port, dht=False, dht_log=False, transports="default", force_encryption=False, disable_encryption=False, host="127.0.0.1"):
     settings = {
-        "listen_interfaces": "127.0.0.1:%d" % port,
+        # --host ::1: IPv6 only, written [::1]:PORT
+        "listen_interfaces": ("[%s]:%d" if ":" in host else "%s:%d") % (host, port),
         "enable_dht": False,
         "enable_lsd": False,
         "enable_upnp": False,
@@ -186,11 +187,11 @@ def wait_listening(s, transports="default"):
 
 def parse_peer(text):
     host, port = text.rsplit(":", 1)
-    return (host, int(port))
+    return (host.strip("[]"), int(port))
 
 
 def run(args, leech):
-    s = session(args.port, args.dht, args.dht_log, args.transports, args.force_encryption, args.disable_encryption)
+    s = session(args.port, args.dht, args.dht_log, args.transports, args.force_encryption, args.disable_encryption, args.host)
     port = wait_listening(s, args.transports)
     emit({"event": "listening", "port": port})
     if args.dht:
@@ -319,6 +320,7 @@ def main():
     p.add_argument("--torrent")
     p.add_argument("--save")
     p.add_argument("--port", type=int, default=0)
+    p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--connect", action="append", default=[])
     p.add_argument("--magnet")
     p.add_argument("--info-out")

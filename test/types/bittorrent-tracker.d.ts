@@ -16,6 +16,7 @@ declare module "bittorrent-tracker/server" {
     constructor(options?: ServerOptions)
     readonly http: HttpServer | null
     readonly udp: UdpSocket | null
+    readonly udp6: UdpSocket | null
     readonly torrents: Record<string, unknown>
     listen(
       port: number,

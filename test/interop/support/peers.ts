@@ -131,6 +131,8 @@ export const ltPeer = (
     readonly save: string
     readonly connect?: ReadonlyArray<number>
     readonly port?: number
+    /** The interface libtorrent listens on (default 127.0.0.1; "::1" for IPv6). */
+    readonly host?: string
     readonly dhtNodes?: ReadonlyArray<number>
     /** Default: libtorrent's own. */
     readonly transports?: LtTransports
@@ -145,6 +147,7 @@ export const ltPeer = (
       LT_SCRIPT, mode, "--torrent", options.torrent, "--save", options.save,
       ...(options.connect ?? []).flatMap((port) => ["--connect", `127.0.0.1:${port}`]),
       ...(options.port === undefined ? [] : ["--port", String(options.port)]),
+      ...(options.host === undefined ? [] : ["--host", options.host]),
       ...(options.transports === undefined ? [] : ["--transports", options.transports]),
       ...(options.forceEncryption === true ? ["--force-encryption"] : []),
       ...(options.disableEncryption === true ? ["--disable-encryption"] : []),
