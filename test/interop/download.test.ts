@@ -6,10 +6,12 @@ import { assert, describe } from "@effect/vitest"
 import { Effect } from "effect"
 import { join } from "node:path"
 import { Client } from "../../src/client/index.ts"
+import type { TorrentEvent } from "../../src/torrent/index.ts"
 import { tempDir, writePayload } from "../support/files.ts"
 import {
   assertSameData,
   awaitComplete,
+  eventsUntil,
   awaitState,
   freePort,
   ourTorrent,
@@ -141,7 +143,9 @@ describe("interop: our client downloads", () => {
         const events = yield* recordEvents(torrent)
         yield* torrent.addPeers(seeders.map((s) => local(s.port)))
         yield* awaitComplete(torrent, 90)
-        const peers = new Set(events.flatMap((e) => (e._tag === "PeerConnected" ? [e.peer] : [])))
+        const connectedTo = (es: ReadonlyArray<TorrentEvent>) => new Set(es.flatMap((e) => (e._tag === "PeerConnected" ? [e.peer] : [])))
+        yield* eventsUntil(events, "a connection to each seeder", (es) => connectedTo(es).size >= 3)
+        const peers = connectedTo(events)
         assert.strictEqual(peers.size, 3, `connected to every seeder: ${[...peers].join(", ")}`)
         const verified = new Set(events.flatMap((e) => (e._tag === "PieceVerified" ? [e.piece] : [])))
         assert.strictEqual(verified.size, meta.pieceCount, "every piece was verified once")

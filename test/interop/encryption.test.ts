@@ -25,6 +25,7 @@ import { installed } from "./support/available.ts"
 import {
   assertSameData,
   awaitComplete,
+  eventsUntil,
   freePort,
   ourTorrent,
   readTorrent,
@@ -56,6 +57,7 @@ const downloadFrom = (out: string, src: string, meta: Metainfo, port: number, se
     const events = yield* recordEvents(torrent)
     yield* torrent.addPeers([local(port)])
     yield* awaitComplete(torrent, seconds)
+    yield* eventsUntil(events, "the connection's event", (es) => es.some((e) => e._tag === "PeerConnected"))
     return events
   }), config).pipe(Effect.tap(() => assertSameData(meta, src, out)))
 

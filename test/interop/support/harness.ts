@@ -16,6 +16,7 @@ import { FileStorage } from "../../../src/storage/index.ts"
 import type { Torrent, TorrentEvent, TorrentState } from "../../../src/torrent/index.ts"
 import { sameFile, tempDir, writePayload } from "../../support/files.ts"
 import { InteropError } from "./process.ts"
+import { eventually } from "../../support/waiting.ts"
 
 /** `INTEROP_DEBUG=1` shows our client's debug logs (peer disconnect reasons and so on). */
 const logLevel = process.env["INTEROP_DEBUG"] === "1" ? "Debug" : "Info"
@@ -148,6 +149,14 @@ export const recordEvents = (torrent: Torrent) =>
     yield* Effect.forkScoped(Effect.forever(pull.pipe(Effect.flatMap((batch) => Effect.sync(() => { seen.push(...batch) })))).pipe(Effect.ignore))
     return seen
   })
+
+/**
+ * Waits until the recorded events hold what `ok` asks for: the recorder is a fiber of its
+ * own, so the last events may still be on their way when the download's completion wakes
+ * the test (seen on a loaded machine). A lost event still fails, after `seconds`.
+ */
+export const eventsUntil = (seen: ReadonlyArray<TorrentEvent>, what: string, ok: (events: ReadonlyArray<TorrentEvent>) => boolean, seconds = 10) =>
+  eventually(what, Effect.sync(() => seen), ok, seconds).pipe(Effect.asVoid)
 
 /** Waits for the download with a deadline, failing with the torrent's state when it passes. */
 export const awaitComplete = (torrent: Torrent, seconds: number) =>
