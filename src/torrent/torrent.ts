@@ -6,7 +6,7 @@
  * `pause` ends it and `resume` starts it again; closing the torrent's scope ends all of it,
  * then the storage saves its resume data and closes its files.
  */
-import { Clock, Deferred, Effect, FiberHandle, FiberMap, FiberSet, PubSub, Random, Ref, Result, Schedule, Semaphore, Stream, SubscriptionRef } from "effect"
+import { Clock, Deferred, Effect, FiberHandle, FiberMap, FiberSet, PubSub, Random, Ref, Result, Schedule, type Scope, Semaphore, Stream, SubscriptionRef } from "effect"
 import { type InfoHash, infoHashOf, type PeerKey } from "../ids.ts"
 import type { Connection } from "../net/index.ts"
 import { wireInfoHash } from "../metainfo/identity.ts"
@@ -53,8 +53,17 @@ export interface Torrent {
   readonly infoHash: InfoHash
   readonly metainfo: Metainfo
   readonly state: SubscriptionRef.SubscriptionRef<TorrentState>
-  /** Every event from the moment of subscription on. */
+  /**
+   * Every event from the moment the stream starts running. Running it in another fiber (a
+   * forked consumer) subscribes only when that fiber gets to run: to miss nothing from a
+   * point on, take `subscribe` there instead.
+   */
   readonly events: Stream.Stream<TorrentEvent>
+  /**
+   * Subscribes now, in the caller's fiber and scope, and returns the stream of every event
+   * from this moment on (a consumer forked afterwards misses nothing).
+   */
+  readonly subscribe: Effect.Effect<Stream.Stream<TorrentEvent>, never, Scope.Scope>
   readonly pause: Effect.Effect<void>
   readonly resume: Effect.Effect<void>
   /** Succeeds once every wanted piece is verified; fails if the torrent hits a storage error. */
@@ -239,6 +248,7 @@ export const openTorrent = Effect.fn("Torrent.open")(function*(meta: Metainfo, c
     metainfo: meta,
     state,
     events: Stream.fromPubSub(events),
+    subscribe: Effect.map(PubSub.subscribe(events), Stream.fromSubscription),
     pause: Effect.gen(function*() {
       const current = yield* Ref.get(status)
       if (current === "error" || current === "paused") return

@@ -52,7 +52,7 @@ const describe = (events: ReadonlyArray<TorrentEvent>): string =>
 /** Subscribes to the torrent's events now (before returning) and records them until the scope closes. */
 export const recordEvents = (torrent: Torrent) =>
   Effect.gen(function*() {
-    const pull = yield* Stream.toPull(torrent.events)
+    const pull = yield* Stream.toPull(yield* torrent.subscribe)
     const events: Array<TorrentEvent> = []
     const waiters = new Set<{ readonly predicate: (e: TorrentEvent) => boolean; readonly found: Deferred.Deferred<TorrentEvent> }>()
     yield* Effect.forkScoped(Effect.forever(

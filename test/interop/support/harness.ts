@@ -144,8 +144,10 @@ export const partialCopy = (meta: Metainfo, from: string, to: string, keep: (pie
 export const recordEvents = (torrent: Torrent) =>
   Effect.gen(function*() {
     const seen: Array<TorrentEvent> = []
-    // Subscribed here, before returning, so nothing published afterwards is missed.
-    const pull = yield* Stream.toPull(torrent.events)
+    // Subscribed here, before returning, so nothing published afterwards is missed (a stream
+    // run in the forked fiber would subscribe only once that fiber runs: PeerConnected events
+    // were lost that way on a loaded machine).
+    const pull = yield* Stream.toPull(yield* torrent.subscribe)
     yield* Effect.forkScoped(Effect.forever(pull.pipe(Effect.flatMap((batch) => Effect.sync(() => { seen.push(...batch) })))).pipe(Effect.ignore))
     return seen
   })
