@@ -6,7 +6,6 @@
 import { assert, describe, it } from "@effect/vitest"
 import * as NodeFileSystem from "@effect/platform-node-shared/NodeFileSystem"
 import { Deferred, Effect } from "effect"
-import { type ChildProcess, spawn } from "node:child_process"
 import { existsSync } from "node:fs"
 import { writeFile } from "node:fs/promises"
 import { join } from "node:path"
@@ -15,56 +14,11 @@ import { formatMagnet, parseMetainfo } from "../src/metainfo/index.ts"
 import { sameFile, tempDir, writePayload } from "./support/files.ts"
 import { bittorrentTracker } from "./support/tracker-server.ts"
 import { seed, webTorrentClient } from "./support/webtorrent.ts"
-import { eventually } from "./support/waiting.ts"
+import { startCli, waitForJsonLine } from "./support/cli-process.ts"
 
-const BIN = join(import.meta.dirname, "..", "src", "cli", "bin.ts")
 
-interface Running {
-  readonly child: ChildProcess
-  /** Every complete stdout line so far. */
-  readonly lines: Array<string>
-  readonly stderr: Array<string>
-  /** Resolves with the exit code. */
-  readonly exited: Deferred.Deferred<number | null>
-}
-
-/** Starts the CLI; the process is stopped (by its PID) when the test's scope closes. */
-const start = (args: ReadonlyArray<string>) =>
-  Effect.acquireRelease(
-    Effect.gen(function*() {
-      const exited = yield* Deferred.make<number | null>()
-      // --no-dht: tests never contact the public DHT routers; --no-lsd: no multicast leaves loopback.
-      const child = spawn(process.execPath, [BIN, ...args, "--no-dht", "--no-lsd"], { stdio: ["ignore", "pipe", "pipe"] })
-      const lines: Array<string> = []
-      const stderr: Array<string> = []
-      let buffer = ""
-      child.stdout?.setEncoding("utf8").on("data", (chunk: string) => {
-        buffer += chunk
-        const parts = buffer.split("\n")
-        buffer = parts.pop() ?? ""
-        lines.push(...parts)
-      })
-      child.stderr?.setEncoding("utf8").on("data", (chunk: string) => stderr.push(chunk))
-      child.on("exit", (code) => Deferred.doneUnsafe(exited, Effect.succeed(code)))
-      return { child, lines, stderr, exited } satisfies Running
-    }),
-    (r) => Effect.sync(() => { if (r.child.exitCode === null && r.child.pid !== undefined) process.kill(r.child.pid, "SIGKILL") })
-  )
-
-/** Waits until a JSON line satisfies `predicate` (polling the collected output); dies if the process ends first. */
-const waitForLine = (r: Running, predicate: (json: Record<string, unknown>) => boolean, what: string) =>
-  eventually(
-    what,
-    Effect.suspend(() => {
-      const found = r.lines.map((line) => JSON.parse(line) as Record<string, unknown>).find(predicate)
-      if (found === undefined && r.child.exitCode !== null) {
-        return Effect.die(new Error(`exited (${r.child.exitCode}) before ${what}: ${r.stderr.join("")}`))
-      }
-      return Effect.succeed(found)
-    }),
-    (found) => found !== undefined,
-    60
-  ).pipe(Effect.flatMap((found) => (found === undefined ? Effect.die(new Error(`no ${what}`)) : Effect.succeed(found))))
+const start = startCli
+const waitForLine = waitForJsonLine
 
 const FILES = { "pay/a.bin": 3_000_000, "pay/b.bin": 1_234_567 }
 
