@@ -43,7 +43,10 @@ const LtDhtStats = Schema.Struct({ event: Schema.Literal("dht-stats"), nodes: Sc
 const LtDhtLive = Schema.Struct({ event: Schema.Literal("dht-live"), ports: Schema.Array(Schema.Number) })
 const LtConnectAttempt = Schema.Struct({ event: Schema.Literal("connect-attempt"), transport: Schema.Literals(["utp", "tcp"]) })
 
+const LtTransportsSeen = Schema.Struct({ event: Schema.Literal("transports"), seen: Schema.Array(Schema.Literals(["utp", "tcp"])) })
+
 const LtEvent = Schema.Union([
+  LtTransportsSeen,
   LtListening,
   LtReady,
   LtCreated,
@@ -86,7 +89,7 @@ export interface LtPeer {
   readonly dhtLive: () => ReadonlyArray<number>
   /** The transport of every outgoing connection attempt so far, in order. */
   readonly connectAttempts: () => ReadonlyArray<"utp" | "tcp">
-  /** Every transport a connected peer used in any stats report so far. */
+  /** Every transport a connected peer has used so far (sampled at most 100 ms apart). */
   readonly transportsSeen: () => ReadonlyArray<"utp" | "tcp">
 }
 
@@ -163,7 +166,7 @@ export const ltPeer = (
       finished: () => lastEvent(proc, "finished") !== undefined,
       dhtLive: () => lastEvent(proc, "dht-live")?.ports ?? [],
       connectAttempts: () => allEvents(proc, "connect-attempt").map((e) => e.transport),
-      transportsSeen: () => [...new Set(allEvents(proc, "stats").flatMap((e) => e.transports))].sort()
+      transportsSeen: () => [...(lastEvent(proc, "transports")?.seen ?? [])]
     }
   })
 
