@@ -18,6 +18,8 @@ export interface BenchOptions {
   readonly skip: ReadonlySet<"leech" | "seed" | "startup">
   /** Also run our leecher with `--trace` (every wire message to a file): the trace's cost. */
   readonly trace: boolean
+  /** Only the scale bench (bench/scale.ts): idle peers and loaded torrents in one process. */
+  readonly scale: boolean
 }
 
 const PARTS = ["leech", "seed", "startup"] as const
@@ -42,6 +44,7 @@ export const parseArgs = (argv: ReadonlyArray<string>): BenchOptions => {
   let runs = 1
   let profile = false
   let trace = false
+  let scale = false
   let record = true
   let transport: "tcp" | "utp" = "tcp"
   const skip = new Set<"leech" | "seed" | "startup">()
@@ -57,6 +60,7 @@ export const parseArgs = (argv: ReadonlyArray<string>): BenchOptions => {
     else if (arg === "--runs") runs = Math.max(1, Math.floor(Number(value())) || 1)
     else if (arg === "--profile") profile = true
     else if (arg === "--trace") trace = true
+    else if (arg === "--scale") scale = true
     else if (arg === "--no-record") record = false
     else if (arg === "--skip") {
       for (const part of value().split(",")) {
@@ -72,7 +76,7 @@ export const parseArgs = (argv: ReadonlyArray<string>): BenchOptions => {
       const v = value()
       seeders = v === "both" ? ["plain", "rc4"] : v === "plain" || v === "rc4" ? [v] : []
       if (seeders.length === 0) throw new Error(`--seeders takes plain, rc4 or both, not ${v}`)
-    } else throw new Error(`unknown option ${arg}\nusage: node bench/run.ts [--size 1GiB] [--runs N] [--transport tcp|utp] [--seeders plain|rc4|both] [--profile] [--trace] [--skip leech,seed,startup] [--no-record]`)
+    } else throw new Error(`unknown option ${arg}\nusage: node bench/run.ts [--size 1GiB] [--runs N] [--transport tcp|utp] [--seeders plain|rc4|both] [--profile] [--trace] [--scale] [--skip leech,seed,startup] [--no-record]`)
   }
-  return { size, runs, profile, record, transport, seeders, skip, trace }
+  return { size, runs, profile, record, transport, seeders, skip, trace, scale }
 }

@@ -3,6 +3,7 @@
  *
  *   node bench/run.ts [--size 1GiB] [--runs 1] [--transport tcp|utp] [--seeders plain|rc4|both]
  *                     [--profile] [--trace] [--skip leech,seed,startup] [--no-record]
+ *   node bench/run.ts --scale [--runs 3]   (only bench/scale.ts: idle peers, 100 torrents; ≥ 2 runs)
  *
  * 1. Makes (once, then reuses) a deterministic pseudo-random payload and a v1 torrent with
  *    1 MiB pieces in bench/data/ (git-ignored).
@@ -40,6 +41,7 @@ import { basename, join } from "node:path"
 import { createInterface } from "node:readline"
 import { formatSummary, readProfile, summarizeProfile } from "./profile-summary.ts"
 import { parseArgs, sizeLabel } from "./args.ts"
+import { benchScale } from "./scale.ts"
 import { benchSeed } from "./seed.ts"
 import { measureStartup, median } from "./startup.ts"
 
@@ -271,10 +273,14 @@ const buildOurs = (): void => {
 }
 
 const main = async () => {
+  const options = parseArgs(process.argv.slice(2))
+  if (options.scale) {
+    console.log(await benchScale({ runs: Math.max(2, options.runs), record: options.record }))
+    return
+  }
   buildOurs()
   const built = spawnSync(process.execPath, [join(benchDir, "..", "scripts", "build.ts")], { stdio: "inherit" })
   if (built.status !== 0) throw new Error(`npm run build exited with ${built.status}`)
-  const options = parseArgs(process.argv.slice(2))
   const payload = await ensurePayload(options.size)
   console.log(`payload ${payload.name}, sha256 ${payload.digest}`)
   const seeders: Array<{ readonly pid: number; readonly port: number; readonly kind: Measured["seeder"]; readonly stop: () => Promise<void> }> = []
