@@ -95,9 +95,8 @@ const program = Effect.gen(function*() {
         const path = torrentPaths[torrents.length]
         if (path === undefined) break
         const torrent = yield* client.add(new Uint8Array(readFileSync(path)), { directory: dataDir })
-        // wait until the existing data is checked and the torrent seeds
-        // (polled: the state's change stream does not replay the current value)
-        while ((yield* SubscriptionRef.get(torrent.state)).status !== "seeding") yield* Effect.sleep(10)
+        // wait until the existing data is checked and found complete
+        yield* torrent.whenComplete
         torrents.push(torrent)
       }
     }

@@ -76,19 +76,23 @@ const startSubject = async (torrents: ReadonlyArray<string>) => {
   const stdin = child.stdin
   if (stdout === null || stdin === null) throw new Error("subject has no pipes")
   const lines = createInterface({ input: stdout })
-  const pending: Array<(line: string) => void> = []
+  const pending: Array<{ readonly resolve: (line: string) => void; readonly reject: (error: Error) => void }> = []
   const queued: Array<string> = []
   lines.on("line", (line) => {
     const next = pending.shift()
     if (next === undefined) queued.push(line)
-    else next(line)
+    else next.resolve(line)
+  })
+  // one listener for the process, not one per line read: a run reads dozens of lines
+  child.once("exit", (code) => {
+    for (const waiter of pending.splice(0)) waiter.reject(new Error(`subject exited (${code})`))
   })
   const nextLine = () =>
     new Promise<string>((resolve, reject) => {
       const ready = queued.shift()
       if (ready !== undefined) return resolve(ready)
-      pending.push(resolve)
-      child.once("exit", (code) => reject(new Error(`subject exited (${code})`)))
+      if (child.exitCode !== null) return reject(new Error(`subject exited (${child.exitCode})`))
+      pending.push({ resolve, reject })
     })
   const ready = JSON.parse(await nextLine()) as { readonly ready: number }
   const ask = async (command: string): Promise<Sample> => {

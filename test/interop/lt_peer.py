@@ -257,9 +257,9 @@ def run(args, leech):
                         h.connect_peer(parse_peer(peer))
         # Checked every turn (at most 100 ms apart), not only with the 0.5 s stats: on a
         # quiet machine a whole transfer and its disconnect fit between two stats lines.
-        connected = {"utp" if p.flags & UTP_SOCKET else "tcp" for p in h.get_peer_info()}
-        if not connected <= transports_seen:
-            transports_seen |= connected
+        connected = sorted("utp" if p.flags & UTP_SOCKET else "tcp" for p in h.get_peer_info())
+        if not transports_seen.issuperset(connected):
+            transports_seen.update(connected)
             emit({"event": "transports", "seen": sorted(transports_seen)})
         st = h.status()
         if leech and not finished and st.is_seeding:
@@ -283,9 +283,7 @@ def run(args, leech):
                 "peers": st.num_peers,
                 "seeding": st.is_seeding,
                 "state": str(st.state),
-                "transports": sorted(
-                    "utp" if p.flags & UTP_SOCKET else "tcp" for p in h.get_peer_info()
-                ),
+                "transports": connected,
             })
     note("stopping")
 

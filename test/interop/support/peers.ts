@@ -23,6 +23,7 @@ const LtListening = Schema.Struct({ event: Schema.Literal("listening"), port: Sc
 const LtReady = Schema.Struct({ event: Schema.Literal("ready"), pieces: Schema.Number, seeding: Schema.Boolean })
 const LtCreated = Schema.Struct({ event: Schema.Literal("created"), infoHash: Schema.String, pieces: Schema.Number })
 const LtFinished = Schema.Struct({ event: Schema.Literal("finished") })
+const LtTransport = Schema.Literals(["utp", "tcp"])
 const LtStats = Schema.Struct({
   event: Schema.Literal("stats"),
   uploaded: Schema.Number,
@@ -32,7 +33,7 @@ const LtStats = Schema.Struct({
   seeding: Schema.Boolean,
   state: Schema.String,
   /** The transport of each connected peer. */
-  transports: Schema.Array(Schema.Literals(["utp", "tcp"]))
+  transports: Schema.Array(LtTransport)
 })
 export type LtStats = typeof LtStats.Type
 
@@ -41,9 +42,9 @@ const LtDhtAnnounce = Schema.Struct({ event: Schema.Literal("dht-announce"), inf
 export type LtDhtAnnounce = typeof LtDhtAnnounce.Type
 const LtDhtStats = Schema.Struct({ event: Schema.Literal("dht-stats"), nodes: Schema.Number })
 const LtDhtLive = Schema.Struct({ event: Schema.Literal("dht-live"), ports: Schema.Array(Schema.Number) })
-const LtConnectAttempt = Schema.Struct({ event: Schema.Literal("connect-attempt"), transport: Schema.Literals(["utp", "tcp"]) })
+const LtConnectAttempt = Schema.Struct({ event: Schema.Literal("connect-attempt"), transport: LtTransport })
 
-const LtTransportsSeen = Schema.Struct({ event: Schema.Literal("transports"), seen: Schema.Array(Schema.Literals(["utp", "tcp"])) })
+const LtTransportsSeen = Schema.Struct({ event: Schema.Literal("transports"), seen: Schema.Array(LtTransport) })
 
 const LtEvent = Schema.Union([
   LtTransportsSeen,
