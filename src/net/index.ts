@@ -45,5 +45,6 @@ export {
  * node:dgram for UDP). `layerNode` provides it; tests and the simulator provide their own.
  */
 export * as NodeNetwork from "./NodeNetwork.ts"
+export { type DatagramInbox, type Inbox, makeDatagramInbox, makeInbox } from "./inbox.ts"
 export { globalIpv6, type InterfaceAddress, pickGlobalIpv6 } from "./interfaces.ts"
 export { serve } from "./serve.ts"

@@ -10,7 +10,8 @@ import * as Dns from "node:dns"
 import * as Net from "node:net"
 import { AddressInUse, ConnectionClosed, type NetError, NetIoError } from "./errors.ts"
 import { ANY_HOST, ANY_IPV4, formatAddress, NO_IPV6_ERRNOS, unmapIpv4 } from "./address.ts"
-import type { Address, Datagram, DatagramHandler, UdpOptions, UdpSocket } from "./Network.ts"
+import { makeDatagramInbox } from "./inbox.ts"
+import type { Address, UdpOptions, UdpSocket } from "./Network.ts"
 
 /** Datagrams kept for `receive` before new ones are dropped. */
 const RECEIVE_BUFFER = 1024
@@ -43,23 +44,11 @@ export const udp = (bind: Address, options: UdpOptions = {}): Effect.Effect<UdpS
     const v6 = Net.isIPv6(bind.host)
     const socket = Dgram.createSocket({ type: v6 ? "udp6" : "udp4", reuseAddr: options.reuseAddress === true })
     let open = true
-    let ended: NetError | undefined
-    const queue: Array<Datagram> = []
-    let waiter: ((e: Effect.Effect<Datagram, NetError>) => void) | undefined
-    let handler: DatagramHandler | undefined
-    let idleScheduled = false
-    const runIdle = () => {
-      idleScheduled = false
-      handler?.idle()
-    }
+    // the end of a burst: once the datagrams node:dgram read together have been handled
+    const inbox = makeDatagramInbox(RECEIVE_BUFFER, setImmediate)
     const end = (error: NetError) => {
-      if (ended !== undefined) return
-      ended = error
       open = false
-      const w = waiter
-      waiter = undefined
-      w?.(Effect.fail(error))
-      handler?.end(error)
+      inbox.end(error)
     }
 
     yield* Effect.addFinalizer(() =>
@@ -114,41 +103,8 @@ export const udp = (bind: Address, options: UdpOptions = {}): Effect.Effect<UdpS
     const local: Address = { host: bound.address, port: bound.port }
     const localText = formatAddress(local)
 
-    socket.on("message", (payload, rinfo) => {
-      const from: Address = { host: unmapIpv4(rinfo.address), port: rinfo.port }
-      if (handler !== undefined) {
-        handler.datagram(payload, from)
-        if (!idleScheduled) {
-          idleScheduled = true
-          setImmediate(runIdle)
-        }
-        return
-      }
-      const w = waiter
-      if (w !== undefined) {
-        waiter = undefined
-        w(Effect.succeed({ payload, from }))
-      } else if (queue.length < RECEIVE_BUFFER) {
-        queue.push({ payload, from })
-      }
-    })
+    socket.on("message", (payload, rinfo) => inbox.deliver(payload, { host: unmapIpv4(rinfo.address), port: rinfo.port }))
     socket.on("close", () => end(new ConnectionClosed({ address: localText })))
-
-    const receive = Effect.callback<Datagram, NetError>((resume) => {
-      const next = queue.shift()
-      if (next !== undefined) return resume(Effect.succeed(next))
-      if (ended !== undefined) return resume(Effect.fail(ended))
-      waiter = resume
-      return Effect.sync(() => {
-        if (waiter === resume) waiter = undefined
-      })
-    })
-
-    const subscribe = (h: DatagramHandler): void => {
-      handler = h
-      for (const d of queue.splice(0)) h.datagram(d.payload, d.from)
-      if (ended !== undefined) h.end(ended)
-    }
 
     const literalFor = (host: string): string => (v6 && Net.isIPv4(host) ? `::ffff:${host}` : host)
 
@@ -178,5 +134,5 @@ export const udp = (bind: Address, options: UdpOptions = {}): Effect.Effect<UdpS
       }
     }
 
-    return { address: local, send, receive, subscribe, sendNow } satisfies UdpSocket
+    return { address: local, send, receive: inbox.receive, subscribe: inbox.subscribe, sendNow } satisfies UdpSocket
   })

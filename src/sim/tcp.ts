@@ -31,6 +31,7 @@ import {
   ConnectTimeout,
   formatAddress,
   type Listener,
+  makeInbox,
   type NetError,
   NetIoError
 } from "../net/index.ts"
@@ -142,30 +143,14 @@ export const listen = (world: World, host: HostState) =>
     if (host.listeners.has(port)) return yield* new AddressInUse({ address: text })
     const bound: Address = { host: host.address, port }
     const boundText = formatAddress(bound)
-    const queue: Array<Endpoint> = []
-    let waiter: Resume<Endpoint> | undefined
-    let gone: NetError | undefined
-    const state: ListenerState = {
-      offer: (endpoint) => {
-        if (gone !== undefined || queue.length >= world.options.backlog) return false
-        const w = waiter
-        if (w !== undefined) {
-          waiter = undefined
-          w(Effect.succeed(endpoint))
-        } else {
-          queue.push(endpoint)
-        }
-        return true
-      }
-    }
+    // the accept queue: a full backlog refuses the connection
+    const backlog = makeInbox<Endpoint, NetError>(world.options.backlog)
+    const state: ListenerState = { offer: backlog.offer }
     const shut = (error: NetError) => {
-      gone = error
       host.listeners.delete(port)
       listeners.get(host)?.delete(port)
-      for (const e of queue.splice(0)) e.crash()
-      const w = waiter
-      waiter = undefined
-      w?.(Effect.fail(error))
+      backlog.end(error)
+      for (const e of backlog.drain()) e.crash()
     }
     let byHost = listeners.get(host)
     if (byHost === undefined) {
@@ -176,19 +161,10 @@ export const listen = (world: World, host: HostState) =>
     host.listeners.set(port, { crash: () => shut(new NetIoError({ op: "accept", address: boundText, detail: "host crashed" })) })
     world.trace("listen", { at: boundText })
     yield* Effect.addFinalizer(() => Effect.sync(() => {
-      if (gone === undefined) shut(new ConnectionClosed({ address: boundText }))
+      if (backlog.ended() === undefined) shut(new ConnectionClosed({ address: boundText }))
     }))
-    const acceptOne = Effect.callback<Endpoint, NetError>((resume) => {
-      const next = queue.shift()
-      if (next !== undefined) return resume(Effect.succeed(next))
-      if (gone !== undefined) return resume(Effect.fail(gone))
-      waiter = resume
-      return Effect.sync(() => {
-        if (waiter === resume) waiter = undefined
-      })
-    })
     const accept = Effect.gen(function*() {
-      const endpoint = yield* acceptOne
+      const endpoint = yield* backlog.take
       yield* Effect.addFinalizer(() => endpoint.connection.close)
       return endpoint.connection
     })

@@ -19,8 +19,8 @@ import {
   AddressInUse,
   ConnectionClosed,
   type Datagram,
-  type DatagramHandler,
   formatAddress,
+  makeDatagramInbox,
   type NetError,
   NetIoError,
   type UdpOptions,
@@ -61,37 +61,10 @@ export const udp = (world: World, host: HostState) =>
     if (host.udp.has(port)) return yield* new AddressInUse({ address: text })
     const local: Address = { host: host.address, port }
     const localText = formatAddress(local)
-    const buffer: Array<Datagram> = []
-    let waiter: ((e: Effect.Effect<Datagram, NetError>) => void) | undefined
+    // the end of a burst: after everything due in this millisecond
+    const inbox = makeDatagramInbox(world.options.udpReceiveBuffer, (run) => world.events.at(world.events.now(), run))
     let gone: NetError | undefined
-    let handler: DatagramHandler | undefined
-    let idleScheduled = false
-    // after everything due in this millisecond: the end of a burst
-    const runIdle = () => {
-      idleScheduled = false
-      handler?.idle()
-    }
-
-    const state: UdpState = {
-      deliver: (datagram) => {
-        if (gone !== undefined) return
-        if (handler !== undefined) {
-          handler.datagram(datagram.payload, datagram.from)
-          if (!idleScheduled) {
-            idleScheduled = true
-            world.events.at(world.events.now(), runIdle)
-          }
-          return
-        }
-        const w = waiter
-        if (w !== undefined) {
-          waiter = undefined
-          w(Effect.succeed(datagram))
-        } else if (buffer.length < world.options.udpReceiveBuffer) {
-          buffer.push(datagram)
-        }
-      }
-    }
+    const state: UdpState = { deliver: (datagram) => inbox.deliver(datagram.payload, datagram.from) }
     let member: Member | undefined
     const memberships = groups.get(world) ?? new Map<string, Set<Member>>()
     groups.set(world, memberships)
@@ -100,11 +73,8 @@ export const udp = (world: World, host: HostState) =>
       if (member !== undefined && options.multicast !== undefined) memberships.get(`${options.multicast.group}|${port}`)?.delete(member)
       host.udp.delete(port)
       sockets.get(host)?.delete(port)
-      buffer.length = 0
-      const w = waiter
-      waiter = undefined
-      w?.(Effect.fail(error))
-      handler?.end(error)
+      inbox.clear()
+      inbox.end(error)
     }
     let byHost = sockets.get(host)
     if (byHost === undefined) {
@@ -176,22 +146,6 @@ export const udp = (world: World, host: HostState) =>
       })
     const sendNow = (payload: Uint8Array, to: Address): boolean => transmit(payload, to) === undefined
 
-    const subscribe = (h: DatagramHandler): void => {
-      handler = h
-      for (const d of buffer.splice(0)) h.datagram(d.payload, d.from)
-      if (gone !== undefined) h.end(gone)
-    }
-
-    const receive = Effect.callback<Datagram, NetError>((resume) => {
-      const next = buffer.shift()
-      if (next !== undefined) return resume(Effect.succeed(next))
-      if (gone !== undefined) return resume(Effect.fail(gone))
-      waiter = resume
-      return Effect.sync(() => {
-        if (waiter === resume) waiter = undefined
-      })
-    })
-
-    const socket: UdpSocket = { address: local, send, receive, subscribe, sendNow }
+    const socket: UdpSocket = { address: local, send, receive: inbox.receive, subscribe: inbox.subscribe, sendNow }
     return socket
   })

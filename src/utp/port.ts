@@ -23,14 +23,7 @@
  * ```
  */
 import { Context, Effect, Exit, Layer, Scope } from "effect"
-import {
-  type Address,
-  type Datagram,
-  type DatagramHandler,
-  type NetError,
-  Network,
-  type UdpSocket
-} from "../net/index.ts"
+import { type Address, makeDatagramInbox, type NetError, Network, type UdpSocket } from "../net/index.ts"
 import { makeUtpSocket, type UtpSocket, type UtpSocketOptions } from "./socket.ts"
 
 /** Datagrams a view keeps for its reader before dropping new ones. */
@@ -52,49 +45,16 @@ export class UdpPort extends Context.Service<UdpPort, {
 
 /** A `UdpSocket` that sees only the datagrams routed to it and sends through `shared`. */
 const makeView = (shared: UdpSocket) => {
-  const queue: Array<Datagram> = []
-  let waiter: ((e: Effect.Effect<Datagram, NetError>) => void) | undefined
-  let handler: DatagramHandler | undefined
-  let ended: NetError | undefined
-  const deliver = (payload: Uint8Array, from: Address) => {
-    if (handler !== undefined) return handler.datagram(payload, from)
-    const w = waiter
-    if (w !== undefined) {
-      waiter = undefined
-      w(Effect.succeed({ payload, from }))
-    } else if (queue.length < VIEW_BUFFER) {
-      queue.push({ payload, from })
-    }
-  }
-  const idle = () => handler?.idle()
-  const end = (error: NetError) => {
-    ended = error
-    const w = waiter
-    waiter = undefined
-    w?.(Effect.fail(error))
-    handler?.end(error)
-  }
-  const receive = Effect.callback<Datagram, NetError>((resume) => {
-    const next = queue.shift()
-    if (next !== undefined) return resume(Effect.succeed(next))
-    if (ended !== undefined) return resume(Effect.fail(ended))
-    waiter = resume
-    return Effect.sync(() => {
-      if (waiter === resume) waiter = undefined
-    })
-  })
+  // no burst schedule of its own: the shared socket's `idle` is passed on (below)
+  const inbox = makeDatagramInbox(VIEW_BUFFER)
   const socket: UdpSocket = {
     address: shared.address,
     send: shared.send,
     sendNow: shared.sendNow,
-    receive,
-    subscribe: (h) => {
-      handler = h
-      for (const d of queue.splice(0)) h.datagram(d.payload, d.from)
-      if (ended !== undefined) h.end(ended)
-    }
+    receive: inbox.receive,
+    subscribe: inbox.subscribe
   }
-  return { socket, deliver, idle, end }
+  return { socket, deliver: inbox.deliver, idle: inbox.idle, end: inbox.end }
 }
 
 /** The shared port on an already bound socket (it subscribes to it). */
