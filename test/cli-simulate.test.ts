@@ -81,12 +81,12 @@ const unanswered = (lines: ReadonlyArray<TraceLine>): number => {
 const SMALL = ["simulate", "--peers", "6", "--size", "2MiB", "--piece-length", "64KiB"]
 
 describe("effect-torrent simulate", () => {
-  it.effect("--json summary; the same --random-seed writes a byte-identical trace, another seed another", () =>
+  it.effect("--json summary; the same --random-seed (or its alias --seed) writes a byte-identical trace, another seed another", () =>
     Effect.gen(function*() {
       const dir = yield* tempDir
       const trace = (name: string) => path.join(dir, name)
       const a = yield* cli([...SMALL, "--random-seed", "7", "--trace", trace("a.jsonl"), "--trace-messages", "--json"])
-      const b = yield* cli([...SMALL, "--random-seed", "7", "--trace", trace("b.jsonl"), "--trace-messages", "--json"])
+      const b = yield* cli([...SMALL, "--seed", "7", "--trace", trace("b.jsonl"), "--trace-messages", "--json"])
       const c = yield* cli([...SMALL, "--random-seed", "8", "--trace", trace("c.jsonl"), "--trace-messages", "--json"])
       for (const run of [a, b, c]) assert.strictEqual(run.code, 0, run.stderr)
 
