@@ -41,7 +41,7 @@ describe("KRPC round trips", () => {
     ]
     const values = [{ host: "192.168.1.2", port: 1 }, { host: "1.2.3.4", port: 51413 }]
     const m = ok(Krpc.encodeResponse(t, id(1), { nodes, values, token: Uint8Array.of(9, 9) }))
-    assert.deepStrictEqual(m, { _tag: "Response", t, id: id(1), nodes, values, token: Uint8Array.of(9, 9) })
+    assert.deepStrictEqual(m, { _tag: "Response", t, id: id(1), nodes, nodes6: [], values, token: Uint8Array.of(9, 9) })
   })
 
   it("bare response (ping)", () => {
@@ -50,6 +50,7 @@ describe("KRPC round trips", () => {
       t,
       id: id(5),
       nodes: [],
+      nodes6: [],
       values: [],
       token: undefined
     })
@@ -65,7 +66,7 @@ describe("KRPC round trips", () => {
     if (m._tag === "Query") assert.strictEqual(m.body.method, "ping")
   })
 
-  it("an 18-byte (IPv6) value is skipped, not an error", () => {
+  it("an 18-byte (IPv6) value with port 0 is dropped, not an error", () => {
     const msg = encode({ t, y: "r", r: { id: id(1), values: [new Uint8Array(18), Uint8Array.of(1, 2, 3, 4, 0, 80)] } })
     const m = ok(msg)
     assert.deepStrictEqual(m._tag === "Response" ? m.values : [], [{ host: "1.2.3.4", port: 80 }])
@@ -134,10 +135,11 @@ describe("KRPC garbage (properties)", () => {
     fc.uint8Array({ maxLength: 60 }),
     fc.uint8Array({ minLength: 20, maxLength: 20 }),
     fc.constantFrom("ping", "find_node", "get_peers", "announce_peer", "q", "r", "e"),
-    fc.array(fc.uint8Array({ maxLength: 8 }), { maxLength: 4 })
+    fc.array(fc.uint8Array({ maxLength: 8 }), { maxLength: 4 }),
+    fc.array(fc.constantFrom("n4", "n6", "n5"), { maxLength: 3 })
   )
   const arbDict = fc.dictionary(
-    fc.constantFrom("id", "target", "info_hash", "port", "token", "implied_port", "nodes", "values"),
+    fc.constantFrom("id", "target", "info_hash", "port", "token", "implied_port", "nodes", "nodes6", "values", "want"),
     field,
     { noNullPrototype: true }
   )

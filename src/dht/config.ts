@@ -10,14 +10,26 @@ export const DEFAULT_BOOTSTRAP: ReadonlyArray<string> = [
 ]
 
 export interface DhtConfig {
-  /** UDP address to bind; port 0 picks a free port. Ignored when `socket` is given. */
+  /**
+   * UDP address to bind; port 0 picks a free port. Ignored when `socket` is given. Its family
+   * decides the DHTs (BEP 32) the node joins: `::` both (dual-stack), an IPv4 address the IPv4
+   * DHT, any other IPv6 address (`::1`) the IPv6 DHT.
+   */
   readonly bind: Address
+  /**
+   * A second socket, for the IPv6 DHT, beside an IPv4 `bind`/`socket` (an IPv6 address, e.g.
+   * `::1`). Without it the IPv6 DHT runs where the main socket can reach IPv6.
+   */
+  readonly bind6?: Address
   /**
    * A socket to use instead of binding one: the client's shared UDP port (utp/port.ts),
    * whose KRPC datagrams it receives. Its owner closes it.
    */
   readonly socket?: UdpSocket
-  /** `host:port` strings or addresses; default `DEFAULT_BOOTSTRAP`. */
+  /**
+   * `host:port` strings or addresses (`[::1]:6881` for an IPv6 node); default `DEFAULT_BOOTSTRAP`.
+   * IP literals bootstrap their family's DHT; host names every DHT the node joins.
+   */
   readonly bootstrap?: ReadonlyArray<string | Address>
   /** Our node id; default: the one in `stateFile`, else random (Effect's Random). */
   readonly nodeId?: Uint8Array

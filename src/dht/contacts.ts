@@ -6,13 +6,15 @@
  */
 import { Clock, Effect, FiberSet, type Scope } from "effect"
 import type { Address } from "../net/index.ts"
-import type { NodeInfo } from "./compact.ts"
+import type { Family, NodeInfo } from "./compact.ts"
 import type { DhtQueryError } from "./errors.ts"
 import { idKey } from "./id.ts"
 import type { KrpcResponse, QueryBody } from "./krpc.ts"
 import * as Table from "./table.ts"
 
 export interface Contacts {
+  /** The DHT (BEP 32) whose table this is. */
+  readonly family: Family
   readonly table: () => Table.RoutingTable
   readonly update: (f: (table: Table.RoutingTable) => Table.RoutingTable) => void
   /** One query with retries; `knownId` marks the node failed in the table on a time-out. */
@@ -31,10 +33,11 @@ export type RpcQuery = (
 
 export const makeContacts = (
   ownId: Uint8Array,
-  rpc: { readonly query: RpcQuery }
+  rpc: { readonly query: RpcQuery },
+  family: Family = 4
 ): Effect.Effect<Contacts, never, Scope.Scope> =>
   Effect.gen(function*() {
-    let table = Table.empty(ownId, yield* Clock.currentTimeMillis)
+    let table = Table.empty(ownId, yield* Clock.currentTimeMillis, family)
     const pinging = new Set<string>()
     // background pings die with the node
     const background = yield* FiberSet.make()
@@ -70,6 +73,7 @@ export const makeContacts = (
     }
 
     return {
+      family,
       table: () => table,
       update: (f) => {
         table = f(table)

@@ -8,6 +8,7 @@ import { Result } from "effect"
 import {
   type BencodeDict,
   type BencodeValue,
+  type Encodable,
   decode,
   encode,
   getBytes,
@@ -19,7 +20,19 @@ import {
   isList
 } from "../bencode/index.ts"
 import type { Address } from "../net/index.ts"
-import { decodeNodes, decodePeer, encodeNodes, encodePeer, NODE_LENGTH, type NodeInfo, PEER_LENGTH } from "./compact.ts"
+import {
+  decodeNodes,
+  decodePeer,
+  encodeNodes,
+  encodePeer,
+  type Family,
+  familyOf,
+  NODE6_LENGTH,
+  NODE_LENGTH,
+  type NodeInfo,
+  PEER6_LENGTH,
+  PEER_LENGTH
+} from "./compact.ts"
 import { KrpcDecodeError, type KrpcErrorReason } from "./errors.ts"
 import { ID_LENGTH } from "./id.ts"
 
@@ -37,10 +50,13 @@ export const ErrorCode = {
   MethodUnknown: 204
 } as const
 
+/** BEP 32 `want`: which node lists ("n4" = `nodes`, "n6" = `nodes6`) the answer should carry. */
+export type Want = "n4" | "n6"
+
 export type QueryBody =
   | { readonly method: "ping" }
-  | { readonly method: "find_node"; readonly target: Uint8Array }
-  | { readonly method: "get_peers"; readonly infoHash: Uint8Array }
+  | { readonly method: "find_node"; readonly target: Uint8Array; readonly want?: ReadonlyArray<Want> }
+  | { readonly method: "get_peers"; readonly infoHash: Uint8Array; readonly want?: ReadonlyArray<Want> }
   | {
     readonly method: "announce_peer"
     readonly infoHash: Uint8Array
@@ -66,6 +82,9 @@ export interface KrpcResponse {
   readonly t: Uint8Array
   readonly id: Uint8Array
   readonly nodes: ReadonlyArray<NodeInfo>
+  /** BEP 32: IPv6 nodes (38-byte compact entries). */
+  readonly nodes6: ReadonlyArray<NodeInfo>
+  /** Peers, IPv4 (6-byte) and IPv6 (18-byte) entries alike (BEP 32: parse hybrid lists). */
   readonly values: ReadonlyArray<Address>
   readonly token: Uint8Array | undefined
 }
@@ -84,15 +103,17 @@ const VERSION = new Uint8Array([0x45, 0x54, 0x00, 0x01]) // "ET" 0.1
 // ---- encoding -------------------------------------------------------------
 
 export const encodeQuery = (t: Uint8Array, id: Uint8Array, body: QueryBody): Uint8Array => {
-  const a: Record<string, BencodeValue> = { id }
+  const a: Record<string, Encodable> = { id }
   switch (body.method) {
     case "ping":
       break
     case "find_node":
       a.target = body.target
+      if (body.want !== undefined) a.want = body.want
       break
     case "get_peers":
       a.info_hash = body.infoHash
+      if (body.want !== undefined) a.want = body.want
       break
     case "announce_peer":
       a.info_hash = body.infoHash
@@ -106,17 +127,21 @@ export const encodeQuery = (t: Uint8Array, id: Uint8Array, body: QueryBody): Uin
 
 export interface ResponseFields {
   readonly nodes?: ReadonlyArray<NodeInfo>
+  readonly nodes6?: ReadonlyArray<NodeInfo>
+  /** Each in its own family's compact form (the server sends one family per answer). */
   readonly values?: ReadonlyArray<Address>
   readonly token?: Uint8Array
 }
 
 export const encodeResponse = (t: Uint8Array, id: Uint8Array, fields: ResponseFields = {}): Uint8Array => {
   const r: Record<string, BencodeValue> = { id }
-  if (fields.nodes !== undefined) r.nodes = encodeNodes(fields.nodes)
+  if (fields.nodes !== undefined) r.nodes = encodeNodes(fields.nodes, 4)
+  if (fields.nodes6 !== undefined) r.nodes6 = encodeNodes(fields.nodes6, 6)
   if (fields.values !== undefined) {
     const values: Array<Uint8Array> = []
     for (const v of fields.values) {
-      const peer = encodePeer(v)
+      const family = familyOf(v)
+      const peer = family === undefined ? undefined : encodePeer(v, family)
       if (peer !== undefined) values.push(peer)
     }
     r.values = values
@@ -157,14 +182,33 @@ const bytesField = (ctx: Ctx, dict: BencodeDict, key: string, length?: number): 
   return Result.succeed(v)
 }
 
+/** BEP 32 `want`: a list of strings; strings other than "n4"/"n6" are ignored (future flags). */
+const decodeWant = (ctx: Ctx, raw: BencodeValue | undefined): R<{ readonly want?: ReadonlyArray<Want> }> => {
+  if (raw === undefined) return Result.succeed({})
+  if (!isList(raw)) return fail(ctx, "WrongType", `"want" must be a list`)
+  const want: Array<Want> = []
+  for (const w of raw) {
+    if (!isBytes(w)) return fail(ctx, "WrongType", `"want" entries must be byte strings`)
+    const flag = w.length === 2 && w[0] === 0x6e ? (w[1] === 0x34 ? "n4" : w[1] === 0x36 ? "n6" : undefined) : undefined
+    if (flag !== undefined && !want.includes(flag)) want.push(flag)
+  }
+  return Result.succeed({ want })
+}
+
 const decodeQueryBody = (ctx: Ctx, method: string, a: BencodeDict): R<QueryBody> => {
   switch (method) {
     case "ping":
       return Result.succeed({ method: "ping" })
-    case "find_node":
-      return Result.map(bytesField(ctx, a, "target", ID_LENGTH), (target) => ({ method: "find_node", target }))
-    case "get_peers":
-      return Result.map(bytesField(ctx, a, "info_hash", ID_LENGTH), (infoHash) => ({ method: "get_peers", infoHash }))
+    case "find_node": {
+      const target = bytesField(ctx, a, "target", ID_LENGTH)
+      if (Result.isFailure(target)) return Result.fail(target.failure)
+      return Result.map(decodeWant(ctx, getField(a, "want")), (want) => ({ method: "find_node", target: target.success, ...want }))
+    }
+    case "get_peers": {
+      const infoHash = bytesField(ctx, a, "info_hash", ID_LENGTH)
+      if (Result.isFailure(infoHash)) return Result.fail(infoHash.failure)
+      return Result.map(decodeWant(ctx, getField(a, "want")), (want) => ({ method: "get_peers", infoHash: infoHash.success, ...want }))
+    }
     case "announce_peer": {
       const infoHash = bytesField(ctx, a, "info_hash", ID_LENGTH)
       if (Result.isFailure(infoHash)) return Result.fail(infoHash.failure)
@@ -200,36 +244,49 @@ const decodeValues = (ctx: Ctx, raw: BencodeValue | undefined): R<ReadonlyArray<
   const out: Array<Address> = []
   for (const v of raw) {
     if (!isBytes(v)) return fail(ctx, "WrongType", `"values" entries must be byte strings`)
-    if (v.length === PEER_LENGTH) {
-      const peer = decodePeer(v)
-      if (peer !== undefined) out.push(peer)
-    } else if (v.length !== 18) {
-      // 18 bytes = an IPv6 peer (BEP 32): valid, but not used by this IPv4 node
-      return fail(ctx, "BadLength", `"values" entry of ${v.length} bytes`)
+    // BEP 32: a list may mix 6-byte IPv4 and 18-byte IPv6 peers
+    const family: Family | undefined = v.length === PEER_LENGTH ? 4 : v.length === PEER6_LENGTH ? 6 : undefined
+    if (family === undefined) {
+      return fail(ctx, "BadLength", `"values" entry of ${v.length} bytes (expected ${PEER_LENGTH} or ${PEER6_LENGTH})`)
     }
+    const peer = decodePeer(v, 0, family)
+    if (peer !== undefined) out.push(peer)
   }
   return Result.succeed(out)
+}
+
+/** `nodes` (26-byte entries) or `nodes6` (38-byte entries, BEP 32); absent is empty. */
+const decodeNodeList = (ctx: Ctx, r: BencodeDict, key: "nodes" | "nodes6", family: Family): R<ReadonlyArray<NodeInfo>> => {
+  const raw = getField(r, key)
+  if (raw === undefined) return Result.succeed([])
+  if (!isBytes(raw)) return fail(ctx, "WrongType", `"${key}" must be a byte string`)
+  const width = family === 4 ? NODE_LENGTH : NODE6_LENGTH
+  if (raw.length % width !== 0) return fail(ctx, "BadLength", `"${key}" length ${raw.length} is not a multiple of ${width}`)
+  return Result.succeed(decodeNodes(raw, family))
 }
 
 const decodeResponseBody = (ctx: Ctx, t: Uint8Array, r: BencodeDict): R<KrpcResponse> => {
   const id = bytesField(ctx, r, "id", ID_LENGTH)
   if (Result.isFailure(id)) return Result.fail(id.failure)
-  const nodesRaw = getField(r, "nodes")
-  let nodes: ReadonlyArray<NodeInfo> = []
-  if (nodesRaw !== undefined) {
-    if (!isBytes(nodesRaw)) return fail(ctx, "WrongType", `"nodes" must be a byte string`)
-    if (nodesRaw.length % NODE_LENGTH !== 0) {
-      return fail(ctx, "BadLength", `"nodes" length ${nodesRaw.length} is not a multiple of ${NODE_LENGTH}`)
-    }
-    nodes = decodeNodes(nodesRaw)
-  }
+  const nodes = decodeNodeList(ctx, r, "nodes", 4)
+  if (Result.isFailure(nodes)) return Result.fail(nodes.failure)
+  const nodes6 = decodeNodeList(ctx, r, "nodes6", 6)
+  if (Result.isFailure(nodes6)) return Result.fail(nodes6.failure)
   const values = decodeValues(ctx, getField(r, "values"))
   if (Result.isFailure(values)) return Result.fail(values.failure)
   const tokenRaw = getField(r, "token")
   if (tokenRaw !== undefined && (!isBytes(tokenRaw) || tokenRaw.length > MAX_TOKEN)) {
     return fail(ctx, "BadValue", `"token" must be a byte string of at most ${MAX_TOKEN} bytes`)
   }
-  return Result.succeed({ _tag: "Response", t, id: id.success, nodes, values: values.success, token: tokenRaw })
+  return Result.succeed({
+    _tag: "Response",
+    t,
+    id: id.success,
+    nodes: nodes.success,
+    nodes6: nodes6.success,
+    values: values.success,
+    token: tokenRaw
+  })
 }
 
 const latin1 = (b: Uint8Array) => {

@@ -7,7 +7,7 @@
  */
 import { Effect } from "effect"
 import { type Address, formatAddress } from "../net/index.ts"
-import type { NodeInfo } from "./compact.ts"
+import type { Family, NodeInfo } from "./compact.ts"
 import type { DhtQueryError } from "./errors.ts"
 import { bytesEqual } from "../bytes.ts"
 import { compareDistance, idKey } from "./id.ts"
@@ -52,11 +52,19 @@ export interface LookupOptions {
   /** Addresses whose id we do not know (bootstrap routers), asked in the first round. */
   readonly bootstrap: ReadonlyArray<Address>
   readonly query: Query
+  /**
+   * The DHT searched (BEP 32; default 4): queries carry `want` of this family only, so even
+   * a router reached over the other family answers with nodes we can use, and only the
+   * answer's list of this family (`nodes` or `nodes6`) feeds the search.
+   */
+  readonly family?: Family
 }
 
 export const lookup = Effect.fn("Dht.lookup")(function*(options: LookupOptions) {
   const { method, ownId, query, target } = options
-  const body: QueryBody = method === "find_node" ? { method, target } : { method, infoHash: target }
+  const family = options.family ?? 4
+  const want = [family === 4 ? "n4" : "n6"] as const
+  const body: QueryBody = method === "find_node" ? { method, target, want } : { method, infoHash: target, want }
   const candidates = new Map<string, Candidate>()
   const askedAddresses = new Set<string>()
   const peers = new Map<string, Address>()
@@ -70,7 +78,7 @@ export const lookup = Effect.fn("Dht.lookup")(function*(options: LookupOptions) 
   }
   const absorb = (r: KrpcResponse) => {
     responded++
-    for (const n of r.nodes) learn(n)
+    for (const n of family === 4 ? r.nodes : r.nodes6) learn(n)
     for (const p of r.values) peers.set(formatAddress(p), p)
   }
   const ranked = () =>

@@ -4,12 +4,15 @@
  * the caps the oldest info-hash / oldest peer is evicted.
  */
 import type { Address } from "../net/index.ts"
+import { type Family, familyOf } from "./compact.ts"
 
 export const PEER_TTL_MILLIS = 30 * 60_000
 export const MAX_INFO_HASHES = 2000
 export const MAX_PEERS_PER_HASH = 200
-/** Peers returned per get_peers answer (fits a 1.5 KiB datagram with room to spare). */
+/** IPv4 peers returned per get_peers answer (fits a 1.5 KiB datagram with room to spare). */
 export const MAX_VALUES = 50
+/** IPv6 peers (18 bytes each) per answer: with 8 nodes6 the reply stays near BEP 32's 1024 bytes. */
+export const MAX_VALUES6 = 25
 
 /** Mutable, owned by one node; keys are `idKey(infoHash)` and `host:port`. */
 export type PeerStore = Map<string, Map<string, { readonly address: Address; readonly expires: number }>>
@@ -46,8 +49,12 @@ export const storePeer = (store: PeerStore, hashKey: string, address: Address, n
   }
 }
 
-/** Live peers for the hash, most recently announced first, at most `MAX_VALUES`. */
-export const peersFor = (store: PeerStore, hashKey: string, now: number): ReadonlyArray<Address> => {
+/**
+ * Live peers for the hash, most recently announced first, at most `MAX_VALUES`; with `family`
+ * only that family's (BEP 32: an answer over IPv4 carries IPv4 peers, over IPv6 IPv6 ones),
+ * at most `MAX_VALUES6` of IPv6.
+ */
+export const peersFor = (store: PeerStore, hashKey: string, now: number, family?: Family): ReadonlyArray<Address> => {
   const peers = store.get(hashKey)
   if (peers === undefined) return []
   prune(peers, now)
@@ -55,5 +62,7 @@ export const peersFor = (store: PeerStore, hashKey: string, now: number): Readon
     store.delete(hashKey)
     return []
   }
-  return [...peers.values()].reverse().slice(0, MAX_VALUES).map((p) => p.address)
+  const all = [...peers.values()].reverse().map((p) => p.address)
+  if (family === undefined) return all.slice(0, MAX_VALUES)
+  return all.filter((a) => familyOf(a) === family).slice(0, family === 4 ? MAX_VALUES : MAX_VALUES6)
 }

@@ -33,7 +33,7 @@ const sameEndpoint = (queried: Address, from: Address) =>
   queried.port === from.port &&
   (queried.host === from.host || parseIp(queried.host) === undefined)
 
-export const makeRpc = Effect.fnUntraced(function*(socket: UdpSocket, ownId: Uint8Array, options: RpcOptions) {
+export const makeRpc = Effect.fnUntraced(function*(socket: Pick<UdpSocket, "send">, ownId: Uint8Array, options: RpcOptions) {
   const pending = new Map<string, Pending>()
   let nextTid = yield* Random.nextIntBetween(0, 0xffff)
 

@@ -5,7 +5,7 @@
  */
 import { Clock, Effect } from "effect"
 import type { Address } from "../net/index.ts"
-import type { NodeInfo } from "./compact.ts"
+import type { Family, NodeInfo } from "./compact.ts"
 import type { Contacts } from "./contacts.ts"
 import { ID_LENGTH, randomBytes } from "./id.ts"
 import { lookup, type LookupResult } from "./lookup.ts"
@@ -27,7 +27,9 @@ export interface Searches {
   readonly refreshStale: Effect.Effect<void>
 }
 
+/** The searches of one DHT (BEP 32: one per family), over that family's table. */
 export const makeSearches = (ownId: Uint8Array, contacts: Contacts, bootstrapAddresses: ReadonlyArray<Address>): Searches => {
+  const family: Family = contacts.family
   const runLookup = (target: Uint8Array, method: "find_node" | "get_peers", forceBootstrap: boolean) =>
     Effect.gen(function*() {
       const now = yield* Clock.currentTimeMillis
@@ -39,6 +41,7 @@ export const makeSearches = (ownId: Uint8Array, contacts: Contacts, bootstrapAdd
         method,
         seeds,
         bootstrap: useBootstrap ? bootstrapAddresses : [],
+        family,
         query: (address, body, knownId) => contacts.query(address, body, knownId)
       })
     })

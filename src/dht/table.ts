@@ -10,10 +10,12 @@
  * - at most K nodes and K replacements per bucket;
  * - every node sits in the bucket its common prefix with our id selects;
  * - our own id is never stored; an id is stored at most once;
- * - at most 160 buckets.
+ * - at most 160 buckets;
+ * - every address is of the table's family: BEP 32 keeps two independent DHTs, so a node
+ *   runs one table per family (the same code, `family` a parameter).
  */
 import type { Address } from "../net/index.ts"
-import type { NodeInfo } from "./compact.ts"
+import { type Family, familyOf, type NodeInfo } from "./compact.ts"
 import { bytesEqual } from "../bytes.ts"
 import { commonPrefixLength, compareDistance, ID_BITS, idWithPrefix } from "./id.ts"
 
@@ -45,11 +47,14 @@ export interface Bucket {
 
 export interface RoutingTable {
   readonly ownId: Uint8Array
+  /** The DHT this table belongs to: 4 holds only IPv4 nodes, 6 only IPv6 ones. */
+  readonly family: Family
   readonly buckets: ReadonlyArray<Bucket>
 }
 
-export const empty = (ownId: Uint8Array, now: number): RoutingTable => ({
+export const empty = (ownId: Uint8Array, now: number, family: Family = 4): RoutingTable => ({
   ownId,
+  family,
   buckets: [{ nodes: [], replacements: [], lastChanged: now }]
 })
 
@@ -103,10 +108,10 @@ export interface Heard {
 /**
  * `node` answered our query (`"response"`) or sent us one (`"query"`).
  * A known id at a new address is ignored: BEP 5 keeps the first address, so a
- * spoofer cannot hijack a slot.
+ * spoofer cannot hijack a slot. A node of the other family is not this table's business.
  */
 export const heard = (table: RoutingTable, node: NodeInfo, kind: "response" | "query", now: number): Heard => {
-  if (bytesEqual(node.id, table.ownId)) return { table, ping: [] }
+  if (bytesEqual(node.id, table.ownId) || familyOf(node.address) !== table.family) return { table, ping: [] }
   const touch = (e: NodeEntry): NodeEntry =>
     kind === "response"
       ? { ...e, lastResponse: now, failures: 0 }
