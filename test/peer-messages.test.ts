@@ -14,6 +14,7 @@ import { DEFAULT_SESSION_OPTIONS, type TorrentLink } from "../src/peer/index.ts"
 import type { SessionContext } from "../src/peer/context.ts"
 import { handleMessage } from "../src/peer/messages.ts"
 import { makeSessionState } from "../src/peer/session-state.ts"
+import { makeHashServer } from "../src/metainfo/index.ts"
 import { unlimited } from "../src/ratelimit/index.ts"
 import { makePicker } from "../src/scheduler/index.ts"
 import { makeMemoryStorage } from "../src/storage/index.ts"
@@ -78,6 +79,7 @@ const sessionContext = (options: { readonly fast: boolean; readonly seeding: boo
       onUploaded: () => {},
       isComplete: () => options.seeding,
       metadata: new Uint8Array(0),
+      answerHashes: makeHashServer(meta),
       isPrivate: false,
       learnedListenAddress: () => {},
       addPeers: () => Effect.void,
@@ -177,6 +179,17 @@ describe("peer messages: the peer's requests (we upload)", () => {
       assert.deepStrictEqual([...s.uploads.values()], [{ piece: 1, begin: BLOCK, length: BLOCK }])
       assert.strictEqual(r.uploadSignals, 1)
       assert.deepStrictEqual(r.replies, [])
+    }))
+
+  it.effect("a hash request on a torrent without piece layers is rejected, choked or not; a flood of them ends the session", () =>
+    Effect.gen(function*() {
+      const { s, r, handle } = yield* sessionContext({ fast: true, seeding: true })
+      const request = { piecesRoot: new Uint8Array(32).fill(3), baseLayer: 1, index: 0, length: 2, proofLayers: 0 }
+      assert.isTrue(s.stats.amChoking)
+      assert.isTrue(Exit.isSuccess(yield* handle({ _tag: "HashRequest", ...request })))
+      assert.deepStrictEqual(r.replies, [{ _tag: "HashReject", ...request }])
+      for (let i = 0; i < DEFAULT_SESSION_OPTIONS.maxViolations - 1; i++) yield* handle({ _tag: "HashRequest", ...request })
+      assert.match(violation(yield* handle({ _tag: "HashRequest", ...request })), /could not serve \(last: a hash request, no file of ours/)
     }))
 
   it.effect("requests outside the torrent or the piece, or of a size BEP 3 forbids, are violations", () =>

@@ -25,6 +25,9 @@ const messages: ReadonlyArray<Message> = [
   { _tag: "HaveNone" },
   { _tag: "Reject", index: 1, begin: 0, length: 16384 },
   { _tag: "AllowedFast", index: 9 },
+  { _tag: "HashRequest", piecesRoot: new Uint8Array(32).fill(1), baseLayer: 2, index: 0, length: 4, proofLayers: 3 },
+  { _tag: "Hashes", piecesRoot: new Uint8Array(32).fill(1), baseLayer: 2, index: 0, length: 2, proofLayers: 1, hashes: new Uint8Array(64) },
+  { _tag: "HashReject", piecesRoot: new Uint8Array(32).fill(1), baseLayer: 2, index: 0, length: 4, proofLayers: 3 },
   extendedHandshakeMessage({ m: { ut_metadata: 3, ut_pex: 1 }, v: "test 1.0", reqq: 250, p: 6881 }),
   { _tag: "Extended", id: 1, payload: Uint8Array.of(100, 101) }
 ]

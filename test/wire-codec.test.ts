@@ -33,6 +33,20 @@ const arbMessage: fc.Arbitrary<Message> = fc.oneof(
   ),
   fc.tuple(u32, u32, bytes(300)).map(([index, begin, block]): Message => ({ _tag: "Piece", index, begin, block })),
   fc.integer({ min: 0, max: 0xffff }).map((port): Message => ({ _tag: "Port", port })),
+  fc.tuple(fc.constantFrom("HashRequest", "HashReject" as const), fc.uint8Array({ minLength: 32, maxLength: 32 }), u32, u32, u32, u32).map(
+    ([_tag, piecesRoot, baseLayer, index, length, proofLayers]): Message => ({ _tag, piecesRoot, baseLayer, index, length, proofLayers })
+  ),
+  fc.tuple(fc.uint8Array({ minLength: 32, maxLength: 32 }), u32, u32, u32, u32, fc.integer({ min: 0, max: 10 })).map(
+    ([piecesRoot, baseLayer, index, length, proofLayers, count]): Message => ({
+      _tag: "Hashes",
+      piecesRoot,
+      baseLayer,
+      index,
+      length,
+      proofLayers,
+      hashes: new Uint8Array(32 * count).map((_, i) => i * 7)
+    })
+  ),
   fc.tuple(fc.integer({ min: 0, max: 255 }), bytes(100)).map(([id, payload]): Message => ({
     _tag: "Extended",
     id,
@@ -135,8 +149,32 @@ describe("wire: length validation", () => {
     assert.strictEqual(err([20]).message, "message id 20 (extended): expected at least 2 bytes, got 1")
   })
 
+  it("BEP 52 hash request / hashes / hash reject: fixed fields, whole hashes only", () => {
+    const root = Array.from({ length: 32 }, (_, i) => i)
+    const fields = [0, 0, 0, 2, 0, 0, 2, 0, 0, 0, 0, 4, 0, 0, 0, 3]
+    const request = ok([21, ...root, ...fields])
+    assert.deepStrictEqual(request, {
+      _tag: "HashRequest",
+      piecesRoot: Uint8Array.from(root),
+      baseLayer: 2,
+      index: 512,
+      length: 4,
+      proofLayers: 3
+    })
+    assert.strictEqual(ok([23, ...root, ...fields])._tag, "HashReject")
+    const hashes = ok([22, ...root, ...fields, ...new Array(64).fill(9)])
+    assert.isTrue(hashes._tag === "Hashes" && hashes.hashes.length === 64)
+    assert.strictEqual(err([21, ...root]).message, "message id 21 (hash request): expected 49 bytes, got 33")
+    assert.strictEqual(err([23, ...root, ...fields, 0]).message, "message id 23 (hash reject): expected 49 bytes, got 50")
+    assert.strictEqual(
+      err([22, ...root, ...fields, ...new Array(33).fill(1)]).message,
+      "message id 22 (hashes): expected 49 + 32 per hash bytes, got 82"
+    )
+    assert.strictEqual(err([22, 1, 2]).reason, "BadLength")
+  })
+
   it("unknown ids are a recoverable typed error", () => {
-    for (const id of [10, 11, 12, 18, 19, 21, 99, 255]) {
+    for (const id of [10, 11, 12, 18, 19, 24, 99, 255]) {
       const e = err([id, 1, 2, 3])
       assert.strictEqual(e.reason, "UnknownMessageId")
       assert.strictEqual(e.messageId, id)
@@ -246,6 +284,9 @@ describe("wire: Schema transformation", () => {
         HaveNone: () => "have none",
         Reject: () => "reject",
         AllowedFast: () => "allowed fast",
+        HashRequest: (h) => `hash request ${h.length}`,
+        Hashes: (h) => `hashes ${h.hashes.length / 32}`,
+        HashReject: () => "hash reject",
         Extended: (e) => `extended ${e.id}`
       })
     assert.strictEqual(name(ok([4, 0, 0, 0, 9])), "have 9")

@@ -10,6 +10,18 @@ import { type InfoDictExtras, parseInfoDictResult, parseMetainfoResult } from ".
 
 export { fromBase32, toBase32 } from "./encoding.ts"
 export { MagnetError, MagnetErrorReason, MetainfoError, MetainfoErrorReason } from "./errors.ts"
+export {
+  answerHashRequest,
+  fileTree,
+  type FileTree,
+  type HashRange,
+  makeHashServer,
+  MAX_HASHES_PER_REQUEST,
+  pieceLayerRequests,
+  treeLayers,
+  uncleCount,
+  verifyHashes
+} from "./hash-tree.ts"
 export { formatMagnet, type Magnet, MAX_SELECT_ONLY, parseMagnetResult } from "./magnet.ts"
 export {
   BLOCK_SIZE,

@@ -1,5 +1,6 @@
 import type { Effect } from "effect"
 import type { PeerKey, PieceIndex } from "../ids.ts"
+import type { HashRange } from "../metainfo/index.ts"
 import type { Throttle } from "../ratelimit/index.ts"
 import type { Picker } from "../scheduler/picker.ts"
 import type { TorrentStorage } from "../storage/types.ts"
@@ -120,6 +121,8 @@ export interface TorrentLink {
   readonly isComplete: () => boolean
   /** The info dict exactly as in the .torrent (served over ut_metadata). */
   readonly metadata: Uint8Array
+  /** BEP 52: the hashes answering a hash request, or why we reject it (metainfo/hash-tree.ts). */
+  readonly answerHashes: (range: HashRange) => Uint8Array | string
   /** BEP 27: no PEX, no DHT. */
   readonly isPrivate: boolean
   /** An incoming peer told us where it listens (BEP 10 `p`). */

@@ -6,6 +6,7 @@
  */
 import { Effect, Result } from "effect"
 import { PieceIndex } from "../ids.ts"
+import type { HashRange } from "../metainfo/index.ts"
 import { Bitfield, type Message } from "../wire/index.ts"
 import { handleExtended } from "./extensions.ts"
 import { PeerError } from "./errors.ts"
@@ -56,6 +57,23 @@ const onRequest = (ctx: SessionContext, m: { index: number; begin: number; lengt
     ctx.signalUploads()
   }
   return Effect.void
+}
+
+/**
+ * BEP 52: a hash request is answered whatever our choke state, from the piece layers we
+ * hold, or rejected; a peer whose requests we keep rejecting is counted like one flooding
+ * us with requests we cannot serve.
+ */
+const onHashRequest = (ctx: SessionContext, m: HashRange): Effect.Effect<void, PeerError> => {
+  // The root is a view of the frame: the reply may go out after the frame's memory is reused.
+  const range = { piecesRoot: m.piecesRoot.slice(), baseLayer: m.baseLayer, index: m.index, length: m.length, proofLayers: m.proofLayers }
+  const hashes = ctx.torrent.answerHashes(range)
+  if (typeof hashes !== "string") return ctx.reply({ _tag: "Hashes", ...range, hashes })
+  ctx.s.violations++
+  if (ctx.s.violations > ctx.options.maxViolations) {
+    return Effect.fail(violation(ctx, `${ctx.s.violations} requests we could not serve (last: a hash request, ${hashes})`))
+  }
+  return ctx.reply({ _tag: "HashReject", ...range })
 }
 
 /**
@@ -209,9 +227,14 @@ export const handleMessage = (ctx: SessionContext, m: Message): Effect.Effect<vo
     }
     case "Extended":
       return handleExtended(ctx, m.id, m.payload)
+    case "HashRequest":
+      return onHashRequest(ctx, m)
     case "Port":
     case "Suggest":
     case "AllowedFast":
+    // Sessions never ask for hashes (magnet/piece-layers.ts does, before the torrent opens).
+    case "Hashes":
+    case "HashReject":
       return Effect.void
   }
 }

@@ -5,6 +5,7 @@
  */
 import { Effect, PubSub } from "effect"
 import type { PeerKey } from "../ids.ts"
+import { makeHashServer } from "../metainfo/index.ts"
 import type { TorrentLink } from "../peer/index.ts"
 import { afterVerified, onPieceFailed } from "./bans.ts"
 import { type TorrentCore, wakeAll } from "./core.ts"
@@ -55,6 +56,7 @@ export const makeTorrentLink = (core: TorrentCore, parts: TorrentLinkParts): Tor
     onUploaded: (bytes) => core.uploadMeter.add(bytes, core.now()),
     isComplete: () => picker.isComplete(),
     metadata: meta.infoBytes,
+    answerHashes: makeHashServer(meta),
     learnedListenAddress: (key, address) => core.book.alias(key, address),
     isPrivate: meta.private,
     addPeers: parts.addPeers,

@@ -94,6 +94,14 @@ export const wireEvent = (m: Message, extensionName?: string): string => {
     }
     case "Port":
       return `{"type":"Port","port":${m.port}}`
+    case "HashRequest":
+    case "HashReject":
+    case "Hashes": {
+      const range = `"root":"${toHex(m.piecesRoot)}","base":${m.baseLayer},"index":${m.index},"length":${m.length},"proofLayers":${m.proofLayers}`
+      return m._tag === "Hashes"
+        ? `{"type":"Hashes",${range},"hashes":${m.hashes.length / 32}}`
+        : `{"type":"${m._tag}",${range}}`
+    }
     case "Extended": {
       const ev: Extract<TraceEvent, { type: "Extended" }> = { type: "Extended", id: m.id, length: m.payload.length }
       if (m.id !== EXTENDED_HANDSHAKE_ID) return q(extensionName === undefined ? ev : { ...ev, name: extensionName })

@@ -46,6 +46,7 @@ export const TracePeer = Schema.Struct({
 export type TracePeer = typeof TracePeer.Type
 
 const block = { index: Int, begin: Int, length: Int }
+const hashRange = { root: Str, base: Int, index: Int, length: Int, proofLayers: Int }
 
 // --- wire messages (dir says who sent it) -------------------------------------------------
 
@@ -68,6 +69,11 @@ const wire = {
   HaveNone: Schema.Struct({ type: Schema.Literal("HaveNone") }),
   Reject: Schema.Struct({ type: Schema.Literal("Reject"), ...block }),
   AllowedFast: Schema.Struct({ type: Schema.Literal("AllowedFast"), index: Int }),
+  /** BEP 52: `root` the file's pieces root as hex, then the range of its merkle tree asked for. */
+  HashRequest: Schema.Struct({ type: Schema.Literal("HashRequest"), ...hashRange }),
+  /** `hashes`: how many 32-byte hashes came (the base layer's and the uncles). */
+  Hashes: Schema.Struct({ type: Schema.Literal("Hashes"), ...hashRange, hashes: Int }),
+  HashReject: Schema.Struct({ type: Schema.Literal("HashReject"), ...hashRange }),
   /**
    * BEP 10: `id` as on the wire, `name` the extension it stands for ("handshake" for id 0,
    * "ut_metadata", "ut_pex", or absent when unknown), `length` the payload's bytes. An

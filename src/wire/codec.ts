@@ -1,6 +1,6 @@
 /**
- * Peer wire messages (BEP 3, BEP 6 fast extension, BEP 10 extended, BEP 5 port) to and from
- * bytes.
+ * Peer wire messages (BEP 3, BEP 6 fast extension, BEP 10 extended, BEP 5 port, BEP 52 hash
+ * request / hashes / hash reject) to and from bytes.
  *
  * **When to use**
  *
@@ -14,8 +14,10 @@
  * - Decoding is synchronous and allocates nothing for payload-less messages; lengths are
  *   checked exactly per message id, and failures are typed (`WireError` with a reason). An
  *   unknown id is a recoverable failure: the stream is still in sync and the frame may be skipped.
- * - Variable payloads (`Bitfield.bits`, `Piece.block`, `Extended.payload`) are views into the
- *   frame: do not reuse the frame's memory while they are held.
+ * - Variable payloads (`Bitfield.bits`, `Piece.block`, `Extended.payload`, `piecesRoot`,
+ *   `Hashes.hashes`) are views into the frame: do not reuse the frame's memory while they are held.
+ * - A `Hashes` frame must hold whole 32-byte hashes; whether their count fits the request
+ *   is the receiver's check (metainfo/hash-tree.ts), which knows the request.
  * - Encoding trusts its input's ranges (the `Message` schema states them).
  *
  * **Example**
@@ -58,6 +60,17 @@ const SIMPLE: ReadonlyArray<Result.Result<Message, never>> = [
   Result.succeed({ _tag: "Interested" }),
   Result.succeed({ _tag: "NotInterested" })
 ]
+/** Bytes of a hash request / hash reject frame: id, pieces root, base layer, index, length, proof layers. */
+const HASH_RANGE_FRAME = 1 + 32 + 16
+
+const hashRange = (frame: Uint8Array) => ({
+  piecesRoot: frame.subarray(1, 33),
+  baseLayer: u32(frame, 33),
+  index: u32(frame, 37),
+  length: u32(frame, 41),
+  proofLayers: u32(frame, 45)
+})
+
 const HAVE_ALL = Result.succeed<Message>({ _tag: "HaveAll" })
 const HAVE_NONE = Result.succeed<Message>({ _tag: "HaveNone" })
 
@@ -122,6 +135,17 @@ export const decodeFrame = (frame: Uint8Array): Result.Result<Message, WireError
       if (n < 2) return badLength(id, "at least 2", n)
       return Result.succeed({ _tag: "Extended", id: frame[1] ?? 0, payload: frame.subarray(2) })
     }
+    case MessageId.HashRequest:
+    case MessageId.HashReject: {
+      if (n !== HASH_RANGE_FRAME) return badLength(id, `${HASH_RANGE_FRAME}`, n)
+      return Result.succeed({ _tag: id === MessageId.HashRequest ? "HashRequest" : "HashReject", ...hashRange(frame) })
+    }
+    case MessageId.Hashes: {
+      if (n < HASH_RANGE_FRAME || (n - HASH_RANGE_FRAME) % 32 !== 0) {
+        return badLength(id, `${HASH_RANGE_FRAME} + 32 per hash`, n)
+      }
+      return Result.succeed({ _tag: "Hashes", ...hashRange(frame), hashes: frame.subarray(HASH_RANGE_FRAME) })
+    }
     default:
       return Result.fail(
         new WireError({
@@ -174,6 +198,11 @@ const encodedLength = (m: Message): number => {
       return 7
     case "Extended":
       return 6 + m.payload.length
+    case "HashRequest":
+    case "HashReject":
+      return 4 + HASH_RANGE_FRAME
+    case "Hashes":
+      return 4 + HASH_RANGE_FRAME + m.hashes.length
   }
 }
 
@@ -211,6 +240,16 @@ const writeMessage = (out: Uint8Array, at: number, m: Message): void => {
     case "Extended":
       out[at + 5] = m.id
       out.set(m.payload, at + 6)
+      return
+    case "HashRequest":
+    case "HashReject":
+    case "Hashes":
+      out.set(m.piecesRoot, at + 5)
+      putU32(out, at + 37, m.baseLayer)
+      putU32(out, at + 41, m.index)
+      putU32(out, at + 45, m.length)
+      putU32(out, at + 49, m.proofLayers)
+      if (m._tag === "Hashes") out.set(m.hashes, at + 53)
       return
     default:
       return

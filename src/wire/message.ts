@@ -4,11 +4,16 @@ import { Schema } from "effect"
 export const U32 = Schema.Int.check(Schema.isBetween({ minimum: 0, maximum: 0xffff_ffff }))
 const U16 = Schema.Int.check(Schema.isBetween({ minimum: 0, maximum: 0xffff }))
 const U8 = Schema.Int.check(Schema.isBetween({ minimum: 0, maximum: 0xff }))
+/** A BEP 52 pieces root: SHA-256, 32 bytes. */
+const Root = Schema.Uint8Array.check(Schema.isBetweenLength(32, 32))
+/** What a BEP 52 hash request, hashes and hash reject message share (a range of one file's merkle tree). */
+const hashRange = { piecesRoot: Root, baseLayer: U32, index: U32, length: U32, proofLayers: U32 }
 
 /**
- * Every peer-wire message (BEP 3 core, BEP 5 port, BEP 6 fast, BEP 10 extended).
- * Byte payloads (`Bitfield.bits`, `Piece.block`, `Extended.payload`) decoded by
- * `decodeFrame` are views into the frame, never copies.
+ * Every peer-wire message (BEP 3 core, BEP 5 port, BEP 6 fast, BEP 10 extended, BEP 52 hashes).
+ * Byte payloads (`Bitfield.bits`, `Piece.block`, `Extended.payload`, `piecesRoot`,
+ * `Hashes.hashes`) decoded by `decodeFrame` are views into the frame, never copies.
+ * `Hashes.hashes` is 32-byte hashes back to back: the base layer's, then the uncle hashes.
  */
 export const Message = Schema.TaggedUnion({
   KeepAlive: {},
@@ -27,7 +32,10 @@ export const Message = Schema.TaggedUnion({
   HaveNone: {},
   Reject: { index: U32, begin: U32, length: U32 },
   AllowedFast: { index: U32 },
-  Extended: { id: U8, payload: Schema.Uint8Array }
+  Extended: { id: U8, payload: Schema.Uint8Array },
+  HashRequest: hashRange,
+  Hashes: { ...hashRange, hashes: Schema.Uint8Array },
+  HashReject: hashRange
 })
 export type Message = typeof Message.Type
 export type MessageTag = Message["_tag"]
@@ -49,7 +57,10 @@ export const MessageId = {
   HaveNone: 0x0f,
   Reject: 0x10,
   AllowedFast: 0x11,
-  Extended: 20
+  Extended: 20,
+  HashRequest: 21,
+  Hashes: 22,
+  HashReject: 23
 } as const satisfies Record<Exclude<MessageTag, "KeepAlive">, number>
 
 const NAMES: ReadonlyArray<readonly [number, string]> = [
@@ -68,7 +79,10 @@ const NAMES: ReadonlyArray<readonly [number, string]> = [
   [0x0f, "have none"],
   [0x10, "reject"],
   [0x11, "allowed fast"],
-  [20, "extended"]
+  [20, "extended"],
+  [21, "hash request"],
+  [22, "hashes"],
+  [23, "hash reject"]
 ]
 const NAME_BY_ID = new Map(NAMES)
 

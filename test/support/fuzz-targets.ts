@@ -124,7 +124,24 @@ const message: fc.Arbitrary<Message> = fc.oneof(
   fc.record({ _tag: fc.constant("Bitfield" as const), bits: fc.uint8Array({ maxLength: 40 }) }),
   fc.record({ _tag: fc.constant("Piece" as const), index: u32, begin: u32, block: fc.uint8Array({ maxLength: 64 }) }),
   fc.record({ _tag: fc.constant("Port" as const), port: fc.nat(65535) }),
-  fc.record({ _tag: fc.constant("Extended" as const), id: fc.nat(255), payload: fc.uint8Array({ maxLength: 40 }) })
+  fc.record({ _tag: fc.constant("Extended" as const), id: fc.nat(255), payload: fc.uint8Array({ maxLength: 40 }) }),
+  fc.record({
+    _tag: fc.constantFrom("HashRequest" as const, "HashReject" as const),
+    piecesRoot: fc.uint8Array({ minLength: 32, maxLength: 32 }),
+    baseLayer: u32,
+    index: u32,
+    length: u32,
+    proofLayers: u32
+  }),
+  fc.record({
+    _tag: fc.constant("Hashes" as const),
+    piecesRoot: fc.uint8Array({ minLength: 32, maxLength: 32 }),
+    baseLayer: u32,
+    index: u32,
+    length: u32,
+    proofLayers: u32,
+    hashes: fc.nat(4).map((n) => new Uint8Array(32 * n).fill(n))
+  })
 )
 
 /** Frames without their length prefix: what the framer hands to `decodeFrame`. */
