@@ -18,12 +18,15 @@ stdout so the test can follow it:
           {"event":"dht-announce","infoHash":hex,"port":p} for every announce_peer it takes,
           and {"event":"dht-stats","nodes":n} about twice a second
 
-With a DHT, {"event":"dht-live","ports":[..]} about twice a second lists the 127.0.0.1
-ports of the live nodes in its routing table (nodes that answered its queries).
+With a DHT, {"event":"dht-live","ports":[..]} about twice a second lists the loopback
+(127.0.0.1 or ::1) ports of the live nodes in its routing table (nodes that answered its queries).
 
---dht turns the DHT on in seed/leech mode (confined to 127.0.0.1: no bootstrap routers,
-only the --dht-node HOST:PORT given); a seeder then announces every --dht-announce-every
-seconds. --dht-log writes every DHT packet to stderr.
+--dht turns the DHT on in seed/leech mode (confined to loopback: no bootstrap routers,
+only the --dht-node HOST:PORT given, [::1]:PORT for IPv6); a seeder then announces every
+--dht-announce-every seconds. --dht-log writes every DHT packet to stderr.
+
+--host ::1 listens on [::1] only (every mode but create): the session, and so its DHT, is
+IPv6-only (BEP 32: libtorrent then answers with nodes6 and 18-byte values).
 
 --force-encryption makes the session accept and open only RC4-encrypted connections
 (MSE/PE: in_enc_policy = out_enc_policy = pe_forced, allowed_enc_level = pe_rc4,
@@ -153,8 +156,8 @@ def dht_live_ports(s):
 
 
 def live_ports(a):
-    """The 127.0.0.1 ports in a dht_live_nodes_alert: nodes that answered this node's queries."""
-    return sorted(n["endpoint"][1] for n in a.nodes if n["endpoint"][0] == "127.0.0.1")
+    """The loopback ports in a dht_live_nodes_alert: nodes that answered this node's queries."""
+    return sorted(n["endpoint"][1] for n in a.nodes if n["endpoint"][0] in ("127.0.0.1", "::1"))
 
 
 def note_dht(a):
@@ -289,7 +292,7 @@ def run(args, leech):
 
 
 def dht_only(args):
-    s = session(args.port, True, args.dht_log)
+    s = session(args.port, True, args.dht_log, host=args.host)
     port = wait_listening(s)
     emit({"event": "listening", "port": port})
     add_dht_nodes(s, args.dht_node)

@@ -115,9 +115,12 @@ export const ltCreate = (
     return yield* proc.waitFor("created", () => lastEvent(proc, "created"), "30 seconds")
   }))
 
-/** `--dht` and its loopback nodes, when `dhtNodes` is given (ports on 127.0.0.1). */
-const dhtArgs = (dhtNodes: ReadonlyArray<number> | undefined, log: boolean | undefined) => [
-  ...(dhtNodes === undefined ? [] : ["--dht", ...dhtNodes.flatMap((port) => ["--dht-node", `127.0.0.1:${port}`])]),
+/** A loopback node's `HOST:PORT` on `host`'s family: `[::1]:PORT` for an IPv6 session. */
+const loopbackNode = (host: string | undefined, port: number) => host?.includes(":") === true ? `[::1]:${port}` : `127.0.0.1:${port}`
+
+/** `--dht` and its loopback nodes, when `dhtNodes` is given (ports on 127.0.0.1, or ::1 when `host` is IPv6). */
+const dhtArgs = (dhtNodes: ReadonlyArray<number> | undefined, log: boolean | undefined, host?: string) => [
+  ...(dhtNodes === undefined ? [] : ["--dht", ...dhtNodes.flatMap((port) => ["--dht-node", loopbackNode(host, port)])]),
   ...(log === true || process.env["INTEROP_DHT_LOG"] === "1" ? ["--dht-log"] : [])
 ]
 
@@ -155,7 +158,7 @@ export const ltPeer = (
       ...(options.transports === undefined ? [] : ["--transports", options.transports]),
       ...(options.forceEncryption === true ? ["--force-encryption"] : []),
       ...(options.disableEncryption === true ? ["--disable-encryption"] : []),
-      ...dhtArgs(options.dhtNodes, false)
+      ...dhtArgs(options.dhtNodes, false, options.host)
     ])
     const { port } = yield* proc.waitFor("listening port", () => lastEvent(proc, "listening"), "20 seconds")
     const ready = yield* proc.waitFor("data check", () => lastEvent(proc, "ready"), "60 seconds")
@@ -211,23 +214,29 @@ export interface LtDhtNode {
   readonly announces: () => ReadonlyArray<LtDhtAnnounce>
   /** Nodes in its routing table (about twice a second). */
   readonly nodes: () => number
-  /** The 127.0.0.1 ports of the live nodes in its routing table (last report). */
+  /** The loopback ports of the live nodes in its routing table (last report). */
   readonly live: () => ReadonlyArray<number>
 }
 
 /**
- * A libtorrent session that is only a DHT node (no torrent), on 127.0.0.1: `port` (0 for
+ * A libtorrent session that is only a DHT node (no torrent), on 127.0.0.1 (or ::1 with `host`): `port` (0 for
  * any), joined through `dhtNodes`. A Kademlia node never answers a lookup with its own
  * announce, so a magnet resolves only through a third node like this one (INTEROP.md).
  */
 export const ltDhtNode = (
   name: string,
-  options: { readonly port?: number; readonly dhtNodes?: ReadonlyArray<number> } = {}
+  options: {
+    readonly port?: number
+    readonly dhtNodes?: ReadonlyArray<number>
+    /** "::1": an IPv6-only node (listening on [::1], its nodes given as [::1]:PORT). */
+    readonly host?: string
+  } = {}
 ): Effect.Effect<LtDhtNode, InteropError, Scope.Scope> =>
   Effect.gen(function*() {
     const proc = yield* spawnProcess(name, PYTHON, [
       LT_SCRIPT, "dht", ...(options.port === undefined ? [] : ["--port", String(options.port)]),
-      ...(options.dhtNodes ?? []).flatMap((port) => ["--dht-node", `127.0.0.1:${port}`]),
+      ...(options.host === undefined ? [] : ["--host", options.host]),
+      ...(options.dhtNodes ?? []).flatMap((port) => ["--dht-node", loopbackNode(options.host, port)]),
       ...dhtArgs(undefined, false)
     ])
     const { port } = yield* proc.waitFor("listening port", () => lastEvent(proc, "listening"), "20 seconds")
