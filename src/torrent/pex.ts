@@ -1,17 +1,22 @@
 /**
- * Peer exchange (BEP 11): about once a minute, tell each peer that speaks ut_pex which
- * peers joined and left since we last told it, at most 50 of each per message. Only
- * peers whose listening address we know are shared, flagged 0x04 when they speak uTP and
+ * Peer exchange (BEP 11): tell each peer that speaks ut_pex which peers joined and left
+ * since we last told it, at most 50 of each per message and at most one message a minute.
+ * The first message (the peers we have now) goes out within a second of a peer being able
+ * to take it, as libtorrent does: a newcomer need not wait a minute to meet the swarm.
+ * Only peers whose listening address we know are shared, IPv4 ones in `added`/`dropped`
+ * and IPv6 ones in `added6`/`dropped6` (ut-pex.ts), flagged 0x04 when they speak uTP and
  * 0x01 (`added.f`) when they prefer encryption (they spoke MSE with us, or another peer's
  * PEX said so). Disabled for private torrents.
  */
-import { Effect } from "effect"
+import { Clock, Effect } from "effect"
 import type { PeerKey } from "../ids.ts"
 import { type Address, formatAddress } from "../net/index.ts"
 import type { PeerLink } from "../peer/index.ts"
 import { encodeUtPex, PEX_PREFERS_ENCRYPTION, PEX_UTP, type PexPeer } from "../wire/index.ts"
 
-const PEX_INTERVAL = "60 seconds"
+const PEX_INTERVAL_MILLIS = 60_000
+/** How often the links are looked at: the delay of a newcomer's first message. */
+const PEX_TICK = "1 second"
 const PEX_MAX_PER_MESSAGE = 50
 
 /** What to tell one peer: its view so far (`sent`) against the swarm now. Pure. */
@@ -42,8 +47,10 @@ export const runPex = (
 ) =>
   Effect.gen(function*() {
     const told = new Map<string, Map<string, Address>>()
+    const lastSent = new Map<string, number>()
     while (true) {
-      yield* Effect.sleep(PEX_INTERVAL)
+      yield* Effect.sleep(PEX_TICK)
+      const now = yield* Clock.currentTimeMillis
       const current = new Map<string, PexPeer>()
       for (const l of links.values()) {
         const at = l.stats.listenAddress
@@ -52,12 +59,16 @@ export const runPex = (
         current.set(formatAddress(at), flags === 0 ? at : { host: at.host, port: at.port, flags })
       }
       for (const key of told.keys()) if (!links.has(key)) told.delete(key)
+      for (const key of lastSent.keys()) if (!links.has(key)) lastSent.delete(key)
       for (const [key, link] of links) {
+        const last = lastSent.get(key)
+        if (last !== undefined && now - last < PEX_INTERVAL_MILLIS) continue
         const sent = told.get(key) ?? new Map<string, Address>()
         const self = link.stats.listenAddress === null ? key : formatAddress(link.stats.listenAddress)
         const delta = pexDelta(sent, current, self)
         if (delta.added.length === 0 && delta.dropped.length === 0) continue
         if (!link.sendExtended("ut_pex", encodeUtPex(delta))) continue
+        lastSent.set(key, now)
         for (const a of delta.added) sent.set(formatAddress(a), a)
         for (const d of delta.dropped) sent.delete(formatAddress(d))
         told.set(key, sent)
