@@ -53,7 +53,7 @@ export const sharedFlags = {
   json: Flag.Boolean("json").pipe(Flag.withDescription("print one JSON object per line"), Flag.withDefault(false)),
   quiet: Flag.Boolean("quiet").pipe(Flag.withAlias("q"), Flag.withDescription("no progress: print only warnings and errors"), Flag.withDefault(false)),
   dhtBootstrap: Flag.String("dht-bootstrap").pipe(
-    Flag.withDescription("join the DHT through this node, HOST:PORT; repeatable (default: the well-known routers)"),
+    Flag.withDescription("join the DHT through this node, HOST:PORT or [IPv6]:PORT; repeatable (default: the well-known routers). Listening dual-stack, the client is in the IPv4 and the IPv6 DHT (BEP 32)"),
     Flag.atLeast(0)
   ),
   noDht: Flag.Boolean("no-dht").pipe(Flag.withDescription("do not use the DHT"), Flag.withDefault(false)),
