@@ -7,7 +7,7 @@
 import { describe, it } from "@effect/vitest"
 import { spawn } from "node:child_process"
 import { randomBytes } from "node:crypto"
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from "node:fs"
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { createServer, type Server, type Socket } from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -15,6 +15,7 @@ import { assert } from "vitest"
 import { Result } from "effect"
 import { parseMetainfoResult } from "../src/metainfo/index.ts"
 import { encodeHandshake } from "../src/wire/index.ts"
+import { listeningPort } from "./support/proc.ts"
 import { FD_RESERVE, fitToFdLimit, parseOpenFileLimit, readOpenFileLimit } from "../src/client/fd-budget.ts"
 
 const BIN = join(import.meta.dirname, "..", "src", "cli", "bin.ts")
@@ -131,20 +132,4 @@ const holdPeer = (socket: Socket, infoHash: Uint8Array, held: Array<Socket>) => 
     held.push(socket)
   }
   socket.on("data", onData)
-}
-
-/** A process's TCP listening port, from /proc (the seed command prints none). */
-const listeningPort = (pid: number): number => {
-  const inodes = new Set<string>()
-  for (const fd of readdirSync(`/proc/${pid}/fd`)) {
-    const m = /socket:\[(\d+)\]/.exec(readlinkSync(`/proc/${pid}/fd/${fd}`, { encoding: "utf8" }))
-    if (m?.[1] !== undefined) inodes.add(m[1])
-  }
-  for (const table of ["/proc/net/tcp", "/proc/net/tcp6"]) {
-    for (const line of readFileSync(table, "utf8").split("\n").slice(1)) {
-      const f = line.trim().split(/\s+/)
-      if (f[3] === "0A" && inodes.has(f[9] ?? "")) return parseInt((f[1] ?? "").split(":")[1] ?? "0", 16)
-    }
-  }
-  throw new Error(`no listening socket for pid ${pid}`)
 }
