@@ -69,12 +69,15 @@ describe("wire handshake", () => {
     assert.isTrue(Result.isFailure(b) && b.failure.message === `handshake: protocol string is not "BitTorrent protocol"`)
   })
 
-  it("reserved bits (BEP 10 / BEP 6 / BEP 5)", () => {
+  it("reserved bits (BEP 10 / BEP 6 / BEP 5 / BEP 52)", () => {
     const none = new Uint8Array(8)
-    assert.deepStrictEqual(capabilities(none), { extensionProtocol: false, fast: false, dht: false })
+    assert.deepStrictEqual(capabilities(none), { extensionProtocol: false, fast: false, dht: false, v2: false })
     const r = Uint8Array.of(0, 0, 0, 0, 0, 0x10, 0, 0x05)
     assert.isTrue(supportsExtensionProtocol(r) && supportsFast(r) && supportsDht(r))
-    assert.deepStrictEqual(capabilities(makeReserved({ dht: true })), { extensionProtocol: false, fast: false, dht: true })
+    assert.deepStrictEqual(capabilities(makeReserved({ dht: true })), { extensionProtocol: false, fast: false, dht: true, v2: false })
+    // BEP 52: "the 4th most significant bit in the last byte"
+    assert.deepStrictEqual([...makeReserved({ v2: true, fast: true })], [0, 0, 0, 0, 0, 0, 0, 0x14])
+    assert.isTrue(capabilities(Uint8Array.of(0, 0, 0, 0, 0, 0, 0, 0x10)).v2)
     assert.isFalse(supportsExtensionProtocol(Uint8Array.of(0, 0, 0, 0, 0, 0xef, 0xff, 0xfa)))
   })
 

@@ -18,8 +18,8 @@
 import { Context, type Duration, Effect, Exit, FileSystem, Layer, Option, Scope } from "effect"
 import type { Metainfo } from "../metainfo/model.ts"
 import { toHex } from "../bytes.ts"
-import { type InfoHash, infoHashOf } from "../ids.ts"
-import { fetchMetadata, type MetadataProgress } from "../magnet/index.ts"
+import { type InfoHash, infoHashOf, peerKey } from "../ids.ts"
+import { fetchMetadata, fetchPieceLayers, type MetadataProgress, missingPieceLayers } from "../magnet/index.ts"
 import { warnWithoutPeers } from "./no-peers.ts"
 import { parseMagnet, parseMetainfo, wireInfoHash } from "../metainfo/index.ts"
 import { req2 } from "../mse/index.ts"
@@ -205,7 +205,22 @@ export const makeClient = (config: ClientConfig, extraPeerSources: ReadonlyArray
             new ClientError({ reason: e.reason === "NoPeers" || e.reason === "Timeout" ? "NoMetadata" : "BadTorrent", detail: e.message })
           )
         )
-        return { meta, peers: [...magnet.peers, ...(options.peers ?? [])] }
+        const peers = [...magnet.peers, ...(options.peers ?? [])]
+        if (meta.version !== "v2" || missingPieceLayers(meta).length === 0) return { meta, peers }
+        // A v2 torrent cannot check a piece without its file's piece layer: fetch them from peers first.
+        const layers = yield* fetchPieceLayers(meta, {
+          peerId,
+          peers,
+          sources: peerSources,
+          port: port ?? 0,
+          dial,
+          encryption: resolved.encryption,
+          timeout: options.metadataTimeout ?? "10 minutes"
+        }).pipe(
+          Effect.provideService(Network, network),
+          Effect.mapError((e) => new ClientError({ reason: e.reason === "NoPeers" || e.reason === "Timeout" ? "NoMetadata" : "BadTorrent", detail: e.message }))
+        )
+        return { meta: layers.meta, peers: peers.filter((p) => !layers.banned.has(peerKey(p))) }
       })
 
     const add = Effect.fn("Client.add")(function*(source: TorrentSource, options: AddOptions = {}) {

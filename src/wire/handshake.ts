@@ -26,6 +26,8 @@ export interface Capabilities {
   readonly fast?: boolean
   /** BEP 5: reserved[7] & 0x01 */
   readonly dht?: boolean
+  /** BEP 52: reserved[7] & 0x10, the peer speaks v2 (hash requests) */
+  readonly v2?: boolean
 }
 
 export const makeReserved = (caps: Capabilities): Uint8Array => {
@@ -33,6 +35,7 @@ export const makeReserved = (caps: Capabilities): Uint8Array => {
   if (caps.extensionProtocol === true) r[5] = 0x10
   if (caps.fast === true) r[7] = (r[7] ?? 0) | 0x04
   if (caps.dht === true) r[7] = (r[7] ?? 0) | 0x01
+  if (caps.v2 === true) r[7] = (r[7] ?? 0) | 0x10
   return r
 }
 
@@ -41,11 +44,13 @@ const bit = (reserved: Uint8Array, byte: number, mask: number): boolean => ((res
 export const supportsExtensionProtocol = (reserved: Uint8Array): boolean => bit(reserved, 5, 0x10)
 export const supportsFast = (reserved: Uint8Array): boolean => bit(reserved, 7, 0x04)
 export const supportsDht = (reserved: Uint8Array): boolean => bit(reserved, 7, 0x01)
+export const supportsV2 = (reserved: Uint8Array): boolean => bit(reserved, 7, 0x10)
 
 export const capabilities = (reserved: Uint8Array): Required<Capabilities> => ({
   extensionProtocol: supportsExtensionProtocol(reserved),
   fast: supportsFast(reserved),
-  dht: supportsDht(reserved)
+  dht: supportsDht(reserved),
+  v2: supportsV2(reserved)
 })
 
 /**

@@ -33,7 +33,8 @@ export {
   PROTOCOL,
   supportsDht,
   supportsExtensionProtocol,
-  supportsFast
+  supportsFast,
+  supportsV2
 } from "./handshake.ts"
 export { Message, MessageId, messageName, type MessageTag } from "./message.ts"
 export { clientFromPeerId, makePeerId, PEER_ID_LENGTH } from "./peerId.ts"

@@ -1,0 +1,244 @@
+/**
+ * The piece layers of a v2 torrent fetched from peers (BEP 52 hash requests), for a torrent
+ * whose info dict came from a magnet link: ut_metadata carries the info dict only, and the
+ * piece layers sit outside it. Without them no piece of a file longer than one piece can be
+ * checked, so the torrent opens only once every layer is here and proved.
+ *
+ * Peers are found and opened as for the metadata (the link's and the caller's peers, the
+ * torrent's peer sources; `openPeer` with the truncated v2 info-hash and the v2 reserved
+ * bit). Each connection asks for every bucket still missing (piece layers are 32 bytes a
+ * piece: asking two peers for the same is cheaper than coordinating them), at most
+ * `PIPELINE` at a time. Every answer is checked against the file's pieces root through
+ * its uncle hashes (metainfo/hash-tree.ts); a peer sending hashes that do not prove the
+ * root, or hashes nobody asked it for, is dropped and banned for the fetch, and never
+ * handed to the torrent. A peer rejecting what we still need is dropped (not banned).
+ */
+import { Clock, Deferred, Duration, Effect, type Exit, FiberSet } from "effect"
+import { toHex } from "../bytes.ts"
+import { type PeerKey, peerKey } from "../ids.ts"
+import {
+  fileTree,
+  type FileTree,
+  type HashRange,
+  type Metainfo,
+  pieceLayerRequests,
+  verifyHashes,
+  wireInfoHash
+} from "../metainfo/index.ts"
+import type { EncryptionPolicy } from "../mse/index.ts"
+import { type Address, formatAddress, type Network } from "../net/index.ts"
+import { type PeerDialer, tcpDialer } from "../peer/index.ts"
+import { makePeerBook, openPeer, type OpenPeerDeps, type PeerSource, type SwarmHooks } from "../torrent/index.ts"
+import { encodeMessage, makeReserved, type Message, supportsFast, supportsV2 } from "../wire/index.ts"
+import { MagnetFetchError, MetadataPeerDropped } from "./errors.ts"
+import { nextMessage } from "./peer-wire.ts"
+
+export interface FetchPieceLayersOptions {
+  readonly peerId: Uint8Array
+  /** Addresses to try first (the magnet's x.pe, the caller's peers). */
+  readonly peers: ReadonlyArray<Address>
+  readonly sources: ReadonlyArray<PeerSource>
+  readonly port?: number
+  readonly dial?: PeerDialer
+  readonly encryption?: EncryptionPolicy
+  /** Deadline for the whole fetch. Default 2 minutes. */
+  readonly timeout?: Duration.Input
+  /** Handshakes, and each answer: a slower peer is dropped. Default 10 seconds. */
+  readonly requestTimeout?: Duration.Input
+  /** Connections at once. Default 4. */
+  readonly maxPeers?: number
+}
+
+/** What the fetch gives back: the torrent with every piece layer, and the peers it banned. */
+export interface FetchedPieceLayers {
+  readonly meta: Metainfo
+  readonly banned: ReadonlySet<string>
+}
+
+/** Hash requests outstanding per connection. */
+const PIPELINE = 8
+const DEFAULT_MAX_PEERS = 4
+const MAX_KNOWN_ADDRESSES = 10_000
+const MAX_NOTES = 8
+
+interface Bucket {
+  readonly key: string
+  readonly tree: FileTree
+  readonly range: HashRange
+  hashes: Uint8Array | undefined
+}
+
+const rangeKey = (r: HashRange): string => `${toHex(r.piecesRoot)}/${r.baseLayer}/${r.index}/${r.length}/${r.proofLayers}`
+
+/** The files of a v2 torrent whose piece layer is missing (files of one piece or less have none). */
+export const missingPieceLayers = (meta: Metainfo): Array<FileTree> => {
+  if (meta.infoHashV2 === null) return []
+  const out: Array<FileTree> = []
+  const seen = new Set<string>()
+  for (const f of meta.files) {
+    if (f.piecesRoot === null || f.length <= meta.pieceLength) continue
+    const hex = toHex(f.piecesRoot)
+    if (meta.pieceLayers.has(hex) || seen.has(hex)) continue
+    seen.add(hex)
+    out.push(fileTree(f.piecesRoot, f.length, meta.pieceLength))
+  }
+  return out
+}
+
+const millis = (input: Duration.Input): number => Duration.toMillis(Duration.fromInputUnsafe(input))
+
+/** Fetches the piece layers `meta` lacks; `meta` itself when it lacks none. */
+export const fetchPieceLayers = Effect.fn("fetchPieceLayers")(function*(
+  meta: Metainfo,
+  options: FetchPieceLayersOptions
+): Effect.fn.Return<FetchedPieceLayers, MagnetFetchError, Network> {
+  const trees = missingPieceLayers(meta)
+  if (trees.length === 0) return { meta, banned: new Set() }
+  const buckets = new Map<string, Bucket>()
+  for (const tree of trees) {
+    for (const range of pieceLayerRequests(tree)) buckets.set(rangeKey(range), { key: rangeKey(range), tree, range, hashes: undefined })
+  }
+  const banned = new Set<string>()
+  yield* Effect.scoped(collect(meta, buckets, banned, options))
+  const layers = new Map(meta.pieceLayers)
+  for (const tree of trees) {
+    const parts: Array<Uint8Array> = []
+    for (const range of pieceLayerRequests(tree)) parts.push(buckets.get(rangeKey(range))?.hashes ?? new Uint8Array(0))
+    layers.set(toHex(tree.root), Buffer.concat(parts))
+  }
+  return { meta: { ...meta, pieceLayers: layers }, banned }
+})
+
+const collect = Effect.fnUntraced(function*(
+  meta: Metainfo,
+  buckets: Map<string, Bucket>,
+  banned: Set<string>,
+  options: FetchPieceLayersOptions
+) {
+  const maxPeers = Math.max(1, options.maxPeers ?? DEFAULT_MAX_PEERS)
+  const timeout = options.timeout ?? Duration.minutes(2)
+  const requestTimeout = options.requestTimeout ?? Duration.seconds(10)
+  const requestMillis = millis(requestTimeout)
+  const dial = options.dial ?? (yield* tcpDialer(Duration.seconds(5)))
+  const infoHash = wireInfoHash(meta)
+  const ours = { infoHash, peerId: options.peerId, reserved: makeReserved({ extensionProtocol: true, fast: true, v2: true }) }
+  const book = makePeerBook({ maxFailures: 1, maxEntries: MAX_KNOWN_ADDRESSES })
+  const opener: OpenPeerDeps = { config: { dial, handshakeTimeoutMillis: requestMillis, encryption: options.encryption ?? "prefer" }, ours, book }
+  const done = yield* Deferred.make<void, MagnetFetchError>()
+  const fibers = yield* FiberSet.make()
+  const notes: Array<string> = []
+  let live = 0
+  let tried = 0
+  let missing = buckets.size
+
+  const note = (text: string) => {
+    notes.push(text)
+    if (notes.length > MAX_NOTES) notes.shift()
+  }
+  const summary = () => `tried ${tried} peer(s)${banned.size > 0 ? `, banned ${banned.size}` : ""}${notes.length > 0 ? ` (${notes.join("; ")})` : ""}`
+
+  const session = (address: Address, key: PeerKey) =>
+    Effect.gen(function*() {
+      const drop = (detail: string) => new MetadataPeerDropped({ peer: key, detail })
+      const { conn, framer, handshake } = yield* openPeer(opener, address).pipe(Effect.mapError((e) => drop(e.detail)))
+      // A v2-only torrent's peers speak v2 by definition; a hybrid's must say so.
+      if (meta.version !== "v2" && !supportsV2(handshake.reserved)) return yield* drop("does not speak BitTorrent v2 (BEP 52)")
+      const send = (message: Message) => conn.write(encodeMessage(message)).pipe(Effect.mapError((e) => drop(e.message)))
+      if (supportsFast(handshake.reserved)) yield* send({ _tag: "HaveNone" })
+      const asked = new Map<string, Bucket>()
+      const rejected = new Set<string>()
+      const ask = Effect.gen(function*() {
+        for (const b of buckets.values()) {
+          if (asked.size >= PIPELINE) return
+          if (b.hashes !== undefined || asked.has(b.key) || rejected.has(b.key)) continue
+          asked.set(b.key, b)
+          yield* send({ _tag: "HashRequest", ...b.range })
+        }
+      })
+      yield* ask
+      while (!Deferred.isDoneUnsafe(done)) {
+        if (asked.size === 0) return yield* drop("rejected every piece layer hash we still need")
+        const message = yield* nextMessage(conn, framer, key).pipe(
+          Effect.timeoutOrElse({ duration: requestTimeout, orElse: () => Effect.fail(drop(`no answer to a hash request within ${requestMillis} ms`)) })
+        )
+        if (message._tag !== "Hashes" && message._tag !== "HashReject") continue
+        const k = rangeKey(message)
+        const bucket = asked.get(k)
+        if (bucket === undefined) {
+          banned.add(key)
+          return yield* drop(`sent ${message._tag === "Hashes" ? "hashes" : "a hash reject"} we did not ask for`)
+        }
+        asked.delete(k)
+        if (message._tag === "HashReject") {
+          rejected.add(k)
+        } else if (bucket.hashes === undefined) {
+          const verified = verifyHashes(bucket.tree, bucket.range, message.hashes)
+          if (typeof verified === "string") {
+            banned.add(key)
+            return yield* drop(`sent piece layer hashes that fail their proof: ${verified}`)
+          }
+          bucket.hashes = verified
+          missing--
+          if (missing === 0) yield* Deferred.succeed(done, undefined)
+        }
+        yield* ask
+      }
+    })
+
+  const pump: Effect.Effect<void> = Effect.gen(function*() {
+    while (live < maxPeers && !Deferred.isDoneUnsafe(done)) {
+      const address = book.next(yield* Clock.currentTimeMillis)
+      if (address === undefined) break
+      const key = peerKey(address)
+      if (banned.has(key)) continue
+      live++
+      tried++
+      yield* FiberSet.run(fibers, Effect.scoped(session(address, key)).pipe(Effect.onExit((exit) => ended(key, exit))))
+    }
+    if (options.sources.length === 0 && live === 0 && book.nextDialAt() === undefined && !Deferred.isDoneUnsafe(done)) {
+      const detail = tried === 0 ? "no peers to ask (the magnet names none and no peer sources were given)" : `no peer sent them: ${summary()}`
+      yield* Deferred.fail(done, new MagnetFetchError({ reason: "NoPeers", detail: `the piece layers of this v2 torrent are missing; ${detail}` }))
+    }
+  })
+
+  const ended = (key: PeerKey, exit: Exit.Exit<void, MetadataPeerDropped>) =>
+    Effect.flatMap(Clock.currentTimeMillis, (now) => {
+      live--
+      book.markDisconnected(key, true, now)
+      if (Deferred.isDoneUnsafe(done)) return Effect.void
+      let detail = "closed"
+      if (exit._tag === "Failure") {
+        for (const reason of exit.cause.reasons) if (reason._tag === "Fail") detail = reason.error.detail
+      }
+      note(`${key}: ${detail}`)
+      return Effect.andThen(Effect.logDebug(`piece layers: peer ${key} ended: ${detail}`), pump)
+    })
+
+  const addPeers = (addresses: ReadonlyArray<Address>, source: string) =>
+    Effect.gen(function*() {
+      book.add(addresses.filter((a) => !banned.has(formatAddress(a))), source, yield* Clock.currentTimeMillis)
+      yield* pump
+    })
+
+  const hooks: SwarmHooks = {
+    infoHash,
+    peerId: options.peerId,
+    port: options.port ?? 6881,
+    isPrivate: meta.private,
+    trackers: meta.trackers,
+    stats: Effect.succeed({ uploaded: 0, downloaded: 0, left: meta.totalSize }),
+    completed: Effect.never,
+    addPeers,
+    reportTracker: () => Effect.void
+  }
+  yield* addPeers(options.peers, "magnet")
+  for (const source of options.sources) yield* Effect.forkScoped(source(hooks))
+  yield* pump
+  return yield* Deferred.await(done).pipe(
+    Effect.timeoutOrElse({
+      duration: timeout,
+      orElse: () =>
+        Effect.fail(new MagnetFetchError({ reason: "Timeout", detail: `the piece layers of this v2 torrent did not arrive within ${millis(timeout)} ms: ${summary()}` }))
+    })
+  )
+})
