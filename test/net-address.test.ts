@@ -8,6 +8,7 @@ import {
   formatAddress,
   ipBytes,
   ipFamily,
+  isLocalNetwork,
   isLoopback,
   parseAddress
 } from "../src/net/address.ts"
@@ -49,6 +50,21 @@ describe("net/address: the one home of host:port and IP parsing", () => {
     assert.isUndefined(ipFamily("example.org"))
     for (const host of ["127.0.0.1", "127.3.2.1", "::1", "::ffff:127.0.0.1", "localhost"]) assert.isTrue(isLoopback(host), host)
     for (const host of ["10.0.0.1", "::2", "128.0.0.1", "example.org", "localhost.example"]) assert.isFalse(isLoopback(host), host)
+  })
+
+  it("isLocalNetwork: loopback, RFC 1918, link-local and unique-local, also IPv4-mapped; nothing public", () => {
+    const local = ["127.0.0.1", "::1", "localhost", "10.1.2.3", "172.16.0.1", "172.31.255.254", "192.168.1.20",
+      "169.254.7.7", "fe80::1", "fd12:3456::1", "fc00::9", "::ffff:192.168.0.2", "::ffff:10.0.0.1"]
+    for (const host of local) assert.isTrue(isLocalNetwork(host), host)
+    const remote = ["8.8.8.8", "172.32.0.1", "172.15.255.255", "192.169.0.1", "100.64.0.1", "11.0.0.1",
+      "2001:db8::1", "fec0::1", "::ffff:8.8.8.8", "example.org", ""]
+    for (const host of remote) assert.isFalse(isLocalNetwork(host), host)
+    const octet = fc.nat(255)
+    fc.assert(fc.property(octet, octet, octet, (a, b, c) => {
+      assert.isTrue(isLocalNetwork(`10.${a}.${b}.${c}`))
+      assert.isTrue(isLocalNetwork(`192.168.${b}.${c}`))
+      assert.strictEqual(isLocalNetwork(`172.${a}.${b}.${c}`), a >= 16 && a <= 31)
+    }))
   })
 
   it("compact form: IPv4 6 bytes, IPv6 18 bytes, round trip; port 0 and the wrong family are left out", () => {

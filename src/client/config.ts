@@ -74,6 +74,12 @@ export interface ClientConfig {
    * that does not answer uTP costs this once; the client remembers what worked). Default 1000.
    */
   readonly transportFallbackMillis?: number
+  /**
+   * The same for a peer on loopback or the local network (`isLocalNetwork`: RFC 1918,
+   * link-local, unique-local), where libtorrent answers a uTP SYN in 1.5 ms (p99 6 ms,
+   * bench/RESULTS.md): a TCP-only peer there costs this instead. Default 50.
+   */
+  readonly localTransportFallbackMillis?: number
   /** Bytes per second across all torrents; absent = unlimited. */
   readonly uploadLimit?: number
   readonly downloadLimit?: number
@@ -110,6 +116,7 @@ export interface ResolvedConfig {
   readonly downloadLimit: number | null
   readonly transports: ReadonlyArray<Transport>
   readonly transportFallbackMillis: number
+  readonly localTransportFallbackMillis: number
   readonly encryption: EncryptionPolicy
   readonly noPeersWarning: boolean
 }
@@ -136,6 +143,7 @@ export const resolveConfig = (config: ClientConfig): ResolvedConfig => ({
     ? ["utp", "tcp"]
     : [...new Set(config.transports)],
   transportFallbackMillis: config.transportFallbackMillis ?? 1000,
+  localTransportFallbackMillis: config.localTransportFallbackMillis ?? 50,
   noPeersWarning: config.noPeersWarning ?? true,
   encryption: config.encryption ?? "prefer"
 })

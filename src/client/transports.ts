@@ -8,7 +8,7 @@
  * what worked per peer (`TransportMemory`, also what PEX tells others about uTP).
  */
 import { Duration, Effect, Option } from "effect"
-import { formatAddress, serve } from "../net/index.ts"
+import { formatAddress, isLocalNetwork, serve } from "../net/index.ts"
 import { makeTransportMemory, type PeerDialer, tcpDialer, transportDialer, type TransportMemory } from "../peer/index.ts"
 import { makeUdpPort, UdpPort, utpDialer, type UtpSocket } from "../utp/index.ts"
 import type { ResolvedConfig } from "./config.ts"
@@ -61,7 +61,8 @@ export const startTransports = (config: ResolvedConfig, lookup: TorrentLookup, i
       },
       order: config.transports,
       memory,
-      fallbackAfter: Duration.millis(config.transportFallbackMillis)
+      fallbackAfter: (address) =>
+        Duration.millis(isLocalNetwork(address.host) ? config.localTransportFallbackMillis : config.transportFallbackMillis)
     })
     const transports: Transports = { port, dial, memory, utp }
     return transports

@@ -95,6 +95,21 @@ export const isLoopback = (host: string): boolean => {
   return NetAddress.isLoopback(v4 ?? ip)
 }
 
+/**
+ * On this machine or its local network: loopback, RFC 1918 private IPv4, link-local
+ * (169.254/16, fe80::/10) or IPv6 unique-local (fc00::/7), IPv4-mapped forms included.
+ * Such a peer answers within milliseconds, so waiting long on one transport is wasted.
+ */
+export const isLocalNetwork = (host: string): boolean => {
+  if (isLoopback(host)) return true
+  const ip = parseIp(host)
+  if (ip === undefined) return false
+  const v4 = NetAddress.isIpv6Address(ip) ? Option.getOrUndefined(NetAddress.fromIpv4Mapped(ip)) : ip
+  const any = v4 ?? ip
+  if (NetAddress.isLinkLocal(any)) return true
+  return NetAddress.isIpv4Address(any) ? NetAddress.isPrivate(any) : NetAddress.isUniqueLocal(any)
+}
+
 /** Bytes of one compact peer: the IP, then the port. */
 export const compactLength = (family: CompactFamily): 6 | 18 => (family === 4 ? 6 : 18)
 

@@ -24,6 +24,7 @@ export {
   formatAddress,
   ipBytes,
   ipFamily,
+  isLocalNetwork,
   isLoopback,
   parseAddress,
   parseIp,

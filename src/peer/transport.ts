@@ -14,6 +14,7 @@
  *   it fails) the next one starts too, and the first to connect wins: the loser is
  *   interrupted and its connection, if any, closed. A peer that never answers uTP (a
  *   TCP-only client) costs `fallbackAfter`, once: the memory puts TCP first next time.
+ *   The delay may depend on the peer (the client gives local peers a short one).
  * - Order per peer: the transport that last worked with it; else uTP when a PEX source
  *   said it speaks uTP; else the configured order.
  * - The memory is bounded (oldest entries go first) and keyed by `host:port`.
@@ -96,8 +97,11 @@ export interface TransportDialerOptions {
   /** Transports in order of preference; those without a dialer are skipped. */
   readonly order: ReadonlyArray<Transport>
   readonly memory: TransportMemory
-  /** How long the preferred transport has before the next one starts beside it. */
-  readonly fallbackAfter: Duration.Input
+  /**
+   * How long the preferred transport has before the next one starts beside it: one
+   * delay, or one per peer (a local peer answers in milliseconds, a distant one may not).
+   */
+  readonly fallbackAfter: Duration.Input | ((address: Address) => Duration.Input)
 }
 
 /** Dials one transport in a scope of its own: the loser of a race leaves nothing open. */
@@ -113,6 +117,7 @@ const attempt = (dial: PeerDialer, address: Address, infoHash: Uint8Array, paren
 export const transportDialer = (options: TransportDialerOptions): PeerDialer => (address, infoHash) =>
   Effect.gen(function*() {
     const parent = yield* Scope.Scope
+    const fallbackAfter = typeof options.fallbackAfter === "function" ? options.fallbackAfter(address) : options.fallbackAfter
     const order = orderFor(options.order, options.memory, address).flatMap((t) => {
       const dial = options.dialers[t]
       return dial === undefined ? [] : [{ transport: t, dial }]
@@ -127,7 +132,7 @@ export const transportDialer = (options: TransportDialerOptions): PeerDialer => 
       return Effect.gen(function*() {
         const failed = yield* Deferred.make<void>()
         const preferred = first.pipe(Effect.tapError(() => Deferred.succeed(failed, undefined)))
-        const next = Effect.raceFirst(Effect.sleep(options.fallbackAfter), Deferred.await(failed)).pipe(
+        const next = Effect.raceFirst(Effect.sleep(fallbackAfter), Deferred.await(failed)).pipe(
           Effect.andThen(tryFrom(i + 1))
         )
         return yield* Effect.race(preferred, next)
