@@ -1,0 +1,83 @@
+/**
+ * BEP 52 magnets against python3-libtorrent 2.0.8, on 127.0.0.1, every side at its default
+ * settings: a `urn:btmh:` link names a v2-only torrent, whose info dict comes over
+ * ut_metadata and whose piece layers (not in the info dict) over hash requests.
+ * - our `download` command, given only the link and the seeder's address, fetches a v2-only
+ *   torrent made and seeded by libtorrent (it asks libtorrent for the piece layers);
+ * - libtorrent, given only the link and our address, fetches it from our seeder (it asks us).
+ */
+import { assert, describe } from "@effect/vitest"
+import { Effect } from "effect"
+import { readFile } from "node:fs/promises"
+import { join } from "node:path"
+import { Client } from "../../src/client/index.ts"
+import { formatMagnet, type Metainfo } from "../../src/metainfo/index.ts"
+import { liveWith } from "../support/requirements.ts"
+import { installed } from "./support/available.ts"
+import { assertSameData, awaitComplete, readTorrent, withNodeClient, workspace } from "./support/harness.ts"
+import { InteropError, spawnProcess } from "./support/process.ts"
+import { ltCreate, ltMagnetLeech, ltPeer } from "./support/peers.ts"
+
+const ALBUM = {
+  "album/a.bin": 3_000_001,
+  "album/b.bin": 1_234_567,
+  "album/empty.dat": 0,
+  "album/sub/c.txt": 1000
+}
+const ALBUM_BYTES = 3_000_001 + 1_234_567 + 1000
+
+const BIN = join(import.meta.dirname, "..", "..", "src", "cli", "bin.ts")
+
+const btmh = (meta: Metainfo) =>
+  formatMagnet({ infoHash: null, infoHashV2: meta.infoHashV2, name: null, trackers: [], webSeeds: [], peers: [], selectOnly: null })
+
+describe("interop: v2-only magnets (BEP 52 hash requests) with libtorrent", () => {
+  liveWith(installed.libtorrent)("our `download` command fetches a v2-only torrent from a btmh magnet and a libtorrent seeder", () =>
+    Effect.gen(function*() {
+      const { work, src, out, torrentPath } = yield* workspace(ALBUM, "album")
+      const created = yield* ltCreate(join(src, "album"), torrentPath, { pieceLength: 16 * 1024, format: "v2" })
+      const { meta } = yield* readTorrent(torrentPath)
+      assert.strictEqual(meta.version, "v2")
+      assert.isAbove(meta.pieceLayers.size, 1, "files longer than a piece: their layers must come from the seeder")
+      const seeder = yield* ltPeer("libtorrent v2 seeder", "seed", { torrent: torrentPath, save: src })
+      const magnet = btmh(meta)
+      assert.match(magnet, /^magnet:\?xt=urn:btmh:1220[0-9a-f]{64}$/)
+      // --no-dht: tests never contact the public DHT routers; everything else is the default
+      const download = yield* spawnProcess("effect-torrent download", process.execPath, [
+        BIN, "download", magnet, "--out", out, "--peer", `127.0.0.1:${seeder.port}`, "--no-dht", "--json"
+      ], { cwd: work })
+      const code = yield* download.waitExit("120 seconds")
+      assert.strictEqual(code, 0, download.output().slice(-2000))
+      const complete = download.lines().find((l) => l.includes("\"type\":\"complete\""))
+      assert.isDefined(complete, download.output().slice(-2000))
+      assert.include(complete, `"infoHash":"${created.infoHash}"`)
+      assert.include(complete, `"bytes":${ALBUM_BYTES}`)
+      yield* assertSameData(meta, src, out)
+    }))
+
+  liveWith(installed.libtorrent)("libtorrent fetches a v2-only torrent from a btmh magnet and our seeder, asking us for the piece layers", () =>
+    Effect.gen(function*() {
+      const { work, src, out, torrentPath } = yield* workspace(ALBUM, "album")
+      yield* ltCreate(join(src, "album"), torrentPath, { pieceLength: 16 * 1024, format: "v2" })
+      const { bytes, meta } = yield* readTorrent(torrentPath)
+      const infoOut = join(work, "info.bin")
+      yield* withNodeClient(src, Effect.gen(function*() {
+        const client = yield* Client
+        const seeding = yield* client.add(bytes)
+        yield* awaitComplete(seeding, 60)
+        const ourPort = client.port
+        if (ourPort === null) return yield* new InteropError({ detail: "our client is not listening" })
+        const leecher = yield* ltMagnetLeech("libtorrent v2 magnet leecher", { magnet: btmh(meta), save: out, infoOut, connect: [ourPort] })
+        yield* leecher.proc.waitFor("metadata", leecher.metadataSize, "60 seconds")
+        yield* leecher.proc.waitFor("finished", () => (leecher.finished() ? true : undefined), "120 seconds")
+        const stats = yield* leecher.proc.waitFor("stats after finishing", () => {
+          const s = leecher.stats()
+          return s !== undefined && s.seeding ? s : undefined
+        }, "5 seconds")
+        assert.isAtLeast(stats.downloaded, ALBUM_BYTES)
+      }))
+      const info = new Uint8Array(yield* Effect.promise(() => readFile(infoOut)))
+      assert.deepStrictEqual(info, meta.infoBytes, "libtorrent got the info dict from us, byte for byte")
+      yield* assertSameData(meta, src, out)
+    }))
+})
