@@ -4,7 +4,8 @@
  * ut_metadata and whose piece layers (not in the info dict) over hash requests.
  * - our `download` command, given only the link and the seeder's address, fetches a v2-only
  *   torrent made and seeded by libtorrent (it asks libtorrent for the piece layers);
- * - libtorrent, given only the link and our address, fetches it from our seeder (it asks us).
+ * - libtorrent, given only the link and our address, fetches it from our seeder, asking us
+ *   for the piece layers (our trace shows its hash requests and our answers).
  */
 import { assert, describe } from "@effect/vitest"
 import { Effect } from "effect"
@@ -12,6 +13,7 @@ import { readFile } from "node:fs/promises"
 import { join } from "node:path"
 import { Client } from "../../src/client/index.ts"
 import { formatMagnet, type Metainfo } from "../../src/metainfo/index.ts"
+import { memorySink } from "../../src/trace/index.ts"
 import { liveWith } from "../support/requirements.ts"
 import { installed } from "./support/available.ts"
 import { assertSameData, awaitComplete, readTorrent, withNodeClient, workspace } from "./support/harness.ts"
@@ -61,9 +63,10 @@ describe("interop: v2-only magnets (BEP 52 hash requests) with libtorrent", () =
       yield* ltCreate(join(src, "album"), torrentPath, { pieceLength: 16 * 1024, format: "v2" })
       const { bytes, meta } = yield* readTorrent(torrentPath)
       const infoOut = join(work, "info.bin")
+      const sink = memorySink()
       yield* withNodeClient(src, Effect.gen(function*() {
         const client = yield* Client
-        const seeding = yield* client.add(bytes)
+        const seeding = yield* client.add(bytes, { trace: { sink } })
         yield* awaitComplete(seeding, 60)
         const ourPort = client.port
         if (ourPort === null) return yield* new InteropError({ detail: "our client is not listening" })
@@ -78,6 +81,12 @@ describe("interop: v2-only magnets (BEP 52 hash requests) with libtorrent", () =
       }))
       const info = new Uint8Array(yield* Effect.promise(() => readFile(infoOut)))
       assert.deepStrictEqual(info, meta.infoBytes, "libtorrent got the info dict from us, byte for byte")
+      // libtorrent can check a file once it holds all of it (its leaves give the root), so
+      // finishing alone does not show that we served hashes: our trace does.
+      const count = (type: string) => sink.lines.filter((l) => l.includes(`"type":"${type}"`)).length
+      assert.isAtLeast(count("HashRequest"), 1, "libtorrent asked us for hashes")
+      assert.strictEqual(count("Hashes"), count("HashRequest"), "every hash request was answered with hashes")
+      assert.strictEqual(count("HashReject"), 0)
       yield* assertSameData(meta, src, out)
     }))
 })
