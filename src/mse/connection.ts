@@ -70,20 +70,17 @@ export const encryptedConnection = (inner: Connection, outcome: Pick<MseOutcome,
     }, onEnd)
   }
 
-  if (encrypt === null) {
-    return {
-      remote: inner.remote,
-      local: inner.local,
-      ...(inner.transport === undefined ? {} : { transport: inner.transport }),
-      read,
-      readable,
-      write: inner.write,
-      writeV: inner.writeV,
-      offer: inner.offer,
-      drained: inner.drained,
-      close: inner.close
-    }
+  // what either form takes from the inner connection or from the reading side above
+  const common = {
+    remote: inner.remote,
+    local: inner.local,
+    ...(inner.transport === undefined ? {} : { transport: inner.transport }),
+    read,
+    readable,
+    drained: inner.drained,
+    close: inner.close
   }
+  if (encrypt === null) return { ...common, write: inner.write, writeV: inner.writeV, offer: inner.offer }
 
   const offer = (chunks: ReadonlyArray<Uint8Array>): boolean => {
     if (chunks.length === 0) return inner.offer(chunks)
@@ -92,16 +89,5 @@ export const encryptedConnection = (inner: Connection, outcome: Pick<MseOutcome,
   // `offer` false means "full" (wait for `drained`) or "closed" (`drained` fails): either way `drained` says.
   const writeV = (chunks: ReadonlyArray<Uint8Array>): Effect.Effect<void, NetError> =>
     Effect.suspend(() => (offer(chunks) ? Effect.void : inner.drained))
-  return {
-    remote: inner.remote,
-    local: inner.local,
-    ...(inner.transport === undefined ? {} : { transport: inner.transport }),
-    read,
-    readable,
-    write: (bytes) => writeV([bytes]),
-    writeV,
-    offer,
-    drained: inner.drained,
-    close: inner.close
-  }
+  return { ...common, write: (bytes) => writeV([bytes]), writeV, offer }
 }

@@ -9,22 +9,8 @@
  *           within 512 + 8 bytes after Yb; phase "select"; phase "padD"
  * 5. the stream: RC4 both ways, or plaintext after PadD / IA.
  */
-import * as Dh from "./dh.ts"
-import { MseError } from "./errors.ts"
 import { keyA, keyB, obfuscatedSkey, req1 } from "./keys.ts"
-import {
-  continueWith,
-  CRYPTO_PLAINTEXT,
-  CRYPTO_RC4,
-  failWith,
-  Inbox,
-  MAX_PAD,
-  type MseMachine,
-  type MseStep,
-  NEED_MORE,
-  VC_LENGTH,
-  view
-} from "./machine.ts"
+import { CRYPTO_PLAINTEXT, CRYPTO_RC4, Inbox, keyMessage, makeMachine, MAX_PAD, mseError, type MseMachine, type PhaseResult, receiveSecret, syncTo, VC_LENGTH, view } from "./machine.ts"
 import { makeMseCipher, type Rc4 } from "./rc4.ts"
 
 export interface InitiatorParams {
@@ -48,16 +34,11 @@ export interface Initiator {
   readonly machine: MseMachine
 }
 
-const fail = (reason: MseError["reason"], detail: string): MseStep => failWith(new MseError({ reason, detail }))
-
 export const makeInitiator = (p: InitiatorParams): Initiator => {
   if (p.padA.length > MAX_PAD || p.padC.length > MAX_PAD || p.ia.length > 0xffff || p.skey.length !== 20) {
     throw new RangeError("MSE initiator: pads ≤ 512 bytes, IA ≤ 65535 bytes and a 20-byte SKEY")
   }
-  const opening = new Uint8Array(Dh.KEY_LENGTH + p.padA.length)
-  opening.set(Dh.publicKey(p.privateKey))
-  opening.set(p.padA, Dh.KEY_LENGTH)
-
+  const opening = keyMessage(p.privateKey, p.padA)
   const inbox = new Inbox()
   let phase: "key" | "vc" | "select" | "padD" | "done" = "key"
   let encrypt: Rc4 | undefined
@@ -65,7 +46,6 @@ export const makeInitiator = (p: InitiatorParams): Initiator => {
   let encryptedVc: Uint8Array = new Uint8Array(0)
   let selected = 0
   let padD = 0
-  let failure: MseStep | undefined
 
   /** Step 3, once S is known. */
   const step3 = (secret: Uint8Array): Uint8Array => {
@@ -91,77 +71,54 @@ export const makeInitiator = (p: InitiatorParams): Initiator => {
     return out
   }
 
-  const advance = (): MseStep => {
-    const sent: Array<Uint8Array> = []
-    while (true) {
-      switch (phase) {
-        case "key": {
-          if (inbox.length < Dh.KEY_LENGTH) return continueWith(sent)
-          const secret = Dh.sharedSecret(p.privateKey, inbox.take(Dh.KEY_LENGTH))
-          if (secret === undefined) return fail("BadKey", "the peer's public key is out of range")
-          sent.push(step3(secret))
-          phase = "vc"
-          break
-        }
-        case "vc": {
-          const found = inbox.scan(encryptedVc, MAX_PAD)
-          if (found === "wait") return continueWith(sent)
-          if (found === "missing") return fail("SyncNotFound", `no verification constant within ${MAX_PAD + VC_LENGTH} bytes after the peer's key`)
-          phase = "select"
-          break
-        }
-        case "select": {
-          if (inbox.length < 6 || decrypt === undefined) return continueWith(sent)
-          const header = inbox.take(6)
-          decrypt.apply(header)
-          const v = view(header)
-          selected = v.getUint32(0)
-          padD = v.getUint16(4)
-          if ((selected !== CRYPTO_RC4 && selected !== CRYPTO_PLAINTEXT) || (selected & p.provide) === 0) {
-            return fail("NoCommonMethod", `the peer selected crypto method 0x${selected.toString(16)}; we offered 0x${p.provide.toString(16)}`)
-          }
-          if (padD > MAX_PAD) return fail("BadPadding", `PadD of ${padD} bytes (at most ${MAX_PAD})`)
-          phase = "padD"
-          break
-        }
-        case "padD": {
-          if (inbox.length < padD || decrypt === undefined || encrypt === undefined) return continueWith(sent)
-          decrypt.apply(inbox.take(padD))
-          phase = "done"
-          const rc4 = selected === CRYPTO_RC4
-          const initial = inbox.rest()
-          if (rc4) decrypt.apply(initial)
-          return {
-            _tag: "Done",
-            send: sent,
-            outcome: {
-              method: rc4 ? "rc4" : "plaintext",
-              skey: p.skey,
-              encrypt: rc4 ? encrypt : null,
-              decrypt: rc4 ? decrypt : null,
-              initial
-            }
-          }
-        }
-        case "done":
-          return NEED_MORE
+  const runPhase = (sent: Array<Uint8Array>): PhaseResult => {
+    switch (phase) {
+      case "key": {
+        const secret = receiveSecret(inbox, p.privateKey)
+        if (!(secret instanceof Uint8Array)) return secret
+        sent.push(step3(secret))
+        phase = "vc"
+        return "next"
       }
+      case "vc": {
+        const found = syncTo(inbox, encryptedVc, `no verification constant within ${MAX_PAD + VC_LENGTH} bytes after the peer's key`)
+        if (found !== "next") return found
+        phase = "select"
+        return "next"
+      }
+      case "select": {
+        const header = inbox.takeDecrypted(6, decrypt)
+        if (header === undefined) return "wait"
+        const v = view(header)
+        selected = v.getUint32(0)
+        padD = v.getUint16(4)
+        if ((selected !== CRYPTO_RC4 && selected !== CRYPTO_PLAINTEXT) || (selected & p.provide) === 0) {
+          return mseError("NoCommonMethod", `the peer selected crypto method 0x${selected.toString(16)}; we offered 0x${p.provide.toString(16)}`)
+        }
+        if (padD > MAX_PAD) return mseError("BadPadding", `PadD of ${padD} bytes (at most ${MAX_PAD})`)
+        phase = "padD"
+        return "next"
+      }
+      case "padD": {
+        // both ciphers exist since step 3; PadD itself is only skipped (decrypted to keep the keystream in step)
+        if (decrypt === undefined || encrypt === undefined || inbox.takeDecrypted(padD, decrypt) === undefined) return "wait"
+        phase = "done"
+        const rc4 = selected === CRYPTO_RC4
+        const initial = inbox.rest()
+        if (rc4) decrypt.apply(initial)
+        return {
+          method: rc4 ? "rc4" : "plaintext",
+          skey: p.skey,
+          encrypt: rc4 ? encrypt : null,
+          decrypt: rc4 ? decrypt : null,
+          initial
+        }
+      }
+      case "done":
+        return "wait"
     }
   }
 
   const phaseNames = { key: "the peer's public key", vc: "the peer's verification constant", select: "the peer's crypto_select", padD: "the peer's PadD", done: "nothing" }
-  return {
-    opening,
-    machine: {
-      phase: () => phaseNames[phase],
-      receive: (chunk) => {
-        if (failure !== undefined) return failure
-        if (phase === "done") return NEED_MORE
-        inbox.push(chunk)
-        const step = advance()
-        if (step._tag === "Failed") failure = step
-        return step
-      }
-    }
-  }
+  return { opening, machine: makeMachine(inbox, runPhase, () => phaseNames[phase]) }
 }

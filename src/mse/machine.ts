@@ -1,10 +1,11 @@
 /**
  * What the two MSE handshake machines (initiator.ts, responder.ts) share: the crypto
- * method bits, the limits the spec puts on pads and scans, the step type, and the input
- * buffer. The machines are pure: bytes in, bytes to send and a new state out; the caller
+ * method bits, the limits the spec puts on pads and scans, the step type, the input
+ * buffer, the loop that runs their phases, and the key exchange of steps 1 and 2. The machines are pure: bytes in, bytes to send and a new state out; the caller
  * (driver.ts) does the I/O and the time-outs.
  */
-import type { MseError } from "./errors.ts"
+import * as Dh from "./dh.ts"
+import { MseError } from "./errors.ts"
 import type { Rc4 } from "./rc4.ts"
 
 /** crypto_provide / crypto_select bits. Other bits are ignored. */
@@ -79,6 +80,17 @@ export class Inbox {
     return out
   }
 
+  /**
+   * The first `n` bytes decrypted in place with `cipher`, consumed; undefined until `n`
+   * bytes are in (or while there is no cipher yet: the phase that makes it comes first).
+   */
+  takeDecrypted(n: number, cipher: Rc4 | undefined): Uint8Array | undefined {
+    if (this.bytes.length < n || cipher === undefined) return undefined
+    const out = this.take(n)
+    cipher.apply(out)
+    return out
+  }
+
   /** Everything left, consumed. */
   rest(): Uint8Array {
     return this.take(this.bytes.length)
@@ -99,9 +111,72 @@ export class Inbox {
   }
 }
 
-export const continueWith = (send: ReadonlyArray<Uint8Array>): MseStep => ({ _tag: "Continue", send })
-export const NEED_MORE: MseStep = continueWith([])
-export const failWith = (error: MseError): MseStep => ({ _tag: "Failed", error })
+export const NEED_MORE: MseStep = { _tag: "Continue", send: [] }
+
+export const mseError = (reason: MseError["reason"], detail: string): MseError => new MseError({ reason, detail })
+
+/**
+ * What one phase did with the bytes in the inbox: moved on to the next phase ("next": run
+ * again), needs more bytes ("wait"), finished the handshake, or failed it.
+ */
+export type PhaseResult = "next" | "wait" | MseOutcome | MseError
+
+/**
+ * The `MseMachine` around `runPhase`, which consumes what the current phase needs from
+ * `inbox` and appends what to send to `send`. Phases run while they move on, so one chunk
+ * may carry several steps. A failure sticks (what the failing call would have sent is
+ * dropped: the connection closes), and after the outcome the machine takes nothing more.
+ */
+export const makeMachine = (
+  inbox: Inbox,
+  runPhase: (send: Array<Uint8Array>) => PhaseResult,
+  phase: () => string
+): MseMachine => {
+  let last: MseStep | undefined
+  const advance = (): MseStep => {
+    const send: Array<Uint8Array> = []
+    while (true) {
+      const result = runPhase(send)
+      if (result === "next") continue
+      if (result === "wait") return { _tag: "Continue", send }
+      if (result instanceof MseError) return { _tag: "Failed", error: result }
+      return { _tag: "Done", send, outcome: result }
+    }
+  }
+  return {
+    phase,
+    receive: (chunk) => {
+      if (last !== undefined) return last._tag === "Failed" ? last : NEED_MORE
+      inbox.push(chunk)
+      const step = advance()
+      if (step._tag !== "Continue") last = step
+      return step
+    }
+  }
+}
+
+/**
+ * The scans of steps 3 and 4: skips past `pattern`, which the peer sends after at most
+ * `MAX_PAD` bytes of padding; fails with `missing` once it cannot be there any more.
+ */
+export const syncTo = (inbox: Inbox, pattern: Uint8Array, missing: string): "next" | "wait" | MseError => {
+  const found = inbox.scan(pattern, MAX_PAD)
+  return found === "found" ? "next" : found === "wait" ? "wait" : mseError("SyncNotFound", missing)
+}
+
+/** Steps 1 and 2, the sending half: our public key (Ya or Yb), then our pad. */
+export const keyMessage = (privateKey: Uint8Array, pad: Uint8Array): Uint8Array => {
+  const out = new Uint8Array(Dh.KEY_LENGTH + pad.length)
+  out.set(Dh.publicKey(privateKey))
+  out.set(pad, Dh.KEY_LENGTH)
+  return out
+}
+
+/** Steps 1 and 2, the receiving half: S from the peer's public key once its 96 bytes are in. */
+export const receiveSecret = (inbox: Inbox, privateKey: Uint8Array): Uint8Array | "wait" | MseError => {
+  if (inbox.length < Dh.KEY_LENGTH) return "wait"
+  return Dh.sharedSecret(privateKey, inbox.take(Dh.KEY_LENGTH)) ?? mseError("BadKey", "the peer's public key is out of range")
+}
 
 /** A DataView over `b` (big-endian reads and writes of the handshake's length fields). */
 export const view = (b: Uint8Array): DataView => new DataView(b.buffer, b.byteOffset, b.byteLength)

@@ -13,9 +13,8 @@
  * (`classifyOpening`): feed them like any other.
  */
 import * as Dh from "./dh.ts"
-import { MseError } from "./errors.ts"
 import { keyA, keyB, req1, revealReq2 } from "./keys.ts"
-import { continueWith, CRYPTO_RC4, failWith, Inbox, MAX_PAD, type MseMachine, type MseStep, NEED_MORE, VC_LENGTH, view } from "./machine.ts"
+import { CRYPTO_RC4, Inbox, keyMessage, makeMachine, MAX_PAD, mseError, type MseMachine, type PhaseResult, receiveSecret, syncTo, VC_LENGTH, view } from "./machine.ts"
 import { makeMseCipher, type Rc4 } from "./rc4.ts"
 
 export interface ResponderParams {
@@ -30,8 +29,6 @@ export interface ResponderParams {
   /** crypto_select for what the peer provides: one bit, or 0 when nothing is acceptable. */
   readonly select: (provide: number) => number
 }
-
-const fail = (reason: MseError["reason"], detail: string): MseStep => failWith(new MseError({ reason, detail }))
 
 const phaseNames = {
   key: "the peer's public key",
@@ -55,7 +52,6 @@ export const makeResponder = (p: ResponderParams): MseMachine => {
   let selected = 0
   let padC = 0
   let iaLength = 0
-  let failure: MseStep | undefined
 
   const step4 = (selected: number, cipher: Rc4): Uint8Array => {
     const out = new Uint8Array(VC_LENGTH + 6 + p.padD.length)
@@ -67,101 +63,78 @@ export const makeResponder = (p: ResponderParams): MseMachine => {
     return out
   }
 
-  const advance = (): MseStep => {
-    const sent: Array<Uint8Array> = []
-    while (true) {
-      switch (phase) {
-        case "key": {
-          if (inbox.length < Dh.KEY_LENGTH) return continueWith(sent)
-          const s = Dh.sharedSecret(p.privateKey, inbox.take(Dh.KEY_LENGTH))
-          if (s === undefined) return fail("BadKey", "the peer's public key is out of range")
-          secret = s
-          sync = req1(s)
-          const reply = new Uint8Array(Dh.KEY_LENGTH + p.padB.length)
-          reply.set(Dh.publicKey(p.privateKey))
-          reply.set(p.padB, Dh.KEY_LENGTH)
-          sent.push(reply)
-          phase = "req1"
-          break
-        }
-        case "req1": {
-          const found = inbox.scan(sync, MAX_PAD)
-          if (found === "wait") return continueWith(sent)
-          if (found === "missing") return fail("SyncNotFound", `no synchronisation hash within ${Dh.KEY_LENGTH + MAX_PAD + 20} bytes`)
-          phase = "skey"
-          break
-        }
-        case "skey": {
-          if (inbox.length < 20) return continueWith(sent)
-          const found = p.findSkey(revealReq2(inbox.take(20), secret))
-          if (found === undefined) return fail("UnknownTorrent", "the peer asked for a torrent we do not serve")
-          skey = found
-          decrypt = makeMseCipher(keyA(secret, skey))
-          encrypt = makeMseCipher(keyB(secret, skey))
-          phase = "provide"
-          break
-        }
-        case "provide": {
-          if (inbox.length < VC_LENGTH + 6 || decrypt === undefined) return continueWith(sent)
-          const header = inbox.take(VC_LENGTH + 6)
-          decrypt.apply(header)
-          for (let i = 0; i < VC_LENGTH; i++) {
-            if (header[i] !== 0) return fail("BadVerification", "the verification constant is not zero")
-          }
-          const v = view(header)
-          const provide = v.getUint32(VC_LENGTH)
-          selected = p.select(provide)
-          if (selected === 0) return fail("NoCommonMethod", `the peer offers crypto methods 0x${provide.toString(16)}, none of which we allow`)
-          padC = v.getUint16(VC_LENGTH + 4)
-          if (padC > MAX_PAD) return fail("BadPadding", `PadC of ${padC} bytes (at most ${MAX_PAD})`)
-          phase = "padC"
-          break
-        }
-        case "padC": {
-          if (inbox.length < padC + 2 || decrypt === undefined) return continueWith(sent)
-          const rest = inbox.take(padC + 2)
-          decrypt.apply(rest)
-          iaLength = view(rest).getUint16(padC)
-          phase = "ia"
-          break
-        }
-        case "ia": {
-          if (inbox.length < iaLength || decrypt === undefined || encrypt === undefined) return continueWith(sent)
-          const ia = inbox.take(iaLength)
-          decrypt.apply(ia)
-          sent.push(step4(selected, encrypt))
-          phase = "done"
-          const rc4 = selected === CRYPTO_RC4
-          const after = inbox.rest()
-          if (rc4) decrypt.apply(after)
-          const initial = ia.length === 0 ? after : after.length === 0 ? ia : Buffer.concat([ia, after])
-          return {
-            _tag: "Done",
-            send: sent,
-            outcome: {
-              method: rc4 ? "rc4" : "plaintext",
-              skey,
-              encrypt: rc4 ? encrypt : null,
-              decrypt: rc4 ? decrypt : null,
-              initial
-            }
-          }
-        }
-        case "done":
-          return NEED_MORE
+  const runPhase = (sent: Array<Uint8Array>): PhaseResult => {
+    switch (phase) {
+      case "key": {
+        const s = receiveSecret(inbox, p.privateKey)
+        if (!(s instanceof Uint8Array)) return s
+        secret = s
+        sync = req1(s)
+        sent.push(keyMessage(p.privateKey, p.padB))
+        phase = "req1"
+        return "next"
       }
+      case "req1": {
+        const found = syncTo(inbox, sync, `no synchronisation hash within ${Dh.KEY_LENGTH + MAX_PAD + 20} bytes`)
+        if (found !== "next") return found
+        phase = "skey"
+        return "next"
+      }
+      case "skey": {
+        if (inbox.length < 20) return "wait"
+        const found = p.findSkey(revealReq2(inbox.take(20), secret))
+        if (found === undefined) return mseError("UnknownTorrent", "the peer asked for a torrent we do not serve")
+        skey = found
+        decrypt = makeMseCipher(keyA(secret, skey))
+        encrypt = makeMseCipher(keyB(secret, skey))
+        phase = "provide"
+        return "next"
+      }
+      case "provide": {
+        const header = inbox.takeDecrypted(VC_LENGTH + 6, decrypt)
+        if (header === undefined) return "wait"
+        for (let i = 0; i < VC_LENGTH; i++) {
+          if (header[i] !== 0) return mseError("BadVerification", "the verification constant is not zero")
+        }
+        const v = view(header)
+        const provide = v.getUint32(VC_LENGTH)
+        selected = p.select(provide)
+        if (selected === 0) return mseError("NoCommonMethod", `the peer offers crypto methods 0x${provide.toString(16)}, none of which we allow`)
+        padC = v.getUint16(VC_LENGTH + 4)
+        if (padC > MAX_PAD) return mseError("BadPadding", `PadC of ${padC} bytes (at most ${MAX_PAD})`)
+        phase = "padC"
+        return "next"
+      }
+      case "padC": {
+        const rest = inbox.takeDecrypted(padC + 2, decrypt)
+        if (rest === undefined) return "wait"
+        iaLength = view(rest).getUint16(padC)
+        phase = "ia"
+        return "next"
+      }
+      case "ia": {
+        // both ciphers exist since the "skey" phase
+        if (decrypt === undefined || encrypt === undefined) return "wait"
+        const ia = inbox.takeDecrypted(iaLength, decrypt)
+        if (ia === undefined) return "wait"
+        sent.push(step4(selected, encrypt))
+        phase = "done"
+        const rc4 = selected === CRYPTO_RC4
+        const after = inbox.rest()
+        if (rc4) decrypt.apply(after)
+        const initial = ia.length === 0 ? after : after.length === 0 ? ia : Buffer.concat([ia, after])
+        return {
+          method: rc4 ? "rc4" : "plaintext",
+          skey,
+          encrypt: rc4 ? encrypt : null,
+          decrypt: rc4 ? decrypt : null,
+          initial
+        }
+      }
+      case "done":
+        return "wait"
     }
   }
 
-  return {
-    phase: () => phaseNames[phase],
-    receive: (chunk) => {
-      if (failure !== undefined) return failure
-      if (phase === "done") return NEED_MORE
-      inbox.push(chunk)
-      const step = advance()
-      if (step._tag === "Failed") failure = step
-      return step
-    }
-  }
+  return makeMachine(inbox, runPhase, () => phaseNames[phase])
 }
