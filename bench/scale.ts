@@ -1,7 +1,9 @@
 /**
  * Scale on one process (issue 15): what idle peers and loaded torrents cost.
  *
- *   node bench/scale.ts [--runs 2] [--no-record]      (also `npm run bench -- --scale`)
+ *   node bench/scale.ts [--runs 2] [--no-record] [--snapshots DIR]   (also `npm run bench -- --scale`)
+ *
+ * Options are bench/args.ts's (`--runs`, `--no-record`; at least 2 runs), plus `--snapshots`.
  *
  * - Torrents: bench/data/scale/ holds 100 torrents of 10 files (1,000 files, 64 KiB each),
  *   made once. A fresh client (bench/scale-subject.ts, its own process) adds them until
@@ -26,6 +28,7 @@ import * as NodeFileSystem from "@effect/platform-node-shared/NodeFileSystem"
 import { createTorrent } from "../src/metainfo/create.ts"
 import { parseMetainfoResult } from "../src/metainfo/parse.ts"
 import { encodeHandshake } from "../src/wire/handshake.ts"
+import { parseArgs } from "./args.ts"
 import { median } from "./startup.ts"
 
 const benchDir = new URL(".", import.meta.url).pathname
@@ -195,11 +198,13 @@ const table = (label: string, rows: ReadonlyArray<Sample>, base: Sample): string
   return [head, ...body].join("\n")
 }
 
+/** `runs` below 2 count as 2: a median of one process says nothing of the spread. */
 export const benchScale = async (options: { readonly runs: number; readonly record: boolean }): Promise<string> => {
+  const runs = Math.max(2, options.runs)
   const torrents = await makeTorrents()
   const peerRuns: Array<Array<Sample>> = []
   const torrentRuns: Array<Array<Sample>> = []
-  for (let i = 0; i < options.runs; i++) {
+  for (let i = 0; i < runs; i++) {
     peerRuns.push(await peerRun(torrents))
     torrentRuns.push(await torrentRun(torrents))
   }
@@ -220,7 +225,7 @@ export const benchScale = async (options: { readonly runs: number; readonly reco
   // the median of the runs' own per-peer figures (not the difference of the medians)
   const perPeerRss = median(perPeerRunValues)
   const text = [
-    `## Scale, ${new Date().toISOString().slice(0, 16).replace("T", " ")} UTC (issue 15; \`node bench/scale.ts --runs ${options.runs}\`, medians of ${options.runs} fresh processes, 2 cores)`,
+    `## Scale, ${new Date().toISOString().slice(0, 16).replace("T", " ")} UTC (issue 15; \`node bench/scale.ts --runs ${runs}\`, medians of ${runs} fresh processes, 2 cores)`,
     "",
     `Idle peers (one torrent seeding, real TCP handshakes on 127.0.0.1, then idle; the client counted ${peerTop.peers} of ${opened}):`,
     "",
@@ -241,18 +246,18 @@ export const benchScale = async (options: { readonly runs: number; readonly reco
 
 if (import.meta.url === `file://${process.argv[1]}`) {
   const args = process.argv.slice(2)
-  // `--snapshots DIR`: one peer run that writes heap snapshots at 0 and 500 peers and a sampling
-  // heap profile of what the 500 connections allocated and kept, nothing else
+  // `--snapshots DIR`, the one option of its own (the rest are bench/args.ts's): one peer run
+  // that writes heap snapshots at 0 and 500 peers and a sampling heap profile of what the 500
+  // connections allocated and kept, nothing else
   const snapshotsAt = args.indexOf("--snapshots")
-  const snapshotDir = snapshotsAt >= 0 ? args[snapshotsAt + 1] : undefined
+  const snapshotDir = snapshotsAt >= 0 ? args.splice(snapshotsAt, 2)[1] : undefined
   if (snapshotDir !== undefined) {
     mkdirSync(snapshotDir, { recursive: true })
     await peerRun(await makeTorrents(), snapshotDir)
     process.exit(0)
   }
-  const runsAt = args.indexOf("--runs")
-  const runs = runsAt >= 0 ? Math.max(1, Number(args[runsAt + 1]) || 1) : 2
-  benchScale({ runs, record: !args.includes("--no-record") }).then(
+  const options = parseArgs(args)
+  benchScale({ runs: options.runs, record: options.record }).then(
     (text) => console.log(text),
     (error: unknown) => {
       console.error(error)
