@@ -27,7 +27,7 @@ const readN = (conn: Connection, n: number, progress: (got: number) => void = ()
 const echoHandler = (conn: Connection) =>
   Effect.gen(function*() {
     while (true) yield* conn.write(yield* conn.read)
-  }).pipe(Effect.catchTag("ConnectionClosed", () => Effect.void), Effect.orDie)
+  }).pipe(Effect.catchTag("ConnectionClosed", () => Effect.void), Effect.orDie, Effect.ensuring(conn.close))
 
 describe("NodeNetwork TCP", () => {
   it.live("echo, addresses and an ephemeral port", () =>

@@ -6,7 +6,7 @@
  * ends, while replies wait for room), and a stopped outbox writes nothing more.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Fiber, Result } from "effect"
+import { Effect, Fiber, FiberSet, Result } from "effect"
 import { peerKey, PieceIndex } from "../src/ids.ts"
 import { type Connection, Network, NodeNetwork } from "../src/net/index.ts"
 import { PeerError } from "../src/peer/index.ts"
@@ -66,9 +66,11 @@ const seededTorrent = Effect.gen(function*() {
 const outboxOn = (ours: Connection, torrent: OutboxTorrent, fast = true) =>
   Effect.gen(function*() {
     const s = makeSessionState(peerKey({ host: "127.0.0.1", port: 1 }), ours, fast, "test", 0, 250, 4)
-    const outbox = yield* makeOutbox(s, ours, torrent, () => 0, (e) => new PeerError({ reason: "Network", peer: s.key, detail: e.message }))
-    const writer = yield* Effect.forkScoped(outbox.writer)
-    return { s, outbox, writer }
+    // the writer fibers the outbox forks, as the session runs them: the first failure is the set's
+    const writers = yield* FiberSet.make<void, PeerError>()
+    const fork = yield* FiberSet.runtime(writers)<never>()
+    const outbox = yield* makeOutbox(s, ours, torrent, () => 0, (e) => new PeerError({ reason: "Network", peer: s.key, detail: e.message }), (writer) => void fork(writer))
+    return { s, outbox, writers }
   })
 
 describe("peer outbox", () => {
@@ -175,13 +177,13 @@ describe("peer outbox", () => {
     Effect.gen(function*() {
       const { ours, peer } = yield* connectedPair
       const { torrent } = yield* seededTorrent
-      const { outbox, writer } = yield* outboxOn(ours, torrent)
+      const { outbox, writers } = yield* outboxOn(ours, torrent)
       // Fill the send buffer so the writer waits on it, then the peer goes away.
       const big: Message = { _tag: "Bitfield", bits: new Uint8Array(256 * 1024) }
       for (let i = 0; i < 64; i++) outbox.send(big)
       yield* waitUntil("the send buffer to fill", () => !ours.offer([]))
       yield* peer.close
-      const error = yield* Fiber.join(writer).pipe(Effect.flip)
+      const error = yield* FiberSet.join(writers).pipe(Effect.flip)
       assert.strictEqual(error.reason, "Network")
     }).pipe(Effect.provide(NodeNetwork.layer)))
 })

@@ -33,9 +33,9 @@ export interface IncomingOptions {
 
 /**
  * Reads the opening of a freshly accepted connection (answering MSE if it is one), then
- * the handshake header, and hands the connection to its torrent; closes it on an opening
- * the policy refuses, an unknown info-hash, a malformed or late header. Returns once the
- * session ended (the caller keeps the connection's scope open until then).
+ * the handshake header, and hands the connection to its torrent, whose session then owns
+ * it (`serve`'s handler contract); closes it on an opening the policy refuses, an unknown
+ * info-hash, a malformed or late header.
  */
 export const routeIncoming = (lookup: TorrentLookup, options: IncomingOptions) => (conn: Connection): Effect.Effect<void> =>
   Effect.gen(function*() {

@@ -3,12 +3,13 @@ import type { NetError } from "./errors.ts"
 import type { Connection, Listener } from "./Network.ts"
 
 /**
- * Accept loop: each connection gets its own fiber and its own scope (closed
- * when the handler ends). The handler must handle its errors (its error type is
- * `never`); a defect is logged at Error level with the peer address, never
- * silently dropped, and never takes the listener down. Runs until interrupted
- * (then every handler is interrupted and every connection closed) or until
- * the listener fails.
+ * Accept loop: each connection gets its own fiber and its own scope. The handler owns the
+ * connection: it closes it when done with it, now or later (it may hand the connection to
+ * a fiber of its own and return, so an accepted peer costs no fiber waiting for its
+ * session). The handler must handle its errors (its error type is `never`); a defect is
+ * logged at Error level with the peer address, never silently dropped, closes that
+ * connection and never takes the listener down. Runs until interrupted (then every handler
+ * is interrupted and every connection still open is closed) or until the listener fails.
  */
 export const serve = <R>(
   listener: Listener,
@@ -21,7 +22,9 @@ export const serve = <R>(
     const fibers = yield* FiberSet.make<void, never>()
     while (true) {
       const scope = yield* Scope.fork(connections)
-      const connection = yield* listener.accept.pipe(Scope.provide(scope))
+      const accepted = yield* listener.accept.pipe(Scope.provide(scope))
+      // closing the connection also closes (and drops) the scope it was accepted in
+      const connection: Connection = { ...accepted, close: Effect.andThen(accepted.close, Scope.close(scope, Exit.void)) }
       yield* FiberSet.run(
         fibers,
         handler(connection).pipe(
@@ -29,10 +32,10 @@ export const serve = <R>(
             Cause.hasInterruptsOnly(cause)
               ? Effect.void
               : Effect.logError("connection handler died", cause).pipe(
-                Effect.annotateLogs({ remote: `${connection.remote.host}:${connection.remote.port}` })
+                Effect.annotateLogs({ remote: `${connection.remote.host}:${connection.remote.port}` }),
+                Effect.andThen(connection.close)
               )
-          ),
-          Effect.ensuring(Scope.close(scope, Exit.void))
+          )
         )
       )
     }

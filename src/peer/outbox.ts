@@ -7,17 +7,19 @@
  * connection in one write. A session therefore costs no fiber hand-off per message (a
  * `have` to 50 peers is 50 array pushes and 50 synchronous writes, not 50 fiber wake-ups).
  *
- * The writer fiber only waits: when the send buffer is full (`Connection.drained`), when an
+ * A writer fiber only waits: when the send buffer is full (`Connection.drained`), when an
  * upload needs an asynchronous read (a piece not in memory), or for the upload rate limit.
- * From the moment it is handed the connection until it finds nothing left to send, it alone
- * writes; `flush` does nothing meanwhile. Either way bytes leave in the order they were queued:
- * messages first, then uploads in request order.
+ * `flush` forks one (through the session's `fork`) when it hands over, and it ends as soon as
+ * it finds nothing left to send, so an idle session has none (a fiber, its context and its
+ * wait cost about 2 KiB a peer). From the moment it is handed the connection until it finds
+ * nothing left, it alone writes; `flush` does nothing meanwhile. Either way bytes leave in the
+ * order they were queued: messages first, then uploads in request order.
  *
  * The message queue is bounded: our own messages that find it full mean the peer stopped
  * reading (`send` returns false and the session ends); replies the peer provoked wait for
  * room (`reply`), which stops the reader and pushes back on the peer through TCP.
  */
-import { Effect, Exit, Latch, Queue, Result, Scheduler } from "effect"
+import { Effect, Exit, Queue, Result, Scheduler } from "effect"
 import type { Connection, NetError } from "../net/index.ts"
 import { unlimited } from "../ratelimit/index.ts"
 import { encodeMessages, encodePieceHeader, type Message } from "../wire/index.ts"
@@ -38,8 +40,6 @@ export interface Outbox {
   readonly reply: (message: Message) => Effect.Effect<void>
   /** The upload queue (`s.uploads`) gained blocks. */
   readonly uploadsAdded: () => void
-  /** Runs for the life of the session; fails when the connection does. */
-  readonly writer: Effect.Effect<never, PeerError>
   /** The session ended: nothing is written any more. */
   readonly stop: () => void
 }
@@ -53,12 +53,16 @@ export const makeOutbox = Effect.fnUntraced(function*(
   torrent: OutboxTorrent,
   now: () => number,
   toPeerError: (e: NetError) => PeerError,
+  /**
+   * Runs a writer fiber for the session (one that fails ends the session: the connection
+   * failed). Called when a write must wait; the fiber ends once nothing is left to send.
+   */
+  fork: (writer: Effect.Effect<void, PeerError>) => void,
   /** Traces what goes out as it goes (null: not traced). */
   wire: WireTrace | null = null
 ) {
   const queue = yield* Queue.bounded<Message>(OUTBOX_CAPACITY)
   const dispatcher = (yield* Scheduler.Scheduler).makeDispatcher()
-  const handOver = Latch.makeUnsafe(false)
   const { storage } = torrent
   let flushScheduled = false
   const messages: Array<Message> = []
@@ -115,7 +119,7 @@ export const makeOutbox = Effect.fnUntraced(function*(
     const more = collect(chunks)
     if (!write(chunks) || more) {
       writerOwns = true
-      handOver.openUnsafe()
+      fork(writer)
     }
   }
 
@@ -140,19 +144,16 @@ export const makeOutbox = Effect.fnUntraced(function*(
 
   const drained = conn.drained.pipe(Effect.mapError(toPeerError))
 
-  const writer: Effect.Effect<never, PeerError> = Effect.gen(function*() {
+  /** Writes until nothing is left to send, then gives the connection back to `flush`. */
+  const writer: Effect.Effect<void, PeerError> = Effect.gen(function*() {
     while (true) {
-      yield* handOver.await
-      handOver.closeUnsafe()
-      while (true) {
-        yield* drained
-        const chunks: Array<Uint8Array> = []
-        if (collect(chunks) && chunks.length < 2 * UPLOADS_PER_WRITE) yield* slowUpload(chunks)
-        if (chunks.length === 0 && s.uploads.size === 0 && Queue.sizeUnsafe(queue) === 0) break
-        write(chunks)
-      }
-      writerOwns = false
+      yield* drained
+      const chunks: Array<Uint8Array> = []
+      if (collect(chunks) && chunks.length < 2 * UPLOADS_PER_WRITE) yield* slowUpload(chunks)
+      if (chunks.length === 0 && s.uploads.size === 0 && Queue.sizeUnsafe(queue) === 0) break
+      write(chunks)
     }
+    writerOwns = false
   })
 
   const outbox: Outbox = {
@@ -163,7 +164,6 @@ export const makeOutbox = Effect.fnUntraced(function*(
     },
     reply: (message) => Effect.andThen(Queue.offer(queue, message), Effect.sync(schedule)),
     uploadsAdded: schedule,
-    writer,
     stop: () => {
       stopped = true
     }

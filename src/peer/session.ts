@@ -1,17 +1,19 @@
 /**
  * A peer session: one supervised fiber per connection, after the handshake.
  *
- * It runs two child fibers that share the session state: the reader (frames → messages →
- * picker/storage, handled synchronously as chunks arrive; the fiber only runs what needs
- * one) and the writer of the outbox (outbox.ts: messages and uploads go out synchronously
- * at the end of each turn; the writer fiber only waits for a full send buffer, slow reads
- * and the rate limit). Housekeeping (request
+ * The session fiber only waits for the end. The reader (frames → messages → picker/storage)
+ * runs inside the connection's `readable` callback as chunks arrive; the outbox (outbox.ts)
+ * writes at the end of each turn. Each forks a short-lived fiber into the session's FiberSet
+ * only when it must wait: the reader for a message's returned effect (a disk write, room in
+ * the outbox, the rate limit), the outbox for a full send buffer, a slow read or the rate
+ * limit. An idle peer therefore costs one fiber, not three (issue 15: a suspended fiber with
+ * its context and wait costs a few KiB, and idle peers are most peers). Housekeeping (request
  * timeouts, snubbing, keep-alive, rates) is `PeerLink.tick`, which the torrent calls for
  * every session from one timer: one wake-up a second per torrent, not per peer. The session ends with a typed
  * `PeerError` when any of them fails or when the torrent asks it to stop; its scope
  * closing interrupts the others and the torrent returns its requests to the picker.
  */
-import { Clock, Deferred, Effect, Latch, Result } from "effect"
+import { Clock, Effect, Exit, FiberSet, Result, Scope } from "effect"
 import { peerKey } from "../ids.ts"
 import { formatAddress, ipBytes } from "../net/index.ts"
 import type { Connection, NetError } from "../net/index.ts"
@@ -87,15 +89,19 @@ export const runSession = Effect.fn("PeerSession.run")(function*(
     message: (dir, m) => traced.message(dir, m, m._tag === "Extended" ? extensionName(dir, m.id, s.extensions) : undefined),
     pieceOut: traced.pieceOut
   }
-  const outbox = yield* makeOutbox(s, conn, torrent, now, toPeerError, wire)
-  const ended = yield* Deferred.make<never, PeerError>()
+  // The session's short-lived fibers: the first to fail (or die) ends the session, and they
+  // are interrupted when it ends (the FiberSet lives in a scope of the session's own).
+  const scope = yield* Scope.make()
+  const fibers = yield* FiberSet.make<void, PeerError>().pipe(Scope.provide(scope))
+  const fork = yield* FiberSet.runtime(fibers)<never>()
+  const outbox = yield* makeOutbox(s, conn, torrent, now, toPeerError, (writer) => void fork(writer), wire)
   const { picker, storage } = torrent
 
   const send = (message: Message): void => {
     if (!outbox.send(message)) end("Timeout", "peer stopped reading (send queue full)")
   }
   const end = (reason: PeerError["reason"], detail: string): void => {
-    Deferred.doneUnsafe(ended, Effect.fail(new PeerError({ reason, peer: key, detail })))
+    fork(Effect.fail(new PeerError({ reason, peer: key, detail })))
   }
 
   const updateInterest = (): void => {
@@ -208,90 +214,82 @@ export const runSession = Effect.fn("PeerSession.run")(function*(
   // The reader: frames are handled as chunks arrive, inside `Connection.readable`'s
   // callback, with no fiber hand-off per chunk (handleMessage is synchronous on its common
   // paths). What only a fiber can do (a message's returned effect: a disk write, a wait for
-  // room, the rate limit) stops the flow and wakes the reader fiber, which runs it and
-  // re-arms the callback. The session state is touched by one of the two at a time.
+  // room, the rate limit) stops the flow and forks a fiber, which runs it, handles what is
+  // buffered and re-arms the callback. The session state is touched by one of the two at a time.
   let pending: Effect.Effect<void, PeerError> | undefined
-  let stopped: PeerError | undefined
-  let defect: { readonly cause: unknown } | undefined
   let reading = true
-  const wakeReader = Latch.makeUnsafe(false)
-  /** Handles the buffered frames; false when it stopped for the reader fiber. */
-  const handleFrames = (): boolean => {
-    // `reading` turns false when the session ends, possibly inside handleMessage (a ban)
-    while (reading) {
-      const next = framer.nextMessage()
-      if (Result.isFailure(next)) {
-        // An unknown message id is a future extension, not a violation: skip the frame.
-        if (next.failure.recoverable) continue
-        stopped = new PeerError({ reason: "Protocol", peer: key, detail: next.failure.message })
-        return false
+  /**
+   * Handles the buffered frames: undefined when all were handled (read on), else what must
+   * run in a fiber (the pending effect, then more frames; or the session's end).
+   */
+  const handleFrames = (): Effect.Effect<void, PeerError> | undefined => {
+    try {
+      // `reading` turns false when the session ends, possibly inside handleMessage (a ban)
+      while (reading) {
+        const next = framer.nextMessage()
+        if (Result.isFailure(next)) {
+          // An unknown message id is a future extension, not a violation: skip the frame.
+          if (next.failure.recoverable) continue
+          return Effect.fail(new PeerError({ reason: "Protocol", peer: key, detail: next.failure.message }))
+        }
+        if (next.success === undefined) return undefined
+        s.lastReceivedAt = now()
+        if (wire !== null) wire.message("in", next.success)
+        const rest = handleMessage(ctx, next.success)
+        if (rest !== Effect.void) {
+          pending = rest
+          return resume
+        }
       }
-      if (next.success === undefined) return true
-      s.lastReceivedAt = now()
-      if (wire !== null) wire.message("in", next.success)
-      const rest = handleMessage(ctx, next.success)
-      if (rest !== Effect.void) {
-        pending = rest
-        return false
-      }
+      return Effect.void
+    } catch (cause) {
+      // a bug must not escape into the network layer: it ends this session as a defect
+      return Effect.die(cause)
     }
-    return false
+  }
+  /** Runs the pending effect, then handles frames until they need no fiber, then reads on. */
+  const resume: Effect.Effect<void, PeerError> = Effect.suspend(() => {
+    const rest = pending ?? Effect.void
+    pending = undefined
+    return Effect.andThen(rest, Effect.suspend(() => readOn(handleFrames())))
+  })
+  const readOn = (stall: Effect.Effect<void, PeerError> | undefined): Effect.Effect<void, PeerError> => {
+    if (stall !== undefined) return stall
+    conn.readable(onChunk, onEnd)
+    return Effect.void
   }
   const onChunk = (chunk: Uint8Array): boolean => {
     if (!reading) return false
     framer.push(chunk)
-    let more: boolean
-    try {
-      more = handleFrames()
-    } catch (cause) {
-      // a bug must not escape into the network layer: it ends this session as a defect
-      defect = { cause }
-      more = false
-    }
-    if (!more) wakeReader.openUnsafe()
-    return more
+    const stall = handleFrames()
+    if (stall === undefined) return true
+    // after a yield: the fiber must not re-arm `readable` from inside its own callback
+    fork(Effect.andThen(Effect.yieldNow, stall))
+    return false
   }
   const onEnd = (error: NetError): void => {
-    stopped = toPeerError(error)
-    wakeReader.openUnsafe()
+    fork(Effect.fail(toPeerError(error)))
   }
-  const reader = Effect.gen(function*() {
-    // Frames already buffered behind the handshake come first.
-    let more = handleFrames()
-    while (true) {
-      if (more) {
-        wakeReader.closeUnsafe()
-        conn.readable(onChunk, onEnd)
-        yield* wakeReader.await
-      }
-      if (defect !== undefined) return yield* Effect.die(defect.cause)
-      if (stopped !== undefined) return yield* stopped
-      const rest = pending
-      pending = undefined
-      if (rest !== undefined) yield* rest
-      more = handleFrames()
-    }
-  }).pipe(Effect.ensuring(Effect.sync(() => { reading = false })))
+  // Frames already buffered behind the handshake come first.
+  const first = handleFrames()
+  if (first === undefined) conn.readable(onChunk, onEnd)
+  else fork(first)
 
-  // The reader and the writer end the session the way `end` does: the first exit (a failure,
-  // a defect) completes `ended`; the two are children of this fiber, interrupted when it ends.
-  const endsSession = (effect: Effect.Effect<never, PeerError>) =>
-    effect.pipe(Effect.onExit((exit) => Effect.sync(() => void Deferred.doneUnsafe(ended, exit))))
-  yield* Effect.forkChild(endsSession(reader))
-  yield* Effect.forkChild(endsSession(outbox.writer))
-  return yield* Deferred.await(ended).pipe(
+  return yield* FiberSet.join(fibers).pipe(
+    Effect.andThen(Effect.never),
     Effect.tapError((e) =>
       e.reason === "Protocol" || e.reason === "Banned"
         ? Effect.logWarning(`peer ${key} (${s.stats.client}): ${e.detail}; disconnected`)
         : Effect.logDebug(`peer ${key} (${s.stats.client}): ${e.detail}`)
     ),
-    Effect.ensuring(Effect.sync(() => {
+    Effect.ensuring(Effect.suspend(() => {
+      reading = false
       outbox.stop()
       torrent.unregister(key)
       s.requests.clear()
       picker.removePeer(key)
       torrent.wakeAll()
+      return Scope.close(scope, Exit.void)
     }))
   )
 })
-

@@ -3,7 +3,7 @@
  * and global limits, accepting routed incoming connections, and deciding what a
  * session's ending means (retry later, forget, ban).
  */
-import { Clock, Effect, Fiber, FiberMap, Latch, PubSub, type Semaphore } from "effect"
+import { Clock, Effect, FiberMap, Latch, PubSub, type Semaphore } from "effect"
 import { type PeerKey, peerKey } from "../ids.ts"
 import type { Address, Connection } from "../net/index.ts"
 import {
@@ -165,7 +165,8 @@ export interface IncomingVia {
 /**
  * An incoming connection routed here by info-hash (its 48-byte header already read).
  * Runs the session inside `sessions` so pausing or removing the torrent ends it, and
- * waits for it so the caller keeps the socket's scope open meanwhile.
+ * returns at once: the session owns the connection from then on and closes it when it
+ * ends (the accept loop's fiber does not wait for it; issue 15).
  */
 export const acceptIncoming = (
   deps: SwarmDeps,
@@ -181,9 +182,9 @@ export const acceptIncoming = (
     if (deps.book.isBanned(key) || (yield* FiberMap.has(sessions, key))) return yield* conn.close
     // Room or not, at once (a full torrent or client turns the peer away); from the permits
     // to the session's fork nothing may interrupt, or the client's permit would leak.
-    const fiber = yield* Effect.uninterruptible(Effect.gen(function*() {
-      if (!(yield* deps.slots.takeIfAvailable(1))) return undefined
-      if (!(yield* budget.connections.takeIfAvailable(1))) return yield* deps.slots.release(1).pipe(Effect.as(undefined))
+    const started = yield* Effect.uninterruptible(Effect.gen(function*() {
+      if (!(yield* deps.slots.takeIfAvailable(1))) return false
+      if (!(yield* budget.connections.takeIfAvailable(1))) return yield* deps.slots.release(1).pipe(Effect.as(false))
       deps.book.markConnected(key, conn.remote)
       deps.book.opened(key, via.opening)
       const trace = deps.link.trace === null ? null : deps.link.trace.peer(key, { transport: conn.transport ?? "tcp" })
@@ -192,10 +193,12 @@ export const acceptIncoming = (
         const handshake = yield* handshakeIncoming(conn, framer, header, deps.ours, `${handshakeTimeoutMillis} millis`)
         return yield* Effect.scoped(connectedSession(deps, conn, framer, handshake, false, via.encryption, trace))
       })
-      return yield* FiberMap.run(sessions, key, releasingSession(deps, supervise(deps, key, session, trace))).pipe(
-        Effect.onInterrupt(() => releasingSession(deps, Effect.void))
+      // A closed FiberMap (the torrent stopping) interrupts instead of running: the permits
+      // and the connection go back then.
+      yield* FiberMap.run(sessions, key, releasingSession(deps, supervise(deps, key, session, trace)).pipe(Effect.ensuring(conn.close))).pipe(
+        Effect.onInterrupt(() => releasingSession(deps, conn.close))
       )
+      return true
     }))
-    if (fiber === undefined) return yield* conn.close
-    yield* Fiber.await(fiber)
+    if (!started) yield* conn.close
   })

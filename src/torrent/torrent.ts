@@ -69,7 +69,7 @@ export interface Torrent {
   /** Succeeds once every wanted piece is verified; fails if the torrent hits a storage error. */
   readonly whenComplete: Effect.Effect<void, TorrentError>
   readonly addPeers: (addresses: ReadonlyArray<{ readonly host: string; readonly port: number }>, source?: string) => Effect.Effect<void>
-  /** For the client's listener: an incoming connection whose handshake header named this torrent (`via`: through MSE?). */
+  /** For the client's listener: an incoming connection whose handshake header named this torrent (`via`: through MSE?); the torrent owns it from then on and closes it. */
   readonly acceptIncoming: (conn: Connection, framer: Framer, header: HandshakeHeader, via: IncomingVia) => Effect.Effect<void>
   /** A snapshot of every connected peer's statistics (address, client, rates, bytes, choke state). */
   readonly peers: Effect.Effect<ReadonlyArray<PeerStats>>
