@@ -11,6 +11,7 @@
  * OpenSSL rejects public values outside 2..P-2, which `sharedSecret` reports as `undefined`.
  */
 import { createDiffieHellman, type DiffieHellman } from "node:crypto"
+import { errnoOf } from "../errno.ts"
 
 export const PRIME_HEX =
   "FFFFFFFFFFFFFFFFC90FDAA22168C234C4C6628B80DC1CD129024E088A67CC74020BBEA63B139B22514A08798E3404DDEF9519B3CD3A431B302B0A6DF25F14374FE1356D6D51C245E485B576625E7EC6F44C42E9A63A36210000000000090563"
@@ -44,7 +45,7 @@ export const sharedSecret = (privateKey: Uint8Array, theirPublic: Uint8Array): U
     return padded(d.computeSecret(theirPublic))
   } catch (e) {
     // OpenSSL's range check ("Supplied key is too small/large") is the peer's fault; anything else is a bug
-    if (e instanceof Error && "code" in e && e.code === "ERR_CRYPTO_INVALID_KEYLEN") return undefined
+    if (errnoOf(e) === "ERR_CRYPTO_INVALID_KEYLEN") return undefined
     throw e
   }
 }

@@ -19,25 +19,13 @@ import {
   type NetError,
   NetIoError
 } from "./errors.ts"
+import { describeCause, errnoOf } from "../errno.ts"
 import { ANY_HOST, ANY_IPV4, formatAddress, NO_IPV6_ERRNOS, unmapIpv4 } from "./address.ts"
 import type { Address, ConnectOptions, Connection, Listener } from "./Network.ts"
 
 const DEFAULT_CONNECT_TIMEOUT = Duration.seconds(10)
 /** Connections waiting for `accept`; more than this and new ones are refused (closed). */
 const ACCEPT_BACKLOG = 128
-
-const errnoOf = (cause: unknown): string | undefined => {
-  if (typeof cause !== "object" || cause === null || !("code" in cause)) return undefined
-  return typeof cause.code === "string" ? cause.code : undefined
-}
-
-const describe = (cause: unknown): string => {
-  if (cause instanceof Error) {
-    const code = errnoOf(cause)
-    return code !== undefined && !cause.message.includes(code) ? `${code}: ${cause.message}` : cause.message
-  }
-  return String(cause)
-}
 
 const RESET_CODES = new Set(["ECONNRESET", "EPIPE", "ECONNABORTED", "ETIMEDOUT", "ERR_STREAM_DESTROYED"])
 
@@ -68,7 +56,7 @@ const makeConnection = Effect.fnUntraced(function*(
           return new ConnectTimeout({ address: target, timeoutMillis: Duration.toMillis(openTimeout ?? 0) })
         }
         if (errnoOf(reason.cause) === "ECONNREFUSED") return new ConnectRefused({ address: target })
-        return new NetIoError({ op: "connect", address: target, detail: describe(reason.cause) })
+        return new NetIoError({ op: "connect", address: target, detail: describeCause(reason.cause) })
       }
       return new NetIoError({ op: "connect", address: target, detail: e.message })
     })
@@ -102,7 +90,7 @@ const makeConnection = Effect.fnUntraced(function*(
         if (reason.cause instanceof Error && reason.cause.message === "socket closed") {
           return new ConnectionReset({ address, detail: "socket closed" })
         }
-        return new NetIoError({ op, address, detail: describe(reason.cause) })
+        return new NetIoError({ op, address, detail: describeCause(reason.cause) })
       }
       default:
         return new NetIoError({ op, address, detail: e.message })
@@ -307,7 +295,7 @@ export const listen = (address: Address): Effect.Effect<Listener, NetError, Scop
         resume(Effect.fail(
           errnoOf(cause) === "EADDRINUSE"
             ? new AddressInUse({ address: target })
-            : new NetIoError({ op: "listen", address: target, detail: describe(cause) })
+            : new NetIoError({ op: "listen", address: target, detail: describeCause(cause) })
         ))
       }
       const onListening = () => {

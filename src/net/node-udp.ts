@@ -9,6 +9,7 @@ import * as Dgram from "node:dgram"
 import * as Dns from "node:dns"
 import * as Net from "node:net"
 import { AddressInUse, ConnectionClosed, type NetError, NetIoError } from "./errors.ts"
+import { describeCause, errnoOf } from "../errno.ts"
 import { ANY_HOST, ANY_IPV4, formatAddress, NO_IPV6_ERRNOS, unmapIpv4 } from "./address.ts"
 import { makeDatagramInbox } from "./inbox.ts"
 import type { Address, UdpOptions, UdpSocket } from "./Network.ts"
@@ -17,11 +18,6 @@ import type { Address, UdpOptions, UdpSocket } from "./Network.ts"
 const RECEIVE_BUFFER = 1024
 /** Kernel buffers asked for (Linux caps them at net.core.rmem_max / wmem_max). */
 const KERNEL_BUFFER_BYTES = 4 * 1024 * 1024
-
-const describeCause = (cause: unknown): string => cause instanceof Error ? cause.message : String(cause)
-
-const errnoOf = (cause: unknown): string | undefined =>
-  typeof cause === "object" && cause !== null && "code" in cause && typeof cause.code === "string" ? cause.code : undefined
 
 /** IP literal for `host`, resolving names (an IP literal stays as is). */
 const resolveHost = (host: string, family: 4 | 6): Effect.Effect<string, NetError> => {

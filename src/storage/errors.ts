@@ -1,4 +1,5 @@
 import { Schema } from "effect"
+import { errnoOf } from "../errno.ts"
 
 /**
  * Why a storage operation failed.
@@ -38,14 +39,9 @@ export class StorageError extends Schema.TaggedError<StorageError>()("StorageErr
   cause: Schema.optional(Schema.Defect())
 }) {}
 
-const errnoCode = (cause: unknown): string | undefined =>
-  typeof cause === "object" && cause !== null && "code" in cause && typeof cause.code === "string"
-    ? cause.code
-    : undefined
-
 /** Maps a Node fs error to a StorageError whose message names the operation and the file. */
 export const fromIoError = (cause: unknown, op: string, file: string): StorageError => {
-  const code = errnoCode(cause)
+  const code = errnoOf(cause)
   const detail = cause instanceof Error ? cause.message : String(cause)
   switch (code) {
     case "ENOSPC":
@@ -65,4 +61,4 @@ export const fromIoError = (cause: unknown, op: string, file: string): StorageEr
   }
 }
 
-export const isErrno = (cause: unknown, code: string): boolean => errnoCode(cause) === code
+export const isErrno = (cause: unknown, code: string): boolean => errnoOf(cause) === code
