@@ -71,7 +71,9 @@ export const loadResume = Effect.fnUntraced(function*(input: ResumeInput) {
   if (text === null) return null
   const decoded = yield* Effect.result(decodeRecord(text))
   if (decoded._tag === "Failure") {
-    yield* Effect.logWarning(`ignoring unreadable resume data ${path}: ${decoded.failure.message}`)
+    // One line for the user (a schema message spans lines: "Missing key\n  at [...]"), and what happens next
+    const reason = decoded.failure.message.replace(/\s*\n\s*/g, " ")
+    yield* Effect.logWarning(`ignoring unreadable resume data ${path} (${reason}): re-checking the files`)
     return null
   }
   const record = decoded.success
