@@ -45,6 +45,24 @@ const DEFAULT_CONNECT_TIMEOUT_MS = 10_000
 export const bindsHere = (host: string, state: HostState): boolean =>
   host === state.address || host === "0.0.0.0" || host === "::" || host === ""
 
+/**
+ * The port a listen or a UDP bind of `address` gets on `host` (port 0: the next free
+ * number), or why it cannot have it; `taken` holds the ports of that kind already bound.
+ */
+export const bindPort = (
+  host: HostState,
+  address: Address,
+  op: "listen" | "bind",
+  taken: ReadonlyMap<number, unknown>
+): Effect.Effect<number, NetError> =>
+  Effect.suspend((): Effect.Effect<number, NetError> => {
+    const text = formatAddress(address)
+    if (!host.alive) return Effect.fail(new NetIoError({ op, address: text, detail: "host is down" }))
+    if (!bindsHere(address.host, host)) return Effect.fail(new NetIoError({ op, address: text, detail: "cannot assign requested address" }))
+    const port = address.port === 0 ? host.nextPort++ : address.port
+    return taken.has(port) ? Effect.fail(new AddressInUse({ address: text })) : Effect.succeed(port)
+  })
+
 
 interface ListenerState {
   readonly offer: (endpoint: Endpoint) => boolean
@@ -134,13 +152,7 @@ export const connect = (world: World, host: HostState) =>
 export const listen = (world: World, host: HostState) =>
 (address: Address): Effect.Effect<Listener, NetError, Scope.Scope> =>
   Effect.gen(function*() {
-    const text = formatAddress(address)
-    if (!host.alive) return yield* new NetIoError({ op: "listen", address: text, detail: "host is down" })
-    if (!bindsHere(address.host, host)) {
-      return yield* new NetIoError({ op: "listen", address: text, detail: "cannot assign requested address" })
-    }
-    const port = address.port === 0 ? host.nextPort++ : address.port
-    if (host.listeners.has(port)) return yield* new AddressInUse({ address: text })
+    const port = yield* bindPort(host, address, "listen", host.listeners)
     const bound: Address = { host: host.address, port }
     const boundText = formatAddress(bound)
     // the accept queue: a full backlog refuses the connection

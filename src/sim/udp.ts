@@ -16,7 +16,6 @@ import { Effect } from "effect"
 import type { Scope } from "effect"
 import {
   type Address,
-  AddressInUse,
   ConnectionClosed,
   type Datagram,
   formatAddress,
@@ -26,7 +25,7 @@ import {
   type UdpOptions,
   type UdpSocket
 } from "../net/index.ts"
-import { bindsHere } from "./tcp.ts"
+import { bindPort } from "./tcp.ts"
 import type { HostState, World } from "./world.ts"
 
 interface UdpState {
@@ -52,13 +51,7 @@ const isMulticast = (host: string): boolean => /^2(2[4-9]|3\d)\./.test(host) || 
 export const udp = (world: World, host: HostState) =>
 (bind: Address, options: UdpOptions = {}): Effect.Effect<UdpSocket, NetError, Scope.Scope> =>
   Effect.gen(function*() {
-    const text = formatAddress(bind)
-    if (!host.alive) return yield* new NetIoError({ op: "bind", address: text, detail: "host is down" })
-    if (!bindsHere(bind.host, host)) {
-      return yield* new NetIoError({ op: "bind", address: text, detail: "cannot assign requested address" })
-    }
-    const port = bind.port === 0 ? host.nextPort++ : bind.port
-    if (host.udp.has(port)) return yield* new AddressInUse({ address: text })
+    const port = yield* bindPort(host, bind, "bind", host.udp)
     const local: Address = { host: host.address, port }
     const localText = formatAddress(local)
     // the end of a burst: after everything due in this millisecond
