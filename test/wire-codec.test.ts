@@ -2,6 +2,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { toHex as hex } from "../src/bytes.ts"
 import { Effect, Result, Schema, SchemaIssue } from "effect"
 import * as fc from "fast-check"
+import { decodeFrameAt } from "../src/wire/codec.ts"
 import {
   decodeFrame,
   encodeMessage,
@@ -215,6 +216,21 @@ describe("wire: properties", () => {
         if (Result.isSuccess(back)) assert.deepStrictEqual(back.success, m)
       }),
       { numRuns: 2000 }
+    )
+  })
+
+  it("decodeFrameAt (in place, inside a bigger buffer) decodes what decodeFrame does, bytes or error", () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 40 }), fc.integer({ min: 0, max: 255 }), bytes(20), bytes(20), (tail, id, before, after) => {
+        const frame = Uint8Array.of(id, ...tail)
+        const whole = Uint8Array.of(...before, ...frame, ...after)
+        const inPlace = decodeFrameAt(whole, before.length, frame.length)
+        const alone = decodeFrame(frame)
+        assert.strictEqual(Result.isSuccess(inPlace), Result.isSuccess(alone))
+        if (Result.isSuccess(inPlace) && Result.isSuccess(alone)) assert.deepStrictEqual(inPlace.success, alone.success)
+        if (Result.isFailure(inPlace) && Result.isFailure(alone)) assert.strictEqual(inPlace.failure.message, alone.failure.message)
+      }),
+      { numRuns: 3000 }
     )
   })
 

@@ -65,6 +65,8 @@ const segmentOf = (chunks: ReadonlyArray<Uint8Array>, size: number): ReadonlyArr
 /** One direction of a connection: its deliveries happen in the order its writes arrive. */
 interface Direction {
   lastDelivery: number
+  /** `World.countBytes` for this direction's pair of hosts. */
+  readonly count: (size: number) => void
 }
 
 /**
@@ -109,7 +111,7 @@ class InFlight {
       world.events.at(at, this)
       return
     }
-    if (this.size > 0) world.countBytes(this.from, this.to, this.size)
+    if (this.size > 0) this.direction.count(this.size)
     if (this.segment === undefined) this.peer.deliverFin()
     else this.peer.deliver(this.segment)
   }
@@ -121,7 +123,6 @@ export const makeEndpoint = (world: World, host: HostState, local: Address, remo
   let terminal: NetError | undefined
   let waiter: Resume<Uint8Array> | undefined
   let closed = false
-  const direction: Direction = { lastDelivery: 0 }
   const generation = host.generation
   const remoteText = formatAddress(remote)
   // One error object per connection and reason: a normal close happens on every connection,
@@ -130,6 +131,7 @@ export const makeEndpoint = (world: World, host: HostState, local: Address, remo
   const closedErrorOnce = () => (closedError ??= new ConnectionClosed({ address: remoteText }))
   // Host objects live as long as the world (a restart reuses the same one).
   const to = world.host(remote.host)
+  const direction: Direction = { lastDelivery: 0, count: to === undefined ? () => {} : world.pairCounter(host, to) }
 
   const take = (): Uint8Array | undefined => {
     if (head >= inbox.length) return undefined

@@ -128,6 +128,8 @@ export interface World {
   /** Every (from, to) address pair that carried bytes, in first-use order. */
   readonly traffic: () => ReadonlyArray<readonly [string, string, number]>
   readonly countBytes: (from: HostState, to: HostState, size: number) => void
+  /** `countBytes` for one (from, to) pair, looked up once: a connection counts every delivery. */
+  readonly pairCounter: (from: HostState, to: HostState) => (size: number) => void
   readonly trace: (kind: string, fields?: TraceFields) => void
   /** Where the simulated clients write their trace lines (the same list, in the order things happen). */
   readonly traceSink: TraceSink
@@ -229,6 +231,31 @@ export const makeWorld = Effect.fnUntraced(function*(options: WorldOptions = {})
     return departed
   }
 
+  const pairCell = (from: HostState, to: HostState): { n: number } => {
+    let row = pairBytes.get(from)
+    if (row === undefined) {
+      row = new Map()
+      pairBytes.set(from, row)
+    }
+    let cell = row.get(to)
+    if (cell === undefined) {
+      cell = { n: 0 }
+      row.set(to, cell)
+      pairs.push([from, to, cell])
+    }
+    return cell
+  }
+  // The pair's cell is made (and takes its place in `traffic`'s order) on the first count.
+  const pairCounter = (from: HostState, to: HostState) => {
+    let cell: { n: number } | undefined
+    return (size: number): void => {
+      from.bytesSent += size
+      to.bytesReceived += size
+      cell ??= pairCell(from, to)
+      cell.n += size
+    }
+  }
+
   const crash = (address: string) => {
     const h = hosts.get(address)
     if (h === undefined || !h.alive) return
@@ -288,19 +315,9 @@ export const makeWorld = Effect.fnUntraced(function*(options: WorldOptions = {})
     countBytes: (from, to, size) => {
       from.bytesSent += size
       to.bytesReceived += size
-      let row = pairBytes.get(from)
-      if (row === undefined) {
-        row = new Map()
-        pairBytes.set(from, row)
-      }
-      let cell = row.get(to)
-      if (cell === undefined) {
-        cell = { n: 0 }
-        row.set(to, cell)
-        pairs.push([from, to, cell])
-      }
-      cell.n += size
+      pairCell(from, to).n += size
     },
+    pairCounter,
     trace,
     traceSink: { write: (line) => { lines.push(line) } },
     traceLines: () => lines,

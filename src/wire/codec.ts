@@ -81,10 +81,17 @@ const HAVE_NONE = Result.succeed<Message>({ _tag: "HaveNone" })
  * Unknown ids fail with reason `UnknownMessageId` (`error.recoverable === true`): the stream is
  * still in sync and the caller may skip the frame.
  */
-export const decodeFrame = (frame: Uint8Array): Result.Result<Message, WireError> => {
-  const n = frame.length
+export const decodeFrame = (frame: Uint8Array): Result.Result<Message, WireError> => decodeFrameAt(frame, 0, frame.length)
+
+/**
+ * `decodeFrame` of the `n` bytes of `frame` from offset `o` on, without making a view of them
+ * first: the framer decodes a frame that lies inside one received chunk in place (a `have`
+ * or a `request` then allocates nothing but its message; they are most of a swarm's frames).
+ * Requires `o + n <= frame.length`.
+ */
+export const decodeFrameAt = (frame: Uint8Array, o: number, n: number): Result.Result<Message, WireError> => {
   if (n === 0) return KEEP_ALIVE
-  const id = frame[0] ?? 0
+  const id = frame[o] ?? 0
   switch (id) {
     case 0:
     case 1:
@@ -97,7 +104,7 @@ export const decodeFrame = (frame: Uint8Array): Result.Result<Message, WireError
     case MessageId.Suggest:
     case MessageId.AllowedFast: {
       if (n !== 5) return badLength(id, "5", n)
-      const index = u32(frame, 1)
+      const index = u32(frame, o + 1)
       return Result.succeed(
         id === MessageId.Have
           ? { _tag: "Have", index }
@@ -107,24 +114,24 @@ export const decodeFrame = (frame: Uint8Array): Result.Result<Message, WireError
       )
     }
     case MessageId.Bitfield:
-      return Result.succeed({ _tag: "Bitfield", bits: frame.subarray(1) })
+      return Result.succeed({ _tag: "Bitfield", bits: frame.subarray(o + 1, o + n) })
     case MessageId.Request:
     case MessageId.Cancel:
     case MessageId.Reject: {
       if (n !== 13) return badLength(id, "13", n)
-      const index = u32(frame, 1)
-      const begin = u32(frame, 5)
-      const length = u32(frame, 9)
+      const index = u32(frame, o + 1)
+      const begin = u32(frame, o + 5)
+      const length = u32(frame, o + 9)
       const _tag = id === MessageId.Request ? "Request" : id === MessageId.Cancel ? "Cancel" : "Reject"
       return Result.succeed({ _tag, index, begin, length })
     }
     case MessageId.Piece: {
       if (n < 9) return badLength(id, "at least 9", n)
-      return Result.succeed({ _tag: "Piece", index: u32(frame, 1), begin: u32(frame, 5), block: frame.subarray(9) })
+      return Result.succeed({ _tag: "Piece", index: u32(frame, o + 1), begin: u32(frame, o + 5), block: frame.subarray(o + 9, o + n) })
     }
     case MessageId.Port: {
       if (n !== 3) return badLength(id, "3", n)
-      return Result.succeed({ _tag: "Port", port: ((frame[1] ?? 0) << 8) | (frame[2] ?? 0) })
+      return Result.succeed({ _tag: "Port", port: ((frame[o + 1] ?? 0) << 8) | (frame[o + 2] ?? 0) })
     }
     case MessageId.HaveAll:
     case MessageId.HaveNone: {
@@ -133,7 +140,7 @@ export const decodeFrame = (frame: Uint8Array): Result.Result<Message, WireError
     }
     case MessageId.Extended: {
       if (n < 2) return badLength(id, "at least 2", n)
-      return Result.succeed({ _tag: "Extended", id: frame[1] ?? 0, payload: frame.subarray(2) })
+      return Result.succeed({ _tag: "Extended", id: frame[o + 1] ?? 0, payload: frame.subarray(o + 2, o + n) })
     }
     case MessageId.HashRequest:
     case MessageId.HashReject: {

@@ -30,7 +30,7 @@
  */
 import { Result } from "effect"
 import { uninitialized } from "../bytes.ts"
-import { decodeFrame } from "./codec.ts"
+import { decodeFrameAt } from "./codec.ts"
 import { WireError } from "./errors.ts"
 import {
   checkHandshakePrefix,
@@ -216,9 +216,16 @@ export const makeFramer = (options: FramerOptions = {}): Framer => {
       pending = -1
       return Result.succeed({ _tag: "Piece", index, begin, block })
     }
+    if (first !== undefined && first.length - offset >= pending) {
+      // The whole frame is in this chunk: decode it in place, no view of it first.
+      const message = decodeFrameAt(first, offset, pending)
+      advance(pending)
+      pending = -1
+      return message
+    }
     const frame = takeUnchecked(pending)
     pending = -1
-    return decodeFrame(frame)
+    return decodeFrameAt(frame, 0, frame.length)
   }
 
   const feed = (chunk: Uint8Array): Result.Result<ReadonlyArray<Uint8Array>, WireError> => {
