@@ -37,6 +37,15 @@ export const relaunchSimulation = (entryUrl: string): void => {
  * nothing in it reads AsyncLocalStorage. Measured (50 leechers x 16 MiB, `--seed 1`, two
  * A/B pairs, CPU of the process): 15.3 / 15.9 s with it, 13.4 / 12.4 s without; the trace is
  * the same byte for byte (the order fibers run in does not depend on it).
+ *
+ * Why this and not a setting: Effect 4.1 has none (no flag, no layer; `internal/effect.ts`
+ * reads `process.getBuiltinModule("node:async_hooks")` once, in a try, and runs without
+ * async context where the module is missing, as in a browser), so hiding the module selects
+ * Effect's own supported path. It is confined to the simulation child (nothing else runs in
+ * that process), bin.ts imports nothing that loads Effect before it, and the real function is
+ * back as soon as Effect has loaded. test/sim-async-context.test.ts checks in fresh processes
+ * that it still removes the per-suspension resources, so an Effect upgrade that looks the
+ * module up another way fails there rather than silently.
  */
 export const hideAsyncHooks = (): (() => void) => {
   const original = process.getBuiltinModule
