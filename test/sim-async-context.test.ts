@@ -24,7 +24,7 @@ const fiberResources = (hide: boolean): number => {
     restore?.()
     let fibers = 0
     createHook({ init(_id, type) { if (type === "effect/Fiber") fibers++ } }).enable()
-    await Effect.runPromise(Effect.forEach([1, 2, 3], () => Effect.sleep("1 millis"), { concurrency: "unbounded" }))
+    await Effect.runPromise(Effect.forEach([1, 2, 3], () => Effect.yieldNow, { concurrency: "unbounded" }))
     // the real getBuiltinModule is back for everything loaded afterwards
     if (process.getBuiltinModule("node:async_hooks")?.AsyncResource === undefined) throw new Error("not restored")
     process.stdout.write(String(fibers))
