@@ -16,6 +16,8 @@ const TEST_DIR = import.meta.dirname
 const TIMERS = /Effect\.sleep\(|Effect\.delay\(|setTimeout\(|setInterval\(|timeoutOption\(/g
 
 const ALLOWED: Record<string, { readonly timers: number; readonly reason: string }> = {
+  "limits-connections.test.ts": { timers: 1, reason: "samples the seeder's RSS from /proc for its peak (a measurement, asserted on nothing timed)" },
+  "resume-bad-state.test.ts": { timers: 1, reason: "kills a CLI run still going after 60 s, so a hang fails with its output instead of a vitest timeout" },
   "support/waiting.ts": { timers: 1, reason: "the poll between two checks of a condition (real time, with a deadline)" },
   "interop/support/process.ts": { timers: 4, reason: "polls a reference client's process for its output or its exit, with a deadline" },
   "support/webtorrent.ts": { timers: 1, reason: "polls WebTorrent until its listening port is known, before any test step" },
