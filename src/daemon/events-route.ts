@@ -6,7 +6,7 @@
  */
 import { Effect, Stream } from "effect"
 import { HttpRouter, HttpServerResponse } from "effect/http"
-import { hasToken } from "./security.ts"
+import { refusedWithoutToken } from "./security.ts"
 import { Daemon } from "./service.ts"
 import { summaryOf } from "./views.ts"
 
@@ -15,7 +15,8 @@ const KEEP_ALIVE_TICKS = 15
 export const eventsRoute = (token: string) =>
   HttpRouter.add("GET", "/api/events", (request) =>
     Effect.gen(function*() {
-      if (!hasToken(request, token)) return HttpServerResponse.text("missing or wrong token", { status: 403 })
+      const refused = refusedWithoutToken(request, token)
+      if (refused !== undefined) return refused
       const daemon = yield* Daemon
       const snapshot = Effect.flatMap(daemon.entries, (entries) => Effect.forEach(entries, summaryOf)).pipe(
         Effect.map((summaries) => JSON.stringify(summaries))

@@ -62,7 +62,8 @@ const basicOk = (header: string | undefined, auth: Credentials) => {
   return given !== undefined && safeEqual(given.user, auth.user) && safeEqual(given.password, auth.password)
 }
 
-const refuse = (status: number, message: string, headers: Record<string, string> = {}) =>
+/** A plain-text answer: the refusals here, and the routes outside the HttpApi (stream, trace, events). */
+export const plainText = (status: number, message: string, headers: Record<string, string> = {}) =>
   HttpServerResponse.text(message, { status, headers })
 
 /**
@@ -76,13 +77,13 @@ export const guard = (options: { readonly auth: Credentials | undefined }): Laye
         const request = yield* HttpServerRequest.HttpServerRequest
         if (options.auth !== undefined) {
           if (!basicOk(request.headers["authorization"], options.auth)) {
-            return refuse(401, "authentication required", { "www-authenticate": `Basic realm="effect-torrent"` })
+            return plainText(401, "authentication required", { "www-authenticate": `Basic realm="effect-torrent"` })
           }
         } else if (!isLoopback(hostName(request.headers["host"] ?? ""))) {
-          return refuse(403, "this daemon answers only to a loopback Host (start it with --auth to serve other names)")
+          return plainText(403, "this daemon answers only to a loopback Host (start it with --auth to serve other names)")
         }
         const length = Number(request.headers["content-length"] ?? 0)
-        if (length > MAX_BODY_BYTES) return refuse(413, `request bodies are limited to ${MAX_BODY_BYTES} bytes`)
+        if (length > MAX_BODY_BYTES) return plainText(413, `request bodies are limited to ${MAX_BODY_BYTES} bytes`)
         return yield* app.pipe(Effect.provideService(HttpServerRequest.MaxBodySize, ByteSize.bytes(MAX_BODY_BYTES)))
       })
     ),
@@ -96,3 +97,7 @@ export const hasToken = (request: HttpServerRequest.HttpServerRequest, token: st
   const query = new URL(request.url, "http://x").searchParams.get("token")
   return query !== null && safeEqual(query, token)
 }
+
+/** For routes outside the HttpApi: the 403 answer to a request without the token, else undefined. */
+export const refusedWithoutToken = (request: HttpServerRequest.HttpServerRequest, token: string) =>
+  hasToken(request, token) ? undefined : plainText(403, "missing or wrong token")

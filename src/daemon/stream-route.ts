@@ -9,7 +9,7 @@
  */
 import { Effect, Option, Stream } from "effect"
 import { HttpRouter, HttpServerResponse, Mime } from "effect/http"
-import { hasToken } from "./security.ts"
+import { plainText, refusedWithoutToken } from "./security.ts"
 import { Daemon } from "./service.ts"
 
 export type RangeResult =
@@ -51,21 +51,20 @@ const MEDIA_TYPES: Readonly<Record<string, string>> = {
 export const contentTypeOf = (name: string): string =>
   Option.getOrElse(Mime.getType(name), () => MEDIA_TYPES[name.slice(name.lastIndexOf(".") + 1).toLowerCase()] ?? "application/octet-stream")
 
-const text = (status: number, message: string, headers: Record<string, string> = {}) =>
-  HttpServerResponse.text(message, { status, headers })
 
 export const streamRoute = (token: string) =>
   HttpRouter.add("GET", "/api/torrents/:infoHash/files/:index", (request) =>
     Effect.gen(function*() {
-      if (!hasToken(request, token)) return text(403, "missing or wrong token")
+      const refused = refusedWithoutToken(request, token)
+      if (refused !== undefined) return refused
       const params = yield* HttpRouter.params
       const daemon = yield* Daemon
       const torrent = yield* daemon.torrent(params["infoHash"] ?? "").pipe(Effect.option)
-      if (Option.isNone(torrent)) return text(404, "no such torrent")
+      if (Option.isNone(torrent)) return plainText(404, "no such torrent")
       const index = Number(params["index"])
       const meta = torrent.value.metainfo
       const entry = Number.isSafeInteger(index) && index >= 0 ? meta.files[index] : undefined
-      if (entry === undefined || entry.padding) return text(404, "no such file")
+      if (entry === undefined || entry.padding) return plainText(404, "no such file")
       const file = torrent.value.file(index)
       const size = file.length
       const name = entry.path.at(-1) ?? "file"
@@ -76,7 +75,7 @@ export const streamRoute = (token: string) =>
       }
       const contentType = contentTypeOf(name)
       const range = parseRange(request.headers["range"], size)
-      if (range._tag === "Unsatisfiable") return text(416, "range not satisfiable", { "content-range": `bytes */${size}` })
+      if (range._tag === "Unsatisfiable") return plainText(416, "range not satisfiable", { "content-range": `bytes */${size}` })
       const [start, end, status] = range._tag === "Partial" ? [range.start, range.end, 206] : [0, size - 1, 200]
       const body = size === 0 ? Stream.empty : file.stream({ start, end }).pipe(Stream.orDie)
       return HttpServerResponse.stream(body, {

@@ -5,20 +5,20 @@
  */
 import { Effect, Option } from "effect"
 import { HttpRouter, HttpServerResponse } from "effect/http"
-import { hasToken } from "./security.ts"
+import { plainText, refusedWithoutToken } from "./security.ts"
 import { Daemon } from "./service.ts"
 
-const text = (status: number, message: string) => HttpServerResponse.text(message, { status })
 
 export const traceRoute = (token: string) =>
   HttpRouter.add("GET", "/api/torrents/:infoHash/trace", (request) =>
     Effect.gen(function*() {
-      if (!hasToken(request, token)) return text(403, "missing or wrong token")
+      const refused = refusedWithoutToken(request, token)
+      if (refused !== undefined) return refused
       const params = yield* HttpRouter.params
       const daemon = yield* Daemon
       const found = yield* daemon.trace(params["infoHash"] ?? "").pipe(Effect.option)
-      if (Option.isNone(found)) return text(404, "no such torrent")
-      if (Option.isNone(found.value)) return text(404, "no trace yet: turn it on with PUT /api/torrents/{infoHash}/trace")
+      if (Option.isNone(found)) return plainText(404, "no such torrent")
+      if (Option.isNone(found.value)) return plainText(404, "no trace yet: turn it on with PUT /api/torrents/{infoHash}/trace")
       const { size, bytes } = found.value.value
       return HttpServerResponse.stream(bytes, { status: 200, contentType: "application/x-ndjson", contentLength: size, headers: { "cache-control": "no-store" } })
     }))
