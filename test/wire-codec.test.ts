@@ -234,6 +234,20 @@ describe("wire: properties", () => {
     )
   })
 
+  it("decodeFrameAt decodes every kind of message in place, at any offset of a bigger buffer", () => {
+    // the random frames above stay under 41 bytes, so they never reach the 49-byte hash messages
+    fc.assert(
+      fc.property(arbMessage, bytes(20), bytes(20), (m, before, after) => {
+        const frame = encodeMessage(m).subarray(4)
+        const whole = Uint8Array.of(...before, ...frame, ...after)
+        const inPlace = decodeFrameAt(whole, before.length, frame.length)
+        assert.isTrue(Result.isSuccess(inPlace))
+        if (Result.isSuccess(inPlace)) assert.deepStrictEqual(inPlace.success, m)
+      }),
+      { numRuns: 3000 }
+    )
+  })
+
   it("every kind is generated (the round trip covers the whole union)", () => {
     const seen = new Set(fc.sample(arbMessage, 3000).map((m) => m._tag))
     assert.deepStrictEqual([...seen].sort(), Object.keys(Message.cases).sort())

@@ -63,12 +63,13 @@ const SIMPLE: ReadonlyArray<Result.Result<Message, never>> = [
 /** Bytes of a hash request / hash reject frame: id, pieces root, base layer, index, length, proof layers. */
 const HASH_RANGE_FRAME = 1 + 32 + 16
 
-const hashRange = (frame: Uint8Array) => ({
-  piecesRoot: frame.subarray(1, 33),
-  baseLayer: u32(frame, 33),
-  index: u32(frame, 37),
-  length: u32(frame, 41),
-  proofLayers: u32(frame, 45)
+/** The fields of a hash request, hashes or hash reject whose id byte is at `frame[o]`. */
+const hashRange = (frame: Uint8Array, o: number) => ({
+  piecesRoot: frame.subarray(o + 1, o + 33),
+  baseLayer: u32(frame, o + 33),
+  index: u32(frame, o + 37),
+  length: u32(frame, o + 41),
+  proofLayers: u32(frame, o + 45)
 })
 
 const HAVE_ALL = Result.succeed<Message>({ _tag: "HaveAll" })
@@ -145,13 +146,13 @@ export const decodeFrameAt = (frame: Uint8Array, o: number, n: number): Result.R
     case MessageId.HashRequest:
     case MessageId.HashReject: {
       if (n !== HASH_RANGE_FRAME) return badLength(id, `${HASH_RANGE_FRAME}`, n)
-      return Result.succeed({ _tag: id === MessageId.HashRequest ? "HashRequest" : "HashReject", ...hashRange(frame) })
+      return Result.succeed({ _tag: id === MessageId.HashRequest ? "HashRequest" : "HashReject", ...hashRange(frame, o) })
     }
     case MessageId.Hashes: {
       if (n < HASH_RANGE_FRAME || (n - HASH_RANGE_FRAME) % 32 !== 0) {
         return badLength(id, `${HASH_RANGE_FRAME} + 32 per hash`, n)
       }
-      return Result.succeed({ _tag: "Hashes", ...hashRange(frame), hashes: frame.subarray(HASH_RANGE_FRAME) })
+      return Result.succeed({ _tag: "Hashes", ...hashRange(frame, o), hashes: frame.subarray(o + HASH_RANGE_FRAME, o + n) })
     }
     default:
       return Result.fail(
