@@ -57,6 +57,12 @@ export interface WorldOptions {
   readonly backlog?: number
   /** Datagrams waiting in a UDP socket before new ones are dropped. Default 1024. */
   readonly udpReceiveBuffer?: number
+  /**
+   * Keep the trace's lines in memory for `traceLines`. Default true. A run of simulated days
+   * that never reads its trace turns it off: the lines grow with every event, so a kept trace
+   * is the one part of a long run's memory that must grow.
+   */
+  readonly keepTrace?: boolean
 }
 
 /** What a host's TCP connections must support when the host crashes. */
@@ -152,6 +158,7 @@ export const makeWorld = Effect.fnUntraced(function*(options: WorldOptions = {})
     sendBufferBytes: options.sendBufferBytes ?? 64 * 1024,
     backlog: options.backlog ?? 128,
     udpReceiveBuffer: options.udpReceiveBuffer ?? 1024,
+    keepTrace: options.keepTrace ?? true,
     udp: {
       loss: options.udp?.loss ?? 0,
       duplicate: options.udp?.duplicate ?? 0,
@@ -175,7 +182,7 @@ export const makeWorld = Effect.fnUntraced(function*(options: WorldOptions = {})
       empty = false
       break
     }
-    lines.push(JSON.stringify({ t: events.now(), ev: empty ? { type: "sim", kind } : { type: "sim", kind, data: fields } }))
+    if (resolved.keepTrace) lines.push(JSON.stringify({ t: events.now(), ev: empty ? { type: "sim", kind } : { type: "sim", kind, data: fields } }))
   }
 
   const addHost = (address: string, hostOptions: HostOptions = {}): HostState => {
@@ -319,7 +326,7 @@ export const makeWorld = Effect.fnUntraced(function*(options: WorldOptions = {})
     },
     pairCounter,
     trace,
-    traceSink: { write: (line) => { lines.push(line) } },
+    traceSink: { write: (line) => { if (resolved.keepTrace) lines.push(line) } },
     traceLines: () => lines,
     shutdown: events.shutdown
   }
