@@ -8,11 +8,12 @@
 import { describe, it } from "@effect/vitest"
 import { type ChildProcess, spawn } from "node:child_process"
 import { randomBytes } from "node:crypto"
-import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from "node:fs"
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { createServer } from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { assert } from "vitest"
+import { listeningPort } from "./support/proc.ts"
 
 const BIN = join(import.meta.dirname, "..", "src", "cli", "bin.ts")
 const NO_NETWORK = ["--no-dht", "--no-lsd"]
@@ -143,18 +144,4 @@ describe("one line per problem", () => {
 })
 
 /** The seeder's listening port: it has none to print, so ask /proc for its TCP listener. */
-const seederPort = (seeder: Run): number => {
-  const pid = seeder.child.pid ?? 0
-  const inodes = new Set<string>()
-  for (const fd of readdirSync(`/proc/${pid}/fd`)) {
-    const m = /socket:\[(\d+)\]/.exec(readlinkSync(`/proc/${pid}/fd/${fd}`, { encoding: "utf8" }))
-    if (m?.[1] !== undefined) inodes.add(m[1])
-  }
-  for (const table of ["/proc/net/tcp", "/proc/net/tcp6"]) {
-    for (const line of readFileSync(table, "utf8").split("\n").slice(1)) {
-      const f = line.trim().split(/\s+/)
-      if (f[3] === "0A" && inodes.has(f[9] ?? "")) return parseInt((f[1] ?? "").split(":")[1] ?? "0", 16)
-    }
-  }
-  throw new Error(`no listening socket for pid ${pid}`)
-}
+const seederPort = (seeder: Run): number => listeningPort(seeder.child.pid ?? 0)
