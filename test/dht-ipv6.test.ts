@@ -16,19 +16,7 @@ import { decodeState, encodeState } from "../src/dht/state.ts"
 import * as Token from "../src/dht/token.ts"
 import { parseAddress } from "../src/net/index.ts"
 
-const id = (b: number) => new Uint8Array(20).fill(b)
-const t = Uint8Array.of(0xab, 0xcd)
-
-const ok = (bytes: Uint8Array): Krpc.KrpcMessage => {
-  const r = Krpc.decodeMessage(bytes)
-  if (Result.isFailure(r)) throw new Error(`expected success, got ${r.failure.reason}: ${r.failure.message}`)
-  return r.success
-}
-const bad = (bytes: Uint8Array) => {
-  const r = Krpc.decodeMessage(bytes)
-  if (Result.isSuccess(r)) throw new Error("expected a decode failure")
-  return r.failure
-}
+import { bad, id, ok, t } from "./support/krpc.ts"
 
 /** An IPv6 literal in effect/net's normal form (compressed, lower case), from 16 random bytes. */
 const arbIpv6 = fc.uint8Array({ minLength: 16, maxLength: 16 })

@@ -5,19 +5,7 @@ import * as fc from "fast-check"
 import { encode } from "../src/bencode/index.ts"
 import { Krpc } from "../src/dht/index.ts"
 
-const id = (b: number) => new Uint8Array(20).fill(b)
-const t = Uint8Array.of(0xab, 0xcd)
-
-const ok = (bytes: Uint8Array): Krpc.KrpcMessage => {
-  const r = Krpc.decodeMessage(bytes)
-  if (Result.isFailure(r)) throw new Error(`expected success, got ${r.failure.reason}: ${r.failure.message}`)
-  return r.success
-}
-const bad = (bytes: Uint8Array) => {
-  const r = Krpc.decodeMessage(bytes)
-  if (Result.isSuccess(r)) throw new Error("expected a decode failure")
-  return r.failure
-}
+import { bad, id, ok, t } from "./support/krpc.ts"
 
 describe("KRPC round trips", () => {
   const queries: ReadonlyArray<Krpc.QueryBody> = [
