@@ -1,6 +1,6 @@
 /**
  * Start-up, ours against libtorrent's and a bare Node's (part of `npm run bench`; alone:
- * `node bench/startup.ts [--runs 7] [--no-record]` after `npm run build`).
+ * `node bench/startup.ts [--runs 7]`, which prints the table without recording it; it builds first).
  *
  * - `info`: wall time of `effect-torrent info x.torrent` (the bundled executable as
  *   installed, dist/cli/effect-torrent.js, with the V8 flag its shebang passes) beside
@@ -103,11 +103,14 @@ export const firstRequest = async (seeder: ReturnType<typeof fakeSeeder>, comman
   let stderr = ""
   child.stderr.on("data", (c: Buffer) => { stderr += c.toString() })
   const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)))
+  let timer: NodeJS.Timeout | undefined
   const outcome = await Promise.race([
     requested.then((at) => ({ at })),
     exited.then((code) => ({ code })),
-    new Promise<{ timeout: true }>((resolve) => setTimeout(() => resolve({ timeout: true }), 60_000))
+    new Promise<{ timeout: true }>((resolve) => { timer = setTimeout(() => resolve({ timeout: true }), 60_000) })
   ])
+  // A pending 60 s timer would keep the bench alive for a minute after its last run.
+  clearTimeout(timer)
   if (child.exitCode === null && child.signalCode === null && child.pid !== undefined) process.kill(child.pid, "SIGTERM")
   await exited
   seeder.dropAll()
