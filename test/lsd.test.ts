@@ -1,6 +1,6 @@
 /**
- * Local Service Discovery (BEP 14): the codec. (The simulated and loopback end-to-end tests
- * are not in yet: LSD is off by default until they pass.)
+ * Local Service Discovery (BEP 14): the codec. End to end: lsd-loopback.test.ts (real
+ * multicast on 127.0.0.1).
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Result } from "effect"

@@ -58,10 +58,11 @@ export const makeLsd = (network: Network["Service"], options: LsdOptions): Effec
 
     // The sender: at most one datagram per minInterval, with every torrent due by then.
     yield* Effect.forkScoped(Effect.forever(Effect.gen(function*() {
-      const first = yield* Queue.take(due)
-      const rest = yield* Queue.takeAll(due)
+      // takeAll waits for one entry and takes every one queued by then (take then takeAll
+      // would wait for a second entry: the first announce then left 5 minutes late)
+      const batch = yield* Queue.takeAll(due)
       const byPort = new Map<number, Array<string>>()
-      for (const d of [first, ...rest]) {
+      for (const d of batch) {
         if (!torrents.has(d.hash)) continue
         const list = byPort.get(d.port) ?? []
         if (!list.includes(d.hash)) list.push(d.hash)
