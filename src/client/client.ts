@@ -60,7 +60,7 @@ export interface AddOptions {
   readonly downloadLimit?: number
   /** For a magnet link: told how fetching the metadata progresses (before `add` returns). */
   readonly onMetadataProgress?: (progress: MetadataProgress) => Effect.Effect<void>
-  /** For a magnet link: give up fetching the metadata after this long. Default 10 minutes. */
+  /** For a magnet link (and a v2 torrent whose piece layers must come from peers): give up fetching them after this long. Default 10 minutes. */
   readonly metadataTimeout?: Duration.Input
   /** Told how the check of existing data progresses (before `add` returns). */
   readonly onCheckProgress?: (checked: number, total: number) => Effect.Effect<void>
@@ -205,9 +205,17 @@ export const makeClient = (config: ClientConfig, extraPeerSources: ReadonlyArray
             new ClientError({ reason: e.reason === "NoPeers" || e.reason === "Timeout" ? "NoMetadata" : "BadTorrent", detail: e.message })
           )
         )
-        const peers = [...magnet.peers, ...(options.peers ?? [])]
+        return { meta, peers: [...magnet.peers, ...(options.peers ?? [])] }
+      })
+
+    /**
+     * BEP 52: the piece layers sit outside the info dict, so a magnet never carries them and a
+     * .torrent may leave them out. A v2 torrent cannot check a piece of a file longer than one
+     * piece without its layer: fetch the missing ones from peers (hash requests) first.
+     */
+    const completeLayers = (meta: Metainfo, peers: ReadonlyArray<Address>, options: AddOptions) =>
+      Effect.gen(function*() {
         if (meta.version !== "v2" || missingPieceLayers(meta).length === 0) return { meta, peers }
-        // A v2 torrent cannot check a piece without its file's piece layer: fetch them from peers first.
         const layers = yield* fetchPieceLayers(meta, {
           peerId,
           peers,
@@ -224,15 +232,10 @@ export const makeClient = (config: ClientConfig, extraPeerSources: ReadonlyArray
       })
 
     const add = Effect.fn("Client.add")(function*(source: TorrentSource, options: AddOptions = {}) {
-      let meta: Metainfo
-      let initialPeers: ReadonlyArray<Address> = options.peers ?? []
-      if (isMagnetSource(source)) {
-        const fetched = yield* fromMagnet(source.magnet, options)
-        meta = fetched.meta
-        initialPeers = fetched.peers
-      } else {
-        meta = yield* loadMetainfo(source).pipe(Effect.provideService(FileSystem.FileSystem, fs))
-      }
+      const loaded = isMagnetSource(source)
+        ? yield* fromMagnet(source.magnet, options)
+        : { meta: yield* loadMetainfo(source).pipe(Effect.provideService(FileSystem.FileSystem, fs)), peers: options.peers ?? [] }
+      const { meta, peers: initialPeers } = yield* completeLayers(loaded.meta, loaded.peers, options)
       const key = infoHashOf(wireInfoHash(meta))
       if (torrents.has(key)) return yield* new ClientError({ reason: "Duplicate", detail: `${meta.name} is already added` })
       const scope = yield* Scope.fork(torrentsScope, "sequential")

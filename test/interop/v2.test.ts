@@ -2,14 +2,18 @@
  * BEP 52 against python3-libtorrent 2.0.8, on 127.0.0.1, every side at its default settings
  * (INTEROP.md, "v2-only and hybrid torrents from libtorrent"):
  * - our `download` command fetches a v2-only torrent made and seeded by libtorrent;
+ * - the same from a .torrent without `piece layers` (BEP 52 lets a client fetch them from
+ *   peers): we ask libtorrent for them by hash requests before the first piece;
  * - our client fetches a hybrid made and seeded by libtorrent (both hash formats checked);
  * - a libtorrent leecher fetches a v2-only torrent from our `seed` command.
  * The files end mid-piece and one is empty, so the per-file piece alignment (and the
  * padding libtorrent puts after the last file) is exercised.
  */
 import { assert, describe } from "@effect/vitest"
-import { Effect } from "effect"
+import { Effect, Result } from "effect"
+import { writeFile } from "node:fs/promises"
 import { join } from "node:path"
+import { decode, encode, isDict } from "../../src/bencode/index.ts"
 import { Client } from "../../src/client/index.ts"
 import { liveWith } from "../support/requirements.ts"
 import { installed } from "./support/available.ts"
@@ -26,6 +30,17 @@ const ALBUM = {
 const ALBUM_BYTES = 3_000_001 + 1_234_567 + 1000
 
 const BIN = join(import.meta.dirname, "..", "..", "src", "cli", "bin.ts")
+
+/** The .torrent at `from` without its top-level `piece layers`, written to `to` (the info dict, hence the info-hash, unchanged). */
+const withoutPieceLayers = (from: Uint8Array, to: string) =>
+  Effect.gen(function*() {
+    const top = Result.getOrThrow(decode(from))
+    assert.isTrue(isDict(top))
+    if (!isDict(top)) return
+    const { ["piece layers"]: layers, ...rest } = top
+    assert.isDefined(layers, "libtorrent wrote piece layers")
+    yield* Effect.promise(() => writeFile(to, encode(rest)))
+  })
 
 describe("interop: BEP 52 (v2-only and hybrid) with libtorrent", () => {
   liveWith(installed.libtorrent)("our `download` command fetches a v2-only torrent from a libtorrent seeder", () =>
@@ -53,6 +68,31 @@ describe("interop: BEP 52 (v2-only and hybrid) with libtorrent", () => {
         const s = seeder.stats()
         return s !== undefined && s.uploaded >= ALBUM_BYTES ? s : undefined
       }, "5 seconds")
+    }))
+
+  liveWith(installed.libtorrent)("our `download` command fetches a v2-only torrent whose .torrent lacks piece layers, asking libtorrent for them", () =>
+    Effect.gen(function*() {
+      const { work, src, out, torrentPath } = yield* workspace(ALBUM, "album")
+      const created = yield* ltCreate(join(src, "album"), torrentPath, { pieceLength: 16 * 1024, format: "v2" })
+      const full = yield* readTorrent(torrentPath)
+      const bare = join(work, "bare.torrent")
+      yield* withoutPieceLayers(full.bytes, bare)
+      const { meta } = yield* readTorrent(bare)
+      assert.strictEqual(meta.version, "v2")
+      assert.deepStrictEqual(meta.infoHashV2, full.meta.infoHashV2)
+      assert.strictEqual(meta.pieceLayers.size, 0, "no layer in the file: every one must come from the seeder")
+      assert.isAbove(full.meta.pieceLayers.size, 1)
+      const seeder = yield* ltPeer("libtorrent v2 seeder", "seed", { torrent: torrentPath, save: src })
+      const download = yield* spawnProcess("effect-torrent download", process.execPath, [
+        BIN, "download", bare, "--out", out, "--peer", `127.0.0.1:${seeder.port}`, "--no-dht", "--json"
+      ], { cwd: work })
+      const code = yield* download.waitExit("90 seconds")
+      assert.strictEqual(code, 0, download.output().slice(-2000))
+      const complete = download.lines().find((l) => l.includes("\"type\":\"complete\""))
+      assert.isDefined(complete, download.output().slice(-2000))
+      assert.include(complete, `"infoHash":"${created.infoHash}"`)
+      assert.include(complete, `"bytes":${ALBUM_BYTES}`)
+      yield* assertSameData(meta, src, out)
     }))
 
   liveWith(installed.libtorrent)("our client fetches a hybrid torrent from a libtorrent seeder, checking both hash formats", () =>
