@@ -42,7 +42,7 @@ export const typeChecks = () => {
 }
 
 describe("client errors say why", () => {
-  it.live("a v2-only torrent without its piece layers is Unsupported, a file that is not a torrent is BadTorrent, a missing one Unreadable", () =>
+  it.live("a v2-only torrent without its piece layers and no peer to ask for them is NoMetadata, a file that is not a torrent is BadTorrent, a missing one Unreadable", () =>
     Effect.gen(function*() {
       const dir = mkdtempSync(join(tmpdir(), "et-client-"))
       const context = yield* Layer.build(Layer.fresh(
@@ -53,9 +53,11 @@ describe("client errors say why", () => {
       const v2 = yield* parseMetainfo(torrent(info))
       const reasons = yield* Effect.forEach(
         [v2, new TextEncoder().encode("not bencode"), { path: join(dir, "missing.torrent") }] as const,
-        (source) => client.add(source).pipe(Effect.flip, Effect.map((e) => e.reason))
+        (source) => client.add(source).pipe(Effect.flip)
       )
-      assert.deepStrictEqual(reasons, ["Unsupported", "BadTorrent", "Unreadable"])
+      assert.deepStrictEqual(reasons.map((e) => e.reason), ["NoMetadata", "BadTorrent", "Unreadable"])
+      // the layers would come from peers (BEP 52 hash requests): with no peer and no source, at once
+      assert.include(reasons[0]?.message, "piece layers of this v2 torrent are missing")
       // and a v1 torrent is fine, and so is the v2 one with its piece layers, named by its truncated SHA-256
       const ok = yield* client.add(torrent(singleInfo(40_000)))
       assert.strictEqual(ok.infoHash.length, 40)
