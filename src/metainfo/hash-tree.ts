@@ -126,15 +126,20 @@ export const treeLayers = (tree: FileTree, pieceLayer: Uint8Array, pieceLength: 
 
 /**
  * Our answer to a request for `tree` from its `layers` (`treeLayers`): the hashes to send,
- * or why we reject it. We serve the piece layer and above; leaf hashes would need the data
- * read back, so a request at layer 0 is rejected (BEP 52 allows rejecting). Every size is
- * checked before anything is allocated: at most 512 hashes, inside the layer, aligned,
- * and no proof above the root.
+ * or why we reject it. We serve the piece layer (with proofs up to the root) only: leaf hashes
+ * would need the data read back, so a request at layer 0 is rejected. BEP 52 forbids that
+ * only right after a request for a block in that range which we served; libtorrent asks
+ * for leaves after a piece fails its check, to find the bad block. Every size is
+ * checked before anything is allocated: 2 to 512 hashes (a power of two), inside the layer,
+ * aligned, and no proof above the root.
  */
 export const answerHashRequest = (tree: FileTree, layers: ReadonlyArray<Uint8Array>, range: HashRange): Uint8Array | string => {
   const { baseLayer, index, length, proofLayers } = range
   if (baseLayer !== tree.pieceLayer) return `base layer ${baseLayer}: we serve only the piece layer (${tree.pieceLayer})`
-  if (!isPowerOfTwo(length) || length > MAX_HASHES_PER_REQUEST) return `length ${length} is not a power of two up to ${MAX_HASHES_PER_REQUEST}`
+  // BEP 52: "Length MUST be equal-to-or-greater-than two and a power of two".
+  if (length < 2 || !isPowerOfTwo(length) || length > MAX_HASHES_PER_REQUEST) {
+    return `length ${length} is not a power of two from 2 to ${MAX_HASHES_PER_REQUEST}`
+  }
   const base = layers[0]
   const width = base === undefined ? 0 : base.length / 32
   if (index % length !== 0 || index + length > width) return `hashes ${index}..${index + length} are not an aligned range of the ${width} in the layer`

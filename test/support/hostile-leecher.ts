@@ -22,6 +22,7 @@ import {
   type MessageTag,
   supportsFast
 } from "../../src/wire/index.ts"
+import type { HashRange } from "../../src/metainfo/index.ts"
 import type { BlockRequest } from "./scripted-peer.ts"
 import { waitUntil } from "./engine.ts"
 
@@ -41,6 +42,15 @@ export interface HostileLeecherOptions {
    * (`count("Reject")` still counts them).
    */
   readonly keepRejects?: boolean
+  /** Set the BEP 52 v2 bit in our handshake (infoHash is then the truncated v2 info-hash). */
+  readonly v2?: boolean
+}
+
+/** A BEP 52 answer from the client: `hashes` (a copy) or a hash reject, with the range it names. */
+export interface HashReply {
+  readonly _tag: "Hashes" | "HashReject"
+  readonly range: HashRange
+  readonly hashes: Uint8Array | undefined
 }
 
 export interface ReceivedBlock extends BlockRequest {
@@ -70,6 +80,8 @@ export interface HostileLeecher {
   readonly closedByClient: () => boolean
   /** Payload bytes received (everything after the handshake). */
   readonly bytesReceived: () => number
+  /** Every hashes / hash reject the client sent, in order. */
+  readonly hashReplies: () => ReadonlyArray<HashReply>
   /** Frames from the client our codec could not decode (should stay empty). */
   readonly decodeErrors: () => ReadonlyArray<string>
   /** Polls `check` every 50 ms; dies naming `what` after `seconds`. */
@@ -108,6 +120,7 @@ export const hostileLeecher = (options: HostileLeecherOptions) =>
       const pieces: Array<ReceivedBlock> = []
       const rejects: Array<BlockRequest> = []
       const decodeErrors: Array<string> = []
+      const hashReplies: Array<HashReply> = []
       let have: Bitfield.Bitfield | "all" | "none" = "none"
       const extraHaves = new Set<number>()
       let choked = true
@@ -152,12 +165,13 @@ export const hostileLeecher = (options: HostileLeecherOptions) =>
         closed: () => closed,
         closedByClient: () => closed && !closedByUs,
         bytesReceived: () => bytes,
+        hashReplies: () => hashReplies,
         decodeErrors: () => decodeErrors,
         waitUntil: (what, check, seconds = 5) => waitUntil(what, check, seconds)
       }
 
       socket.once("connect", () => {
-        const reserved = makeReserved({ extensionProtocol: false, fast: options.fast })
+        const reserved = makeReserved({ extensionProtocol: false, fast: options.fast, v2: options.v2 === true })
         socket.write(encodeHandshake({ infoHash: options.infoHash, peerId, reserved }))
       })
       socket.on("data", (chunk: Buffer) => {
@@ -220,6 +234,12 @@ export const hostileLeecher = (options: HostileLeecherOptions) =>
                 data: options.keepBlocks === true ? new Uint8Array(m.block) : undefined
               })
               break
+            case "Hashes":
+            case "HashReject": {
+              const range = { piecesRoot: m.piecesRoot.slice(), baseLayer: m.baseLayer, index: m.index, length: m.length, proofLayers: m.proofLayers }
+              hashReplies.push({ _tag: m._tag, range, hashes: m._tag === "Hashes" ? m.hashes.slice() : undefined })
+              break
+            }
             case "Reject":
               if (options.keepRejects !== false) rejects.push({ piece: m.index, begin: m.begin, length: m.length })
               break
