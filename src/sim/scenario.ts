@@ -16,7 +16,7 @@
  * Hosts are named `seed-i`, `leecher-i`, `corrupt-i` (seeds whose every piece is
  * corrupted), `silent-i` (accept connections, never answer) and `tracker` (a BEP 15 UDP
  * tracker every client announces to, unless `tracker: false`; then leechers are given the
- * seeds' addresses). Faults run at a virtual time in ms, or at "full-copy": the moment
+ * seeds' addresses, or with `lsd` find them by local service discovery). Faults run at a virtual time in ms, or at "full-copy": the moment
  * the leechers together hold every piece.
  *
  * The trace is JSON lines in the order things happened, in the format of a real run's
@@ -59,6 +59,12 @@ export interface ScenarioSpec {
   readonly links?: Readonly<Record<string, HostOptions>>
   /** Run a UDP tracker (default true); `intervalSeconds` is its announce interval. */
   readonly tracker?: boolean | { readonly intervalSeconds?: number }
+  /**
+   * Every client runs Local Service Discovery (BEP 14) on the simulated link (one multicast
+   * group for the whole world), and with `tracker: false` no client is given an address:
+   * peers find each other by LSD alone. Default false.
+   */
+  readonly lsd?: boolean
   /**
    * Client configuration for every client (host and port are the simulation's). Clients
    * speak TCP only unless `transports` says otherwise (see `SIM_TRANSPORTS`). Unlike a
@@ -161,8 +167,9 @@ export const simulate = Effect.fn("Sim.simulate")(function*(spec: ScenarioSpec) 
     ["leecher", spec.leechers]
   ]
   const addresses = (role: Role) => Array.from({ length: counts.find(([r]) => r === role)?.[1] ?? 0 }, (_, i) => addressOf(role, i))
+  const useLsd = spec.lsd === true
   const direct = [
-    ...(useTracker ? [] : [...addresses("seed"), ...addresses("corrupt")]),
+    ...(useTracker || useLsd ? [] : [...addresses("seed"), ...addresses("corrupt")]),
     ...addresses("silent")
   ].map((host) => ({ host, port: PEER_PORT }))
 
@@ -251,7 +258,7 @@ export const simulate = Effect.fn("Sim.simulate")(function*(spec: ScenarioSpec) 
         role,
         ...(link === undefined ? {} : { link }),
         ...(storage === undefined ? {} : { storage }),
-        client: { encryption: "disable", ...spec.client, ...spec.clients?.[name] },
+        client: { encryption: "disable", lsd: useLsd, ...spec.client, ...spec.clients?.[name] },
         peers: role === "leecher" ? direct : [],
         trace
       }

@@ -9,7 +9,8 @@
  *
  * Multicast: the world is one link. A socket bound with `multicast` joins its group; a
  * datagram sent to `group:port` goes to every member bound to that port (the sender's own
- * socket too when `loopback`, as on a real host), each copy over the links as above.
+ * socket too when `loopback`, as on a real host), each copy over the links as above; the
+ * trace has a `multicast` line per datagram sent.
  * `reuseAddress` changes nothing: a simulated host runs one client.
  */
 import { Effect } from "effect"
@@ -116,6 +117,8 @@ export const udp = (world: World, host: HostState) =>
     const transmit = (payload: Uint8Array, to: Address): NetError | undefined => {
       if (gone !== undefined || !host.alive || host.generation !== generation) return gone ?? new ConnectionClosed({ address: localText })
       if (isMulticast(to.host)) {
+        // one line per datagram sent to a group (LSD announces), however many members hear it
+        world.trace("multicast", { from: localText, to: formatAddress(to), bytes: payload.length })
         for (const m of memberships.get(`${to.host}|${to.port}`) ?? []) {
           if (m.host === host) {
             // multicast loopback: this host's own members hear it at once, off the links
