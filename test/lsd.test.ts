@@ -1,6 +1,6 @@
 /**
  * Local Service Discovery (BEP 14): the codec. End to end: lsd-loopback.test.ts (real
- * multicast on 127.0.0.1).
+ * multicast on 127.0.0.1) and sim-lsd.test.ts (the simulator, rate limits in virtual time).
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Result } from "effect"

@@ -33,6 +33,12 @@ const openGroupSocket = (): Promise<Dgram.Socket> =>
  * Whether a datagram sent to the group through 127.0.0.1 comes back to a member joined on
  * 127.0.0.1 (IP_MULTICAST_IF + IP_MULTICAST_LOOP), within 2 s: a capability check, not a
  * test of our code. Runs once when a test file loads.
+ *
+ * Seen on Linux 6.18: this works with lo lacking the MULTICAST flag, and in a fresh network
+ * namespace with only lo up and no route at all. What fails: joining or sending with no
+ * interface named and no route (ENODEV, ENETUNREACH), and lo down (EADDRNOTAVAIL); with
+ * only `ip route add 224.0.0.0/4 dev lo` and no interface named, datagrams arrive from
+ * 0.0.0.0, useless to LSD (the sender's address is the peer's).
  */
 const probeLoopbackMulticast = async (): Promise<string | null> => {
   let a: Dgram.Socket | undefined
@@ -66,7 +72,7 @@ const probeFailure = await probeLoopbackMulticast()
 export const loopbackMulticast = requirement(
   probeFailure === null,
   `multicast on loopback (${LSD_GROUP_V4}:${LSD_PORT} through 127.0.0.1${probeFailure === null ? "" : `: ${probeFailure}`})`,
-  "a kernel with IPv4 multicast; in a network namespace without it: ip route add 239.192.152.143/32 dev lo"
+  "a kernel with IPv4 multicast and lo up with 127.0.0.1; no multicast route is needed: members join on 127.0.0.1 and send through it (IP_MULTICAST_IF)"
 )
 
 export interface HeardAnnounce extends LsdAnnounce {
