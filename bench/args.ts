@@ -20,6 +20,11 @@ export interface BenchOptions {
   readonly trace: boolean
   /** Only the scale bench (bench/scale.ts): idle peers and loaded torrents in one process. */
   readonly scale: boolean
+  /**
+   * Only the growth bench (bench/growth.ts): peak anon of our leecher for sparse payloads of
+   * these sizes (`--growth`: 1 GiB and 16 GiB; `--growth-sizes 64MiB,1GiB` to iterate).
+   */
+  readonly growth: ReadonlyArray<number> | undefined
 }
 
 const PARTS = ["leech", "seed", "startup"] as const
@@ -45,6 +50,7 @@ export const parseArgs = (argv: ReadonlyArray<string>): BenchOptions => {
   let profile = false
   let trace = false
   let scale = false
+  let growth: ReadonlyArray<number> | undefined
   let record = true
   let transport: "tcp" | "utp" = "tcp"
   const skip = new Set<"leech" | "seed" | "startup">()
@@ -61,6 +67,8 @@ export const parseArgs = (argv: ReadonlyArray<string>): BenchOptions => {
     else if (arg === "--profile") profile = true
     else if (arg === "--trace") trace = true
     else if (arg === "--scale") scale = true
+    else if (arg === "--growth") growth = [2 ** 30, 16 * 2 ** 30]
+    else if (arg === "--growth-sizes") growth = value().split(",").map(parseSize)
     else if (arg === "--no-record") record = false
     else if (arg === "--skip") {
       for (const part of value().split(",")) {
@@ -76,7 +84,7 @@ export const parseArgs = (argv: ReadonlyArray<string>): BenchOptions => {
       const v = value()
       seeders = v === "both" ? ["plain", "rc4"] : v === "plain" || v === "rc4" ? [v] : []
       if (seeders.length === 0) throw new Error(`--seeders takes plain, rc4 or both, not ${v}`)
-    } else throw new Error(`unknown option ${arg}\nusage: node bench/run.ts [--size 1GiB] [--runs N] [--transport tcp|utp] [--seeders plain|rc4|both] [--profile] [--trace] [--scale] [--skip leech,seed,startup] [--no-record]`)
+    } else throw new Error(`unknown option ${arg}\nusage: node bench/run.ts [--size 1GiB] [--runs N] [--transport tcp|utp] [--seeders plain|rc4|both] [--profile] [--trace] [--scale] [--growth] [--growth-sizes 1GiB,16GiB] [--skip leech,seed,startup] [--no-record]`)
   }
-  return { size, runs, profile, record, transport, seeders, skip, trace, scale }
+  return { size, runs, profile, record, transport, seeders, skip, trace, scale, growth }
 }

@@ -7,8 +7,10 @@ leecher speak, so both leechers use the same transport: "tcp" (uTP off) or "utp"
 off both ways, INTEROP.md's settings for peers that speak only uTP).
 
   ltbench.py make-torrent DATA_FILE OUT.torrent
-  ltbench.py seed TORRENT SAVE_DIR [TRANSPORT] [--force-encryption]
+  ltbench.py seed TORRENT SAVE_DIR [TRANSPORT] [--force-encryption] [--seed-mode]
                                                prints "PORT <n>" once seeding; stop with SIGTERM.
+                                               --seed-mode: no start-up hash check (libtorrent
+                                               hashes each piece before it first sends it)
                                                --force-encryption: RC4-encrypted peers only (MSE/PE
                                                forced both ways, RC4 only, prefer_rc4; INTEROP.md)
   ltbench.py leech TORRENT OUT_DIR SEED_PORT [TRANSPORT]  prints one JSON line when the download is complete
@@ -63,7 +65,7 @@ def wait_for(session, handle, done, timeout):
                 raise SystemExit(f"libtorrent: {a.message()}")
 
 
-def seed(torrent_path, save_dir, transport="tcp", force_encryption=False):
+def seed(torrent_path, save_dir, transport="tcp", force_encryption=False, seed_mode=False):
     settings = lt.high_performance_seed()
     settings.update(LOOPBACK)
     settings.update(TRANSPORTS[transport])
@@ -72,7 +74,10 @@ def seed(torrent_path, save_dir, transport="tcp", force_encryption=False):
     settings["send_buffer_watermark"] = 32 * 1024 * 1024
     settings["send_buffer_low_watermark"] = 4 * 1024 * 1024
     session = lt.session(settings)
-    handle = session.add_torrent({"ti": lt.torrent_info(torrent_path), "save_path": save_dir})
+    params = {"ti": lt.torrent_info(torrent_path), "save_path": save_dir}
+    if seed_mode:
+        params["flags"] = lt.torrent_flags.seed_mode
+    handle = session.add_torrent(params)
     wait_for(session, handle, lambda s: s.is_seeding, 600)
     print(f"PORT {session.listen_port()}", flush=True)
     while True:
@@ -115,8 +120,9 @@ if __name__ == "__main__":
     if command == "make-torrent":
         make_torrent(*args)
     elif command == "seed":
-        rest = [a for a in args[2:] if a != "--force-encryption"]
-        seed(args[0], args[1], *rest, force_encryption="--force-encryption" in args[2:])
+        flags = ("--force-encryption", "--seed-mode")
+        rest = [a for a in args[2:] if a not in flags]
+        seed(args[0], args[1], *rest, force_encryption="--force-encryption" in args[2:], seed_mode="--seed-mode" in args[2:])
     elif command == "leech":
         leech(args[0], args[1], int(args[2]), *args[3:])
     else:

@@ -4,6 +4,8 @@
  *   node bench/run.ts [--size 1GiB] [--runs 1] [--transport tcp|utp] [--seeders plain|rc4|both]
  *                     [--profile] [--trace] [--skip leech,seed,startup] [--no-record]
  *   node bench/run.ts --scale [--runs 3]   (only bench/scale.ts: idle peers, 100 torrents; ≥ 2 runs)
+ *   node bench/run.ts --growth [--growth-sizes 1GiB,16GiB] [--runs 1]
+ *                                          (only bench/growth.ts: peak anon, sparse 1 GiB vs 16 GiB)
  *
  * 1. Makes (once, then reuses) a deterministic pseudo-random payload and a v1 torrent with
  *    1 MiB pieces in bench/data/ (git-ignored).
@@ -33,14 +35,15 @@
  *
  * Loopback only. The only processes stopped are the ones this script started, by PID.
  */
-import { execFileSync, spawn, spawnSync } from "node:child_process"
+import { spawnSync } from "node:child_process"
 import { createHash } from "node:crypto"
 import { appendFileSync, createReadStream, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs"
 import { cpus, loadavg, tmpdir } from "node:os"
 import { basename, join } from "node:path"
-import { createInterface } from "node:readline"
 import { formatSummary, readProfile, summarizeProfile } from "./profile-summary.ts"
 import { parseArgs, sizeLabel } from "./args.ts"
+import { benchGrowth } from "./growth.ts"
+import { ltbench, processCpuSeconds, python, startSeeder } from "./lt-seeder.ts"
 import { benchScale } from "./scale.ts"
 import { benchSeed } from "./seed.ts"
 import { measureStartup, median } from "./startup.ts"
@@ -48,8 +51,6 @@ import { measureStartup, median } from "./startup.ts"
 const benchDir = new URL(".", import.meta.url).pathname
 const dataDir = join(benchDir, "data")
 const profileDir = join(benchDir, "profiles")
-const python = "/usr/bin/python3"
-const ltbench = join(benchDir, "ltbench.py")
 const measure = join(benchDir, "measure.py")
 /** The V8 flags bin/effect-torrent.js runs with (its shebang), so the bench measures the client as shipped. */
 const CLI_NODE_FLAGS = ["--max-semi-space-size=4"]
@@ -105,30 +106,6 @@ const ensurePayload = async (size: number) => {
   if (!existsSync(digestFile)) writeFileSync(digestFile, await sha256(payload))
   return { name, payload, torrent, digest: readFileSync(digestFile, "utf8").trim() }
 }
-
-/** CPU seconds (user + system) a live process has used so far, from /proc/PID/stat. */
-const processCpuSeconds = (pid: number): number => {
-  const stat = readFileSync(`/proc/${pid}/stat`, "utf8")
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ")
-  const ticks = Number(fields[11]) + Number(fields[12])
-  return ticks / Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).trim())
-}
-
-const startSeeder = (torrent: string, transport: string, kind: Measured["seeder"]) =>
-  new Promise<{ readonly pid: number; readonly port: number; readonly stop: () => Promise<void> }>((resolve, reject) => {
-    const args = [ltbench, "seed", torrent, dataDir, transport, ...(kind === "rc4" ? ["--force-encryption"] : [])]
-    const child = spawn(python, args, { stdio: ["ignore", "pipe", "inherit"] })
-    const exited = new Promise<void>((done) => child.once("exit", () => done()))
-    const stop = async () => {
-      if (child.exitCode === null && child.signalCode === null && child.pid !== undefined) process.kill(child.pid, "SIGTERM")
-      await exited
-    }
-    child.once("exit", (code) => reject(new Error(`seeder exited early (${code})`)))
-    createInterface({ input: child.stdout }).on("line", (line) => {
-      const match = /^PORT (\d+)$/.exec(line)
-      if (match?.[1] !== undefined && child.pid !== undefined) resolve({ pid: child.pid, port: Number(match[1]), stop })
-    })
-  })
 
 interface LeechOutcome {
   readonly seconds: number
@@ -279,6 +256,15 @@ const main = async () => {
     return
   }
   buildOurs()
+  if (options.growth !== undefined) {
+    const section = await benchGrowth({ benchDir, dataDir, oursBuilt: OURS_BUILT, nodeFlags: CLI_NODE_FLAGS, sizes: options.growth, runs: options.runs })
+    console.log(`\n${section}`)
+    if (options.record) {
+      appendFileSync(join(benchDir, "RESULTS.md"), `\n## ${new Date().toISOString()}: growth (issue 15), ${options.runs} run(s)\n\n${environment()}\n\n${section}\n`)
+      console.log("\nappended to bench/RESULTS.md")
+    }
+    return
+  }
   const built = spawnSync(process.execPath, [join(benchDir, "..", "scripts", "build.ts")], { stdio: "inherit" })
   if (built.status !== 0) throw new Error(`npm run build exited with ${built.status}`)
   const payload = await ensurePayload(options.size)
@@ -293,7 +279,7 @@ const main = async () => {
   let seedSection: string | undefined
   try {
     for (const kind of options.seeders) {
-      const seeder = { ...(await startSeeder(payload.torrent, options.transport, kind)), kind }
+      const seeder = { ...(await startSeeder({ torrent: payload.torrent, dataDir, transport: options.transport, forceEncryption: kind === "rc4" })), kind }
       seeders.push(seeder)
       console.log(`${kind} seeder pid ${seeder.pid} on 127.0.0.1:${seeder.port}`)
     }
