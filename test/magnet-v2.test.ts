@@ -3,6 +3,8 @@
  * the piece layers (which it does not carry) over BEP 52 hash requests, then the data. Real
  * TCP on 127.0.0.1, our seeder and our leecher; and a peer that answers hash requests with
  * hashes that do not prove the pieces root, which is dropped, banned, and the next peer asked.
+ * A hybrid magnet naming both hashes gets its piece layers the same way (our seeder answers to
+ * the hybrid's truncated v2 name); a hybrid nobody can give layers to goes on with SHA-1.
  */
 import { assert, describe, it } from "@effect/vitest"
 import * as NodeFileSystem from "@effect/platform-node-shared/NodeFileSystem"
@@ -26,11 +28,13 @@ const FILES = { "v2mag/big.bin": 9_000_000, "v2mag/mid.bin": 100_000, "v2mag/sma
 const btmh = (meta: Metainfo, peers: ReadonlyArray<Address>) =>
   formatMagnet({ infoHash: null, infoHashV2: meta.infoHashV2, name: null, trackers: [], webSeeds: [], peers: [...peers], selectOnly: null })
 
+const layersHex = (meta: Metainfo) => [...meta.pieceLayers.entries()].map(([root, layer]) => [root, toHex(layer)]).sort()
+
 /** Our seeder of a fresh v2-only torrent of FILES (16 KiB pieces: the big file has 550, two buckets of hashes). */
-const v2Seeder = (dir: string) =>
+const v2Seeder = (dir: string, format: "v2" | "hybrid" = "v2") =>
   Effect.gen(function*() {
     yield* writePayload(join(dir, "seed"), FILES)
-    const created = yield* createTorrent(join(dir, "seed", "v2mag"), { pieceLength: 16384, format: "v2" }).pipe(Effect.provide(NodeFileSystem.layer))
+    const created = yield* createTorrent(join(dir, "seed", "v2mag"), { pieceLength: 16384, format }).pipe(Effect.provide(NodeFileSystem.layer))
     const seeder = yield* startClient(join(dir, "seed"))
     yield* (yield* seeder.add(created.torrent)).whenComplete
     return { meta: created.metainfo, address: { host: "127.0.0.1", port: seeder.port ?? 0 } }
@@ -124,6 +128,35 @@ describe("v2 magnet: piece layers from peers (BEP 52 hash requests)", () => {
       const liar = yield* lyingPeer(meta)
       const leecher = yield* startClient(join(dir, "out"), { encryption: "disable" })
       const torrent = yield* leecher.add({ magnet: btmh(meta, [liar.address, address]) }, { metadataTimeout: "60 seconds" })
+      yield* torrent.whenComplete.pipe(Effect.timeout("120 seconds"))
+      for (const path of Object.keys(FILES)) assert.isTrue(yield* sameFile(join(dir, "seed", path), join(dir, "out", path)), path)
+    }))
+
+  it.live("a hybrid magnet naming both hashes gets its piece layers from our seeder: both hash formats checked, byte-identical", () =>
+    Effect.gen(function*() {
+      const dir = yield* tempDir()
+      const { meta, address } = yield* v2Seeder(dir, "hybrid")
+      assert.strictEqual(meta.version, "hybrid")
+      const magnet = formatMagnet({ infoHash: meta.infoHash, infoHashV2: meta.infoHashV2, name: null, trackers: [], webSeeds: [], peers: [address], selectOnly: null })
+      assert.match(magnet, /xt=urn:btih:.*xt=urn:btmh:/)
+      const leecher = yield* startClient(join(dir, "out"))
+      const torrent = yield* leecher.add({ magnet }, { metadataTimeout: "60 seconds" })
+      assert.strictEqual(torrent.metainfo.version, "hybrid")
+      assert.deepStrictEqual(layersHex(torrent.metainfo), layersHex(meta), "the layers came from the seeder (a hybrid without them is checked by SHA-1 alone)")
+      yield* torrent.whenComplete.pipe(Effect.timeout("120 seconds"))
+      for (const path of Object.keys(FILES)) assert.isTrue(yield* sameFile(join(dir, "seed", path), join(dir, "out", path)), path)
+    }))
+
+  it.live("a hybrid without piece layers and nobody to ask for them opens on SHA-1 alone and downloads", () =>
+    Effect.gen(function*() {
+      const dir = yield* tempDir()
+      const { meta, address } = yield* v2Seeder(dir, "hybrid")
+      const leecher = yield* startClient(join(dir, "out"))
+      // no peer and no source to ask: a v2-only torrent would fail here (NoMetadata)
+      const torrent = yield* leecher.add({ ...meta, pieceLayers: new Map() })
+      assert.strictEqual(torrent.metainfo.version, "hybrid")
+      assert.strictEqual(torrent.metainfo.pieceLayers.size, 0)
+      yield* torrent.addPeers([address])
       yield* torrent.whenComplete.pipe(Effect.timeout("120 seconds"))
       for (const path of Object.keys(FILES)) assert.isTrue(yield* sameFile(join(dir, "seed", path), join(dir, "out", path)), path)
     }))

@@ -15,7 +15,7 @@
  * (sessions end, a `stopped` announce goes out, files close), and closing the client's
  * layer does the same for all of them.
  */
-import { Context, type Duration, Effect, Exit, FileSystem, Layer, Option, Scope } from "effect"
+import { Context, Duration, Effect, Exit, FileSystem, Layer, Option, Scope } from "effect"
 import type { Metainfo } from "../metainfo/model.ts"
 import { toHex } from "../bytes.ts"
 import { type InfoHash, infoHashOf, peerKey } from "../ids.ts"
@@ -96,6 +96,9 @@ export interface ClientService {
   readonly setLimits: (limits: { readonly [K in keyof RateLimits]?: RateLimits[K] | undefined }, infoHash?: InfoHash) => Effect.Effect<void, ClientError>
 }
 
+/** How long a hybrid waits for its piece layers before it goes on with SHA-1 alone. */
+const HYBRID_LAYERS_TIMEOUT = Duration.seconds(30)
+
 const isMagnetSource = (source: TorrentSource): source is { readonly magnet: string } =>
   !(source instanceof Uint8Array) && "magnet" in source
 
@@ -171,6 +174,11 @@ export const makeClient = (config: ClientConfig, extraPeerSources: ReadonlyArray
       readonly resumeDirectory: string | undefined
     }
     const torrents = new Map<InfoHash, Entry>()
+    // A hybrid is keyed by its SHA-1 name; a peer may dial it by its truncated SHA-256 one (BEP 52).
+    const v2Names = new Map<InfoHash, InfoHash>()
+    const v2NameOf = (meta: Metainfo) =>
+      meta.infoHash !== null && meta.infoHashV2 !== null ? infoHashOf(meta.infoHashV2.subarray(0, 20)) : undefined
+    const lookup = (infoHash: InfoHash) => torrents.get(v2Names.get(infoHash) ?? infoHash)?.torrent
     // MSE names a torrent by HASH('req2', info-hash): v1, and v2 truncated to 20 bytes
     const skeys = new Map<string, Uint8Array>()
     const skeysOf = (meta: Metainfo): ReadonlyArray<Uint8Array> => [
@@ -182,7 +190,7 @@ export const makeClient = (config: ClientConfig, extraPeerSources: ReadonlyArray
       findSkey: (req2Hash: Uint8Array) => skeys.get(toHex(req2Hash))
     }
 
-    const { port, dial, memory: transportMemory } = yield* startTransports(resolved, (infoHash) => torrents.get(infoHash)?.torrent, incoming)
+    const { port, dial, memory: transportMemory } = yield* startTransports(resolved, lookup, incoming)
 
     /** A magnet link: parse it, then fetch the info dict from the peers our sources find. */
     const fromMagnet = (uri: string, options: AddOptions) =>
@@ -212,20 +220,30 @@ export const makeClient = (config: ClientConfig, extraPeerSources: ReadonlyArray
      * BEP 52: the piece layers sit outside the info dict, so a magnet never carries them and a
      * .torrent may leave them out. A v2 torrent cannot check a piece of a file longer than one
      * piece without its layer: fetch the missing ones from peers (hash requests) first.
+     * A hybrid can check every piece by SHA-1 alone, and libtorrent passes a hybrid's piece on
+     * SHA-1 while its v2 hashes are unknown; the layers add the SHA-256 check (and catch a
+     * hybrid whose v1 and v2 data disagree), so they are asked for too, but a swarm that cannot
+     * give them in `HYBRID_LAYERS_TIMEOUT` (peers without the v2 bit) leaves the hybrid on SHA-1.
      */
     const completeLayers = (meta: Metainfo, peers: ReadonlyArray<Address>, options: AddOptions) =>
       Effect.gen(function*() {
-        if (meta.version !== "v2" || missingPieceLayers(meta).length === 0) return { meta, peers }
-        const layers = yield* fetchPieceLayers(meta, {
+        if (meta.version === "v1" || missingPieceLayers(meta).length === 0) return { meta, peers }
+        const timeout = options.metadataTimeout ?? "10 minutes"
+        const fetch = fetchPieceLayers(meta, {
           peerId,
           peers,
           sources: peerSources,
           port: port ?? 0,
           dial,
           encryption: resolved.encryption,
-          timeout: options.metadataTimeout ?? "10 minutes"
-        }).pipe(
-          Effect.provideService(Network, network),
+          timeout: meta.version === "v2" ? timeout : Duration.min(Duration.fromInputUnsafe(timeout), HYBRID_LAYERS_TIMEOUT)
+        }).pipe(Effect.provideService(Network, network))
+        if (meta.version === "hybrid") {
+          const got = yield* Effect.option(Effect.tapError(fetch, (e) => Effect.logWarning(`${meta.name}: hybrid checked by SHA-1 only: ${e.message}`)))
+          if (Option.isNone(got)) return { meta, peers }
+          return { meta: got.value.meta, peers: peers.filter((p) => !got.value.banned.has(peerKey(p))) }
+        }
+        const layers = yield* fetch.pipe(
           Effect.mapError((e) => new ClientError({ reason: e.reason === "NoPeers" || e.reason === "Timeout" ? "NoMetadata" : "BadTorrent", detail: e.message }))
         )
         return { meta: layers.meta, peers: peers.filter((p) => !layers.banned.has(peerKey(p))) }
@@ -280,6 +298,8 @@ export const makeClient = (config: ClientConfig, extraPeerSources: ReadonlyArray
         )
       )
       torrents.set(key, { torrent, scope, limits, resumeDirectory: options.resumeDirectory })
+      const alias = v2NameOf(meta)
+      if (alias !== undefined) v2Names.set(alias, key)
       if (resolved.noPeersWarning) {
         yield* Effect.forkIn(warnWithoutPeers(torrent, { trackers: resolved.trackers, dht: config.dht !== undefined, initialPeers: initialPeers.length }), scope)
       }
@@ -292,6 +312,8 @@ export const makeClient = (config: ClientConfig, extraPeerSources: ReadonlyArray
         const entry = torrents.get(infoHash)
         if (entry === undefined) return
         torrents.delete(infoHash)
+        const alias = v2NameOf(entry.torrent.metainfo)
+        if (alias !== undefined) v2Names.delete(alias)
         for (const skey of skeysOf(entry.torrent.metainfo)) skeys.delete(toHex(req2(skey)))
         // Closing the scope waits for in-flight writes and closes the files before they go.
         yield* Scope.close(entry.scope, Exit.void)

@@ -22,14 +22,13 @@ import {
   type HashRange,
   type Metainfo,
   pieceLayerRequests,
-  verifyHashes,
-  wireInfoHash
+  verifyHashes
 } from "../metainfo/index.ts"
 import type { EncryptionPolicy } from "../mse/index.ts"
 import { type Address, formatAddress, type Network } from "../net/index.ts"
 import { type PeerDialer, tcpDialer } from "../peer/index.ts"
 import { makePeerBook, openPeer, type OpenPeerDeps, type PeerSource, type SwarmHooks } from "../torrent/index.ts"
-import { encodeMessage, makeReserved, type Message, supportsFast, supportsV2 } from "../wire/index.ts"
+import { encodeMessage, makeReserved, type Message, supportsFast } from "../wire/index.ts"
 import { MagnetFetchError, MetadataPeerDropped } from "./errors.ts"
 import { nextMessage } from "./peer-wire.ts"
 
@@ -85,6 +84,9 @@ export const missingPieceLayers = (meta: Metainfo): Array<FileTree> => {
   return out
 }
 
+/** The 20-byte name of a torrent's v2 swarm (BEP 52: the SHA-256 info-hash truncated). */
+const v2Name = (meta: Metainfo): Uint8Array => meta.infoHashV2 === null ? new Uint8Array(20) : meta.infoHashV2.subarray(0, 20)
+
 const millis = (input: Duration.Input): number => Duration.toMillis(Duration.fromInputUnsafe(input))
 
 /** Fetches the piece layers `meta` lacks; `meta` itself when it lacks none. */
@@ -120,7 +122,10 @@ const collect = Effect.fnUntraced(function*(
   const requestTimeout = options.requestTimeout ?? Duration.seconds(10)
   const requestMillis = millis(requestTimeout)
   const dial = options.dial ?? (yield* tcpDialer(Duration.seconds(5)))
-  const infoHash = wireInfoHash(meta)
+  // The truncated v2 info-hash, for a hybrid too: libtorrent answers hash requests only on a
+  // connection it counts as v2, which one naming the v1 hash (over MSE, or plaintext without
+  // its upgrade to the v2 name) is not. A peer that answers to the v2 name speaks v2.
+  const infoHash = v2Name(meta)
   const ours = { infoHash, peerId: options.peerId, reserved: makeReserved({ extensionProtocol: true, fast: true, v2: true }) }
   const book = makePeerBook({ maxFailures: 1, maxEntries: MAX_KNOWN_ADDRESSES })
   const opener: OpenPeerDeps = { config: { dial, handshakeTimeoutMillis: requestMillis, encryption: options.encryption ?? "prefer" }, ours, book }
@@ -141,8 +146,6 @@ const collect = Effect.fnUntraced(function*(
     Effect.gen(function*() {
       const drop = (detail: string) => new MetadataPeerDropped({ peer: key, detail })
       const { conn, framer, handshake } = yield* openPeer(opener, address).pipe(Effect.mapError((e) => drop(e.detail)))
-      // A v2-only torrent's peers speak v2 by definition; a hybrid's must say so.
-      if (meta.version !== "v2" && !supportsV2(handshake.reserved)) return yield* drop("does not speak BitTorrent v2 (BEP 52)")
       const send = (message: Message) => conn.write(encodeMessage(message)).pipe(Effect.mapError((e) => drop(e.message)))
       if (supportsFast(handshake.reserved)) yield* send({ _tag: "HaveNone" })
       const asked = new Map<string, Bucket>()

@@ -190,7 +190,9 @@ export const acceptIncoming = (
       const trace = deps.link.trace === null ? null : deps.link.trace.peer(key, { transport: conn.transport ?? "tcp" })
       trace?.event("in", { type: "accept" })
       const session = Effect.gen(function*() {
-        const handshake = yield* handshakeIncoming(conn, framer, header, deps.ours, `${handshakeTimeoutMillis} millis`)
+        // Answered with the name the peer used (a hybrid has two: torrent.ts checked it is ours).
+        const ours = { ...deps.ours, infoHash: header.infoHash }
+        const handshake = yield* handshakeIncoming(conn, framer, header, ours, `${handshakeTimeoutMillis} millis`)
         return yield* Effect.scoped(connectedSession(deps, conn, framer, handshake, false, via.encryption, trace))
       })
       // A closed FiberMap (the torrent stopping) interrupts instead of running: the permits

@@ -7,9 +7,10 @@
  * then the storage saves its resume data and closes its files.
  */
 import { Clock, Deferred, Effect, FiberHandle, FiberMap, FiberSet, PubSub, Random, Ref, Result, Schedule, type Scope, Semaphore, Stream, SubscriptionRef } from "effect"
+import { bytesEqual } from "../bytes.ts"
 import { type InfoHash, infoHashOf, type PeerKey } from "../ids.ts"
 import type { Connection } from "../net/index.ts"
-import { wireInfoHash } from "../metainfo/identity.ts"
+import { wireInfoHash, wireInfoHashes } from "../metainfo/identity.ts"
 import type { Metainfo } from "../metainfo/model.ts"
 import { makeRateMeter, type PeerStats } from "../peer/index.ts"
 import { makePicker } from "../scheduler/picker.ts"
@@ -266,9 +267,13 @@ export const openTorrent = Effect.fn("Torrent.open")(function*(meta: Metainfo, c
     }),
     whenComplete: Deferred.await(core.complete),
     addPeers,
+    // BEP 52: a hybrid answers to its SHA-1 name and to its truncated SHA-256 one (a peer
+    // asking for piece layers names its v2 swarm); any other name is not this torrent.
     acceptIncoming: (conn, framer, header, via) =>
-      Effect.flatMap(Ref.get(activeSessions), (sessions) =>
-        sessions === null ? conn.close : acceptIncoming(deps, sessions, conn, framer, header, via)),
+      !wireInfoHashes(meta).some((name) => bytesEqual(name, header.infoHash))
+        ? conn.close
+        : Effect.flatMap(Ref.get(activeSessions), (sessions) =>
+          sessions === null ? conn.close : acceptIncoming(deps, sessions, conn, framer, header, via)),
     saveResume: storage.saveResume.pipe(Effect.ignore),
     peers: Effect.sync(() => [...links.values()].map((l) => ({ ...l.stats }))),
     directory: config.directory,

@@ -5,7 +5,9 @@
  * - our `download` command, given only the link and the seeder's address, fetches a v2-only
  *   torrent made and seeded by libtorrent (it asks libtorrent for the piece layers);
  * - libtorrent, given only the link and our address, fetches it from our seeder, asking us
- *   for the piece layers (our trace shows its hash requests and our answers).
+ *   for the piece layers (our trace shows its hash requests and our answers);
+ * - a hybrid magnet naming both hashes (`urn:btih:` and `urn:btmh:`) opens as a hybrid: we
+ *   ask libtorrent for its piece layers too, so every piece is checked by SHA-1 and SHA-256.
  */
 import { assert, describe } from "@effect/vitest"
 import { Effect } from "effect"
@@ -16,7 +18,7 @@ import { formatMagnet, type Metainfo } from "../../src/metainfo/index.ts"
 import { memorySink } from "../../src/trace/index.ts"
 import { liveWith } from "../support/requirements.ts"
 import { installed } from "./support/available.ts"
-import { assertSameData, awaitComplete, readTorrent, withNodeClient, workspace } from "./support/harness.ts"
+import { assertSameData, awaitComplete, awaitState, readTorrent, withNodeClient, workspace } from "./support/harness.ts"
 import { InteropError, spawnProcess } from "./support/process.ts"
 import { ltCreate, ltMagnetLeech, ltPeer } from "./support/peers.ts"
 
@@ -32,6 +34,9 @@ const BIN = join(import.meta.dirname, "..", "..", "src", "cli", "bin.ts")
 
 const btmh = (meta: Metainfo) =>
   formatMagnet({ infoHash: null, infoHashV2: meta.infoHashV2, name: null, trackers: [], webSeeds: [], peers: [], selectOnly: null })
+
+const hybridMagnet = (meta: Metainfo) =>
+  formatMagnet({ infoHash: meta.infoHash, infoHashV2: meta.infoHashV2, name: null, trackers: [], webSeeds: [], peers: [], selectOnly: null })
 
 describe("interop: v2-only magnets (BEP 52 hash requests) with libtorrent", () => {
   liveWith(installed.libtorrent)("our `download` command fetches a v2-only torrent from a btmh magnet and a libtorrent seeder", () =>
@@ -87,6 +92,29 @@ describe("interop: v2-only magnets (BEP 52 hash requests) with libtorrent", () =
       assert.isAtLeast(count("HashRequest"), 1, "libtorrent asked us for hashes")
       assert.strictEqual(count("Hashes"), count("HashRequest"), "every hash request was answered with hashes")
       assert.strictEqual(count("HashReject"), 0)
+      yield* assertSameData(meta, src, out)
+    }))
+
+  liveWith(installed.libtorrent)("a hybrid magnet naming both hashes opens as a hybrid: the piece layers come from libtorrent, both hash formats checked", () =>
+    Effect.gen(function*() {
+      const { work, src, out, torrentPath } = yield* workspace(ALBUM, "album")
+      yield* ltCreate(join(src, "album"), torrentPath, { pieceLength: 16 * 1024, format: "hybrid" })
+      const { meta } = yield* readTorrent(torrentPath)
+      assert.strictEqual(meta.version, "hybrid")
+      assert.isAbove(meta.pieceLayers.size, 1)
+      const seeder = yield* ltPeer("libtorrent hybrid seeder", "seed", { torrent: torrentPath, save: src })
+      const magnet = hybridMagnet(meta)
+      assert.match(magnet, /xt=urn:btih:[0-9a-f]{40}.*xt=urn:btmh:1220[0-9a-f]{64}/)
+      yield* withNodeClient(work, Effect.gen(function*() {
+        const client = yield* Client
+        const torrent = yield* client.add({ magnet }, { directory: out, peers: [{ host: "127.0.0.1", port: seeder.port }] })
+        assert.strictEqual(torrent.metainfo.version, "hybrid")
+        // the layers the torrent checks its pieces against are libtorrent's, every one of them
+        assert.deepStrictEqual(torrent.metainfo.pieceLayers, meta.pieceLayers, "the piece layers were fetched (without them a hybrid is checked by SHA-1 alone)")
+        yield* awaitComplete(torrent, 60)
+        const state = yield* awaitState(torrent, (s) => s.status === "seeding", "seeding")
+        assert.strictEqual(state.piecesVerified, meta.pieceCount)
+      }))
       yield* assertSameData(meta, src, out)
     }))
 })
