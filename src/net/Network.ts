@@ -56,6 +56,13 @@ export interface Connection {
   readonly writeV: (chunks: ReadonlyArray<Uint8Array>) => Effect.Effect<void, NetError>
   readonly offer: (chunks: ReadonlyArray<Uint8Array>) => boolean
   readonly drained: Effect.Effect<void, NetError>
+  /**
+   * The synchronous form of `drained`, where a connection has one (the simulated TCP):
+   * undefined when the send buffer has room now, the error `drained` would fail with, or a
+   * function that cancels the wait, `wake` being called once, outside any fiber, at the
+   * moment `drained` would have completed. A writer then needs no fiber to wait.
+   */
+  readonly whenDrained?: (wake: () => void) => NetError | (() => void) | undefined
   readonly close: Effect.Effect<void>
   /** What carries the stream, when not TCP ("utp"); wrappers (MSE) pass it on. */
   readonly transport?: string

@@ -119,7 +119,8 @@ export const makeOutbox = Effect.fnUntraced(function*(
     const more = collect(chunks)
     if (!write(chunks) || more) {
       writerOwns = true
-      fork(writer)
+      if (whenDrained === undefined) fork(writer)
+      else pump()
     }
   }
 
@@ -142,7 +143,64 @@ export const makeOutbox = Effect.fnUntraced(function*(
       uploaded(chunks, block.piece, block.begin, block.length, data.success)
     })
 
+  /**
+   * `slowUpload` without a fiber, when it would not have to wait: no limit in force and the
+   * head upload readable from memory. False when it would (the slow path must run).
+   */
+  const uploadNow = (chunks: Array<Uint8Array>): boolean => {
+    if (!torrent.uploadThrottle.free()) return false
+    const first = s.uploads.entries().next()
+    if (first.done === true) return true
+    const [key, block] = first.value
+    const data = storage.readSync(block.piece, block.begin, block.length)
+    if (data === undefined) return false
+    s.uploads.delete(key)
+    uploaded(chunks, block.piece, block.begin, block.length, data)
+    return true
+  }
+
   const drained = conn.drained.pipe(Effect.mapError(toPeerError))
+  const whenDrained = conn.whenDrained
+  /** The pending wait of `pump` for room in the send buffer, cancelled when the session stops. */
+  let cancelWait: (() => void) | undefined
+
+  /**
+   * The writer loop without a fiber, for connections that can wait synchronously
+   * (`Connection.whenDrained`): step for step what `writer` does, so the bytes leave at the
+   * same moments and in the same order, but a wait for room is a timer that calls `pump`
+   * again instead of a fiber's sleep (per block uploaded, a fiber, a generator step and
+   * an `Effect.sleep` fewer). An upload that must wait for a read or the rate limit hands
+   * over to a fiber, which comes back here once it is written.
+   */
+  const pump = (): void => {
+    cancelWait = undefined
+    if (whenDrained === undefined) return
+    while (true) {
+      const waiting = whenDrained(pump)
+      if (waiting !== undefined) {
+        if (typeof waiting === "function") cancelWait = waiting
+        else fork(Effect.fail(toPeerError(waiting)))
+        return
+      }
+      const chunks: Array<Uint8Array> = []
+      if (collect(chunks) && chunks.length < 2 * UPLOADS_PER_WRITE && !uploadNow(chunks)) {
+        fork(Effect.andThen(slowUpload(chunks), Effect.sync(() => {
+          if (writeSome(chunks)) pump()
+        })))
+        return
+      }
+      if (!writeSome(chunks)) return
+    }
+  }
+  /** The end of one round of the writer: false (and the connection back to `flush`) when nothing was left. */
+  const writeSome = (chunks: ReadonlyArray<Uint8Array>): boolean => {
+    if (chunks.length === 0 && s.uploads.size === 0 && Queue.sizeUnsafe(queue) === 0) {
+      writerOwns = false
+      return false
+    }
+    write(chunks)
+    return true
+  }
 
   /** Writes until nothing is left to send, then gives the connection back to `flush`. */
   const writer: Effect.Effect<void, PeerError> = Effect.gen(function*() {
@@ -166,6 +224,8 @@ export const makeOutbox = Effect.fnUntraced(function*(
     uploadsAdded: schedule,
     stop: () => {
       stopped = true
+      cancelWait?.()
+      cancelWait = undefined
     }
   }
   return outbox

@@ -11,9 +11,17 @@ import { RateLimiter } from "effect/persistence"
 
 export interface Throttle {
   readonly take: (bytes: number) => Effect.Effect<void>
+  /**
+   * True when no limit is in force now: `take` would let any number of bytes through at
+   * once, and change nothing. A sender may then skip it and stay synchronous.
+   */
+  readonly free: () => boolean
 }
 
-export const unlimited: Throttle = { take: () => Effect.void }
+const always = () => true
+const never = () => false
+
+export const unlimited: Throttle = { take: () => Effect.void, free: always }
 
 /** A limiter to share among throttles (one per client). */
 export const makeLimiter: Effect.Effect<RateLimiter.RateLimiter> = RateLimiter.make.pipe(
@@ -30,7 +38,8 @@ export const makeThrottle = (limiter: RateLimiter.RateLimiter, key: string, byte
         Effect.flatMap((result) => Duration.isZero(result.delay) ? Effect.void : Effect.sleep(result.delay)),
         // The in-memory store cannot fail; should it ever, let the bytes through rather than stall a peer.
         Effect.catch(() => Effect.void)
-      )
+      ),
+    free: never
   }
 }
 
@@ -51,6 +60,7 @@ export const makeAdjustableThrottle = (
   let current = makeThrottle(limiter, `${key}#0`, rate)
   return {
     take: (bytes) => Effect.suspend(() => current.take(bytes)),
+    free: () => current.free(),
     rate: () => rate,
     setRate: (next) => {
       rate = next !== null && next > 0 ? next : null
@@ -60,4 +70,7 @@ export const makeAdjustableThrottle = (
 }
 
 export const both = (a: Throttle, b: Throttle): Throttle =>
-  a === unlimited ? b : b === unlimited ? a : { take: (bytes) => Effect.andThen(a.take(bytes), b.take(bytes)) }
+  a === unlimited ? b : b === unlimited ? a : {
+    take: (bytes) => Effect.andThen(a.take(bytes), b.take(bytes)),
+    free: () => a.free() && b.free()
+  }

@@ -254,13 +254,30 @@ export const makeEndpoint = (world: World, host: HostState, local: Address, remo
     return unsentBytes <= world.options.sendBufferBytes
   }
 
+  /** How long a writer waits for room in the send buffer (0: none). */
+  const drainWait = (): number => {
+    departUntil(world.events.now())
+    return unsentBytes <= world.options.sendBufferBytes ? 0 : roomAt() - world.events.now()
+  }
+
   const drained: Effect.Effect<void, NetError> = Effect.suspend(() => {
     const error = dead()
     if (error !== undefined) return Effect.fail(error)
-    departUntil(world.events.now())
-    const wait = unsentBytes <= world.options.sendBufferBytes ? 0 : roomAt() - world.events.now()
+    const wait = drainWait()
     return wait > 0 ? Effect.sleep(Duration.millis(wait)) : Effect.void
   })
+
+  // `drained` without a fiber: the same check, and a timer where `drained` would sleep
+  // (registered at the same point, for the same time: the same order of events).
+  const whenDrained = (wake: () => void): NetError | (() => void) | undefined => {
+    const error = dead()
+    if (error !== undefined) return error
+    const wait = drainWait()
+    if (!(wait > 0)) return undefined
+    // what the sleep of `drained` waits: a fraction of a millisecond in whole nanoseconds
+    const millis = Duration.toMillis(Duration.millis(wait))
+    return millis > 0 ? world.events.timer(world.events.now() + millis, wake) : undefined
+  }
 
   const send = (chunks: ReadonlyArray<Uint8Array>): Effect.Effect<void, NetError> =>
     Effect.suspend(() => (offer(chunks) ? Effect.void : drained))
@@ -305,6 +322,7 @@ export const makeEndpoint = (world: World, host: HostState, local: Address, remo
       writeV: send,
       offer,
       drained,
+      whenDrained,
       close,
       readable
     },

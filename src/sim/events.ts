@@ -26,6 +26,12 @@ export interface EventQueue {
   readonly now: () => number
   /** Runs `action` at virtual time `at` (rounded up to a whole millisecond, never before now). */
   readonly at: (at: number, action: Action) => void
+  /**
+   * Runs `action` at exactly `at` (not rounded; never before now), ordered with the
+   * clients' own sleeps as an `Effect.sleep` until `at` started now would be. Returns a
+   * cancel function.
+   */
+  readonly timer: (at: number, action: () => void) => () => void
   /** Pending buckets, for tests. */
   readonly pending: () => number
   /** Actions run so far (deliveries and the like), for benchmarks. */
@@ -74,6 +80,6 @@ export const makeEventQueue = Effect.fnUntraced(function*() {
     cancels.clear()
   })
 
-  const queue: EventQueue = { now: time.now, at, pending: () => buckets.size, ran: () => ran, shutdown }
+  const queue: EventQueue = { now: time.now, at, timer: time.schedule, pending: () => buckets.size, ran: () => ran, shutdown }
   return queue
 })
