@@ -93,6 +93,20 @@ describe("Dht nodes on ::1 (BEP 32)", () => {
       assert.sameDeepMembers([...peers], [{ host: "127.0.0.1", port: 9999 }, { host: "::1", port: 9999 }])
     }).pipe(Effect.provide(env)), 30_000)
 
+  it.live("a dual-stack node (::) bootstraps from a router given by name (`localhost`) that listens on 127.0.0.1 only", () =>
+    Effect.gen(function*() {
+      const router = yield* make({ bind: { host: "127.0.0.1", port: 0 }, bootstrap: [], bootstrapOnStart: false })
+      const dual = yield* make({ bind: { host: "::", port: 0 }, bootstrap: [`localhost:${router.address.port}`], bootstrapOnStart: false })
+      assert.deepStrictEqual(dual.families, [4, 6])
+      // the name resolves to the address the dual-stack socket can reach: 127.0.0.1 (as ::ffff:127.0.0.1)
+      assert.strictEqual(yield* dual.bootstrap, 1)
+      const t4 = yield* dual.routingTable
+      assert.deepStrictEqual(RoutingTable.allNodes(t4).map((n) => n.address), [router.address])
+      // the query through the shared socket reached the IPv4 router, which now knows us by IPv4
+      const known = RoutingTable.allNodes(yield* router.routingTable).map((n) => n.address)
+      assert.deepStrictEqual(known, [{ host: "127.0.0.1", port: dual.address.port }])
+    }).pipe(Effect.provide(env)), 30_000)
+
   it.live("an IPv4 node with bind6 joins the IPv6 DHT through a second socket", () =>
     Effect.gen(function*() {
       const node6 = yield* startNode()

@@ -19,20 +19,33 @@ const RECEIVE_BUFFER = 1024
 /** Kernel buffers asked for (Linux caps them at net.core.rmem_max / wmem_max). */
 const KERNEL_BUFFER_BYTES = 4 * 1024 * 1024
 
-/** IP literal for `host`, resolving names (an IP literal stays as is). */
-const resolveHost = (host: string, family: 4 | 6): Effect.Effect<string, NetError> => {
+/**
+ * The families a socket can send to: an IPv4 socket IPv4, one bound to a particular IPv6
+ * address IPv6, and the dual-stack `::` one both (IPv4 through mapped addresses).
+ */
+type Reach = 4 | 6 | "both"
+
+/**
+ * IP literal for `host`, resolving names (an IP literal stays as is) to an address the
+ * socket can reach. A dual-stack socket takes the name's IPv4 address when it has one: a
+ * name sent through it is a tracker or a DHT router, whose IPv4 service is the main one
+ * (the DHT sends names through its IPv4 table), and a name such as `localhost` with no
+ * IPv6 address (or a router listening on 127.0.0.1 only) must still be reached.
+ */
+const resolveHost = (host: string, reach: Reach): Effect.Effect<string, NetError> => {
   if (Net.isIP(host) !== 0) return Effect.succeed(host)
   return Effect.callback<string, NetError>((resume) => {
-    Dns.lookup(host, { family }, (err, address) => {
-      if (err !== null) {
-        resume(Effect.fail(new NetIoError({ op: "resolve", address: host, detail: describeCause(err) })))
+    Dns.lookup(host, { all: true, family: reach === "both" ? 0 : reach }, (err, addresses) => {
+      const chosen = addresses?.find((a) => a.family === 4) ?? addresses?.[0]
+      if (err !== null || chosen === undefined) {
+        const detail = err === null ? `no IPv${reach === "both" ? "4 or IPv6" : reach} address` : describeCause(err)
+        resume(Effect.fail(new NetIoError({ op: "resolve", address: host, detail })))
       } else {
-        resume(Effect.succeed(address))
+        resume(Effect.succeed(chosen.address))
       }
     })
   })
 }
-
 
 export const udp = (bind: Address, options: UdpOptions = {}): Effect.Effect<UdpSocket, NetError, Scope.Scope> =>
   Effect.gen(function*() {
@@ -102,12 +115,13 @@ export const udp = (bind: Address, options: UdpOptions = {}): Effect.Effect<UdpS
     socket.on("message", (payload, rinfo) => inbox.deliver(payload, { host: unmapIpv4(rinfo.address), port: rinfo.port }))
     socket.on("close", () => end(new ConnectionClosed({ address: localText })))
 
+    const reach: Reach = !v6 ? 4 : bind.host === ANY_HOST ? "both" : 6
     const literalFor = (host: string): string => (v6 && Net.isIPv4(host) ? `::ffff:${host}` : host)
 
     const send = (payload: Uint8Array, to: Address): Effect.Effect<void, NetError> =>
       Effect.gen(function*() {
         if (!open) return yield* new ConnectionClosed({ address: localText })
-        const host = literalFor(yield* resolveHost(to.host, v6 ? 6 : 4))
+        const host = literalFor(yield* resolveHost(to.host, reach))
         yield* Effect.callback<void, NetError>((resume) => {
           try {
             socket.send(payload, to.port, host, (err) => {
