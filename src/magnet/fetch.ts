@@ -2,27 +2,25 @@
  * Fetching a magnet link's info dict from peers (BEP 9 ut_metadata, client side).
  *
  * Addresses come from the magnet's `x.pe` and from the same `PeerSource`s a torrent
- * uses (trackers, DHT). Up to `maxPeers` connections at once; each opens the way a
- * torrent's connections do (torrent/open-peer.ts: MSE or plaintext under the encryption
- * policy, one retry the other way), does the BEP 3 handshake with the extension bit, the
- * BEP 10 extended handshake, and then serves the assembly (assembly.ts), which decides who
- * is asked for which piece and what is kept.
+ * uses (trackers, DHT), and are dialled and opened as a torrent's are (fetch-peers.ts), up
+ * to `maxPeers` at once. Each peer, its BEP 3 handshake done with the extension bit, does
+ * the BEP 10 extended handshake and then serves the assembly (assembly.ts), which decides
+ * who is asked for which piece and what is kept.
  * Everything (sockets, peer fibers, sources, the request timer) lives in one scope that
  * closes when the fetch ends, whatever the outcome.
  *
  * Ids per direction (BEP 10): we send ut_metadata messages with the id from THEIR `m`,
  * they send them to the id from OUR `m` (`OUR_UT_METADATA_ID`).
  */
-import { Clock, Deferred, Duration, Effect, FiberSet, Queue, Schedule } from "effect"
-import type { Exit } from "effect"
+import { Clock, Deferred, Duration, Effect, Queue, Schedule } from "effect"
 import type { Magnet, Metainfo } from "../metainfo/index.ts"
 import { bytesEqual, sha1, sha256 } from "../bytes.ts"
 import { parseInfoDict, wireInfoHash } from "../metainfo/index.ts"
-import { type PeerKey, peerKey } from "../ids.ts"
+import type { PeerKey } from "../ids.ts"
 import type { EncryptionPolicy } from "../mse/index.ts"
-import { type Address, formatAddress, Network } from "../net/index.ts"
+import type { Network } from "../net/index.ts"
 import { type PeerDialer, tcpDialer } from "../peer/index.ts"
-import { makePeerBook, openPeer, type OpenPeerDeps, type PeerSource, type SwarmHooks } from "../torrent/index.ts"
+import type { OpenedPeer, PeerSource } from "../torrent/index.ts"
 import { makeReserved, supportsExtensionProtocol, supportsFast } from "../wire/index.ts"
 import {
   addPeer,
@@ -35,6 +33,7 @@ import {
   schedule
 } from "./assembly.ts"
 import { MagnetFetchError, MetadataPeerDropped } from "./errors.ts"
+import { runFetchPeers } from "./fetch-peers.ts"
 import { handleMessage, nextMessage, sendHaveNone, sendOurExtendedHandshake, sendRequest, waitExtendedHandshake } from "./peer-wire.ts"
 
 export interface FetchMetadataOptions {
@@ -63,10 +62,6 @@ export interface FetchMetadataOptions {
 export const DEFAULT_MAX_METADATA_SIZE = 16 * 1024 * 1024
 const DEFAULT_MAX_PEERS = 8
 const PER_PEER_REQUESTS = 2
-/** Addresses remembered per fetch: a flood from a source cannot grow memory without bound. */
-const MAX_KNOWN_ADDRESSES = 10_000
-/** Peer endings kept for the error message. */
-const MAX_NOTES = 8
 /**
  * What trackers are told we still need. The real size is unknown; 0 would mark us a seeder
  * (trackers then leave seeders out of the answer, and those are the peers we want).
@@ -81,7 +76,6 @@ interface PeerHandle {
 }
 
 const millis = (input: Duration.Input): number => Duration.toMillis(Duration.fromInputUnsafe(input))
-
 
 /** Every hash the magnet names must match (both for a hybrid magnet). */
 const verifier = (magnet: Magnet) => (metadata: Uint8Array): boolean =>
@@ -115,21 +109,9 @@ const collect = Effect.fnUntraced(function*(
   trackers: ReadonlyArray<ReadonlyArray<string>>,
   options: FetchMetadataOptions
 ) {
-  const maxPeers = Math.max(1, options.maxPeers ?? DEFAULT_MAX_PEERS)
   const timeout = options.timeout ?? Duration.minutes(2)
-  const dial = options.dial ?? (yield* tcpDialer(options.connectTimeout ?? Duration.seconds(5)))
   const requestTimeout = options.requestTimeout ?? Duration.seconds(10)
   const requestMillis = millis(requestTimeout)
-  const ours = { infoHash, peerId: options.peerId, reserved: makeReserved({ extensionProtocol: true, fast: true }) }
-  // Addresses are kept as a torrent keeps them (torrent/peer-book.ts): in the order they
-  // came, bounded, with the opening that worked. One failure and an address is given up,
-  // until a source announces it again; a peer that ended without giving the metadata failed.
-  const book = makePeerBook({ maxFailures: 1, maxEntries: MAX_KNOWN_ADDRESSES })
-  const opener: OpenPeerDeps = {
-    config: { dial, handshakeTimeoutMillis: requestMillis, encryption: options.encryption ?? "prefer" },
-    ours,
-    book
-  }
 
   const a: Assembly = makeAssembly({
     maxMetadataSize: options.maxMetadataSize ?? DEFAULT_MAX_METADATA_SIZE,
@@ -137,21 +119,9 @@ const collect = Effect.fnUntraced(function*(
     verify: verifier(magnet)
   })
   const done = yield* Deferred.make<Uint8Array, MagnetFetchError>()
-  const fibers = yield* FiberSet.make()
   const handles = new Map<string, PeerHandle>()
-  const notes: Array<string> = []
-  let live = 0
-  let tried = 0
   let offered = 0
   let lastProgress = ""
-
-  const note = (text: string) => {
-    notes.push(text)
-    if (notes.length > MAX_NOTES) notes.shift()
-  }
-  const summary = () =>
-    `tried ${tried} peer(s)${a.banned.size > 0 ? `, banned ${a.banned.size}` : ""}` +
-    (notes.length > 0 ? ` (${notes.join("; ")})` : "")
 
   const report = Effect.suspend(() => {
     const p = progress(a)
@@ -177,10 +147,10 @@ const collect = Effect.fnUntraced(function*(
       return handle === undefined ? Effect.void : Deferred.fail(handle.kill, new MetadataPeerDropped({ peer: key, detail }))
     })
 
-  const session = (address: Address, key: string, handle: PeerHandle) =>
+  const serve = (opened: OpenedPeer, key: PeerKey, handle: PeerHandle) =>
     Effect.gen(function*() {
       const drop = (detail: string) => new MetadataPeerDropped({ peer: key, detail })
-      const { conn, framer, handshake: theirs } = yield* openPeer(opener, address).pipe(Effect.mapError((e) => drop(e.detail)))
+      const { conn, framer, handshake: theirs } = opened
       if (!supportsExtensionProtocol(theirs.reserved)) return yield* drop("does not support the extension protocol (BEP 10)")
       yield* sendOurExtendedHandshake(conn, key)
       if (supportsFast(theirs.reserved)) yield* sendHaveNone(conn, key)
@@ -218,7 +188,7 @@ const collect = Effect.fnUntraced(function*(
             const from = outcome.contributors.join(", ")
             const what = outcome.banned.length > 0 ? "banned" : "now fetching from one peer at a time"
             yield* Effect.logWarning(`metadata from ${from} does not match the info-hash: ${what}`)
-            note(`metadata from ${from} did not match the info-hash (${what})`)
+            peers.note(`metadata from ${from} did not match the info-hash (${what})`)
             for (const k of outcome.banned) if (k !== key) yield* kill(k, "sent metadata not matching the info-hash")
             if (outcome.banned.includes(key)) return yield* drop("sent metadata not matching the info-hash")
             yield* dispatch
@@ -230,78 +200,54 @@ const collect = Effect.fnUntraced(function*(
       }
     })
 
-  const ended = (key: PeerKey, exit: Exit.Exit<void, MetadataPeerDropped>) =>
-    Effect.flatMap(Clock.currentTimeMillis, (now) => {
-      handles.delete(key)
-      live--
-      book.markDisconnected(key, true, now)
-      removePeer(a, key)
-      if (Deferred.isDoneUnsafe(done)) return Effect.void
-      const detail = exit._tag === "Failure" ? describeCause(exit) : "closed"
-      note(`${key}: ${detail}`)
-      return Effect.logDebug(`metadata peer ${key} ended: ${detail}`).pipe(
-        Effect.andThen(dispatch),
-        Effect.andThen(pump)
-      )
-    })
-
-  const startPeer = (address: Address) =>
+  // A peer's session races its kill switch (a request timed out, a hash mismatch banned it).
+  const session = (opened: OpenedPeer, key: PeerKey) =>
     Effect.gen(function*() {
-      const key = peerKey(address)
       const handle: PeerHandle = {
         outbox: yield* Queue.unbounded<number>(),
         kill: yield* Deferred.make<never, MetadataPeerDropped>(),
         theirId: 0
       }
       handles.set(key, handle)
-      live++
-      tried++
-      yield* FiberSet.run(
-        fibers,
-        Effect.scoped(session(address, key, handle)).pipe(
-          Effect.raceFirst(Deferred.await(handle.kill)),
-          Effect.onExit((exit) => ended(key, exit))
-        )
-      )
+      yield* serve(opened, key, handle).pipe(Effect.raceFirst(Deferred.await(handle.kill)))
     })
 
-  const pump: Effect.Effect<void> = Effect.gen(function*() {
-    while (live < maxPeers && !Deferred.isDoneUnsafe(done)) {
-      const address = book.next(yield* Clock.currentTimeMillis)
-      if (address === undefined) break
-      if (a.banned.has(formatAddress(address))) continue
-      yield* startPeer(address)
-    }
-    // Without sources nothing new can come: once the last peer is gone, give up now.
-    if (options.sources.length === 0 && live === 0 && book.nextDialAt() === undefined) {
-      const detail = tried === 0
-        ? "the magnet link names no peers (x.pe) and no peer sources were given"
-        : `no peer sent valid metadata: ${summary()}`
-      yield* Deferred.fail(done, new MagnetFetchError({ reason: "NoPeers", detail }))
-    }
+  const ended = (key: PeerKey) =>
+    Effect.suspend(() => {
+      handles.delete(key)
+      removePeer(a, key)
+      return Deferred.isDoneUnsafe(done) ? Effect.void : dispatch
+    })
+
+  const peers = yield* runFetchPeers({
+    label: "metadata fetch",
+    ours: { infoHash, peerId: options.peerId, reserved: makeReserved({ extensionProtocol: true, fast: true }) },
+    peers: magnet.peers,
+    sources: options.sources,
+    hooks: {
+      port: options.port ?? 6881,
+      isPrivate: false,
+      trackers,
+      stats: Effect.succeed({ uploaded: 0, downloaded: 0, left: LEFT_UNKNOWN }),
+      reportTracker: (url, ok, peers, message) =>
+        Effect.logDebug(`metadata fetch: tracker ${url} ${ok ? `gave ${peers} peer(s)` : `failed: ${message ?? "?"}`}`)
+    },
+    maxPeers: options.maxPeers ?? DEFAULT_MAX_PEERS,
+    dial: options.dial ?? (yield* tcpDialer(options.connectTimeout ?? Duration.seconds(5))),
+    handshakeTimeoutMillis: requestMillis,
+    encryption: options.encryption ?? "prefer",
+    banned: a.banned,
+    done,
+    session,
+    ended,
+    noPeers: (tried, summary) =>
+      new MagnetFetchError({
+        reason: "NoPeers",
+        detail: tried === 0
+          ? "the magnet link names no peers (x.pe) and no peer sources were given"
+          : `no peer sent valid metadata: ${summary}`
+      })
   })
-
-  const addPeers = (addresses: ReadonlyArray<Address>, source: string) =>
-    Effect.gen(function*() {
-      const wanted = addresses.filter((address) => !a.banned.has(formatAddress(address)))
-      const added = book.add(wanted, source, yield* Clock.currentTimeMillis)
-      if (added > 0) yield* Effect.logDebug(`metadata fetch: ${added} peer(s) from ${source}`)
-      // (even none new: an address given up on is due again once a source names it)
-      yield* pump
-    })
-
-  const hooks: SwarmHooks = {
-    infoHash,
-    peerId: options.peerId,
-    port: options.port ?? 6881,
-    isPrivate: false,
-    trackers,
-    stats: Effect.succeed({ uploaded: 0, downloaded: 0, left: LEFT_UNKNOWN }),
-    completed: Effect.never,
-    addPeers,
-    reportTracker: (url, ok, peers, message) =>
-      Effect.logDebug(`metadata fetch: tracker ${url} ${ok ? `gave ${peers} peer(s)` : `failed: ${message ?? "?"}`}`)
-  }
 
   // Request timer: a peer sitting on a request is dropped and its pieces go to others.
   const expireRequests = Effect.gen(function*() {
@@ -314,10 +260,6 @@ const collect = Effect.fnUntraced(function*(
     if (expired.length > 0) yield* dispatch
   })
   yield* Effect.forkScoped(Effect.schedule(expireRequests, Schedule.spaced(Math.max(50, Math.floor(requestMillis / 4)))))
-
-  yield* addPeers(magnet.peers, "magnet")
-  for (const source of options.sources) yield* Effect.forkScoped(source(hooks))
-  yield* pump
   yield* report
 
   return yield* Deferred.await(done).pipe(
@@ -328,22 +270,13 @@ const collect = Effect.fnUntraced(function*(
           offered === 0
             ? new MagnetFetchError({
               reason: "NoPeers",
-              detail: `no peer offering the metadata was found within ${millis(timeout)} ms: ${summary()}`
+              detail: `no peer offering the metadata was found within ${millis(timeout)} ms: ${peers.summary()}`
             })
             : new MagnetFetchError({
               reason: "Timeout",
-              detail: `timed out after ${millis(timeout)} ms with ${a.received} of ${a.size ?? "?"} bytes: ${summary()}`
+              detail: `timed out after ${millis(timeout)} ms with ${a.received} of ${a.size ?? "?"} bytes: ${peers.summary()}`
             })
         )
     })
   )
 })
-
-const describeCause = (exit: Exit.Exit<void, MetadataPeerDropped>): string => {
-  if (exit._tag !== "Failure") return "closed"
-  for (const reason of exit.cause.reasons) {
-    if (reason._tag === "Fail") return reason.error.detail
-    if (reason._tag === "Die") return `defect: ${String(reason.defect)}`
-  }
-  return "interrupted"
-}

@@ -4,18 +4,18 @@
  * piece layers sit outside it. Without them no piece of a file longer than one piece can be
  * checked, so the torrent opens only once every layer is here and proved.
  *
- * Peers are found and opened as for the metadata (the link's and the caller's peers, the
- * torrent's peer sources; `openPeer` with the truncated v2 info-hash and the v2 reserved
- * bit). Each connection asks for every bucket still missing (piece layers are 32 bytes a
+ * Peers are found and opened as for the metadata (fetch-peers.ts: the link's and the
+ * caller's peers, the torrent's peer sources; opened with the truncated v2 info-hash and the
+ * v2 reserved bit). Each connection asks for every bucket still missing (piece layers are 32 bytes a
  * piece: asking two peers for the same is cheaper than coordinating them), at most
  * `PIPELINE` at a time. Every answer is checked against the file's pieces root through
  * its uncle hashes (metainfo/hash-tree.ts); a peer sending hashes that do not prove the
  * root, or hashes nobody asked it for, is dropped and banned for the fetch, and never
  * handed to the torrent. A peer rejecting what we still need is dropped (not banned).
  */
-import { Clock, Deferred, Duration, Effect, type Exit, FiberSet } from "effect"
+import { Deferred, Duration, Effect } from "effect"
 import { toHex } from "../bytes.ts"
-import { type PeerKey, peerKey } from "../ids.ts"
+import type { PeerKey } from "../ids.ts"
 import {
   fileTree,
   type FileTree,
@@ -25,11 +25,12 @@ import {
   verifyHashes
 } from "../metainfo/index.ts"
 import type { EncryptionPolicy } from "../mse/index.ts"
-import { type Address, formatAddress, type Network } from "../net/index.ts"
+import type { Address, Network } from "../net/index.ts"
 import { type PeerDialer, tcpDialer } from "../peer/index.ts"
-import { makePeerBook, openPeer, type OpenPeerDeps, type PeerSource, type SwarmHooks } from "../torrent/index.ts"
+import type { OpenedPeer, PeerSource } from "../torrent/index.ts"
 import { encodeMessage, makeReserved, type Message, supportsFast } from "../wire/index.ts"
 import { MagnetFetchError, MetadataPeerDropped } from "./errors.ts"
+import { runFetchPeers } from "./fetch-peers.ts"
 import { nextMessage } from "./peer-wire.ts"
 
 export interface FetchPieceLayersOptions {
@@ -57,8 +58,6 @@ export interface FetchedPieceLayers {
 /** Hash requests outstanding per connection. */
 const PIPELINE = 8
 const DEFAULT_MAX_PEERS = 4
-const MAX_KNOWN_ADDRESSES = 10_000
-const MAX_NOTES = 8
 
 interface Bucket {
   readonly key: string
@@ -117,35 +116,15 @@ const collect = Effect.fnUntraced(function*(
   banned: Set<string>,
   options: FetchPieceLayersOptions
 ) {
-  const maxPeers = Math.max(1, options.maxPeers ?? DEFAULT_MAX_PEERS)
   const timeout = options.timeout ?? Duration.minutes(2)
   const requestTimeout = options.requestTimeout ?? Duration.seconds(10)
   const requestMillis = millis(requestTimeout)
-  const dial = options.dial ?? (yield* tcpDialer(Duration.seconds(5)))
-  // The truncated v2 info-hash, for a hybrid too: libtorrent answers hash requests only on a
-  // connection it counts as v2, which one naming the v1 hash (over MSE, or plaintext without
-  // its upgrade to the v2 name) is not. A peer that answers to the v2 name speaks v2.
-  const infoHash = v2Name(meta)
-  const ours = { infoHash, peerId: options.peerId, reserved: makeReserved({ extensionProtocol: true, fast: true, v2: true }) }
-  const book = makePeerBook({ maxFailures: 1, maxEntries: MAX_KNOWN_ADDRESSES })
-  const opener: OpenPeerDeps = { config: { dial, handshakeTimeoutMillis: requestMillis, encryption: options.encryption ?? "prefer" }, ours, book }
   const done = yield* Deferred.make<void, MagnetFetchError>()
-  const fibers = yield* FiberSet.make()
-  const notes: Array<string> = []
-  let live = 0
-  let tried = 0
   let missing = buckets.size
 
-  const note = (text: string) => {
-    notes.push(text)
-    if (notes.length > MAX_NOTES) notes.shift()
-  }
-  const summary = () => `tried ${tried} peer(s)${banned.size > 0 ? `, banned ${banned.size}` : ""}${notes.length > 0 ? ` (${notes.join("; ")})` : ""}`
-
-  const session = (address: Address, key: PeerKey) =>
+  const session = ({ conn, framer, handshake }: OpenedPeer, key: PeerKey) =>
     Effect.gen(function*() {
       const drop = (detail: string) => new MetadataPeerDropped({ peer: key, detail })
-      const { conn, framer, handshake } = yield* openPeer(opener, address).pipe(Effect.mapError((e) => drop(e.detail)))
       const send = (message: Message) => conn.write(encodeMessage(message)).pipe(Effect.mapError((e) => drop(e.message)))
       if (supportsFast(handshake.reserved)) yield* send({ _tag: "HaveNone" })
       const asked = new Map<string, Bucket>()
@@ -188,60 +167,38 @@ const collect = Effect.fnUntraced(function*(
       }
     })
 
-  const pump: Effect.Effect<void> = Effect.gen(function*() {
-    while (live < maxPeers && !Deferred.isDoneUnsafe(done)) {
-      const address = book.next(yield* Clock.currentTimeMillis)
-      if (address === undefined) break
-      const key = peerKey(address)
-      if (banned.has(key)) continue
-      live++
-      tried++
-      yield* FiberSet.run(fibers, Effect.scoped(session(address, key)).pipe(Effect.onExit((exit) => ended(key, exit))))
-    }
-    if (options.sources.length === 0 && live === 0 && book.nextDialAt() === undefined && !Deferred.isDoneUnsafe(done)) {
-      const detail = tried === 0 ? "no peers to ask (the magnet names none and no peer sources were given)" : `no peer sent them: ${summary()}`
-      yield* Deferred.fail(done, new MagnetFetchError({ reason: "NoPeers", detail: `the piece layers of this v2 torrent are missing; ${detail}` }))
+  const peers = yield* runFetchPeers({
+    label: "piece layers",
+    // The truncated v2 info-hash, for a hybrid too: libtorrent answers hash requests only on a
+    // connection it counts as v2, which one naming the v1 hash (over MSE, or plaintext without
+    // its upgrade to the v2 name) is not. A peer that answers to the v2 name speaks v2.
+    ours: { infoHash: v2Name(meta), peerId: options.peerId, reserved: makeReserved({ extensionProtocol: true, fast: true, v2: true }) },
+    peers: options.peers,
+    sources: options.sources,
+    hooks: {
+      port: options.port ?? 6881,
+      isPrivate: meta.private,
+      trackers: meta.trackers,
+      stats: Effect.succeed({ uploaded: 0, downloaded: 0, left: meta.totalSize }),
+      reportTracker: () => Effect.void
+    },
+    maxPeers: options.maxPeers ?? DEFAULT_MAX_PEERS,
+    dial: options.dial ?? (yield* tcpDialer(Duration.seconds(5))),
+    handshakeTimeoutMillis: requestMillis,
+    encryption: options.encryption ?? "prefer",
+    banned,
+    done,
+    session,
+    noPeers: (tried, summary) => {
+      const detail = tried === 0 ? "no peers to ask (the magnet names none and no peer sources were given)" : `no peer sent them: ${summary}`
+      return new MagnetFetchError({ reason: "NoPeers", detail: `the piece layers of this v2 torrent are missing; ${detail}` })
     }
   })
-
-  const ended = (key: PeerKey, exit: Exit.Exit<void, MetadataPeerDropped>) =>
-    Effect.flatMap(Clock.currentTimeMillis, (now) => {
-      live--
-      book.markDisconnected(key, true, now)
-      if (Deferred.isDoneUnsafe(done)) return Effect.void
-      let detail = "closed"
-      if (exit._tag === "Failure") {
-        for (const reason of exit.cause.reasons) if (reason._tag === "Fail") detail = reason.error.detail
-      }
-      note(`${key}: ${detail}`)
-      return Effect.andThen(Effect.logDebug(`piece layers: peer ${key} ended: ${detail}`), pump)
-    })
-
-  const addPeers = (addresses: ReadonlyArray<Address>, source: string) =>
-    Effect.gen(function*() {
-      book.add(addresses.filter((a) => !banned.has(formatAddress(a))), source, yield* Clock.currentTimeMillis)
-      yield* pump
-    })
-
-  const hooks: SwarmHooks = {
-    infoHash,
-    peerId: options.peerId,
-    port: options.port ?? 6881,
-    isPrivate: meta.private,
-    trackers: meta.trackers,
-    stats: Effect.succeed({ uploaded: 0, downloaded: 0, left: meta.totalSize }),
-    completed: Effect.never,
-    addPeers,
-    reportTracker: () => Effect.void
-  }
-  yield* addPeers(options.peers, "magnet")
-  for (const source of options.sources) yield* Effect.forkScoped(source(hooks))
-  yield* pump
   return yield* Deferred.await(done).pipe(
     Effect.timeoutOrElse({
       duration: timeout,
       orElse: () =>
-        Effect.fail(new MagnetFetchError({ reason: "Timeout", detail: `the piece layers of this v2 torrent did not arrive within ${millis(timeout)} ms: ${summary()}` }))
+        Effect.fail(new MagnetFetchError({ reason: "Timeout", detail: `the piece layers of this v2 torrent did not arrive within ${millis(timeout)} ms: ${peers.summary()}` }))
     })
   )
 })

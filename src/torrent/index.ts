@@ -9,6 +9,7 @@ export {
   type SwarmHooks,
   type TorrentConfig
 } from "./config.ts"
+export { dialLoop, type DialPlan, type DialWake, makeDialWake } from "./dialler.ts"
 export { TorrentError, TorrentErrorReason } from "./errors.ts"
 export type { FilePriority, StreamRange, TorrentFileHandle } from "./files.ts"
 export { type KnownAddress, makePeerBook, type Opening, type PeerBook } from "./peer-book.ts"

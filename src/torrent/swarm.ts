@@ -3,7 +3,7 @@
  * and global limits, accepting routed incoming connections, and deciding what a
  * session's ending means (retry later, forget, ban).
  */
-import { Clock, Effect, FiberMap, Latch, PubSub, type Semaphore } from "effect"
+import { Clock, Effect, FiberMap, PubSub, type Semaphore } from "effect"
 import { type PeerKey, peerKey } from "../ids.ts"
 import type { Address, Connection } from "../net/index.ts"
 import {
@@ -15,6 +15,7 @@ import {
 } from "../peer/index.ts"
 import { clientFromPeerId, type Framer, type HandshakeHeader } from "../wire/index.ts"
 import type { TorrentConfig } from "./config.ts"
+import { type DialWake, dialLoop as runDialLoop, type Restore } from "./dialler.ts"
 import { openPeer } from "./open-peer.ts"
 import type { Opening, PeerBook } from "./peer-book.ts"
 import { type PeerTrace, traceHandshakes } from "../trace/recorder.ts"
@@ -30,24 +31,6 @@ export interface SwarmDeps {
   readonly slots: Semaphore.Semaphore
   /** Wakes the dialler when the peer book has news (addresses added, a connection ended). */
   readonly wake: DialWake
-}
-
-/** The dialler's doorbell: `notify` never blocks, and notifications while it is busy coalesce into one. */
-export interface DialWake {
-  readonly notify: () => void
-  /** Waits for a notification, for at most `millis` when given. */
-  readonly wait: (millis: number | undefined) => Effect.Effect<void>
-}
-
-export const makeDialWake = (): DialWake => {
-  const latch = Latch.makeUnsafe(false)
-  return {
-    notify: () => { latch.openUnsafe() },
-    wait: (millis) => {
-      const rung = latch.await.pipe(Effect.andThen(latch.close), Effect.asVoid)
-      return millis === undefined ? rung : rung.pipe(Effect.timeoutOption(millis), Effect.asVoid)
-    }
-  }
 }
 
 const isFailure = (e: PeerError): boolean => e.reason !== "Shutdown"
@@ -107,7 +90,7 @@ const dial = (deps: SwarmDeps, address: Address, trace: PeerTrace | null) =>
  * same order, so none holds one the other waits for while waiting for one it holds).
  * Interrupted while waiting, it gives back what it took.
  */
-const takeDialPermits = (deps: SwarmDeps, restore: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>) => {
+const takeDialPermits = (deps: SwarmDeps, restore: Restore) => {
   const { slots } = deps
   const { halfOpen, connections } = deps.config.budget
   return Effect.gen(function*() {
@@ -121,39 +104,26 @@ const releaseDialPermits = (deps: SwarmDeps) =>
   Effect.andThen(deps.config.budget.halfOpen.release(1), releasingSession(deps, Effect.void))
 
 /**
- * Keeps dialling while this torrent and the client have room. Event-driven: it sleeps
- * until the peer book has an address due (new addresses and ended connections wake it;
- * a backoff ends on the clock), then until the permits are there (a connection ending
- * anywhere in the client frees one).
+ * Keeps dialling (dialler.ts) while this torrent and the client have room: the permits
+ * are this torrent's slots and the client's budget, and each address becomes a supervised
+ * session in `sessions`.
  */
 export const dialLoop = (deps: SwarmDeps, sessions: FiberMap.FiberMap<string>): Effect.Effect<never> =>
-  Effect.gen(function*() {
-    while (true) {
-      const now = yield* Clock.currentTimeMillis
-      const due = deps.book.nextDialAt()
-      if (due === undefined || due > now) {
-        yield* deps.wake.wait(due === undefined ? undefined : due - now)
-        continue
-      }
-      // Permits and the fork in one uninterruptible step (waits excepted): a pause
-      // between them would leak the client's permits.
-      yield* Effect.uninterruptibleMask((restore) =>
-        Effect.gen(function*() {
-          yield* takeDialPermits(deps, restore)
-          const address = deps.book.next(yield* Clock.currentTimeMillis)
-          const key = address === undefined ? undefined : peerKey(address)
-          if (address === undefined || key === undefined || (yield* FiberMap.has(sessions, key))) {
-            return yield* releaseDialPermits(deps)
-          }
-          const trace = deps.link.trace === null ? null : deps.link.trace.peer(key)
-          // FiberMap.run starts the fiber at once: its finalizer is in place before anything can interrupt it.
-          // (a closed FiberMap interrupts instead: the permits go back then)
-          yield* FiberMap.run(sessions, key, releasingSession(deps, supervise(deps, key, dial(deps, address, trace), trace))).pipe(
-            Effect.onInterrupt(() => releaseDialPermits(deps))
-          )
-        })
-      )
-    }
+  runDialLoop({
+    book: deps.book,
+    wake: deps.wake,
+    take: (restore) => takeDialPermits(deps, restore),
+    giveBack: releaseDialPermits(deps),
+    start: (address, key) =>
+      Effect.gen(function*() {
+        if (yield* FiberMap.has(sessions, key)) return yield* releaseDialPermits(deps)
+        const trace = deps.link.trace === null ? null : deps.link.trace.peer(key)
+        // FiberMap.run starts the fiber at once: its finalizer is in place before anything can interrupt it.
+        // (a closed FiberMap interrupts instead: the permits go back then)
+        yield* FiberMap.run(sessions, key, releasingSession(deps, supervise(deps, key, dial(deps, address, trace), trace))).pipe(
+          Effect.onInterrupt(() => releaseDialPermits(deps))
+        )
+      })
   })
 
 /** How an incoming connection opened: through MSE or not, and how its stream is encrypted. */
