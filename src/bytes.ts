@@ -1,6 +1,6 @@
 /**
  * Byte primitives, in one place: hex text (on `effect/encoding`'s `Hex`), byte equality and
- * one-shot SHA digests. Pure and synchronous.
+ * order, and one-shot SHA digests. Pure and synchronous.
  *
  * **When to use**
  *
@@ -59,6 +59,28 @@ export const bytesEqual = (a: Uint8Array, b: Uint8Array): boolean => {
   if (a.length > 64) return Buffer.compare(a, b) === 0
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false
   return true
+}
+
+/**
+ * Byte order: unsigned bytes compared in turn, and a prefix before what it starts (the
+ * order of bencoded dictionary keys, BEP 3, and of v2 file names). Compares
+ * `a[aStart, aEnd)` with `b[bStart, bEnd)`, whole arrays by default: the bencode decoder
+ * compares two keys inside one buffer without making views of them.
+ */
+export const compareBytes = (
+  a: Uint8Array,
+  b: Uint8Array,
+  aStart = 0,
+  aEnd = a.length,
+  bStart = 0,
+  bEnd = b.length
+): number => {
+  const n = Math.min(aEnd - aStart, bEnd - bStart)
+  for (let i = 0; i < n; i++) {
+    const d = (a[aStart + i] ?? 0) - (b[bStart + i] ?? 0)
+    if (d !== 0) return d
+  }
+  return aEnd - aStart - (bEnd - bStart)
 }
 
 /** SHA-1 of `data` (20 bytes), on the calling thread. */

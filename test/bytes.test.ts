@@ -1,7 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import * as fc from "fast-check"
 import { createHash } from "node:crypto"
-import { bytesEqual, fromHex, latin1, sha1, sha256, toHex } from "../src/bytes.ts"
+import { bytesEqual, compareBytes, fromHex, latin1, sha1, sha256, toHex } from "../src/bytes.ts"
 
 describe("bytes: the one home of hex, equality and digests", () => {
   it("hex: lower case out, either case in, round trip of any bytes; bad text is undefined", () => {
@@ -12,6 +12,17 @@ describe("bytes: the one home of hex, equality and digests", () => {
       assert.deepStrictEqual(fromHex(text.toUpperCase()), b)
     }))
     for (const bad of ["abc", "zz", "0g", "é0", " 00"]) assert.isUndefined(fromHex(bad), bad)
+  })
+
+  it("compareBytes orders as Buffer.compare (unsigned, a prefix first), on whole arrays and on ranges of one", () => {
+    const sign = (n: number) => Math.sign(n)
+    fc.assert(fc.property(fc.uint8Array({ maxLength: 40 }), fc.uint8Array({ maxLength: 40 }), (a, b) => {
+      assert.strictEqual(sign(compareBytes(a, b)), Buffer.compare(a, b))
+      const joined = new Uint8Array([...a, ...b])
+      assert.strictEqual(sign(compareBytes(joined, joined, 0, a.length, a.length, joined.length)), Buffer.compare(a, b))
+    }))
+    assert.isBelow(compareBytes(Uint8Array.of(1), Uint8Array.of(1, 0)), 0)
+    assert.isAbove(compareBytes(Uint8Array.of(0x80), Uint8Array.of(0x7f, 0xff)), 0)
   })
 
   it("bytesEqual agrees with element-wise comparison, short and long (the memcmp path)", () => {

@@ -19,7 +19,7 @@
  * callers needing canonical form (BEP 52) can reject.
  */
 import { Result } from "effect"
-import { latin1 } from "../bytes.ts"
+import { compareBytes, latin1 } from "../bytes.ts"
 import { BencodeError, type BencodeErrorReason } from "./error.ts"
 import type { BencodeDict, BencodeValue } from "./value.ts"
 
@@ -70,15 +70,6 @@ class Failure {
 
 const describeByte = (b: number | undefined) =>
   b === undefined ? "end of input" : b >= 0x20 && b < 0x7f ? `'${String.fromCharCode(b)}'` : `0x${b.toString(16).padStart(2, "0")}`
-
-const compareBytes = (a: Uint8Array, aStart: number, aEnd: number, bStart: number, bEnd: number): number => {
-  const n = Math.min(aEnd - aStart, bEnd - bStart)
-  for (let i = 0; i < n; i++) {
-    const d = (a[aStart + i] ?? 0) - (a[bStart + i] ?? 0)
-    if (d !== 0) return d
-  }
-  return aEnd - aStart - (bEnd - bStart)
-}
 
 class Decoder {
   pos = 0
@@ -199,7 +190,7 @@ class Decoder {
       const [ks, ke] = this.stringSpan()
       const key = latin1(this.bytes, ks, ke)
       if (prevStart >= 0) {
-        const c = compareBytes(this.bytes, prevStart, prevEnd, ks, ke)
+        const c = compareBytes(this.bytes, this.bytes, prevStart, prevEnd, ks, ke)
         if (c > 0) this.unsorted.push(keyAt)
       }
       if (Object.hasOwn(out, key)) this.fail("DuplicateKey", `duplicate dict key ${JSON.stringify(key)}`, keyAt)

@@ -5,6 +5,7 @@
  * UTF-8-encodes dict keys (corrupting binary keys such as BEP 52 piece-layer
  * roots) and silently rewrites non-integer numbers.
  */
+import { compareBytes } from "../bytes.ts"
 import type { BencodeValue } from "./value.ts"
 
 /**
@@ -34,15 +35,6 @@ export const keyToBytes = (key: string): Uint8Array => {
   return out
 }
 
-const compare = (a: Uint8Array, b: Uint8Array): number => {
-  const n = Math.min(a.length, b.length)
-  for (let i = 0; i < n; i++) {
-    const d = (a[i] ?? 0) - (b[i] ?? 0)
-    if (d !== 0) return d
-  }
-  return a.length - b.length
-}
-
 const isBinaryString = (s: string): boolean => {
   for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) > 0xff) return false
   return true
@@ -55,7 +47,7 @@ const isAscii = (s: string): boolean => {
 
 /** BEP 3 order: keys compared as raw byte strings. Binary-string keys compare as JS strings do. */
 const compareKeys = (a: string, b: string): number =>
-  isBinaryString(a) && isBinaryString(b) ? (a < b ? -1 : a > b ? 1 : 0) : compare(keyToBytes(a), keyToBytes(b))
+  isBinaryString(a) && isBinaryString(b) ? (a < b ? -1 : a > b ? 1 : 0) : compareBytes(keyToBytes(a), keyToBytes(b))
 
 /**
  * Writes into one growing scratch buffer (encoding is synchronous, so one is enough) and

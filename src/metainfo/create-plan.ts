@@ -6,6 +6,7 @@
 import { createHash, type Hash } from "node:crypto"
 import { type Effect, Schema } from "effect"
 import type { Encodable } from "../bencode/index.ts"
+import { compareBytes } from "../bytes.ts"
 import { CREATED_BY } from "../version.ts"
 
 
@@ -82,15 +83,6 @@ export const isValidPieceLength = (n: number): boolean =>
   Number.isSafeInteger(n) && n >= MIN_PIECE_LENGTH && n <= MAX_PIECE_LENGTH && (n & (n - 1)) === 0
 
 const utf8 = new TextEncoder()
-
-const compareBytes = (a: Uint8Array, b: Uint8Array): number => {
-  const n = Math.min(a.length, b.length)
-  for (let i = 0; i < n; i++) {
-    const d = (a[i] ?? 0) - (b[i] ?? 0)
-    if (d !== 0) return d
-  }
-  return a.length - b.length
-}
 
 /** Byte order of the UTF-8 encodings (not JS UTF-16 order, which differs above U+FFFF). */
 export const compareNames = (a: string, b: string): number => compareBytes(utf8.encode(a), utf8.encode(b))
