@@ -5,7 +5,8 @@
  * - A swarm with no tracker in which nobody is given an address forms by LSD alone, and
  *   replays byte for byte under a seed (without LSD the same swarm never starts).
  * - The rate limits, counted over 30.5 virtual minutes: at most one datagram a minute from a
- *   client, within 1400 bytes; each torrent announced when it starts and every 5 minutes;
+ *   client, within 1400 bytes, as few as the torrents need; each torrent announced when it
+ *   starts and every 5 minutes (4 once, to join a datagram);
  *   an announce heard again and again is acted on at most once a minute; a client's own
  *   announces are dropped; a private torrent is never announced nor looked up.
  */
@@ -116,6 +117,13 @@ describe("LSD in the simulator", () => {
         assert.include([6, 7], times.length, `torrent ${i}: ${JSON.stringify(times)}`)
       }
       assert.isFalse(heard.some((d) => d.hashes.includes(hashOf(PRIVATE))), "the private torrent was announced")
+      // Torrents started a minute and a half apart share datagrams from the second round on:
+      // as few datagrams per 5 minutes as 50 info-hashes need (2 of 25, not one per start time).
+      const perDatagram = Math.max(...heard.map((d) => d.hashes.length))
+      for (let w = 5 * MINUTE; w + 5 * MINUTE <= window; w += 5 * MINUTE) {
+        const inWindow = heard.filter((d) => d.at >= w && d.at < w + 5 * MINUTE)
+        assert.strictEqual(inWindow.length, Math.ceil(50 / perDatagram), `from ${w / MINUTE} min: ${JSON.stringify(heard.map((d) => [d.at, d.hashes.length]))}`)
+      }
 
       // Heard every 5 s from minute 1.5 on, the other host is handed to torrent 0 once a minute at most;
       // the client's own announces (looped back to it) never; the private torrent never looks.

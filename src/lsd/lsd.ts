@@ -4,16 +4,17 @@
  * handing the peers it hears about to theirs.
  *
  * Rate limits: each torrent is announced when it starts and every `announceInterval`
- * (5 minutes) after; the client sends at most one datagram per `minInterval` (1 minute),
- * carrying every torrent due (several info-hashes per datagram, within 1400 bytes). An
- * announce heard from one address for one torrent is acted on at most once per
- * `minInterval`. Private torrents (BEP 27) are never announced nor looked up.
+ * (5 minutes) after, up to a minute early so torrents share datagrams; the client sends at
+ * most one datagram per `minInterval` (1 minute), with as many torrents due as fit in 1400
+ * bytes (plan.ts). An announce heard from one address for one torrent is acted on at most
+ * once per `minInterval`. Private torrents (BEP 27) are never announced nor looked up.
  */
-import { Clock, Duration, Effect, Queue, Random, Result, Schedule, type Scope } from "effect"
+import { Clock, Duration, Effect, Queue, Random, Result, type Scope } from "effect"
 import { toHex } from "../bytes.ts"
-import { formatAddress, type Network, type NetError } from "../net/index.ts"
+import { type Address, formatAddress, type Network, type NetError } from "../net/index.ts"
 import type { PeerSource } from "../torrent/index.ts"
-import { formatAnnounces, LSD_GROUP_V4, LSD_PORT, parseAnnounce } from "./codec.ts"
+import { formatAnnounces, hostHeader, LSD_GROUP_V4, LSD_PORT, parseAnnounce } from "./codec.ts"
+import { planAnnounce } from "./plan.ts"
 
 export interface LsdOptions {
   /** Address of the interface announces leave through and are heard on ("127.0.0.1" keeps them on loopback). */
@@ -51,31 +52,32 @@ export const makeLsd = (network: Network["Service"], options: LsdOptions): Effec
       { reuseAddress: true, multicast: { group, interface: options.interface, ttl: options.ttl ?? 1 } }
     )
     const cookie = ((yield* Random.nextInt) >>> 0).toString(16).padStart(8, "0")
-    /** Torrents by hex info-hash: where their peers go. */
-    const torrents = new Map<string, (address: { host: string; port: number }) => Effect.Effect<void>>()
+    /** Torrents by hex info-hash: where their peers go, and when each is due for an announce. */
+    const torrents = new Map<string, { readonly add: (address: Address) => Effect.Effect<void>; readonly port: number; at: number }>()
     const heard = new Map<string, number>()
-    const due = yield* Queue.unbounded<{ readonly hash: string; readonly port: number }>()
+    // A torrent started: the sender looks again (one pending signal is enough).
+    const started = yield* Queue.sliding<void>(1)
+    const minMs = Duration.toMillis(minInterval)
 
-    // The sender: at most one datagram per minInterval, with every torrent due by then.
+    // The sender: one datagram, then at least minInterval until the next (plan.ts decides what).
     yield* Effect.forkScoped(Effect.forever(Effect.gen(function*() {
-      // takeAll waits for one entry and takes every one queued by then (take then takeAll
-      // would wait for a second entry: the first announce then left 5 minutes late)
-      const batch = yield* Queue.takeAll(due)
-      const byPort = new Map<number, Array<string>>()
-      for (const d of batch) {
-        if (!torrents.has(d.hash)) continue
-        const list = byPort.get(d.port) ?? []
-        if (!list.includes(d.hash)) list.push(d.hash)
-        byPort.set(d.port, list)
+      const now = yield* Clock.currentTimeMillis
+      const due = [...torrents].map(([hash, t]) => ({ hash, port: t.port, at: t.at }))
+      const plan = planAnnounce(due, now, minMs, hostHeader(group), cookie)
+      if (plan._tag === "Wait") {
+        const wake = Queue.take(started)
+        return yield* plan.until === null ? wake : Effect.raceFirst(wake, Effect.sleep(Duration.millis(plan.until - now)))
       }
-      for (const [port, hashes] of byPort) {
-        for (const datagram of formatAnnounces(group, port, hashes, cookie)) {
-          yield* socket.send(datagram, { host: group, port: groupPort }).pipe(
-            Effect.catch((e) => Effect.logDebug(`lsd: announce failed: ${e.message}`))
-          )
-          yield* Effect.sleep(minInterval)
-        }
+      for (const hash of plan.hashes) {
+        const t = torrents.get(hash)
+        if (t !== undefined) t.at = now + Duration.toMillis(announceInterval)
       }
+      for (const datagram of formatAnnounces(group, plan.port, plan.hashes, cookie)) {
+        yield* socket.send(datagram, { host: group, port: groupPort }).pipe(
+          Effect.catch((e) => Effect.logDebug(`lsd: announce failed: ${e.message}`))
+        )
+      }
+      yield* Effect.sleep(minInterval)
     })))
 
     // The listener: announces of others, for torrents we have.
@@ -87,7 +89,7 @@ export const makeLsd = (network: Network["Service"], options: LsdOptions): Effec
       if (announce.cookie === cookie) return
       const now = yield* Clock.currentTimeMillis
       for (const hash of announce.infoHashes) {
-        const add = torrents.get(hash)
+        const add = torrents.get(hash)?.add
         if (add === undefined) continue
         const key = `${hash}|${from.host}|${announce.port}`
         const last = heard.get(key)
@@ -102,10 +104,10 @@ export const makeLsd = (network: Network["Service"], options: LsdOptions): Effec
       if (hooks.isPrivate) return Effect.void
       const hash = toHex(hooks.infoHash.subarray(0, 20))
       return Effect.gen(function*() {
-        torrents.set(hash, (address) => hooks.addPeers([address], "lsd"))
+        const now = yield* Clock.currentTimeMillis
+        torrents.set(hash, { add: (address) => hooks.addPeers([address], "lsd"), port: hooks.port, at: now })
         yield* Effect.addFinalizer(() => Effect.sync(() => torrents.delete(hash)))
-        const announce = Queue.offer(due, { hash, port: hooks.port })
-        yield* Effect.forkScoped(Effect.repeat(announce, Schedule.spaced(announceInterval)))
+        yield* Queue.offer(started, undefined)
       })
     }
     return { source }
