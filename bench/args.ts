@@ -25,6 +25,10 @@ export interface BenchOptions {
    * these sizes (`--growth`: 1 GiB and 16 GiB; `--growth-sizes 64MiB,1GiB` to iterate).
    */
   readonly growth: ReadonlyArray<number> | undefined
+  /** The seeding part also runs this other build of our CLI (a dist/cli copy) as "baseline". */
+  readonly seedBaseline: string | undefined
+  /** Our seeders run under --cpu-prof; their GC share goes into the seeding section. */
+  readonly seedProfile: boolean
 }
 
 const PARTS = ["leech", "seed", "startup"] as const
@@ -51,6 +55,8 @@ export const parseArgs = (argv: ReadonlyArray<string>): BenchOptions => {
   let trace = false
   let scale = false
   let growth: ReadonlyArray<number> | undefined
+  let seedBaseline: string | undefined
+  let seedProfile = false
   let record = true
   let transport: "tcp" | "utp" = "tcp"
   const skip = new Set<"leech" | "seed" | "startup">()
@@ -69,6 +75,8 @@ export const parseArgs = (argv: ReadonlyArray<string>): BenchOptions => {
     else if (arg === "--scale") scale = true
     else if (arg === "--growth") growth = [2 ** 30, 16 * 2 ** 30]
     else if (arg === "--growth-sizes") growth = value().split(",").map(parseSize)
+    else if (arg === "--seed-baseline") seedBaseline = value()
+    else if (arg === "--seed-profile") seedProfile = true
     else if (arg === "--no-record") record = false
     else if (arg === "--skip") {
       for (const part of value().split(",")) {
@@ -84,7 +92,7 @@ export const parseArgs = (argv: ReadonlyArray<string>): BenchOptions => {
       const v = value()
       seeders = v === "both" ? ["plain", "rc4"] : v === "plain" || v === "rc4" ? [v] : []
       if (seeders.length === 0) throw new Error(`--seeders takes plain, rc4 or both, not ${v}`)
-    } else throw new Error(`unknown option ${arg}\nusage: node bench/run.ts [--size 1GiB] [--runs N] [--transport tcp|utp] [--seeders plain|rc4|both] [--profile] [--trace] [--scale] [--growth] [--growth-sizes 1GiB,16GiB] [--skip leech,seed,startup] [--no-record]`)
+    } else throw new Error(`unknown option ${arg}\nusage: node bench/run.ts [--size 1GiB] [--runs N] [--transport tcp|utp] [--seeders plain|rc4|both] [--profile] [--trace] [--scale] [--growth] [--growth-sizes 1GiB,16GiB] [--seed-baseline DIR] [--seed-profile] [--skip leech,seed,startup] [--no-record]`)
   }
-  return { size, runs, profile, record, transport, seeders, skip, trace, scale, growth }
+  return { size, runs, profile, record, transport, seeders, skip, trace, scale, growth, seedBaseline, seedProfile }
 }

@@ -311,7 +311,9 @@ const main = async () => {
         libtorrentSeeder: plain,
         nodeFlags: CLI_NODE_FLAGS,
         cpuSeconds: processCpuSeconds,
-        sha256
+        sha256,
+        baselineCli: options.seedBaseline,
+        profileDir: options.seedProfile ? (mkdirSync(profileDir, { recursive: true }), profileDir) : undefined
       })
     }
     if (options.profile) {

@@ -7,6 +7,11 @@
  *
  * Our seeder listens on a free port with the DHT off; the torrent has no trackers, so the
  * only traffic is the loopback connection the leecher opens. It is stopped by its PID.
+ *
+ * `--seed-baseline DIR` adds a third seeder, "baseline": another build of our CLI
+ * (DIR/effect-torrent.js, e.g. a copy of main's dist/cli), in the same rotation, for a
+ * same-run before/after. `--seed-profile` runs our seeders under `node --cpu-prof` and
+ * reports each one's garbage-collection share of its busy (non-idle) samples.
  */
 import { spawn, spawnSync } from "node:child_process"
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs"
@@ -14,10 +19,11 @@ import { createServer } from "node:net"
 import { loadavg, tmpdir } from "node:os"
 import { join } from "node:path"
 import { createInterface } from "node:readline"
+import { readProfile, summarizeProfile } from "./profile-summary.ts"
 import { median } from "./startup.ts"
 
 export interface SeedMeasured {
-  readonly seeder: "ours" | "libtorrent"
+  readonly seeder: "ours" | "baseline" | "libtorrent"
   readonly transferSeconds: number
   readonly seederCpuSeconds: number
   readonly leecherCpuSeconds: number
@@ -39,6 +45,10 @@ export interface SeedBenchInput {
   readonly nodeFlags: ReadonlyArray<string>
   readonly cpuSeconds: (pid: number) => number
   readonly sha256: (path: string) => Promise<string>
+  /** A directory holding another build of our CLI (effect-torrent.js), run as "baseline". */
+  readonly baselineCli?: string | undefined
+  /** Run our seeders under --cpu-prof, profiles in this directory. */
+  readonly profileDir?: string | undefined
 }
 
 const freePort = () =>
@@ -52,12 +62,12 @@ const freePort = () =>
     })
   })
 
-/** Starts `effect-torrent seed` (dist/cli) and resolves once its check is done and it seeds. */
-const startOurSeeder = async (input: SeedBenchInput) => {
+/** Starts `effect-torrent seed` (`bin`) and resolves once its check is done and it seeds. */
+const startOurSeeder = async (input: SeedBenchInput, bin: string, profile: string | undefined) => {
   const port = await freePort()
-  const bin = join(input.benchDir, "..", "dist", "cli", "effect-torrent.js")
+  const profiling = profile === undefined || input.profileDir === undefined ? [] : ["--cpu-prof", "--cpu-prof-dir", input.profileDir, "--cpu-prof-name", profile]
   const child = spawn(process.execPath, [
-    ...input.nodeFlags, bin, "seed", input.torrent, "--data", input.dataDir, "--port", String(port),
+    ...input.nodeFlags, ...profiling, bin, "seed", input.torrent, "--data", input.dataDir, "--port", String(port),
     "--no-dht", "--json", "--transports", input.transport
   ], { stdio: ["ignore", "pipe", "inherit"] })
   const exited = new Promise<void>((done) => child.once("exit", () => done()))
@@ -116,25 +126,47 @@ const leechFrom = async (
 const seedRow = (size: number, m: SeedMeasured): string =>
   `| ${m.seeder} | ${(size / m.transferSeconds / 1e6).toFixed(1)} | ${m.transferSeconds.toFixed(2)} | ${m.seederCpuSeconds.toFixed(2)} | ${m.leecherCpuSeconds.toFixed(2)} | ${m.loadAverage.toFixed(1)} |`
 
+/** Garbage collection's share of a profile's busy (non-idle) samples. */
+const gcShare = (path: string): number => {
+  const groups = summarizeProfile(readProfile(path)).groups
+  const of = (label: string) => groups.find((g) => g.label === label)?.micros ?? 0
+  const total = groups.reduce((sum, g) => sum + g.micros, 0)
+  return of("(garbage collector)") / Math.max(1, total - of("(idle)"))
+}
+
 /** Runs the seeding comparison and returns its Markdown section (table and ratios). */
 export const benchSeed = async (input: SeedBenchInput): Promise<string> => {
-  const ours = await startOurSeeder(input)
+  const stamp = new Date().toISOString().replaceAll(":", "")
+  const profileOf = (who: string) => input.profileDir === undefined ? undefined : `seed-${who}-${stamp}.cpuprofile`
+  const ours = await startOurSeeder(input, join(input.benchDir, "..", "dist", "cli", "effect-torrent.js"), profileOf("ours"))
+  const baseline = input.baselineCli === undefined
+    ? undefined
+    : await startOurSeeder(input, join(input.baselineCli, "effect-torrent.js"), profileOf("baseline"))
   const results: Array<SeedMeasured> = []
   try {
+    const seeders: ReadonlyArray<SeedMeasured["seeder"]> = baseline === undefined ? ["ours", "libtorrent"] : ["ours", "baseline", "libtorrent"]
     for (let i = 0; i < input.runs; i++) {
-      const order: ReadonlyArray<SeedMeasured["seeder"]> = i % 2 === 0 ? ["ours", "libtorrent"] : ["libtorrent", "ours"]
+      const order = i % 2 === 0 ? seeders : [...seeders].reverse()
       for (const who of order) {
         console.log(`seed run ${i + 1}/${input.runs}: a libtorrent leecher from ${who}...`)
-        const m = await leechFrom(input, who, who === "ours" ? ours : input.libtorrentSeeder)
+        const m = await leechFrom(input, who, who === "ours" ? ours : who === "baseline" && baseline !== undefined ? baseline : input.libtorrentSeeder)
         console.log(seedRow(input.size, m))
         results.push(m)
       }
     }
   } finally {
     await ours.stop()
+    await baseline?.stop()
   }
   const of = (who: SeedMeasured["seeder"]) => results.filter((r) => r.seeder === who)
-  const ratio = (f: (m: SeedMeasured) => number) => median(of("ours").map(f)) / median(of("libtorrent").map(f))
+  const ratioOf = (a: SeedMeasured["seeder"], b: SeedMeasured["seeder"], f: (m: SeedMeasured) => number) =>
+    median(of(a).map(f)) / median(of(b).map(f))
+  const ratio = (f: (m: SeedMeasured) => number) => ratioOf("ours", "libtorrent", f)
+  const profiles = (["ours", "baseline"] as const).flatMap((who) => {
+    const name = profileOf(who)
+    if (name === undefined || input.profileDir === undefined || (who === "baseline" && baseline === undefined)) return []
+    return [`${who}: GC ${(gcShare(join(input.profileDir, name)) * 100).toFixed(1)} % of busy samples (\`${name}\`)`]
+  })
   return [
     "Seeding: a stock libtorrent leecher downloads from our `seed` (dist/cli) and from the libtorrent seeder:",
     "",
@@ -143,6 +175,12 @@ export const benchSeed = async (input: SeedBenchInput): Promise<string> => {
     ...results.map((m) => seedRow(input.size, m)),
     "",
     `ours / libtorrent as seeder (medians): rate **${ratio((m) => 1 / m.transferSeconds).toFixed(2)}x**, ` +
-    `seeder CPU **${ratio((m) => m.seederCpuSeconds).toFixed(2)}x**, the leecher's CPU ${ratio((m) => m.leecherCpuSeconds).toFixed(2)}x`
+    `seeder CPU **${ratio((m) => m.seederCpuSeconds).toFixed(2)}x**, the leecher's CPU ${ratio((m) => m.leecherCpuSeconds).toFixed(2)}x`,
+    ...(baseline === undefined ? [] : [
+      "",
+      `ours / baseline (${input.baselineCli ?? ""}; medians, same run): rate **${ratioOf("ours", "baseline", (m) => 1 / m.transferSeconds).toFixed(2)}x**, ` +
+      `seeder CPU **${ratioOf("ours", "baseline", (m) => m.seederCpuSeconds).toFixed(2)}x**`
+    ]),
+    ...(profiles.length === 0 ? [] : ["", `Our seeders under \`--cpu-prof\` (the whole run, all transfers): ${profiles.join("; ")}.`])
   ].join("\n")
 }

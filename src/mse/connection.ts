@@ -82,9 +82,11 @@ export const encryptedConnection = (inner: Connection, outcome: Pick<MseOutcome,
   }
   if (encrypt === null) return { ...common, write: inner.write, writeV: inner.writeV, offer: inner.offer }
 
-  const offer = (chunks: ReadonlyArray<Uint8Array>): boolean => {
-    if (chunks.length === 0) return inner.offer(chunks)
-    return inner.offer([encryptAll(encrypt, chunks)])
+  // the chunks are copied as they are encrypted: the caller may reuse them at once
+  const offer = (chunks: ReadonlyArray<Uint8Array>, written?: () => void): boolean => {
+    const accepted = chunks.length === 0 ? inner.offer(chunks) : inner.offer([encryptAll(encrypt, chunks)])
+    written?.()
+    return accepted
   }
   // `offer` false means "full" (wait for `drained`) or "closed" (`drained` fails): either way `drained` says.
   const writeV = (chunks: ReadonlyArray<Uint8Array>): Effect.Effect<void, NetError> =>

@@ -42,7 +42,10 @@ export interface Address {
  *   full afterwards (wait for `drained` before offering more). On a connection
  *   that is closed or broken it takes nothing and returns false; `drained` then
  *   fails with the reason. A peer session sends through it: a message costs no
- *   fiber hand-off unless the peer is slower than we are.
+ *   fiber hand-off unless the peer is slower than we are. `written`, when given, is
+ *   called once the connection no longer holds the chunks (the OS took them, the
+ *   socket dropped them, or they were copied, e.g. encrypted), so their buffers may be
+ *   reused; a connection that cannot tell never calls it (TCP calls it, uTP does not).
  * - `drained` completes once the send buffer has room again (at once if it has).
  * - `close` flushes pending writes, sends FIN and releases the socket; later
  *   reads and writes fail with `ConnectionClosed`. Idempotent.
@@ -54,7 +57,7 @@ export interface Connection {
   readonly readable: (consumer: (chunk: Uint8Array) => boolean, onEnd: (error: NetError) => void) => void
   readonly write: (bytes: Uint8Array) => Effect.Effect<void, NetError>
   readonly writeV: (chunks: ReadonlyArray<Uint8Array>) => Effect.Effect<void, NetError>
-  readonly offer: (chunks: ReadonlyArray<Uint8Array>) => boolean
+  readonly offer: (chunks: ReadonlyArray<Uint8Array>, written?: () => void) => boolean
   readonly drained: Effect.Effect<void, NetError>
   /**
    * The synchronous form of `drained`, where a connection has one (the simulated TCP):

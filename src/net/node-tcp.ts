@@ -184,11 +184,18 @@ const makeConnection = Effect.fnUntraced(function*(
     })
   // `offer` writes to the socket itself, as the platform writer does (`write` + cork), so
   // both keep call order; Node buffers what the kernel did not take and says when to wait.
-  const offer = (chunks: ReadonlyArray<Uint8Array>): boolean => {
-    if (writable() !== undefined) return false
-    if (chunks.length === 1) return conn.write(chunks[0] ?? EMPTY)
+  // `written` goes with the last chunk: stream writes complete in order, and Node calls a
+  // write's callback once libuv is done with its buffer (written, or failed/destroyed).
+  const offer = (chunks: ReadonlyArray<Uint8Array>, written?: () => void): boolean => {
+    if (writable() !== undefined) {
+      written?.()
+      return false
+    }
+    const last = chunks.length - 1
+    if (last < 1) return conn.write(chunks[0] ?? EMPTY, written)
     conn.cork()
-    for (const chunk of chunks) conn.write(chunk)
+    for (let i = 0; i < last; i++) conn.write(chunks[i] ?? EMPTY)
+    conn.write(chunks[last] ?? EMPTY, written)
     conn.uncork()
     return !conn.writableNeedDrain
   }

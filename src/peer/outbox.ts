@@ -15,6 +15,9 @@
  * nothing left, it alone writes; `flush` does nothing meanwhile. Either way bytes leave in the
  * order they were queued: messages first, then uploads in request order.
  *
+ * Uploaded blocks are lent by the storage (its pooled piece buffers): each write hands them
+ * back once the connection says it no longer holds them.
+ *
  * The message queue is bounded: our own messages that find it full mean the peer stopped
  * reading (`send` returns false and the session ends); replies the peer provoked wait for
  * room (`reply`), which stops the reader and pushes back on the peer through TCP.
@@ -68,9 +71,12 @@ export const makeOutbox = Effect.fnUntraced(function*(
   const messages: Array<Message> = []
   let writerOwns = false
   let stopped = false
+  /** Blocks lent by the storage for the write being put together (flush or the writer: one at a time). */
+  let lent: Array<Uint8Array> = []
 
   const uploaded = (chunks: Array<Uint8Array>, piece: number, begin: number, length: number, data: Uint8Array) => {
     chunks.push(encodePieceHeader(piece, begin, length), data)
+    lent.push(data)
     if (wire !== null) wire.pieceOut(piece, begin, length)
     s.uploadMeter.add(length, now())
     s.stats.uploaded += length
@@ -97,7 +103,7 @@ export const makeOutbox = Effect.fnUntraced(function*(
     let served = 0
     for (const [key, block] of s.uploads) {
       if (served === UPLOADS_PER_WRITE) return true
-      const data = storage.readSync(block.piece, block.begin, block.length)
+      const data = storage.lendSync(block.piece, block.begin, block.length)
       if (data === undefined) return true
       s.uploads.delete(key)
       uploaded(chunks, block.piece, block.begin, block.length, data)
@@ -109,7 +115,12 @@ export const makeOutbox = Effect.fnUntraced(function*(
   const write = (chunks: ReadonlyArray<Uint8Array>): boolean => {
     if (chunks.length === 0) return true
     s.lastSentAt = now()
-    return conn.offer(chunks)
+    if (lent.length === 0) return conn.offer(chunks)
+    const blocks = lent
+    lent = []
+    return conn.offer(chunks, () => {
+      for (const block of blocks) storage.release(block)
+    })
   }
 
   const flush = (): void => {
@@ -137,7 +148,7 @@ export const makeOutbox = Effect.fnUntraced(function*(
       if (first.done === true) return
       const [key, block] = first.value
       s.uploads.delete(key)
-      const data = yield* storage.read(block.piece, block.begin, block.length).pipe(Effect.result)
+      const data = yield* storage.lend(block.piece, block.begin, block.length).pipe(Effect.result)
       if (Result.isFailure(data)) return
       if (torrent.uploadThrottle !== unlimited) yield* torrent.uploadThrottle.take(block.length)
       uploaded(chunks, block.piece, block.begin, block.length, data.success)

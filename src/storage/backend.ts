@@ -21,6 +21,11 @@ export interface Backend {
   readonly writePieceSync?: (piece: number, data: Uint8Array) => void
   /** Like a `PieceReader` but allocates; used for seeding reads of pieces we have. */
   readonly readPiece: (piece: number) => Effect.Effect<Uint8Array | null, StorageError>
+  /**
+   * `readPiece` into the caller's buffer (exactly the piece's size; padding zero-filled): the
+   * read cache then pools its buffers instead of allocating one per piece served.
+   */
+  readonly readPieceInto?: PieceReader
   /** `readPiece` without an effect, for backends whose pieces are in memory (no I/O): uploads skip a fiber hop. */
   readonly readPieceSync?: (piece: number) => Uint8Array | null
   /** Prepares a recheck (e.g. stats every file once) and returns the reader to use during it. */

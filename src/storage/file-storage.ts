@@ -111,6 +111,7 @@ const makeFileBackend = (fs: FileSystem.FileSystem) => Effect.fnUntraced(functio
     // not zero-filled: readInto fills every byte or gives null (a 1 MiB memset per piece served
     // was 10 % of a seeder's CPU)
     readPiece: (piece) => readInto(input, pool, piece, allocatePiece(pieceSize(layout, piece))),
+    readPieceInto: (piece, into) => readInto(input, pool, piece, into),
     beginRecheck,
     loadResume: loadResume(resumeInput),
     saveResume: (have) => resumeLock.withPermit(Effect.andThen(pool.syncAll, saveResume(resumeInput, have))),

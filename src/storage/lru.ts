@@ -10,7 +10,12 @@ export interface Lru<K, V> {
   readonly weight: () => number
 }
 
-export const makeLru = <K, V>(capacity: number): Lru<K, V> => {
+/**
+ * `onEvict` hears of every value `set` was given once the cache no longer holds it:
+ * evicted, replaced by another value, deleted, cleared, or too heavy to keep at all
+ * (then during that `set`). The read cache recycles piece buffers through it.
+ */
+export const makeLru = <K, V>(capacity: number, onEvict?: (key: K, value: V) => void): Lru<K, V> => {
   const entries = new Map<K, { readonly value: V; readonly weight: number }>()
   let total = 0
   const remove = (key: K) => {
@@ -18,6 +23,7 @@ export const makeLru = <K, V>(capacity: number): Lru<K, V> => {
     if (e === undefined) return
     entries.delete(key)
     total -= e.weight
+    onEvict?.(key, e.value)
   }
   return {
     get: (key) => {
@@ -28,8 +34,15 @@ export const makeLru = <K, V>(capacity: number): Lru<K, V> => {
       return e.value
     },
     set: (key, value, weight) => {
-      remove(key)
-      if (weight > capacity) return
+      const old = entries.get(key)
+      if (old !== undefined && old.value === value) {
+        entries.delete(key)
+        total -= old.weight
+      } else remove(key)
+      if (weight > capacity) {
+        onEvict?.(key, value)
+        return
+      }
       entries.set(key, { value, weight })
       total += weight
       for (const [k] of entries) {
@@ -39,8 +52,10 @@ export const makeLru = <K, V>(capacity: number): Lru<K, V> => {
     },
     delete: remove,
     clear: () => {
+      const all = [...entries]
       entries.clear()
       total = 0
+      if (onEvict !== undefined) for (const [k, e] of all) onEvict(k, e.value)
     },
     weight: () => total
   }

@@ -72,6 +72,15 @@ export interface TorrentStorage {
    * `undefined` when `read` must be used (not in memory, not verified, invalid, closed).
    */
   readonly readSync: (piece: PieceIndex, begin: number, length: number) => Uint8Array | undefined
+  /**
+   * `read` for bytes handed to a socket write: the buffer behind the view is not reused (the
+   * read cache pools its piece buffers) until `release(view)`. Never released: never reused.
+   */
+  readonly lend: (piece: PieceIndex, begin: number, length: number) => Effect.Effect<Uint8Array, StorageError>
+  /** `readSync` for bytes handed to a socket write, like `lend`. */
+  readonly lendSync: (piece: PieceIndex, begin: number, length: number) => Uint8Array | undefined
+  /** A view from `lend`/`lendSync` was written and is no longer used; once per view. */
+  readonly release: (view: Uint8Array) => void
   /** Synchronous query of the in-memory have set (false for out-of-range indices). */
   readonly hasPiece: (piece: PieceIndex) => boolean
   /** Snapshot of the have set as a BEP 3 bitfield. */
