@@ -75,8 +75,6 @@ interface PeerHandle {
   theirId: number
 }
 
-const millis = (input: Duration.Input): number => Duration.toMillis(Duration.fromInputUnsafe(input))
-
 /** Every hash the magnet names must match (both for a hybrid magnet). */
 const verifier = (magnet: Magnet) => (metadata: Uint8Array): boolean =>
   (magnet.infoHash === null || bytesEqual(sha1(metadata), magnet.infoHash)) &&
@@ -111,7 +109,7 @@ const collect = Effect.fnUntraced(function*(
 ) {
   const timeout = options.timeout ?? Duration.minutes(2)
   const requestTimeout = options.requestTimeout ?? Duration.seconds(10)
-  const requestMillis = millis(requestTimeout)
+  const requestMillis = Duration.toMillis(requestTimeout)
 
   const a: Assembly = makeAssembly({
     maxMetadataSize: options.maxMetadataSize ?? DEFAULT_MAX_METADATA_SIZE,
@@ -270,11 +268,11 @@ const collect = Effect.fnUntraced(function*(
           offered === 0
             ? new MagnetFetchError({
               reason: "NoPeers",
-              detail: `no peer offering the metadata was found within ${millis(timeout)} ms: ${peers.summary()}`
+              detail: `no peer offering the metadata was found within ${Duration.toMillis(timeout)} ms: ${peers.summary()}`
             })
             : new MagnetFetchError({
               reason: "Timeout",
-              detail: `timed out after ${millis(timeout)} ms with ${a.received} of ${a.size ?? "?"} bytes: ${peers.summary()}`
+              detail: `timed out after ${Duration.toMillis(timeout)} ms with ${a.received} of ${a.size ?? "?"} bytes: ${peers.summary()}`
             })
         )
     })

@@ -86,8 +86,6 @@ export const missingPieceLayers = (meta: Metainfo): Array<FileTree> => {
 /** The 20-byte name of a torrent's v2 swarm (BEP 52: the SHA-256 info-hash truncated). */
 const v2Name = (meta: Metainfo): Uint8Array => meta.infoHashV2 === null ? new Uint8Array(20) : meta.infoHashV2.subarray(0, 20)
 
-const millis = (input: Duration.Input): number => Duration.toMillis(Duration.fromInputUnsafe(input))
-
 /** Fetches the piece layers `meta` lacks; `meta` itself when it lacks none. */
 export const fetchPieceLayers = Effect.fn("fetchPieceLayers")(function*(
   meta: Metainfo,
@@ -118,7 +116,7 @@ const collect = Effect.fnUntraced(function*(
 ) {
   const timeout = options.timeout ?? Duration.minutes(2)
   const requestTimeout = options.requestTimeout ?? Duration.seconds(10)
-  const requestMillis = millis(requestTimeout)
+  const requestMillis = Duration.toMillis(requestTimeout)
   const done = yield* Deferred.make<void, MagnetFetchError>()
   let missing = buckets.size
 
@@ -198,7 +196,7 @@ const collect = Effect.fnUntraced(function*(
     Effect.timeoutOrElse({
       duration: timeout,
       orElse: () =>
-        Effect.fail(new MagnetFetchError({ reason: "Timeout", detail: `the piece layers of this v2 torrent did not arrive within ${millis(timeout)} ms: ${peers.summary()}` }))
+        Effect.fail(new MagnetFetchError({ reason: "Timeout", detail: `the piece layers of this v2 torrent did not arrive within ${Duration.toMillis(timeout)} ms: ${peers.summary()}` }))
     })
   )
 })

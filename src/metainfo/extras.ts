@@ -37,35 +37,29 @@ export const readTrackers = (top: BencodeDict): ReadonlyArray<ReadonlyArray<stri
 const escapeUrl = (s: string): string =>
   s.replace(/[^\u0021-\u007e]/gu, (c) => encodeURIComponent(c))
 
-/**
- * BEP 19 `url-list` (a string or a list). For a torrent with several files the
- * URL names a directory, so a trailing "/" is added (libtorrent does the same).
- */
-export const readWebSeeds = (top: BencodeDict, severalFiles: boolean): ReadonlyArray<string> => {
-  const raw = getField(top, "url-list")
+/** A field holding URLs (a list, or a lone string): escaped, in order, without repeats. */
+const readUrls = (top: BencodeDict, key: string, adjust: (url: string) => string = (url) => url): ReadonlyArray<string> => {
+  const raw = getField(top, key)
   const items = isList(raw) ? raw : raw === undefined ? [] : [raw]
   const out: Array<string> = []
   for (const item of items) {
     const s = urlText(item)
     if (s === undefined) continue
-    let url = escapeUrl(s)
-    if (severalFiles && !url.endsWith("/")) url += "/"
+    const url = adjust(escapeUrl(s))
     if (!out.includes(url)) out.push(url)
   }
   return out
 }
 
+/**
+ * BEP 19 `url-list` (a string or a list). For a torrent with several files the
+ * URL names a directory, so a trailing "/" is added (libtorrent does the same).
+ */
+export const readWebSeeds = (top: BencodeDict, severalFiles: boolean): ReadonlyArray<string> =>
+  readUrls(top, "url-list", (url) => severalFiles && !url.endsWith("/") ? `${url}/` : url)
+
 /** BEP 17 `httpseeds`: a list of URLs (a lone string is accepted too), each asked for whole pieces by info-hash. */
-export const readHttpSeeds = (top: BencodeDict): ReadonlyArray<string> => {
-  const raw = getField(top, "httpseeds")
-  const items = isList(raw) ? raw : raw === undefined ? [] : [raw]
-  const out: Array<string> = []
-  for (const item of items) {
-    const s = urlText(item)
-    if (s !== undefined && !out.includes(escapeUrl(s))) out.push(escapeUrl(s))
-  }
-  return out
-}
+export const readHttpSeeds = (top: BencodeDict): ReadonlyArray<string> => readUrls(top, "httpseeds")
 
 /** Seconds since the epoch; values that can only be milliseconds (WebTorrent writes those) are converted. */
 export const readCreationDate = (top: BencodeDict): number | null => {

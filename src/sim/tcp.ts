@@ -79,7 +79,7 @@ export const connect = (world: World, host: HostState) =>
     if (!host.alive) return yield* new NetIoError({ op: "connect", address: text, detail: "host is down" })
     const timeoutMs = options?.timeout === undefined
       ? DEFAULT_CONNECT_TIMEOUT_MS
-      : Duration.toMillis(Duration.fromInputUnsafe(options.timeout))
+      : Duration.toMillis(options.timeout)
     const local: Address = { host: host.address, port: host.nextPort++ }
     const from = formatAddress(local)
     const target = world.host(address.host)
