@@ -6,8 +6,10 @@
  * member of the group checks what goes on the wire: each client's announces carry its port,
  * the info-hash and its own cookie, and a private torrent (BEP 27) is never announced.
  *
- * The rate limits (one datagram a minute, each torrent every 5 minutes) are counted in
- * virtual time, in the simulator (sim-lsd.test.ts): on real time they would take minutes.
+ * On the wire here, each client sends one announce at start-up and none more during the
+ * download. The rate limits over time (one datagram a minute, each torrent every 5
+ * minutes) are counted in virtual time, in the simulator (sim-lsd.test.ts): in real time
+ * they would take minutes.
  *
  * Needs multicast on loopback: skipped locally without it, failing in CI (see lsd-group.ts).
  */
@@ -63,6 +65,9 @@ describe("LSD on loopback (real multicast)", () => {
       // Every address either side was given came from LSD: the seeder heard the leecher.
       const discovered = [...seederLog.all(), ...log.all()].filter((e) => e._tag === "PeersDiscovered")
       assert.deepStrictEqual(discovered, [{ _tag: "PeersDiscovered", source: "lsd", count: 1 }])
+      // The rate limit on the wire: one announce each at start-up, the next 5 minutes away.
+      assert.strictEqual(group.heard().filter((a) => a.port === seederPort).length, 1)
+      assert.strictEqual(group.heard().filter((a) => a.port === leecherPort).length, 1)
       const connected = log.all().find((e) => e._tag === "PeerConnected")
       assert.strictEqual(connected?._tag === "PeerConnected" ? connected.peer.split(":")[0] : undefined, "127.0.0.1")
     }), 40_000)
