@@ -15,11 +15,11 @@
  * (sessions end, a `stopped` announce goes out, files close), and closing the client's
  * layer does the same for all of them.
  */
-import { Context, Duration, Effect, Exit, FileSystem, Layer, Option, Scope } from "effect"
+import { Context, type Duration, Effect, Exit, FileSystem, Layer, Option, Scope } from "effect"
 import type { Metainfo } from "../metainfo/model.ts"
 import { toHex } from "../bytes.ts"
-import { type InfoHash, infoHashOf, peerKey } from "../ids.ts"
-import { fetchMetadata, fetchPieceLayers, type MetadataProgress, missingPieceLayers } from "../magnet/index.ts"
+import { type InfoHash, infoHashOf } from "../ids.ts"
+import { fetchMetadata, type MetadataProgress } from "../magnet/index.ts"
 import { warnWithoutPeers } from "./no-peers.ts"
 import { parseMagnet, parseMetainfo, wireInfoHash } from "../metainfo/index.ts"
 import { req2 } from "../mse/index.ts"
@@ -28,6 +28,7 @@ import { makePeerId } from "../wire/index.ts"
 import { makeConnectionBudget, openTorrent, type PeerSource, type Torrent } from "../torrent/index.ts"
 import { type ClientConfig, resolveConfig } from "./config.ts"
 import { ClientError } from "./errors.ts"
+import { completeLayers } from "./piece-layers.ts"
 import { startTransports } from "./transports.ts"
 import { deleteTorrentData, Storage } from "../storage/index.ts"
 import { type AdjustableThrottle, both, makeAdjustableThrottle, makeLimiter } from "../ratelimit/index.ts"
@@ -95,9 +96,6 @@ export interface ClientService {
   /** Changes limits while torrents run; a field left out keeps its value. */
   readonly setLimits: (limits: { readonly [K in keyof RateLimits]?: RateLimits[K] | undefined }, infoHash?: InfoHash) => Effect.Effect<void, ClientError>
 }
-
-/** How long a hybrid waits for its piece layers before it goes on with SHA-1 alone. */
-const HYBRID_LAYERS_TIMEOUT = Duration.seconds(30)
 
 const isMagnetSource = (source: TorrentSource): source is { readonly magnet: string } =>
   !(source instanceof Uint8Array) && "magnet" in source
@@ -216,44 +214,18 @@ export const makeClient = (config: ClientConfig, extraPeerSources: ReadonlyArray
         return { meta, peers: [...magnet.peers, ...(options.peers ?? [])] }
       })
 
-    /**
-     * BEP 52: the piece layers sit outside the info dict, so a magnet never carries them and a
-     * .torrent may leave them out. A v2 torrent cannot check a piece of a file longer than one
-     * piece without its layer: fetch the missing ones from peers (hash requests) first.
-     * A hybrid can check every piece by SHA-1 alone, and libtorrent passes a hybrid's piece on
-     * SHA-1 while its v2 hashes are unknown; the layers add the SHA-256 check (and catch a
-     * hybrid whose v1 and v2 data disagree), so they are asked for too, but a swarm that cannot
-     * give them in `HYBRID_LAYERS_TIMEOUT` (peers without the v2 bit) leaves the hybrid on SHA-1.
-     */
-    const completeLayers = (meta: Metainfo, peers: ReadonlyArray<Address>, options: AddOptions) =>
-      Effect.gen(function*() {
-        if (meta.version === "v1" || missingPieceLayers(meta).length === 0) return { meta, peers }
-        const timeout = options.metadataTimeout ?? "10 minutes"
-        const fetch = fetchPieceLayers(meta, {
-          peerId,
-          peers,
-          sources: peerSources,
-          port: port ?? 0,
-          dial,
-          encryption: resolved.encryption,
-          timeout: meta.version === "v2" ? timeout : Duration.min(Duration.fromInputUnsafe(timeout), HYBRID_LAYERS_TIMEOUT)
-        }).pipe(Effect.provideService(Network, network))
-        if (meta.version === "hybrid") {
-          const got = yield* Effect.option(Effect.tapError(fetch, (e) => Effect.logWarning(`${meta.name}: hybrid checked by SHA-1 only: ${e.message}`)))
-          if (Option.isNone(got)) return { meta, peers }
-          return { meta: got.value.meta, peers: peers.filter((p) => !got.value.banned.has(peerKey(p))) }
-        }
-        const layers = yield* fetch.pipe(
-          Effect.mapError((e) => new ClientError({ reason: e.reason === "NoPeers" || e.reason === "Timeout" ? "NoMetadata" : "BadTorrent", detail: e.message }))
-        )
-        return { meta: layers.meta, peers: peers.filter((p) => !layers.banned.has(peerKey(p))) }
-      })
-
     const add = Effect.fn("Client.add")(function*(source: TorrentSource, options: AddOptions = {}) {
       const loaded = isMagnetSource(source)
         ? yield* fromMagnet(source.magnet, options)
         : { meta: yield* loadMetainfo(source).pipe(Effect.provideService(FileSystem.FileSystem, fs)), peers: options.peers ?? [] }
-      const { meta, peers: initialPeers } = yield* completeLayers(loaded.meta, loaded.peers, options)
+      const { meta, peers: initialPeers } = yield* completeLayers(loaded.meta, loaded.peers, network, {
+        peerId,
+        sources: peerSources,
+        port: port ?? 0,
+        dial,
+        encryption: resolved.encryption,
+        timeout: options.metadataTimeout ?? "10 minutes"
+      })
       const key = infoHashOf(wireInfoHash(meta))
       if (torrents.has(key)) return yield* new ClientError({ reason: "Duplicate", detail: `${meta.name} is already added` })
       const scope = yield* Scope.fork(torrentsScope, "sequential")
