@@ -119,9 +119,23 @@ const onPiece = (ctx: SessionContext, index: PieceIndex, begin: number, block: U
   )
 }
 
+/**
+ * What `throttled` returns when there is nothing to run and no limit in force: nothing to do,
+ * but the reader goes on after a yield, as it does after any returned effect (the session
+ * does that without a fiber, session.ts `readLater`). Run as an effect it does nothing.
+ * Why not `Effect.void` (read on at once): a client's throttles are adjustable, so a block
+ * has always ended the reader's turn here; reading on would reorder the simulation's events
+ * and change its traces.
+ */
+export const readAfterYield: Effect.Effect<void> = Effect.andThen(Effect.void, Effect.void)
+
 /** Runs `effect`, then waits for the download rate limit (slowing the reader slows the peer through TCP). */
-const throttled = (ctx: SessionContext, bytes: number, effect: Effect.Effect<void>): Effect.Effect<void> =>
-  ctx.torrent.downloadThrottle === unlimited ? effect : Effect.andThen(effect, ctx.torrent.downloadThrottle.take(bytes))
+const throttled = (ctx: SessionContext, bytes: number, effect: Effect.Effect<void>): Effect.Effect<void> => {
+  const limit = ctx.torrent.downloadThrottle
+  if (limit === unlimited) return effect
+  if (effect === Effect.void && limit.free()) return readAfterYield
+  return Effect.andThen(effect, limit.take(bytes))
+}
 
 /** The peer announced a piece (have, or a later bitfield): count it once. */
 const peerGained = (ctx: SessionContext, piece: number): void => {
