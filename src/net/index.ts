@@ -47,5 +47,6 @@ export {
  */
 export * as NodeNetwork from "./NodeNetwork.ts"
 export { type DatagramInbox, type Inbox, makeDatagramInbox, makeInbox } from "./inbox.ts"
+export { makeReadableSlot, type ReadableSlot } from "./readable.ts"
 export { globalIpv6, type InterfaceAddress, pickGlobalIpv6 } from "./interfaces.ts"
 export { serve } from "./serve.ts"

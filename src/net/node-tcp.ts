@@ -22,6 +22,7 @@ import {
 import { describeCause, errnoOf } from "../errno.ts"
 import { ANY_HOST, ANY_IPV4, formatAddress, NO_IPV6_ERRNOS, unmapIpv4 } from "./address.ts"
 import type { Address, ConnectOptions, Connection, Listener } from "./Network.ts"
+import { makeReadableSlot } from "./readable.ts"
 
 const DEFAULT_CONNECT_TIMEOUT = Duration.seconds(10)
 /** Connections waiting for `accept`; more than this and new ones are refused (closed). */
@@ -120,24 +121,17 @@ const makeConnection = Effect.fnUntraced(function*(
   // `readable`: chunks straight from the socket's buffer, no fiber hand-off per chunk. The
   // platform reader keeps the socket paused and reads only for a pending pull, so after the
   // handshake (the last pull) the buffer is ours; what that pull left in `batch` comes first.
-  let consumer: ((chunk: Uint8Array) => boolean) | undefined
-  let onEnd: ((error: NetError) => void) | undefined
-  let armed = 0
+  const slot = makeReadableSlot()
   let ended: NetError | undefined
   let listening = false
+  const takeBuffered = (): Uint8Array | undefined => {
+    if (next < batch.length) return batch[next++]
+    const chunk: Uint8Array | null = conn.read()
+    return chunk ?? undefined
+  }
   const pump = () => {
-    while (consumer !== undefined) {
-      const chunk: Uint8Array | null | undefined = next < batch.length ? batch[next++] : conn.read()
-      if (chunk === null || chunk === undefined) break
-      const token = ++armed
-      // the consumer may stop, and may re-arm (`readable`) before it returns
-      if (!consumer(chunk) && armed === token) consumer = undefined
-    }
-    if (consumer === undefined || ended === undefined) return
-    const reportEnd = onEnd
-    consumer = undefined
-    onEnd = undefined
-    reportEnd?.(ended)
+    slot.deliver(takeBuffered)
+    if (ended !== undefined) slot.end(ended)
   }
   const endWith = (error: NetError) => {
     ended ??= error
@@ -145,9 +139,7 @@ const makeConnection = Effect.fnUntraced(function*(
   }
   const readable = (c: (chunk: Uint8Array) => boolean, e: (error: NetError) => void): void => {
     if (closedLocally) return e(closedError())
-    consumer = c
-    onEnd = e
-    armed++
+    slot.arm(c, e)
     if (!listening) {
       listening = true
       conn.on("readable", pump)

@@ -11,6 +11,7 @@ import {
   ConnectionClosed,
   ConnectionReset,
   formatAddress,
+  makeReadableSlot,
   type NetError
 } from "../net/index.ts"
 import type { CrashableEndpoint, HostState, World } from "./world.ts"
@@ -144,33 +145,18 @@ export const makeEndpoint = (world: World, host: HostState, local: Address, remo
     return chunk
   }
 
-  let consumer: ((chunk: Uint8Array) => boolean) | undefined
-  let onEnd: ((error: NetError) => void) | undefined
-  let armed = 0
+  const slot = makeReadableSlot()
   const pushAll = () => {
-    while (consumer !== undefined) {
-      const chunk = take()
-      if (chunk === undefined) break
-      const token = ++armed
-      // the consumer may stop, and may re-arm (`readable`) before it returns
-      if (!consumer(chunk) && armed === token) consumer = undefined
-    }
-    if (consumer !== undefined && terminal !== undefined) {
-      const end = onEnd
-      consumer = undefined
-      onEnd = undefined
-      end?.(terminal)
-    }
+    slot.deliver(take)
+    if (terminal !== undefined) slot.end(terminal)
   }
   const readable = (c: (chunk: Uint8Array) => boolean, e: (error: NetError) => void) => {
     if (closed) return e(closedErrorOnce())
-    consumer = c
-    onEnd = e
-    armed++
+    slot.arm(c, e)
     pushAll()
   }
   const wake = () => {
-    if (consumer !== undefined) return pushAll()
+    if (slot.armed()) return pushAll()
     const w = waiter
     if (w === undefined) return
     const chunk = take()

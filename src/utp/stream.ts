@@ -19,6 +19,7 @@ import {
   ConnectRefused,
   ConnectTimeout,
   formatAddress,
+  makeReadableSlot,
   type NetError
 } from "../net/index.ts"
 import * as Conn from "./connection.ts"
@@ -68,9 +69,7 @@ const takeAll = (c: Conn.UtpConn): Uint8Array | undefined => {
 export const makeStream = (local: Address, remote: Address, hooks: StreamHooks, connectTimeoutMillis = 0): UtpStream => {
   const address = formatAddress(remote)
   const established = Deferred.makeUnsafe<void, NetError>()
-  let consumer: ((chunk: Uint8Array) => boolean) | undefined
-  let onEnd: ((error: NetError) => void) | undefined
-  let armed = 0
+  const slot = makeReadableSlot()
   let readWaiter: ((e: Effect.Effect<Uint8Array, NetError>) => void) | undefined
   let drainWaiters: Array<(e: Effect.Effect<void, NetError>) => void> = []
   let closedLocally = false
@@ -105,15 +104,7 @@ export const makeStream = (local: Address, remote: Address, hooks: StreamHooks, 
   const pump = () => {
     const c = stream.conn
     if (c === undefined) return
-    let took = false
-    while (consumer !== undefined) {
-      const chunk = takeAll(c)
-      if (chunk === undefined) break
-      took = true
-      const token = ++armed
-      // the consumer may stop, and may re-arm (`readable`) before it returns
-      if (!consumer(chunk) && armed === token) consumer = undefined
-    }
+    let took = slot.deliver(() => takeAll(c))
     const w = readWaiter
     if (w !== undefined) {
       const chunk = takeAll(c)
@@ -126,12 +117,7 @@ export const makeStream = (local: Address, remote: Address, hooks: StreamHooks, 
     if (took) Conn.readDone(c, io, hooks.now())
     const end = readEnd(c)
     if (end === undefined) return
-    if (consumer !== undefined && c.inboxHead >= c.inbox.length) {
-      const e = onEnd
-      consumer = undefined
-      onEnd = undefined
-      e?.(end)
-    }
+    if (c.inboxHead >= c.inbox.length) slot.end(end)
     const r = readWaiter
     if (r !== undefined) {
       readWaiter = undefined
@@ -167,9 +153,7 @@ export const makeStream = (local: Address, remote: Address, hooks: StreamHooks, 
   }
 
   const readable = (c: (chunk: Uint8Array) => boolean, e: (error: NetError) => void): void => {
-    consumer = c
-    onEnd = e
-    armed++
+    slot.arm(c, e)
     pump()
   }
 
