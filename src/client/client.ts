@@ -190,6 +190,16 @@ export const makeClient = (config: ClientConfig, extraPeerSources: ReadonlyArray
 
     const { port, dial, memory: transportMemory } = yield* startTransports(resolved, lookup, incoming)
 
+    /** What fetching before a torrent opens (the metadata, piece layers) is given: our identity, transports and sources. */
+    const fetchOptions = (options: AddOptions) => ({
+      peerId,
+      sources: peerSources,
+      port: port ?? 0,
+      dial,
+      encryption: resolved.encryption,
+      timeout: options.metadataTimeout ?? "10 minutes"
+    })
+
     /** A magnet link: parse it, then fetch the info dict from the peers our sources find. */
     const fromMagnet = (uri: string, options: AddOptions) =>
       Effect.gen(function*() {
@@ -197,13 +207,9 @@ export const makeClient = (config: ClientConfig, extraPeerSources: ReadonlyArray
           Effect.mapError((e) => new ClientError({ reason: "BadTorrent", detail: e.message }))
         )
         // The caller's peers (`--peer`) are asked for the metadata too, not only the link's x.pe.
-        const meta = yield* fetchMetadata({ ...magnet, peers: [...magnet.peers, ...(options.peers ?? [])] }, {
-          peerId,
-          sources: peerSources,
-          port: port ?? 0,
-          dial,
-          encryption: resolved.encryption,
-          timeout: options.metadataTimeout ?? "10 minutes",
+        const peers = [...magnet.peers, ...(options.peers ?? [])]
+        const meta = yield* fetchMetadata({ ...magnet, peers }, {
+          ...fetchOptions(options),
           ...(options.onMetadataProgress === undefined ? {} : { onProgress: options.onMetadataProgress })
         }).pipe(
           Effect.provideService(Network, network),
@@ -211,21 +217,14 @@ export const makeClient = (config: ClientConfig, extraPeerSources: ReadonlyArray
             new ClientError({ reason: e.reason === "NoPeers" || e.reason === "Timeout" ? "NoMetadata" : "BadTorrent", detail: e.message })
           )
         )
-        return { meta, peers: [...magnet.peers, ...(options.peers ?? [])] }
+        return { meta, peers }
       })
 
     const add = Effect.fn("Client.add")(function*(source: TorrentSource, options: AddOptions = {}) {
       const loaded = isMagnetSource(source)
         ? yield* fromMagnet(source.magnet, options)
         : { meta: yield* loadMetainfo(source).pipe(Effect.provideService(FileSystem.FileSystem, fs)), peers: options.peers ?? [] }
-      const { meta, peers: initialPeers } = yield* completeLayers(loaded.meta, loaded.peers, network, {
-        peerId,
-        sources: peerSources,
-        port: port ?? 0,
-        dial,
-        encryption: resolved.encryption,
-        timeout: options.metadataTimeout ?? "10 minutes"
-      })
+      const { meta, peers: initialPeers } = yield* completeLayers(loaded.meta, loaded.peers, network, fetchOptions(options))
       const key = infoHashOf(wireInfoHash(meta))
       if (torrents.has(key)) return yield* new ClientError({ reason: "Duplicate", detail: `${meta.name} is already added` })
       const scope = yield* Scope.fork(torrentsScope, "sequential")
