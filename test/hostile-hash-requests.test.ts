@@ -1,26 +1,32 @@
 /**
  * Hostile peer against our v2 seeder (BEP 52 hash request, id 21), over a real socket:
- * - requests we cannot or must not serve (the leaf layer, a layer above the piece layer, a
- *   range outside the layer or not aligned, a length that is not a power of two from 2 to
- *   512, proof layers above the root, a root we do not know or one without a piece layer,
- *   32-bit extremes) are each answered with a hash reject (id 23) naming the same range, and
- *   the session goes on: a valid request after them gets hashes that prove the file's root;
+ * - requests we cannot or must not serve (a layer above the piece layer, a range outside its
+ *   layer or not aligned, a length that is not a power of two from 2 to 512, proof layers
+ *   above the root, a root we do not know or one without a piece layer, 32-bit extremes, in
+ *   the piece layer and in the leaf layer) are each answered with a hash reject (id 23) naming
+ *   the same range, and the session goes on: a valid request after them gets hashes that
+ *   prove the file's root;
+ * - leaf hashes (base layer 0) right after a request for a block in their range are served
+ *   (BEP 52 forbids rejecting those): the SHA-256 of each block, proving the root; a peer we
+ *   choke gets a reject (a leaf answer reads back up to 8 MiB);
  * - a hash request frame of the wrong size is a protocol violation: the seeder drops that
  *   peer (nothing thrown, no defect) and serves the next connection.
  */
 import * as NodeFileSystem from "@effect/platform-node-shared/NodeFileSystem"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
+import { readFile } from "node:fs/promises"
 import { join } from "node:path"
 import { toHex } from "../src/bytes.ts"
 import { createTorrent } from "../src/metainfo/create.ts"
-import { fileTree, type HashRange, verifyHashes } from "../src/metainfo/index.ts"
+import { blockLeaves, fileTree, type HashRange, verifyHashes } from "../src/metainfo/index.ts"
 import { encodeMessage } from "../src/wire/index.ts"
 import { recordEvents, startClient } from "./support/engine.ts"
 import { tempDir, writePayload } from "./support/files.ts"
-import { hostileLeecher } from "./support/hostile-leecher.ts"
+import { hostileLeecher, request } from "./support/hostile-leecher.ts"
 import { disconnectOf, type Seeder } from "./support/seeding.ts"
 
+const BLOCK = 16 * 1024
 const PIECE = 32 * 1024 // piece layer 1: the leaf layer (0) and the layer above (2) are distinct
 const BIG = 40 * PIECE + 123 // 41 pieces: a piece layer of 64 hashes once padded, root at layer 7
 const FILES = { "big.bin": BIG, "small.bin": 1000 }
@@ -43,6 +49,7 @@ const v2Seeder = Effect.gen(function*() {
   if (layer === undefined) return yield* Effect.die(new Error("no piece layer for big.bin"))
   return {
     seeder,
+    data: new Uint8Array(yield* Effect.promise(() => readFile(join(root, "album", "big.bin")))),
     infoHash: meta.infoHashV2.subarray(0, 20),
     tree: fileTree(big.piecesRoot, big.length, PIECE),
     layer,
@@ -58,8 +65,13 @@ describe("hostile: BEP 52 hash requests against our v2 seeder", () => {
       const { infoHash, layer, seeder, smallRoot, tree } = yield* v2Seeder
       assert.deepStrictEqual([tree.pieceLayer, tree.height, tree.pieces], [1, 7, 41])
       const good: HashRange = { piecesRoot: tree.root, baseLayer: tree.pieceLayer, index: 0, length: 64, proofLayers: tree.height - tree.pieceLayer - 1 }
+      const leaf: HashRange = { ...good, baseLayer: 0, index: 0, length: 2, proofLayers: tree.height - 1 }
       const bad: ReadonlyArray<readonly [string, HashRange]> = [
-        ["the leaf layer", { ...good, baseLayer: 0, length: 2, proofLayers: 0 }],
+        ["leaves we would serve, but we choke this peer (it never said interested)", leaf],
+        ["leaves past the end of the tree", { ...leaf, index: 2 ** tree.height }],
+        ["leaves not aligned on their length", { ...leaf, index: 1 }],
+        ["one leaf", { ...leaf, length: 1 }],
+        ["leaf proofs above the root", { ...leaf, proofLayers: tree.height }],
         ["a layer above the piece layer", { ...good, baseLayer: 2, length: 2, proofLayers: 0 }],
         ["past the end of the layer", { ...good, index: 64, length: 64 }],
         ["not aligned on its length", { ...good, index: 2, length: 4 }],
@@ -89,6 +101,31 @@ describe("hostile: BEP 52 hash requests against our v2 seeder", () => {
       assert.deepStrictEqual(verified, layer, "the hashes prove the file's root and are its piece layer")
       assert.isFalse(h.closed(), "rejects are answers, not a reason to drop the peer")
       assert.deepStrictEqual(h.decodeErrors(), [])
+    }))
+
+  it.live("leaf hashes right after a request for a block in their range are served, proving the root", () =>
+    Effect.gen(function*() {
+      const { data, infoHash, seeder, tree } = yield* v2Seeder
+      const h = yield* hostileLeecher({ port: seeder.port, infoHash, fast: true, v2: true, keepBlocks: true })
+      yield* h.waitUntil("the seeder to unchoke us", () => !h.choked())
+      // block 1 of piece 3 (leaf 7), then the leaves of piece 3, then 64 leaves (16 pieces) from 64
+      const leaves: ReadonlyArray<HashRange> = [
+        { piecesRoot: tree.root, baseLayer: 0, index: 6, length: 2, proofLayers: tree.height - 1 },
+        { piecesRoot: tree.root, baseLayer: 0, index: 64, length: 64, proofLayers: tree.height - 1 }
+      ]
+      yield* h.send([request(3, BLOCK, BLOCK), ...leaves.map(hashRequest)])
+      yield* h.waitUntil("the block and both answers", () => h.pieces().length === 1 && h.hashReplies().length === 2)
+      const all = blockLeaves(data)
+      leaves.forEach((range, i) => {
+        const reply = h.hashReplies()[i]
+        assert.strictEqual(reply?._tag, "Hashes")
+        const hashes = reply?.hashes ?? new Uint8Array()
+        assert.isNotString(verifyHashes(tree, range, hashes), "the leaves and their uncles prove the root")
+        const expected = new Uint8Array(32 * range.length) // leaves past the file's end are zero
+        expected.set(all.subarray(32 * range.index, Math.min(all.length, 32 * (range.index + range.length))))
+        assert.deepStrictEqual(hashes.subarray(0, 32 * range.length), expected)
+      })
+      assert.deepStrictEqual(h.pieces()[0]?.data, data.subarray(3 * PIECE + BLOCK, 3 * PIECE + 2 * BLOCK))
     }))
 
   it.live("a hash request frame of the wrong size is a protocol violation: that peer is dropped, the next one served", () =>

@@ -14,7 +14,7 @@ import { DEFAULT_SESSION_OPTIONS, type TorrentLink } from "../src/peer/index.ts"
 import type { SessionContext } from "../src/peer/context.ts"
 import { handleMessage } from "../src/peer/messages.ts"
 import { makeSessionState } from "../src/peer/session-state.ts"
-import { makeHashServer } from "../src/metainfo/index.ts"
+import { hashAnswers } from "../src/torrent/hash-answers.ts"
 import { unlimited } from "../src/ratelimit/index.ts"
 import { makePicker } from "../src/scheduler/index.ts"
 import { makeMemoryStorage } from "../src/storage/index.ts"
@@ -79,7 +79,7 @@ const sessionContext = (options: { readonly fast: boolean; readonly seeding: boo
       onUploaded: () => {},
       isComplete: () => options.seeding,
       metadata: new Uint8Array(0),
-      answerHashes: makeHashServer(meta),
+      answerHashes: hashAnswers(meta, storage),
       isPrivate: false,
       learnedListenAddress: () => {},
       addPeers: () => Effect.void,

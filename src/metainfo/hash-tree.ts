@@ -14,9 +14,8 @@
  * uncle per layer, the one nearest the base first.
  */
 import { createHash } from "node:crypto"
-import { bytesEqual, toHex } from "../bytes.ts"
+import { bytesEqual } from "../bytes.ts"
 import { BLOCK_SIZE, zeroSubtreeRoot } from "./merkle.ts"
-import type { Metainfo } from "./model.ts"
 
 /** The range of a hash request (and of the hashes / hash reject answering it). */
 export interface HashRange {
@@ -126,10 +125,8 @@ export const treeLayers = (tree: FileTree, pieceLayer: Uint8Array, pieceLength: 
 
 /**
  * Our answer to a request for `tree` from its `layers` (`treeLayers`): the hashes to send,
- * or why we reject it. We serve the piece layer (with proofs up to the root) only: leaf hashes
- * would need the data read back, so a request at layer 0 is rejected. BEP 52 forbids that
- * only right after a request for a block in that range which we served; libtorrent asks
- * for leaves after a piece fails its check, to find the bad block. Every size is
+ * or why we reject it. This serves the piece layer (with proofs up to the root); leaf
+ * requests need the data read back (leaf-hashes.ts, hash-server.ts). Every size is
  * checked before anything is allocated: 2 to 512 hashes (a power of two), inside the layer,
  * aligned, and no proof above the root.
  */
@@ -156,30 +153,4 @@ export const answerHashRequest = (tree: FileTree, layers: ReadonlyArray<Uint8Arr
     position = Math.floor(position / 2)
   }
   return out
-}
-
-/**
- * What a torrent answers hash requests with: the files whose piece layers it holds, each
- * file's layers built on its first request and kept. A root we do not know, or a file
- * without a piece layer (one piece or less: the root is all there is), is rejected.
- */
-export const makeHashServer = (meta: Metainfo): ((range: HashRange) => Uint8Array | string) => {
-  const files = new Map<string, { readonly tree: FileTree; readonly layer: Uint8Array }>()
-  for (const f of meta.files) {
-    if (f.piecesRoot === null || f.length <= meta.pieceLength) continue
-    const layer = meta.pieceLayers.get(toHex(f.piecesRoot))
-    if (layer !== undefined) files.set(toHex(f.piecesRoot), { tree: fileTree(f.piecesRoot, f.length, meta.pieceLength), layer })
-  }
-  const built = new Map<string, ReadonlyArray<Uint8Array>>()
-  return (range) => {
-    const key = toHex(range.piecesRoot)
-    const file = files.get(key)
-    if (file === undefined) return "no file of ours has this pieces root with a piece layer"
-    let layers = built.get(key)
-    if (layers === undefined) {
-      layers = treeLayers(file.tree, file.layer, meta.pieceLength)
-      built.set(key, layers)
-    }
-    return answerHashRequest(file.tree, layers, range)
-  }
 }

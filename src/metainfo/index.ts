@@ -15,13 +15,14 @@ export {
   fileTree,
   type FileTree,
   type HashRange,
-  makeHashServer,
   MAX_HASHES_PER_REQUEST,
   pieceLayerRequests,
   treeLayers,
   uncleCount,
   verifyHashes
 } from "./hash-tree.ts"
+export { type HashAnswer, type LeafRead, makeHashServer } from "./hash-server.ts"
+export { answerLeafRequest, leafRequestPieces, type LeafPieces } from "./leaf-hashes.ts"
 export { formatMagnet, type Magnet, MAX_SELECT_ONLY, parseMagnetResult } from "./magnet.ts"
 export {
   BLOCK_SIZE,

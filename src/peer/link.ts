@@ -121,8 +121,11 @@ export interface TorrentLink {
   readonly isComplete: () => boolean
   /** The info dict exactly as in the .torrent (served over ut_metadata). */
   readonly metadata: Uint8Array
-  /** BEP 52: the hashes answering a hash request, or why we reject it (metainfo/hash-tree.ts). */
-  readonly answerHashes: (range: HashRange) => Uint8Array | string
+  /**
+   * BEP 52: the hashes answering a hash request, or why we reject it (torrent/hash-answers.ts).
+   * A leaf request below the piece layer reads pieces back, which `mayRead` false refuses.
+   */
+  readonly answerHashes: (range: HashRange, mayRead: boolean) => Effect.Effect<Uint8Array | string>
   /** BEP 27: no PEX, no DHT. */
   readonly isPrivate: boolean
   /** An incoming peer told us where it listens (BEP 10 `p`). */

@@ -60,20 +60,24 @@ const onRequest = (ctx: SessionContext, m: { index: number; begin: number; lengt
 }
 
 /**
- * BEP 52: a hash request is answered whatever our choke state, from the piece layers we
- * hold, or rejected; a peer whose requests we keep rejecting is counted like one flooding
- * us with requests we cannot serve.
+ * BEP 52: a piece-layer hash request is answered whatever our choke state, from the piece
+ * layers we hold, or rejected. A leaf request below the piece layer makes us read back and
+ * hash up to 512 blocks (8 MiB), so only a peer we unchoke gets one answered, as it could make us read its blocks
+ * anyway (BEP 52 forbids rejecting leaves only after serving a block in their range, which
+ * an unchoked peer alone gets). A peer whose requests we keep rejecting is counted like one
+ * flooding us with requests we cannot serve.
  */
 const onHashRequest = (ctx: SessionContext, m: HashRange): Effect.Effect<void, PeerError> => {
   // The root is a view of the frame: the reply may go out after the frame's memory is reused.
   const range = { piecesRoot: m.piecesRoot.slice(), baseLayer: m.baseLayer, index: m.index, length: m.length, proofLayers: m.proofLayers }
-  const hashes = ctx.torrent.answerHashes(range)
-  if (typeof hashes !== "string") return ctx.reply({ _tag: "Hashes", ...range, hashes })
-  ctx.s.violations++
-  if (ctx.s.violations > ctx.options.maxViolations) {
-    return Effect.fail(violation(ctx, `${ctx.s.violations} requests we could not serve (last: a hash request, ${hashes})`))
-  }
-  return ctx.reply({ _tag: "HashReject", ...range })
+  return Effect.flatMap(ctx.torrent.answerHashes(range, !ctx.s.stats.amChoking), (hashes) => {
+    if (typeof hashes !== "string") return ctx.reply({ _tag: "Hashes", ...range, hashes })
+    ctx.s.violations++
+    if (ctx.s.violations > ctx.options.maxViolations) {
+      return Effect.fail(violation(ctx, `${ctx.s.violations} requests we could not serve (last: a hash request, ${hashes})`))
+    }
+    return ctx.reply({ _tag: "HashReject", ...range })
+  })
 }
 
 /**

@@ -5,10 +5,10 @@
  */
 import { Effect, PubSub } from "effect"
 import type { PeerKey } from "../ids.ts"
-import { makeHashServer } from "../metainfo/index.ts"
 import type { TorrentLink } from "../peer/index.ts"
 import { afterVerified, onPieceFailed } from "./bans.ts"
 import { type TorrentCore, wakeAll } from "./core.ts"
+import { hashAnswers } from "./hash-answers.ts"
 import { markComplete, publish } from "./progress.ts"
 import type { TorrentEvent } from "./state.ts"
 
@@ -56,7 +56,7 @@ export const makeTorrentLink = (core: TorrentCore, parts: TorrentLinkParts): Tor
     onUploaded: (bytes) => core.uploadMeter.add(bytes, core.now()),
     isComplete: () => picker.isComplete(),
     metadata: meta.infoBytes,
-    answerHashes: makeHashServer(meta),
+    answerHashes: hashAnswers(meta, core.storage),
     learnedListenAddress: (key, address) => core.book.alias(key, address),
     isPrivate: meta.private,
     addPeers: parts.addPeers,
