@@ -52,7 +52,7 @@ const readUntil = <A>(
 
 /** The 48-byte header (protocol, reserved bits, info-hash): enough to route an incoming connection. */
 export const readHandshakeHeader = (conn: Connection, framer: Framer): Effect.Effect<HandshakeHeader, PeerError> =>
-  readUntil(conn, framer, framer.takeHandshakeHeader)
+  readUntil(conn, framer, () => framer.takeHandshakeHeader())
 
 /** The peer id that follows the header. */
 export const readPeerId = (conn: Connection, framer: Framer): Effect.Effect<Uint8Array, PeerError> =>
@@ -103,7 +103,7 @@ export const handshakeOutgoing = Effect.fn("PeerSession.handshakeOutgoing")(func
 ) {
   return yield* Effect.gen(function*() {
     if (!sent) yield* conn.write(encodeHandshake(ours)).pipe(Effect.mapError(networkError(conn)))
-    const theirs = yield* readUntil(conn, framer, framer.takeHandshake)
+    const theirs = yield* readUntil(conn, framer, () => framer.takeHandshake())
     return yield* validateHandshake(conn, ours, theirs)
   }).pipe(withinHandshakeTimeout(conn, timeout))
 })

@@ -47,6 +47,20 @@ export interface Outbox {
   readonly stop: () => void
 }
 
+/**
+ * One dispatcher per scheduler, shared by every outbox: flushes scheduled in one turn run in
+ * one task batch, and an idle peer does not keep a dispatcher of its own (issue 15).
+ */
+const dispatchers = new WeakMap<Scheduler.Scheduler, Scheduler.SchedulerDispatcher>()
+const dispatcherOf = (scheduler: Scheduler.Scheduler): Scheduler.SchedulerDispatcher => {
+  let dispatcher = dispatchers.get(scheduler)
+  if (dispatcher === undefined) {
+    dispatcher = scheduler.makeDispatcher()
+    dispatchers.set(scheduler, dispatcher)
+  }
+  return dispatcher
+}
+
 /** What the outbox uses of its torrent: the data it uploads, the upload limit, the upload count. */
 export type OutboxTorrent = Pick<TorrentLink, "storage" | "uploadThrottle" | "onUploaded">
 
@@ -65,7 +79,7 @@ export const makeOutbox = Effect.fnUntraced(function*(
   wire: WireTrace | null = null
 ) {
   const queue = yield* Queue.bounded<Message>(OUTBOX_CAPACITY)
-  const dispatcher = (yield* Scheduler.Scheduler).makeDispatcher()
+  const dispatcher = dispatcherOf(yield* Scheduler.Scheduler)
   const { storage } = torrent
   let flushScheduled = false
   const messages: Array<Message> = []

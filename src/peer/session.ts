@@ -43,8 +43,12 @@ const REQUEST_BATCH = 16
 const netToPeer = (conn: Connection) => (e: NetError) =>
   new PeerError({ reason: "Network", peer: formatAddress(conn.remote), detail: e.message })
 
-/** Runs the session until it ends; it always ends with a `PeerError` (which may be a plain shutdown). */
-export const runSession = Effect.fn("PeerSession.run")(function*(
+/**
+ * Runs the session until it ends; it always ends with a `PeerError` (which may be a plain shutdown).
+ * Untraced: a span per session (and the call site it captures) is kept for the session's whole
+ * life, which for an idle peer is most of what it costs (issue 15).
+ */
+export const runSession = Effect.fnUntraced(function*(
   torrent: TorrentLink,
   conn: Connection,
   framer: Framer,
@@ -54,9 +58,10 @@ export const runSession = Effect.fn("PeerSession.run")(function*(
   /**
    * `dialled`: we dialled the peer, so its address is where it listens (PEX tells others).
    * `encryption`: a label for the stats ("rc4", "plaintext-negotiated" after MSE, "none");
-   * the session itself reads and writes `conn` the same way whatever it is.
+   * the session itself reads and writes `conn` the same way whatever it is. `client`: the
+   * peer id's client name when the caller already made it (one string per peer, not two).
    */
-  origin: { readonly dialled: boolean; readonly encryption: string } = { dialled: false, encryption: "none" },
+  origin: { readonly dialled: boolean; readonly encryption: string; readonly client?: string } = { dialled: false, encryption: "none" },
   /** This connection's trace (the torrent's, for this peer), or null. */
   trace: PeerTrace | null = null
 ) {
@@ -77,7 +82,7 @@ export const runSession = Effect.fn("PeerSession.run")(function*(
     })
   // BEP 10 `yourip`: the address we see the peer at, which helps it learn its external IP.
   const yourIp = ipBytes(conn.remote.host)
-  const s = makeSessionState(key, conn, fast, clientFromPeerId(handshake.peerId), now(), options.maxPipeline, torrent.pieceCount)
+  const s = makeSessionState(key, conn, fast, origin.client ?? clientFromPeerId(handshake.peerId), now(), options.maxPipeline, torrent.pieceCount)
   if (conn.transport !== undefined) s.stats.transport = conn.transport
   const toPeerError = netToPeer(conn)
   if (origin.dialled) s.stats.listenAddress = conn.remote

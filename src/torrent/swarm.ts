@@ -66,7 +66,7 @@ const connectedSession = (
     const client = clientFromPeerId(handshake.peerId)
     if (trace !== null) traceHandshakes(trace, conn, client, deps.ours, handshake, dialled, encryption)
     yield* PubSub.publish(deps.events, { _tag: "PeerConnected", peer: key, client, encrypted: encryption === "rc4" })
-    return yield* runSession(deps.link, conn, framer, handshake, deps.ours.reserved, deps.config.session, { dialled, encryption }, trace)
+    return yield* runSession(deps.link, conn, framer, handshake, deps.ours.reserved, deps.config.session, { dialled, encryption, client }, trace)
   })
 
 /** Gives back a session's permits (its torrent slot and its client-wide connection) when it ends. */

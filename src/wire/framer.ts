@@ -92,147 +92,160 @@ const EMPTY = new Uint8Array(0)
 const PIECE_HEADER = 9
 const NEED_MORE = Result.succeed(undefined)
 
-export const makeFramer = (options: FramerOptions = {}): Framer => {
-  const maxFrameLength = options.maxFrameLength ?? DEFAULT_MAX_FRAME_LENGTH
-  const chunks: Array<Uint8Array> = []
-  let head = 0 // index of the first live chunk
-  let offset = 0 // bytes of chunks[head] already consumed
-  let size = 0 // bytes buffered from (head, offset) on
-  let pending = -1 // payload length of the frame whose prefix was consumed, or -1
-  let failure: Result.Result<never, WireError> | undefined
+/**
+ * A class, not a closure per operation: a connected peer keeps its framer for its whole life,
+ * and one object with its methods on the prototype costs a fraction of fifteen closures and
+ * their context (issue 15: idle peers).
+ */
+class FramerImpl implements Framer {
+  private readonly chunks: Array<Uint8Array> = []
+  private head = 0 // index of the first live chunk
+  private offset = 0 // bytes of chunks[head] already consumed
+  private size = 0 // bytes buffered from (head, offset) on
+  private pending = -1 // payload length of the frame whose prefix was consumed, or -1
+  private failure: Result.Result<never, WireError> | undefined = undefined
+  private readonly maxFrameLength: number
 
-  const push = (chunk: Uint8Array): void => {
-    if (chunk.length === 0) return
-    chunks.push(chunk)
-    size += chunk.length
+  constructor(maxFrameLength: number) {
+    this.maxFrameLength = maxFrameLength
   }
 
-  const dropConsumedChunks = (): void => {
-    if (head === chunks.length) {
+  push(chunk: Uint8Array): void {
+    if (chunk.length === 0) return
+    this.chunks.push(chunk)
+    this.size += chunk.length
+  }
+
+  private dropConsumedChunks(): void {
+    const chunks = this.chunks
+    if (this.head === chunks.length) {
       chunks.length = 0
-      head = 0
-    } else if (head > 64 && head * 2 > chunks.length) {
-      chunks.splice(0, head)
-      head = 0
+      this.head = 0
+    } else if (this.head > 64 && this.head * 2 > chunks.length) {
+      chunks.splice(0, this.head)
+      this.head = 0
     }
   }
 
   // Skips n <= size bytes.
-  const advance = (n: number): void => {
-    size -= n
+  private advance(n: number): void {
+    this.size -= n
     while (n > 0) {
-      const c = chunks[head]
+      const c = this.chunks[this.head]
       if (c === undefined) break
-      const left = c.length - offset
+      const left = c.length - this.offset
       if (n < left) {
-        offset += n
+        this.offset += n
         return
       }
       n -= left
-      head++
-      offset = 0
+      this.head++
+      this.offset = 0
     }
-    dropConsumedChunks()
+    this.dropConsumedChunks()
   }
 
   // Requires n <= size.
-  const takeUnchecked = (n: number): Uint8Array => {
+  private takeUnchecked(n: number): Uint8Array {
     if (n === 0) return EMPTY
-    const first = chunks[head]
-    if (first !== undefined && first.length - offset >= n) {
-      const view = first.subarray(offset, offset + n)
-      advance(n)
+    const first = this.chunks[this.head]
+    if (first !== undefined && first.length - this.offset >= n) {
+      const view = first.subarray(this.offset, this.offset + n)
+      this.advance(n)
       return view
     }
     // every byte is set below (n <= size): no zero-fill for a block that spans chunks
     const out = uninitialized(n)
     let filled = 0
     while (filled < n) {
-      const c = chunks[head]
+      const c = this.chunks[this.head]
       if (c === undefined) break
-      const part = c.subarray(offset, Math.min(c.length, offset + n - filled))
+      const part = c.subarray(this.offset, Math.min(c.length, this.offset + n - filled))
       out.set(part, filled)
       filled += part.length
-      advance(part.length)
+      this.advance(part.length)
     }
     return out
   }
 
-  const take = (n: number): Uint8Array | undefined => (size < n ? undefined : takeUnchecked(n))
+  take(n: number): Uint8Array | undefined {
+    return this.size < n ? undefined : this.takeUnchecked(n)
+  }
 
   // Reads a 4-byte big-endian number (a length prefix, a piece header field) across chunk boundaries without allocating.
-  const readU32 = (): number => {
-    const c0 = chunks[head]
-    if (c0 !== undefined && c0.length - offset >= 4) {
-      const o = offset
-      advance(4)
+  private readU32(): number {
+    const c0 = this.chunks[this.head]
+    if (c0 !== undefined && c0.length - this.offset >= 4) {
+      const o = this.offset
+      this.advance(4)
       return (c0[o] ?? 0) * 0x100_0000 + (((c0[o + 1] ?? 0) << 16) | ((c0[o + 2] ?? 0) << 8) | (c0[o + 3] ?? 0))
     }
     let v = 0
     for (let i = 0; i < 4; i++) {
-      const c = chunks[head]
-      v = v * 256 + (c?.[offset] ?? 0)
-      advance(1)
+      const c = this.chunks[this.head]
+      v = v * 256 + (c?.[this.offset] ?? 0)
+      this.advance(1)
     }
     return v
   }
 
   /** Reads the next length prefix if none is pending; false when its 4 bytes are not in yet or it is too large. */
-  const framePending = (): boolean => {
-    if (pending >= 0) return true
-    if (failure !== undefined || size < 4) return false
-    const length = readU32()
-    if (length > maxFrameLength) {
-      failure = Result.fail(
+  private framePending(): boolean {
+    if (this.pending >= 0) return true
+    if (this.failure !== undefined || this.size < 4) return false
+    const length = this.readU32()
+    if (length > this.maxFrameLength) {
+      this.failure = Result.fail(
         new WireError({
           reason: "FrameTooLarge",
-          message: `frame length ${length} exceeds the limit of ${maxFrameLength} bytes`
+          message: `frame length ${length} exceeds the limit of ${this.maxFrameLength} bytes`
         })
       )
       return false
     }
-    pending = length
+    this.pending = length
     return true
   }
 
-  const next = (): Result.Result<Uint8Array | undefined, WireError> => {
-    if (!framePending()) return failure ?? NEED_MORE
-    if (size < pending) return NEED_MORE
-    const frame = takeUnchecked(pending)
-    pending = -1
+  next(): Result.Result<Uint8Array | undefined, WireError> {
+    if (!this.framePending()) return this.failure ?? NEED_MORE
+    if (this.size < this.pending) return NEED_MORE
+    const frame = this.takeUnchecked(this.pending)
+    this.pending = -1
     return Result.succeed(frame)
   }
 
-  const nextMessage = (): Result.Result<Message | undefined, WireError> => {
-    if (!framePending()) return failure ?? NEED_MORE
-    if (size < pending) return NEED_MORE
-    const first = chunks[head]
-    if (pending > PIECE_HEADER && first !== undefined && first.length - offset < pending && first[offset] === MessageId.Piece) {
+  nextMessage(): Result.Result<Message | undefined, WireError> {
+    if (!this.framePending()) return this.failure ?? NEED_MORE
+    const pending = this.pending
+    if (this.size < pending) return NEED_MORE
+    const first = this.chunks[this.head]
+    if (pending > PIECE_HEADER && first !== undefined && first.length - this.offset < pending && first[this.offset] === MessageId.Piece) {
       // The frame spans chunks: read the header field by field so the block can stay a view.
-      advance(1)
-      const index = readU32()
-      const begin = readU32()
-      const block = takeUnchecked(pending - PIECE_HEADER)
-      pending = -1
+      this.advance(1)
+      const index = this.readU32()
+      const begin = this.readU32()
+      const block = this.takeUnchecked(pending - PIECE_HEADER)
+      this.pending = -1
       return Result.succeed({ _tag: "Piece", index, begin, block })
     }
-    if (first !== undefined && first.length - offset >= pending) {
+    if (first !== undefined && first.length - this.offset >= pending) {
       // The whole frame is in this chunk: decode it in place, no view of it first.
-      const message = decodeFrameAt(first, offset, pending)
-      advance(pending)
-      pending = -1
+      const message = decodeFrameAt(first, this.offset, pending)
+      this.advance(pending)
+      this.pending = -1
       return message
     }
-    const frame = takeUnchecked(pending)
-    pending = -1
+    const frame = this.takeUnchecked(pending)
+    this.pending = -1
     return decodeFrameAt(frame, 0, frame.length)
   }
 
-  const feed = (chunk: Uint8Array): Result.Result<ReadonlyArray<Uint8Array>, WireError> => {
-    push(chunk)
+  feed(chunk: Uint8Array): Result.Result<ReadonlyArray<Uint8Array>, WireError> {
+    this.push(chunk)
     const frames: Array<Uint8Array> = []
     while (true) {
-      const r = next()
+      const r = this.next()
       if (Result.isFailure(r)) return Result.fail(r.failure)
       if (r.success === undefined) return Result.succeed(frames)
       frames.push(r.success)
@@ -240,22 +253,22 @@ export const makeFramer = (options: FramerOptions = {}): Framer => {
   }
 
   // Validates whatever part of the pstr has arrived, so garbage is rejected on its first byte.
-  const earlyCheck = (): WireError | undefined => {
-    const n = Math.min(size, 20)
-    const first = chunks[head]
-    const prefix = first !== undefined && first.length - offset >= n
-      ? first.subarray(offset, offset + n)
-      : copyPrefix(n)
+  private earlyCheck(): WireError | undefined {
+    const n = Math.min(this.size, 20)
+    const first = this.chunks[this.head]
+    const prefix = first !== undefined && first.length - this.offset >= n
+      ? first.subarray(this.offset, this.offset + n)
+      : this.copyPrefix(n)
     return checkHandshakePrefix(prefix)
   }
 
-  const copyPrefix = (n: number): Uint8Array => {
+  private copyPrefix(n: number): Uint8Array {
     const out = new Uint8Array(n)
     let filled = 0
-    for (let i = head; i < chunks.length && filled < n; i++) {
-      const c = chunks[i]
+    for (let i = this.head; i < this.chunks.length && filled < n; i++) {
+      const c = this.chunks[i]
       if (c === undefined) break
-      const from = i === head ? offset : 0
+      const from = i === this.head ? this.offset : 0
       const part = c.subarray(from, Math.min(c.length, from + n - filled))
       out.set(part, filled)
       filled += part.length
@@ -263,28 +276,32 @@ export const makeFramer = (options: FramerOptions = {}): Framer => {
     return out
   }
 
-  const takeHandshakeLike = <A>(
+  private takeHandshakeLike<A>(
     length: number,
     decode: (bytes: Uint8Array) => Result.Result<A, WireError>
-  ): Result.Result<A | undefined, WireError> => {
-    if (failure !== undefined) return failure
-    const err = earlyCheck()
+  ): Result.Result<A | undefined, WireError> {
+    if (this.failure !== undefined) return this.failure
+    const err = this.earlyCheck()
     if (err !== undefined) {
-      failure = Result.fail(err)
-      return failure
+      this.failure = Result.fail(err)
+      return this.failure
     }
-    if (size < length) return NEED_MORE
-    return decode(takeUnchecked(length))
+    if (this.size < length) return NEED_MORE
+    return decode(this.takeUnchecked(length))
   }
 
-  return {
-    push,
-    next,
-    nextMessage,
-    feed,
-    take,
-    takeHandshakeHeader: () => takeHandshakeLike(HANDSHAKE_HEADER_LENGTH, decodeHandshakeHeader),
-    takeHandshake: () => takeHandshakeLike(HANDSHAKE_LENGTH, decodeHandshake),
-    buffered: () => size
+  takeHandshakeHeader(): Result.Result<HandshakeHeader | undefined, WireError> {
+    return this.takeHandshakeLike(HANDSHAKE_HEADER_LENGTH, decodeHandshakeHeader)
+  }
+
+  takeHandshake(): Result.Result<Handshake | undefined, WireError> {
+    return this.takeHandshakeLike(HANDSHAKE_LENGTH, decodeHandshake)
+  }
+
+  buffered(): number {
+    return this.size
   }
 }
+
+/** A framer over `options.maxFrameLength` (default 1 MiB). Its methods need their receiver: call them on it. */
+export const makeFramer = (options: FramerOptions = {}): Framer => new FramerImpl(options.maxFrameLength ?? DEFAULT_MAX_FRAME_LENGTH)

@@ -100,12 +100,13 @@ const azureusVersion = (v: string): string => {
 
 /** Printable fallback: ASCII as-is, everything else as \xNN. */
 const printable = (b: Uint8Array, n: number): string => {
-  let s = ""
+  const parts: Array<string> = []
   for (let i = 0; i < Math.min(n, b.length); i++) {
     const c = b[i] ?? 0
-    s += c >= 0x20 && c < 0x7f ? String.fromCharCode(c) : `\\x${c.toString(16).padStart(2, "0")}`
+    parts.push(c >= 0x20 && c < 0x7f ? String.fromCharCode(c) : `\\x${c.toString(16).padStart(2, "0")}`)
   }
-  return s
+  // one flat string: `+=` would keep a chain of up to 2n string pieces for as long as the peer stays
+  return parts.join("")
 }
 
 /**
