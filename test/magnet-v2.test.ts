@@ -10,6 +10,7 @@ import { assert, describe, it } from "@effect/vitest"
 import * as NodeFileSystem from "@effect/platform-node-shared/NodeFileSystem"
 import { Deferred, Effect, Result } from "effect"
 import { randomBytes } from "node:crypto"
+import { readFile, writeFile } from "node:fs/promises"
 import * as Net from "node:net"
 import { join } from "node:path"
 import { toHex } from "../src/bytes.ts"
@@ -159,5 +160,25 @@ describe("v2 magnet: piece layers from peers (BEP 52 hash requests)", () => {
       yield* torrent.addPeers([address])
       yield* torrent.whenComplete.pipe(Effect.timeout("120 seconds"))
       for (const path of Object.keys(FILES)) assert.isTrue(yield* sameFile(join(dir, "seed", path), join(dir, "out", path)), path)
+    }))
+
+  it.live("a seeder of a v2 torrent without piece layers gets them from its own data, with no peer to ask", () =>
+    Effect.gen(function*() {
+      const dir = yield* tempDir()
+      yield* writePayload(join(dir, "seed"), FILES)
+      const created = yield* createTorrent(join(dir, "seed", "v2mag"), { pieceLength: 16384, format: "v2" }).pipe(Effect.provide(NodeFileSystem.layer))
+      const bare: Metainfo = { ...created.metainfo, pieceLayers: new Map() }
+      const mid = join(dir, "seed", "v2mag", "mid.bin")
+      const original = yield* Effect.promise(() => readFile(mid))
+      const seeder = yield* startClient(join(dir, "seed"))
+      // mid.bin damaged: its bytes no longer give its root, so its layer cannot come from them
+      yield* Effect.promise(() => writeFile(mid, new Uint8Array(original.length)))
+      const failed = yield* Effect.flip(seeder.add(bare))
+      assert.strictEqual(failed.reason, "NoMetadata", "mid.bin's layer must come from a peer, and there is none")
+      // restored: every layer comes from the data on disk, and the torrent seeds
+      yield* Effect.promise(() => writeFile(mid, original))
+      const torrent = yield* seeder.add(bare)
+      assert.deepStrictEqual(layersHex(torrent.metainfo), layersHex(created.metainfo))
+      yield* torrent.whenComplete.pipe(Effect.timeout("30 seconds"))
     }))
 })

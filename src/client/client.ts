@@ -224,7 +224,8 @@ export const makeClient = (config: ClientConfig, extraPeerSources: ReadonlyArray
       const loaded = isMagnetSource(source)
         ? yield* fromMagnet(source.magnet, options)
         : { meta: yield* loadMetainfo(source).pipe(Effect.provideService(FileSystem.FileSystem, fs)), peers: options.peers ?? [] }
-      const { meta, peers: initialPeers } = yield* completeLayers(loaded.meta, loaded.peers, network, fetchOptions(options))
+      const local = { directory: options.directory ?? resolved.downloadDirectory, fs }
+      const { meta, peers: initialPeers } = yield* completeLayers(loaded.meta, loaded.peers, network, local, fetchOptions(options))
       const key = infoHashOf(wireInfoHash(meta))
       if (torrents.has(key)) return yield* new ClientError({ reason: "Duplicate", detail: `${meta.name} is already added` })
       const scope = yield* Scope.fork(torrentsScope, "sequential")

@@ -7,26 +7,54 @@
  * the SHA-256 check (and catch a hybrid whose v1 and v2 data disagree), so they are asked for
  * too, but a swarm that cannot give them within `HYBRID_LAYERS_TIMEOUT` (peers that do not
  * speak v2) leaves the hybrid on SHA-1.
+ *
+ * Before any peer is asked, a file already whole on disk gives its own layer: its bytes are
+ * hashed into a merkle tree, and a tree whose root is the file's pieces root proves the
+ * layer. A seeder of a .torrent without layers so needs no peer (its data is read once more
+ * by the torrent's own check).
  */
-import { Duration, Effect, Option } from "effect"
+import { Duration, Effect, type FileSystem, Option, Stream } from "effect"
+import { bytesEqual, toHex } from "../bytes.ts"
 import { peerKey } from "../ids.ts"
 import { fetchPieceLayers, type FetchPieceLayersOptions, missingPieceLayers } from "../magnet/index.ts"
-import type { Metainfo } from "../metainfo/index.ts"
+import { FileMerkleHasher, type Metainfo } from "../metainfo/index.ts"
 import { type Address, Network } from "../net/index.ts"
+import { resolveInside } from "../storage/index.ts"
 import { ClientError } from "./errors.ts"
 
 /** How long a hybrid waits for its piece layers before it goes on with SHA-1 alone. */
 const HYBRID_LAYERS_TIMEOUT = Duration.seconds(30)
 
+/** `meta` with the layers of the files whose bytes under `directory` prove them. */
+const localLayers = (meta: Metainfo, directory: string, fs: FileSystem.FileSystem) =>
+  Effect.gen(function*() {
+    const layers = new Map(meta.pieceLayers)
+    for (const tree of missingPieceLayers(meta)) {
+      const file = meta.files.find((f) => f.piecesRoot !== null && bytesEqual(f.piecesRoot, tree.root))
+      const resolved = file === undefined ? undefined : resolveInside(directory, file.path)
+      if (file === undefined || resolved?._tag !== "Ok") continue
+      const size = yield* Effect.option(fs.stat(resolved.path))
+      if (Option.isNone(size) || size.value.size !== BigInt(file.length)) continue
+      const hasher = new FileMerkleHasher(meta.pieceLength)
+      const read = yield* Effect.option(Stream.runForEach(fs.stream(resolved.path, { chunkSize: 1024 * 1024 }), (chunk) => Effect.sync(() => hasher.update(chunk))))
+      const { layer, root } = hasher.finish()
+      if (Option.isSome(read) && layer !== null && root !== null && bytesEqual(root, tree.root)) layers.set(toHex(tree.root), layer)
+    }
+    return layers.size === meta.pieceLayers.size ? meta : { ...meta, pieceLayers: layers }
+  })
+
 /** The torrent with every piece layer it can get, and its peers less those the fetch banned. */
 export const completeLayers = (
-  meta: Metainfo,
+  given: Metainfo,
   peers: ReadonlyArray<Address>,
   network: Network["Service"],
+  local: { readonly directory: string; readonly fs: FileSystem.FileSystem },
   options: Omit<FetchPieceLayersOptions, "peers" | "timeout"> & { readonly timeout: Duration.Input }
 ) =>
   Effect.gen(function*() {
-    if (meta.version === "v1" || missingPieceLayers(meta).length === 0) return { meta, peers }
+    if (given.version === "v1" || missingPieceLayers(given).length === 0) return { meta: given, peers }
+    const meta = yield* localLayers(given, local.directory, local.fs)
+    if (missingPieceLayers(meta).length === 0) return { meta, peers }
     const timeout = meta.version === "v2" ? options.timeout : Duration.min(Duration.fromInputUnsafe(options.timeout), HYBRID_LAYERS_TIMEOUT)
     const fetch = fetchPieceLayers(meta, { ...options, peers, timeout }).pipe(Effect.provideService(Network, network))
     if (meta.version === "hybrid") {

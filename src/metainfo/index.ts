@@ -27,6 +27,7 @@ export { formatMagnet, type Magnet, MAX_SELECT_ONLY, parseMagnetResult } from ".
 export {
   BLOCK_SIZE,
   blockLeaves,
+  FileMerkleHasher,
   fileMerkleRoot,
   filePieceLayer,
   leavesRoot,

@@ -30,6 +30,7 @@
  * recheck while the hasher hashes this one; coalescing concurrent reads of the same uncached piece.
  */
 export { deleteTorrentData } from "./delete.ts"
+export { resolveInside } from "./layout.ts"
 export { StorageError, type StorageErrorReason } from "./errors.ts"
 export { FileStorage } from "./file-storage.ts"
 export { allocateShared, type HashPool, makeHashPool, PieceHasher, type PieceHasherShape } from "./hasher.ts"

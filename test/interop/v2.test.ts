@@ -5,7 +5,8 @@
  * - the same from a .torrent without `piece layers` (BEP 52 lets a client fetch them from
  *   peers): we ask libtorrent for them by hash requests before the first piece;
  * - our client fetches a hybrid made and seeded by libtorrent (both hash formats checked);
- * - a libtorrent leecher fetches a v2-only torrent from our `seed` command.
+ * - a libtorrent leecher fetches a v2-only torrent from our `seed` command, also when the
+ *   .torrent our seeder was given has no piece layers (it computes them from its data).
  * The files end mid-piece and one is empty, so the per-file piece alignment (and the
  * padding libtorrent puts after the last file) is exercised.
  */
@@ -128,5 +129,23 @@ describe("interop: BEP 52 (v2-only and hybrid) with libtorrent", () => {
       assert.strictEqual(leecher.piecesAtStart, 0, "the leecher starts empty")
       yield* leecher.proc.waitFor("download finished", () => (leecher.finished() ? true : undefined), "90 seconds")
       yield* assertSameData(meta, src, out)
+    }))
+
+  liveWith(installed.libtorrent)("our `seed` command given a v2 .torrent without piece layers computes them from its data and serves a libtorrent leecher", () =>
+    Effect.gen(function*() {
+      const { work, src, out, torrentPath } = yield* workspace(ALBUM, "album")
+      yield* ltCreate(join(src, "album"), torrentPath, { pieceLength: 64 * 1024, format: "v2" })
+      const full = yield* readTorrent(torrentPath)
+      const bare = join(work, "bare.torrent")
+      yield* withoutPieceLayers(full.bytes, bare)
+      const port = yield* freePort
+      const seed = yield* spawnProcess("effect-torrent seed", process.execPath, [
+        BIN, "seed", bare, "--data", src, "--port", String(port), "--no-dht", "--json"
+      ], { cwd: work })
+      yield* seed.waitFor("seeding", () => seed.lines().find((l) => l.includes("\"status\":\"seeding\"")), "60 seconds")
+      // the leecher has the full .torrent: it checks every piece against the layers libtorrent made
+      const leecher = yield* ltPeer("libtorrent v2 leecher", "leech", { torrent: torrentPath, save: out, connect: [port] })
+      yield* leecher.proc.waitFor("download finished", () => (leecher.finished() ? true : undefined), "90 seconds")
+      yield* assertSameData(full.meta, src, out)
     }))
 })
