@@ -62,6 +62,11 @@ export interface OurHandshake {
   readonly infoHash: Uint8Array
   readonly peerId: Uint8Array
   readonly reserved: Uint8Array
+  /**
+   * BEP 52 upgrade: a hybrid named by its SHA-1 hash with the v2 bit set may be answered with
+   * its truncated SHA-256 name (libtorrent does so over plaintext); that reply is ours too.
+   */
+  readonly upgradedName?: Uint8Array
 }
 
 /** Checks what BEP 3 requires of the remote handshake, and drops connections to ourselves. */
@@ -71,7 +76,8 @@ export const validateHandshake = (
   theirs: Handshake
 ): Effect.Effect<Handshake, PeerError> => {
   const peer = formatAddress(conn.remote)
-  if (!bytesEqual(theirs.infoHash, ours.infoHash)) {
+  const upgraded = ours.upgradedName !== undefined && bytesEqual(theirs.infoHash, ours.upgradedName)
+  if (!bytesEqual(theirs.infoHash, ours.infoHash) && !upgraded) {
     return Effect.fail(new PeerError({ reason: "Handshake", peer, detail: "handshake for another torrent" }))
   }
   if (bytesEqual(theirs.peerId, ours.peerId)) {

@@ -225,7 +225,12 @@ export const openTorrent = Effect.fn("Torrent.open")(function*(meta: Metainfo, c
     })
   // BEP 52: a torrent with v2 hashes says so, and answers hash requests (peer/messages.ts).
   const v2 = meta.infoHashV2 !== null
-  const ours = { infoHash: infoHashBytes, peerId: config.peerId, reserved: makeReserved({ extensionProtocol: true, fast: true, v2 }) }
+  const ours = {
+    infoHash: infoHashBytes,
+    peerId: config.peerId,
+    reserved: makeReserved({ extensionProtocol: true, fast: true, v2 }),
+    ...(meta.infoHash !== null && meta.infoHashV2 !== null ? { upgradedName: meta.infoHashV2.subarray(0, 20) } : {})
+  }
   const deps: SwarmDeps = { config, link, book, ours, events, slots: Semaphore.makeUnsafe(config.maxPeers), wake }
   const hooks: SwarmHooks = {
     infoHash: infoHashBytes, peerId: config.peerId, port: config.port, isPrivate: meta.private, trackers: meta.trackers,

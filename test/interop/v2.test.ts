@@ -4,7 +4,8 @@
  * - our `download` command fetches a v2-only torrent made and seeded by libtorrent;
  * - the same from a .torrent without `piece layers` (BEP 52 lets a client fetch them from
  *   peers): we ask libtorrent for them by hash requests before the first piece;
- * - our client fetches a hybrid made and seeded by libtorrent (both hash formats checked);
+ * - our client fetches a hybrid made and seeded by libtorrent (both hash formats checked),
+ *   also in plaintext only, where libtorrent answers our SHA-1 handshake with the v2 name;
  * - a libtorrent leecher fetches a v2-only torrent from our `seed` command, also when the
  *   .torrent our seeder was given has no piece layers (it computes them from its data).
  * The files end mid-piece and one is empty, so the per-file piece alignment (and the
@@ -112,6 +113,20 @@ describe("interop: BEP 52 (v2-only and hybrid) with libtorrent", () => {
         assert.strictEqual(state.wantedBytes, ALBUM_BYTES)
         assert.strictEqual(state.piecesVerified, meta.pieceCount)
       }))
+      yield* assertSameData(meta, src, out)
+    }))
+
+  liveWith(installed.libtorrent)("plaintext only: our hybrid dials libtorrent by its SHA-1 name and takes the reply upgraded to the v2 name (BEP 52)", () =>
+    Effect.gen(function*() {
+      const { work, src, out, torrentPath } = yield* workspace(ALBUM, "album")
+      yield* ltCreate(join(src, "album"), torrentPath, { pieceLength: 256 * 1024, format: "hybrid" })
+      const { bytes, meta } = yield* readTorrent(torrentPath)
+      const seeder = yield* ltPeer("libtorrent hybrid seeder", "seed", { torrent: torrentPath, save: src })
+      yield* withNodeClient(work, Effect.gen(function*() {
+        const client = yield* Client
+        const torrent = yield* client.add(bytes, { directory: out, peers: [{ host: "127.0.0.1", port: seeder.port }] })
+        yield* awaitComplete(torrent, 60)
+      }), { encryption: "disable", transports: ["tcp"] })
       yield* assertSameData(meta, src, out)
     }))
 
