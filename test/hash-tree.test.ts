@@ -107,6 +107,19 @@ describe("hash tree: piece layers over hash requests (BEP 52)", () => {
     )
   })
 
+  it("verifyHashes leaves the answer alone, also when it is a Buffer (a frame off the socket)", () => {
+    const { layer, tree } = syntheticFile(20, 16384, 100, 7)
+    const layers = treeLayers(tree, layer, 16384)
+    for (const request of pieceLayerRequests(tree)) {
+      const answer = answerHashRequest(tree, layers, request)
+      if (typeof answer === "string") return assert.fail(answer)
+      const frame = Buffer.from(answer)
+      const before = toHex(frame)
+      assert.notTypeOf(verifyHashes(tree, request, frame), "string")
+      assert.strictEqual(toHex(frame), before)
+    }
+  })
+
   it("uncles: a bucket of a long file carries the proof from its subtree to the root", () => {
     const { layer, tree } = syntheticFile(1300, BLOCK_SIZE, 100, 7)
     assert.deepStrictEqual({ pieceLayer: tree.pieceLayer, height: tree.height }, { pieceLayer: 0, height: 11 })

@@ -13,9 +13,8 @@
  * holds `length + max(0, proofLayers - log2(length) + 1)` hashes: the base hashes, then one
  * uncle per layer, the one nearest the base first.
  */
-import { createHash } from "node:crypto"
 import { bytesEqual } from "../bytes.ts"
-import { BLOCK_SIZE, zeroSubtreeRoot } from "./merkle.ts"
+import { BLOCK_SIZE, hashPair, leavesRoot, nextPowerOfTwo, zeroSubtreeRoot } from "./merkle.ts"
 
 /** The range of a hash request (and of the hashes / hash reject answering it). */
 export interface HashRange {
@@ -41,11 +40,7 @@ export interface FileTree {
 export const MAX_HASHES_PER_REQUEST = 512
 
 const log2 = (n: number): number => 31 - Math.clz32(n)
-const nextPowerOfTwo = (n: number): number => (n <= 1 ? 1 : 2 ** Math.ceil(Math.log2(n)))
 const isPowerOfTwo = (n: number): boolean => n > 0 && (n & (n - 1)) === 0
-
-const hashPair = (a: Uint8Array, b: Uint8Array): Uint8Array =>
-  new Uint8Array(createHash("sha256").update(a).update(b).digest())
 
 /** The tree of a file of `length` bytes (more than one piece: smaller files have no piece layer). */
 export const fileTree = (root: Uint8Array, length: number, pieceLength: number): FileTree => ({
@@ -82,14 +77,8 @@ export const verifyHashes = (tree: FileTree, range: HashRange, hashes: Uint8Arra
   const uncles = uncleCount(range)
   const expected = 32 * (range.length + uncles)
   if (hashes.length !== expected) return `${hashes.length / 32} hashes for a request of ${expected / 32}`
-  let layer: Array<Uint8Array> = []
-  for (let i = 0; i < range.length; i++) layer.push(hashes.subarray(32 * i, 32 * i + 32))
-  while (layer.length > 1) {
-    const next: Array<Uint8Array> = []
-    for (let i = 0; i < layer.length; i += 2) next.push(hashPair(layer[i] ?? new Uint8Array(32), layer[i + 1] ?? new Uint8Array(32)))
-    layer = next
-  }
-  let node = layer[0] ?? new Uint8Array(32)
+  // (a range's length is a power of two: its base hashes fill their subtree)
+  let node = leavesRoot(hashes.subarray(0, 32 * range.length), range.length)
   let position = range.index / range.length
   for (let u = 0; u < uncles; u++) {
     const uncle = hashes.subarray(32 * (range.length + u), 32 * (range.length + u) + 32)

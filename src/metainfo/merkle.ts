@@ -5,12 +5,19 @@
  * piece-layer padding entries are roots of all-zero subtrees of that height.
  */
 import { createHash } from "node:crypto"
-import { sha256 } from "../bytes.ts"
 
 export const BLOCK_SIZE = 16384
 
-const hashPair = (a: Uint8Array, b: Uint8Array): Uint8Array =>
+/** A parent node: SHA-256 of its two children. */
+export const hashPair = (a: Uint8Array, b: Uint8Array): Uint8Array =>
   new Uint8Array(createHash("sha256").update(a).update(b).digest())
+
+/** The smallest power of two at least `n` (1 for `n` ≤ 1): a tree's width over `n` leaves. */
+export const nextPowerOfTwo = (n: number): number => {
+  let w = 1
+  while (w < n) w *= 2
+  return w
+}
 
 /** Root of a subtree of `leaves` zero leaves (`leaves` a power of two). */
 export const zeroSubtreeRoot = (leaves: number): Uint8Array => {
@@ -22,8 +29,7 @@ export const zeroSubtreeRoot = (leaves: number): Uint8Array => {
 /** Merkle root over `hashes`, padded with `pad` to the next power of two. */
 export const merkleRoot = (hashes: ReadonlyArray<Uint8Array>, pad: Uint8Array): Uint8Array => {
   if (hashes.length === 0) return pad
-  let width = 1
-  while (width < hashes.length) width *= 2
+  let width = nextPowerOfTwo(hashes.length)
   let layer: Array<Uint8Array> = [...hashes]
   let padding = pad
   while (width > 1) {
@@ -51,15 +57,10 @@ export const pieceLayerRoot = (layer: Uint8Array, pieceLength: number): Uint8Arr
 
 /** Pieces root of a file's content (used by tests and torrent creation). */
 export const fileMerkleRoot = (data: Uint8Array, pieceLength: number): Uint8Array => {
-  const leaves: Array<Uint8Array> = []
-  for (let i = 0; i < data.length; i += BLOCK_SIZE) {
-    leaves.push(sha256(data.subarray(i, i + BLOCK_SIZE)))
-  }
-  if (leaves.length > pieceLength / BLOCK_SIZE) {
-    // multi-piece file: the tree is built over whole-piece subtrees
-    return pieceLayerRoot(filePieceLayer(data, pieceLength), pieceLength)
-  }
-  return merkleRoot(leaves, new Uint8Array(32))
+  const blocks = Math.ceil(data.length / BLOCK_SIZE)
+  // multi-piece file: the tree is built over whole-piece subtrees
+  if (blocks > pieceLength / BLOCK_SIZE) return pieceLayerRoot(filePieceLayer(data, pieceLength), pieceLength)
+  return leavesRoot(blockLeaves(data), nextPowerOfTwo(blocks))
 }
 
 /** Piece layer of a file's content (concatenated 32-byte piece hashes). */
@@ -68,27 +69,9 @@ export const filePieceLayer = (data: Uint8Array, pieceLength: number): Uint8Arra
   const pieces = Math.ceil(data.length / pieceLength)
   const out = new Uint8Array(32 * pieces)
   for (let p = 0; p < pieces; p++) {
-    const leaves: Array<Uint8Array> = []
-    const chunk = data.subarray(p * pieceLength, (p + 1) * pieceLength)
-    for (let i = 0; i < chunk.length; i += BLOCK_SIZE) {
-      leaves.push(sha256(chunk.subarray(i, i + BLOCK_SIZE)))
-    }
-    out.set(merkleRootFixed(leaves, perPiece), 32 * p)
+    out.set(leavesRoot(blockLeaves(data.subarray(p * pieceLength, (p + 1) * pieceLength)), perPiece), 32 * p)
   }
   return out
-}
-
-/** Root over exactly `width` leaves (a power of two), zero-padded. */
-const merkleRootFixed = (leaves: ReadonlyArray<Uint8Array>, width: number): Uint8Array => {
-  let layer: Array<Uint8Array> = [...leaves]
-  let padding: Uint8Array = new Uint8Array(32)
-  for (let w = width; w > 1; w /= 2) {
-    const next: Array<Uint8Array> = []
-    for (let i = 0; i < layer.length; i += 2) next.push(hashPair(layer[i] ?? padding, layer[i + 1] ?? padding))
-    layer = next
-    padding = hashPair(padding, padding)
-  }
-  return layer[0] ?? padding
 }
 
 /**
@@ -113,7 +96,8 @@ export const blockLeaves = (data: Uint8Array): Uint8Array => {
 export const leavesRoot = (leaves: Uint8Array, width: number): Uint8Array => {
   let count = leaves.length / 32
   if (count === 0) return zeroSubtreeRoot(width)
-  const layer = leaves.slice()
+  // a copy whatever `leaves` is (a Buffer's `slice` would share memory, and this writes in place)
+  const layer = new Uint8Array(leaves)
   let padding: Uint8Array = new Uint8Array(32)
   for (let w = width; w > 1; w /= 2) {
     const next = Math.ceil(count / 2)

@@ -5,7 +5,7 @@
  * directly (a tree of as many leaves as the file needs, rounded up to a power of two).
  */
 import { toHex } from "../bytes.ts"
-import { BLOCK_SIZE, pieceRoot } from "../metainfo/merkle.ts"
+import { BLOCK_SIZE, nextPowerOfTwo, pieceRoot } from "../metainfo/merkle.ts"
 import type { Metainfo } from "../metainfo/model.ts"
 import { v2PieceRanges } from "../metainfo/pieces.ts"
 
@@ -16,12 +16,6 @@ export interface V2Check {
   readonly dataLength: Uint32Array
   /** Leaves in each piece's subtree (a power of two). */
   readonly width: Uint32Array
-}
-
-const nextPowerOfTwo = (n: number): number => {
-  let w = 1
-  while (w < n) w *= 2
-  return w
 }
 
 /** The checks of a v2/hybrid torrent, or why it cannot be checked (a piece layer is missing). */
