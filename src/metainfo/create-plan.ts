@@ -7,6 +7,7 @@ import { createHash, type Hash } from "node:crypto"
 import { type Effect, Schema } from "effect"
 import type { Encodable } from "../bencode/index.ts"
 import { compareBytes } from "../bytes.ts"
+import { isPowerOfTwo } from "./merkle.ts"
 import { CREATED_BY } from "../version.ts"
 
 
@@ -80,7 +81,7 @@ export const choosePieceLength = (totalSize: number): number => {
 }
 
 export const isValidPieceLength = (n: number): boolean =>
-  Number.isSafeInteger(n) && n >= MIN_PIECE_LENGTH && n <= MAX_PIECE_LENGTH && (n & (n - 1)) === 0
+  Number.isSafeInteger(n) && n >= MIN_PIECE_LENGTH && n <= MAX_PIECE_LENGTH && isPowerOfTwo(n)
 
 const utf8 = new TextEncoder()
 

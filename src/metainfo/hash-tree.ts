@@ -14,7 +14,7 @@
  * uncle per layer, the one nearest the base first.
  */
 import { bytesEqual } from "../bytes.ts"
-import { BLOCK_SIZE, hashPair, leavesRoot, nextPowerOfTwo, zeroSubtreeRoot } from "./merkle.ts"
+import { BLOCK_SIZE, hashPair, isPowerOfTwo, layersUp, leavesRoot, log2, nextPowerOfTwo, zeroSubtreeRoot } from "./merkle.ts"
 
 /** The range of a hash request (and of the hashes / hash reject answering it). */
 export interface HashRange {
@@ -39,8 +39,6 @@ export interface FileTree {
 /** Piece-layer hashes asked for at once; BEP 52: a request SHOULD NOT ask for more. */
 export const MAX_HASHES_PER_REQUEST = 512
 
-const log2 = (n: number): number => 31 - Math.clz32(n)
-const isPowerOfTwo = (n: number): boolean => n > 0 && (n & (n - 1)) === 0
 
 /** The tree of a file of `length` bytes (more than one piece: smaller files have no piece layer). */
 export const fileTree = (root: Uint8Array, length: number, pieceLength: number): FileTree => ({
@@ -97,19 +95,10 @@ export const verifyHashes = (tree: FileTree, range: HashRange, hashes: Uint8Arra
 export const treeLayers = (tree: FileTree, pieceLayer: Uint8Array, pieceLength: number): ReadonlyArray<Uint8Array> => {
   const width = 2 ** (tree.height - tree.pieceLayer)
   const pad = zeroSubtreeRoot(pieceLength / BLOCK_SIZE)
-  let current = new Uint8Array(32 * width)
-  current.set(pieceLayer.subarray(0, 32 * Math.min(width, pieceLayer.length / 32)))
-  for (let i = pieceLayer.length / 32; i < width; i++) current.set(pad, 32 * i)
-  const layers = [current]
-  while (current.length > 32) {
-    const next = new Uint8Array(current.length / 2)
-    for (let i = 0; i < next.length / 32; i++) {
-      next.set(hashPair(current.subarray(64 * i, 64 * i + 32), current.subarray(64 * i + 32, 64 * i + 64)), 32 * i)
-    }
-    layers.push(next)
-    current = next
-  }
-  return layers
+  const base = new Uint8Array(32 * width)
+  base.set(pieceLayer.subarray(0, 32 * Math.min(width, pieceLayer.length / 32)))
+  for (let i = pieceLayer.length / 32; i < width; i++) base.set(pad, 32 * i)
+  return layersUp(base)
 }
 
 /**

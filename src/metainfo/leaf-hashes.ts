@@ -8,12 +8,9 @@
  * every uncle below the piece layer can be computed from them; the uncles above come from
  * the piece layer's tree (`treeLayers`), as for a piece-layer request.
  */
-import { createHash } from "node:crypto"
 import { bytesEqual } from "../bytes.ts"
 import { type FileTree, type HashRange, MAX_HASHES_PER_REQUEST, uncleCount } from "./hash-tree.ts"
-
-const log2 = (n: number): number => 31 - Math.clz32(n)
-const isPowerOfTwo = (n: number): boolean => n > 0 && (n & (n - 1)) === 0
+import { isPowerOfTwo, layersUp, log2 } from "./merkle.ts"
 
 /** The file's pieces (from `first`, `count` of them) whose blocks answer a leaf request. */
 export interface LeafPieces {
@@ -46,8 +43,6 @@ export const leafRequestPieces = (tree: FileTree, range: HashRange): LeafPieces 
   return { first, count: Math.max(0, Math.min(span / perPiece, tree.pieces - first)) }
 }
 
-const hashPair = (a: Uint8Array, b: Uint8Array): Uint8Array => new Uint8Array(createHash("sha256").update(a).update(b).digest())
-
 /**
  * The answer to a leaf request from `leaves`: the block hashes of the pieces
  * `leafRequestPieces` named, in order (`blockLeaves` of each piece's data). Rejected when a
@@ -62,15 +57,9 @@ export const answerLeafRequest = (
 ): Uint8Array | string => {
   const { perPiece, span, firstLeaf } = spanOf(tree, range)
   // BEP 52: leaves past the file's end are zero hashes
-  let level = new Uint8Array(32 * span)
+  const level = new Uint8Array(32 * span)
   level.set(leaves.subarray(0, Math.min(leaves.length, level.length)))
-  const sub: Array<Uint8Array> = [level]
-  while (level.length > 32) {
-    const next = new Uint8Array(level.length / 2)
-    for (let i = 0; i < next.length / 32; i++) next.set(hashPair(level.subarray(64 * i, 64 * i + 32), level.subarray(64 * i + 32, 64 * i + 64)), 32 * i)
-    sub.push(next)
-    level = next
-  }
+  const sub = layersUp(level)
   const pieces = sub[tree.pieceLayer] ?? new Uint8Array(0)
   const expected = layers[0]?.subarray(32 * (firstLeaf / perPiece), 32 * (firstLeaf / perPiece) + pieces.length)
   if (expected === undefined || !bytesEqual(pieces, expected)) return "the data read back does not give the piece layer's hashes"

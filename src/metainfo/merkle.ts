@@ -12,6 +12,29 @@ export const BLOCK_SIZE = 16384
 export const hashPair = (a: Uint8Array, b: Uint8Array): Uint8Array =>
   new Uint8Array(createHash("sha256").update(a).update(b).digest())
 
+/** log2 of a power of two (exact: no floating point). */
+export const log2 = (n: number): number => 31 - Math.clz32(n)
+
+export const isPowerOfTwo = (n: number): boolean => n > 0 && (n & (n - 1)) === 0
+
+/**
+ * Every layer of a (sub)tree from `level` (concatenated 32-byte hashes, a power-of-two
+ * count, padding included) up to its root, `level` first.
+ */
+export const layersUp = (level: Uint8Array): Array<Uint8Array> => {
+  const layers = [level]
+  let current = level
+  while (current.length > 32) {
+    const next = new Uint8Array(current.length / 2)
+    for (let i = 0; i < next.length / 32; i++) {
+      next.set(hashPair(current.subarray(64 * i, 64 * i + 32), current.subarray(64 * i + 32, 64 * i + 64)), 32 * i)
+    }
+    layers.push(next)
+    current = next
+  }
+  return layers
+}
+
 /** The smallest power of two at least `n` (1 for `n` ≤ 1): a tree's width over `n` leaves. */
 export const nextPowerOfTwo = (n: number): number => {
   let w = 1
