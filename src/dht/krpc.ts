@@ -19,7 +19,7 @@ import {
   isInt,
   isList
 } from "../bencode/index.ts"
-import type { Address } from "../net/index.ts"
+import { type Address, isValidPort } from "../net/index.ts"
 import {
   decodeNodes,
   decodePeer,
@@ -224,7 +224,7 @@ const decodeQueryBody = (ctx: Ctx, method: string, a: BencodeDict): R<QueryBody>
       if (portRaw !== undefined && !isInt(portRaw)) return fail(ctx, "WrongType", `"port" must be an integer`)
       if (!impliedPort && portRaw === undefined) return fail(ctx, "MissingField", `missing "port"`)
       const port = portRaw ?? 0
-      if (!impliedPort && (port < 1 || port > 0xffff)) return fail(ctx, "BadValue", `"port" ${port} out of range`)
+      if (!impliedPort && !isValidPort(port)) return fail(ctx, "BadValue", `"port" ${port} out of range`)
       return Result.succeed({
         method: "announce_peer",
         infoHash: infoHash.success,

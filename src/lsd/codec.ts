@@ -13,6 +13,7 @@
  */
 import { Result } from "effect"
 import { INFO_HASH_TEXT } from "../ids.ts"
+import { isValidPort } from "../net/address.ts"
 
 export const LSD_PORT = 6771
 export const LSD_GROUP_V4 = "239.192.152.143"
@@ -72,7 +73,7 @@ export const parseAnnounce = (bytes: Uint8Array): Result.Result<LsdAnnounce, str
     const name = line.slice(0, colon).trim().toLowerCase()
     const value = line.slice(colon + 1).trim()
     if (name === "port") {
-      if (!/^\d{1,5}$/.test(value) || Number(value) < 1 || Number(value) > 65535) return Result.fail(`bad port ${JSON.stringify(value)}`)
+      if (!/^\d{1,5}$/.test(value) || !isValidPort(Number(value))) return Result.fail(`bad port ${JSON.stringify(value)}`)
       port = Number(value)
     } else if (name === "infohash") {
       if (!INFO_HASH_TEXT.test(value)) return Result.fail(`bad info-hash ${JSON.stringify(value.slice(0, 50))}`)

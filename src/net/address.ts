@@ -36,7 +36,8 @@ import type { Address } from "./Network.ts"
 export const formatAddress = (address: Address): string =>
   address.host.includes(":") ? `[${address.host}]:${address.port}` : `${address.host}:${address.port}`
 
-const validPort = (port: number): boolean => Number.isInteger(port) && port > 0 && port <= 0xffff
+/** A port a peer or a tracker can be reached at: an integer from 1 to 65535 (0, "any", is for listening only). */
+export const isValidPort = (port: number): boolean => Number.isInteger(port) && port > 0 && port <= 0xffff
 
 /**
  * `host:port` or `[v6]:port` (surrounding blanks ignored), the host an IP literal or a
@@ -44,7 +45,7 @@ const validPort = (port: number): boolean => Number.isInteger(port) && port > 0 
  */
 export const parseAddress = (text: string): Address | undefined => {
   const parsed = Host.hostPortFromString(text.trim())
-  if (Result.isFailure(parsed) || !validPort(parsed.success.port)) return undefined
+  if (Result.isFailure(parsed) || !isValidPort(parsed.success.port)) return undefined
   return { host: Host.formatHost(parsed.success.host), port: parsed.success.port }
 }
 
@@ -141,7 +142,7 @@ const ipOf = (host: string, family: CompactFamily): NetAddress.IpAddress | undef
 
 /** Writes one compact peer at `offset`; false (nothing written) when the address has no such form. */
 const writeCompact = (address: Address, family: CompactFamily, out: Uint8Array, offset: number): boolean => {
-  const ip = validPort(address.port) ? ipOf(address.host, family) : undefined
+  const ip = isValidPort(address.port) ? ipOf(address.host, family) : undefined
   if (ip === undefined) return false
   out.set(NetAddress.isIpv4Address(ip) ? NetAddress.ipv4ToOctets(ip) : NetAddress.ipv6ToOctets(ip), offset)
   const at = offset + compactLength(family) - 2

@@ -26,6 +26,7 @@ export {
   ipFamily,
   isLocalNetwork,
   isLoopback,
+  isValidPort,
   parseAddress,
   parseIp,
   unmapIpv4

@@ -5,7 +5,7 @@
  */
 import { Result } from "effect"
 import * as Bencode from "../bencode/index.ts"
-import { type Address, decodeCompactList, ipFamily } from "../net/index.ts"
+import { type Address, decodeCompactList, ipFamily, isValidPort } from "../net/index.ts"
 import { MAX_PEERS_PER_RESPONSE } from "./types.ts"
 import type { AnnounceRequest, AnnounceResponse, ScrapeEntry } from "./types.ts"
 
@@ -79,8 +79,6 @@ const latin1 = new TextDecoder("latin1")
 /** Tracker texts are meant to be UTF-8; fall back to latin1 rather than lose the message. */
 export const readText = (bytes: Uint8Array): string => Bencode.utf8(bytes) ?? latin1.decode(bytes)
 
-const validPort = (port: number) => Number.isInteger(port) && port > 0 && port <= 65535
-
 /** BEP 3 dictionary model: a list of { ip, port, peer id }. Unusable entries are skipped. */
 const parseDictPeers = (list: ReadonlyArray<Bencode.BencodeValue>, max: number): Array<Address> => {
   const out: Array<Address> = []
@@ -89,7 +87,7 @@ const parseDictPeers = (list: ReadonlyArray<Bencode.BencodeValue>, max: number):
     if (!Bencode.isDict(entry)) continue
     const ip = Bencode.getBytes(entry, "ip")
     const port = Bencode.getInt(entry, "port")
-    if (ip === undefined || port === undefined || !validPort(port)) continue
+    if (ip === undefined || port === undefined || !isValidPort(port)) continue
     const host = Bencode.utf8(ip)
     if (host === undefined || host.length === 0 || host.length > 255) continue
     out.push({ host, port })

@@ -5,7 +5,7 @@
  * 15·2^n seconds. Time comes from Effect's Clock, transaction ids from Random.
  */
 import { Clock, Deferred, Duration, Effect, Option, Random, Scope, Semaphore } from "effect"
-import { type Address, type Datagram, formatAddress, ipFamily, Network, type UdpSocket } from "../net/index.ts"
+import { type Address, type Datagram, formatAddress, ipFamily, isValidPort, Network, type UdpSocket } from "../net/index.ts"
 import * as Codec from "./udp-codec.ts"
 import type { AnnounceRequest, AnnounceResponse, ScrapeEntry, TrackerError } from "./types.ts"
 import { TrackerFailure, TrackerProtocolError, TrackerUnreachable, TrackerRequestError } from "./types.ts"
@@ -34,7 +34,7 @@ export const parseUdpUrl = (url: string): Address | TrackerRequestError => {
     return new TrackerRequestError({ url, detail: "not a valid URL" })
   }
   const port = Number(parsed.port)
-  if (!Number.isInteger(port) || port < 1 || port > 65535) return new TrackerRequestError({ url, detail: "missing or invalid port" })
+  if (!isValidPort(port)) return new TrackerRequestError({ url, detail: "missing or invalid port" })
   const host = parsed.hostname.startsWith("[") ? parsed.hostname.slice(1, -1) : parsed.hostname
   if (host.length === 0) return new TrackerRequestError({ url, detail: "missing host" })
   return { host, port }
