@@ -83,8 +83,12 @@ export const compareBytes = (
   return aEnd - aStart - (bEnd - bStart)
 }
 
-/** SHA-1 of `data` (20 bytes), on the calling thread. */
-export const sha1 = (data: Uint8Array | string): Uint8Array => new Uint8Array(createHash("sha1").update(data).digest())
+/** SHA-1 of `parts` one after the other (20 bytes), on the calling thread. */
+export const sha1 = (...parts: ReadonlyArray<Uint8Array | string>): Uint8Array => {
+  const h = createHash("sha1")
+  for (const part of parts) h.update(part)
+  return new Uint8Array(h.digest())
+}
 
 /** SHA-256 of `data` (32 bytes), on the calling thread. */
 export const sha256 = (data: Uint8Array | string): Uint8Array => new Uint8Array(createHash("sha256").update(data).digest())

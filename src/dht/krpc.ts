@@ -19,6 +19,7 @@ import {
   isInt,
   isList
 } from "../bencode/index.ts"
+import { latin1 } from "../bytes.ts"
 import { type Address, isValidPort } from "../net/index.ts"
 import {
   decodeNodes,
@@ -289,11 +290,8 @@ const decodeResponseBody = (ctx: Ctx, t: Uint8Array, r: BencodeDict): R<KrpcResp
   })
 }
 
-const latin1 = (b: Uint8Array) => {
-  let s = ""
-  for (let i = 0; i < b.length && i < 256; i++) s += String.fromCharCode(b[i] ?? 0)
-  return s
-}
+/** A peer's text (a method name, an error message) as a binary string, its first 256 bytes at most. */
+const peerText = (b: Uint8Array) => latin1(b, 0, Math.min(b.length, 256))
 
 /** Decodes one datagram. Never throws. */
 export const decodeMessage = (bytes: Uint8Array): R<KrpcMessage> => {
@@ -320,7 +318,7 @@ export const decodeMessage = (bytes: Uint8Array): R<KrpcMessage> => {
       if (!isDict(a)) return fail(ctx, "MissingField", `missing or invalid "a"`)
       const id = bytesField(ctx, a, "id", ID_LENGTH)
       if (Result.isFailure(id)) return Result.fail(id.failure)
-      const body = decodeQueryBody(ctx, latin1(q), a)
+      const body = decodeQueryBody(ctx, peerText(q), a)
       if (Result.isFailure(body)) return Result.fail(body.failure)
       return Result.succeed({ _tag: "Query", t, id: id.success, body: body.success, readOnly: getInt(msg, "ro") === 1 })
     }
@@ -335,9 +333,9 @@ export const decodeMessage = (bytes: Uint8Array): R<KrpcMessage> => {
       const code = e[0]
       if (!isInt(code)) return fail(ctx, "WrongType", `error code must be an integer`)
       const text = e[1]
-      return Result.succeed({ _tag: "Error", t, code, message: isBytes(text) ? latin1(text) : "" })
+      return Result.succeed({ _tag: "Error", t, code, message: isBytes(text) ? peerText(text) : "" })
     }
     default:
-      return fail(ctx, "UnknownType", `unknown message type "${latin1(y)}"`)
+      return fail(ctx, "UnknownType", `unknown message type "${peerText(y)}"`)
   }
 }

@@ -1,5 +1,9 @@
 import type { Metainfo } from "./model.ts"
 
+/** The length of piece `piece`: `pieceLength`, the last one shorter. */
+export const pieceSize = (m: Pick<Metainfo, "pieceCount" | "pieceLength" | "totalSize">, piece: number): number =>
+  piece === m.pieceCount - 1 ? m.totalSize - piece * m.pieceLength : m.pieceLength
+
 export interface PieceRange {
   /** Index into `files`. */
   readonly file: number

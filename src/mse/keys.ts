@@ -2,7 +2,7 @@
  * The SHA-1 digests MSE derives from the shared secret S and the stream key SKEY (the
  * torrent's 20-byte info-hash: v1, or v2 truncated).
  */
-import { createHash } from "node:crypto"
+import { sha1 } from "../bytes.ts"
 
 const ascii = (s: string): Uint8Array => new TextEncoder().encode(s)
 const REQ1 = ascii("req1")
@@ -10,12 +10,6 @@ const REQ2 = ascii("req2")
 const REQ3 = ascii("req3")
 const KEY_A = ascii("keyA")
 const KEY_B = ascii("keyB")
-
-const sha1 = (...parts: ReadonlyArray<Uint8Array>): Uint8Array => {
-  const h = createHash("sha1")
-  for (const p of parts) h.update(p)
-  return new Uint8Array(h.digest())
-}
 
 /** The responder's sync point: `HASH('req1', S)`. */
 export const req1 = (secret: Uint8Array): Uint8Array => sha1(REQ1, secret)

@@ -6,6 +6,7 @@
  * blocks (the last block of the last piece shorter): the unit of a `request`.
  */
 import { PieceIndex } from "../ids.ts"
+import { pieceSize } from "../metainfo/pieces.ts"
 
 export const BLOCK_SIZE = 16384
 
@@ -31,8 +32,7 @@ export const geometryProblem = (g: Geometry): string | null => {
   return null
 }
 
-export const pieceSize = (g: Geometry, piece: number): number =>
-  piece === g.pieceCount - 1 ? g.totalSize - g.pieceLength * (g.pieceCount - 1) : g.pieceLength
+export { pieceSize }
 
 export const blocksInPiece = (g: Geometry, piece: number): number => Math.ceil(pieceSize(g, piece) / BLOCK_SIZE)
 

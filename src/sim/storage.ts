@@ -14,6 +14,7 @@
  */
 import * as NodePath from "node:path"
 import { Effect } from "effect"
+import { hasBit, setBit } from "../scheduler/geometry.ts"
 import { type Backend, type BackendInput, openWith, type PieceHasherShape, Storage } from "../storage/index.ts"
 
 export interface SharedContent {
@@ -32,11 +33,6 @@ export interface SimStorageOptions {
   readonly hasher?: PieceHasherShape
 }
 
-const setBit = (bits: Uint8Array, i: number) => {
-  const byte = i >>> 3
-  bits[byte] = (bits[byte] ?? 0) | (0x80 >>> (i & 7))
-}
-const getBit = (bits: Uint8Array, i: number) => ((bits[i >>> 3] ?? 0) & (0x80 >>> (i & 7))) !== 0
 
 /** The content with a byte in every 997 of each piece flipped, in shared memory (hashing threads read it). */
 export const corruptedContent = (content: Uint8Array, pieceLength: number): Uint8Array => {
@@ -76,7 +72,7 @@ export const makeSimStorage = (content: SharedContent, options: SimStorageOption
       }
       const bits = have
       const slice = (piece: number): Uint8Array | null => {
-        if (data === undefined || !getBit(bits, piece)) return null
+        if (data === undefined || !hasBit(bits, piece)) return null
         const start = piece * layout.pieceLength
         return data.subarray(start, Math.min(data.length, start + layout.pieceLength))
       }

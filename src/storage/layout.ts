@@ -4,6 +4,7 @@
  */
 import * as NodePath from "node:path"
 import type { Metainfo, TorrentFile } from "../metainfo/model.ts"
+import { pieceSize } from "../metainfo/pieces.ts"
 import { makeV2Check, type V2Check } from "./v2.ts"
 
 export interface Layout {
@@ -68,8 +69,7 @@ export const makeLayout = (meta: Metainfo, maxPieceLength: number): LayoutResult
   return { _tag: "Ok", layout: { pieceLength, pieceCount, totalSize, files, hashes: meta.pieces, v2 } }
 }
 
-export const pieceSize = (layout: Layout, piece: number): number =>
-  piece === layout.pieceCount - 1 ? layout.totalSize - piece * layout.pieceLength : layout.pieceLength
+export { pieceSize }
 
 export const pieceHash = (layout: Layout, piece: number): Uint8Array =>
   layout.hashes.subarray(20 * piece, 20 * piece + 20)
