@@ -177,7 +177,7 @@ export const makeOutbox = Effect.fnUntraced(function*(
     const first = s.uploads.entries().next()
     if (first.done === true) return true
     const [key, block] = first.value
-    const data = storage.readSync(block.piece, block.begin, block.length)
+    const data = storage.lendSync(block.piece, block.begin, block.length)
     if (data === undefined) return false
     s.uploads.delete(key)
     uploaded(chunks, block.piece, block.begin, block.length, data)
