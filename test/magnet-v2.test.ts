@@ -20,8 +20,9 @@ import { createTorrent } from "../src/metainfo/create.ts"
 import { formatMagnet, type Metainfo, uncleCount } from "../src/metainfo/index.ts"
 import { type Address, NodeNetwork } from "../src/net/index.ts"
 import { encodeHandshake, encodeMessage, makeFramer, makeReserved } from "../src/wire/index.ts"
-import { startClient } from "./support/engine.ts"
+import { startClient, startNodeClient } from "./support/engine.ts"
 import { sameFile, tempDir, writePayload } from "./support/files.ts"
+import { bittorrentTracker } from "./support/tracker-server.ts"
 import { waitUntil } from "./support/waiting.ts"
 
 const FILES = { "v2mag/big.bin": 9_000_000, "v2mag/mid.bin": 100_000, "v2mag/small.bin": 10_000 }
@@ -180,5 +181,26 @@ describe("v2 magnet: piece layers from peers (BEP 52 hash requests)", () => {
       const torrent = yield* seeder.add(bare)
       assert.deepStrictEqual(layersHex(torrent.metainfo), layersHex(created.metainfo))
       yield* torrent.whenComplete.pipe(Effect.timeout("30 seconds"))
+    }))
+
+  it.live("a hybrid is announced in its v2 swarm too: a leecher with only its btmh magnet finds it through a tracker", () =>
+    Effect.gen(function*() {
+      const dir = yield* tempDir()
+      const tracker = yield* bittorrentTracker
+      yield* writePayload(join(dir, "seed"), FILES)
+      const created = yield* createTorrent(join(dir, "seed", "v2mag"), { pieceLength: 16384, format: "hybrid", trackers: [[tracker.http]] }).pipe(
+        Effect.provide(NodeFileSystem.layer)
+      )
+      const meta = created.metainfo
+      const seeder = yield* startNodeClient(join(dir, "seed"), { lsd: false })
+      yield* (yield* seeder.add(created.torrent)).whenComplete
+      // the link names the v2 swarm alone: the leecher announces and dials the truncated SHA-256 name
+      const magnet = formatMagnet({ infoHash: null, infoHashV2: meta.infoHashV2, name: null, trackers: [tracker.http], webSeeds: [], peers: [], selectOnly: null })
+      const leecher = yield* startNodeClient(join(dir, "out"), { lsd: false })
+      const torrent = yield* leecher.add({ magnet }, { metadataTimeout: "60 seconds" })
+      assert.strictEqual(torrent.metainfo.version, "hybrid")
+      assert.deepStrictEqual(layersHex(torrent.metainfo), layersHex(meta))
+      yield* torrent.whenComplete.pipe(Effect.timeout("120 seconds"))
+      for (const path of Object.keys(FILES)) assert.isTrue(yield* sameFile(join(dir, "seed", path), join(dir, "out", path)), path)
     }))
 })

@@ -29,6 +29,14 @@ export const runActive = (
     yield* Ref.set(activeSessions, sessions)
     yield* Effect.addFinalizer(() => Ref.set(activeSessions, null))
     for (const source of config.peerSources) yield* source(hooks)
+    // BEP 52: a hybrid is in two swarms. Its v2 one (peers that know only its truncated
+    // SHA-256 name, such as a client holding a `urn:btmh:` magnet) is announced and searched
+    // too, as libtorrent does; those peers dial us by that name (client.ts routes it here).
+    // Tracker status is reported from the v1 announces alone.
+    if (meta.infoHash !== null && meta.infoHashV2 !== null) {
+      const v2 = { ...hooks, infoHash: meta.infoHashV2.subarray(0, 20), reportTracker: () => Effect.void }
+      for (const source of config.peerSources) yield* source(v2)
+    }
     if (config.webSeeds !== undefined) yield* config.webSeeds(core.webSeedSlots.host(link, meta, book.isBanned))
     yield* Effect.forkScoped(runChoker({
       peers: Effect.sync(() =>
