@@ -4,6 +4,7 @@
  * and the closing line after Ctrl-C. Every message has a JSON form for `--json`.
  */
 import { Console, Duration, Effect, Logger, SubscriptionRef } from "effect"
+import { failingTrackers, NO_PEERS_WARNING_AFTER } from "../client/no-peers.ts"
 import type { MetadataProgress } from "../magnet/index.ts"
 import type { Torrent, TorrentState } from "../torrent/index.ts"
 import { oneLine } from "./format.ts"
@@ -35,7 +36,7 @@ export const logLine = (level: string, message: unknown): string => {
 
 
 /** After this long without a peer, say why there may be none. */
-export const NO_PEERS_SECONDS = 30
+export const NO_PEERS_SECONDS = Duration.toSeconds(NO_PEERS_WARNING_AFTER)
 
 /** A warning line: on stderr (after the live line on a terminal), or a JSON object. */
 export const warn = (mode: OutputMode, line: string) =>
@@ -67,7 +68,7 @@ export const noMetadataPeersLine = (s: MagnetSources): string => {
 /** The 30 s hint: no peer yet, and why we think so. */
 export const reportNoPeers = (torrent: Torrent, mode: OutputMode) => {
   const state = SubscriptionRef.getUnsafe(torrent.state)
-  const failing = state.trackers.filter((t) => !t.ok).map((t) => `${t.url}: ${t.message ?? "failed"}`)
+  const failing = failingTrackers(state.trackers)
   const why = failing.length > 0
     ? ` (${failing.join("; ")})`
     : state.trackers.length === 0

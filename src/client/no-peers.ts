@@ -15,13 +15,18 @@ export interface PeerSourcesInUse {
   readonly initialPeers: number
 }
 
+/** The trackers that failed, as `url: message` (the CLI's hint says them too). Pure. */
+export const failingTrackers = (
+  trackers: ReadonlyArray<{ readonly url: string; readonly ok: boolean; readonly message: string | null }>
+): Array<string> => trackers.filter((t) => !t.ok).map((t) => `${t.url}: ${t.message ?? "failed"}`)
+
 /** The warning's text from the torrent's state. Pure. */
 export const noPeersMessage = (
   name: string,
   trackers: ReadonlyArray<{ readonly url: string; readonly ok: boolean; readonly message: string | null }>,
   sources: PeerSourcesInUse
 ): string => {
-  const failing = trackers.filter((t) => !t.ok).map((t) => `${t.url}: ${t.message ?? "failed"}`)
+  const failing = failingTrackers(trackers)
   const why = [
     ...(failing.length > 0 ? [`tracker errors: ${failing.join("; ")}`] : []),
     ...(!sources.trackers ? ["trackers are off (ClientConfig.trackers)"] : trackers.length === 0 ? ["the torrent lists no trackers"] : []),
