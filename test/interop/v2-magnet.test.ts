@@ -7,7 +7,8 @@
  * - libtorrent, given only the link and our address, fetches it from our seeder, asking us
  *   for the piece layers (our trace shows its hash requests and our answers);
  * - a hybrid magnet naming both hashes (`urn:btih:` and `urn:btmh:`) opens as a hybrid: we
- *   ask libtorrent for its piece layers too, so every piece is checked by SHA-1 and SHA-256.
+ *   ask libtorrent for its piece layers too, so every piece is checked by SHA-1 and SHA-256;
+ * - libtorrent given only the `urn:btmh:` link of our hybrid reaches us by its v2 name.
  */
 import { assert, describe } from "@effect/vitest"
 import { Effect } from "effect"
@@ -117,6 +118,28 @@ describe("interop: v2-only magnets (BEP 52 hash requests) with libtorrent", () =
         const state = yield* awaitState(torrent, (s) => s.status === "seeding", "seeding")
         assert.strictEqual(state.piecesVerified, meta.pieceCount)
       }))
+      yield* assertSameData(meta, src, out)
+    }))
+
+  liveWith(installed.libtorrent)("libtorrent with only the btmh magnet of our hybrid dials us by its v2 name and fetches it", () =>
+    Effect.gen(function*() {
+      const { work, src, out, torrentPath } = yield* workspace(ALBUM, "album")
+      yield* ltCreate(join(src, "album"), torrentPath, { pieceLength: 16 * 1024, format: "hybrid" })
+      const { bytes, meta } = yield* readTorrent(torrentPath)
+      const infoOut = join(work, "info.bin")
+      const sink = memorySink()
+      yield* withNodeClient(src, Effect.gen(function*() {
+        const client = yield* Client
+        const seeding = yield* client.add(bytes, { trace: { sink } })
+        yield* awaitComplete(seeding, 60)
+        const ourPort = client.port
+        if (ourPort === null) return yield* new InteropError({ detail: "our client is not listening" })
+        const leecher = yield* ltMagnetLeech("libtorrent btmh leecher of a hybrid", { magnet: btmh(meta), save: out, infoOut, connect: [ourPort] })
+        yield* leecher.proc.waitFor("metadata", leecher.metadataSize, "60 seconds")
+        yield* leecher.proc.waitFor("finished", () => (leecher.finished() ? true : undefined), "120 seconds")
+      }))
+      const info = new Uint8Array(yield* Effect.promise(() => readFile(infoOut)))
+      assert.deepStrictEqual(info, meta.infoBytes, "libtorrent got the hybrid's info dict from us")
       yield* assertSameData(meta, src, out)
     }))
 })
