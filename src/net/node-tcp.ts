@@ -1,14 +1,14 @@
 /**
- * TCP on node:net, through @effect/platform-node-shared's `NodeSocket.fromDuplex`
- * (pull-based reads that leave backpressure to the kernel, writes that wait
- * for 'drain'). We open the `net.Socket` ourselves so we know its addresses and
- * errno codes, and run our own accept queue instead of `SocketServer.run`
- * (which swallows handler failures and whose close waits for every accepted
- * connection to end).
+ * TCP on node:net: reads from the paused stream's buffer (`readable` + `read()`,
+ * backpressure left to the kernel), writes that wait for 'drain'. We use the
+ * `net.Socket` directly, not through @effect/platform-node-shared's
+ * `NodeSocket.fromDuplex`: its reader and writer (scopes, a latch, a pull) were a
+ * few KiB of every idle connection, and after the handshake a session read and
+ * wrote the socket directly anyway (issue 15). We also run our own accept queue
+ * instead of `SocketServer.run` (which swallows handler failures and whose close
+ * waits for every accepted connection to end).
  */
-import * as NodeSocket from "@effect/platform-node-shared/NodeSocket"
 import { Cause, Duration, Effect, Exit, Queue, Scope } from "effect"
-import * as Socket from "effect/socket/Socket"
 import * as Net from "node:net"
 import {
   AddressInUse,
@@ -38,33 +38,17 @@ const EMPTY = new Uint8Array(0)
  * in `scope`. `open` must hand over a socket that is released with the scope.
  */
 const makeConnection = Effect.fnUntraced(function*(
-  open: Effect.Effect<Net.Socket, Socket.SocketError, Scope.Scope>,
+  open: Effect.Effect<Net.Socket, NetError, Scope.Scope>,
   target: string,
   openTimeout: Duration.Duration | undefined
 ) {
   const scope = yield* Scope.Scope
-  let sock: Net.Socket | undefined
-  const captured = Effect.tap(open, (s) => Effect.sync(() => (sock = s)))
-  const socket = yield* NodeSocket.fromDuplex(
-    captured,
-    openTimeout === undefined ? {} : { openTimeout }
-  )
-  const pull = yield* Socket.readerBytes(socket).pipe(
-    Effect.mapError((e): NetError => {
-      const reason = e.reason
-      if (reason._tag === "SocketOpenError") {
-        if (reason.kind === "Timeout") {
-          return new ConnectTimeout({ address: target, timeoutMillis: Duration.toMillis(openTimeout ?? 0) })
-        }
-        if (errnoOf(reason.cause) === "ECONNREFUSED") return new ConnectRefused({ address: target })
-        return new NetIoError({ op: "connect", address: target, detail: describeCause(reason.cause) })
-      }
-      return new NetIoError({ op: "connect", address: target, detail: e.message })
+  const conn: Net.Socket = yield* (openTimeout === undefined ? open : open.pipe(
+    Effect.timeoutOrElse({
+      duration: openTimeout,
+      orElse: () => Effect.fail(new ConnectTimeout({ address: target, timeoutMillis: Duration.toMillis(openTimeout) }))
     })
-  )
-  const writer = yield* socket.writer
-  if (sock === undefined) return yield* Effect.die("NodeNetwork: socket opened without a net.Socket")
-  const conn: Net.Socket = sock
+  ))
   // a dual-stack listener sees IPv4 peers as ::ffff:a.b.c.d
   const remote: Address = { host: unmapIpv4(conn.remoteAddress ?? ""), port: conn.remotePort ?? 0 }
   const local: Address = { host: unmapIpv4(conn.localAddress ?? ""), port: conn.localPort ?? 0 }
@@ -78,54 +62,19 @@ const makeConnection = Effect.fnUntraced(function*(
   let closedErrorMemo: ConnectionClosed | undefined
   const closedError = (): ConnectionClosed => (closedErrorMemo ??= new ConnectionClosed({ address }))
 
-  const fromSocketError = (e: Socket.SocketError, op: "read" | "write"): NetError => {
+  const fromError = (cause: unknown, op: "read" | "write"): NetError => {
     if (closedLocally) return closedError()
-    const reason = e.reason
-    switch (reason._tag) {
-      case "SocketCloseError":
-        return reason.code === 1000 ? closedError() : new ConnectionReset({ address, detail: "connection aborted" })
-      case "SocketReadError":
-      case "SocketWriteError": {
-        const code = errnoOf(reason.cause)
-        if (code !== undefined && RESET_CODES.has(code)) return new ConnectionReset({ address, detail: code })
-        if (reason.cause instanceof Error && reason.cause.message === "socket closed") {
-          return new ConnectionReset({ address, detail: "socket closed" })
-        }
-        return new NetIoError({ op, address, detail: describeCause(reason.cause) })
-      }
-      default:
-        return new NetIoError({ op, address, detail: e.message })
-    }
+    const code = errnoOf(cause)
+    if (code !== undefined && RESET_CODES.has(code)) return new ConnectionReset({ address, detail: code })
+    return new NetIoError({ op, address, detail: describeCause(cause) })
   }
 
-  // Chunks of the last pulled batch not handed out yet (pull returns batches).
-  let batch: ReadonlyArray<Uint8Array> = []
-  let next = 0
-  const read: Effect.Effect<Uint8Array, NetError> = Effect.suspend(() => {
-    const chunk = batch[next]
-    if (chunk !== undefined) {
-      next++
-      return Effect.succeed(chunk)
-    }
-    if (closedLocally) return Effect.fail(closedError())
-    return pull.pipe(
-      Effect.map((chunks) => {
-        batch = chunks
-        next = 1
-        return chunks[0]
-      }),
-      Effect.mapError((e) => fromSocketError(e, "read"))
-    )
-  })
-
-  // `readable`: chunks straight from the socket's buffer, no fiber hand-off per chunk. The
-  // platform reader keeps the socket paused and reads only for a pending pull, so after the
-  // handshake (the last pull) the buffer is ours; what that pull left in `batch` comes first.
+  // Reads: chunks straight from the socket's buffer (`readable` + `read()`, the stream stays
+  // paused), no fiber hand-off per chunk. Node reads ahead only up to its highWaterMark, so a
+  // consumer that stops leaves the bytes in the kernel and TCP pushes back on the peer.
   const slot = makeReadableSlot()
   let ended: NetError | undefined
-  let listening = false
   const takeBuffered = (): Uint8Array | undefined => {
-    if (next < batch.length) return batch[next++]
     const chunk: Uint8Array | null = conn.read()
     return chunk ?? undefined
   }
@@ -137,47 +86,39 @@ const makeConnection = Effect.fnUntraced(function*(
     ended ??= error
     pump()
   }
+  conn.on("readable", pump)
+  conn.on("end", () => endWith(closedError()))
+  conn.on("error", (cause) => endWith(fromError(cause, "read")))
+  conn.on("close", () => endWith(closedLocally ? closedError() : new ConnectionReset({ address, detail: "socket closed" })))
+  // An end that came before we listened.
+  if (conn.readableEnded) ended ??= closedError()
+  else if (conn.destroyed) ended ??= new ConnectionReset({ address, detail: "socket destroyed" })
+
   const readable = (c: (chunk: Uint8Array) => boolean, e: (error: NetError) => void): void => {
     if (closedLocally) return e(closedError())
     slot.arm(c, e)
-    if (!listening) {
-      listening = true
-      conn.on("readable", pump)
-      conn.on("end", () => endWith(closedError()))
-      conn.on("error", (cause) => endWith(fromSocketError(new Socket.SocketError({ reason: new Socket.SocketReadError({ cause }) }), "read")))
-      conn.on("close", () => endWith(closedLocally ? closedError() : new ConnectionReset({ address, detail: "socket closed" })))
-      // An end that came before we listened.
-      if (conn.readableEnded) ended ??= closedError()
-      else if (conn.destroyed) ended ??= new ConnectionReset({ address, detail: "socket destroyed" })
-    }
     pump()
   }
+  // One chunk: `readable` for a single delivery (interrupted, it stops listening).
+  const read: Effect.Effect<Uint8Array, NetError> = Effect.callback<Uint8Array, NetError>((resume) => {
+    readable((chunk) => {
+      resume(Effect.succeed(chunk))
+      return false
+    }, (error) => resume(Effect.fail(error)))
+    return Effect.sync(slot.disarm)
+  })
 
-  // The platform writer waits forever on a socket that is already gone, so
-  // check first; a socket that dies while we wait for 'drain' fails the wait.
+  // A socket that is already gone fails a write at once; one that dies while we wait for
+  // 'drain' fails the wait.
   const writable = (): NetError | undefined => {
     if (closedLocally || conn.writableEnded) return closedError()
     if (conn.destroyed) return new ConnectionReset({ address, detail: "socket destroyed" })
     return undefined
   }
-  const write = (bytes: Uint8Array): Effect.Effect<void, NetError> =>
-    Effect.suspend(() => {
-      const err = writable()
-      if (err !== undefined) return Effect.fail(err)
-      return writer.write(bytes).pipe(Effect.mapError((e) => fromSocketError(e, "write")))
-    })
-  const writeV = (chunks: ReadonlyArray<Uint8Array>): Effect.Effect<void, NetError> =>
-    Effect.suspend(() => {
-      const err = writable()
-      if (err !== undefined) return Effect.fail(err)
-      const [first, ...rest] = chunks
-      if (first === undefined) return Effect.void
-      return writer.writeAll([first, ...rest]).pipe(Effect.mapError((e) => fromSocketError(e, "write")))
-    })
-  // `offer` writes to the socket itself, as the platform writer does (`write` + cork), so
-  // both keep call order; Node buffers what the kernel did not take and says when to wait.
-  // `written` goes with the last chunk: stream writes complete in order, and Node calls a
-  // write's callback once libuv is done with its buffer (written, or failed/destroyed).
+  // `offer` writes to the socket itself (`write` + cork), in call order with every other
+  // write; Node buffers what the kernel did not take and says when to wait. `written` goes
+  // with the last chunk: stream writes complete in order, and Node calls a write's callback
+  // once libuv is done with its buffer (written, or failed/destroyed).
   const offer = (chunks: ReadonlyArray<Uint8Array>, written?: () => void): boolean => {
     if (writable() !== undefined) {
       written?.()
@@ -211,9 +152,17 @@ const makeConnection = Effect.fnUntraced(function*(
       return Effect.sync(cleanup)
     })
   })
+  // `write`/`writeV` complete once the send buffer has room: a slow peer suspends the writer.
+  const writeV = (chunks: ReadonlyArray<Uint8Array>): Effect.Effect<void, NetError> =>
+    Effect.suspend(() => {
+      const err = writable()
+      if (err !== undefined) return Effect.fail(err)
+      return offer(chunks) ? Effect.void : drained
+    })
+  const write = (bytes: Uint8Array): Effect.Effect<void, NetError> => writeV([bytes])
 
-  // `scope` is this connection's own child scope: closing it ends the writer
-  // (FIN after pending data) and destroys the socket once flushed.
+  // `scope` is this connection's own child scope: closing it ends the socket (FIN after
+  // pending data) and destroys it once flushed (`releaseSocket`).
   const close = Effect.suspend(() => {
     closedLocally = true
     return Scope.close(scope as Scope.Closeable, Exit.void)
@@ -248,13 +197,17 @@ export const connect = (address: Address, options?: ConnectOptions): Effect.Effe
   const open = Effect.gen(function*() {
     let pending: Net.Socket | undefined
     yield* Effect.addFinalizer(() => pending === undefined ? Effect.void : releaseSocket(pending))
-    return yield* Effect.callback<Net.Socket, Socket.SocketError>((resume) => {
+    return yield* Effect.callback<Net.Socket, NetError>((resume) => {
       const s = Net.createConnection({ host: address.host, port: address.port, noDelay: true })
       pending = s
       s.once("connect", () => resume(Effect.succeed(s)))
-      // stays attached: errors after connect are reported by the reader
+      // stays attached (a no-op once connected): the connection's own listener reports later errors
       s.on("error", (cause) =>
-        resume(Effect.fail(new Socket.SocketError({ reason: new Socket.SocketOpenError({ kind: "Unknown", cause }) }))))
+        resume(Effect.fail(
+          errnoOf(cause) === "ECONNREFUSED"
+            ? new ConnectRefused({ address: target })
+            : new NetIoError({ op: "connect", address: target, detail: describeCause(cause) })
+        )))
       return Effect.sync(() => s.destroy())
     })
   })

@@ -18,6 +18,8 @@ import type { NetError } from "./errors.ts"
 export interface ReadableSlot {
   /** `Connection.readable`: `consumer` takes chunks from now on, `onEnd` hears of the end. */
   readonly arm: (consumer: (chunk: Uint8Array) => boolean, onEnd: (error: NetError) => void) => void
+  /** No consumer any more (an abandoned one-chunk read): chunks wait for the next `arm`. */
+  readonly disarm: () => void
   /** A consumer is armed. */
   readonly armed: () => boolean
   /** Hands chunks from `take` to the consumer until it stops or `take` has none; true if it handed any. */
@@ -35,6 +37,10 @@ export const makeReadableSlot = (): ReadableSlot => {
       consumer = c
       onEnd = e
       arms++
+    },
+    disarm: () => {
+      consumer = undefined
+      onEnd = undefined
     },
     armed: () => consumer !== undefined,
     deliver: (take) => {
