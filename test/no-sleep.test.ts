@@ -25,7 +25,9 @@ const ALLOWED: Record<string, { readonly timers: number; readonly reason: string
   "sim-virtual-time.test.ts": { timers: 7, reason: "virtual time: tests of the virtual clock itself" },
   "mse-driver.test.ts": { timers: 1, reason: "virtual time: pauses between the pieces of a fuzzed opening, inside inVirtualTime" },
   "hostile-cancel.test.ts": { timers: 1, reason: "bounds a flood write that backpressure may hold forever; no assertion depends on it" },
-  "utp-sim.test.ts": { timers: 1, reason: "virtual time: samples the simulated uplink's queue every 100 ms inside inVirtualTime" }
+  "utp-sim.test.ts": { timers: 1, reason: "virtual time: samples the simulated uplink's queue every 100 ms inside inVirtualTime" },
+  "sim-lsd.test.ts": { timers: 1, reason: "virtual time: another simulated host announces every 5 s inside the simulator" },
+  "support/lsd-group.ts": { timers: 1, reason: "bounds the probe for loopback multicast, run once before any test; a miss skips (or fails in CI) with the reason" }
 }
 
 const walk = (dir: string): ReadonlyArray<string> =>
