@@ -11,7 +11,7 @@ import { join } from "node:path"
 import { encode } from "../src/bencode/index.ts"
 import { fileLines, magnetOf } from "../src/cli/info-render.ts"
 import { renderProgress } from "../src/cli/progress.ts"
-import { logLine, noMetadataPeersLine, seedingLine } from "../src/cli/run-messages.ts"
+import { logLine, noMetadataPeersLine, noPieceLayersPeersLine, pieceLayersLine, seedingLine } from "../src/cli/run-messages.ts"
 import { pickPort, portFallbackLine } from "../src/cli/port.ts"
 import { Network, NodeNetwork } from "../src/net/index.ts"
 import { parseSelection, renderStatusLine } from "../src/cli/status-view.ts"
@@ -227,6 +227,12 @@ describe("first contact: wrong command lines, busy ports, peers that never come"
     const asked = noMetadataPeersLine({ trackers: 2, linkPeers: 1, extraPeers: 1, dht: true })
     assert.include(asked, "2 tracker(s), 2 peer address(es), the DHT")
     assert.match(asked, /^no peers for the metadata after 30s/)
+  })
+
+  it("the piece layer phase says how many files' layers are whole, from how many peers", () => {
+    assert.strictEqual(pieceLayersLine({ files: 0, total: 3, peers: 0 }), "fetching piece layers: 0/3 files, 0 peers")
+    assert.strictEqual(pieceLayersLine({ files: 2, total: 3, peers: 1 }), "fetching piece layers: 2/3 files, 1 peer")
+    assert.match(noPieceLayersPeersLine(), /^no peers for the piece layers after 30s .*try --peer HOST:PORT/)
   })
 
   it.live("download <magnet without x.pe> --peer HOST:PORT gets the metadata from that peer and completes", () =>

@@ -1,11 +1,11 @@
 /**
  * What `download` and `seed` say while they run, besides the progress view: the metadata
- * phase of a magnet link, hints when no peer turns up, the port fallback, how seeding ends
+ * phase of a magnet link, the piece layer phase of a v2 torrent without them, hints when no peer turns up, the port fallback, how seeding ends
  * and the closing line after Ctrl-C. Every message has a JSON form for `--json`.
  */
 import { Console, Duration, Effect, Logger, SubscriptionRef } from "effect"
 import { failingTrackers, NO_PEERS_WARNING_AFTER } from "../client/no-peers.ts"
-import type { MetadataProgress } from "../magnet/index.ts"
+import type { MetadataProgress, PieceLayersProgress } from "../magnet/index.ts"
 import type { Torrent, TorrentState } from "../torrent/index.ts"
 import { oneLine } from "./format.ts"
 import { formatBytes, formatEta } from "./units.ts"
@@ -91,6 +91,27 @@ export const showMetadataProgress = (mode: OutputMode, p: MetadataProgress) => {
       return Effect.void
   }
 }
+
+/** The piece layer phase's line (a v2 torrent whose .torrent or magnet lacks them). Pure. */
+export const pieceLayersLine = (p: PieceLayersProgress): string =>
+  `fetching piece layers: ${p.files}/${p.total} files, ${p.peers} ${p.peers === 1 ? "peer" : "peers"}`
+
+export const showPieceLayersProgress = (mode: OutputMode, p: PieceLayersProgress) => {
+  switch (mode) {
+    case "json":
+      return Console.log(JSON.stringify({ type: "pieceLayers", files: p.files, total: p.total, peers: p.peers }))
+    case "tty":
+      return Effect.sync(() => process.stderr.write(`\r${pieceLayersLine(p)}\x1b[K`))
+    case "plain":
+      return Console.error(pieceLayersLine(p))
+    case "quiet":
+      return Effect.void
+  }
+}
+
+/** The hint when a v2 torrent's piece layers have found no peer in NO_PEERS_SECONDS. */
+export const noPieceLayersPeersLine = (): string =>
+  `no peers for the piece layers after ${NO_PEERS_SECONDS}s (this v2 torrent's piece layers are not in its .torrent or link and must come from a peer before any data; try --peer HOST:PORT)`
 
 /** What `download --seed` / `seed` say once seeding starts: how it will end. */
 export const seedingLine = (plan: { readonly seedRatio: number | undefined; readonly seedTime: Duration.Duration | undefined }): string => {

@@ -25,12 +25,14 @@ import {
   type MagnetSources,
   NO_PEERS_SECONDS,
   noMetadataPeersLine,
+  noPieceLayersPeersLine,
   type OutputMode,
   outputMode,
   reportNoPeers,
   seedingLine,
   say,
   showMetadataProgress,
+  showPieceLayersProgress,
   stoppedLine,
   warn
 } from "./run-messages.ts"
@@ -193,12 +195,20 @@ const defaultPort = (mode: OutputMode) =>
     return port
   }).pipe(Effect.provide(NodeNetwork.layer))
 
-/** After NO_PEERS_SECONDS of a magnet's metadata phase with no peer: where we looked. */
-const magnetNoPeersHint = (uri: string, extraPeers: number, dht: boolean, peersNow: () => number, mode: OutputMode) =>
+/** What `add` is fetching from peers before the torrent opens, and from how many. */
+interface FetchPhase {
+  readonly phase: "metadata" | "piece layers" | undefined
+  readonly peers: number
+}
+
+/** After NO_PEERS_SECONDS of a fetch phase (a magnet's metadata, a v2 torrent's piece layers) with no peer: where we looked. */
+const fetchNoPeersHint = (source: RunOptions["source"], extraPeers: number, dht: boolean, now: () => FetchPhase, mode: OutputMode) =>
   Effect.gen(function*() {
     yield* Effect.sleep(Duration.seconds(NO_PEERS_SECONDS))
-    if (peersNow() > 0) return
-    const magnet = yield* Effect.option(parseMagnet(uri))
+    const { phase, peers } = now()
+    if (peers > 0 || phase === undefined) return
+    if (phase === "piece layers" || !("magnet" in source)) return yield* warn(mode, noPieceLayersPeersLine())
+    const magnet = yield* Effect.option(parseMagnet(source.magnet))
     const sources: MagnetSources = Option.match(magnet, {
       onNone: () => ({ trackers: 0, linkPeers: 0, extraPeers, dht }),
       onSome: (m) => ({ trackers: m.trackers.length, linkPeers: m.peers.length, extraPeers, dht })
@@ -252,21 +262,23 @@ export const runTorrent = (options: RunOptions) =>
     let added: Torrent | undefined
     yield* Effect.gen(function*() {
       const client = yield* Client
-      let metadataPeers = 0
-      const magnetHint = "magnet" in options.source
-        ? yield* Effect.forkChild(magnetNoPeersHint(options.source.magnet, plan.peers.length, !args.noDht, () => metadataPeers, mode))
-        : undefined
+      let fetching: FetchPhase = { phase: "magnet" in options.source ? "metadata" : undefined, peers: 0 }
+      const hint = yield* Effect.forkChild(fetchNoPeersHint(options.source, plan.peers.length, !args.noDht, () => fetching, mode))
       const torrent = yield* client.add(options.source, {
         ...options.add,
         ...(trace === undefined ? {} : { trace: { sink: trace } }),
         peers: plan.peers,
         onMetadataProgress: (p) => {
-          metadataPeers = p.peers
+          fetching = { phase: "metadata", peers: p.peers }
           return showMetadataProgress(mode, p)
+        },
+        onPieceLayersProgress: (p) => {
+          fetching = { phase: "piece layers", peers: p.peers }
+          return showPieceLayersProgress(mode, p)
         },
         onCheckProgress: (checked, total) => check.update(checked, total)
       }).pipe(Effect.ensuring(check.finish))
-      if (magnetHint !== undefined) yield* Fiber.interrupt(magnetHint)
+      yield* Fiber.interrupt(hint)
       added = torrent
       const watcher = yield* Effect.forkChild(watchProgress(torrent, mode))
       yield* torrent.whenComplete

@@ -19,7 +19,7 @@ import { Context, type Duration, Effect, Exit, FileSystem, Layer, Option, Scope 
 import type { Metainfo } from "../metainfo/model.ts"
 import { toHex } from "../bytes.ts"
 import { type InfoHash, infoHashOf } from "../ids.ts"
-import { fetchMetadata, type MetadataProgress } from "../magnet/index.ts"
+import { fetchMetadata, type MetadataProgress, type PieceLayersProgress } from "../magnet/index.ts"
 import { warnWithoutPeers } from "./no-peers.ts"
 import { parseMagnet, parseMetainfo, wireInfoHash } from "../metainfo/index.ts"
 import { req2 } from "../mse/index.ts"
@@ -61,6 +61,8 @@ export interface AddOptions {
   readonly downloadLimit?: number
   /** For a magnet link: told how fetching the metadata progresses (before `add` returns). */
   readonly onMetadataProgress?: (progress: MetadataProgress) => Effect.Effect<void>
+  /** For a v2 torrent whose piece layers must come from peers: told how fetching them progresses (before `add` returns). */
+  readonly onPieceLayersProgress?: (progress: PieceLayersProgress) => Effect.Effect<void>
   /** For a magnet link (and a v2 torrent whose piece layers must come from peers): give up fetching them after this long. Default 10 minutes. */
   readonly metadataTimeout?: Duration.Input
   /** Told how the check of existing data progresses (before `add` returns). */
@@ -225,7 +227,10 @@ export const makeClient = (config: ClientConfig, extraPeerSources: ReadonlyArray
         ? yield* fromMagnet(source.magnet, options)
         : { meta: yield* loadMetainfo(source).pipe(Effect.provideService(FileSystem.FileSystem, fs)), peers: options.peers ?? [] }
       const local = { directory: options.directory ?? resolved.downloadDirectory, fs }
-      const { meta, peers: initialPeers } = yield* completeLayers(loaded.meta, loaded.peers, network, local, fetchOptions(options))
+      const { meta, peers: initialPeers } = yield* completeLayers(loaded.meta, loaded.peers, network, local, {
+        ...fetchOptions(options),
+        ...(options.onPieceLayersProgress === undefined ? {} : { onProgress: options.onPieceLayersProgress })
+      })
       const key = infoHashOf(wireInfoHash(meta))
       if (torrents.has(key)) return yield* new ClientError({ reason: "Duplicate", detail: `${meta.name} is already added` })
       const scope = yield* Scope.fork(torrentsScope, "sequential")

@@ -8,4 +8,10 @@ export type { MetadataProgress } from "./assembly.ts"
 export { MagnetFetchError, MagnetFetchErrorReason } from "./errors.ts"
 export { DEFAULT_MAX_METADATA_SIZE, fetchMetadata, type FetchMetadataOptions } from "./fetch.ts"
 export { OUR_UT_METADATA_ID } from "./peer-wire.ts"
-export { type FetchedPieceLayers, fetchPieceLayers, type FetchPieceLayersOptions, missingPieceLayers } from "./piece-layers.ts"
+export {
+  type FetchedPieceLayers,
+  fetchPieceLayers,
+  type FetchPieceLayersOptions,
+  missingPieceLayers,
+  type PieceLayersProgress
+} from "./piece-layers.ts"

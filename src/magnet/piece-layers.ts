@@ -12,6 +12,9 @@
  * its uncle hashes (metainfo/hash-tree.ts); a peer sending hashes that do not prove the
  * root, or hashes nobody asked it for, is dropped and banned for the fetch, and never
  * handed to the torrent. A peer rejecting what we still need is dropped (not banned).
+ *
+ * `onProgress` hears how many files' layers are whole and how many peers are open, as the
+ * metadata fetch tells its own: a user sees why nothing downloads yet.
  */
 import { Deferred, Duration, Effect } from "effect"
 import { toHex } from "../bytes.ts"
@@ -47,6 +50,18 @@ export interface FetchPieceLayersOptions {
   readonly requestTimeout?: Duration.Input
   /** Connections at once. Default 4. */
   readonly maxPeers?: number
+  /** Told at the start and whenever a file's layer is whole or a peer opens or leaves. */
+  readonly onProgress?: (progress: PieceLayersProgress) => Effect.Effect<void>
+}
+
+/** Where a piece layer fetch stands. */
+export interface PieceLayersProgress {
+  /** Files whose layer is whole and proved. */
+  readonly files: number
+  /** Files whose layer is fetched (those missing when the fetch began). */
+  readonly total: number
+  /** Peers open (handshake done) and being asked. */
+  readonly peers: number
 }
 
 /** What the fetch gives back: the torrent with every piece layer, and the peers it banned. */
@@ -119,8 +134,22 @@ const collect = Effect.fnUntraced(function*(
   const requestMillis = Duration.toMillis(requestTimeout)
   const done = yield* Deferred.make<void, MagnetFetchError>()
   let missing = buckets.size
+  // buckets still missing per file (by pieces root): a file is whole when its count is 0
+  const left = new Map<string, number>()
+  for (const b of buckets.values()) left.set(toHex(b.tree.root), (left.get(toHex(b.tree.root)) ?? 0) + 1)
+  let filesDone = 0
+  let open = 0
+  const onProgress = options.onProgress
+  const report = onProgress === undefined ? Effect.void : Effect.suspend(() => onProgress({ files: filesDone, total: left.size, peers: open }))
 
-  const session = ({ conn, framer, handshake }: OpenedPeer, key: PeerKey) =>
+  const session = (opened: OpenedPeer, key: PeerKey) =>
+    Effect.acquireUseRelease(
+      Effect.andThen(Effect.sync(() => open++), report),
+      () => exchange(opened, key),
+      () => Effect.andThen(Effect.sync(() => open--), Effect.suspend(() => Deferred.isDoneUnsafe(done) ? Effect.void : report))
+    )
+
+  const exchange = ({ conn, framer, handshake }: OpenedPeer, key: PeerKey) =>
     Effect.gen(function*() {
       const drop = (detail: string) => new MetadataPeerDropped({ peer: key, detail })
       const send = (message: Message) => conn.write(encodeMessage(message)).pipe(Effect.mapError((e) => drop(e.message)))
@@ -159,12 +188,20 @@ const collect = Effect.fnUntraced(function*(
           }
           bucket.hashes = verified
           missing--
+          const root = toHex(bucket.tree.root)
+          const rest = (left.get(root) ?? 1) - 1
+          left.set(root, rest)
+          if (rest === 0) {
+            filesDone++
+            yield* report
+          }
           if (missing === 0) yield* Deferred.succeed(done, undefined)
         }
         yield* ask
       }
     })
 
+  yield* report
   const peers = yield* runFetchPeers({
     label: "piece layers",
     // The truncated v2 info-hash, for a hybrid too: libtorrent answers hash requests only on a

@@ -21,7 +21,8 @@ import { memorySink } from "../../src/trace/index.ts"
 import { liveWith } from "../support/requirements.ts"
 import { installed } from "./support/available.ts"
 import { assertSameData, awaitComplete, awaitState, readTorrent, withNodeClient, workspace } from "./support/harness.ts"
-import { InteropError, spawnProcess } from "./support/process.ts"
+import { assertLayerPhase, downloadWithCli } from "./support/cli.ts"
+import { InteropError } from "./support/process.ts"
 import { ltCreate, ltMagnetLeech, ltPeer } from "./support/peers.ts"
 
 const ALBUM = {
@@ -31,8 +32,6 @@ const ALBUM = {
   "album/sub/c.txt": 1000
 }
 const ALBUM_BYTES = 3_000_001 + 1_234_567 + 1000
-
-const BIN = join(import.meta.dirname, "..", "..", "src", "cli", "bin.ts")
 
 const btmh = (meta: Metainfo) =>
   formatMagnet({ infoHash: null, infoHashV2: meta.infoHashV2, name: null, trackers: [], webSeeds: [], peers: [], selectOnly: null })
@@ -51,17 +50,15 @@ describe("interop: v2-only magnets (BEP 52 hash requests) with libtorrent", () =
       const seeder = yield* ltPeer("libtorrent v2 seeder", "seed", { torrent: torrentPath, save: src })
       const magnet = btmh(meta)
       assert.match(magnet, /^magnet:\?xt=urn:btmh:1220[0-9a-f]{64}$/)
-      // --no-dht: tests never contact the public DHT routers; everything else is the default
-      const download = yield* spawnProcess("effect-torrent download", process.execPath, [
-        BIN, "download", magnet, "--out", out, "--peer", `127.0.0.1:${seeder.port}`, "--no-dht", "--json"
-      ], { cwd: work })
-      const code = yield* download.waitExit("120 seconds")
-      assert.strictEqual(code, 0, download.output().slice(-2000))
-      const complete = download.lines().find((l) => l.includes("\"type\":\"complete\""))
-      assert.isDefined(complete, download.output().slice(-2000))
-      assert.include(complete, `"infoHash":"${created.infoHash}"`)
-      assert.include(complete, `"bytes":${ALBUM_BYTES}`)
-      yield* assertSameData(meta, src, out)
+      const events = yield* downloadWithCli({
+        work, source: magnet, out, peers: [seeder.port], timeout: "120 seconds",
+        expect: { meta, src, infoHash: created.infoHash, bytes: ALBUM_BYTES }
+      })
+      // the info dict first (ut_metadata), then the layers (hash requests), then the data
+      const at = (type: string) => events.findIndex((e) => e["type"] === type)
+      assert.isAbove(at("metadata"), -1, "the metadata phase is shown")
+      assert.isAbove(at("pieceLayers"), at("metadata"))
+      assertLayerPhase(events, meta.pieceLayers.size)
     }))
 
   liveWith(installed.libtorrent)("libtorrent fetches a v2-only torrent from a btmh magnet and our seeder, asking us for the piece layers", () =>

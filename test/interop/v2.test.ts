@@ -20,6 +20,7 @@ import { Client } from "../../src/client/index.ts"
 import { liveWith } from "../support/requirements.ts"
 import { installed } from "./support/available.ts"
 import { assertSameData, awaitComplete, awaitState, freePort, readTorrent, withNodeClient, workspace } from "./support/harness.ts"
+import { assertLayerPhase, CLI_BIN, downloadWithCli } from "./support/cli.ts"
 import { ltCreate, ltPeer } from "./support/peers.ts"
 import { spawnProcess } from "./support/process.ts"
 
@@ -31,7 +32,6 @@ const ALBUM = {
 }
 const ALBUM_BYTES = 3_000_001 + 1_234_567 + 1000
 
-const BIN = join(import.meta.dirname, "..", "..", "src", "cli", "bin.ts")
 
 /** The .torrent at `from` without its top-level `piece layers`, written to `to` (the info dict, hence the info-hash, unchanged). */
 const withoutPieceLayers = (from: Uint8Array, to: string) =>
@@ -54,18 +54,11 @@ describe("interop: BEP 52 (v2-only and hybrid) with libtorrent", () => {
       assert.strictEqual(meta.infoHash, null)
       const seeder = yield* ltPeer("libtorrent v2 seeder", "seed", { torrent: torrentPath, save: src })
       assert.strictEqual(seeder.piecesAtStart, meta.pieceCount, "the seeder holds every piece")
-      // --no-dht: tests never contact the public DHT routers; everything else is the default
-      const download = yield* spawnProcess("effect-torrent download", process.execPath, [
-        BIN, "download", torrentPath, "--out", out, "--peer", `127.0.0.1:${seeder.port}`, "--no-dht", "--json"
-      ], { cwd: work })
-      const code = yield* download.waitExit("90 seconds")
-      assert.strictEqual(code, 0, download.output().slice(-2000))
-      const complete = download.lines().find((l) => l.includes("\"type\":\"complete\""))
-      assert.isDefined(complete, download.output().slice(-2000))
-      // the torrent is named by its truncated SHA-256 (BEP 52), as libtorrent names it
-      assert.include(complete, `"infoHash":"${created.infoHash}"`)
-      assert.include(complete, `"bytes":${ALBUM_BYTES}`)
-      yield* assertSameData(meta, src, out)
+      const events = yield* downloadWithCli({
+        work, source: torrentPath, out, peers: [seeder.port], timeout: "90 seconds",
+        expect: { meta, src, infoHash: created.infoHash, bytes: ALBUM_BYTES }
+      })
+      assert.deepStrictEqual(events.filter((e) => e["type"] === "pieceLayers"), [], "the layers are in the .torrent: nothing to fetch")
       yield* seeder.proc.waitFor("upload counted", () => {
         const s = seeder.stats()
         return s !== undefined && s.uploaded >= ALBUM_BYTES ? s : undefined
@@ -85,16 +78,11 @@ describe("interop: BEP 52 (v2-only and hybrid) with libtorrent", () => {
       assert.strictEqual(meta.pieceLayers.size, 0, "no layer in the file: every one must come from the seeder")
       assert.isAbove(full.meta.pieceLayers.size, 1)
       const seeder = yield* ltPeer("libtorrent v2 seeder", "seed", { torrent: torrentPath, save: src })
-      const download = yield* spawnProcess("effect-torrent download", process.execPath, [
-        BIN, "download", bare, "--out", out, "--peer", `127.0.0.1:${seeder.port}`, "--no-dht", "--json"
-      ], { cwd: work })
-      const code = yield* download.waitExit("90 seconds")
-      assert.strictEqual(code, 0, download.output().slice(-2000))
-      const complete = download.lines().find((l) => l.includes("\"type\":\"complete\""))
-      assert.isDefined(complete, download.output().slice(-2000))
-      assert.include(complete, `"infoHash":"${created.infoHash}"`)
-      assert.include(complete, `"bytes":${ALBUM_BYTES}`)
-      yield* assertSameData(meta, src, out)
+      const events = yield* downloadWithCli({
+        work, source: bare, out, peers: [seeder.port], timeout: "90 seconds",
+        expect: { meta, src, infoHash: created.infoHash, bytes: ALBUM_BYTES }
+      })
+      assertLayerPhase(events, full.meta.pieceLayers.size)
     }))
 
   liveWith(installed.libtorrent)("our client fetches a hybrid torrent from a libtorrent seeder, checking both hash formats", () =>
@@ -137,7 +125,7 @@ describe("interop: BEP 52 (v2-only and hybrid) with libtorrent", () => {
       const { meta } = yield* readTorrent(torrentPath)
       const port = yield* freePort
       const seed = yield* spawnProcess("effect-torrent seed", process.execPath, [
-        BIN, "seed", torrentPath, "--data", src, "--port", String(port), "--no-dht", "--json"
+        CLI_BIN, "seed", torrentPath, "--data", src, "--port", String(port), "--no-dht", "--json"
       ], { cwd: work })
       yield* seed.waitFor("seeding", () => seed.lines().find((l) => l.includes("\"status\":\"seeding\"")), "60 seconds")
       const leecher = yield* ltPeer("libtorrent v2 leecher", "leech", { torrent: torrentPath, save: out, connect: [port] })
@@ -155,7 +143,7 @@ describe("interop: BEP 52 (v2-only and hybrid) with libtorrent", () => {
       yield* withoutPieceLayers(full.bytes, bare)
       const port = yield* freePort
       const seed = yield* spawnProcess("effect-torrent seed", process.execPath, [
-        BIN, "seed", bare, "--data", src, "--port", String(port), "--no-dht", "--json"
+        CLI_BIN, "seed", bare, "--data", src, "--port", String(port), "--no-dht", "--json"
       ], { cwd: work })
       yield* seed.waitFor("seeding", () => seed.lines().find((l) => l.includes("\"status\":\"seeding\"")), "60 seconds")
       // the leecher has the full .torrent: it checks every piece against the layers libtorrent made
