@@ -10,16 +10,21 @@
  *   (BEP 52 forbids rejecting those): the SHA-256 of each block, proving the root; a peer we
  *   choke gets a reject (a leaf answer reads back up to 8 MiB);
  * - a hash request frame of the wrong size is a protocol violation: the seeder drops that
- *   peer (nothing thrown, no defect) and serves the next connection.
+ *   peer (nothing thrown, no defect) and serves the next connection;
+ * - a peer asking in a loop is bounded (src/peer/hash-budget.ts): of a flood of piece-layer
+ *   requests, or of leaf requests that each read the whole file back, no more are answered
+ *   than the burst plus the refill over the time it took; the rest get hash rejects naming
+ *   them, and the session goes on.
  */
 import * as NodeFileSystem from "@effect/platform-node-shared/NodeFileSystem"
 import { assert, describe, it } from "@effect/vitest"
-import { Effect } from "effect"
+import { Clock, Duration, Effect } from "effect"
 import { readFile } from "node:fs/promises"
 import { join } from "node:path"
 import { toHex } from "../src/bytes.ts"
 import { createTorrent } from "../src/metainfo/create.ts"
 import { blockLeaves, fileTree, type HashRange, verifyHashes } from "../src/metainfo/index.ts"
+import { HASH_REQUESTS, LEAF_BLOCKS } from "../src/peer/hash-budget.ts"
 import { encodeMessage } from "../src/wire/index.ts"
 import { recordEvents, startClient } from "./support/engine.ts"
 import { tempDir, writePayload } from "./support/files.ts"
@@ -147,5 +152,37 @@ describe("hostile: BEP 52 hash requests against our v2 seeder", () => {
       yield* next.send(hashRequest(good))
       yield* next.waitUntil("hashes for the next peer", () => next.hashReplies().length === 1)
       assert.strictEqual(next.hashReplies()[0]?._tag, "Hashes")
+    }))
+
+  it.live("a flood of hash requests is answered up to the peer's budget, the rest rejected by name; the session goes on", () =>
+    Effect.gen(function*() {
+      const { infoHash, seeder, tree } = yield* v2Seeder
+      const perToken = (b: { readonly limit: number; readonly window: Duration.Input }) => Duration.toMillis(Duration.fromInputUnsafe(b.window)) / b.limit
+      const h = yield* hostileLeecher({ port: seeder.port, infoHash, fast: true, v2: true })
+      yield* h.waitUntil("the seeder to unchoke us", () => !h.choked())
+      // each of these reads all 41 pieces (82 blocks) back: the leaf bucket (1024) holds 12
+      const leaves: HashRange = { piecesRoot: tree.root, baseLayer: 0, index: 0, length: 128, proofLayers: tree.height - 1 }
+      const leafFlood = 20
+      const started = yield* Clock.currentTimeMillis
+      yield* h.send(Array.from({ length: leafFlood }, () => hashRequest(leaves)))
+      yield* h.waitUntil("an answer to every leaf request", () => h.hashReplies().length === leafFlood, 30)
+      const leafMillis = (yield* Clock.currentTimeMillis) - started
+      const leafAnswered = h.hashReplies().filter((r) => r._tag === "Hashes").length
+      assert.isAtLeast(leafAnswered, Math.floor(LEAF_BLOCKS.limit / 82), "the burst is served")
+      assert.isAtMost(leafAnswered, Math.floor((LEAF_BLOCKS.limit + leafMillis / perToken(LEAF_BLOCKS)) / 82))
+      const rejected = h.hashReplies().filter((r) => r._tag === "HashReject")
+      assert.isAbove(rejected.length, 0)
+      for (const r of rejected) assert.deepStrictEqual(r.range, leaves, "the reject names the request")
+      // then piece-layer requests (cheap each, from memory), far past the request bucket
+      const layer: HashRange = { piecesRoot: tree.root, baseLayer: tree.pieceLayer, index: 0, length: 2, proofLayers: 0 }
+      const flood = 600
+      yield* h.send(Array.from({ length: flood }, () => hashRequest(layer)))
+      yield* h.waitUntil("an answer to every piece-layer request", () => h.hashReplies().length === leafFlood + flood, 30)
+      const millis = (yield* Clock.currentTimeMillis) - started
+      const answered = h.hashReplies().filter((r) => r._tag === "Hashes").length
+      assert.isAtMost(answered, HASH_REQUESTS.limit + Math.floor(millis / perToken(HASH_REQUESTS)), "requests of both kinds within the bucket")
+      assert.isAbove(answered - leafAnswered, 0)
+      assert.isBelow(answered, leafFlood + flood, "some piece-layer requests were rejected")
+      assert.isFalse(h.closed(), "rejected, not dropped: fewer than the session's violation limit")
     }))
 })

@@ -6,6 +6,7 @@ import type { Picker } from "../scheduler/picker.ts"
 import type { TorrentStorage } from "../storage/types.ts"
 import type { TorrentTrace } from "../trace/recorder.ts"
 import type { Message } from "../wire/index.ts"
+import type { HashAsker } from "./hash-budget.ts"
 
 /** A block of a piece: `length` bytes from `begin`. */
 export interface BlockRef {
@@ -123,9 +124,10 @@ export interface TorrentLink {
   readonly metadata: Uint8Array
   /**
    * BEP 52: the hashes answering a hash request, or why we reject it (torrent/hash-answers.ts).
-   * A leaf request below the piece layer reads pieces back, which `mayRead` false refuses.
+   * A leaf request below the piece layer reads pieces back, which `mayRead` false refuses;
+   * every request spends from the asker's budget (hash-budget.ts).
    */
-  readonly answerHashes: (range: HashRange, mayRead: boolean) => Effect.Effect<Uint8Array | string>
+  readonly answerHashes: (range: HashRange, asker: HashAsker) => Effect.Effect<Uint8Array | string>
   /** BEP 27: no PEX, no DHT. */
   readonly isPrivate: boolean
   /** An incoming peer told us where it listens (BEP 10 `p`). */

@@ -10,6 +10,7 @@ import type { HashRange } from "../metainfo/index.ts"
 import { Bitfield, type Message } from "../wire/index.ts"
 import { handleExtended } from "./extensions.ts"
 import { PeerError } from "./errors.ts"
+import { makeHashBudget } from "./hash-budget.ts"
 import { unlimited } from "../ratelimit/index.ts"
 import type { SessionContext } from "./context.ts"
 import { blockKey } from "./session-state.ts"
@@ -64,13 +65,18 @@ const onRequest = (ctx: SessionContext, m: { index: number; begin: number; lengt
  * layers we hold, or rejected. A leaf request below the piece layer makes us read back and
  * hash up to 512 blocks (8 MiB), so only a peer we unchoke gets one answered, as it could make us read its blocks
  * anyway (BEP 52 forbids rejecting leaves only after serving a block in their range, which
- * an unchoked peer alone gets). A peer whose requests we keep rejecting is counted like one
- * flooding us with requests we cannot serve.
+ * an unchoked peer alone gets). Each peer's requests, and the blocks its leaf answers read,
+ * are bounded per interval (hash-budget.ts). A peer whose requests we keep rejecting is
+ * counted like one flooding us with requests we cannot serve.
  */
 const onHashRequest = (ctx: SessionContext, m: HashRange): Effect.Effect<void, PeerError> => {
   // The root is a view of the frame: the reply may go out after the frame's memory is reused.
   const range = { piecesRoot: m.piecesRoot.slice(), baseLayer: m.baseLayer, index: m.index, length: m.length, proofLayers: m.proofLayers }
-  return Effect.flatMap(ctx.torrent.answerHashes(range, !ctx.s.stats.amChoking), (hashes) => {
+  const budget = ctx.s.hashBudget === undefined
+    ? Effect.tap(makeHashBudget, (b) => Effect.sync(() => void (ctx.s.hashBudget = b)))
+    : Effect.succeed(ctx.s.hashBudget)
+  const answer = Effect.flatMap(budget, (b) => ctx.torrent.answerHashes(range, { mayRead: !ctx.s.stats.amChoking, budget: b }))
+  return Effect.flatMap(answer, (hashes) => {
     if (typeof hashes !== "string") return ctx.reply({ _tag: "Hashes", ...range, hashes })
     ctx.s.violations++
     if (ctx.s.violations > ctx.options.maxViolations) {

@@ -1,6 +1,7 @@
 import type { Connection } from "../net/index.ts"
 import type { PeerKey } from "../ids.ts"
 import { Bitfield } from "../wire/index.ts"
+import type { HashBudget } from "./hash-budget.ts"
 import type { BlockRef, PeerStats } from "./link.ts"
 import { makeRateMeter, type RateMeter } from "./rate.ts"
 
@@ -46,6 +47,8 @@ export interface SessionState {
   metadataRequests: number
   /** Requests the peer sent that we had to drop (choked, not had, queue full): a flood shows here. */
   violations: number
+  /** BEP 52: what hashing the peer may still make us do; made on its first hash request. */
+  hashBudget: HashBudget | undefined
 }
 
 export const makeSessionState = (
@@ -95,5 +98,6 @@ export const makeSessionState = (
   violations: 0,
   extensions: {},
   peerPieces: Bitfield.make(pieceCount),
-  metadataRequests: 0
+  metadataRequests: 0,
+  hashBudget: undefined
 })
