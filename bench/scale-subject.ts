@@ -85,8 +85,13 @@ const program = Effect.gen(function*() {
     const heapprof = /^heapprof stop (.+)$/.exec(line)
     if (heapprof?.[1] !== undefined) {
       gc()
-      const { profile } = yield* Effect.promise(() => inspector.post("HeapProfiler.stopSampling"))
-      writeFileSync(heapprof[1], JSON.stringify(profile))
+      const file = heapprof[1]
+      // inside a function that returns: a profile held by this generator's registers would be
+      // in the heap snapshot that follows (about 1 KiB a peer of call frames and URLs)
+      yield* Effect.promise(async () => {
+        const { profile } = await inspector.post("HeapProfiler.stopSampling")
+        writeFileSync(file, JSON.stringify(profile))
+      })
     }
     const add = /^add (\d+)$/.exec(line)
     if (add !== null) {

@@ -44,11 +44,11 @@ const netToPeer = (conn: Connection) => (e: NetError) =>
   new PeerError({ reason: "Network", peer: formatAddress(conn.remote), detail: e.message })
 
 /**
- * Runs the session until it ends; it always ends with a `PeerError` (which may be a plain shutdown).
- * Untraced: a span per session (and the call site it captures) is kept for the session's whole
- * life, which for an idle peer is most of what it costs (issue 15).
+ * Sets the session up and returns its run (`runSession`). Untraced: a span per session (and
+ * the call site it captures) is kept for the session's whole life, which for an idle peer is
+ * most of what it costs (issue 15).
  */
-export const runSession = Effect.fnUntraced(function*(
+const startSession = Effect.fnUntraced(function*(
   torrent: TorrentLink,
   conn: Connection,
   framer: Framer,
@@ -306,7 +306,9 @@ export const runSession = Effect.fnUntraced(function*(
   if (first === undefined) conn.readable(onChunk, onEnd)
   else fork(first)
 
-  return yield* FiberSet.join(fibers).pipe(
+  // Returned, not yielded: this generator (its registers hold every local above) ends here
+  // instead of staying suspended for the session's whole life (issue 15).
+  return FiberSet.join(fibers).pipe(
     Effect.andThen(Effect.never),
     Effect.tapError((e) =>
       e.reason === "Protocol" || e.reason === "Banned"
@@ -324,3 +326,7 @@ export const runSession = Effect.fnUntraced(function*(
     }))
   )
 })
+
+/** Runs the session until it ends; it always ends with a `PeerError` (which may be a plain shutdown). */
+export const runSession = (...args: Parameters<typeof startSession>): Effect.Effect<never, PeerError> =>
+  Effect.flatten(startSession(...args))

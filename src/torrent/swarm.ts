@@ -61,12 +61,15 @@ const connectedSession = (
   encryption: IncomingVia["encryption"],
   trace: PeerTrace | null
 ) =>
-  Effect.gen(function*() {
+  Effect.suspend(() => {
     const key = peerKey(conn.remote)
     const client = clientFromPeerId(handshake.peerId)
     if (trace !== null) traceHandshakes(trace, conn, client, deps.ours, handshake, dialled, encryption)
-    yield* PubSub.publish(deps.events, { _tag: "PeerConnected", peer: key, client, encrypted: encryption === "rc4" })
-    return yield* runSession(deps.link, conn, framer, handshake, deps.ours.reserved, deps.config.session, { dialled, encryption, client }, trace)
+    // no generator left suspended for the session's life (issue 15)
+    return Effect.andThen(
+      PubSub.publish(deps.events, { _tag: "PeerConnected", peer: key, client, encrypted: encryption === "rc4" }),
+      runSession(deps.link, conn, framer, handshake, deps.ours.reserved, deps.config.session, { dialled, encryption, client }, trace)
+    )
   })
 
 /** Gives back a session's permits (its torrent slot and its client-wide connection) when it ends. */
@@ -78,10 +81,12 @@ const releasingSession = <A, E, R>(deps: SwarmDeps, session: Effect.Effect<A, E,
  * half-open permit is held until the handshake ends.
  */
 const dial = (deps: SwarmDeps, address: Address, trace: PeerTrace | null) =>
-  Effect.scoped(Effect.gen(function*() {
+  Effect.scoped(Effect.suspend(() => {
     trace?.event("out", { type: "connect" })
-    const opened = yield* openPeer(deps, address).pipe(Effect.ensuring(deps.config.budget.halfOpen.release(1)))
-    return yield* connectedSession(deps, opened.conn, opened.framer, opened.handshake, true, opened.encryption, trace)
+    return Effect.flatMap(
+      openPeer(deps, address).pipe(Effect.ensuring(deps.config.budget.halfOpen.release(1))),
+      (opened) => connectedSession(deps, opened.conn, opened.framer, opened.handshake, true, opened.encryption, trace)
+    )
   }))
 
 /**
@@ -159,12 +164,12 @@ export const acceptIncoming = (
       deps.book.opened(key, via.opening)
       const trace = deps.link.trace === null ? null : deps.link.trace.peer(key, { transport: conn.transport ?? "tcp" })
       trace?.event("in", { type: "accept" })
-      const session = Effect.gen(function*() {
-        // Answered with the name the peer used (a hybrid has two: torrent.ts checked it is ours).
-        const ours = { ...deps.ours, infoHash: header.infoHash }
-        const handshake = yield* handshakeIncoming(conn, framer, header, ours, `${handshakeTimeoutMillis} millis`)
-        return yield* Effect.scoped(connectedSession(deps, conn, framer, handshake, false, via.encryption, trace))
-      })
+      // Answered with the name the peer used (a hybrid has two: torrent.ts checked it is ours).
+      const ours = { ...deps.ours, infoHash: header.infoHash }
+      const session = Effect.flatMap(
+        handshakeIncoming(conn, framer, header, ours, `${handshakeTimeoutMillis} millis`),
+        (handshake) => connectedSession(deps, conn, framer, handshake, false, via.encryption, trace)
+      )
       // A closed FiberMap (the torrent stopping) interrupts instead of running: the permits
       // and the connection go back then.
       yield* FiberMap.run(sessions, key, releasingSession(deps, supervise(deps, key, session, trace)).pipe(Effect.ensuring(conn.close))).pipe(
