@@ -14,7 +14,8 @@ import { join } from "node:path"
 import { toHex } from "../../src/bytes.ts"
 import { liveWith } from "../support/requirements.ts"
 import { installed } from "./support/available.ts"
-import { assertSameData, freePort, readTorrent, workspace } from "./support/harness.ts"
+import { CLI_BIN, seedWithCli } from "./support/cli.ts"
+import { assertSameData, readTorrent, workspace } from "./support/harness.ts"
 import { ltCreate, ltPeer, PYTHON } from "./support/peers.ts"
 import { spawnProcess } from "./support/process.ts"
 
@@ -25,7 +26,6 @@ const ALBUM = {
   "album/sub/c.txt": 1000
 }
 
-const BIN = join(import.meta.dirname, "..", "..", "src", "cli", "bin.ts")
 
 /** libtorrent's reading of a .torrent: its info-hashes (hex, "" when absent) and file count. */
 const LT_INFO = `
@@ -58,7 +58,7 @@ describe("interop: create --v2 / --hybrid with libtorrent", () => {
       Effect.gen(function*() {
         const { work, src, out, torrentPath } = yield* workspace(ALBUM, "album")
         const create = yield* spawnProcess("effect-torrent create", process.execPath, [
-          BIN, "create", join(src, "album"), "-o", torrentPath, `--${format}`
+          CLI_BIN, "create", join(src, "album"), "-o", torrentPath, `--${format}`
         ], { cwd: work })
         assert.strictEqual(yield* create.waitExit("60 seconds"), 0, create.output())
         const { meta } = yield* readTorrent(torrentPath)
@@ -80,11 +80,7 @@ describe("interop: create --v2 / --hybrid with libtorrent", () => {
         assert.deepStrictEqual(theirs, lt)
 
         // a libtorrent leecher fetches it from our `seed`
-        const port = yield* freePort
-        const seed = yield* spawnProcess("effect-torrent seed", process.execPath, [
-          BIN, "seed", torrentPath, "--data", src, "--port", String(port), "--no-dht", "--json"
-        ], { cwd: work })
-        yield* seed.waitFor("seeding", () => seed.lines().find((l) => l.includes("\"status\":\"seeding\"")), "60 seconds")
+        const port = yield* seedWithCli({ work, torrent: torrentPath, data: src })
         const leecher = yield* ltPeer(`libtorrent ${format} leecher`, "leech", { torrent: torrentPath, save: out, connect: [port] })
         assert.strictEqual(leecher.piecesAtStart, 0, "the leecher starts empty")
         yield* leecher.proc.waitFor("download finished", () => (leecher.finished() ? true : undefined), "90 seconds")

@@ -13,17 +13,15 @@ import { join } from "node:path"
 import { Client } from "../../src/client/index.ts"
 import { liveWith } from "../support/requirements.ts"
 import { installed } from "./support/available.ts"
-import { assertSameData, awaitComplete, freePort, ourTorrent, withNodeClient, workspace } from "./support/harness.ts"
+import { seedWithCli } from "./support/cli.ts"
+import { assertSameData, awaitComplete, ourTorrent, withNodeClient, workspace } from "./support/harness.ts"
 import { type LtPeer, ltPeer } from "./support/peers.ts"
-import { spawnProcess } from "./support/process.ts"
 
 const FILES = {
   "album/a.bin": 5_000_003,
   "album/b.bin": 1_048_576,
   "album/c.txt": 777
 }
-
-const BIN = join(import.meta.dirname, "..", "..", "src", "cli", "bin.ts")
 
 /**
  * libtorrent dialled us over uTP only, and its uTP connection was answered at once: no
@@ -56,14 +54,9 @@ describe("interop: uTP with libtorrent", () => {
 
   liveWith(installed.libtorrent)("a libtorrent leecher that speaks only uTP downloads from our `seed` command", () =>
     Effect.gen(function*() {
-      const { src, out, torrentPath } = yield* workspace(FILES, "album")
+      const { work, src, out, torrentPath } = yield* workspace(FILES, "album")
       const meta = yield* ourTorrent(join(src, "album"), torrentPath, 256 * 1024)
-      const port = yield* freePort
-      // --no-dht: tests never contact the public DHT routers; everything else is the default
-      const seed = yield* spawnProcess("effect-torrent seed", process.execPath, [
-        BIN, "seed", torrentPath, "--data", src, "--port", String(port), "--no-dht", "--json"
-      ])
-      yield* seed.waitFor("seeding", () => seed.lines().find((l) => l.includes("\"status\":\"seeding\"")), "60 seconds")
+      const port = yield* seedWithCli({ work, torrent: torrentPath, data: src })
       const leecher = yield* ltPeer("libtorrent uTP-only leecher", "leech", { torrent: torrentPath, save: out, connect: [port], transports: "utp" })
       yield* leecher.proc.waitFor("download finished", () => (leecher.finished() ? true : undefined), "90 seconds")
       assertFirstTryOverUtp(leecher)

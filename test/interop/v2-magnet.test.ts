@@ -39,6 +39,35 @@ const btmh = (meta: Metainfo) =>
 const hybridMagnet = (meta: Metainfo) =>
   formatMagnet({ infoHash: meta.infoHash, infoHashV2: meta.infoHashV2, name: null, trackers: [], webSeeds: [], peers: [], selectOnly: null })
 
+/**
+ * Our client seeds a torrent libtorrent made (traced), and libtorrent, given only its
+ * `urn:btmh:` link and our address, fetches it: the info dict it got from us is ours byte
+ * for byte, and so is the data. The leecher is still running (for its stats) when this returns.
+ */
+const ltLeechesOurSeed = (format: "v2" | "hybrid", label: string) =>
+  Effect.gen(function*() {
+    const { work, src, out, torrentPath } = yield* workspace(ALBUM, "album")
+    yield* ltCreate(join(src, "album"), torrentPath, { pieceLength: 16 * 1024, format })
+    const { bytes, meta } = yield* readTorrent(torrentPath)
+    const infoOut = join(work, "info.bin")
+    const sink = memorySink()
+    const leecher = yield* withNodeClient(src, Effect.gen(function*() {
+      const client = yield* Client
+      const seeding = yield* client.add(bytes, { trace: { sink } })
+      yield* awaitComplete(seeding, 60)
+      const ourPort = client.port
+      if (ourPort === null) return yield* new InteropError({ detail: "our client is not listening" })
+      const leecher = yield* ltMagnetLeech(label, { magnet: btmh(meta), save: out, infoOut, connect: [ourPort] })
+      yield* leecher.proc.waitFor("metadata", leecher.metadataSize, "60 seconds")
+      yield* leecher.proc.waitFor("finished", () => (leecher.finished() ? true : undefined), "120 seconds")
+      return leecher
+    }))
+    const info = new Uint8Array(yield* Effect.promise(() => readFile(infoOut)))
+    assert.deepStrictEqual(info, meta.infoBytes, "libtorrent got the info dict from us, byte for byte")
+    yield* assertSameData(meta, src, out)
+    return { meta, sink, leecher }
+  })
+
 describe("interop: v2-only magnets (BEP 52 hash requests) with libtorrent", () => {
   liveWith(installed.libtorrent)("our `download` command fetches a v2-only torrent from a btmh magnet and a libtorrent seeder", () =>
     Effect.gen(function*() {
@@ -63,35 +92,19 @@ describe("interop: v2-only magnets (BEP 52 hash requests) with libtorrent", () =
 
   liveWith(installed.libtorrent)("libtorrent fetches a v2-only torrent from a btmh magnet and our seeder, asking us for the piece layers", () =>
     Effect.gen(function*() {
-      const { work, src, out, torrentPath } = yield* workspace(ALBUM, "album")
-      yield* ltCreate(join(src, "album"), torrentPath, { pieceLength: 16 * 1024, format: "v2" })
-      const { bytes, meta } = yield* readTorrent(torrentPath)
-      const infoOut = join(work, "info.bin")
-      const sink = memorySink()
-      yield* withNodeClient(src, Effect.gen(function*() {
-        const client = yield* Client
-        const seeding = yield* client.add(bytes, { trace: { sink } })
-        yield* awaitComplete(seeding, 60)
-        const ourPort = client.port
-        if (ourPort === null) return yield* new InteropError({ detail: "our client is not listening" })
-        const leecher = yield* ltMagnetLeech("libtorrent v2 magnet leecher", { magnet: btmh(meta), save: out, infoOut, connect: [ourPort] })
-        yield* leecher.proc.waitFor("metadata", leecher.metadataSize, "60 seconds")
-        yield* leecher.proc.waitFor("finished", () => (leecher.finished() ? true : undefined), "120 seconds")
-        const stats = yield* leecher.proc.waitFor("stats after finishing", () => {
-          const s = leecher.stats()
-          return s !== undefined && s.seeding ? s : undefined
-        }, "5 seconds")
-        assert.isAtLeast(stats.downloaded, ALBUM_BYTES)
-      }))
-      const info = new Uint8Array(yield* Effect.promise(() => readFile(infoOut)))
-      assert.deepStrictEqual(info, meta.infoBytes, "libtorrent got the info dict from us, byte for byte")
+      const { meta, sink, leecher } = yield* ltLeechesOurSeed("v2", "libtorrent v2 magnet leecher")
+      const stats = yield* leecher.proc.waitFor("stats after finishing", () => {
+        const s = leecher.stats()
+        return s !== undefined && s.seeding ? s : undefined
+      }, "5 seconds")
+      assert.isAtLeast(stats.downloaded, ALBUM_BYTES)
+      assert.strictEqual(meta.version, "v2")
       // libtorrent can check a file once it holds all of it (its leaves give the root), so
       // finishing alone does not show that we served hashes: our trace does.
       const count = (type: string) => sink.lines.filter((l) => l.includes(`"type":"${type}"`)).length
       assert.isAtLeast(count("HashRequest"), 1, "libtorrent asked us for hashes")
       assert.strictEqual(count("Hashes"), count("HashRequest"), "every hash request was answered with hashes")
       assert.strictEqual(count("HashReject"), 0)
-      yield* assertSameData(meta, src, out)
     }))
 
   liveWith(installed.libtorrent)("a hybrid magnet naming both hashes opens as a hybrid: the piece layers come from libtorrent, both hash formats checked", () =>
@@ -120,23 +133,7 @@ describe("interop: v2-only magnets (BEP 52 hash requests) with libtorrent", () =
 
   liveWith(installed.libtorrent)("libtorrent with only the btmh magnet of our hybrid dials us by its v2 name and fetches it", () =>
     Effect.gen(function*() {
-      const { work, src, out, torrentPath } = yield* workspace(ALBUM, "album")
-      yield* ltCreate(join(src, "album"), torrentPath, { pieceLength: 16 * 1024, format: "hybrid" })
-      const { bytes, meta } = yield* readTorrent(torrentPath)
-      const infoOut = join(work, "info.bin")
-      const sink = memorySink()
-      yield* withNodeClient(src, Effect.gen(function*() {
-        const client = yield* Client
-        const seeding = yield* client.add(bytes, { trace: { sink } })
-        yield* awaitComplete(seeding, 60)
-        const ourPort = client.port
-        if (ourPort === null) return yield* new InteropError({ detail: "our client is not listening" })
-        const leecher = yield* ltMagnetLeech("libtorrent btmh leecher of a hybrid", { magnet: btmh(meta), save: out, infoOut, connect: [ourPort] })
-        yield* leecher.proc.waitFor("metadata", leecher.metadataSize, "60 seconds")
-        yield* leecher.proc.waitFor("finished", () => (leecher.finished() ? true : undefined), "120 seconds")
-      }))
-      const info = new Uint8Array(yield* Effect.promise(() => readFile(infoOut)))
-      assert.deepStrictEqual(info, meta.infoBytes, "libtorrent got the hybrid's info dict from us")
-      yield* assertSameData(meta, src, out)
+      const { meta } = yield* ltLeechesOurSeed("hybrid", "libtorrent btmh leecher of a hybrid")
+      assert.strictEqual(meta.version, "hybrid")
     }))
 })

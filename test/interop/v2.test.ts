@@ -19,10 +19,9 @@ import { decode, encode, isDict } from "../../src/bencode/index.ts"
 import { Client } from "../../src/client/index.ts"
 import { liveWith } from "../support/requirements.ts"
 import { installed } from "./support/available.ts"
-import { assertSameData, awaitComplete, awaitState, freePort, readTorrent, withNodeClient, workspace } from "./support/harness.ts"
-import { assertLayerPhase, CLI_BIN, downloadWithCli } from "./support/cli.ts"
+import { assertSameData, awaitComplete, awaitState, readTorrent, withNodeClient, workspace } from "./support/harness.ts"
+import { assertLayerPhase, downloadWithCli, seedWithCli } from "./support/cli.ts"
 import { ltCreate, ltPeer } from "./support/peers.ts"
-import { spawnProcess } from "./support/process.ts"
 
 const ALBUM = {
   "album/a.bin": 3_000_001,
@@ -123,11 +122,7 @@ describe("interop: BEP 52 (v2-only and hybrid) with libtorrent", () => {
       const { work, src, out, torrentPath } = yield* workspace(ALBUM, "album")
       yield* ltCreate(join(src, "album"), torrentPath, { pieceLength: 64 * 1024, format: "v2" })
       const { meta } = yield* readTorrent(torrentPath)
-      const port = yield* freePort
-      const seed = yield* spawnProcess("effect-torrent seed", process.execPath, [
-        CLI_BIN, "seed", torrentPath, "--data", src, "--port", String(port), "--no-dht", "--json"
-      ], { cwd: work })
-      yield* seed.waitFor("seeding", () => seed.lines().find((l) => l.includes("\"status\":\"seeding\"")), "60 seconds")
+      const port = yield* seedWithCli({ work, torrent: torrentPath, data: src })
       const leecher = yield* ltPeer("libtorrent v2 leecher", "leech", { torrent: torrentPath, save: out, connect: [port] })
       assert.strictEqual(leecher.piecesAtStart, 0, "the leecher starts empty")
       yield* leecher.proc.waitFor("download finished", () => (leecher.finished() ? true : undefined), "90 seconds")
@@ -141,11 +136,7 @@ describe("interop: BEP 52 (v2-only and hybrid) with libtorrent", () => {
       const full = yield* readTorrent(torrentPath)
       const bare = join(work, "bare.torrent")
       yield* withoutPieceLayers(full.bytes, bare)
-      const port = yield* freePort
-      const seed = yield* spawnProcess("effect-torrent seed", process.execPath, [
-        CLI_BIN, "seed", bare, "--data", src, "--port", String(port), "--no-dht", "--json"
-      ], { cwd: work })
-      yield* seed.waitFor("seeding", () => seed.lines().find((l) => l.includes("\"status\":\"seeding\"")), "60 seconds")
+      const port = yield* seedWithCli({ work, torrent: bare, data: src })
       // the leecher has the full .torrent: it checks every piece against the layers libtorrent made
       const leecher = yield* ltPeer("libtorrent v2 leecher", "leech", { torrent: torrentPath, save: out, connect: [port] })
       yield* leecher.proc.waitFor("download finished", () => (leecher.finished() ? true : undefined), "90 seconds")

@@ -7,7 +7,7 @@ import { assert } from "@effect/vitest"
 import { type Duration, Effect, Option, Schema } from "effect"
 import { join } from "node:path"
 import type { Metainfo } from "../../../src/metainfo/model.ts"
-import { assertSameData } from "./harness.ts"
+import { assertSameData, freePort } from "./harness.ts"
 import { spawnProcess } from "./process.ts"
 
 /** One `--json` line: an object with its `type` and the rest. */
@@ -50,6 +50,20 @@ export const downloadWithCli = (options: CliDownload) =>
     assert.strictEqual(complete?.["bytes"], options.expect.bytes)
     yield* assertSameData(options.expect.meta, options.expect.src, options.out)
     return events
+  })
+
+/**
+ * Runs `seed TORRENT --data DATA --port P --no-dht --json` (P a free port) in the test's
+ * scope until it reports seeding; gives back P, for a reference peer to dial.
+ */
+export const seedWithCli = (options: { readonly work: string; readonly torrent: string; readonly data: string }) =>
+  Effect.gen(function*() {
+    const port = yield* freePort
+    const seed = yield* spawnProcess("effect-torrent seed", process.execPath, [
+      CLI_BIN, "seed", options.torrent, "--data", options.data, "--port", String(port), "--no-dht", "--json"
+    ], { cwd: options.work })
+    yield* seed.waitFor("seeding", () => seed.lines().find((l) => l.includes("\"status\":\"seeding\"")), "60 seconds")
+    return port
   })
 
 /**
