@@ -178,8 +178,14 @@ describe("v2 magnet: piece layers from peers (BEP 52 hash requests)", () => {
       assert.strictEqual(failed.reason, "NoMetadata", "mid.bin's layer must come from a peer, and there is none")
       // restored: every layer comes from the data on disk, and the torrent seeds
       yield* Effect.promise(() => writeFile(mid, original))
-      const torrent = yield* seeder.add(bare)
+      const told: Array<readonly [number, number]> = []
+      const torrent = yield* seeder.add(bare, { onLayerHashProgress: (hashed, total) => Effect.sync(() => void told.push([hashed, total])) })
       assert.deepStrictEqual(layersHex(torrent.metainfo), layersHex(created.metainfo))
+      // the files longer than a piece were hashed for their layers, and the caller saw it move
+      const toHash = created.metainfo.files.filter((f) => f.length > 16384).reduce((n, f) => n + f.length, 0)
+      assert.deepStrictEqual(told[0], [0, toHash])
+      assert.deepStrictEqual(told.at(-1), [toHash, toHash])
+      assert.deepStrictEqual(told.map(([h]) => h), told.map(([h]) => h).sort((a, b) => a - b), "never goes back")
       yield* torrent.whenComplete.pipe(Effect.timeout("30 seconds"))
     }))
 

@@ -237,6 +237,10 @@ export const runTorrent = (options: RunOptions) =>
     // From here on Ctrl-C / SIGTERM is how a user stops the client: an orderly shutdown, exit 0.
     interruptExitCode.value = 0
     const check = mode === "quiet" ? silentProgressBar : yield* makeProgressBar("checking", "pieces")
+    // A v2 torrent without piece layers whose data is here: its files are hashed for them first.
+    const layerBar = mode === "quiet" ? silentProgressBar : yield* makeProgressBar("piece layers", "bytes")
+    let layerBarOpen = true
+    const endLayerBar = Effect.suspend(() => layerBarOpen ? Effect.andThen(Effect.sync(() => void (layerBarOpen = false)), layerBar.finish) : Effect.void)
     const port = Option.isSome(args.port) ? args.port.value : yield* defaultPort(mode)
     const config: ClientConfig = {
       downloadDirectory: options.directory,
@@ -274,10 +278,11 @@ export const runTorrent = (options: RunOptions) =>
         },
         onPieceLayersProgress: (p) => {
           fetching = { phase: "piece layers", peers: p.peers }
-          return showPieceLayersProgress(mode, p)
+          return Effect.andThen(endLayerBar, showPieceLayersProgress(mode, p))
         },
-        onCheckProgress: (checked, total) => check.update(checked, total)
-      }).pipe(Effect.ensuring(check.finish))
+        onLayerHashProgress: (hashed, total) => layerBar.update(hashed, total),
+        onCheckProgress: (checked, total) => Effect.andThen(endLayerBar, check.update(checked, total))
+      }).pipe(Effect.ensuring(Effect.andThen(endLayerBar, check.finish)))
       yield* Fiber.interrupt(hint)
       added = torrent
       const watcher = yield* Effect.forkChild(watchProgress(torrent, mode))

@@ -63,6 +63,8 @@ export interface AddOptions {
   readonly onMetadataProgress?: (progress: MetadataProgress) => Effect.Effect<void>
   /** For a v2 torrent whose piece layers must come from peers: told how fetching them progresses (before `add` returns). */
   readonly onPieceLayersProgress?: (progress: PieceLayersProgress) => Effect.Effect<void>
+  /** For a v2 torrent without piece layers whose files are on disk: told how hashing them for their layers goes, in bytes (before `add` returns). */
+  readonly onLayerHashProgress?: (hashed: number, total: number) => Effect.Effect<void>
   /** For a magnet link (and a v2 torrent whose piece layers must come from peers): give up fetching them after this long. Default 10 minutes. */
   readonly metadataTimeout?: Duration.Input
   /** Told how the check of existing data progresses (before `add` returns). */
@@ -226,7 +228,11 @@ export const makeClient = (config: ClientConfig, extraPeerSources: ReadonlyArray
       const loaded = isMagnetSource(source)
         ? yield* fromMagnet(source.magnet, options)
         : { meta: yield* loadMetainfo(source).pipe(Effect.provideService(FileSystem.FileSystem, fs)), peers: options.peers ?? [] }
-      const local = { directory: options.directory ?? resolved.downloadDirectory, fs }
+      const local = {
+        directory: options.directory ?? resolved.downloadDirectory,
+        fs,
+        ...(options.onLayerHashProgress === undefined ? {} : { onHashed: options.onLayerHashProgress })
+      }
       const { meta, peers: initialPeers } = yield* completeLayers(loaded.meta, loaded.peers, network, local, {
         ...fetchOptions(options),
         ...(options.onPieceLayersProgress === undefined ? {} : { onProgress: options.onPieceLayersProgress })

@@ -25,20 +25,43 @@ import { ClientError } from "./errors.ts"
 /** How long a hybrid waits for its piece layers before it goes on with SHA-1 alone. */
 const HYBRID_LAYERS_TIMEOUT = Duration.seconds(30)
 
+/** Where the data of the torrent is, and who hears how hashing it for its layers goes (bytes hashed of those to hash). */
+export interface LocalData {
+  readonly directory: string
+  readonly fs: FileSystem.FileSystem
+  readonly onHashed?: (hashed: number, total: number) => Effect.Effect<void>
+}
+
 /** `meta` with the layers of the files whose bytes under `directory` prove them. */
-const localLayers = (meta: Metainfo, directory: string, fs: FileSystem.FileSystem) =>
+const localLayers = (meta: Metainfo, local: LocalData) =>
   Effect.gen(function*() {
-    const layers = new Map(meta.pieceLayers)
+    const { directory, fs } = local
+    const candidates: Array<{ readonly root: Uint8Array; readonly path: string; readonly length: number }> = []
     for (const tree of missingPieceLayers(meta)) {
       const file = meta.files.find((f) => f.piecesRoot !== null && bytesEqual(f.piecesRoot, tree.root))
       const resolved = file === undefined ? undefined : resolveInside(directory, file.path)
       if (file === undefined || resolved?._tag !== "Ok") continue
       const size = yield* Effect.option(fs.stat(resolved.path))
-      if (Option.isNone(size) || size.value.size !== BigInt(file.length)) continue
+      if (Option.isSome(size) && size.value.size === BigInt(file.length)) candidates.push({ root: tree.root, path: resolved.path, length: file.length })
+    }
+    // a file already whole is read once more here: a user with a large one sees it move
+    const total = candidates.reduce((n, c) => n + c.length, 0)
+    let hashed = 0
+    const tell = local.onHashed ?? (() => Effect.void)
+    if (candidates.length > 0) yield* tell(0, total)
+    const layers = new Map(meta.pieceLayers)
+    for (const c of candidates) {
       const hasher = new FileMerkleHasher(meta.pieceLength)
-      const read = yield* Effect.option(Stream.runForEach(fs.stream(resolved.path, { chunkSize: 1024 * 1024 }), (chunk) => Effect.sync(() => hasher.update(chunk))))
+      const start = hashed
+      const read = yield* Effect.option(Stream.runForEach(fs.stream(c.path, { chunkSize: 1024 * 1024 }), (chunk) =>
+        Effect.suspend(() => {
+          hasher.update(chunk)
+          hashed += chunk.length
+          return tell(hashed, total)
+        })))
+      hashed = start + c.length
       const { layer, root } = hasher.finish()
-      if (Option.isSome(read) && layer !== null && root !== null && bytesEqual(root, tree.root)) layers.set(toHex(tree.root), layer)
+      if (Option.isSome(read) && layer !== null && root !== null && bytesEqual(root, c.root)) layers.set(toHex(c.root), layer)
     }
     return layers.size === meta.pieceLayers.size ? meta : { ...meta, pieceLayers: layers }
   })
@@ -48,12 +71,12 @@ export const completeLayers = (
   given: Metainfo,
   peers: ReadonlyArray<Address>,
   network: Network["Service"],
-  local: { readonly directory: string; readonly fs: FileSystem.FileSystem },
+  local: LocalData,
   options: Omit<FetchPieceLayersOptions, "peers" | "timeout"> & { readonly timeout: Duration.Input }
 ) =>
   Effect.gen(function*() {
     if (given.version === "v1" || missingPieceLayers(given).length === 0) return { meta: given, peers }
-    const meta = yield* localLayers(given, local.directory, local.fs)
+    const meta = yield* localLayers(given, local)
     if (missingPieceLayers(meta).length === 0) return { meta, peers }
     const timeout = meta.version === "v2" ? options.timeout : Duration.min(Duration.fromInputUnsafe(options.timeout), HYBRID_LAYERS_TIMEOUT)
     const fetch = fetchPieceLayers(meta, { ...options, peers, timeout }).pipe(Effect.provideService(Network, network))
