@@ -80,7 +80,15 @@ export const encryptedConnection = (inner: Connection, outcome: Pick<MseOutcome,
     drained: inner.drained,
     close: inner.close
   }
-  if (encrypt === null) return { ...common, write: inner.write, writeV: inner.writeV, offer: inner.offer }
+  // called on `inner`, not detached: a connection may keep its methods on a prototype
+  if (encrypt === null) {
+    return {
+      ...common,
+      write: (bytes) => inner.write(bytes),
+      writeV: (chunks) => inner.writeV(chunks),
+      offer: (chunks, written) => inner.offer(chunks, written)
+    }
+  }
 
   // the chunks are copied as they are encrypted: the caller may reuse them at once
   const offer = (chunks: ReadonlyArray<Uint8Array>, written?: () => void): boolean => {

@@ -33,97 +33,126 @@ const RESET_CODES = new Set(["ECONNRESET", "EPIPE", "ECONNABORTED", "ETIMEDOUT",
 const noop = () => {}
 const EMPTY = new Uint8Array(0)
 
-/**
- * Wraps an open (connected) `net.Socket` as a `Connection` whose resources live
- * in `scope`. `open` must hand over a socket that is released with the scope.
- */
-const makeConnection = Effect.fnUntraced(function*(
-  open: Effect.Effect<Net.Socket, NetError, Scope.Scope>,
-  target: string,
-  openTimeout: Duration.Duration | undefined
-) {
-  const scope = yield* Scope.Scope
-  const conn: Net.Socket = yield* (openTimeout === undefined ? open : open.pipe(
-    Effect.timeoutOrElse({
-      duration: openTimeout,
-      orElse: () => Effect.fail(new ConnectTimeout({ address: target, timeoutMillis: Duration.toMillis(openTimeout) }))
-    })
-  ))
-  // a dual-stack listener sees IPv4 peers as ::ffff:a.b.c.d
-  const remote: Address = { host: unmapIpv4(conn.remoteAddress ?? ""), port: conn.remotePort ?? 0 }
-  const local: Address = { host: unmapIpv4(conn.localAddress ?? ""), port: conn.localPort ?? 0 }
-  const address = formatAddress(remote)
+/** The connection of a socket, for the socket's listeners (see `TcpConnection`). */
+const owners = new WeakMap<Net.Socket, TcpConnection>()
+function onReadable(this: Net.Socket): void {
+  owners.get(this)?.pump()
+}
+function onEnd(this: Net.Socket): void {
+  const c = owners.get(this)
+  c?.endWith(c.closedError())
+}
+function onError(this: Net.Socket, cause: Error): void {
+  const c = owners.get(this)
+  c?.endWith(c.fromError(cause, "read"))
+}
+function onClose(this: Net.Socket): void {
+  const c = owners.get(this)
+  c?.endWith(c.closedLocally ? c.closedError() : new ConnectionReset({ address: c.address, detail: "socket closed" }))
+}
 
-  // Set when our side closed: later failures are "closed", not "reset".
-  let closedLocally = false
-  yield* Scope.addFinalizer(scope, Effect.sync(() => (closedLocally = true)))
+/**
+ * A `Connection` over an open `net.Socket`. A class, with one set of socket listeners for
+ * every socket (they find their connection in `owners`), and `read`, `drained` and
+ * `close` made when asked for: an idle peer is mostly its connection, and closures per
+ * connection (twenty-odd, with their contexts and effects) were about 1.5 KiB of it (issue 15).
+ * Call its methods on it, never detached.
+ */
+class TcpConnection implements Connection {
+  readonly remote: Address
+  readonly local: Address
+  readonly address: string
+  /** Set when our side closed: later failures are "closed", not "reset". */
+  closedLocally = false
   // Made when first needed: a schema-backed error costs a validation to construct (the first
   // in a process also builds its parser), which a connection that never closes need not pay.
-  let closedErrorMemo: ConnectionClosed | undefined
-  const closedError = (): ConnectionClosed => (closedErrorMemo ??= new ConnectionClosed({ address }))
+  private closedErrorMemo: ConnectionClosed | undefined = undefined
+  private ended: NetError | undefined = undefined
+  private readonly slot = makeReadableSlot()
+  private readonly takeBuffered: () => Uint8Array | undefined
+  private readonly socket: Net.Socket
+  private readonly scope: Scope.Scope
 
-  const fromError = (cause: unknown, op: "read" | "write"): NetError => {
-    if (closedLocally) return closedError()
+  constructor(socket: Net.Socket, scope: Scope.Scope) {
+    this.socket = socket
+    this.scope = scope
+    // a dual-stack listener sees IPv4 peers as ::ffff:a.b.c.d
+    this.remote = { host: unmapIpv4(socket.remoteAddress ?? ""), port: socket.remotePort ?? 0 }
+    this.local = { host: unmapIpv4(socket.localAddress ?? ""), port: socket.localPort ?? 0 }
+    this.address = formatAddress(this.remote)
+    this.takeBuffered = () => {
+      const chunk: Uint8Array | null = socket.read()
+      return chunk ?? undefined
+    }
+    // Reads: chunks straight from the socket's buffer (`readable` + `read()`, the stream stays
+    // paused), no fiber hand-off per chunk. Node reads ahead only up to its highWaterMark, so a
+    // consumer that stops leaves the bytes in the kernel and TCP pushes back on the peer.
+    owners.set(socket, this)
+    socket.on("readable", onReadable)
+    socket.on("end", onEnd)
+    socket.on("error", onError)
+    socket.on("close", onClose)
+    // An end that came before we listened.
+    if (socket.readableEnded) this.ended = this.closedError()
+    else if (socket.destroyed) this.ended = new ConnectionReset({ address: this.address, detail: "socket destroyed" })
+  }
+
+  closedError(): ConnectionClosed {
+    return (this.closedErrorMemo ??= new ConnectionClosed({ address: this.address }))
+  }
+
+  fromError(cause: unknown, op: "read" | "write"): NetError {
+    if (this.closedLocally) return this.closedError()
     const code = errnoOf(cause)
-    if (code !== undefined && RESET_CODES.has(code)) return new ConnectionReset({ address, detail: code })
-    return new NetIoError({ op, address, detail: describeCause(cause) })
+    if (code !== undefined && RESET_CODES.has(code)) return new ConnectionReset({ address: this.address, detail: code })
+    return new NetIoError({ op, address: this.address, detail: describeCause(cause) })
   }
 
-  // Reads: chunks straight from the socket's buffer (`readable` + `read()`, the stream stays
-  // paused), no fiber hand-off per chunk. Node reads ahead only up to its highWaterMark, so a
-  // consumer that stops leaves the bytes in the kernel and TCP pushes back on the peer.
-  const slot = makeReadableSlot()
-  let ended: NetError | undefined
-  const takeBuffered = (): Uint8Array | undefined => {
-    const chunk: Uint8Array | null = conn.read()
-    return chunk ?? undefined
+  pump(): void {
+    this.slot.deliver(this.takeBuffered)
+    if (this.ended !== undefined) this.slot.end(this.ended)
   }
-  const pump = () => {
-    slot.deliver(takeBuffered)
-    if (ended !== undefined) slot.end(ended)
-  }
-  const endWith = (error: NetError) => {
-    ended ??= error
-    pump()
-  }
-  conn.on("readable", pump)
-  conn.on("end", () => endWith(closedError()))
-  conn.on("error", (cause) => endWith(fromError(cause, "read")))
-  conn.on("close", () => endWith(closedLocally ? closedError() : new ConnectionReset({ address, detail: "socket closed" })))
-  // An end that came before we listened.
-  if (conn.readableEnded) ended ??= closedError()
-  else if (conn.destroyed) ended ??= new ConnectionReset({ address, detail: "socket destroyed" })
 
-  const readable = (c: (chunk: Uint8Array) => boolean, e: (error: NetError) => void): void => {
-    if (closedLocally) return e(closedError())
-    slot.arm(c, e)
-    pump()
+  endWith(error: NetError): void {
+    this.ended ??= error
+    this.pump()
   }
-  // One chunk: `readable` for a single delivery (interrupted, it stops listening).
-  const read: Effect.Effect<Uint8Array, NetError> = Effect.callback<Uint8Array, NetError>((resume) => {
-    readable((chunk) => {
-      resume(Effect.succeed(chunk))
-      return false
-    }, (error) => resume(Effect.fail(error)))
-    return Effect.sync(slot.disarm)
-  })
+
+  readable(c: (chunk: Uint8Array) => boolean, e: (error: NetError) => void): void {
+    if (this.closedLocally) return e(this.closedError())
+    this.slot.arm(c, e)
+    this.pump()
+  }
+
+  /** One chunk: `readable` for a single delivery (interrupted, it stops listening). */
+  get read(): Effect.Effect<Uint8Array, NetError> {
+    return Effect.callback<Uint8Array, NetError>((resume) => {
+      this.readable((chunk) => {
+        resume(Effect.succeed(chunk))
+        return false
+      }, (error) => resume(Effect.fail(error)))
+      return Effect.sync(() => this.slot.disarm())
+    })
+  }
 
   // A socket that is already gone fails a write at once; one that dies while we wait for
   // 'drain' fails the wait.
-  const writable = (): NetError | undefined => {
-    if (closedLocally || conn.writableEnded) return closedError()
-    if (conn.destroyed) return new ConnectionReset({ address, detail: "socket destroyed" })
+  private writable(): NetError | undefined {
+    if (this.closedLocally || this.socket.writableEnded) return this.closedError()
+    if (this.socket.destroyed) return new ConnectionReset({ address: this.address, detail: "socket destroyed" })
     return undefined
   }
+
   // `offer` writes to the socket itself (`write` + cork), in call order with every other
   // write; Node buffers what the kernel did not take and says when to wait. `written` goes
   // with the last chunk: stream writes complete in order, and Node calls a write's callback
   // once libuv is done with its buffer (written, or failed/destroyed).
-  const offer = (chunks: ReadonlyArray<Uint8Array>, written?: () => void): boolean => {
-    if (writable() !== undefined) {
+  offer(chunks: ReadonlyArray<Uint8Array>, written?: () => void): boolean {
+    if (this.writable() !== undefined) {
       written?.()
       return false
     }
+    const conn = this.socket
     const last = chunks.length - 1
     if (last < 1) return conn.write(chunks[0] ?? EMPTY, written)
     conn.cork()
@@ -132,42 +161,79 @@ const makeConnection = Effect.fnUntraced(function*(
     conn.uncork()
     return !conn.writableNeedDrain
   }
-  const drained: Effect.Effect<void, NetError> = Effect.suspend(() => {
-    const err = writable()
-    if (err !== undefined) return Effect.fail(err)
-    if (!conn.writableNeedDrain) return Effect.void
-    return Effect.callback<void, NetError>((resume) => {
-      const done = (effect: Effect.Effect<void, NetError>) => () => {
-        cleanup()
-        resume(effect)
-      }
-      const onDrain = done(Effect.void)
-      const onClose = done(Effect.suspend(() => Effect.fail(writable() ?? new ConnectionReset({ address, detail: "socket closed" }))))
-      const cleanup = () => {
-        conn.off("drain", onDrain)
-        conn.off("close", onClose)
-      }
-      conn.on("drain", onDrain)
-      conn.on("close", onClose)
-      return Effect.sync(cleanup)
-    })
-  })
-  // `write`/`writeV` complete once the send buffer has room: a slow peer suspends the writer.
-  const writeV = (chunks: ReadonlyArray<Uint8Array>): Effect.Effect<void, NetError> =>
-    Effect.suspend(() => {
-      const err = writable()
+
+  get drained(): Effect.Effect<void, NetError> {
+    return Effect.suspend(() => {
+      const err = this.writable()
       if (err !== undefined) return Effect.fail(err)
-      return offer(chunks) ? Effect.void : drained
+      const conn = this.socket
+      if (!conn.writableNeedDrain) return Effect.void
+      return Effect.callback<void, NetError>((resume) => {
+        const done = (effect: Effect.Effect<void, NetError>) => () => {
+          cleanup()
+          resume(effect)
+        }
+        const onDrain = done(Effect.void)
+        const onClosed = done(Effect.suspend(() => Effect.fail(this.writable() ?? new ConnectionReset({ address: this.address, detail: "socket closed" }))))
+        const cleanup = () => {
+          conn.off("drain", onDrain)
+          conn.off("close", onClosed)
+        }
+        conn.on("drain", onDrain)
+        conn.on("close", onClosed)
+        return Effect.sync(cleanup)
+      })
     })
-  const write = (bytes: Uint8Array): Effect.Effect<void, NetError> => writeV([bytes])
+  }
+
+  // `write`/`writeV` complete once the send buffer has room: a slow peer suspends the writer.
+  writeV(chunks: ReadonlyArray<Uint8Array>): Effect.Effect<void, NetError> {
+    return Effect.suspend(() => {
+      const err = this.writable()
+      if (err !== undefined) return Effect.fail(err)
+      return this.offer(chunks) ? Effect.void : this.drained
+    })
+  }
+
+  write(bytes: Uint8Array): Effect.Effect<void, NetError> {
+    return this.writeV([bytes])
+  }
 
   // `scope` is this connection's own child scope: closing it ends the socket (FIN after
   // pending data) and destroys it once flushed (`releaseSocket`).
-  const close = Effect.suspend(() => {
-    closedLocally = true
-    return Scope.close(scope as Scope.Closeable, Exit.void)
-  })
-  return { remote, local, read, readable, write, writeV, offer, drained, close } satisfies Connection
+  get close(): Effect.Effect<void> {
+    return Effect.suspend(() => {
+      this.closedLocally = true
+      return Scope.close(this.scope as Scope.Closeable, Exit.void)
+    })
+  }
+}
+
+/**
+ * Wraps an open (connected) `net.Socket` as a `Connection` whose resources live
+ * in `scope`. `open` must hand over a socket that is released with the scope, or
+ * (`release`) one the connection releases itself: one finalizer, not two (a scope with
+ * two keeps a Map).
+ */
+const makeConnection = Effect.fnUntraced(function*(
+  open: Effect.Effect<Net.Socket, NetError, Scope.Scope>,
+  target: string,
+  openTimeout: Duration.Duration | undefined,
+  release = false
+) {
+  const scope = yield* Scope.Scope
+  const socket: Net.Socket = yield* (openTimeout === undefined ? open : open.pipe(
+    Effect.timeoutOrElse({
+      duration: openTimeout,
+      orElse: () => Effect.fail(new ConnectTimeout({ address: target, timeoutMillis: Duration.toMillis(openTimeout) }))
+    })
+  ))
+  const connection = new TcpConnection(socket, scope)
+  yield* Scope.addFinalizer(scope, Effect.sync(() => {
+    connection.closedLocally = true
+    if (release) releaseSocketNow(socket)
+  }))
+  return connection
 })
 
 /** Runs `make` in a child of the caller's scope, so `Connection.close` can close just that. */
@@ -181,13 +247,13 @@ const inChildScope = <A, E>(make: Effect.Effect<A, E, Scope.Scope>): Effect.Effe
     )
   })
 
-const releaseSocket = (s: Net.Socket) =>
-  Effect.sync(() => {
-    if (s.destroyed) return
-    // destroySoon = end() then destroy once the write buffer is flushed
-    if (s.writable) s.destroySoon()
-    else s.destroy()
-  })
+const releaseSocketNow = (s: Net.Socket): void => {
+  if (s.destroyed) return
+  // destroySoon = end() then destroy once the write buffer is flushed
+  if (s.writable) s.destroySoon()
+  else s.destroy()
+}
+const releaseSocket = (s: Net.Socket) => Effect.sync(() => releaseSocketNow(s))
 
 export const connect = (address: Address, options?: ConnectOptions): Effect.Effect<Connection, NetError, Scope.Scope> => {
   const target = formatAddress(address)
@@ -269,6 +335,6 @@ export const listen = (address: Address): Effect.Effect<Listener, NetError, Scop
       (s) => s.destroyed ? Effect.suspend(() => takeLive) : Effect.succeed(s)
     )
     const accept = Effect.flatMap(takeLive, (s) =>
-      inChildScope(makeConnection(Effect.acquireRelease(Effect.succeed(s), releaseSocket), target, undefined)))
+      inChildScope(makeConnection(Effect.succeed(s), target, undefined, true)))
     return { address: boundAddress, accept } satisfies Listener
   })

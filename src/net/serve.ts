@@ -1,6 +1,49 @@
 import { Cause, Effect, Exit, FiberSet, Scope } from "effect"
 import type { NetError } from "./errors.ts"
-import type { Connection, Listener } from "./Network.ts"
+import type { Address, Connection, Listener } from "./Network.ts"
+
+/**
+ * An accepted connection whose `close` also closes the scope it was accepted in. Delegates
+ * from its prototype, not a copy of the connection's members: a connection may keep its
+ * methods on its prototype (node-tcp.ts), and a copy per connection costs memory (issue 15).
+ */
+class Served implements Connection {
+  readonly remote: Address
+  readonly local: Address
+  readonly transport?: string
+  readonly whenDrained?: (wake: () => void) => NetError | (() => void) | undefined
+  private readonly inner: Connection
+  private readonly scope: Scope.Closeable
+  constructor(inner: Connection, scope: Scope.Closeable) {
+    this.inner = inner
+    this.scope = scope
+    this.remote = inner.remote
+    this.local = inner.local
+    if (inner.transport !== undefined) this.transport = inner.transport
+    if (inner.whenDrained !== undefined) this.whenDrained = inner.whenDrained
+  }
+  get read(): Effect.Effect<Uint8Array, NetError> {
+    return this.inner.read
+  }
+  readable(consumer: (chunk: Uint8Array) => boolean, onEnd: (error: NetError) => void): void {
+    this.inner.readable(consumer, onEnd)
+  }
+  write(bytes: Uint8Array): Effect.Effect<void, NetError> {
+    return this.inner.write(bytes)
+  }
+  writeV(chunks: ReadonlyArray<Uint8Array>): Effect.Effect<void, NetError> {
+    return this.inner.writeV(chunks)
+  }
+  offer(chunks: ReadonlyArray<Uint8Array>, written?: () => void): boolean {
+    return this.inner.offer(chunks, written)
+  }
+  get drained(): Effect.Effect<void, NetError> {
+    return this.inner.drained
+  }
+  get close(): Effect.Effect<void> {
+    return Effect.andThen(this.inner.close, Scope.close(this.scope, Exit.void))
+  }
+}
 
 /**
  * Accept loop: each connection gets its own fiber and its own scope. The handler owns the
@@ -24,7 +67,7 @@ export const serve = <R>(
       const scope = yield* Scope.fork(connections)
       const accepted = yield* listener.accept.pipe(Scope.provide(scope))
       // closing the connection also closes (and drops) the scope it was accepted in
-      const connection: Connection = { ...accepted, close: Effect.andThen(accepted.close, Scope.close(scope, Exit.void)) }
+      const connection: Connection = new Served(accepted, scope)
       yield* FiberSet.run(
         fibers,
         handler(connection).pipe(
