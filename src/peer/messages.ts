@@ -125,7 +125,7 @@ const onPiece = (ctx: SessionContext, index: PieceIndex, begin: number, block: U
   return throttled(
     ctx,
     block.length,
-    (received.pieceComplete ? torrent.background(store) : store).pipe(Effect.andThen(Effect.sync(ctx.fill)))
+    (received.pieceComplete ? torrent.background(store) : store).pipe(Effect.andThen(Effect.sync(() => ctx.fill())))
   )
 }
 

@@ -38,13 +38,13 @@ const UPLOADS_PER_WRITE = 16
 
 export interface Outbox {
   /** Queues one of our own messages; false when the queue is full (the peer stopped reading). */
-  readonly send: (message: Message) => boolean
+  send(message: Message): boolean
   /** Queues a message the peer's own traffic provoked, waiting while the queue is full. */
-  readonly reply: (message: Message) => Effect.Effect<void>
+  reply(message: Message): Effect.Effect<void>
   /** The upload queue (`s.uploads`) gained blocks. */
-  readonly uploadsAdded: () => void
+  uploadsAdded(): void
   /** The session ended: nothing is written any more. */
-  readonly stop: () => void
+  stop(): void
 }
 
 /**
@@ -64,6 +64,234 @@ const dispatcherOf = (scheduler: Scheduler.Scheduler): Scheduler.SchedulerDispat
 /** What the outbox uses of its torrent: the data it uploads, the upload limit, the upload count. */
 export type OutboxTorrent = Pick<TorrentLink, "storage" | "uploadThrottle" | "onUploaded">
 
+/**
+ * A class, not closures: every session has one, and its fourteen functions, their context
+ * and the writer's effects were about 1 KiB of an idle peer (issue 15). Call its methods on
+ * it, never detached. `flushTask` and `pumpTask` are the two functions handed to others
+ * (the dispatcher, `whenDrained`); the writer's effects are made when a write must wait.
+ */
+class SessionOutbox implements Outbox {
+  private flushScheduled = false
+  private readonly messages: Array<Message> = []
+  private writerOwns = false
+  private stopped = false
+  /** Blocks lent by the storage for the write being put together (flush or the writer: one at a time). */
+  private lent: Array<Uint8Array> = []
+  /** The pending wait of `pump` for room in the send buffer, cancelled when the session stops. */
+  private cancelWait: (() => void) | undefined = undefined
+  private readonly flushTask = () => this.flush()
+  private pumpTask: (() => void) | undefined = undefined
+  private readonly s: SessionState
+  private readonly conn: Connection
+  private readonly torrent: OutboxTorrent
+  private readonly now: () => number
+  private readonly toPeerError: (e: NetError) => PeerError
+  private readonly fork: (writer: Effect.Effect<void, PeerError>) => void
+  private readonly wire: WireTrace | null
+  private readonly queue: Queue.Queue<Message>
+  private readonly dispatcher: Scheduler.SchedulerDispatcher
+
+  constructor(
+    s: SessionState,
+    conn: Connection,
+    torrent: OutboxTorrent,
+    now: () => number,
+    toPeerError: (e: NetError) => PeerError,
+    fork: (writer: Effect.Effect<void, PeerError>) => void,
+    wire: WireTrace | null,
+    queue: Queue.Queue<Message>,
+    dispatcher: Scheduler.SchedulerDispatcher
+  ) {
+    this.s = s
+    this.conn = conn
+    this.torrent = torrent
+    this.now = now
+    this.toPeerError = toPeerError
+    this.fork = fork
+    this.wire = wire
+    this.queue = queue
+    this.dispatcher = dispatcher
+  }
+
+  private uploaded(chunks: Array<Uint8Array>, piece: number, begin: number, length: number, data: Uint8Array): void {
+    chunks.push(encodePieceHeader(piece, begin, length), data)
+    this.lent.push(data)
+    if (this.wire !== null) this.wire.pieceOut(piece, begin, length)
+    this.s.uploadMeter.add(length, this.now())
+    this.s.stats.uploaded += length
+    this.torrent.onUploaded(length)
+  }
+
+  /**
+   * Moves what can go out now into `chunks`: every queued message, then up to
+   * `UPLOADS_PER_WRITE` uploads readable from memory. Returns whether anything is left
+   * for the writer fiber (uploads beyond the slice, or ones it must read or throttle).
+   */
+  private collect(chunks: Array<Uint8Array>): boolean {
+    const { messages, queue, wire, s, torrent } = this
+    for (let e = Queue.takeUnsafe(queue); e !== undefined && Exit.isSuccess(e); e = Queue.takeUnsafe(queue)) {
+      messages.push(e.value)
+      if (wire !== null) wire.message("out", e.value)
+    }
+    // One buffer for everything queued this turn (a batch of requests is one 17-byte message each).
+    if (messages.length > 0) {
+      chunks.push(encodeMessages(messages))
+      messages.length = 0
+    }
+    if (s.uploads.size === 0) return false
+    if (torrent.uploadThrottle !== unlimited) return true
+    let served = 0
+    for (const [key, block] of s.uploads) {
+      if (served === UPLOADS_PER_WRITE) return true
+      const data = torrent.storage.lendSync(block.piece, block.begin, block.length)
+      if (data === undefined) return true
+      s.uploads.delete(key)
+      this.uploaded(chunks, block.piece, block.begin, block.length, data)
+      served++
+    }
+    return false
+  }
+
+  private write(chunks: ReadonlyArray<Uint8Array>): boolean {
+    if (chunks.length === 0) return true
+    this.s.lastSentAt = this.now()
+    if (this.lent.length === 0) return this.conn.offer(chunks)
+    const blocks = this.lent
+    const storage = this.torrent.storage
+    this.lent = []
+    return this.conn.offer(chunks, () => {
+      for (const block of blocks) storage.release(block)
+    })
+  }
+
+  private flush(): void {
+    this.flushScheduled = false
+    if (this.writerOwns || this.stopped) return
+    const chunks: Array<Uint8Array> = []
+    const more = this.collect(chunks)
+    if (!this.write(chunks) || more) {
+      this.writerOwns = true
+      if (this.conn.whenDrained === undefined) this.fork(this.writer())
+      else this.pump()
+    }
+  }
+
+  private schedule(): void {
+    if (this.flushScheduled || this.writerOwns || this.stopped) return
+    this.flushScheduled = true
+    this.dispatcher.scheduleTask(this.flushTask, 0)
+  }
+
+  /** The upload at the head of the queue, read the slow way (storage I/O, rate limit). */
+  private slowUpload(chunks: Array<Uint8Array>): Effect.Effect<void> {
+    const self = this
+    return Effect.gen(function*() {
+      const { s, torrent } = self
+      const first = s.uploads.entries().next()
+      if (first.done === true) return
+      const [key, block] = first.value
+      s.uploads.delete(key)
+      const data = yield* torrent.storage.lend(block.piece, block.begin, block.length).pipe(Effect.result)
+      if (Result.isFailure(data)) return
+      if (torrent.uploadThrottle !== unlimited) yield* torrent.uploadThrottle.take(block.length)
+      self.uploaded(chunks, block.piece, block.begin, block.length, data.success)
+    })
+  }
+
+  /**
+   * `slowUpload` without a fiber, when it would not have to wait: no limit in force and the
+   * head upload readable from memory. False when it would (the slow path must run).
+   */
+  private uploadNow(chunks: Array<Uint8Array>): boolean {
+    if (!this.torrent.uploadThrottle.free()) return false
+    const first = this.s.uploads.entries().next()
+    if (first.done === true) return true
+    const [key, block] = first.value
+    const data = this.torrent.storage.lendSync(block.piece, block.begin, block.length)
+    if (data === undefined) return false
+    this.s.uploads.delete(key)
+    this.uploaded(chunks, block.piece, block.begin, block.length, data)
+    return true
+  }
+
+  /**
+   * The writer loop without a fiber, for connections that can wait synchronously
+   * (`Connection.whenDrained`): step for step what `writer` does, so the bytes leave at the
+   * same moments and in the same order, but a wait for room is a timer that calls `pump`
+   * again instead of a fiber's sleep (per block uploaded, a fiber, a generator step and
+   * an `Effect.sleep` fewer). An upload that must wait for a read or the rate limit hands
+   * over to a fiber, which comes back here once it is written.
+   */
+  private pump(): void {
+    this.cancelWait = undefined
+    const whenDrained = this.conn.whenDrained
+    if (whenDrained === undefined) return
+    const pumpTask = (this.pumpTask ??= () => this.pump())
+    while (true) {
+      const waiting = whenDrained(pumpTask)
+      if (waiting !== undefined) {
+        if (typeof waiting === "function") this.cancelWait = waiting
+        else this.fork(Effect.fail(this.toPeerError(waiting)))
+        return
+      }
+      const chunks: Array<Uint8Array> = []
+      if (this.collect(chunks) && chunks.length < 2 * UPLOADS_PER_WRITE && !this.uploadNow(chunks)) {
+        this.fork(Effect.andThen(this.slowUpload(chunks), Effect.sync(() => {
+          if (this.writeSome(chunks)) this.pump()
+        })))
+        return
+      }
+      if (!this.writeSome(chunks)) return
+    }
+  }
+
+  /** The end of one round of the writer: false (and the connection back to `flush`) when nothing was left. */
+  private writeSome(chunks: ReadonlyArray<Uint8Array>): boolean {
+    if (chunks.length === 0 && this.s.uploads.size === 0 && Queue.sizeUnsafe(this.queue) === 0) {
+      this.writerOwns = false
+      return false
+    }
+    this.write(chunks)
+    return true
+  }
+
+  /** Writes until nothing is left to send, then gives the connection back to `flush`. */
+  private writer(): Effect.Effect<void, PeerError> {
+    const self = this
+    const drained = this.conn.drained.pipe(Effect.mapError(this.toPeerError))
+    return Effect.gen(function*() {
+      while (true) {
+        yield* drained
+        const chunks: Array<Uint8Array> = []
+        if (self.collect(chunks) && chunks.length < 2 * UPLOADS_PER_WRITE) yield* self.slowUpload(chunks)
+        if (chunks.length === 0 && self.s.uploads.size === 0 && Queue.sizeUnsafe(self.queue) === 0) break
+        self.write(chunks)
+      }
+      self.writerOwns = false
+    })
+  }
+
+  send(message: Message): boolean {
+    if (!Queue.offerUnsafe(this.queue, message)) return false
+    this.schedule()
+    return true
+  }
+
+  reply(message: Message): Effect.Effect<void> {
+    return Effect.andThen(Queue.offer(this.queue, message), Effect.sync(() => this.schedule()))
+  }
+
+  uploadsAdded(): void {
+    this.schedule()
+  }
+
+  stop(): void {
+    this.stopped = true
+    this.cancelWait?.()
+    this.cancelWait = undefined
+  }
+}
+
 export const makeOutbox = Effect.fnUntraced(function*(
   s: SessionState,
   conn: Connection,
@@ -80,178 +308,6 @@ export const makeOutbox = Effect.fnUntraced(function*(
 ) {
   const queue = yield* Queue.bounded<Message>(OUTBOX_CAPACITY)
   const dispatcher = dispatcherOf(yield* Scheduler.Scheduler)
-  const { storage } = torrent
-  let flushScheduled = false
-  const messages: Array<Message> = []
-  let writerOwns = false
-  let stopped = false
-  /** Blocks lent by the storage for the write being put together (flush or the writer: one at a time). */
-  let lent: Array<Uint8Array> = []
-
-  const uploaded = (chunks: Array<Uint8Array>, piece: number, begin: number, length: number, data: Uint8Array) => {
-    chunks.push(encodePieceHeader(piece, begin, length), data)
-    lent.push(data)
-    if (wire !== null) wire.pieceOut(piece, begin, length)
-    s.uploadMeter.add(length, now())
-    s.stats.uploaded += length
-    torrent.onUploaded(length)
-  }
-
-  /**
-   * Moves what can go out now into `chunks`: every queued message, then up to
-   * `UPLOADS_PER_WRITE` uploads readable from memory. Returns whether anything is left
-   * for the writer fiber (uploads beyond the slice, or ones it must read or throttle).
-   */
-  const collect = (chunks: Array<Uint8Array>): boolean => {
-    for (let e = Queue.takeUnsafe(queue); e !== undefined && Exit.isSuccess(e); e = Queue.takeUnsafe(queue)) {
-      messages.push(e.value)
-      if (wire !== null) wire.message("out", e.value)
-    }
-    // One buffer for everything queued this turn (a batch of requests is one 17-byte message each).
-    if (messages.length > 0) {
-      chunks.push(encodeMessages(messages))
-      messages.length = 0
-    }
-    if (s.uploads.size === 0) return false
-    if (torrent.uploadThrottle !== unlimited) return true
-    let served = 0
-    for (const [key, block] of s.uploads) {
-      if (served === UPLOADS_PER_WRITE) return true
-      const data = storage.lendSync(block.piece, block.begin, block.length)
-      if (data === undefined) return true
-      s.uploads.delete(key)
-      uploaded(chunks, block.piece, block.begin, block.length, data)
-      served++
-    }
-    return false
-  }
-
-  const write = (chunks: ReadonlyArray<Uint8Array>): boolean => {
-    if (chunks.length === 0) return true
-    s.lastSentAt = now()
-    if (lent.length === 0) return conn.offer(chunks)
-    const blocks = lent
-    lent = []
-    return conn.offer(chunks, () => {
-      for (const block of blocks) storage.release(block)
-    })
-  }
-
-  const flush = (): void => {
-    flushScheduled = false
-    if (writerOwns || stopped) return
-    const chunks: Array<Uint8Array> = []
-    const more = collect(chunks)
-    if (!write(chunks) || more) {
-      writerOwns = true
-      if (whenDrained === undefined) fork(writer)
-      else pump()
-    }
-  }
-
-  const schedule = (): void => {
-    if (flushScheduled || writerOwns || stopped) return
-    flushScheduled = true
-    dispatcher.scheduleTask(flush, 0)
-  }
-
-  /** The upload at the head of the queue, read the slow way (storage I/O, rate limit). */
-  const slowUpload = (chunks: Array<Uint8Array>) =>
-    Effect.gen(function*() {
-      const first = s.uploads.entries().next()
-      if (first.done === true) return
-      const [key, block] = first.value
-      s.uploads.delete(key)
-      const data = yield* storage.lend(block.piece, block.begin, block.length).pipe(Effect.result)
-      if (Result.isFailure(data)) return
-      if (torrent.uploadThrottle !== unlimited) yield* torrent.uploadThrottle.take(block.length)
-      uploaded(chunks, block.piece, block.begin, block.length, data.success)
-    })
-
-  /**
-   * `slowUpload` without a fiber, when it would not have to wait: no limit in force and the
-   * head upload readable from memory. False when it would (the slow path must run).
-   */
-  const uploadNow = (chunks: Array<Uint8Array>): boolean => {
-    if (!torrent.uploadThrottle.free()) return false
-    const first = s.uploads.entries().next()
-    if (first.done === true) return true
-    const [key, block] = first.value
-    const data = storage.lendSync(block.piece, block.begin, block.length)
-    if (data === undefined) return false
-    s.uploads.delete(key)
-    uploaded(chunks, block.piece, block.begin, block.length, data)
-    return true
-  }
-
-  const drained = conn.drained.pipe(Effect.mapError(toPeerError))
-  const whenDrained = conn.whenDrained
-  /** The pending wait of `pump` for room in the send buffer, cancelled when the session stops. */
-  let cancelWait: (() => void) | undefined
-
-  /**
-   * The writer loop without a fiber, for connections that can wait synchronously
-   * (`Connection.whenDrained`): step for step what `writer` does, so the bytes leave at the
-   * same moments and in the same order, but a wait for room is a timer that calls `pump`
-   * again instead of a fiber's sleep (per block uploaded, a fiber, a generator step and
-   * an `Effect.sleep` fewer). An upload that must wait for a read or the rate limit hands
-   * over to a fiber, which comes back here once it is written.
-   */
-  const pump = (): void => {
-    cancelWait = undefined
-    if (whenDrained === undefined) return
-    while (true) {
-      const waiting = whenDrained(pump)
-      if (waiting !== undefined) {
-        if (typeof waiting === "function") cancelWait = waiting
-        else fork(Effect.fail(toPeerError(waiting)))
-        return
-      }
-      const chunks: Array<Uint8Array> = []
-      if (collect(chunks) && chunks.length < 2 * UPLOADS_PER_WRITE && !uploadNow(chunks)) {
-        fork(Effect.andThen(slowUpload(chunks), Effect.sync(() => {
-          if (writeSome(chunks)) pump()
-        })))
-        return
-      }
-      if (!writeSome(chunks)) return
-    }
-  }
-  /** The end of one round of the writer: false (and the connection back to `flush`) when nothing was left. */
-  const writeSome = (chunks: ReadonlyArray<Uint8Array>): boolean => {
-    if (chunks.length === 0 && s.uploads.size === 0 && Queue.sizeUnsafe(queue) === 0) {
-      writerOwns = false
-      return false
-    }
-    write(chunks)
-    return true
-  }
-
-  /** Writes until nothing is left to send, then gives the connection back to `flush`. */
-  const writer: Effect.Effect<void, PeerError> = Effect.gen(function*() {
-    while (true) {
-      yield* drained
-      const chunks: Array<Uint8Array> = []
-      if (collect(chunks) && chunks.length < 2 * UPLOADS_PER_WRITE) yield* slowUpload(chunks)
-      if (chunks.length === 0 && s.uploads.size === 0 && Queue.sizeUnsafe(queue) === 0) break
-      write(chunks)
-    }
-    writerOwns = false
-  })
-
-  const outbox: Outbox = {
-    send: (message) => {
-      if (!Queue.offerUnsafe(queue, message)) return false
-      schedule()
-      return true
-    },
-    reply: (message) => Effect.andThen(Queue.offer(queue, message), Effect.sync(schedule)),
-    uploadsAdded: schedule,
-    stop: () => {
-      stopped = true
-      cancelWait?.()
-      cancelWait = undefined
-    }
-  }
+  const outbox: Outbox = new SessionOutbox(s, conn, torrent, now, toPeerError, fork, wire, queue, dispatcher)
   return outbox
 })

@@ -166,8 +166,10 @@ export const acceptIncoming = (
       trace?.event("in", { type: "accept" })
       // Answered with the name the peer used (a hybrid has two: torrent.ts checked it is ours).
       const ours = { ...deps.ours, infoHash: header.infoHash }
+      // made when the fiber runs it: the session's fiber keeps the effect it was given for its
+      // whole life, and a traced function's effect holds its call site (an Error) and closures
       const session = Effect.flatMap(
-        handshakeIncoming(conn, framer, header, ours, `${handshakeTimeoutMillis} millis`),
+        Effect.suspend(() => handshakeIncoming(conn, framer, header, ours, `${handshakeTimeoutMillis} millis`)),
         (handshake) => connectedSession(deps, conn, framer, handshake, false, via.encryption, trace)
       )
       // A closed FiberMap (the torrent stopping) interrupts instead of running: the permits
