@@ -17,7 +17,7 @@ export const uploadedBytes = Metric.counter("uploaded_bytes_total", { descriptio
 export const peersConnected = Metric.gauge("peers_connected", { description: "connected peers, by transport and encryption" })
 export const torrentsByState = Metric.gauge("torrents", { description: "torrents, by state" })
 
-const STATES = ["metadata", "checking", "downloading", "seeding", "paused", "error"] as const
+const STATES = ["metadata", "pieceLayers", "checking", "downloading", "seeding", "paused", "error"] as const
 
 /** Samples the torrents every second for as long as its scope lives. */
 export const sampler = Layer.effectDiscard(Effect.gen(function*() {

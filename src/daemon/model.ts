@@ -9,8 +9,24 @@ export const InfoHash = Schema.String.check(Schema.isPattern(INFO_HASH_TEXT)).an
   description: "v1 info-hash, 40 hex characters"
 })
 
-export const Status = Schema.Literals(["metadata", "checking", "downloading", "seeding", "paused", "error"])
+/**
+ * `metadata`: a magnet fetching its info dict from peers; `pieceLayers`: a v2 torrent (or
+ * hybrid) fetching the piece layers its .torrent or link did not carry. Both come before
+ * `checking`; `fetch` tells how far they are.
+ */
+export const Status = Schema.Literals(["metadata", "pieceLayers", "checking", "downloading", "seeding", "paused", "error"])
 export type Status = typeof Status.Type
+
+/** How far the fetch before a torrent opens has come (status `metadata` or `pieceLayers`). */
+export const FetchProgress = Schema.Struct({
+  /** Peers open (handshake done) and being asked. */
+  peers: Schema.Int,
+  /** `metadata`: bytes of the info dict received; `pieceLayers`: files whose layer is whole. */
+  done: Schema.Number,
+  /** `metadata`: the info dict's size, 0 while no peer told it; `pieceLayers`: files whose layer is fetched. */
+  total: Schema.Number
+})
+export type FetchProgress = typeof FetchProgress.Type
 
 /** Bytes per second; null = unlimited. */
 export const Rate = Schema.NullOr(Schema.Number.check(Schema.isGreaterThanOrEqualTo(0)))
@@ -20,6 +36,8 @@ export const TorrentSummary = Schema.Struct({
   infoHash: Schema.String,
   name: Schema.String,
   status: Status,
+  /** While `status` is `metadata` or `pieceLayers`: that fetch's progress; null otherwise. */
+  fetch: Schema.NullOr(FetchProgress),
   /** 0..1 of the selected files. */
   progress: Schema.Number,
   /** Bytes of the selected files. */

@@ -4,13 +4,17 @@
  * Every change (add, pause, priorities, limits, remove) goes to the state store before it
  * is acknowledged; on start every stored torrent is added back with its settings, and its
  * resume record (kept in the state directory) spares complete torrents a re-check. Magnet
- * links fetch their metadata in the background: they are listed meanwhile as `metadata`.
+ * links fetch their metadata in the background: they are listed meanwhile as `metadata`
+ * with the fetch's progress. A v2 torrent (or hybrid) whose piece layers must come from
+ * peers fetches them in the background too, listed as `pieceLayers`: an add or a restart
+ * does not wait for a swarm.
  */
 import { Clock, Context, Effect, FiberMap, Layer, type Option, PubSub, Stream } from "effect"
 import { HttpClient } from "effect/http"
 import { Client, type ClientError } from "../client/index.ts"
 import { toHex } from "../bytes.ts"
 import { parseInfoHash } from "../ids.ts"
+import { missingPieceLayers } from "../magnet/index.ts"
 import { parseMagnet, parseMetainfo, toTorrentFile, wireInfoHash } from "../metainfo/index.ts"
 import type { Metainfo } from "../metainfo/model.ts"
 import type { FilePriority, Torrent } from "../torrent/index.ts"
@@ -69,6 +73,8 @@ const fromClient = (e: ClientError) => new DaemonError({ reason: e.reason === "N
 const notFound = (infoHash: string) => new DaemonError({ reason: "NotFound", detail: `no torrent ${infoHash}` })
 /** A record's info-hash as the client names torrents (records hold validated hex). */
 const clientKey = (infoHash: string) => Effect.fromNullishOr(parseInfoHash(infoHash)).pipe(Effect.mapError(() => notFound(infoHash)))
+/** Whether opening `meta` may wait on peers for piece layers (then it opens in the background). */
+const awaitsPieceLayers = (meta: Metainfo) => meta.version !== "v1" && missingPieceLayers(meta).length > 0
 
 export interface DaemonConfig {
   readonly downloadDirectory: string
@@ -91,11 +97,29 @@ export const makeDaemon = Effect.fn("Daemon.make")(function*(config: DaemonConfi
   const traceOption = (r: TorrentRecord) =>
     r.trace === true ? Effect.map(traces.open(r.infoHash), (trace) => ({ trace })) : Effect.succeed({})
 
+  /** The phase a pending entry is in, told by `client.add`'s callbacks; a change is announced. */
+  const enter = (entry: Entry, pending: NonNullable<Entry["pending"]>, fetch: Entry["fetch"]) =>
+    Effect.suspend(() => {
+      const same = entry.pending === pending && JSON.stringify(entry.fetch) === JSON.stringify(fetch)
+      entry.pending = pending
+      entry.fetch = fetch
+      return same ? Effect.void : notify
+    })
+  /** `client.add` options that keep the entry's phase (metadata, piece layers, check) current. */
+  const phaseCallbacks = (entry: Entry) => ({
+    onMetadataProgress: (p: { readonly peers: number; readonly received: number; readonly total: number }) =>
+      enter(entry, "metadata", { peers: p.peers, done: p.received, total: p.total }),
+    onPieceLayersProgress: (p: { readonly peers: number; readonly files: number; readonly total: number }) =>
+      enter(entry, "pieceLayers", { peers: p.peers, done: p.files, total: p.total }),
+    onCheckProgress: () => enter(entry, "checking", null)
+  })
+
   const openTorrent = (entry: Entry, source: Metainfo | Uint8Array, options: { readonly recheck?: boolean } = {}) =>
     Effect.gen(function*() {
       const r = entry.record
       const torrent = yield* client.add(source, {
         ...(yield* traceOption(r)),
+        ...phaseCallbacks(entry),
         directory: r.directory,
         resumeDirectory: store.resumeDirectory,
         paused: r.paused,
@@ -106,6 +130,7 @@ export const makeDaemon = Effect.fn("Daemon.make")(function*(config: DaemonConfi
       if (r.priorities !== undefined && r.priorities.some((p) => p === 2)) yield* Effect.ignore(torrent.setPriorities(r.priorities))
       entry.torrent = torrent
       entry.pending = null
+      entry.fetch = null
       entry.error = null
       if (options.recheck !== true) yield* notify
       return torrent
@@ -116,6 +141,7 @@ export const makeDaemon = Effect.fn("Daemon.make")(function*(config: DaemonConfi
     Effect.gen(function*() {
       const torrent = yield* client.add({ magnet: uri }, {
         ...(yield* traceOption(entry.record)),
+        ...phaseCallbacks(entry),
         directory: entry.record.directory,
         resumeDirectory: store.resumeDirectory,
         paused: entry.record.paused
@@ -125,17 +151,28 @@ export const makeDaemon = Effect.fn("Daemon.make")(function*(config: DaemonConfi
       yield* save(entry.record, toTorrentFile(meta))
       entry.torrent = torrent
       entry.pending = null
+      entry.fetch = null
       yield* notify
     }).pipe(
       Effect.catch((e) => Effect.sync(() => { entry.error = e.message })),
       Effect.andThen(notify)
     )
 
+  /** Opens in the background, the entry listed meanwhile; a failure stays on the entry. */
+  const openInBackground = (entry: Entry, meta: Metainfo) =>
+    FiberMap.run(background, entry.record.infoHash, openTorrent(entry, meta).pipe(
+      Effect.catch((err) => Effect.sync(() => { entry.error = err.message })),
+      Effect.andThen(notify)
+    ))
+
   // Back from the state directory, in id order.
   for (const stored of loaded.torrents) {
-    const entry: Entry = { record: stored.record, torrent: null, pending: stored.torrent === null ? "metadata" : "checking", error: null }
+    const entry: Entry = { record: stored.record, torrent: null, pending: stored.torrent === null ? "metadata" : "checking", fetch: null, error: null }
     entries.set(stored.record.infoHash, entry)
-    if (stored.torrent !== null) {
+    const meta = stored.torrent === null ? undefined : yield* Effect.option(parseMetainfo(stored.torrent))
+    if (meta?._tag === "Some" && awaitsPieceLayers(meta.value)) {
+      yield* openInBackground(entry, meta.value)
+    } else if (stored.torrent !== null) {
       yield* openTorrent(entry, stored.torrent).pipe(
         Effect.catch((e) => Effect.sync(() => { entry.error = e.message }))
       )
@@ -195,7 +232,7 @@ export const makeDaemon = Effect.fn("Daemon.make")(function*(config: DaemonConfi
       const infoHash = toHex(magnet.infoHash)
       if (entries.has(infoHash)) return yield* new DaemonError({ reason: "Duplicate", detail: `${infoHash} is already added`, infoHash })
       const record: TorrentRecord = { ...base, infoHash, id: yield* nextId, name: magnet.name ?? infoHash, magnet: uri }
-      const e: Entry = { record, torrent: null, pending: "metadata", error: null }
+      const e: Entry = { record, torrent: null, pending: "metadata", fetch: null, error: null }
       entries.set(infoHash, e)
       yield* save(record)
       yield* FiberMap.run(background, infoHash, fetchMagnet(e, uri))
@@ -209,9 +246,15 @@ export const makeDaemon = Effect.fn("Daemon.make")(function*(config: DaemonConfi
     const chosen = input.files === undefined ? undefined : new Set(input.files)
     const priorities = meta.files.map((_, i) => (chosen === undefined || chosen.has(i) ? 1 : 0) as FilePriority)
     const record: TorrentRecord = { ...base, infoHash, id: yield* nextId, name: meta.name, priorities }
-    const e: Entry = { record, torrent: null, pending: "checking", error: null }
+    const e: Entry = { record, torrent: null, pending: "checking", fetch: null, error: null }
     entries.set(infoHash, e)
     yield* save(record, bytes).pipe(Effect.onError(() => Effect.sync(() => entries.delete(infoHash))))
+    if (awaitsPieceLayers(meta)) {
+      // the fetch may take minutes (or never end without peers): the caller gets the entry now
+      yield* openInBackground(e, meta)
+      yield* notify
+      return e
+    }
     yield* openTorrent(e, meta).pipe(
       Effect.onError(() => Effect.andThen(Effect.sync(() => entries.delete(infoHash)), Effect.ignore(store.removeTorrent(infoHash))))
     )
@@ -265,10 +308,7 @@ export const makeDaemon = Effect.fn("Daemon.make")(function*(config: DaemonConfi
         yield* client.remove(yield* clientKey(e.record.infoHash)).pipe(Effect.mapError(fromClient))
         yield* store.removeResume(e.record.infoHash)
         yield* notify
-        yield* FiberMap.run(background, e.record.infoHash, openTorrent(e, torrent.metainfo).pipe(
-          Effect.catch((err) => Effect.sync(() => { e.error = err.message })),
-          Effect.andThen(notify)
-        ))
+        yield* openInBackground(e, torrent.metainfo)
       }),
     setTrace: (infoHash, enabled) =>
       Effect.gen(function*() {

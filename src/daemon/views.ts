@@ -1,15 +1,17 @@
 /** Turning torrents (running or pending) into the API's summaries and details. */
 import { Effect, SubscriptionRef } from "effect"
 import type { Torrent } from "../torrent/index.ts"
-import type { FileView, PeerView, Status, TorrentDetail, TorrentSummary } from "./model.ts"
+import type { FetchProgress, FileView, PeerView, Status, TorrentDetail, TorrentSummary } from "./model.ts"
 import type { TorrentRecord } from "./state-store.ts"
 
-/** A torrent the daemon knows: running, or waiting for its metadata or its re-check. */
+/** A torrent the daemon knows: running, or waiting for its metadata, its piece layers or its (re-)check. */
 export interface Entry {
   record: TorrentRecord
   torrent: Torrent | null
-  /** Why there is no torrent yet (`metadata`, `checking`), or null. */
-  pending: "metadata" | "checking" | null
+  /** Why there is no torrent yet, or null. */
+  pending: "metadata" | "pieceLayers" | "checking" | null
+  /** While `pending` is `metadata` or `pieceLayers`: the last progress the fetch told. */
+  fetch: FetchProgress | null
   /** The last failure of a pending step. */
   error: string | null
 }
@@ -29,8 +31,9 @@ export const summaryOf = (entry: Entry): Effect.Effect<TorrentSummary> =>
     }
     if (torrent === null) {
       const status: Status = entry.error !== null ? "error" : entry.pending ?? "metadata"
+      const fetch = status === "metadata" || status === "pieceLayers" ? entry.fetch ?? { peers: 0, done: 0, total: 0 } : null
       return {
-        ...base, status, progress: 0, wantedBytes: 0, totalSize: 0, verifiedBytes: 0, downloadRate: 0, uploadRate: 0,
+        ...base, status, fetch, progress: 0, wantedBytes: 0, totalSize: 0, verifiedBytes: 0, downloadRate: 0, uploadRate: 0,
         downloaded: 0, uploaded: 0, peers: 0, seeds: 0, eta: null, error: entry.error, pieceCount: 0, piecesVerified: 0
       }
     }
@@ -38,6 +41,7 @@ export const summaryOf = (entry: Entry): Effect.Effect<TorrentSummary> =>
     return {
       ...base,
       status: s.status,
+      fetch: null,
       progress: s.progress,
       wantedBytes: s.wantedBytes,
       totalSize: torrent.metainfo.totalSize,

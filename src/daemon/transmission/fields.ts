@@ -2,9 +2,16 @@
  * Transmission's `torrent-get` fields, computed from our torrents (names and units as in
  * Transmission's rpc-spec: rates in bytes per second, dates in seconds since the epoch,
  * `eta` -1 when unknown, status 0 stopped / 2 checking / 4 downloading / 6 seeding).
+ *
+ * A torrent fetching what it needs before it opens (a magnet's info dict, a v2 torrent's piece
+ * layers) is `4` downloading, as Transmission's own magnet is (libtransmission's
+ * tr_torrentGetActivity: running and not done), not `2`: `2` means our data is being checked.
+ * `metadataPercentComplete` is the info dict's fraction received while it is fetched (0 while
+ * its size is unknown), 1 once the torrent has it, as Transmission reports it.
  */
 import { Effect, SubscriptionRef } from "effect"
 import { parseAddress } from "../../net/index.ts"
+import type { TorrentSummary } from "../model.ts"
 import type { Entry } from "../views.ts"
 import { filesOf, peersOf, summaryOf } from "../views.ts"
 
@@ -13,6 +20,15 @@ export const STATUS = { stopped: 0, checkWait: 1, checking: 2, downloadWait: 3, 
 /** Transmission's priorities (-1 low, 0 normal, 1 high) from ours (1 normal, 2 high; 0 = not wanted). */
 const trPriority = (p: number) => (p === 2 ? 1 : 0)
 
+/**
+ * 0..1 of the info dict while a magnet fetches it, 1 once the daemon has it. A magnet whose
+ * fetch failed has none (its record gets file priorities only with the metadata): 0.
+ */
+const metadataFraction = (entry: Entry, s: TorrentSummary) => {
+  if (s.status === "metadata") return s.fetch === null || s.fetch.total === 0 ? 0 : Math.min(1, s.fetch.done / s.fetch.total)
+  return entry.torrent === null && entry.record.magnet !== undefined && entry.record.priorities === undefined ? 0 : 1
+}
+
 /** Every field we answer, for one torrent; `torrent-get` picks the ones asked for. */
 export const allFields = (entry: Entry): Effect.Effect<Record<string, unknown>> =>
   Effect.gen(function*() {
@@ -20,7 +36,7 @@ export const allFields = (entry: Entry): Effect.Effect<Record<string, unknown>> 
     const torrent = entry.torrent
     const status = s.status === "paused" || s.status === "error"
       ? STATUS.stopped
-      : s.status === "checking" || s.status === "metadata"
+      : s.status === "checking"
       ? STATUS.checking
       : s.status === "seeding"
       ? STATUS.seeding
@@ -44,7 +60,7 @@ export const allFields = (entry: Entry): Effect.Effect<Record<string, unknown>> 
       error: s.error === null ? 0 : 3,
       errorString: s.error ?? "",
       percentDone: s.progress,
-      metadataPercentComplete: s.status === "metadata" ? 0 : 1,
+      metadataPercentComplete: metadataFraction(entry, s),
       recheckProgress: s.status === "checking" ? 0 : 1,
       rateDownload: Math.round(s.downloadRate),
       rateUpload: Math.round(s.uploadRate),

@@ -13,6 +13,8 @@ export function app(): void {
     infoHash: string
     name: string
     status: string
+    /** While status is metadata or pieceLayers: peers asked, and bytes (metadata) or files (layers) done of total. */
+    fetch: { peers: number; done: number; total: number } | null
     progress: number
     downloadRate: number
     uploadRate: number
@@ -89,6 +91,16 @@ export function app(): void {
     return outer
   }
 
+  /** The status cell: a fetch before the torrent opens says what it waits for and from how many peers. */
+  const statusText = (t: Summary) => {
+    if (t.error !== null) return `error: ${t.error}`
+    const f = t.fetch
+    if (f === null) return t.status
+    const peers = `(${f.peers} ${f.peers === 1 ? "peer" : "peers"})`
+    if (t.status === "pieceLayers") return `fetching piece layers ${f.done}/${f.total} files ${peers}`
+    return f.total > 0 ? `fetching metadata ${Math.floor((f.done / f.total) * 100)}% ${peers}` : `fetching metadata ${peers}`
+  }
+
   let selected: string | null = null
 
   const action = (label: string, run: () => Promise<unknown>) => {
@@ -106,7 +118,7 @@ export function app(): void {
       const row = el("tr", { "data-hash": t.infoHash, class: t.infoHash === selected ? "selected" : "" },
         el("td", { class: "name" }, t.name),
         el("td", {}, bar(t.progress), el("span", { class: "pct" }, `${(t.progress * 100).toFixed(1)}%`)),
-        el("td", { class: "status" }, t.error === null ? t.status : `error: ${t.error}`),
+        el("td", { class: "status" }, statusText(t)),
         el("td", {}, rate(t.downloadRate)),
         el("td", {}, rate(t.uploadRate)),
         el("td", {}, String(t.peers)),

@@ -1,0 +1,106 @@
+/**
+ * What the daemon shows while a torrent fetches what it needs before it opens: a magnet's
+ * info dict (`metadata`) and a bare v2 .torrent's piece layers (`pieceLayers`), in the JSON
+ * API and in Transmission RPC (`metadataPercentComplete`, `status`). Real daemon, our own
+ * client as the seeder, all on 127.0.0.1. The seeder is reached through a relay that holds
+ * the daemon's connection until the test has seen the phase (support/gate-relay.ts): the
+ * phase stands still without a timer, then the real exchange goes through.
+ */
+import { assert, describe, it } from "@effect/vitest"
+import * as NodeFileSystem from "@effect/platform-node-shared/NodeFileSystem"
+import { Effect } from "effect"
+import { join } from "node:path"
+import type { TorrentSummary } from "../src/daemon/model.ts"
+import { createTorrent } from "../src/metainfo/create.ts"
+import { formatMagnet, toTorrentFile, wireInfoHash } from "../src/metainfo/index.ts"
+import { startDaemon, type RunningDaemon, until } from "./support/daemon.ts"
+import { startClient } from "./support/engine.ts"
+import { tempDir, writePayload } from "./support/files.ts"
+import { gateRelay } from "./support/gate-relay.ts"
+import { startSeeder } from "./support/seeding.ts"
+import { bittorrentTracker } from "./support/tracker-server.ts"
+import { differingFiles, makeTorrent } from "./support/torrent-fixture.ts"
+import { waitUntil } from "./support/waiting.ts"
+
+const KiB = 1024
+
+/** torrent-get over Transmission RPC (with its 409 session-id exchange) for one torrent's fields. */
+const transmissionGet = (daemon: RunningDaemon, fields: ReadonlyArray<string>) =>
+  Effect.promise(async () => {
+    const url = `${daemon.url}/transmission/rpc`
+    const body = JSON.stringify({ method: "torrent-get", arguments: { fields } })
+    const first = await fetch(url, { method: "POST", body })
+    const session = first.headers.get("x-transmission-session-id") ?? ""
+    const res = await fetch(url, { method: "POST", headers: { "x-transmission-session-id": session }, body })
+    const reply = (await res.json()) as { arguments: { torrents: Array<Record<string, unknown>> } }
+    return reply.arguments.torrents[0] ?? {}
+  })
+
+describe("daemon: the phase before a torrent opens", () => {
+  it.live("a magnet shows `metadata` (API) and metadataPercentComplete 0, status 4 (Transmission RPC), then downloads and seeds with 1", () =>
+    Effect.gen(function*() {
+      const fixture = yield* makeTorrent(yield* tempDir("et-phase-src-"), "album", { "01.flac": 300 * KiB, "02.flac": 90 * KiB }, 32 * KiB)
+      const seeder = yield* startSeeder(fixture)
+      const relay = yield* gateRelay(seeder.port)
+      const out = yield* tempDir("et-phase-out-")
+      const daemon = yield* startDaemon({ stateDirectory: yield* tempDir("et-phase-state-"), downloadDirectory: out })
+      const magnet = formatMagnet({
+        infoHash: fixture.infoHash, infoHashV2: null, name: null, trackers: [], webSeeds: [], peers: [{ host: "127.0.0.1", port: relay.port }], selectOnly: null
+      })
+      const added = yield* Effect.promise(() =>
+        daemon.json<TorrentSummary>("/api/torrents", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ magnet }) })
+      )
+      assert.strictEqual(added.status, "metadata")
+
+      // the daemon has dialled the seeder's address and waits for its handshake
+      yield* waitUntil("the daemon dialling the relay", () => relay.connections() > 0, 10)
+      const fetching = yield* Effect.promise(() => daemon.json<TorrentSummary>(`/api/torrents/${added.infoHash}`))
+      assert.deepStrictEqual([fetching.status, fetching.fetch], ["metadata", { peers: 0, done: 0, total: 0 }])
+      const rpcFetching = yield* transmissionGet(daemon, ["status", "metadataPercentComplete", "percentDone"])
+      assert.deepStrictEqual(rpcFetching, { status: 4, metadataPercentComplete: 0, percentDone: 0 })
+
+      yield* relay.open
+      const done = yield* until("seeding", () => daemon.json<TorrentSummary>(`/api/torrents/${added.infoHash}`), (t) => t.status === "seeding", 30)
+      assert.deepStrictEqual([done.progress, done.fetch, done.name], [1, null, "album"])
+      const rpcDone = yield* transmissionGet(daemon, ["status", "metadataPercentComplete", "percentDone"])
+      assert.deepStrictEqual(rpcDone, { status: 6, metadataPercentComplete: 1, percentDone: 1 })
+      assert.deepStrictEqual(yield* differingFiles(fixture.metainfo, fixture.root, out), [])
+    }))
+
+  it.live("a v2 .torrent without piece layers is added at once, shows `pieceLayers` 0/1 files, then downloads from the peer the tracker names", () =>
+    Effect.gen(function*() {
+      const source = yield* tempDir("et-phase-v2-")
+      yield* writePayload(join(source, "seed", "v2set"), { "big.bin": 600 * KiB, "small.bin": 10 * KiB })
+      const created = yield* createTorrent(join(source, "seed", "v2set"), { pieceLength: 16 * KiB, format: "v2" }).pipe(Effect.provide(NodeFileSystem.layer))
+      const seederClient = yield* startClient(join(source, "seed"))
+      yield* (yield* seederClient.add(created.torrent)).whenComplete
+      const relay = yield* gateRelay(seederClient.port ?? 0)
+      // the tracker names the relay as the torrent's peer
+      const tracker = yield* bittorrentTracker
+      const wire = wireInfoHash(created.metainfo)
+      const escaped = (bytes: Uint8Array) => [...bytes].map((b) => `%${b.toString(16).padStart(2, "0")}`).join("")
+      yield* Effect.promise(() =>
+        fetch(`${tracker.http}?info_hash=${escaped(wire)}&peer_id=${escaped(new Uint8Array(20).fill(7))}&port=${relay.port}&uploaded=0&downloaded=0&left=0&compact=1&event=started`)
+          .then((r) => r.arrayBuffer())
+      )
+      // a .torrent as BEP 52 allows it: the info dict and a tracker, no piece layers
+      const bare = toTorrentFile({ ...created.metainfo, trackers: [[tracker.http]] })
+
+      const out = yield* tempDir("et-phase-v2-out-")
+      const daemon = yield* startDaemon({ stateDirectory: yield* tempDir("et-phase-v2-state-"), downloadDirectory: out })
+      const added = yield* Effect.promise(() =>
+        daemon.json<TorrentSummary>("/api/torrents/upload", { method: "POST", headers: { "content-type": "application/x-bittorrent" }, body: Buffer.from(bare) })
+      )
+      assert.strictEqual(added.name, "v2set")
+      yield* waitUntil("the daemon dialling the relay", () => relay.connections() > 0, 10)
+      const fetching = yield* until("pieceLayers", () => daemon.json<TorrentSummary>(`/api/torrents/${added.infoHash}`), (t) => t.status === "pieceLayers", 10)
+      assert.deepStrictEqual(fetching.fetch, { peers: 0, done: 0, total: 1 })
+      const rpcFetching = yield* transmissionGet(daemon, ["status", "metadataPercentComplete"])
+      assert.deepStrictEqual(rpcFetching, { status: 4, metadataPercentComplete: 1 })
+
+      yield* relay.open
+      const done = yield* until("seeding", () => daemon.json<TorrentSummary>(`/api/torrents/${added.infoHash}`), (t) => t.status === "seeding", 30)
+      assert.deepStrictEqual([done.progress, done.fetch], [1, null])
+      assert.deepStrictEqual(yield* differingFiles(created.metainfo, join(source, "seed"), out), [])
+    }))
+})
