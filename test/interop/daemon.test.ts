@@ -2,15 +2,24 @@
  * `effect-torrent serve` from the outside, as users run it: the real executable, driven by
  * transmission-remote (Debian's transmission-cli) and by headless Chromium (Debian's
  * chromium through playwright-core), downloading from a libtorrent seeder found through
- * the bittorrent-tracker server, all on 127.0.0.1.
+ * the bittorrent-tracker server, all on 127.0.0.1. The page's status text of a magnet fetching
+ * its metadata and of a v2 .torrent fetching its piece layers is read in Chromium too (our
+ * seeder behind a relay that holds the daemon's connection until the text was seen).
  */
 import { assert, describe } from "@effect/vitest"
+import * as NodeFileSystem from "@effect/platform-node-shared/NodeFileSystem"
 import { Effect, Scope } from "effect"
-import { readFile } from "node:fs/promises"
+import { readFile, writeFile } from "node:fs/promises"
 import { join } from "node:path"
 import type { TorrentDetail, TorrentSummary } from "../../src/daemon/model.ts"
+import { createTorrent } from "../../src/metainfo/create.ts"
+import { formatMagnet, toTorrentFile } from "../../src/metainfo/index.ts"
+import { tempDir, writePayload } from "../support/files.ts"
+import { gateRelay } from "../support/gate-relay.ts"
 import { liveWith } from "../support/requirements.ts"
-import { eventually } from "../support/waiting.ts"
+import { startSeeder } from "../support/seeding.ts"
+import { makeTorrent } from "../support/torrent-fixture.ts"
+import { eventually, waitUntil } from "../support/waiting.ts"
 import { bittorrentTracker } from "../support/tracker-server.ts"
 import { installed } from "./support/available.ts"
 import { serveProcess, transmissionRemote } from "./support/daemon.ts"
@@ -123,5 +132,51 @@ describe("interop: the web UI in headless Chromium", () => {
         assert.strictEqual(text.body.trim(), "hello from the swarm\n".repeat(200).trim())
       }),
     240_000
+  )
+
+  liveWith(installed.chromium)(
+    "the status column says what a torrent fetches before it opens: fetching metadata (0 peers) for a magnet, then 100%; fetching piece layers 0/1 files (0 peers) for a bare v2 .torrent",
+    () =>
+      Effect.gen(function*() {
+        const { chromium } = yield* Effect.promise(() => import("playwright-core"))
+        const fixture = yield* makeTorrent(yield* tempDir("et-ui-phase-src-"), "album", { "01.flac": 300 * 1024, "02.flac": 90 * 1024 }, 32 * 1024)
+        const seeder = yield* startSeeder(fixture)
+        const relay = yield* gateRelay(seeder.port)
+        const magnet = formatMagnet({
+          infoHash: fixture.infoHash, infoHashV2: null, name: "album", trackers: [], webSeeds: [], peers: [{ host: "127.0.0.1", port: relay.port }], selectOnly: null
+        })
+        // a v2 .torrent without piece layers nor any peer source: it stays in its fetch
+        const v2 = yield* tempDir("et-ui-phase-v2-")
+        yield* writePayload(join(v2, "v2bare"), { "big.bin": 200 * 1024, "small.bin": 1000 })
+        const created = yield* createTorrent(join(v2, "v2bare"), { pieceLength: 16 * 1024, format: "v2" }).pipe(Effect.provide(NodeFileSystem.layer))
+        const barePath = join(v2, "v2bare.torrent")
+        yield* Effect.promise(() => writeFile(barePath, toTorrentFile(created.metainfo)))
+        const work = yield* tempDir("et-ui-phase-")
+        const daemon = yield* serveProcess({ state: join(work, "state"), out: join(work, "out") })
+        const browser = yield* Effect.acquireRelease(
+          Effect.promise(() => chromium.launch({ executablePath: "/usr/bin/chromium", args: ["--no-sandbox"] })),
+          (b) => Effect.promise(() => b.close())
+        )
+        const page = yield* Effect.promise(() => browser.newPage())
+        yield* Effect.promise(async () => {
+          await page.goto(`${daemon.url}/`)
+          await page.waitForSelector("#live.on")
+          await page.fill("#magnet", magnet)
+          await page.click("#add button[type=submit]")
+          await page.locator("#torrents tr", { hasText: "album" }).locator("td.status", { hasText: "fetching metadata (0 peers)" }).waitFor({ timeout: 20_000 })
+          await page.setInputFiles("#file", barePath)
+          await page.locator("#torrents tr", { hasText: "v2bare" }).locator("td.status", { hasText: "fetching piece layers 0/1 files (0 peers)" }).waitFor({ timeout: 20_000 })
+        })
+        yield* waitUntil("the daemon dialling the relay", () => relay.connections() > 0, 10)
+        yield* relay.open
+        const status = yield* Effect.promise(async () => {
+          const row = page.locator("#torrents tr", { hasText: "album" })
+          await row.locator(".pct", { hasText: "100.0%" }).waitFor({ timeout: 60_000 })
+          await row.locator("td.status", { hasText: "seeding" }).waitFor({ timeout: 20_000 })
+          return row.locator("td.status").innerText()
+        })
+        assert.strictEqual(status, "seeding")
+      }),
+    120_000
   )
 })
