@@ -5,7 +5,7 @@
  */
 import { Effect, Result, type Scheduler } from "effect"
 import type { PeerKey } from "../ids.ts"
-import type { Connection, NetError } from "../net/index.ts"
+import { type Connection, ipBytes, type NetError } from "../net/index.ts"
 import { Bitfield, extendedHandshakeMessage, type Framer, type Message } from "../wire/index.ts"
 import type { WireTrace } from "../trace/recorder.ts"
 import type { SessionContext } from "./context.ts"
@@ -35,7 +35,6 @@ export interface SessionParts {
   readonly scheduler: Scheduler.Scheduler
   readonly wire: WireTrace | null
   readonly extended: boolean
-  readonly yourIp: Uint8Array | undefined
 }
 
 /**
@@ -60,7 +59,6 @@ export class PeerSession implements PeerLink, SessionContext {
   private readonly scheduler: Scheduler.Scheduler
   private readonly wire: WireTrace | null
   private readonly extended: boolean
-  private readonly yourIp: Uint8Array | undefined
   private limits = DEFAULT_PIPELINE
   /** Made at the first `readLater`: an idle peer never needs one (issue 15). */
   private dispatcher: Scheduler.SchedulerDispatcher | undefined = undefined
@@ -86,11 +84,12 @@ export class PeerSession implements PeerLink, SessionContext {
     this.scheduler = parts.scheduler
     this.wire = parts.wire
     this.extended = parts.extended
-    this.yourIp = parts.yourIp
   }
 
   extendedHandshake(): Message {
-    const { torrent, options, yourIp } = this
+    const { torrent, options } = this
+    // made here, not kept: a 4-byte array costs a peer 0.2 KiB (ArrayBuffer and backing store)
+    const yourIp = ipBytes(this.conn.remote.host)
     return extendedHandshakeMessage({
       m: ourExtensions(torrent.isPrivate),
       metadata_size: torrent.metadata.length,

@@ -19,40 +19,42 @@ export interface RateMeter {
  * its backing store) cost about 0.6 KiB a meter (issue 15, idle peers).
  */
 class SlidingRateMeter implements RateMeter {
-  private readonly buckets: Array<number>
+  /** Made at the first `add`: a meter of an idle peer never counts anything. */
+  private buckets: Array<number> | undefined = undefined
   private currentSecond = -1
   private totalBytes = 0
   private startedSecond = -1
   private readonly windowSeconds: number
   constructor(windowSeconds: number) {
     this.windowSeconds = windowSeconds
-    this.buckets = new Array<number>(windowSeconds).fill(0)
   }
 
   // Zero the buckets for seconds that passed without traffic.
-  private roll(second: number): void {
+  private roll(buckets: Array<number>, second: number): void {
     if (this.currentSecond < 0) {
       this.currentSecond = second
       this.startedSecond = second
       return
     }
     const gap = Math.min(second - this.currentSecond, this.windowSeconds)
-    for (let i = 1; i <= gap; i++) this.buckets[(this.currentSecond + i) % this.windowSeconds] = 0
+    for (let i = 1; i <= gap; i++) buckets[(this.currentSecond + i) % this.windowSeconds] = 0
     if (second > this.currentSecond) this.currentSecond = second
   }
 
   add(bytes: number, nowMillis: number): void {
+    const buckets = (this.buckets ??= new Array<number>(this.windowSeconds).fill(0))
     const second = Math.floor(nowMillis / 1000)
-    this.roll(second)
+    this.roll(buckets, second)
     const i = second % this.windowSeconds
-    this.buckets[i] = (this.buckets[i] ?? 0) + bytes
+    buckets[i] = (buckets[i] ?? 0) + bytes
     this.totalBytes += bytes
   }
 
   rate(nowMillis: number): number {
     const second = Math.floor(nowMillis / 1000)
-    if (this.currentSecond < 0) return 0
-    this.roll(second)
+    // nothing added yet (the only way to have no buckets)
+    if (this.currentSecond < 0 || this.buckets === undefined) return 0
+    this.roll(this.buckets, second)
     let sum = 0
     for (const b of this.buckets) sum += b
     // A young meter averages over the time it has existed, not the whole window.

@@ -15,7 +15,7 @@
  */
 import { Clock, Effect, Exit, FiberSet, Scheduler, Scope } from "effect"
 import { peerKey } from "../ids.ts"
-import { formatAddress, ipBytes } from "../net/index.ts"
+import { formatAddress } from "../net/index.ts"
 import type { Connection, NetError } from "../net/index.ts"
 import { clientFromPeerId, type Framer, type Handshake, supportsExtensionProtocol, supportsFast } from "../wire/index.ts"
 import { PeerError } from "./errors.ts"
@@ -87,8 +87,7 @@ const startSession = Effect.fnUntraced(function*(
     toPeerError,
     scheduler: yield* Scheduler.Scheduler,
     wire,
-    extended,
-    yourIp: ipBytes(conn.remote.host)
+    extended
   })
 
   // Our opening: bitfield (or have all / have none), extended handshake, interest.
