@@ -64,6 +64,19 @@ const dispatcherOf = (scheduler: Scheduler.Scheduler): Scheduler.SchedulerDispat
 /** What the outbox uses of its torrent: the data it uploads, the upload limit, the upload count. */
 export type OutboxTorrent = Pick<TorrentLink, "storage" | "uploadThrottle" | "onUploaded">
 
+/** What an outbox is made of (`makeOutbox`'s arguments, its queue and the shared dispatcher). */
+interface OutboxParts {
+  readonly s: SessionState
+  readonly conn: Connection
+  readonly torrent: OutboxTorrent
+  readonly now: () => number
+  readonly toPeerError: (e: NetError) => PeerError
+  readonly fork: (writer: Effect.Effect<void, PeerError>) => void
+  readonly wire: WireTrace | null
+  readonly queue: Queue.Queue<Message>
+  readonly dispatcher: Scheduler.SchedulerDispatcher
+}
+
 /**
  * A class, not closures: every session has one, and its fourteen functions, their context
  * and the writer's effects were about 1 KiB of an idle peer (issue 15). Call its methods on
@@ -91,26 +104,16 @@ class SessionOutbox implements Outbox {
   private readonly queue: Queue.Queue<Message>
   private readonly dispatcher: Scheduler.SchedulerDispatcher
 
-  constructor(
-    s: SessionState,
-    conn: Connection,
-    torrent: OutboxTorrent,
-    now: () => number,
-    toPeerError: (e: NetError) => PeerError,
-    fork: (writer: Effect.Effect<void, PeerError>) => void,
-    wire: WireTrace | null,
-    queue: Queue.Queue<Message>,
-    dispatcher: Scheduler.SchedulerDispatcher
-  ) {
-    this.s = s
-    this.conn = conn
-    this.torrent = torrent
-    this.now = now
-    this.toPeerError = toPeerError
-    this.fork = fork
-    this.wire = wire
-    this.queue = queue
-    this.dispatcher = dispatcher
+  constructor(parts: OutboxParts) {
+    this.s = parts.s
+    this.conn = parts.conn
+    this.torrent = parts.torrent
+    this.now = parts.now
+    this.toPeerError = parts.toPeerError
+    this.fork = parts.fork
+    this.wire = parts.wire
+    this.queue = parts.queue
+    this.dispatcher = parts.dispatcher
   }
 
   private uploaded(chunks: Array<Uint8Array>, piece: number, begin: number, length: number, data: Uint8Array): void {
@@ -308,6 +311,6 @@ export const makeOutbox = Effect.fnUntraced(function*(
 ) {
   const queue = yield* Queue.bounded<Message>(OUTBOX_CAPACITY)
   const dispatcher = dispatcherOf(yield* Scheduler.Scheduler)
-  const outbox: Outbox = new SessionOutbox(s, conn, torrent, now, toPeerError, fork, wire, queue, dispatcher)
+  const outbox: Outbox = new SessionOutbox({ s, conn, torrent, now, toPeerError, fork, wire, queue, dispatcher })
   return outbox
 })
