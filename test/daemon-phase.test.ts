@@ -36,35 +36,68 @@ const transmissionGet = (daemon: RunningDaemon, fields: ReadonlyArray<string>) =
     return reply.arguments.torrents[0] ?? {}
   })
 
-describe("daemon: the phase before a torrent opens", () => {
-  it.live("a magnet shows `metadata` (API) and metadataPercentComplete 0, status 4 (Transmission RPC), then downloads and seeds with 1", () =>
-    Effect.gen(function*() {
-      const fixture = yield* makeTorrent(yield* tempDir("et-phase-src-"), "album", { "01.flac": 300 * KiB, "02.flac": 90 * KiB }, 32 * KiB)
-      const seeder = yield* startSeeder(fixture)
-      const relay = yield* gateRelay(seeder.port)
-      const out = yield* tempDir("et-phase-out-")
-      const daemon = yield* startDaemon({ stateDirectory: yield* tempDir("et-phase-state-"), downloadDirectory: out })
-      const magnet = formatMagnet({
-        infoHash: fixture.infoHash, infoHashV2: null, name: null, trackers: [], webSeeds: [], peers: [{ host: "127.0.0.1", port: relay.port }], selectOnly: null
+/** Our seeder of a small v1 torrent behind a closed relay, a daemon, and the seeder's magnet (x.pe = the relay) added over the API. */
+const magnetBehindRelay = Effect.gen(function*() {
+  const fixture = yield* makeTorrent(yield* tempDir("et-phase-src-"), "album", { "01.flac": 300 * KiB, "02.flac": 90 * KiB }, 32 * KiB)
+  const seeder = yield* startSeeder(fixture)
+  const relay = yield* gateRelay(seeder.port)
+  const out = yield* tempDir("et-phase-out-")
+  const daemon = yield* startDaemon({ stateDirectory: yield* tempDir("et-phase-state-"), downloadDirectory: out })
+  const magnet = formatMagnet({
+    infoHash: fixture.infoHash, infoHashV2: null, name: null, trackers: [], webSeeds: [], peers: [{ host: "127.0.0.1", port: relay.port }], selectOnly: null
+  })
+  const added = yield* Effect.promise(() =>
+    daemon.json<TorrentSummary>("/api/torrents", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ magnet }) })
+  )
+  assert.strictEqual(added.status, "metadata")
+  // the daemon has dialled the seeder's address and waits for its handshake
+  yield* waitUntil("the daemon dialling the relay", () => relay.connections() > 0, 10)
+  const summary = () => daemon.json<TorrentSummary>(`/api/torrents/${added.infoHash}`)
+  const post = (path: string, body?: unknown) =>
+    Effect.promise(() =>
+      daemon.request(`/api/torrents/${added.infoHash}${path}`, {
+        method: body === undefined ? "POST" : "PATCH",
+        ...(body === undefined ? {} : { headers: { "content-type": "application/json" }, body: JSON.stringify(body) })
       })
-      const added = yield* Effect.promise(() =>
-        daemon.json<TorrentSummary>("/api/torrents", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ magnet }) })
-      )
-      assert.strictEqual(added.status, "metadata")
+    ).pipe(Effect.map((res) => assert.isTrue(res.ok, path)))
+  return { fixture, relay, out, daemon, summary, post }
+})
 
-      // the daemon has dialled the seeder's address and waits for its handshake
-      yield* waitUntil("the daemon dialling the relay", () => relay.connections() > 0, 10)
-      const fetching = yield* Effect.promise(() => daemon.json<TorrentSummary>(`/api/torrents/${added.infoHash}`))
+describe("daemon: the phase before a torrent opens", () => {
+  it.live("a magnet shows `metadata` (API) and metadataPercentComplete 0, status 4 (Transmission RPC), then `downloading` (limit set meanwhile) and seeds, with 1", () =>
+    Effect.gen(function*() {
+      const { fixture, relay, out, daemon, summary, post } = yield* magnetBehindRelay
+      const fetching = yield* Effect.promise(summary)
       assert.deepStrictEqual([fetching.status, fetching.fetch], ["metadata", { peers: 0, done: 0, total: 0 }])
       const rpcFetching = yield* transmissionGet(daemon, ["status", "metadataPercentComplete", "percentDone"])
       assert.deepStrictEqual(rpcFetching, { status: 4, metadataPercentComplete: 0, percentDone: 0 })
 
+      // a limit set now is on the record only: the torrent gets it once it opens
+      yield* post("/limits", { download: 32 * KiB })
       yield* relay.open
-      const done = yield* until("seeding", () => daemon.json<TorrentSummary>(`/api/torrents/${added.infoHash}`), (t) => t.status === "seeding", 30)
+      const downloading = yield* until("downloading", summary, (t) => t.status === "downloading", 30)
+      assert.deepStrictEqual([downloading.fetch, downloading.name], [null, "album"])
+      const rpcDownloading = yield* transmissionGet(daemon, ["status", "metadataPercentComplete", "downloadLimit", "downloadLimited"])
+      assert.deepStrictEqual(rpcDownloading, { status: 4, metadataPercentComplete: 1, downloadLimit: 32, downloadLimited: true })
+      yield* post("/limits", { download: null })
+      const done = yield* until("seeding", summary, (t) => t.status === "seeding", 30)
       assert.deepStrictEqual([done.progress, done.fetch, done.name], [1, null, "album"])
       const rpcDone = yield* transmissionGet(daemon, ["status", "metadataPercentComplete", "percentDone"])
       assert.deepStrictEqual(rpcDone, { status: 6, metadataPercentComplete: 1, percentDone: 1 })
       assert.deepStrictEqual(yield* differingFiles(fixture.metainfo, fixture.root, out), [])
+    }))
+
+  it.live("a magnet paused while it fetches its metadata opens paused: Transmission status 0, metadataPercentComplete 1", () =>
+    Effect.gen(function*() {
+      const { relay, daemon, summary, post } = yield* magnetBehindRelay
+      yield* post("/pause")
+      const paused = yield* Effect.promise(summary)
+      assert.deepStrictEqual([paused.status, paused.fetch], ["metadata", { peers: 0, done: 0, total: 0 }])
+      yield* relay.open
+      const opened = yield* until("the metadata", summary, (t) => t.status !== "metadata" && t.status !== "checking", 30)
+      assert.deepStrictEqual([opened.status, opened.fetch, opened.name, opened.progress], ["paused", null, "album", 0])
+      const rpc = yield* transmissionGet(daemon, ["status", "metadataPercentComplete", "percentDone"])
+      assert.deepStrictEqual(rpc, { status: 0, metadataPercentComplete: 1, percentDone: 0 })
     }))
 
   it.live("a v2 .torrent without piece layers is added at once, shows `pieceLayers` 0/1 files, then downloads from the peer the tracker names", () =>

@@ -146,6 +146,12 @@ export const makeDaemon = Effect.fn("Daemon.make")(function*(config: DaemonConfi
         resumeDirectory: store.resumeDirectory,
         paused: entry.record.paused
       }).pipe(Effect.mapError(fromClient), Effect.onError(() => traces.close(entry.record.infoHash)))
+      // a pause or limits set while the metadata was fetched are on the record only: apply them now
+      const r = entry.record
+      if (r.paused) yield* torrent.pause
+      if (r.uploadLimit !== null || r.downloadLimit !== null) {
+        yield* client.setLimits({ upload: r.uploadLimit, download: r.downloadLimit }, torrent.infoHash).pipe(Effect.ignore)
+      }
       const meta = torrent.metainfo
       entry.record = { ...entry.record, name: meta.name, priorities: meta.files.map(() => 1 as const) }
       yield* save(entry.record, toTorrentFile(meta))
