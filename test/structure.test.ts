@@ -82,7 +82,7 @@ describe("src structure", () => {
   it("finds the source files and their imports", () => {
     // The walker itself must see something, or the checks below pass vacuously.
     expect(files.length).toBeGreaterThan(100)
-    const session = files.find((f) => f.endsWith("peer/session.ts"))
+    const session = files.find((f) => f.endsWith("peer/peer-session.ts"))
     expect(session).toBeDefined()
     if (session !== undefined) expect(importsOf(session, texts.get(session) ?? "").map(rel)).toContain("peer/messages.ts")
   })
