@@ -21,6 +21,21 @@ describe("peer book (pure)", () => {
     assert.deepStrictEqual(book.next(46_000), a("10.0.0.1", 1))
   })
 
+  it("after a stop (a pause) the peers that were connected are due at once, an incoming one's ephemeral port is forgotten", () => {
+    const book = makePeerBook()
+    book.add([a("10.0.0.1", 1), a("10.0.0.2", 2)], "magnet", 0)
+    book.next(0)
+    book.markDisconnected(k("10.0.0.1", 1), true, 100)
+    book.next(0)
+    book.markConnected(k("10.0.0.3", 40_000), a("10.0.0.3", 40_000))
+    assert.strictEqual(book.nextDialAt(), 15_100, "only the failed one waits, for its backoff")
+    book.stopped(5000)
+    assert.strictEqual(book.candidates(), 2, "no connection counted any more; the incoming one is gone")
+    assert.deepStrictEqual(book.next(5000), a("10.0.0.2", 2), "the one that was connected is due at once")
+    assert.isUndefined(book.next(5000), "the failed one keeps its backoff")
+    assert.deepStrictEqual(book.next(15_100), a("10.0.0.1", 1))
+  })
+
   it("says when the next address is due: the dialler sleeps until then, not on a poll", () => {
     const book = makePeerBook()
     assert.isUndefined(book.nextDialAt(), "an empty book has nothing due")

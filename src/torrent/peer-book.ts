@@ -53,6 +53,12 @@ export interface PeerBook {
   readonly alias: (key: PeerKey, listening: Address) => void
   /** The connection ended; `failed` schedules a backoff, otherwise it may be retried soon. */
   readonly markDisconnected: (key: PeerKey, failed: boolean, now: number) => void
+  /**
+   * Every connection was closed by us (a pause): sessions interrupted book no ending, so
+   * this does it for all of them. The peers that were connected are due again at `now`
+   * (a resume dials them at once, as libtorrent and Transmission keep their peer list).
+   */
+  readonly stopped: (now: number) => void
   readonly ban: (key: PeerKey) => void
   readonly isBanned: (key: PeerKey) => boolean
   readonly banned: () => number
@@ -177,6 +183,17 @@ export const makePeerBook = (options: { readonly maxFailures?: number; readonly 
       } else {
         e.failures = 0
         e.retryAt = now + RECONNECT_MS
+      }
+    },
+    stopped: (now) => {
+      aliases.clear()
+      for (const [key, e] of entries) {
+        if (!e.connected) continue
+        if (e.source === "incoming") entries.delete(key)
+        else {
+          e.connected = false
+          e.retryAt = now
+        }
       }
     },
     ban: (key) => {

@@ -262,12 +262,16 @@ export const openTorrent = Effect.fn("Torrent.open")(function*(meta: Metainfo, c
       const current = yield* Ref.get(status)
       if (current === "error" || current === "paused") return
       yield* FiberHandle.clear(active)
+      // the sessions were interrupted: none told the book it ended
+      book.stopped(core.now())
       yield* Ref.set(status, "paused")
       yield* publishState(core)
     }),
     resume: Effect.gen(function*() {
       if ((yield* Ref.get(status)) !== "paused") return
       yield* Ref.set(status, p.isComplete() ? "seeding" : "downloading")
+      // the given peers (a link's x.pe, `peers`) again: one the book had given up on is due again
+      yield* addPeers(config.initialPeers, "initial")
       yield* FiberHandle.run(active, start)
       yield* publishState(core)
     }),
