@@ -36,22 +36,26 @@ const transmissionGet = (daemon: RunningDaemon, fields: ReadonlyArray<string>) =
     return reply.arguments.torrents[0] ?? {}
   })
 
-/** Our seeder of a small v1 torrent behind a closed relay, a daemon, and the seeder's magnet (x.pe = the relay) added over the API. */
-const magnetBehindRelay = Effect.gen(function*() {
+/**
+ * Our seeder of a small v1 torrent behind a closed relay, a daemon (or the one given), and the
+ * seeder's magnet (x.pe = the relay) added over the API; unless added paused, the daemon has
+ * dialled the relay on return.
+ */
+const magnetBehindRelay = (options: { readonly paused?: boolean; readonly daemon?: RunningDaemon } = {}) => Effect.gen(function*() {
   const fixture = yield* makeTorrent(yield* tempDir("et-phase-src-"), "album", { "01.flac": 300 * KiB, "02.flac": 90 * KiB }, 32 * KiB)
   const seeder = yield* startSeeder(fixture)
   const relay = yield* gateRelay(seeder.port)
   const out = yield* tempDir("et-phase-out-")
-  const daemon = yield* startDaemon({ stateDirectory: yield* tempDir("et-phase-state-"), downloadDirectory: out })
+  const daemon = options.daemon ?? (yield* startDaemon({ stateDirectory: yield* tempDir("et-phase-state-"), downloadDirectory: out }))
   const magnet = formatMagnet({
     infoHash: fixture.infoHash, infoHashV2: null, name: null, trackers: [], webSeeds: [], peers: [{ host: "127.0.0.1", port: relay.port }], selectOnly: null
   })
   const added = yield* Effect.promise(() =>
-    daemon.json<TorrentSummary>("/api/torrents", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ magnet }) })
+    daemon.json<TorrentSummary>("/api/torrents", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ magnet, paused: options.paused ?? false }) })
   )
-  assert.strictEqual(added.status, "metadata")
+  assert.strictEqual(added.status, options.paused === true ? "paused" : "metadata")
   // the daemon has dialled the seeder's address and waits for its handshake
-  yield* waitUntil("the daemon dialling the relay", () => relay.connections() > 0, 10)
+  if (options.paused !== true) yield* waitUntil("the daemon dialling the relay", () => relay.connections() > 0, 10)
   const summary = () => daemon.json<TorrentSummary>(`/api/torrents/${added.infoHash}`)
   const post = (path: string, body?: unknown) =>
     Effect.promise(() =>
@@ -66,7 +70,7 @@ const magnetBehindRelay = Effect.gen(function*() {
 describe("daemon: the phase before a torrent opens", () => {
   it.live("a magnet shows `metadata` (API) and metadataPercentComplete 0, status 4 (Transmission RPC), then `downloading` (limit set meanwhile) and seeds, with 1", () =>
     Effect.gen(function*() {
-      const { fixture, relay, out, daemon, summary, post } = yield* magnetBehindRelay
+      const { fixture, relay, out, daemon, summary, post } = yield* magnetBehindRelay()
       const fetching = yield* Effect.promise(summary)
       assert.deepStrictEqual([fetching.status, fetching.fetch], ["metadata", { peers: 0, done: 0, total: 0 }])
       const rpcFetching = yield* transmissionGet(daemon, ["status", "metadataPercentComplete", "percentDone"])
@@ -87,17 +91,39 @@ describe("daemon: the phase before a torrent opens", () => {
       assert.deepStrictEqual(yield* differingFiles(fixture.metainfo, fixture.root, out), [])
     }))
 
-  it.live("a magnet paused while it fetches its metadata opens paused: Transmission status 0, metadataPercentComplete 1", () =>
+  it.live("a magnet paused while it fetches its metadata stops fetching (status paused, Transmission 0) and fetches again on resume", () =>
     Effect.gen(function*() {
-      const { relay, daemon, summary, post } = yield* magnetBehindRelay
+      const { fixture, relay, out, daemon, summary, post } = yield* magnetBehindRelay()
       yield* post("/pause")
       const paused = yield* Effect.promise(summary)
-      assert.deepStrictEqual([paused.status, paused.fetch], ["metadata", { peers: 0, done: 0, total: 0 }])
-      yield* relay.open
-      const opened = yield* until("the metadata", summary, (t) => t.status !== "metadata" && t.status !== "checking", 30)
-      assert.deepStrictEqual([opened.status, opened.fetch, opened.name, opened.progress], ["paused", null, "album", 0])
+      assert.deepStrictEqual([paused.status, paused.fetch, paused.peers], ["paused", null, 0])
       const rpc = yield* transmissionGet(daemon, ["status", "metadataPercentComplete", "percentDone"])
-      assert.deepStrictEqual(rpc, { status: 0, metadataPercentComplete: 1, percentDone: 0 })
+      assert.deepStrictEqual(rpc, { status: 0, metadataPercentComplete: 0, percentDone: 0 })
+      // the daemon hangs up on the peer it was asking: nothing on the network while paused
+      yield* waitUntil("the daemon closing its connection to the relay", () => relay.live() === 0, 10)
+      yield* relay.open
+      const dialled = relay.connections()
+      yield* post("/resume")
+      yield* waitUntil("the daemon dialling the relay again", () => relay.connections() > dialled, 10)
+      const done = yield* until("seeding", summary, (t) => t.status === "seeding", 30)
+      assert.deepStrictEqual([done.progress, done.fetch, done.name], [1, null, "album"])
+      assert.deepStrictEqual(yield* differingFiles(fixture.metainfo, fixture.root, out), [])
+    }))
+
+  it.live("a magnet added paused fetches nothing until resumed (another one added after it has dialled meanwhile)", () =>
+    Effect.gen(function*() {
+      const first = yield* magnetBehindRelay({ paused: true })
+      assert.deepStrictEqual((yield* Effect.promise(first.summary)).fetch, null)
+      // a magnet added after the paused one is dialled: had the paused one fetched, it would have dialled first
+      const second = yield* magnetBehindRelay({ daemon: first.daemon })
+      assert.isAbove(second.relay.connections(), 0)
+      assert.strictEqual(first.relay.connections(), 0, "the paused magnet dialled nobody")
+      const rpc = yield* transmissionGet(first.daemon, ["status", "metadataPercentComplete"])
+      assert.deepStrictEqual(rpc, { status: 0, metadataPercentComplete: 0 })
+      yield* first.relay.open
+      yield* first.post("/resume")
+      yield* until("seeding", first.summary, (t) => t.status === "seeding", 30)
+      assert.deepStrictEqual(yield* differingFiles(first.fixture.metainfo, first.fixture.root, first.out), [])
     }))
 
   it.live("a v2 .torrent without piece layers is added at once, shows `pieceLayers` 0/1 files, then downloads from the peer the tracker names", () =>

@@ -7,7 +7,7 @@
  * links fetch their metadata in the background: they are listed meanwhile as `metadata`
  * with the fetch's progress. A v2 torrent (or hybrid) whose piece layers must come from
  * peers fetches them in the background too, listed as `pieceLayers`: an add or a restart
- * does not wait for a swarm.
+ * does not wait for a swarm. A pause stops either fetch (fetches.ts).
  */
 import { Clock, Context, Effect, FiberMap, Layer, type Option, PubSub, Stream } from "effect"
 import { HttpClient } from "effect/http"
@@ -19,6 +19,7 @@ import { parseMagnet, parseMetainfo, toTorrentFile, wireInfoHash } from "../meta
 import type { Metainfo } from "../metainfo/model.ts"
 import type { FilePriority, Torrent } from "../torrent/index.ts"
 import { DaemonError } from "./errors.ts"
+import { makeFetches } from "./fetches.ts"
 import type { StateStore, TorrentRecord } from "./state-store.ts"
 import { makeTraces } from "./traces.ts"
 import type { Entry } from "./views.ts"
@@ -136,6 +137,8 @@ export const makeDaemon = Effect.fn("Daemon.make")(function*(config: DaemonConfi
       return torrent
     })
 
+  const fetches = makeFetches(background, (hash) => Effect.ignore(Effect.flatMap(clientKey(hash), (key) => client.remove(key))))
+
   /** A magnet's metadata, fetched in the background; then the torrent joins the state for real. */
   const fetchMagnet = (entry: Entry, uri: string) =>
     Effect.gen(function*() {
@@ -165,11 +168,14 @@ export const makeDaemon = Effect.fn("Daemon.make")(function*(config: DaemonConfi
     )
 
   /** Opens in the background, the entry listed meanwhile; a failure stays on the entry. */
-  const openInBackground = (entry: Entry, meta: Metainfo) =>
-    FiberMap.run(background, entry.record.infoHash, openTorrent(entry, meta).pipe(
+  const opening = (entry: Entry, meta: Metainfo) =>
+    openTorrent(entry, meta).pipe(
       Effect.catch((err) => Effect.sync(() => { entry.error = err.message })),
       Effect.andThen(notify)
-    ))
+    )
+  const openInBackground = (entry: Entry, meta: Metainfo) => FiberMap.run(background, entry.record.infoHash, opening(entry, meta))
+  /** A v2 torrent whose piece layers come from peers: opened in the background, a fetch a pause stops. */
+  const fetchLayers = (entry: Entry, meta: Metainfo) => fetches.start(entry, "pieceLayers", opening(entry, meta))
 
   // Back from the state directory, in id order.
   for (const stored of loaded.torrents) {
@@ -177,13 +183,13 @@ export const makeDaemon = Effect.fn("Daemon.make")(function*(config: DaemonConfi
     entries.set(stored.record.infoHash, entry)
     const meta = stored.torrent === null ? undefined : yield* Effect.option(parseMetainfo(stored.torrent))
     if (meta?._tag === "Some" && awaitsPieceLayers(meta.value)) {
-      yield* openInBackground(entry, meta.value)
+      yield* fetchLayers(entry, meta.value)
     } else if (stored.torrent !== null) {
       yield* openTorrent(entry, stored.torrent).pipe(
         Effect.catch((e) => Effect.sync(() => { entry.error = e.message }))
       )
     } else if (stored.record.magnet !== undefined) {
-      yield* FiberMap.run(background, stored.record.infoHash, fetchMagnet(entry, stored.record.magnet))
+      yield* fetches.start(entry, "metadata", fetchMagnet(entry, stored.record.magnet))
     }
   }
 
@@ -241,7 +247,7 @@ export const makeDaemon = Effect.fn("Daemon.make")(function*(config: DaemonConfi
       const e: Entry = { record, torrent: null, pending: "metadata", fetch: null, error: null }
       entries.set(infoHash, e)
       yield* save(record)
-      yield* FiberMap.run(background, infoHash, fetchMagnet(e, uri))
+      yield* fetches.start(e, "metadata", fetchMagnet(e, uri))
       yield* notify
       return e
     }
@@ -257,7 +263,7 @@ export const makeDaemon = Effect.fn("Daemon.make")(function*(config: DaemonConfi
     yield* save(record, bytes).pipe(Effect.onError(() => Effect.sync(() => entries.delete(infoHash))))
     if (awaitsPieceLayers(meta)) {
       // the fetch may take minutes (or never end without peers): the caller gets the entry now
-      yield* openInBackground(e, meta)
+      yield* fetchLayers(e, meta)
       yield* notify
       return e
     }
@@ -283,14 +289,17 @@ export const makeDaemon = Effect.fn("Daemon.make")(function*(config: DaemonConfi
     pause: (infoHash) =>
       Effect.gen(function*() {
         const e = yield* entry(infoHash)
-        if (e.torrent !== null) yield* e.torrent.pause
         yield* update(e, { paused: true })
+        if (yield* fetches.stop(e)) yield* notify
+        if (e.torrent !== null) yield* e.torrent.pause
       }),
     resume: (infoHash) =>
       Effect.gen(function*() {
         const e = yield* entry(infoHash)
-        if (e.torrent !== null) yield* e.torrent.resume
         yield* update(e, { paused: false })
+        if (e.torrent !== null) return yield* e.torrent.resume
+        // a fetch that failed (no peers in time) is tried again too
+        if (yield* fetches.restart(e)) yield* notify
       }),
     remove: (infoHash, deleteData) =>
       Effect.gen(function*() {
@@ -299,6 +308,7 @@ export const makeDaemon = Effect.fn("Daemon.make")(function*(config: DaemonConfi
         // Out of the state first: a crash from here on cannot bring it back.
         yield* store.removeTorrent(hash)
         entries.delete(hash)
+        fetches.forget(hash)
         yield* FiberMap.remove(background, hash)
         yield* client.remove(yield* clientKey(hash), { deleteData }).pipe(Effect.mapError(fromClient))
         yield* traces.close(hash)

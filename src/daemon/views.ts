@@ -30,7 +30,9 @@ export const summaryOf = (entry: Entry): Effect.Effect<TorrentSummary> =>
       trace: record.trace ?? false
     }
     if (torrent === null) {
-      const status: Status = entry.error !== null ? "error" : entry.pending ?? "metadata"
+      const fetching = entry.pending === "metadata" || entry.pending === "pieceLayers"
+      // a paused fetch is stopped (service.ts): the torrent is paused, as Transmission shows it
+      const status: Status = entry.error !== null ? "error" : fetching && record.paused ? "paused" : entry.pending ?? "metadata"
       const fetch = status === "metadata" || status === "pieceLayers" ? entry.fetch ?? { peers: 0, done: 0, total: 0 } : null
       return {
         ...base, status, fetch, progress: 0, wantedBytes: 0, totalSize: 0, verifiedBytes: 0, downloadRate: 0, uploadRate: 0,

@@ -11,7 +11,6 @@
  */
 import { Effect, SubscriptionRef } from "effect"
 import { parseAddress } from "../../net/index.ts"
-import type { TorrentSummary } from "../model.ts"
 import type { Entry } from "../views.ts"
 import { filesOf, peersOf, summaryOf } from "../views.ts"
 
@@ -24,8 +23,10 @@ const trPriority = (p: number) => (p === 2 ? 1 : 0)
  * 0..1 of the info dict while a magnet fetches it, 1 once the daemon has it. A magnet whose
  * fetch failed has none (its record gets file priorities only with the metadata): 0.
  */
-const metadataFraction = (entry: Entry, s: TorrentSummary) => {
-  if (s.status === "metadata") return s.fetch === null || s.fetch.total === 0 ? 0 : Math.min(1, s.fetch.done / s.fetch.total)
+const metadataFraction = (entry: Entry) => {
+  const f = entry.fetch
+  // (paused too: the summary then says `paused`, the entry still waits for its info dict)
+  if (entry.torrent === null && entry.pending === "metadata") return f === null || f.total === 0 ? 0 : Math.min(1, f.done / f.total)
   return entry.torrent === null && entry.record.magnet !== undefined && entry.record.priorities === undefined ? 0 : 1
 }
 
@@ -60,7 +61,7 @@ export const allFields = (entry: Entry): Effect.Effect<Record<string, unknown>> 
       error: s.error === null ? 0 : 3,
       errorString: s.error ?? "",
       percentDone: s.progress,
-      metadataPercentComplete: metadataFraction(entry, s),
+      metadataPercentComplete: metadataFraction(entry),
       recheckProgress: s.status === "checking" ? 0 : 1,
       rateDownload: Math.round(s.downloadRate),
       rateUpload: Math.round(s.uploadRate),
