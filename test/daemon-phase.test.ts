@@ -18,7 +18,7 @@ import { startClient } from "./support/engine.ts"
 import { tempDir, writePayload } from "./support/files.ts"
 import { gateRelay } from "./support/gate-relay.ts"
 import { startSeeder } from "./support/seeding.ts"
-import { bittorrentTracker } from "./support/tracker-server.ts"
+import { announceSeed, bittorrentTracker } from "./support/tracker-server.ts"
 import { differingFiles, makeTorrent } from "./support/torrent-fixture.ts"
 import { waitUntil } from "./support/waiting.ts"
 
@@ -136,14 +136,9 @@ describe("daemon: the phase before a torrent opens", () => {
       const relay = yield* gateRelay(seederClient.port ?? 0)
       // the tracker names the relay as the torrent's peer
       const tracker = yield* bittorrentTracker
-      const wire = wireInfoHash(created.metainfo)
-      const escaped = (bytes: Uint8Array) => [...bytes].map((b) => `%${b.toString(16).padStart(2, "0")}`).join("")
-      yield* Effect.promise(() =>
-        fetch(`${tracker.http}?info_hash=${escaped(wire)}&peer_id=${escaped(new Uint8Array(20).fill(7))}&port=${relay.port}&uploaded=0&downloaded=0&left=0&compact=1&event=started`)
-          .then((r) => r.arrayBuffer())
-      )
+      yield* announceSeed(tracker, wireInfoHash(created.metainfo), relay.port)
       // a .torrent as BEP 52 allows it: the info dict and a tracker, no piece layers
-      const bare = toTorrentFile({ ...created.metainfo, trackers: [[tracker.http]] })
+      const bare = toTorrentFile({ ...created.metainfo, trackers: [[tracker.http]], pieceLayers: new Map() })
 
       const out = yield* tempDir("et-phase-v2-out-")
       const daemon = yield* startDaemon({ stateDirectory: yield* tempDir("et-phase-v2-state-"), downloadDirectory: out })

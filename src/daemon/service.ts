@@ -174,8 +174,22 @@ export const makeDaemon = Effect.fn("Daemon.make")(function*(config: DaemonConfi
       Effect.andThen(notify)
     )
   const openInBackground = (entry: Entry, meta: Metainfo) => FiberMap.run(background, entry.record.infoHash, opening(entry, meta))
-  /** A v2 torrent whose piece layers come from peers: opened in the background, a fetch a pause stops. */
-  const fetchLayers = (entry: Entry, meta: Metainfo) => fetches.start(entry, "pieceLayers", opening(entry, meta))
+  /**
+   * A v2 torrent whose piece layers come from peers (or from hashing its data): opened in the
+   * background, a fetch a pause stops. The layers it got are stored in its .torrent (BEP 52
+   * `piece layers`), so a restart opens it without fetching or hashing them again.
+   */
+  const fetchLayers = (entry: Entry, meta: Metainfo) =>
+    fetches.start(entry, "pieceLayers", openTorrent(entry, meta).pipe(
+      // unsaved, the layers only cost a fetch again after a restart: the torrent runs anyway
+      Effect.tap((torrent) =>
+        torrent.metainfo.pieceLayers.size > meta.pieceLayers.size && entries.get(entry.record.infoHash) === entry
+          ? Effect.ignore(save(entry.record, toTorrentFile(torrent.metainfo)))
+          : Effect.void
+      ),
+      Effect.catch((err) => Effect.sync(() => { entry.error = err.message })),
+      Effect.andThen(notify)
+    ))
 
   // Back from the state directory, in id order.
   for (const stored of loaded.torrents) {

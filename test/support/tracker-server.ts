@@ -35,3 +35,15 @@ export const bittorrentTrackerOn = (host: "127.0.0.1" | "::1") => Effect.acquire
 )
 
 export const bittorrentTracker = bittorrentTrackerOn("127.0.0.1")
+
+/**
+ * Tells `tracker` (HTTP) that a peer on 127.0.0.1:`port` seeds the torrent named `infoHash`
+ * (its 20-byte wire name), as that peer's own announce would: the tracker then names it to
+ * whoever asks.
+ */
+export const announceSeed = (tracker: RunningTracker, infoHash: Uint8Array, port: number) =>
+  Effect.promise(() => {
+    const escaped = (bytes: Uint8Array) => [...bytes].map((b) => `%${b.toString(16).padStart(2, "0")}`).join("")
+    const query = `info_hash=${escaped(infoHash)}&peer_id=${escaped(new Uint8Array(20).fill(7))}&port=${port}&uploaded=0&downloaded=0&left=0&compact=1&event=started`
+    return fetch(`${tracker.http}?${query}`).then((r) => r.arrayBuffer())
+  }).pipe(Effect.asVoid)
