@@ -1,4 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
+import * as fc from "fast-check"
 import { peerKey } from "../src/ids.ts"
 import { makePeerBook } from "../src/torrent/index.ts"
 
@@ -115,4 +116,105 @@ describe("peer book (pure)", () => {
     assert.strictEqual(book.openingOf(k("10.0.0.3", 6881)), "mse")
     assert.isTrue(book.prefersEncryption(k("10.0.0.3", 6881)))
   })
+})
+
+/**
+ * The book keeps its waiting addresses in heaps (issue 18: the dialler scanned every entry
+ * twice per dial); what it hands out must be what a scan of every entry picks: the fewest
+ * failures, then the earliest retry time, then the oldest entry.
+ */
+describe("peer book: next and nextDialAt agree with a scan of every entry", () => {
+  interface Model {
+    failures: number
+    retryAt: number
+    connected: boolean
+    incoming: boolean
+  }
+  const MAX_FAILURES = 5
+  const op = fc.oneof(
+    fc.record({ kind: fc.constant("add" as const), hosts: fc.array(fc.integer({ min: 1, max: 12 }), { maxLength: 4 }) }),
+    fc.record({ kind: fc.constant("next" as const) }),
+    fc.record({ kind: fc.constant("incoming" as const), host: fc.integer({ min: 1, max: 12 }) }),
+    fc.record({ kind: fc.constant("disconnect" as const), host: fc.integer({ min: 1, max: 14 }), failed: fc.boolean() }),
+    fc.record({ kind: fc.constant("ban" as const), host: fc.integer({ min: 1, max: 14 }) }),
+    fc.record({ kind: fc.constant("wait" as const), millis: fc.integer({ min: 0, max: 40_000 }) }),
+    fc.record({ kind: fc.constant("stop" as const) })
+  )
+  it("random operations", () => fc.assert(fc.property(fc.array(op, { maxLength: 120 }), (ops) => {
+    const book = makePeerBook()
+    const model = new Map<string, Model>()
+    const bannedHosts = new Set<string>()
+    let now = 0
+    const addr = (n: number, incoming = false) => a(`10.0.${incoming ? 1 : 0}.${n}`, incoming ? 50_000 + n : 6881)
+    const due = (): number | undefined => {
+      let at: number | undefined
+      for (const m of model.values()) if (!m.connected && m.failures < MAX_FAILURES && (at === undefined || m.retryAt < at)) at = m.retryAt
+      return at
+    }
+    for (const o of ops) {
+      switch (o.kind) {
+        case "add":
+          for (const h of o.hosts) {
+            const key = peerKey(addr(h))
+            if (bannedHosts.has(addr(h).host)) continue
+            const m = model.get(key)
+            if (m === undefined) model.set(key, { failures: 0, retryAt: now, connected: false, incoming: false })
+            else if (!m.connected && m.failures >= MAX_FAILURES) Object.assign(m, { failures: 0, retryAt: now })
+          }
+          book.add(o.hosts.map((h) => addr(h)), "tracker", now)
+          break
+        case "next": {
+          // the scan's pick among the entries due now (ties: the oldest, i.e. Map order)
+          let best: { key: string; m: Model } | undefined
+          for (const [key, m] of model) {
+            if (m.connected || m.failures >= MAX_FAILURES || m.retryAt > now) continue
+            if (best === undefined || m.failures < best.m.failures || (m.failures === best.m.failures && m.retryAt < best.m.retryAt)) best = { key, m }
+          }
+          const got = book.next(now)
+          assert.strictEqual(got === undefined ? undefined : peerKey(got), best?.key)
+          if (best !== undefined) best.m.connected = true
+          break
+        }
+        case "incoming": {
+          const key = peerKey(addr(o.host, true))
+          if (model.has(key)) break
+          book.markConnected(key, addr(o.host, true))
+          model.set(key, { failures: 0, retryAt: 0, connected: true, incoming: true })
+          break
+        }
+        case "disconnect": {
+          const key = peerKey(addr(o.host, o.host > 12))
+          const m = model.get(key)
+          book.markDisconnected(key, o.failed, now)
+          if (m === undefined) break
+          if (m.incoming) model.delete(key)
+          else if (o.failed) Object.assign(m, { connected: false, failures: m.failures + 1, retryAt: now + Math.min(600_000, 15_000 * 2 ** m.failures) })
+          else Object.assign(m, { connected: false, failures: 0, retryAt: now + 30_000 })
+          break
+        }
+        case "ban": {
+          const address = addr(o.host, o.host > 12)
+          const key = peerKey(address)
+          book.ban(key)
+          bannedHosts.add(address.host)
+          const m = model.get(key)
+          if (m !== undefined && !m.connected) model.delete(key)
+          else if (m !== undefined) m.failures = MAX_FAILURES
+          break
+        }
+        case "wait":
+          now += o.millis
+          break
+        case "stop":
+          book.stopped(now)
+          for (const [key, m] of model) {
+            if (!m.connected) continue
+            if (m.incoming) model.delete(key)
+            else Object.assign(m, { connected: false, retryAt: now })
+          }
+          break
+      }
+      assert.strictEqual(book.nextDialAt(), due())
+    }
+  }), { numRuns: 300 }))
 })
