@@ -22,6 +22,7 @@
  * Priorities of `scheduleTask` are ignored: Effect itself only ever uses priority 0.
  */
 import { Clock, Duration, Effect, Scheduler } from "effect"
+import { MinHeap } from "../heap.ts"
 
 interface Timer {
   readonly at: number
@@ -31,52 +32,6 @@ interface Timer {
 }
 
 const before = (a: Timer, b: Timer): boolean => a.at < b.at || (a.at === b.at && a.seq < b.seq)
-
-/** A binary min-heap of timers. */
-class TimerHeap {
-  private readonly items: Array<Timer> = []
-  get size(): number {
-    return this.items.length
-  }
-  peek(): Timer | undefined {
-    return this.items[0]
-  }
-  push(timer: Timer): void {
-    const a = this.items
-    a.push(timer)
-    let i = a.length - 1
-    while (i > 0) {
-      const parent = (i - 1) >> 1
-      const p = a[parent]
-      if (p === undefined || !before(timer, p)) break
-      a[i] = p
-      i = parent
-    }
-    a[i] = timer
-  }
-  pop(): Timer | undefined {
-    const a = this.items
-    const top = a[0]
-    const last = a.pop()
-    if (a.length === 0 || last === undefined) return top
-    let i = 0
-    const n = a.length
-    while (true) {
-      const l = 2 * i + 1
-      if (l >= n) break
-      const left = a[l]
-      const right = l + 1 < n ? a[l + 1] : undefined
-      if (left === undefined) break
-      const c = right !== undefined && before(right, left) ? l + 1 : l
-      const child = c === l ? left : right
-      if (child === undefined || !before(child, last)) break
-      a[i] = child
-      i = c
-    }
-    a[i] = last
-    return top
-  }
-}
 
 interface Advancer {
   readonly millis: number
@@ -129,7 +84,7 @@ export interface VirtualTime {
 export const makeVirtualTime = (): VirtualTime => {
   let now = 0
   let seq = 0
-  const timers = new TimerHeap()
+  const timers = new MinHeap<Timer>(before)
   let tasks: Array<(() => void) | undefined> = []
   let head = 0
   // Concurrent `advance` calls take turns, as `TestClock.adjust` calls do: each one's span
