@@ -126,7 +126,7 @@ describe("daemon: the phase before a torrent opens", () => {
       assert.deepStrictEqual(yield* differingFiles(first.fixture.metainfo, first.fixture.root, first.out), [])
     }))
 
-  it.live("a v2 .torrent without piece layers is added at once, shows `pieceLayers` 0/1 files, then downloads from the peer the tracker names", () =>
+  it.live("a v2 .torrent without piece layers is added at once, shows `pieceLayers` 0/1 files, stops that fetch while paused, then downloads from the peer the tracker names", () =>
     Effect.gen(function*() {
       const source = yield* tempDir("et-phase-v2-")
       yield* writePayload(join(source, "seed", "v2set"), { "big.bin": 600 * KiB, "small.bin": 10 * KiB })
@@ -152,7 +152,17 @@ describe("daemon: the phase before a torrent opens", () => {
       const rpcFetching = yield* transmissionGet(daemon, ["status", "metadataPercentComplete"])
       assert.deepStrictEqual(rpcFetching, { status: 4, metadataPercentComplete: 1 })
 
+      // paused, it hangs up on the peer it asked for the layers; resumed, it asks again
+      const post = (path: string) => Effect.promise(() => daemon.request(`/api/torrents/${added.infoHash}${path}`, { method: "POST" }))
+      yield* post("/pause")
+      const paused = yield* Effect.promise(() => daemon.json<TorrentSummary>(`/api/torrents/${added.infoHash}`))
+      assert.deepStrictEqual([paused.status, paused.fetch], ["paused", null])
+      assert.deepStrictEqual(yield* transmissionGet(daemon, ["status", "metadataPercentComplete"]), { status: 0, metadataPercentComplete: 1 })
+      yield* waitUntil("the daemon closing its connection to the relay", () => relay.live() === 0, 10)
       yield* relay.open
+      const dialled = relay.connections()
+      yield* post("/resume")
+      yield* waitUntil("the daemon dialling the relay again", () => relay.connections() > dialled, 10)
       const done = yield* until("seeding", () => daemon.json<TorrentSummary>(`/api/torrents/${added.infoHash}`), (t) => t.status === "seeding", 30)
       assert.deepStrictEqual([done.progress, done.fetch], [1, null])
       assert.deepStrictEqual(yield* differingFiles(created.metainfo, join(source, "seed"), out), [])
