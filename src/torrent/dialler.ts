@@ -8,8 +8,18 @@
  * connections ring `wake`; a backoff ends on the clock), then until there is room (`take`:
  * a connection ending frees some). It runs until interrupted: its caller's scope says when
  * to stop.
+ *
+ * Paced (`DIAL_RATE`): without a pace a refused dial frees its room at once and the next
+ * follows one round trip later, so a torrent whose peers are all full works through its whole
+ * peer book in seconds. Measured in the simulator (300 peers x 1 MiB, seed 1): unpaced, 206
+ * dials per host against 39 with the old 500 ms poll, 1.07 M events, 63 s real, 2.2 GB RSS,
+ * median completion 6.2 virtual s; paced at 10 a second, 0.62 M events, 29 s, 1.1 GB, and every
+ * leecher done sooner (median 4.3 virtual s: fewer dials mean fewer half-open slots). A burst of
+ * 20 then 10 a second kept the median at 6.2 s. Transmission dials at most 12 peers a second,
+ * libtorrent 30 (`connection_speed`).
  */
 import { Clock, Effect, Latch } from "effect"
+import { RateLimiter } from "effect/persistence"
 import { type PeerKey, peerKey } from "../ids.ts"
 import type { Address } from "../net/index.ts"
 import type { PeerBook } from "./peer-book.ts"
@@ -57,8 +67,17 @@ export interface DialPlan {
   readonly idle?: Effect.Effect<void>
 }
 
+/** Ten dials a second, in a burst of at most ten (the first ten of a tracker answer go out at once). */
+export const DIAL_RATE = { limit: 10, window: "1 second" } as const
+
 export const dialLoop = (plan: DialPlan): Effect.Effect<never> =>
   Effect.gen(function*() {
+    // Its own in-memory store: the bucket goes with this loop.
+    const limiter = yield* RateLimiter.make.pipe(Effect.provide(RateLimiter.layerStoreMemory))
+    const pace = RateLimiter.sleep(limiter, { algorithm: "token-bucket", key: "dials", ...DIAL_RATE }).pipe(
+      // A memory store never fails; were it to, dialling unpaced beats not dialling.
+      Effect.catch(() => Effect.void)
+    )
     while (true) {
       const now = yield* Clock.currentTimeMillis
       const due = plan.book.nextDialAt()
@@ -67,6 +86,7 @@ export const dialLoop = (plan: DialPlan): Effect.Effect<never> =>
         yield* plan.wake.wait(due === undefined ? undefined : due - now)
         continue
       }
+      yield* pace
       // Room and the start in one uninterruptible step (waits excepted).
       yield* Effect.uninterruptibleMask((restore) =>
         Effect.gen(function*() {
