@@ -106,7 +106,9 @@ const sessionContext = (options: { readonly fast: boolean; readonly seeding: boo
         r.unchoked++
         s.stats.amChoking = false
       },
-      now: () => 1000
+      now: () => 1000,
+      // run at once, as the session does when it does not end first (peer-session-end tests that)
+      mustRun: (effect) => effect
     }
     const handle = (m: Message) => Effect.exit(handleMessage(ctx, m))
     return { ctx, s, r, handle, meta, pieceBytes, picker: picker.success }

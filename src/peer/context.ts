@@ -23,4 +23,10 @@ export interface SessionContext {
   readonly updateInterest: () => void
   readonly unchoke: () => void
   readonly now: () => number
+  /**
+   * What must happen to a block the picker accepted (store it, or act on the piece it
+   * completed) wrapped so that it is not lost when the session ends before it ran: the
+   * session then hands it to the torrent's background work instead (peer-session.ts).
+   */
+  readonly mustRun: (effect: Effect.Effect<void>) => Effect.Effect<void>
 }

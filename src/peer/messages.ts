@@ -113,11 +113,14 @@ const onPiece = (ctx: SessionContext, index: PieceIndex, begin: number, block: U
     return throttled(ctx, block.length, Effect.void)
   }
   for (const other of received.cancels) torrent.linkOf(other)?.cancelRequest({ piece: index, begin, length: block.length })
+  // The picker counts the block received from here on, so what follows must run even if the
+  // session ends first (a pause interrupts it while the effect waits for its turn): else
+  // nobody requests the block again and its piece never completes (`ctx.mustRun`).
   const put = storage.putBlockSync(index, begin, block)
   if (put !== undefined) {
     const after = afterPut(torrent, index, put)
     ctx.fill()
-    return throttled(ctx, block.length, after)
+    return throttled(ctx, block.length, after === Effect.void ? after : ctx.mustRun(after))
   }
   const store = storeBlock(torrent, index, begin, block)
   // A block that completes its piece starts the hash check and the disk write; the reader
@@ -125,7 +128,7 @@ const onPiece = (ctx: SessionContext, index: PieceIndex, begin: number, block: U
   return throttled(
     ctx,
     block.length,
-    (received.pieceComplete ? torrent.background(store) : store).pipe(Effect.andThen(Effect.sync(() => ctx.fill())))
+    ctx.mustRun(received.pieceComplete ? torrent.background(store) : store).pipe(Effect.andThen(Effect.sync(() => ctx.fill())))
   )
 }
 

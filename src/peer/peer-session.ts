@@ -68,6 +68,11 @@ export class PeerSession implements PeerLink, SessionContext {
   private pending: Effect.Effect<void, PeerError> | undefined = undefined
   /** False once the session ended (possibly inside handleMessage: a ban). */
   reading = true
+  /**
+   * The effect `mustRun` wrapped that has not started yet (at most one: the reader waits for
+   * it before reading on). If the session ends first, `finish` hands it to the torrent.
+   */
+  private unstarted: Effect.Effect<void> | undefined = undefined
 
   constructor(parts: SessionParts) {
     this.s = parts.s
@@ -116,6 +121,17 @@ export class PeerSession implements PeerLink, SessionContext {
 
   end(reason: PeerError["reason"], detail: string): void {
     this.fork(Effect.fail(new PeerError({ reason, peer: this.key, detail })))
+  }
+
+  mustRun(effect: Effect.Effect<void>): Effect.Effect<void> {
+    this.unstarted = effect
+    return Effect.suspend(() => {
+      // `finish` took it: it runs (or ran) in the torrent's background work
+      if (this.unstarted !== effect) return Effect.void
+      this.unstarted = undefined
+      // begun, it finishes: interrupted halfway, a store could leave the block half-kept
+      return Effect.uninterruptible(effect)
+    })
   }
 
   updateInterest(): void {
@@ -312,13 +328,22 @@ export class PeerSession implements PeerLink, SessionContext {
     this.fork(Effect.fail(this.toPeerError(error)))
   }
 
-  /** The session ended: nothing more is read or written, and the torrent forgets the peer. */
-  finish(): void {
+  /**
+   * The session ended: nothing more is read or written, and the torrent forgets the peer.
+   * Returns what must still run: a received block's store (or its piece's verdict) that had
+   * not started, which the session's fibers, interrupted next, would lose. The picker counts
+   * that block received, so it would never be requested again (a pause lost one such block
+   * in ~8 runs of test/pause-peers, and its piece never completed).
+   */
+  finish(): Effect.Effect<void> {
     this.reading = false
     this.outbox.stop()
     this.torrent.unregister(this.key)
     this.s.requests.clear()
     this.torrent.picker.removePeer(this.key)
     this.torrent.wakeAll()
+    const left = this.unstarted
+    this.unstarted = undefined
+    return left === undefined ? Effect.void : this.torrent.background(left)
   }
 }

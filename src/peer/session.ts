@@ -117,10 +117,7 @@ const startSession = Effect.fnUntraced(function*(
         ? Effect.logWarning(`peer ${key} (${s.stats.client}): ${e.detail}; disconnected`)
         : Effect.logDebug(`peer ${key} (${s.stats.client}): ${e.detail}`)
     ),
-    Effect.ensuring(Effect.suspend(() => {
-      session.finish()
-      return Scope.close(scope, Exit.void)
-    }))
+    Effect.ensuring(Effect.suspend(() => Effect.andThen(session.finish(), Scope.close(scope, Exit.void))))
   )
 })
 
