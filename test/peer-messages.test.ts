@@ -10,17 +10,16 @@ import { type PeerKey, peerKey, PieceIndex } from "../src/ids.ts"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Exit, Result } from "effect"
 import type { Connection } from "../src/net/index.ts"
-import { DEFAULT_SESSION_OPTIONS, type TorrentLink } from "../src/peer/index.ts"
+import { DEFAULT_SESSION_OPTIONS } from "../src/peer/index.ts"
 import type { SessionContext } from "../src/peer/context.ts"
 import { handleMessage } from "../src/peer/messages.ts"
 import { makeSessionState } from "../src/peer/session-state.ts"
-import { hashAnswers } from "../src/torrent/hash-answers.ts"
-import { unlimited } from "../src/ratelimit/index.ts"
 import { makePicker } from "../src/scheduler/index.ts"
 import { makeMemoryStorage } from "../src/storage/index.ts"
 import { Bitfield, type Message } from "../src/wire/index.ts"
 import { tempDir } from "./support/files.ts"
 import { makeTorrent } from "./support/torrent-fixture.ts"
+import { testTorrentLink } from "./support/torrent-link.ts"
 
 const PIECE = 32 * 1024
 const BLOCK = 16 * 1024
@@ -58,37 +57,14 @@ const sessionContext = (options: { readonly fast: boolean; readonly seeding: boo
     const picker = makePicker<PeerKey>({ pieceCount: meta.pieceCount, pieceLength: meta.pieceLength, totalSize: meta.totalSize, have: have.bytes })
     if (Result.isFailure(picker)) return yield* Effect.die(new Error(picker.failure))
     const r: Recorded = { replies: [], sent: [], verified: [], failed: [], unchoked: 0, interestUpdates: 0, fills: 0, wakeAlls: 0, uploadSignals: 0, downloaded: 0 }
-    const torrent: TorrentLink = {
-      infoHash: fixture.infoHash,
-      peerId: new Uint8Array(20),
-      pieceCount: meta.pieceCount,
-      pieceLength: meta.pieceLength,
-      totalSize: meta.totalSize,
-      picker: picker.success,
-      storage,
-      uploadThrottle: unlimited,
-      downloadThrottle: unlimited,
-      random: () => 0.5,
-      register: () => {},
-      linkOf: () => undefined,
+    const torrent = testTorrentLink(fixture, picker.success, storage, {
       wakeAll: () => void r.wakeAlls++,
-      unregister: () => {},
       onPieceVerified: (piece) => Effect.sync(() => void r.verified.push(piece)),
       onPieceFailed: (piece, contributors) => Effect.sync(() => void r.failed.push({ piece, contributors: [...contributors] })),
       onDownloaded: (bytes) => void (r.downloaded += bytes),
-      onUploaded: () => {},
       isComplete: () => options.seeding,
-      metadata: new Uint8Array(0),
-      answerHashes: hashAnswers(meta, storage),
-      isPrivate: false,
-      learnedListenAddress: () => {},
-      addPeers: () => Effect.void,
-      initialUnchoke: () => options.initialUnchoke ?? false,
-      onStorageError: (error) => Effect.die(error),
-      background: (effect) => effect,
-      log: () => Effect.void,
-      trace: null
-    }
+      initialUnchoke: () => options.initialUnchoke ?? false
+    })
     // As the session does when it starts: the peer has nothing until it says otherwise.
     picker.success.peerHasNone(KEY)
     const s = makeSessionState(KEY, noConnection, options.fast, "test", 0, 250, meta.pieceCount)

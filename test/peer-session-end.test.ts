@@ -17,17 +17,16 @@ import { assert, describe, it } from "@effect/vitest"
 import { Effect, Exit, FiberSet, Layer, Result, Scheduler, Scope } from "effect"
 import { type PeerKey, peerKey, PieceIndex } from "../src/ids.ts"
 import { type Connection, Network, NodeNetwork } from "../src/net/index.ts"
-import { DEFAULT_SESSION_OPTIONS, PeerError, type TorrentLink } from "../src/peer/index.ts"
+import { DEFAULT_SESSION_OPTIONS, PeerError } from "../src/peer/index.ts"
 import { makeOutbox } from "../src/peer/outbox.ts"
 import { PeerSession } from "../src/peer/peer-session.ts"
 import { makeSessionState } from "../src/peer/session-state.ts"
-import { unlimited } from "../src/ratelimit/index.ts"
 import { makePicker } from "../src/scheduler/index.ts"
 import { FileStorage, makeMemoryStorage, Storage } from "../src/storage/index.ts"
-import { hashAnswers } from "../src/torrent/hash-answers.ts"
 import { Bitfield, encodeMessages, makeFramer, type Message } from "../src/wire/index.ts"
 import { tempDir } from "./support/files.ts"
 import { makeTorrent } from "./support/torrent-fixture.ts"
+import { testTorrentLink } from "./support/torrent-link.ts"
 
 const PIECE = 32 * 1024
 const BLOCK = 16 * 1024
@@ -63,41 +62,15 @@ const requestingSession = (ours: Connection, backend: "file" | "memory") =>
     if (Result.isFailure(picker)) return yield* Effect.die(new Error(picker.failure))
     const background = yield* FiberSet.make<void, never>()
     const verified: Array<number> = []
-    const torrent: TorrentLink = {
-      infoHash: fixture.infoHash,
-      peerId: new Uint8Array(20),
-      pieceCount: meta.pieceCount,
-      pieceLength: meta.pieceLength,
-      totalSize: meta.totalSize,
-      picker: picker.success,
-      storage,
-      uploadThrottle: unlimited,
-      downloadThrottle: unlimited,
-      random: () => 0.5,
-      register: () => {},
-      linkOf: () => undefined,
-      wakeAll: () => {},
-      unregister: () => {},
+    const torrent = testTorrentLink(fixture, picker.success, storage, {
       onPieceVerified: (piece) =>
         Effect.sync(() => {
           picker.success.pieceVerified(piece)
           verified.push(piece)
         }),
       onPieceFailed: (piece) => Effect.die(new Error(`piece ${piece} failed its hash check`)),
-      onDownloaded: () => {},
-      onUploaded: () => {},
-      isComplete: () => false,
-      metadata: new Uint8Array(0),
-      answerHashes: hashAnswers(meta, storage),
-      isPrivate: false,
-      learnedListenAddress: () => {},
-      addPeers: () => Effect.void,
-      initialUnchoke: () => false,
-      onStorageError: (error) => Effect.die(error),
-      background: (effect) => FiberSet.run(background, effect).pipe(Effect.asVoid),
-      log: () => Effect.void,
-      trace: null
-    }
+      background: (effect) => FiberSet.run(background, effect).pipe(Effect.asVoid)
+    })
     // as session.ts makes one: its fibers in a FiberSet of a scope of its own
     const s = makeSessionState(KEY, ours, true, "test", 0, 250, meta.pieceCount)
     const scope = yield* Scope.make()
