@@ -135,7 +135,7 @@ const onPiece = (ctx: SessionContext, index: PieceIndex, begin: number, block: U
 /**
  * What `throttled` returns, with `SessionOptions.blockEndsTurn`, when there is nothing to run
  * and no limit in force: nothing to do, but the reader goes on after a yield, as it does
- * after any returned effect (the session does that without a fiber, session.ts `readLater`).
+ * after any returned effect (the session does that without a fiber, peer-session.ts `readLater`).
  * Run as an effect it does nothing. Without the option the reader reads on at once
  * (`Effect.void`): a task per block cost more than the block's own handling.
  */
