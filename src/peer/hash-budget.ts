@@ -13,7 +13,7 @@
  * pieces, and asks leaves only for a piece that failed its check.
  */
 import { type Duration, Effect } from "effect"
-import { RateLimiter } from "effect/persistence"
+import { makeLimiter } from "../ratelimit/index.ts"
 
 interface Bucket {
   readonly limit: number
@@ -49,7 +49,7 @@ export const overBudget = (what: "requests" | "leaves"): string =>
  * (a shared store never forgets a key); made on the peer's first hash request only.
  */
 export const makeHashBudget: Effect.Effect<HashBudget> = Effect.gen(function*() {
-  const limiter = yield* RateLimiter.make.pipe(Effect.provide(RateLimiter.layerStoreMemory))
+  const limiter = yield* makeLimiter
   const spend = (key: string, bucket: Bucket, tokens: number) =>
     limiter.consume({ algorithm: "token-bucket", onExceeded: "fail", key, limit: bucket.limit, window: bucket.window, tokens }).pipe(
       Effect.as(true),

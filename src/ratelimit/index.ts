@@ -23,7 +23,7 @@ const never = () => false
 
 export const unlimited: Throttle = { take: () => Effect.void, free: always }
 
-/** A limiter to share among throttles (one per client). */
+/** A limiter with its own in-memory store: one per client for its throttles, one per dialler, one per peer asking for hashes (its buckets go with it). */
 export const makeLimiter: Effect.Effect<RateLimiter.RateLimiter> = RateLimiter.make.pipe(
   Effect.provide(RateLimiter.layerStoreMemory)
 )

@@ -20,6 +20,7 @@
  */
 import { Clock, Effect, Latch } from "effect"
 import { RateLimiter } from "effect/persistence"
+import { makeLimiter } from "../ratelimit/index.ts"
 import { type PeerKey, peerKey } from "../ids.ts"
 import type { Address } from "../net/index.ts"
 import type { PeerBook } from "./peer-book.ts"
@@ -73,7 +74,7 @@ export const DIAL_RATE = { limit: 10, window: "1 second" } as const
 export const dialLoop = (plan: DialPlan): Effect.Effect<never> =>
   Effect.gen(function*() {
     // Its own in-memory store: the bucket goes with this loop.
-    const limiter = yield* RateLimiter.make.pipe(Effect.provide(RateLimiter.layerStoreMemory))
+    const limiter = yield* makeLimiter
     const pace = RateLimiter.sleep(limiter, { algorithm: "token-bucket", key: "dials", ...DIAL_RATE }).pipe(
       // A memory store never fails; were it to, dialling unpaced beats not dialling.
       Effect.catch(() => Effect.void)
