@@ -8,14 +8,12 @@
  */
 import { Effect } from "effect"
 import { PieceIndex } from "../ids.ts"
-import { blockLeaves, type HashRange, type LeafRead, makeHashServer, type Metainfo } from "../metainfo/index.ts"
+import { BLOCK_SIZE, blockLeaves, type HashRange, type LeafRead, makeHashServer, type Metainfo } from "../metainfo/index.ts"
 import { type HashAsker, overBudget } from "../peer/hash-budget.ts"
 import type { TorrentStorage } from "../storage/index.ts"
 
-const BLOCK = 16 * 1024
-
 /** The 16 KiB blocks a leaf answer reads back and hashes (a piece's last block may be short). Pure. */
-export const leafBlocks = (pieces: LeafRead["pieces"]): number => pieces.reduce((n, p) => n + Math.ceil(p.length / BLOCK), 0)
+export const leafBlocks = (pieces: LeafRead["pieces"]): number => pieces.reduce((n, p) => n + Math.ceil(p.length / BLOCK_SIZE), 0)
 
 export const hashAnswers = (meta: Metainfo, storage: Pick<TorrentStorage, "hasPiece" | "read">) => {
   const server = makeHashServer(meta)
