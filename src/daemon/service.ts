@@ -139,6 +139,13 @@ export const makeDaemon = Effect.fn("Daemon.make")(function*(config: DaemonConfi
 
   const fetches = makeFetches(background, (hash) => Effect.ignore(Effect.flatMap(clientKey(hash), (key) => client.remove(key))))
 
+  /** Ends a background step on `entry`: its failure stays on the entry, and either way the change is announced. */
+  const settled = (entry: Entry) => <A, E extends { readonly message: string }>(step: Effect.Effect<A, E>): Effect.Effect<void> =>
+    step.pipe(
+      Effect.catch((e) => Effect.sync(() => { entry.error = e.message })),
+      Effect.andThen(notify)
+    )
+
   /** A magnet's metadata, fetched in the background; then the torrent joins the state for real. */
   const fetchMagnet = (entry: Entry, uri: string) =>
     Effect.gen(function*() {
@@ -162,17 +169,10 @@ export const makeDaemon = Effect.fn("Daemon.make")(function*(config: DaemonConfi
       entry.pending = null
       entry.fetch = null
       yield* notify
-    }).pipe(
-      Effect.catch((e) => Effect.sync(() => { entry.error = e.message })),
-      Effect.andThen(notify)
-    )
+    }).pipe(settled(entry))
 
   /** Opens in the background, the entry listed meanwhile; a failure stays on the entry. */
-  const opening = (entry: Entry, meta: Metainfo) =>
-    openTorrent(entry, meta).pipe(
-      Effect.catch((err) => Effect.sync(() => { entry.error = err.message })),
-      Effect.andThen(notify)
-    )
+  const opening = (entry: Entry, meta: Metainfo) => openTorrent(entry, meta).pipe(settled(entry))
   const openInBackground = (entry: Entry, meta: Metainfo) => FiberMap.run(background, entry.record.infoHash, opening(entry, meta))
   /**
    * A v2 torrent whose piece layers come from peers (or from hashing its data): opened in the
@@ -187,8 +187,7 @@ export const makeDaemon = Effect.fn("Daemon.make")(function*(config: DaemonConfi
           ? Effect.ignore(save(entry.record, toTorrentFile(torrent.metainfo)))
           : Effect.void
       ),
-      Effect.catch((err) => Effect.sync(() => { entry.error = err.message })),
-      Effect.andThen(notify)
+      settled(entry)
     ))
 
   // Back from the state directory, in id order.
