@@ -103,6 +103,15 @@ class SessionOutbox implements Outbox {
   private readonly wire: WireTrace | null
   private readonly queue: Queue.Queue<Message>
   private readonly dispatcher: Scheduler.SchedulerDispatcher
+  /**
+   * Whether `collect` serves a batch of uploads when a limit is set but not in force (a
+   * client's throttles are adjustable, never `unlimited` itself). Connections with a writer
+   * fiber (TCP, uTP) do: otherwise every block went out in a write, and a fiber round, of
+   * its own (65,536 writev calls a GiB seeded, issue 15). The simulator's connections
+   * (`whenDrained`) still take such uploads one per round in `pump`, which checks for room
+   * before each: batching there would move blocks in virtual time and change its traces.
+   */
+  private readonly batchesFree: boolean
 
   constructor(parts: OutboxParts) {
     this.s = parts.s
@@ -114,6 +123,7 @@ class SessionOutbox implements Outbox {
     this.wire = parts.wire
     this.queue = parts.queue
     this.dispatcher = parts.dispatcher
+    this.batchesFree = parts.conn.whenDrained === undefined
   }
 
   private uploaded(chunks: Array<Uint8Array>, piece: number, begin: number, length: number, data: Uint8Array): void {
@@ -142,7 +152,7 @@ class SessionOutbox implements Outbox {
       messages.length = 0
     }
     if (s.uploads.size === 0) return false
-    if (torrent.uploadThrottle !== unlimited) return true
+    if (torrent.uploadThrottle !== unlimited && !(this.batchesFree && torrent.uploadThrottle.free())) return true
     let served = 0
     for (const [key, block] of s.uploads) {
       if (served === UPLOADS_PER_WRITE) return true
