@@ -12,7 +12,7 @@ import { type Connection, Network, NodeNetwork } from "../src/net/index.ts"
 import { PeerError } from "../src/peer/index.ts"
 import { makeOutbox, type OutboxTorrent } from "../src/peer/outbox.ts"
 import { makeSessionState } from "../src/peer/session-state.ts"
-import { unlimited } from "../src/ratelimit/index.ts"
+import { makeAdjustableThrottle, makeLimiter, unlimited } from "../src/ratelimit/index.ts"
 import { makeMemoryStorage } from "../src/storage/index.ts"
 import { decodeFrame, makeFramer, type Message } from "../src/wire/index.ts"
 import { tempDir } from "./support/files.ts"
@@ -105,6 +105,29 @@ describe("peer outbox", () => {
       assert.strictEqual(s.uploads.size, 0, "the queue is empty once served")
       assert.deepStrictEqual(uploaded, blocks.map((b) => b.length))
       assert.strictEqual(s.stats.uploaded, 2 * BLOCK + 1000)
+    }).pipe(Effect.provide(NodeNetwork.layer)))
+
+  it.live("with an adjustable throttle and no limit in force, uploads are served in the flush, in one write", () =>
+    Effect.gen(function*() {
+      const { ours, peer } = yield* connectedPair
+      const { torrent } = yield* seededTorrent
+      // A client's throttles are adjustable (the daemon's limits), never the `unlimited` object.
+      const throttle = makeAdjustableThrottle(yield* makeLimiter, "up", null)
+      // The real connection, with its writes counted (blocks per write).
+      const perWrite: Array<number> = []
+      const counted: Connection = Object.assign(Object.create(ours), {
+        offer: (chunks: ReadonlyArray<Uint8Array>, written?: () => void) => {
+          perWrite.push(chunks.filter((c) => c.length === BLOCK).length)
+          return ours.offer(chunks, written)
+        }
+      })
+      const { s, outbox } = yield* outboxOn(counted, { ...torrent, uploadThrottle: throttle })
+      const blocks = [0, 1, 2].flatMap((piece) => [0, BLOCK].map((begin) => ({ piece: PieceIndex(piece), begin, length: BLOCK })))
+      for (const b of blocks) s.uploads.set(`${b.piece}:${b.begin}`, b)
+      outbox.uploadsAdded()
+      const got = yield* readMessages(peer, blocks.length)
+      assert.deepStrictEqual(got.map((m) => m._tag === "Piece" ? `${m.index}:${m.begin}` : m._tag), blocks.map((b) => `${b.piece}:${b.begin}`))
+      assert.deepStrictEqual(perWrite, [blocks.length])
     }).pipe(Effect.provide(NodeNetwork.layer)))
 
   it.live("a peer that stops reading: the send buffer fills, then the queue refuses our messages; replies wait for room", () =>
