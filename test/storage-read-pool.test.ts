@@ -3,7 +3,7 @@
  * another piece only once nothing can still look at it, and then it is reused.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Effect } from "effect"
+import { Deferred, Effect, Fiber } from "effect"
 import * as fc from "fast-check"
 import type { Backend } from "../src/storage/backend.ts"
 import * as Have from "../src/storage/have.ts"
@@ -14,7 +14,7 @@ import { makeFixture, pieceData } from "./storage-helpers.ts"
 const PIECE = 65536
 
 /** 6 full pieces, all verified; disk reads go into the buffer the cache gives. */
-const setup = (cachePieces: number) => {
+const setup = (cachePieces: number, readGate?: Deferred.Deferred<void>) => {
   const fixture = makeFixture([{ path: ["a"], length: 6 * PIECE }], PIECE, 7)
   const result = makeLayout(fixture.meta, 1 << 26)
   if (result._tag !== "Ok") throw new Error(result.message)
@@ -22,15 +22,20 @@ const setup = (cachePieces: number) => {
   const have = Have.makeHaveSet(layout, undefined)
   for (let p = 0; p < 6; p++) Have.mark(have, p, true)
   const buffers = new Set<ArrayBufferLike>()
+  let backendReads = 0
   const backend: Backend = {
     writePiece: () => Effect.void,
     readPiece: (piece) => Effect.sync(() => Uint8Array.from(pieceData(fixture, piece))),
     readPieceInto: (piece, into) =>
-      Effect.sync(() => {
-        buffers.add(into.buffer)
-        into.set(pieceData(fixture, piece))
-        return into
-      }),
+      Effect.andThen(
+        readGate === undefined ? Effect.void : Deferred.await(readGate),
+        Effect.sync(() => {
+          backendReads++
+          buffers.add(into.buffer)
+          into.set(pieceData(fixture, piece))
+          return into
+        })
+      ),
     beginRecheck: Effect.succeed(() => Effect.succeed(null)),
     loadResume: Effect.succeed(null),
     saveResume: () => Effect.void,
@@ -38,7 +43,7 @@ const setup = (cachePieces: number) => {
     cacheReads: true,
     retainsBuffers: false
   }
-  return { fixture, reads: makePieceReads(backend, have, cachePieces * PIECE), buffers }
+  return { fixture, reads: makePieceReads(backend, have, cachePieces * PIECE), buffers, backendReads: () => backendReads }
 }
 
 describe("storage: pooled read buffers", () => {
@@ -64,11 +69,32 @@ describe("storage: pooled read buffers", () => {
       assert.strictEqual(buffers.size, 3, "six lends, three buffers")
     }))
 
-  it.effect("views still held always show their piece's bytes (random lends, reads and releases)", () =>
+  it.effect("a lend of a piece being prefetched waits for that read instead of reading again", () =>
+    Effect.gen(function*() {
+      const gate = yield* Deferred.make<void>()
+      const { fixture, reads, backendReads } = setup(2, gate)
+      const prefetch = reads.prefetch(1)
+      assert.isDefined(prefetch)
+      if (prefetch === undefined) return
+      const reading = yield* Effect.forkChild(prefetch)
+      yield* Effect.yieldNow
+      assert.isUndefined(reads.prefetch(1), "a piece being read needs no second read")
+      const lending = yield* Effect.forkChild(reads.lend(1, 16, 16))
+      yield* Effect.yieldNow
+      yield* Deferred.succeed(gate, undefined)
+      yield* Fiber.join(reading)
+      const view = yield* Fiber.join(lending)
+      assert.deepStrictEqual(view, pieceData(fixture, 1).subarray(16, 32))
+      assert.strictEqual(backendReads(), 1)
+      assert.isUndefined(reads.prefetch(1), "a cached piece needs no read")
+      assert.isDefined(reads.lendSync(1, 0, 16), "the prefetched piece is served from the cache")
+    }))
+
+  it.effect("views still held always show their piece's bytes (random lends, reads, prefetches and releases)", () =>
     Effect.promise(() =>
       fc.assert(fc.asyncProperty(
         fc.integer({ min: 0, max: 3 }),
-        fc.array(fc.tuple(fc.constantFrom("lend", "lendSync", "read", "release"), fc.nat(5), fc.nat(100)), { maxLength: 60 }),
+        fc.array(fc.tuple(fc.constantFrom("lend", "lendSync", "read", "prefetch", "release"), fc.nat(5), fc.nat(100)), { maxLength: 60 }),
         async (cachePieces, ops) => {
           const { fixture, reads } = setup(cachePieces)
           const held: Array<{ readonly piece: number; readonly view: Uint8Array; readonly lent: boolean }> = []
@@ -79,6 +105,9 @@ describe("storage: pooled read buffers", () => {
               if (victim === undefined) continue
               held.splice(held.indexOf(victim), 1)
               reads.release(victim.view)
+            } else if (op === "prefetch") {
+              const read = reads.prefetch(piece)
+              if (read !== undefined) await Effect.runPromise(read)
             } else {
               const view = op === "lendSync"
                 ? reads.lendSync(piece, 0, PIECE)

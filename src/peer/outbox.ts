@@ -43,6 +43,8 @@ const UPLOADS_PER_WRITE = 16
  * left completion times as they were with one block a write and cut the events by a fifth.
  */
 const UPLOADS_PER_WRITE_SIMULATED = 4
+/** Queued uploads looked through for the next piece to read ahead (4 MiB of blocks). */
+const READ_AHEAD_SCAN = 256
 
 export interface Outbox {
   /** Queues one of our own messages; false when the queue is full (the peer stopped reading). */
@@ -98,6 +100,8 @@ class SessionOutbox implements Outbox {
   private stopped = false
   /** Blocks lent by the storage for the write being put together (flush or the writer: one at a time). */
   private lent: Array<Uint8Array> = []
+  /** The piece of the last block served: a block of another one starts its read-ahead. */
+  private servingPiece = -1
   /** The pending wait of `pump` for room in the send buffer, cancelled when the session stops. */
   private cancelWait: (() => void) | undefined = undefined
   private readonly flushTask = () => this.flush()
@@ -132,7 +136,29 @@ class SessionOutbox implements Outbox {
     this.uploadsPerWrite = parts.conn.whenDrained === undefined ? UPLOADS_PER_WRITE : UPLOADS_PER_WRITE_SIMULATED
   }
 
+  /**
+   * Starts reading the next piece the peer asked for while this one is sent (once per piece
+   * served): without it every piece not in the read cache stalled the upload for a read
+   * (a writer waiting on a 1 MiB pread while the socket drained). Storage that needs no
+   * read (in memory, cached, being read) makes no fiber.
+   */
+  private readAhead(piece: number): void {
+    let scanned = 0
+    for (const block of this.s.uploads.values()) {
+      if (block.piece !== piece) {
+        const read = this.torrent.storage.prefetch(block.piece)
+        if (read !== undefined) this.fork(read)
+        return
+      }
+      if (++scanned === READ_AHEAD_SCAN) return
+    }
+  }
+
   private uploaded(chunks: Array<Uint8Array>, piece: number, begin: number, length: number, data: Uint8Array): void {
+    if (piece !== this.servingPiece) {
+      this.servingPiece = piece
+      this.readAhead(piece)
+    }
     chunks.push(encodePieceHeader(piece, begin, length), data)
     this.lent.push(data)
     if (this.wire !== null) this.wire.pieceOut(piece, begin, length)

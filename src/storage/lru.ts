@@ -4,6 +4,8 @@
  */
 export interface Lru<K, V> {
   readonly get: (key: K) => V | undefined
+  /** Whether the key is cached, without making it the most recently used. */
+  readonly has: (key: K) => boolean
   readonly set: (key: K, value: V, weight: number) => void
   readonly delete: (key: K) => void
   readonly clear: () => void
@@ -33,6 +35,7 @@ export const makeLru = <K, V>(capacity: number, onEvict?: (key: K, value: V) => 
       entries.set(key, e)
       return e.value
     },
+    has: (key) => entries.has(key),
     set: (key, value, weight) => {
       const old = entries.get(key)
       if (old !== undefined && old.value === value) {

@@ -11,7 +11,7 @@
  * done (such a buffer is left to the garbage collector). A view lent and never released
  * (a transport that cannot tell when it wrote) likewise keeps its buffer out of the pool.
  */
-import { Effect } from "effect"
+import { Deferred, Effect } from "effect"
 import type { Backend } from "./backend.ts"
 import { checkRead } from "./checks.ts"
 import { StorageError } from "./errors.ts"
@@ -31,8 +31,18 @@ export interface PieceReads {
   readonly lendSync: (piece: number, begin: number, length: number) => Uint8Array | undefined
   /** A view from `lend`/`lendSync` is no longer used (written). Call once per view. */
   readonly release: (view: Uint8Array) => void
+  /**
+   * The read that puts a piece into the cache ahead of its requests, or undefined when none
+   * is needed (cached, being read, not had, or a backend that does not read into the pool:
+   * in memory, simulated). A `lend` of the
+   * piece meanwhile waits for this read instead of starting its own.
+   */
+  readonly prefetch: (piece: number) => Effect.Effect<void> | undefined
   readonly cache: Lru<number, Uint8Array>
 }
+
+/** Who holds a piece just read: a lent view, a view never given back (`read`), or the cache alone (`prefetch`). */
+type Holder = "lend" | "pin" | "cache"
 
 /** A pooled piece buffer: whether the cache holds it, how many lent views are out, whether an unreturnable view is. */
 interface Slot {
@@ -53,6 +63,8 @@ export const makePieceReads = (backend: Backend, have: Have.HaveSet, cacheBytes:
   // keyed by the ArrayBuffer every view of a piece buffer shares; only buffers allocated here
   const slots = new WeakMap<ArrayBufferLike, Slot>()
   const spare: Array<Uint8Array> = []
+  // reads under way, by piece: completed (success or not) when the read ends
+  const reading = new Map<number, Deferred.Deferred<void>>()
 
   const reuse = (slot: Slot) => {
     slots.delete(slot.buffer.buffer)
@@ -73,13 +85,15 @@ export const makePieceReads = (backend: Backend, have: Have.HaveSet, cacheBytes:
     else slot.pinned = true
   }
 
-  const readFromBackend = (piece: number, lending: boolean): Effect.Effect<Uint8Array, StorageError> => {
+  const readFromBackend = (piece: number, holder: Holder): Effect.Effect<Uint8Array, StorageError> => {
     const size = pieceSize(layout, piece)
     const into = backend.readPieceInto === undefined
       ? undefined
       : (size === layout.pieceLength ? spare.pop() : undefined) ?? allocatePiece(size)
-    const reading = into === undefined || backend.readPieceInto === undefined ? backend.readPiece(piece) : backend.readPieceInto(piece, into)
-    return Effect.flatMap(reading, (data) => {
+    const read = into === undefined || backend.readPieceInto === undefined ? backend.readPiece(piece) : backend.readPieceInto(piece, into)
+    const done = Deferred.makeUnsafe<void>()
+    reading.set(piece, done)
+    const stored = Effect.flatMap(read, (data) => {
       if (data === null) {
         // every read into `into` has finished: nobody else ever saw it
         if (into !== undefined && into.length === layout.pieceLength && spare.length < SPARE_BUFFERS) spare.push(into)
@@ -87,9 +101,15 @@ export const makePieceReads = (backend: Backend, have: Have.HaveSet, cacheBytes:
         Have.mark(have, piece, false)
         return Effect.fail(notVerified(`data of piece ${piece} is missing from storage`))
       }
-      if (data === into) slots.set(into.buffer, { buffer: into, cached: true, lent: lending ? 1 : 0, pinned: !lending })
+      if (data === into) slots.set(into.buffer, { buffer: into, cached: true, lent: holder === "lend" ? 1 : 0, pinned: holder === "pin" })
       cache.set(piece, data, data.length)
       return Effect.succeed(data)
+    })
+    // a waiter looks at the cache again as soon as this completes: only after the piece is in it
+    return Effect.onExit(stored, () => {
+      reading.delete(piece)
+      Deferred.doneUnsafe(done, Effect.void)
+      return Effect.void
     })
   }
 
@@ -103,7 +123,10 @@ export const makePieceReads = (backend: Backend, have: Have.HaveSet, cacheBytes:
         handOut(cached, lending)
         return Effect.succeed(cached.subarray(begin, begin + length))
       }
-      return Effect.map(readFromBackend(piece, lending), (data) => data.subarray(begin, begin + length))
+      // a read of this piece (a prefetch) is under way: look again once it is done
+      const pending = reading.get(piece)
+      if (pending !== undefined) return Effect.andThen(Deferred.await(pending), readAs(lending)(piece, begin, length))
+      return Effect.map(readFromBackend(piece, lending ? "lend" : "pin"), (data) => data.subarray(begin, begin + length))
     })
 
   const readSyncAs = (lending: boolean) => (piece: number, begin: number, length: number): Uint8Array | undefined => {
@@ -124,12 +147,22 @@ export const makePieceReads = (backend: Backend, have: Have.HaveSet, cacheBytes:
     if (slot.lent === 0 && !slot.cached && !slot.pinned) reuse(slot)
   }
 
+  // Read-ahead is for backends that read into pooled buffers (files). The simulator's corrupt
+  // hosts read through `readPiece` and keep the reads they made, and so their traces.
+  const readsAhead = backend.cacheReads && backend.readPieceInto !== undefined
+  const needsRead = (piece: number) => readsAhead && Have.has(have, piece) && !cache.has(piece) && !reading.has(piece)
+  const prefetch = (piece: number): Effect.Effect<void> | undefined =>
+    needsRead(piece)
+      ? Effect.suspend(() => needsRead(piece) ? Effect.ignore(readFromBackend(piece, "cache")) : Effect.void)
+      : undefined
+
   return {
     read: readAs(false),
     readSync: readSyncAs(false),
     lend: readAs(true),
     lendSync: readSyncAs(true),
     release,
+    prefetch,
     cache
   }
 }

@@ -199,6 +199,10 @@ export const makeTorrentStorage = Effect.fnUntraced(function*(
     lend: (piece, begin, length) => guarded(reads.lend(piece, begin, length)),
     lendSync: (piece, begin, length) => (closed ? undefined : reads.lendSync(piece, begin, length)),
     release: reads.release,
+    prefetch: (piece) => {
+      const read = closed ? undefined : reads.prefetch(piece)
+      return read === undefined ? undefined : Effect.ignore(guarded(read))
+    },
     hasPiece: (piece) => isIndex(piece, count) && Have.has(have, piece),
     have: Effect.sync(() => Uint8Array.from(have.bits)),
     verifiedCount: Effect.sync(() => have.verified),

@@ -81,6 +81,13 @@ export interface TorrentStorage {
   readonly lendSync: (piece: PieceIndex, begin: number, length: number) => Uint8Array | undefined
   /** A view from `lend`/`lendSync` was written and is no longer used; once per view. */
   readonly release: (view: Uint8Array) => void
+  /**
+   * The read that puts a verified piece into the read cache ahead of the requests for it (an
+   * uploader's read-ahead: its blocks can then be lent without waiting), or undefined when
+   * none is needed: cached, already being read, not verified, closed, or a backend that keeps
+   * its pieces in memory. Run it in a fiber of its own; it never fails.
+   */
+  readonly prefetch: (piece: PieceIndex) => Effect.Effect<void> | undefined
   /** Synchronous query of the in-memory have set (false for out-of-range indices). */
   readonly hasPiece: (piece: PieceIndex) => boolean
   /** Snapshot of the have set as a BEP 3 bitfield. */
