@@ -164,7 +164,9 @@ export const simulateCommand = Command.make(
       traceMessages: flags.traceMessages
     }
     const scenario = flags.scenario._tag === "Some" ? namedScenarios[flags.scenario.value] : undefined
-    const spec = scenario === undefined ? { ...base, corruptPeers: flags.corruptPeers } : scenario.spec(base)
+    // the trace is read by --trace, --report and a scenario's check; otherwise it is not kept
+    const keepTrace = flags.trace._tag === "Some" || flags.report._tag === "Some" || scenario !== undefined
+    const spec = { ...(scenario === undefined ? { ...base, corruptPeers: flags.corruptPeers } : scenario.spec(base)), keepTrace }
     const report = yield* runScenario(spec).pipe(
       // the simulated clients' own logs (bans, disconnects) are in the trace; keep the output clean
       Effect.provideService(References.MinimumLogLevel, "None")

@@ -48,16 +48,24 @@ export const runPex = (
   Effect.gen(function*() {
     const told = new Map<string, Map<string, Address>>()
     const lastSent = new Map<string, number>()
+    // One string per address for every `told` map: each peer's map holds up to 50 of them,
+    // and a fresh one per entry was most of what a session cost in a big swarm (~3 KB).
+    let names = new Map<string, string>()
     while (true) {
       yield* Effect.sleep(PEX_TICK)
       const now = yield* Clock.currentTimeMillis
       const current = new Map<string, PexPeer>()
+      const nextNames = new Map<string, string>()
       for (const l of links.values()) {
         const at = l.stats.listenAddress
         if (at === null) continue
         const flags = (speaksUtp(at) ? PEX_UTP : 0) | (prefersEncryption(l.stats.key) ? PEX_PREFERS_ENCRYPTION : 0)
-        current.set(formatAddress(at), flags === 0 ? at : { host: at.host, port: at.port, flags })
+        const text = formatAddress(at)
+        const name = names.get(text) ?? text
+        nextNames.set(name, name)
+        current.set(name, flags === 0 ? at : { host: at.host, port: at.port, flags })
       }
+      names = nextNames
       for (const key of told.keys()) if (!links.has(key)) told.delete(key)
       for (const key of lastSent.keys()) if (!links.has(key)) lastSent.delete(key)
       for (const [key, link] of links) {
@@ -69,7 +77,10 @@ export const runPex = (
         if (delta.added.length === 0 && delta.dropped.length === 0) continue
         if (!link.sendExtended("ut_pex", encodeUtPex(delta))) continue
         lastSent.set(key, now)
-        for (const a of delta.added) sent.set(formatAddress(a), a)
+        for (const a of delta.added) {
+          const text = formatAddress(a)
+          sent.set(names.get(text) ?? text, a)
+        }
         for (const d of delta.dropped) sent.delete(formatAddress(d))
         told.set(key, sent)
       }
