@@ -120,6 +120,48 @@ describe("picker", () => {
     assert.isTrue([...firsts].some((piece, i) => piece !== i), "not simply in index order")
   })
 
+  it("from a non-seed, equally rare pieces stay a random draw", () => {
+    const p = picker(cfg(16, { maxOpenPieces: 100 }))
+    p.addPeer("x", makeBitfield(16, (i) => i < 15))
+    p.addPeer("y", bits(16, [15]))
+    // every piece has one holder; the bucket is 0..15 in order, opening 0 moves 15 into its
+    // place, and the second draw (half way) lands on 7, where a run would have taken 1
+    const order: Array<number> = []
+    for (const r of [0, 0.5]) order.push(...new Set(p.pick("x", 2, seq(r)).map((b) => b.piece)))
+    assert.deepStrictEqual(order, [0, 7])
+    ok(p)
+  })
+
+  it("among equally rare pieces a seed's run in index order from a random start", () => {
+    const p = picker(cfg(16, { maxOpenPieces: 100 }))
+    p.addPeer("s", all(16))
+    // the first pick draws piece 10 (0.65 of 16); its successors follow without a draw
+    const order: Array<number> = []
+    for (let i = 0; i < 8; i++) order.push(...new Set(p.pick("s", 2, seq(0.65, 0)).map((b) => b.piece)))
+    // 15 is the last piece: the next start is drawn again, among what is left (0..9)
+    assert.deepStrictEqual(order, [10, 11, 12, 13, 14, 15, 6, 7])
+    // a second peer starts its own run; one that reaches a taken piece draws a new start
+    p.addPeer("t", all(16))
+    assert.deepStrictEqual([...new Set(p.pick("t", 4, seq(0)).map((b) => b.piece))], [0, 1])
+    assert.deepStrictEqual([...new Set(p.pick("t", 8, seq(0)).map((b) => b.piece))], [2, 3, 4, 5])
+    const next = [...new Set(p.pick("t", 2, seq(0)).map((b) => b.piece))]
+    assert.notDeepEqual(next, [6], "6 is open (taken by s)")
+    ok(p)
+  })
+
+  it("the run yields to a rarer piece: rarest first still decides across availabilities", () => {
+    const p = picker(cfg(3, { maxOpenPieces: 100 }))
+    // "a" is a seed; "b" and "c" make piece 1 commoner than 0 and 2
+    p.addPeer("a", bits(3, [0, 1, 2]))
+    p.addPeer("b", bits(3, [1]))
+    p.addPeer("c", bits(3, [1]))
+    const order: Array<number> = []
+    for (let i = 0; i < 3; i++) order.push(...new Set(p.pick("a", 2, seq(0)).map((b) => b.piece)))
+    // 1 follows 0 in index order, but 2 is rarer
+    assert.deepStrictEqual(order, [0, 2, 1])
+    ok(p)
+  })
+
   it("sequential mode picks pieces in index order", () => {
     const p = picker(cfg(6, { sequential: true }))
     p.addPeer("a", bits(6, [1, 2, 4, 5]))

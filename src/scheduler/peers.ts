@@ -84,7 +84,8 @@ export const addPeer = <K>(s: State<K>, key: K, bitfield: Uint8Array): void => {
     haveCount: popcount(bits),
     interesting: 0,
     inflight: new Set(),
-    pieceRefs: new Map()
+    pieceRefs: new Map(),
+    lastNew: -1
   }
   s.peers.set(key, peer)
   if (peer.haveCount === s.g.pieceCount) {
@@ -100,7 +101,7 @@ export const addPeer = <K>(s: State<K>, key: K, bitfield: Uint8Array): void => {
 export const peerHasAll = <K>(s: State<K>, key: K): void => {
   const peer = s.peers.get(key)
   if (peer === undefined) {
-    s.peers.set(key, { bits: null, haveCount: s.g.pieceCount, interesting: 0, inflight: new Set(), pieceRefs: new Map() })
+    s.peers.set(key, { bits: null, haveCount: s.g.pieceCount, interesting: 0, inflight: new Set(), pieceRefs: new Map(), lastNew: -1 })
     s.seeds++
   } else {
     becomeSeed(s, peer)

@@ -4,8 +4,9 @@
  * Order: (0) focus pieces (stream readers' windows), open or new, in focus order;
  * (1) missing blocks of open pieces the peer has, pieces it already
  * works on first (fewer half-finished pieces, and a bad piece's contributors
- * stay few); (2) new pieces, rarest first with a random tie-break (or lowest
- * index first in sequential mode), while fewer than `maxOpenPieces` servable
+ * stay few); (2) new pieces, rarest first with a random tie-break (from a seed,
+ * the piece after the last new one first; lowest index first in sequential
+ * mode), while fewer than `maxOpenPieces` servable
  * pieces are still being downloaded; (3) in endgame only, blocks already in flight to other
  * peers, least-duplicated first.
  *
@@ -78,8 +79,28 @@ const sequentialNext = <K>(s: State<K>, peer: PeerState): number => {
   return -1
 }
 
+/**
+ * For a seed, the piece after the last one opened for it, when that is still a candidate and
+ * no candidate is rarer (-1 otherwise): among equally rare pieces, what we take from a seed
+ * runs in index order from a random start, much as libtorrent's piece extent affinity does.
+ * The seeder then reads its file front to back (its read-ahead and cache pay off), and the
+ * rarest-first order across availabilities is unchanged. Not for other peers: in a swarm of
+ * leechers the random draw keeps what they hold diverse (a 30-peer simulation had a later
+ * median completion with runs from every peer).
+ */
+const extentNext = <K>(s: State<K>, peer: PeerState): number => {
+  const next = peer.lastNew + 1
+  if (peer.bits !== null || peer.lastNew < 0 || next >= s.g.pieceCount || !inBuckets(s.buckets, next) || !peerHasPiece(peer, next)) return -1
+  const count = s.avail[next] ?? 0
+  // a seed has every candidate: any in a lower bucket is rarer
+  for (let c = 0; c < count; c++) if ((s.buckets.lists[c]?.length ?? 0) > 0) return -1
+  return next
+}
+
 const nextNewPiece = <K>(s: State<K>, peer: PeerState, random: () => number): number => {
   if (s.sequential) return sequentialNext(s, peer)
+  const next = extentNext(s, peer)
+  if (next !== -1) return next
   // Few pieces: walking the peer's bitfield beats scanning big buckets of pieces it lacks.
   if (peer.bits !== null && peer.haveCount * 8 < s.buckets.size) return rarestByPeerPieces(s, peer.bits, random)
   return rarestByBuckets(s, peer, random)
@@ -174,6 +195,7 @@ export const pick = <K>(s: State<K>, key: K, max: number, random: () => number, 
     servable++
     takeMissing(s, piece, openPiece(s, piece), key, max, out)
     last = piece
+    peer.lastNew = piece
   }
 
   if (out.length < max && inEndgame(s)) endgameBlocks(s, peer, key, max, out)

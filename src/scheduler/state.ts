@@ -47,6 +47,8 @@ export interface PeerState {
   interesting: number
   readonly inflight: Set<number>
   readonly pieceRefs: Map<number, number>
+  /** The last new piece opened for this peer (-1: none yet): its extent goes on from there (pick.ts). */
+  lastNew: number
 }
 
 export interface PickerConfig extends Geometry {
