@@ -130,6 +130,35 @@ describe("peer outbox", () => {
       assert.deepStrictEqual(perWrite, [blocks.length])
     }).pipe(Effect.provide(NodeNetwork.layer)))
 
+  it.live("a lazy message waits for the next write, or for flushLazy", () =>
+    Effect.gen(function*() {
+      const { ours, peer } = yield* connectedPair
+      const { torrent } = yield* seededTorrent
+      const writes: Array<number> = []
+      const counted: Connection = Object.assign(Object.create(ours), {
+        offer: (chunks: ReadonlyArray<Uint8Array>, written?: () => void) => {
+          writes.push(chunks.length)
+          return ours.offer(chunks, written)
+        }
+      })
+      const { outbox } = yield* outboxOn(counted, torrent)
+      assert.isTrue(outbox.sendLazily({ _tag: "Have", index: 1 }))
+      for (let i = 0; i < 5; i++) yield* Effect.yieldNow
+      assert.deepStrictEqual(writes, [], "a lazy message was written on its own")
+      // The next message takes it along, ahead of itself, in one write.
+      assert.isTrue(outbox.send({ _tag: "Interested" }))
+      assert.deepStrictEqual(yield* readMessages(peer, 2), [{ _tag: "Have", index: 1 }, { _tag: "Interested" }])
+      assert.strictEqual(writes.length, 1)
+      // Nothing else to send: the tick's flushLazy writes it.
+      assert.isTrue(outbox.sendLazily({ _tag: "Have", index: 2 }))
+      outbox.flushLazy()
+      assert.deepStrictEqual(yield* readMessages(peer, 1), [{ _tag: "Have", index: 2 }])
+      // With nothing lazy left, flushLazy writes nothing.
+      outbox.flushLazy()
+      for (let i = 0; i < 5; i++) yield* Effect.yieldNow
+      assert.strictEqual(writes.length, 2)
+    }).pipe(Effect.provide(NodeNetwork.layer)))
+
   it.live("a peer that stops reading: the send buffer fills, then the queue refuses our messages; replies wait for room", () =>
     Effect.gen(function*() {
       const { ours, peer } = yield* connectedPair

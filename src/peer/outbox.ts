@@ -49,6 +49,13 @@ const READ_AHEAD_SCAN = 256
 export interface Outbox {
   /** Queues one of our own messages; false when the queue is full (the peer stopped reading). */
   send(message: Message): boolean
+  /**
+   * Queues one of our own messages that need not leave at once: it goes with the next write
+   * to the peer, or at the latest at the next `flushLazy`. False as for `send`.
+   */
+  sendLazily(message: Message): boolean
+  /** Writes what `sendLazily` queued, if nothing has taken it yet (the session's tick). */
+  flushLazy(): void
   /** Queues a message the peer's own traffic provoked, waiting while the queue is full. */
   reply(message: Message): Effect.Effect<void>
   /** The upload queue (`s.uploads`) gained blocks. */
@@ -95,6 +102,8 @@ interface OutboxParts {
  */
 class SessionOutbox implements Outbox {
   private flushScheduled = false
+  /** `sendLazily` queued a message that no write has taken yet. */
+  private lazy = false
   private readonly messages: Array<Message> = []
   private writerOwns = false
   private stopped = false
@@ -174,6 +183,7 @@ class SessionOutbox implements Outbox {
    */
   private collect(chunks: Array<Uint8Array>): boolean {
     const { messages, queue, wire, s, torrent } = this
+    this.lazy = false
     for (let e = Queue.takeUnsafe(queue); e !== undefined && Exit.isSuccess(e); e = Queue.takeUnsafe(queue)) {
       messages.push(e.value)
       if (wire !== null) wire.message("out", e.value)
@@ -320,6 +330,16 @@ class SessionOutbox implements Outbox {
     if (!Queue.offerUnsafe(this.queue, message)) return false
     this.schedule()
     return true
+  }
+
+  sendLazily(message: Message): boolean {
+    if (!Queue.offerUnsafe(this.queue, message)) return false
+    this.lazy = true
+    return true
+  }
+
+  flushLazy(): void {
+    if (this.lazy) this.schedule()
   }
 
   reply(message: Message): Effect.Effect<void> {

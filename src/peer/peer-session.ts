@@ -176,7 +176,16 @@ export class PeerSession implements PeerLink, SessionContext {
 
   pieceVerified(piece: number): void {
     // Have suppression: a peer that has the piece gains nothing from hearing we do too.
-    if (!Bitfield.get(this.s.peerPieces, piece)) this.send({ _tag: "Have", index: piece })
+    if (!Bitfield.get(this.s.peerPieces, piece)) {
+      const have: Message = { _tag: "Have", index: piece }
+      // Urgent or not (the split of the multi-have BEP draft, bittorrent.org PR 28): a peer we
+      // choke that is interested in us cannot request the piece before we unchoke it, and our
+      // `unchoke` follows the queued haves, so its have rides with our next write to the peer
+      // or goes at the next tick. A peer we serve may request it now, and one not interested
+      // may become so through it: theirs go now.
+      if (!this.stats.amChoking || !this.stats.peerInterested) this.send(have)
+      else if (!this.outbox.sendLazily(have)) this.end("Timeout", "peer stopped reading (send queue full)")
+    }
     this.updateInterest()
   }
 
@@ -216,6 +225,7 @@ export class PeerSession implements PeerLink, SessionContext {
     s.stats.inflight = s.requests.size
     if (expired) this.torrent.wakeAll()
     if (t - s.lastReceivedAt > options.idleTimeoutMillis) return this.end("Timeout", "peer went silent")
+    this.outbox.flushLazy()
     if (t - s.lastSentAt > options.keepAliveMillis) this.send({ _tag: "KeepAlive" })
     this.fill()
   }
