@@ -67,7 +67,7 @@ const segmentOf = (chunks: ReadonlyArray<Uint8Array>, size: number): ReadonlyArr
 interface Direction {
   lastDelivery: number
   /** `World.countBytes` for this direction's pair of hosts. */
-  readonly count: (size: number) => void
+  count(size: number): void
 }
 
 /**
@@ -118,77 +118,126 @@ class InFlight {
   }
 }
 
-export const makeEndpoint = (world: World, host: HostState, local: Address, remote: Address): Endpoint => {
-  const inbox: Array<Uint8Array> = []
-  let head = 0
-  let terminal: NetError | undefined
-  let waiter: Resume<Uint8Array> | undefined
-  let closed = false
-  const generation = host.generation
-  const remoteText = formatAddress(remote)
+const noCount = (): void => {}
+
+/**
+ * An endpoint is its own `Connection` and its own sending `Direction`. A class, not
+ * closures: a simulated swarm holds two endpoints per connection, and their twenty-odd
+ * closures, contexts and effects were ~1.6 KB of every session (issue 18). `read`,
+ * `drained` and `close` are made when asked for. Call its methods on it, never detached
+ * (`whenDrained` and the slot's `takeChunk` are the functions it hands out).
+ */
+class SimEndpoint implements Endpoint, Connection, Direction {
+  peer: Endpoint | undefined = undefined
+  readonly remote: Address
+  readonly local: Address
+  lastDelivery = 0
+  private readonly world: World
+  private readonly host: HostState
+  private readonly generation: number
+  private readonly remoteText: string
+  // Host objects live as long as the world (a restart reuses the same one).
+  private readonly to: HostState | undefined
+  private readonly counter: (size: number) => void
+  private inbox: Array<Uint8Array> = []
+  private head = 0
+  private terminal: NetError | undefined = undefined
+  private waiter: Resume<Uint8Array> | undefined = undefined
+  private closed = false
   // One error object per connection and reason: a normal close happens on every connection,
   // and each error captures a stack trace (several µs; thousands of closes in a big swarm).
-  let closedError: ConnectionClosed | undefined
-  const closedErrorOnce = () => (closedError ??= new ConnectionClosed({ address: remoteText }))
-  // Host objects live as long as the world (a restart reuses the same one).
-  const to = world.host(remote.host)
-  const direction: Direction = { lastDelivery: 0, count: to === undefined ? () => {} : world.pairCounter(host, to) }
+  private closedError: ConnectionClosed | undefined = undefined
+  private readonly slot = makeReadableSlot()
+  private readonly takeChunk = (): Uint8Array | undefined => this.take()
+  // The send buffer: this connection's bytes not yet on the wire, as (departure time, bytes)
+  // pairs, oldest first. A writer waits while more than `sendBufferBytes` of its own bytes
+  // are queued on the uplink, like a TCP socket whose buffer is full.
+  private unsent: Array<number> = []
+  private unsentHead = 0
+  private unsentBytes = 0
 
-  const take = (): Uint8Array | undefined => {
-    if (head >= inbox.length) return undefined
-    const chunk = inbox[head]
-    inbox[head++] = EMPTY
-    if (head === inbox.length) {
+  constructor(world: World, host: HostState, local: Address, remote: Address) {
+    this.world = world
+    this.host = host
+    this.local = local
+    this.remote = remote
+    this.generation = host.generation
+    this.remoteText = formatAddress(remote)
+    this.to = world.host(remote.host)
+    this.counter = this.to === undefined ? noCount : world.pairCounter(host, this.to)
+  }
+
+  get connection(): Connection {
+    return this
+  }
+
+  count(size: number): void {
+    this.counter(size)
+  }
+
+  private closedErrorOnce(): ConnectionClosed {
+    return (this.closedError ??= new ConnectionClosed({ address: this.remoteText }))
+  }
+
+  private take(): Uint8Array | undefined {
+    const inbox = this.inbox
+    if (this.head >= inbox.length) return undefined
+    const chunk = inbox[this.head]
+    inbox[this.head++] = EMPTY
+    if (this.head === inbox.length) {
       inbox.length = 0
-      head = 0
+      this.head = 0
     }
     return chunk
   }
 
-  const slot = makeReadableSlot()
-  const pushAll = () => {
-    slot.deliver(take)
-    if (terminal !== undefined) slot.end(terminal)
+  private pushAll(): void {
+    this.slot.deliver(this.takeChunk)
+    if (this.terminal !== undefined) this.slot.end(this.terminal)
   }
-  const readable = (c: (chunk: Uint8Array) => boolean, e: (error: NetError) => void) => {
-    if (closed) return e(closedErrorOnce())
-    slot.arm(c, e)
-    pushAll()
+
+  readable(c: (chunk: Uint8Array) => boolean, e: (error: NetError) => void): void {
+    if (this.closed) return e(this.closedErrorOnce())
+    this.slot.arm(c, e)
+    this.pushAll()
   }
-  const wake = () => {
-    if (slot.armed()) return pushAll()
-    const w = waiter
+
+  private wake(): void {
+    if (this.slot.armed()) return this.pushAll()
+    const w = this.waiter
     if (w === undefined) return
-    const chunk = take()
+    const chunk = this.take()
     if (chunk !== undefined) {
-      waiter = undefined
+      this.waiter = undefined
       w(Effect.succeed(chunk))
-    } else if (terminal !== undefined) {
-      waiter = undefined
-      w(Effect.fail(terminal))
+    } else if (this.terminal !== undefined) {
+      this.waiter = undefined
+      w(Effect.fail(this.terminal))
     }
   }
 
-  const dead = (): NetError | undefined => {
-    if (closed) return closedErrorOnce()
-    if (terminal instanceof ConnectionReset) return terminal
-    if (!host.alive || host.generation !== generation) {
-      return new ConnectionReset({ address: remoteText, detail: "host is down" })
+  private dead(): NetError | undefined {
+    if (this.closed) return this.closedErrorOnce()
+    if (this.terminal instanceof ConnectionReset) return this.terminal
+    if (!this.host.alive || this.host.generation !== this.generation) {
+      return new ConnectionReset({ address: this.remoteText, detail: "host is down" })
     }
     return undefined
   }
 
   /** Sends to the other end at its delivery slot; waits out partitions. Returns the departure time. */
-  const transmit = (size: number, segment: ReadonlyArray<Uint8Array> | undefined): number => {
-    const peer = endpoint.peer
-    if (peer === undefined || to === undefined) return world.events.now()
-    return depart(new InFlight(world, host, to, direction, peer, size, segment))
+  private transmit(size: number, segment: ReadonlyArray<Uint8Array> | undefined): number {
+    const peer = this.peer
+    if (peer === undefined || this.to === undefined) return this.world.events.now()
+    return this.depart(new InFlight(this.world, this.host, this.to, this, peer, size, segment))
   }
-  const depart = (inFlight: InFlight): number => {
+
+  private depart(inFlight: InFlight): number {
+    const { world, host, to } = this
     if (to === undefined) return world.events.now()
     if (!world.reachable(host, to)) {
       world.hold(() => {
-        depart(inFlight)
+        this.depart(inFlight)
       })
       return world.events.now()
     }
@@ -197,151 +246,154 @@ export const makeEndpoint = (world: World, host: HostState, local: Address, remo
     return departed
   }
 
-  // The send buffer: this connection's bytes not yet on the wire, as (departure time, bytes)
-  // pairs, oldest first. A writer waits while more than `sendBufferBytes` of its own bytes
-  // are queued on the uplink, like a TCP socket whose buffer is full.
-  const unsent: Array<number> = []
-  let unsentHead = 0
-  let unsentBytes = 0
-  const departUntil = (t: number) => {
-    while (unsentHead < unsent.length && (unsent[unsentHead] ?? Infinity) <= t) {
-      unsentBytes -= unsent[unsentHead + 1] ?? 0
-      unsentHead += 2
+  private departUntil(t: number): void {
+    const unsent = this.unsent
+    while (this.unsentHead < unsent.length && (unsent[this.unsentHead] ?? Infinity) <= t) {
+      this.unsentBytes -= unsent[this.unsentHead + 1] ?? 0
+      this.unsentHead += 2
     }
-    if (unsentHead === unsent.length) {
+    if (this.unsentHead === unsent.length) {
       unsent.length = 0
-      unsentHead = 0
+      this.unsentHead = 0
     }
   }
+
   /** When enough of the queued bytes have left for the rest to fit the send buffer. */
-  const roomAt = (): number => {
-    let bytes = unsentBytes
-    let i = unsentHead
-    while (bytes > world.options.sendBufferBytes && i < unsent.length) {
+  private roomAt(): number {
+    const unsent = this.unsent
+    let bytes = this.unsentBytes
+    let i = this.unsentHead
+    while (bytes > this.world.options.sendBufferBytes && i < unsent.length) {
       bytes -= unsent[i + 1] ?? 0
       i += 2
     }
     return unsent[i - 2] ?? 0
   }
 
-  const offer = (chunks: ReadonlyArray<Uint8Array>): boolean => {
-    if (dead() !== undefined) return false
+  offer(chunks: ReadonlyArray<Uint8Array>): boolean {
+    if (this.dead() !== undefined) return false
     let size = 0
     for (const c of chunks) size += c.length
     if (size === 0) return true
     const segment = segmentOf(chunks, size)
-    const departed = transmit(size, segment)
-    const t = world.events.now()
-    departUntil(t)
+    const departed = this.transmit(size, segment)
+    const t = this.world.events.now()
+    this.departUntil(t)
     if (departed > t) {
-      unsent.push(departed, size)
-      unsentBytes += size
+      this.unsent.push(departed, size)
+      this.unsentBytes += size
     }
-    return unsentBytes <= world.options.sendBufferBytes
+    return this.unsentBytes <= this.world.options.sendBufferBytes
   }
 
   /** How long a writer waits for room in the send buffer (0: none). */
-  const drainWait = (): number => {
-    departUntil(world.events.now())
-    return unsentBytes <= world.options.sendBufferBytes ? 0 : roomAt() - world.events.now()
+  private drainWait(): number {
+    this.departUntil(this.world.events.now())
+    return this.unsentBytes <= this.world.options.sendBufferBytes ? 0 : this.roomAt() - this.world.events.now()
   }
 
-  const drained: Effect.Effect<void, NetError> = Effect.suspend(() => {
-    const error = dead()
-    if (error !== undefined) return Effect.fail(error)
-    const wait = drainWait()
-    return wait > 0 ? Effect.sleep(Duration.millis(wait)) : Effect.void
-  })
+  get drained(): Effect.Effect<void, NetError> {
+    return Effect.suspend(() => {
+      const error = this.dead()
+      if (error !== undefined) return Effect.fail(error)
+      const wait = this.drainWait()
+      return wait > 0 ? Effect.sleep(Duration.millis(wait)) : Effect.void
+    })
+  }
 
   // `drained` without a fiber: the same check, and a timer where `drained` would sleep
-  // (registered at the same point, for the same time: the same order of events).
-  const whenDrained = (wake: () => void): NetError | (() => void) | undefined => {
-    const error = dead()
+  // (registered at the same point, for the same time: the same order of events). A
+  // function of its own: callers take it off the connection (`Served` copies it).
+  readonly whenDrained = (wake: () => void): NetError | (() => void) | undefined => this.drainedNow(wake)
+
+  private drainedNow(wake: () => void): NetError | (() => void) | undefined {
+    const error = this.dead()
     if (error !== undefined) return error
-    const wait = drainWait()
+    const wait = this.drainWait()
     if (!(wait > 0)) return undefined
     // what the sleep of `drained` waits: a fraction of a millisecond in whole nanoseconds
     const millis = Duration.toMillis(Duration.millis(wait))
-    return millis > 0 ? world.events.timer(world.events.now() + millis, wake) : undefined
+    return millis > 0 ? this.world.events.timer(this.world.events.now() + millis, wake) : undefined
   }
 
-  const send = (chunks: ReadonlyArray<Uint8Array>): Effect.Effect<void, NetError> =>
-    Effect.suspend(() => (offer(chunks) ? Effect.void : drained))
-
-  const detach = () => {
-    closed = true
-    host.connections.delete(endpoint)
-    inbox.length = 0
-    head = 0
+  writeV(chunks: ReadonlyArray<Uint8Array>): Effect.Effect<void, NetError> {
+    return Effect.suspend(() => (this.offer(chunks) ? Effect.void : this.drained))
   }
 
-  const close = Effect.sync(() => {
-    if (closed) return
-    const wasReset = terminal instanceof ConnectionReset
-    detach()
-    const w = waiter
-    waiter = undefined
-    w?.(Effect.fail(closedErrorOnce()))
-    if (wasReset) return
-    world.trace("close", { from: formatAddress(local), to: remoteText })
-    transmit(0, undefined)
-  })
+  write(bytes: Uint8Array): Effect.Effect<void, NetError> {
+    return this.writeV([bytes])
+  }
 
-  const read: Effect.Effect<Uint8Array, NetError> = Effect.callback<Uint8Array, NetError>((resume) => {
-    const chunk = take()
-    if (chunk !== undefined) return resume(Effect.succeed(chunk))
-    if (closed) return resume(Effect.fail(closedErrorOnce()))
-    if (terminal !== undefined) return resume(Effect.fail(terminal))
-    waiter = resume
+  private detach(): void {
+    this.closed = true
+    this.host.connections.delete(this)
+    this.inbox.length = 0
+    this.head = 0
+  }
+
+  get close(): Effect.Effect<void> {
     return Effect.sync(() => {
-      if (waiter === resume) waiter = undefined
+      if (this.closed) return
+      const wasReset = this.terminal instanceof ConnectionReset
+      this.detach()
+      const w = this.waiter
+      this.waiter = undefined
+      w?.(Effect.fail(this.closedErrorOnce()))
+      if (wasReset) return
+      this.world.trace("close", { from: formatAddress(this.local), to: this.remoteText })
+      this.transmit(0, undefined)
     })
-  })
+  }
 
-  const endpoint: Endpoint = {
-    peer: undefined,
-    connection: {
-      remote,
-      local,
-      read,
-      write: (bytes) => send([bytes]),
-      writeV: send,
-      offer,
-      drained,
-      whenDrained,
-      close,
-      readable
-    },
-    deliver: (chunks) => {
-      if (closed || terminal !== undefined) return
-      for (const c of chunks) if (c.length > 0) inbox.push(c)
-      wake()
-    },
-    deliverFin: () => {
-      if (closed || terminal !== undefined) return
-      terminal = closedErrorOnce()
-      wake()
-    },
-    resetNow: (error) => {
-      if (closed) return
-      inbox.length = 0
-      head = 0
-      terminal = error
-      host.connections.delete(endpoint)
-      wake()
-    },
-    crash: () => {
-      if (closed) return
-      endpoint.resetNow(new ConnectionReset({ address: remoteText, detail: "host crashed" }))
-      closed = true
-      const peer = endpoint.peer
-      // A crashing stack sends one RST and never retransmits it: lost across a partition.
-      if (peer !== undefined && to !== undefined && world.reachable(host, to)) {
-        world.events.at(world.events.now() + world.latency(host, to), () =>
-          peer.resetNow(new ConnectionReset({ address: formatAddress(local), detail: "reset by peer" })))
-      }
+  get read(): Effect.Effect<Uint8Array, NetError> {
+    return Effect.callback<Uint8Array, NetError>((resume) => {
+      const chunk = this.take()
+      if (chunk !== undefined) return resume(Effect.succeed(chunk))
+      if (this.closed) return resume(Effect.fail(this.closedErrorOnce()))
+      if (this.terminal !== undefined) return resume(Effect.fail(this.terminal))
+      this.waiter = resume
+      return Effect.sync(() => {
+        if (this.waiter === resume) this.waiter = undefined
+      })
+    })
+  }
+
+  deliver(chunks: ReadonlyArray<Uint8Array>): void {
+    if (this.closed || this.terminal !== undefined) return
+    for (const c of chunks) if (c.length > 0) this.inbox.push(c)
+    this.wake()
+  }
+
+  deliverFin(): void {
+    if (this.closed || this.terminal !== undefined) return
+    this.terminal = this.closedErrorOnce()
+    this.wake()
+  }
+
+  resetNow(error: NetError): void {
+    if (this.closed) return
+    this.inbox.length = 0
+    this.head = 0
+    this.terminal = error
+    this.host.connections.delete(this)
+    this.wake()
+  }
+
+  crash(): void {
+    if (this.closed) return
+    this.resetNow(new ConnectionReset({ address: this.remoteText, detail: "host crashed" }))
+    this.closed = true
+    const { peer, world, host, to, local } = this
+    // A crashing stack sends one RST and never retransmits it: lost across a partition.
+    if (peer !== undefined && to !== undefined && world.reachable(host, to)) {
+      world.events.at(world.events.now() + world.latency(host, to), () =>
+        peer.resetNow(new ConnectionReset({ address: formatAddress(local), detail: "reset by peer" })))
     }
   }
+}
+
+export const makeEndpoint = (world: World, host: HostState, local: Address, remote: Address): Endpoint => {
+  const endpoint = new SimEndpoint(world, host, local, remote)
   host.connections.add(endpoint)
   return endpoint
 }
