@@ -124,11 +124,13 @@ const onPiece = (ctx: SessionContext, index: PieceIndex, begin: number, block: U
   }
   const store = storeBlock(torrent, index, begin, block)
   // A block that completes its piece starts the hash check and the disk write; the reader
-  // goes on reading meanwhile. Other blocks are only copied into the piece's buffer.
+  // goes on reading meanwhile, unless the pieces already waiting for the disk are too many.
+  // Other blocks are only copied into the piece's buffer.
+  const background = received.pieceComplete && !storage.writeBacklogged()
   return throttled(
     ctx,
     block.length,
-    ctx.mustRun(received.pieceComplete ? torrent.background(store) : store).pipe(Effect.andThen(Effect.sync(() => ctx.fill())))
+    ctx.mustRun(background ? torrent.background(store) : store).pipe(Effect.andThen(Effect.sync(() => ctx.fill())))
   )
 }
 

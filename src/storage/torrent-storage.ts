@@ -33,6 +33,14 @@ export const defaults = {
 
 const { results } = Assembly
 
+/**
+ * Bytes of complete pieces hashed or written at once before `writeBacklogged` says so. A
+ * leecher on this machine keeps 5-8 pieces of 1 MiB there while the page cache takes its
+ * writes; once the kernel throttles writers (dirty pages at their limit, after about 2 GiB)
+ * the queue reached 20, and with it peak anon grew with the torrent's size (issue 15).
+ */
+const WRITE_BACKLOG_BYTES = 8 * 1024 * 1024
+
 /** Every operation holds one permit; `close` takes them all, so it waits for in-flight writes. */
 const ALL_PERMITS = 2 ** 30
 
@@ -61,6 +69,7 @@ export const makeTorrentStorage = Effect.fnUntraced(function*(
     retainsBuffers: backend.retainsBuffers
   })
   const reads = makePieceReads(backend, have, options.readCacheBytes ?? defaults.readCacheBytes)
+  const writeBacklog = Math.max(1, Math.floor(WRITE_BACKLOG_BYTES / layout.pieceLength))
   // pieces verified while a recheck runs: the recheck may have looked at them before they were written
   let verifiedDuringRecheck: Set<number> | null = null
   let closed = false
@@ -203,6 +212,7 @@ export const makeTorrentStorage = Effect.fnUntraced(function*(
       const read = closed ? undefined : reads.prefetch(piece)
       return read === undefined ? undefined : Effect.ignore(guarded(read))
     },
+    writeBacklogged: () => assembly.writing.size >= writeBacklog,
     hasPiece: (piece) => isIndex(piece, count) && Have.has(have, piece),
     have: Effect.sync(() => Uint8Array.from(have.bits)),
     verifiedCount: Effect.sync(() => have.verified),

@@ -88,6 +88,13 @@ export interface TorrentStorage {
    * its pieces in memory. Run it in a fiber of its own; it never fails.
    */
   readonly prefetch: (piece: PieceIndex) => Effect.Effect<void> | undefined
+  /**
+   * True while complete pieces waiting for their hash check and disk write hold 8 MiB or more
+   * (at least one piece): the caller should then store the next piece it completes
+   * in its own step (its reader waits, TCP pushes back on the peer) rather than in the
+   * background, so a disk slower than the network does not fill memory.
+   */
+  readonly writeBacklogged: () => boolean
   /** Synchronous query of the in-memory have set (false for out-of-range indices). */
   readonly hasPiece: (piece: PieceIndex) => boolean
   /** Snapshot of the have set as a BEP 3 bitfield. */
