@@ -113,7 +113,9 @@ export const makePeerBook = (options: { readonly maxFailures?: number; readonly 
   const aliases = new Map<PeerKey, PeerKey>()
   // keys are formatAddress's: parsing one back gives its host
   const hostOf = (key: PeerKey): string => parseAddress(key)?.host ?? key
-  const banned = (key: PeerKey): boolean => bannedKeys.has(key) || bannedHosts.has(hostOf(key))
+  // Asked for every address a tracker reply or PEX message carries: parse the key only when
+  // some host is banned (a parse was 3 % of a 100-peer simulation's CPU, almost all for nothing).
+  const banned = (key: PeerKey): boolean => bannedKeys.has(key) || (bannedHosts.size > 0 && bannedHosts.has(hostOf(key)))
 
   // The entries waiting to be dialled (not connected, not forgotten), one heap per failure
   // count, each by (retryAt, insertion order): `next` and `nextDialAt` look at the heads
