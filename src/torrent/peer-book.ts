@@ -91,9 +91,37 @@ const BASE_BACKOFF_MS = 15_000
 const MAX_BACKOFF_MS = 600_000
 const RECONNECT_MS = 30_000
 
+/** A listening address as every book keeps it: its key and a plain copy (see `listening`). */
+interface Shared {
+  readonly key: PeerKey
+  readonly address: Address
+}
+
+/** Listening addresses met lately, by key; emptied when full (as `parseIp`'s hosts are). */
+const sharedAddresses = new Map<string, Shared>()
+const SHARED_ADDRESSES_MAX = 8192
+
+/**
+ * One key string and one address object for a listening address, whichever books know it.
+ * Every torrent (every host of a simulated swarm) keeps an entry per address it heard of,
+ * from tracker replies and PEX, each parsed afresh: at 1 000 simulated hosts that is a
+ * million entries, and a key and an address of their own were ~100 bytes of each. Both are
+ * immutable. Ephemeral ports (incoming connections) are not shared: they never repeat.
+ */
+const listening = (address: Address): Shared => {
+  const key = peerKey(address)
+  const known = sharedAddresses.get(key)
+  if (known !== undefined) return known
+  if (sharedAddresses.size >= SHARED_ADDRESSES_MAX) sharedAddresses.clear()
+  const shared: Shared = { key, address: { host: address.host, port: address.port } }
+  sharedAddresses.set(key, shared)
+  return shared
+}
+
 let entrySeq = 0
+/** `address` is the entry's own: a copy, or a shared one (`listening`). */
 const entry = (address: Address, source: string, retryAt: number, connected: boolean, prefersEncryption = false): Entry => ({
-  address: { host: address.host, port: address.port },
+  address,
   source,
   failures: 0,
   retryAt,
@@ -155,7 +183,8 @@ export const makePeerBook = (options: { readonly maxFailures?: number; readonly 
     add: (addresses, source, now) => {
       let added = 0
       for (const address of addresses) {
-        const key = peerKey(address)
+        const shared = listening(address)
+        const key = shared.key
         if (banned(key)) continue
         const known = entries.get(key)
         if (known !== undefined && address.prefersEncryption === true) known.prefersEncryption = true
@@ -169,7 +198,7 @@ export const makePeerBook = (options: { readonly maxFailures?: number; readonly 
           continue
         }
         if (entries.size >= maxEntries) continue
-        const e = entry(address, source, now, false, address.prefersEncryption === true)
+        const e = entry(shared.address, source, now, false, address.prefersEncryption === true)
         entries.set(key, e)
         requeue(e)
         added++
@@ -200,17 +229,18 @@ export const makePeerBook = (options: { readonly maxFailures?: number; readonly 
       if (e !== undefined) {
         e.connected = true
         requeue(e)
-      } else entries.set(key, entry(address, "incoming", 0, true))
+      } else entries.set(key, entry({ host: address.host, port: address.port }, "incoming", 0, true))
     },
-    alias: (key, listening) => {
-      const listenKey = peerKey(listening)
+    alias: (key, listenAddress) => {
+      const shared = listening(listenAddress)
+      const listenKey = shared.key
       if (listenKey === key) return
       const known = entries.get(listenKey)
       const incoming = entries.get(key)
       if (known !== undefined) {
         known.connected = true
         requeue(known)
-      } else if (entries.size < maxEntries) entries.set(listenKey, entry(listening, "listen", 0, true))
+      } else if (entries.size < maxEntries) entries.set(listenKey, entry(shared.address, "listen", 0, true))
       // what worked on the incoming connection is worth knowing when we dial it back
       const target = entries.get(listenKey)
       if (target !== undefined && incoming !== undefined) {
