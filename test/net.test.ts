@@ -209,6 +209,49 @@ describe("NodeNetwork TCP", () => {
       assert.deepStrictEqual(Buffer.concat(got), Buffer.from(data))
     }).pipe(Effect.provide(NodeNetwork.layer)), 30_000)
 
+  it.live("an outgoing connection lends a consumer that borrows its read buffer; a read's chunk stays its own", () =>
+    Effect.gen(function*() {
+      const net = yield* Network
+      const listener = yield* net.listen(loopback)
+      const conn = yield* net.connect(listener.address)
+      const server = yield* listener.accept
+      const total = 1 << 20
+      const data = new Uint8Array(total).map((_, i) => (i * 7) % 251)
+      yield* server.write(data.subarray(0, 1000))
+      const first = yield* conn.read
+      const kept = first.slice()
+      yield* Effect.forkChild(Effect.andThen(server.write(data.subarray(first.length)), server.close))
+      // copies made during each call: a lent chunk is only valid until it returns
+      const got: Array<Uint8Array> = [first]
+      const lentBuffers = new Set<ArrayBufferLike>()
+      let lentCalls = 0
+      let stops = 0
+      const ended = yield* Deferred.make<string>()
+      const onEnd = (e: { readonly _tag: string }) => void Deferred.doneUnsafe(ended, Effect.succeed(e._tag))
+      const consumer = (chunk: Uint8Array, lent?: boolean): boolean => {
+        got.push(chunk.slice())
+        if (lent === true) {
+          lentCalls++
+          lentBuffers.add(chunk.buffer)
+        }
+        // stop now and then: what arrives meanwhile waits, in order
+        if (got.length % 5 === 0) {
+          stops++
+          setImmediate(() => conn.readable(consumer, onEnd, true))
+          return false
+        }
+        return true
+      }
+      conn.readable(consumer, onEnd, true)
+      assert.strictEqual(yield* Deferred.await(ended), "ConnectionClosed")
+      assert.isAbove(lentCalls, 1)
+      assert.strictEqual(lentBuffers.size, 1, "one read buffer, reused")
+      assert.isAbove(stops, 0)
+      assert.deepStrictEqual(Buffer.concat(got), Buffer.from(data))
+      // the one-shot read got a chunk of its own, untouched by the reads after it
+      assert.deepStrictEqual(first, kept)
+    }).pipe(Effect.provide(NodeNetwork.layer)), 30_000)
+
   it.live("readable on a connection the peer resets reports the reset; on one we closed, ConnectionClosed", () =>
     Effect.gen(function*() {
       const net = yield* Network

@@ -84,7 +84,8 @@ const sessionContext = (options: { readonly fast: boolean; readonly seeding: boo
       },
       now: () => 1000,
       // run at once, as the session does when it does not end first (peer-session-end tests that)
-      mustRun: (effect) => effect
+      mustRun: (effect) => effect,
+      keep: (bytes) => bytes
     }
     const handle = (m: Message) => Effect.exit(handleMessage(ctx, m))
     return { ctx, s, r, handle, meta, pieceBytes, picker: picker.success }

@@ -341,3 +341,58 @@ describe("wire framer: nextMessage", () => {
 
 /** Piece blocks compared by content (a view and a copy are the same message). */
 const normalise = (m: Message): unknown => (m._tag === "Piece" ? { ...m, block: Array.from(m.block) } : m)
+
+describe("wire framer: keepRest (chunks lent from a reused read buffer)", () => {
+  const arbKept: fc.Arbitrary<Message> = fc.oneof(
+    arbMessage,
+    fc.uint8Array({ minLength: 1, maxLength: 40 }).map((bits): Message => ({ _tag: "Bitfield", bits })),
+    fc.record({ id: fc.integer({ min: 1, max: 255 }), payload: fc.uint8Array({ maxLength: 300 }) })
+      .map(({ id, payload }): Message => ({ _tag: "Extended", id, payload }))
+  )
+
+  it("any chunking through one buffer, scribbled over after every keepRest, yields the same messages", () => {
+    fc.assert(
+      fc.property(
+        fc.array(arbKept, { maxLength: 15 }).chain((messages) =>
+          arbChunking(concat(messages.map(encodeMessage))).map((chunks) => ({ messages, chunks }))
+        ),
+        ({ messages, chunks }) => {
+          const framer = makeFramer()
+          const readBuffer = new Uint8Array(1024)
+          // a piece's block is valid until the next keepRest: read at once; other messages are kept as they are
+          const got: Array<unknown> = []
+          for (const c of chunks) {
+            readBuffer.set(c)
+            framer.pushLent(readBuffer.subarray(0, c.length))
+            for (const m of drainMessages(framer)) got.push(m._tag === "Piece" ? normalise(m) : m)
+            framer.keepRest()
+            readBuffer.fill(0xee)
+          }
+          assert.deepStrictEqual(got, messages.map(normalise))
+          assert.strictEqual(framer.buffered(), 0)
+        }
+      ),
+      { numRuns: 500 }
+    )
+  })
+
+  it("a frame that stays unfinished over several reads keeps its first bytes", () => {
+    const block = new Uint8Array(3000).map((_, i) => i % 251)
+    const bytes = encodeMessage({ _tag: "Piece", index: 2, begin: 16384, block })
+    const framer = makeFramer()
+    const readBuffer = new Uint8Array(700)
+    for (let at = 0; at < bytes.length; at += 700) {
+      const part = bytes.subarray(at, Math.min(at + 700, bytes.length))
+      readBuffer.set(part)
+      framer.pushLent(readBuffer.subarray(0, part.length))
+      const [m] = drainMessages(framer)
+      if (m !== undefined) {
+        assert.deepStrictEqual(normalise(m), normalise({ _tag: "Piece", index: 2, begin: 16384, block }))
+        assert.strictEqual(at + 700 >= bytes.length, true, "complete only with its last bytes")
+      }
+      framer.keepRest()
+      readBuffer.fill(0)
+    }
+    assert.strictEqual(framer.buffered(), 0)
+  })
+})

@@ -56,18 +56,19 @@ export const encryptedConnection = (inner: Connection, outcome: Pick<MseOutcome,
     })
   })
 
-  const readable = (consumer: (chunk: Uint8Array) => boolean, onEnd: (error: NetError) => void): void => {
+  // decrypted in place: a borrowed chunk is the inner connection's read buffer, read once
+  const readable = (consumer: (chunk: Uint8Array, lent?: boolean) => boolean, onEnd: (error: NetError) => void, borrows?: boolean): void => {
     if (initial !== undefined) {
       const first = initial
       initial = undefined
       // a consumer that stops here re-arms later, and the rest waits in the inner connection
       if (!consumer(first)) return
     }
-    if (decrypt === null) return inner.readable(consumer, onEnd)
-    inner.readable((chunk) => {
+    if (decrypt === null) return inner.readable(consumer, onEnd, borrows)
+    inner.readable((chunk, lent) => {
       decrypt.apply(chunk)
-      return consumer(chunk)
-    }, onEnd)
+      return consumer(chunk, lent)
+    }, onEnd, borrows)
   }
 
   // what either form takes from the inner connection or from the reading side above

@@ -32,7 +32,11 @@ export interface Address {
  *   wait, and TCP pushes back on the peer). Once every chunk is delivered and the
  *   stream has ended, `onEnd` gets the error `read` would fail with (a consumer that
  *   stopped hears of it when it re-arms). Never while a `read` is pending. A peer
- *   session reads this way: a message costs no fiber hand-off.
+ *   session reads this way: a message costs no fiber hand-off. A consumer that `borrows`
+ *   copies what it keeps of a chunk before it returns (a framer's `keepRest`): the
+ *   connection may then lend it its read buffer, which the next read overwrites (node-tcp's
+ *   outgoing connections do), instead of a fresh buffer per read; `lent` is then true.
+ *   Others get chunks of their own.
  * - `write` / `writeV` complete once the OS accepted the bytes: a slow peer
  *   suspends the writer instead of growing a buffer. `writeV` sends its chunks
  *   back to back without concatenating them (a piece header and its block).
@@ -54,7 +58,7 @@ export interface Connection {
   readonly remote: Address
   readonly local: Address
   readonly read: Effect.Effect<Uint8Array, NetError>
-  readonly readable: (consumer: (chunk: Uint8Array) => boolean, onEnd: (error: NetError) => void) => void
+  readonly readable: (consumer: (chunk: Uint8Array, lent?: boolean) => boolean, onEnd: (error: NetError) => void, borrows?: boolean) => void
   readonly write: (bytes: Uint8Array) => Effect.Effect<void, NetError>
   readonly writeV: (chunks: ReadonlyArray<Uint8Array>) => Effect.Effect<void, NetError>
   readonly offer: (chunks: ReadonlyArray<Uint8Array>, written?: () => void) => boolean

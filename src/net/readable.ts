@@ -17,13 +17,18 @@ import type { NetError } from "./errors.ts"
 
 export interface ReadableSlot {
   /** `Connection.readable`: `consumer` takes chunks from now on, `onEnd` hears of the end. */
-  arm(consumer: (chunk: Uint8Array) => boolean, onEnd: (error: NetError) => void): void
+  arm(consumer: (chunk: Uint8Array, lent?: boolean) => boolean, onEnd: (error: NetError) => void, borrows?: boolean): void
   /** No consumer any more (an abandoned one-chunk read): chunks wait for the next `arm`. */
   disarm(): void
   /** A consumer is armed. */
   armed(): boolean
   /** Hands chunks from `take` to the consumer until it stops or `take` has none; true if it handed any. */
   deliver(take: () => Uint8Array | undefined): boolean
+  /**
+   * Hands the consumer a chunk of a buffer the transport reuses: itself if the consumer
+   * borrows, else a copy. True while a consumer is armed afterwards (read on).
+   */
+  lend(chunk: Uint8Array): boolean
   /** The stream ended with `error` and every chunk went out: an armed consumer's `onEnd` hears it. */
   end(error: NetError): void
 }
@@ -34,14 +39,26 @@ export interface ReadableSlot {
  * Call its methods on the slot (`slot.disarm()`), never detached.
  */
 class Slot implements ReadableSlot {
-  private consumer: ((chunk: Uint8Array) => boolean) | undefined = undefined
+  private consumer: ((chunk: Uint8Array, lent?: boolean) => boolean) | undefined = undefined
   private onEnd: ((error: NetError) => void) | undefined = undefined
   private arms = 0
+  private borrows = false
 
-  arm(c: (chunk: Uint8Array) => boolean, e: (error: NetError) => void): void {
+  arm(c: (chunk: Uint8Array, lent?: boolean) => boolean, e: (error: NetError) => void, borrows = false): void {
     this.consumer = c
     this.onEnd = e
+    this.borrows = borrows
     this.arms++
+  }
+
+  lend(chunk: Uint8Array): boolean {
+    const consumer = this.consumer
+    if (consumer === undefined) return false
+    const token = ++this.arms
+    // a borrowing consumer is told the chunk is lent (its second argument)
+    const took = this.borrows ? consumer(chunk, true) : consumer(chunk.slice())
+    if (!took && this.arms === token) this.consumer = undefined
+    return this.consumer !== undefined
   }
 
   disarm(): void {

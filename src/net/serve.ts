@@ -25,8 +25,8 @@ class Served implements Connection {
   get read(): Effect.Effect<Uint8Array, NetError> {
     return this.inner.read
   }
-  readable(consumer: (chunk: Uint8Array) => boolean, onEnd: (error: NetError) => void): void {
-    this.inner.readable(consumer, onEnd)
+  readable(consumer: (chunk: Uint8Array, lent?: boolean) => boolean, onEnd: (error: NetError) => void, borrows?: boolean): void {
+    this.inner.readable(consumer, onEnd, borrows)
   }
   write(bytes: Uint8Array): Effect.Effect<void, NetError> {
     return this.inner.write(bytes)

@@ -29,4 +29,6 @@ export interface SessionContext {
    * session then hands it to the torrent's background work instead (peer-session.ts).
    */
   readonly mustRun: (effect: Effect.Effect<void>) => Effect.Effect<void>
+  /** Bytes of a frame a handler keeps past its call: a copy when the connection lends its read buffer. */
+  readonly keep: (bytes: Uint8Array) => Uint8Array
 }

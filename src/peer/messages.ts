@@ -122,7 +122,7 @@ const onPiece = (ctx: SessionContext, index: PieceIndex, begin: number, block: U
     ctx.fill()
     return throttled(ctx, block.length, after === Effect.void ? after : ctx.mustRun(after))
   }
-  const store = storeBlock(torrent, index, begin, block)
+  const store = storeBlock(torrent, index, begin, ctx.keep(block))
   // A block that completes its piece starts the hash check and the disk write; the reader
   // goes on reading meanwhile, unless the pieces already waiting for the disk are too many.
   // Other blocks are only copied into the piece's buffer.

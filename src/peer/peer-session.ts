@@ -68,6 +68,8 @@ export class PeerSession implements PeerLink, SessionContext {
   private pending: Effect.Effect<void, PeerError> | undefined = undefined
   /** False once the session ended (possibly inside handleMessage: a ban). */
   reading = true
+  /** The connection lends its read buffer: a frame's bytes are valid until the next read (`keep`). */
+  private lent = false
   /**
    * The effect `mustRun` wrapped that has not started yet (at most one: the reader waits for
    * it before reading on). If the session ends first, `finish` hands it to the torrent.
@@ -121,6 +123,10 @@ export class PeerSession implements PeerLink, SessionContext {
 
   end(reason: PeerError["reason"], detail: string): void {
     this.fork(Effect.fail(new PeerError({ reason, peer: this.key, detail })))
+  }
+
+  keep(bytes: Uint8Array): Uint8Array {
+    return this.lent ? bytes.slice() : bytes
   }
 
   mustRun(effect: Effect.Effect<void>): Effect.Effect<void> {
@@ -293,14 +299,21 @@ export class PeerSession implements PeerLink, SessionContext {
 
   private readOn(stall: Effect.Effect<void, PeerError> | undefined): Effect.Effect<void, PeerError> {
     if (stall !== undefined) return stall
-    this.conn.readable(this.onChunk, this.onEnd)
+    this.conn.readable(this.onChunk, this.onEnd, true)
     return Effect.void
   }
 
-  readonly onChunk = (chunk: Uint8Array): boolean => {
+  readonly onChunk = (chunk: Uint8Array, lent?: boolean): boolean => {
     if (!this.reading) return false
-    this.framer.push(chunk)
+    // a lent chunk is the connection's read buffer (Connection.readable `borrows`)
+    if (lent === true) {
+      this.lent = true
+      this.framer.pushLent(chunk)
+    } else {
+      this.framer.push(chunk)
+    }
     const stall = this.handleFrames()
+    if (lent === true) this.framer.keepRest()
     if (stall === undefined) return true
     if (stall === this.resumeMemo && this.pending === readAfterYield) {
       // nothing to run, only the yield: a task does what the fiber below would do, without one
@@ -323,7 +336,7 @@ export class PeerSession implements PeerLink, SessionContext {
   private readLater(): void {
     while (true) {
       const stall = this.handleFrames()
-      if (stall === undefined) return this.conn.readable(this.onChunk, this.onEnd)
+      if (stall === undefined) return this.conn.readable(this.onChunk, this.onEnd, true)
       if (stall === this.resumeMemo && this.pending === readAfterYield) {
         this.pending = undefined
         continue

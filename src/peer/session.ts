@@ -105,7 +105,7 @@ const startSession = Effect.fnUntraced(function*(
 
   // Frames already buffered behind the handshake come first.
   const first = session.handleFrames()
-  if (first === undefined) conn.readable(session.onChunk, session.onEnd)
+  if (first === undefined) conn.readable(session.onChunk, session.onEnd, true)
   else fork(first)
 
   // Returned, not yielded: this generator (its registers hold every local above) ends here

@@ -85,7 +85,21 @@ export interface Framer {
   readonly takeHandshake: () => Result.Result<Handshake | undefined, WireError>
   /** Bytes received and not yet handed out (a parsed-but-incomplete frame's prefix excluded). */
   readonly buffered: () => number
+  /**
+   * `push` for a chunk of memory that is about to be reused (a connection's lent read buffer,
+   * `Connection.readable`'s `lent`); call `keepRest` before it is. From then on the framer
+   * is transient: a frame handed out is valid until the next `keepRest` (a piece's block is
+   * a view; other frames that hold bytes, a bitfield or an extended payload, are copies),
+   * so a caller copies what it keeps longer.
+   */
+  readonly pushLent: (chunk: Uint8Array) => void
+  /** Copies the bytes still buffered into the framer's own carry buffer (reused from one call to the next). */
+  readonly keepRest: () => void
 }
+
+/** Frames whose decoded message holds bytes of the frame (bitfield, extended, BEP 52 hashes): copied when transient. */
+const holdsBytes = (id: number | undefined): boolean =>
+  id === MessageId.Bitfield || id === MessageId.Extended || id === MessageId.HashRequest || id === MessageId.Hashes || id === MessageId.HashReject
 
 const EMPTY = new Uint8Array(0)
 /** Message id, index and begin: the bytes of a piece frame before its block. */
@@ -105,6 +119,9 @@ class FramerImpl implements Framer {
   private pending = -1 // payload length of the frame whose prefix was consumed, or -1
   private failure: Result.Result<never, WireError> | undefined = undefined
   private readonly maxFrameLength: number
+  /** Where `keepRest` keeps the buffered bytes (grown as needed, then reused). */
+  private carry: Uint8Array | undefined = undefined
+  private transient = false
 
   constructor(maxFrameLength: number) {
     this.maxFrameLength = maxFrameLength
@@ -156,6 +173,13 @@ class FramerImpl implements Framer {
     }
     // every byte is set below (n <= size): no zero-fill for a block that spans chunks
     const out = uninitialized(n)
+    this.copyOut(out)
+    return out
+  }
+
+  // Moves the next out.length (<= size) buffered bytes into `out`.
+  private copyOut(out: Uint8Array): void {
+    const n = out.length
     let filled = 0
     while (filled < n) {
       const c = this.chunks[this.head]
@@ -165,7 +189,46 @@ class FramerImpl implements Framer {
       filled += part.length
       this.advance(part.length)
     }
-    return out
+  }
+
+  pushLent(chunk: Uint8Array): void {
+    this.transient = true
+    this.push(chunk)
+  }
+
+  keepRest(): void {
+    const size = this.size
+    if (size === 0) {
+      this.chunks.length = 0
+      this.head = 0
+      this.offset = 0
+      return
+    }
+    let carry = this.carry
+    const first = this.chunks[this.head]
+    if (carry === undefined || carry.length < size) {
+      // a fresh, larger carry: the rest (old carry included) is copied into it
+      carry = uninitialized(Math.max(size, 2 * (carry?.length ?? 0), 20 * 1024))
+      this.copyOut(carry.subarray(0, size))
+    } else {
+      // Only the first live chunk can be the carry (what `keepRest` left, pushed before
+      // anything else): move its part to the front in place, then copy the chunks after it.
+      let at = 0
+      if (first !== undefined && first.buffer === carry.buffer) {
+        const from = first.byteOffset - carry.byteOffset + this.offset
+        const n = first.length - this.offset
+        carry.copyWithin(0, from, from + n)
+        at = n
+        this.advance(n)
+      }
+      this.copyOut(carry.subarray(at, size))
+    }
+    this.carry = carry
+    this.chunks.length = 0
+    this.chunks.push(carry.subarray(0, size))
+    this.head = 0
+    this.offset = 0
+    this.size = size
   }
 
   take(n: number): Uint8Array | undefined {
@@ -228,6 +291,13 @@ class FramerImpl implements Framer {
       const block = this.takeUnchecked(pending - PIECE_HEADER)
       this.pending = -1
       return Result.succeed({ _tag: "Piece", index, begin, block })
+    }
+    if (this.transient && pending > 0 && holdsBytes(first?.[this.offset])) {
+      // a copy of its own: the message may be kept past the next read
+      const frame = uninitialized(pending)
+      this.copyOut(frame)
+      this.pending = -1
+      return decodeFrameAt(frame, 0, pending)
     }
     if (first !== undefined && first.length - this.offset >= pending) {
       // The whole frame is in this chunk: decode it in place, no view of it first.
