@@ -9,17 +9,15 @@
  * 127.0.0.1 whose writes are counted; the other end reads what arrives.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, FiberSet, Result, Scheduler } from "effect"
+import { Effect, FiberSet, Result } from "effect"
 import { type PeerKey, peerKey, PieceIndex } from "../src/ids.ts"
 import { type Connection, Network, NodeNetwork } from "../src/net/index.ts"
-import { DEFAULT_SESSION_OPTIONS, PeerError } from "../src/peer/index.ts"
-import { makeOutbox } from "../src/peer/outbox.ts"
-import { PeerSession } from "../src/peer/peer-session.ts"
-import { makeSessionState } from "../src/peer/session-state.ts"
+import type { PeerError } from "../src/peer/index.ts"
 import { makePicker } from "../src/scheduler/index.ts"
 import { makeMemoryStorage } from "../src/storage/index.ts"
-import { Bitfield, decodeFrame, encodeMessages, makeFramer, type Message } from "../src/wire/index.ts"
+import { Bitfield, encodeMessages } from "../src/wire/index.ts"
 import { tempDir } from "./support/files.ts"
+import { liveSession, messageReader } from "./support/live-session.ts"
 import { makeTorrent } from "./support/torrent-fixture.ts"
 import { testTorrentLink } from "./support/torrent-link.ts"
 
@@ -45,43 +43,10 @@ const session = Effect.gen(function*() {
   const picker = makePicker<PeerKey>({ pieceCount: meta.pieceCount, pieceLength: meta.pieceLength, totalSize: meta.totalSize, have: Bitfield.make(meta.pieceCount).bytes })
   if (Result.isFailure(picker)) return yield* Effect.die(new Error(picker.failure))
   const torrent = testTorrentLink(fixture, picker.success, storage, {})
-  const s = makeSessionState(KEY, ours, true, "test", 0, 250, meta.pieceCount)
   const fibers = yield* FiberSet.make<void, PeerError>()
-  const fork = yield* FiberSet.runtime(fibers)<never>()
-  const toPeerError = (e: { readonly message: string }) => new PeerError({ reason: "Network", peer: KEY, detail: e.message })
-  const outbox = yield* makeOutbox(s, ours, torrent, () => 0, toPeerError, (writer) => void fork(writer))
-  const live = new PeerSession({
-    s,
-    torrent,
-    options: DEFAULT_SESSION_OPTIONS,
-    conn: ours,
-    framer: makeFramer(),
-    outbox,
-    now: () => 0,
-    fork,
-    toPeerError,
-    scheduler: yield* Scheduler.Scheduler,
-    wire: null,
-    extended: false
-  })
+  const { s, session: live } = yield* liveSession(KEY, ours, torrent, yield* FiberSet.runtime(fibers)<never>())
   picker.success.peerHasNone(KEY)
-  const framer = makeFramer()
-  /** Reads until `count` messages arrived. */
-  const read = (count: number) =>
-    Effect.gen(function*() {
-      const out: Array<Message> = []
-      while (out.length < count) {
-        framer.push(yield* peer.read)
-        for (let next = framer.next(); ; next = framer.next()) {
-          if (Result.isFailure(next)) return assert.fail(next.failure.message)
-          if (next.success === undefined) break
-          const m = decodeFrame(next.success)
-          if (Result.isFailure(m)) return assert.fail(m.failure.message)
-          out.push(m.success)
-        }
-      }
-      return out
-    })
+  const read = messageReader(peer)
   /** Lets the session's end-of-turn flushes run. */
   const turns = Effect.gen(function*() {
     for (let i = 0; i < 5; i++) yield* Effect.yieldNow

@@ -16,6 +16,7 @@ import { makeAdjustableThrottle, makeLimiter, unlimited } from "../src/ratelimit
 import { makeMemoryStorage } from "../src/storage/index.ts"
 import { decodeFrame, makeFramer, type Message } from "../src/wire/index.ts"
 import { tempDir } from "./support/files.ts"
+import { messageReader, readMessages } from "./support/live-session.ts"
 import { makeTorrent } from "./support/torrent-fixture.ts"
 import { waitUntil } from "./support/waiting.ts"
 
@@ -30,24 +31,6 @@ const connectedPair = Effect.gen(function*() {
   const peer = yield* listener.accept
   return { ours, peer }
 })
-
-/** Reads from `conn` until `count` messages arrived; returns them. */
-const readMessages = (conn: Connection, count: number) =>
-  Effect.gen(function*() {
-    const framer = makeFramer()
-    const out: Array<Message> = []
-    while (out.length < count) {
-      framer.push(yield* conn.read)
-      for (let next = framer.next(); ; next = framer.next()) {
-        if (Result.isFailure(next)) return assert.fail(next.failure.message)
-        if (next.success === undefined) break
-        const message = decodeFrame(next.success)
-        if (Result.isFailure(message)) return assert.fail(message.failure.message)
-        out.push(message.success)
-      }
-    }
-    return out
-  })
 
 /** A torrent's verified data in memory storage, and what the outbox was told it uploaded. */
 const seededTorrent = Effect.gen(function*() {
@@ -142,17 +125,18 @@ describe("peer outbox", () => {
         }
       })
       const { outbox } = yield* outboxOn(counted, torrent)
+      const read = messageReader(peer)
       assert.isTrue(outbox.sendLazily({ _tag: "Have", index: 1 }))
       for (let i = 0; i < 5; i++) yield* Effect.yieldNow
       assert.deepStrictEqual(writes, [], "a lazy message was written on its own")
       // The next message takes it along, ahead of itself, in one write.
       assert.isTrue(outbox.send({ _tag: "Interested" }))
-      assert.deepStrictEqual(yield* readMessages(peer, 2), [{ _tag: "Have", index: 1 }, { _tag: "Interested" }])
+      assert.deepStrictEqual(yield* read(2), [{ _tag: "Have", index: 1 }, { _tag: "Interested" }])
       assert.strictEqual(writes.length, 1)
       // Nothing else to send: the tick's flushLazy writes it.
       assert.isTrue(outbox.sendLazily({ _tag: "Have", index: 2 }))
       outbox.flushLazy()
-      assert.deepStrictEqual(yield* readMessages(peer, 1), [{ _tag: "Have", index: 2 }])
+      assert.deepStrictEqual(yield* read(1), [{ _tag: "Have", index: 2 }])
       // With nothing lazy left, flushLazy writes nothing.
       outbox.flushLazy()
       for (let i = 0; i < 5; i++) yield* Effect.yieldNow

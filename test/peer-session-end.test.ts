@@ -14,17 +14,15 @@
  */
 import * as NodeFileSystem from "@effect/platform-node-shared/NodeFileSystem"
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Exit, FiberSet, Layer, Result, Scheduler, Scope } from "effect"
+import { Effect, Exit, FiberSet, Layer, Result, Scope } from "effect"
 import { type PeerKey, peerKey, PieceIndex } from "../src/ids.ts"
 import { type Connection, Network, NodeNetwork } from "../src/net/index.ts"
-import { DEFAULT_SESSION_OPTIONS, PeerError } from "../src/peer/index.ts"
-import { makeOutbox } from "../src/peer/outbox.ts"
-import { PeerSession } from "../src/peer/peer-session.ts"
-import { makeSessionState } from "../src/peer/session-state.ts"
+import type { PeerError } from "../src/peer/index.ts"
 import { makePicker } from "../src/scheduler/index.ts"
 import { FileStorage, makeMemoryStorage, Storage } from "../src/storage/index.ts"
-import { Bitfield, encodeMessages, makeFramer, type Message } from "../src/wire/index.ts"
+import { Bitfield, encodeMessages, type Message } from "../src/wire/index.ts"
 import { tempDir } from "./support/files.ts"
+import { liveSession } from "./support/live-session.ts"
 import { makeTorrent } from "./support/torrent-fixture.ts"
 import { testTorrentLink } from "./support/torrent-link.ts"
 
@@ -72,26 +70,9 @@ const requestingSession = (ours: Connection, backend: "file" | "memory") =>
       background: (effect) => FiberSet.run(background, effect).pipe(Effect.asVoid)
     })
     // as session.ts makes one: its fibers in a FiberSet of a scope of its own
-    const s = makeSessionState(KEY, ours, true, "test", 0, 250, meta.pieceCount)
     const scope = yield* Scope.make()
     const fibers = yield* FiberSet.make<void, PeerError>().pipe(Scope.provide(scope))
-    const fork = yield* FiberSet.runtime(fibers)<never>()
-    const toPeerError = (e: { readonly message: string }) => new PeerError({ reason: "Network", peer: KEY, detail: e.message })
-    const outbox = yield* makeOutbox(s, ours, torrent, () => 0, toPeerError, (writer) => void fork(writer))
-    const session = new PeerSession({
-      s,
-      torrent,
-      options: DEFAULT_SESSION_OPTIONS,
-      conn: ours,
-      framer: makeFramer(),
-      outbox,
-      now: () => 0,
-      fork,
-      toPeerError,
-      scheduler: yield* Scheduler.Scheduler,
-      wire: null,
-      extended: false
-    })
+    const { s, session } = yield* liveSession(KEY, ours, torrent, yield* FiberSet.runtime(fibers)<never>())
     picker.success.peerHasNone(KEY)
     assert.isTrue(session.onChunk(encodeMessages([{ _tag: "HaveAll" }, { _tag: "Unchoke" }])))
     const first = [...s.requests.values()][0]
