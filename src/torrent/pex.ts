@@ -19,9 +19,44 @@ const PEX_INTERVAL_MILLIS = 60_000
 const PEX_TICK = "1 second"
 const PEX_MAX_PER_MESSAGE = 50
 
+/** The addresses told to one peer, by key, oldest first (a `ReadonlyMap` will do). */
+export interface TellingSoFar extends Iterable<readonly [string, Address]> {
+  has(key: string): boolean
+}
+
+/**
+ * What one peer was told, as two arrays in the order told: a `Map` of its ~50 addresses
+ * kept a 64-slot hash table (~1.8 KB) per peer, most of a PEX's cost per session (issue 18).
+ * Lookups are linear, once a minute per peer, over as many keys as the torrent has peers.
+ */
+class Told implements TellingSoFar {
+  private readonly keys: Array<string> = []
+  private readonly addresses: Array<Address> = []
+  has(key: string): boolean {
+    return this.keys.includes(key)
+  }
+  add(key: string, address: Address): void {
+    this.keys.push(key)
+    this.addresses.push(address)
+  }
+  delete(key: string): void {
+    const i = this.keys.indexOf(key)
+    if (i < 0) return
+    this.keys.splice(i, 1)
+    this.addresses.splice(i, 1)
+  }
+  *[Symbol.iterator](): Iterator<readonly [string, Address]> {
+    for (let i = 0; i < this.keys.length; i++) {
+      const key = this.keys[i]
+      const address = this.addresses[i]
+      if (key !== undefined && address !== undefined) yield [key, address]
+    }
+  }
+}
+
 /** What to tell one peer: its view so far (`sent`) against the swarm now. Pure. */
 export const pexDelta = (
-  sent: ReadonlyMap<string, Address>,
+  sent: TellingSoFar,
   current: ReadonlyMap<string, PexPeer>,
   self: string
 ): { readonly added: Array<PexPeer>; readonly dropped: Array<Address> } => {
@@ -46,7 +81,7 @@ export const runPex = (
   prefersEncryption: (key: PeerKey) => boolean
 ) =>
   Effect.gen(function*() {
-    const told = new Map<string, Map<string, Address>>()
+    const told = new Map<string, Told>()
     const lastSent = new Map<string, number>()
     // One string per address for every `told` map: each peer's map holds up to 50 of them,
     // and a fresh one per entry was most of what a session cost in a big swarm (~3 KB).
@@ -71,7 +106,7 @@ export const runPex = (
       for (const [key, link] of links) {
         const last = lastSent.get(key)
         if (last !== undefined && now - last < PEX_INTERVAL_MILLIS) continue
-        const sent = told.get(key) ?? new Map<string, Address>()
+        const sent = told.get(key) ?? new Told()
         const self = link.stats.listenAddress === null ? key : formatAddress(link.stats.listenAddress)
         const delta = pexDelta(sent, current, self)
         if (delta.added.length === 0 && delta.dropped.length === 0) continue
@@ -79,7 +114,7 @@ export const runPex = (
         lastSent.set(key, now)
         for (const a of delta.added) {
           const text = formatAddress(a)
-          sent.set(names.get(text) ?? text, a)
+          sent.add(names.get(text) ?? text, a)
         }
         for (const d of delta.dropped) sent.delete(formatAddress(d))
         told.set(key, sent)
