@@ -3,7 +3,7 @@
  */
 import { bucketMove } from "./buckets.ts"
 import { type Block, hasBit, normaliseBitfield, popcount, setBit } from "./geometry.ts"
-import { blockOfKey, type PeerState, releaseRequest, type State } from "./state.ts"
+import { blockOfKey, NO_INFLIGHT, NO_PIECE_REFS, type PeerState, releaseRequest, type State } from "./state.ts"
 
 const relevant = <K>(s: State<K>, piece: number): boolean => s.wanted[piece] === 1 && s.verified[piece] === 0
 
@@ -83,8 +83,8 @@ export const addPeer = <K>(s: State<K>, key: K, bitfield: Uint8Array): void => {
     bits,
     haveCount: popcount(bits),
     interesting: 0,
-    inflight: new Set(),
-    pieceRefs: new Map(),
+    inflight: NO_INFLIGHT,
+    pieceRefs: NO_PIECE_REFS,
     lastNew: -1
   }
   s.peers.set(key, peer)
@@ -101,7 +101,7 @@ export const addPeer = <K>(s: State<K>, key: K, bitfield: Uint8Array): void => {
 export const peerHasAll = <K>(s: State<K>, key: K): void => {
   const peer = s.peers.get(key)
   if (peer === undefined) {
-    s.peers.set(key, { bits: null, haveCount: s.g.pieceCount, interesting: 0, inflight: new Set(), pieceRefs: new Map(), lastNew: -1 })
+    s.peers.set(key, { bits: null, haveCount: s.g.pieceCount, interesting: 0, inflight: NO_INFLIGHT, pieceRefs: NO_PIECE_REFS, lastNew: -1 })
     s.seeds++
   } else {
     becomeSeed(s, peer)
