@@ -88,9 +88,10 @@ export interface Framer {
   /**
    * `push` for a chunk of memory that is about to be reused (a connection's lent read buffer,
    * `Connection.readable`'s `lent`); call `keepRest` before it is. From then on the framer
-   * is transient: a frame handed out is valid until the next `keepRest` (a piece's block is
-   * a view; other frames that hold bytes, a bitfield or an extended payload, are copies),
-   * so a caller copies what it keeps longer.
+   * is transient: a frame handed out is valid until the next frame is taken or `keepRest`
+   * (a piece's block is a view of the chunk, or of one buffer the framer assembles frames
+   * that span chunks in; other frames that hold bytes, a bitfield or an extended payload,
+   * are copies), so a caller copies what it keeps longer.
    */
   readonly pushLent: (chunk: Uint8Array) => void
   /** Copies the bytes still buffered into the framer's own carry buffer (reused from one call to the next). */
@@ -121,6 +122,8 @@ class FramerImpl implements Framer {
   private readonly maxFrameLength: number
   /** Where `keepRest` keeps the buffered bytes (grown as needed, then reused). */
   private carry: Uint8Array | undefined = undefined
+  /** Where a frame that spans chunks is assembled once the framer is transient (`pushLent`). */
+  private scratch: Uint8Array | undefined = undefined
   private transient = false
 
   constructor(maxFrameLength: number) {
@@ -171,10 +174,16 @@ class FramerImpl implements Framer {
       this.advance(n)
       return view
     }
-    // every byte is set below (n <= size): no zero-fill for a block that spans chunks
-    const out = uninitialized(n)
+    // every byte is set below (n <= size): no zero-fill for a block that spans chunks.
+    // Transient, a frame is valid until the next one is taken: one buffer serves them all.
+    const out = this.transient ? this.scratchOf(n) : uninitialized(n)
     this.copyOut(out)
     return out
+  }
+
+  private scratchOf(n: number): Uint8Array {
+    if (this.scratch === undefined || this.scratch.length < n) this.scratch = uninitialized(Math.max(n, 20 * 1024))
+    return this.scratch.subarray(0, n)
   }
 
   // Moves the next out.length (<= size) buffered bytes into `out`.
