@@ -5,6 +5,7 @@ import * as Os from "node:os"
 import * as NodePath from "node:path"
 import { Effect } from "effect"
 import type { Metainfo, TorrentFile } from "../src/metainfo/model.ts"
+import type { Backend } from "../src/storage/backend.ts"
 
 export interface FileSpec {
   readonly path: ReadonlyArray<string>
@@ -130,3 +131,14 @@ export const shuffled = <A>(items: ReadonlyArray<A>, seed: number): Array<A> => 
   }
   return out
 }
+
+/** A backend with no resume data whose pieces a test supplies (`writePiece`, `readPiece`, and any other part it exercises). */
+export const stubBackend = (parts: Pick<Backend, "writePiece" | "readPiece"> & Partial<Backend>): Backend => ({
+  beginRecheck: Effect.succeed(() => Effect.succeed(null)),
+  loadResume: Effect.succeed(null),
+  saveResume: () => Effect.void,
+  close: Effect.void,
+  cacheReads: true,
+  retainsBuffers: false,
+  ...parts
+})

@@ -5,11 +5,10 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Deferred, Effect, Fiber } from "effect"
 import * as fc from "fast-check"
-import type { Backend } from "../src/storage/backend.ts"
 import * as Have from "../src/storage/have.ts"
 import { makeLayout } from "../src/storage/layout.ts"
 import { makePieceReads } from "../src/storage/reads.ts"
-import { makeFixture, pieceData } from "./storage-helpers.ts"
+import { makeFixture, pieceData, stubBackend } from "./storage-helpers.ts"
 
 const PIECE = 65536
 
@@ -23,7 +22,7 @@ const setup = (cachePieces: number, readGate?: Deferred.Deferred<void>) => {
   for (let p = 0; p < 6; p++) Have.mark(have, p, true)
   const buffers = new Set<ArrayBufferLike>()
   let backendReads = 0
-  const backend: Backend = {
+  const backend = stubBackend({
     writePiece: () => Effect.void,
     readPiece: (piece) => Effect.sync(() => Uint8Array.from(pieceData(fixture, piece))),
     readPieceInto: (piece, into) =>
@@ -35,14 +34,8 @@ const setup = (cachePieces: number, readGate?: Deferred.Deferred<void>) => {
           into.set(pieceData(fixture, piece))
           return into
         })
-      ),
-    beginRecheck: Effect.succeed(() => Effect.succeed(null)),
-    loadResume: Effect.succeed(null),
-    saveResume: () => Effect.void,
-    close: Effect.void,
-    cacheReads: true,
-    retainsBuffers: false
-  }
+      )
+  })
   return { fixture, reads: makePieceReads(backend, have, cachePieces * PIECE), buffers, backendReads: () => backendReads }
 }
 

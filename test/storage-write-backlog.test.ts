@@ -6,9 +6,8 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Deferred, Effect, Fiber } from "effect"
 import { PieceIndex } from "../src/ids.ts"
-import type { Backend } from "../src/storage/backend.ts"
 import { openWith } from "../src/storage/service.ts"
-import { blocksOf, makeFixture } from "./storage-helpers.ts"
+import { blocksOf, makeFixture, stubBackend } from "./storage-helpers.ts"
 
 const MiB = 1 << 20
 const B = 16 * 1024
@@ -18,16 +17,10 @@ describe("storage: write backlog", () => {
     Effect.gen(function*() {
       const disk = yield* Deferred.make<void>()
       let written = 0
-      const backend: Backend = {
+      const backend = stubBackend({
         writePiece: () => Effect.andThen(Deferred.await(disk), Effect.sync(() => void written++)),
-        readPiece: () => Effect.succeed(null),
-        beginRecheck: Effect.succeed(() => Effect.succeed(null)),
-        loadResume: Effect.succeed(null),
-        saveResume: () => Effect.void,
-        close: Effect.void,
-        cacheReads: true,
-        retainsBuffers: false
-      }
+        readPiece: () => Effect.succeed(null)
+      })
       const fixture = makeFixture([{ path: ["f.bin"], length: 9 * MiB }], MiB, 3)
       const storage = yield* openWith(() => Effect.succeed(backend))(fixture.meta, { directory: "/write-backlog" })
       const blocks = blocksOf(fixture, B)
