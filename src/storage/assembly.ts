@@ -7,10 +7,13 @@
  *   refused (`Backpressure`) and nothing is stored;
  * - a piece is in at most one of `partials`, `writing` and the have set;
  * - full-size buffers whose data is written are kept in `spare` for reuse (never more than
- *   `limit`, nor more than `SPARE_BYTES`) instead of left to the GC, which lets dozens of
- *   dead 1 MiB buffers pile up between collections; once nothing wanted is missing they go
- *   too, since a seed would hold them for nothing (a 500-host simulation of a 1 MiB torrent
- *   peaked at 1 618 MiB instead of 1 736).
+ *   `limit`; never more than were in use at once, which the write backlog bounds) instead of
+ *   left to the GC, which lets dozens of dead 1 MiB buffers pile up between collections (with
+ *   the piece hasher they are SharedArrayBuffers, which V8 does not count as external memory:
+ *   nothing hastens a collection for them; a spare list capped at 8 MiB let a 4 GiB download's
+ *   ArrayBuffers climb to 125 MiB); once nothing wanted is missing they go too, since a seed
+ *   would hold them for nothing (a 500-host simulation of a 1 MiB torrent peaked at 1 618 MiB
+ *   instead of 1 736).
  */
 import { checkBlock } from "./checks.ts"
 import type { StorageError } from "./errors.ts"
@@ -19,14 +22,6 @@ import * as Have from "./have.ts"
 import { type Layout, pieceSize } from "./layout.ts"
 import { addBlock, isComplete, makePartial, makeReferencePartial, type PartialPiece } from "./partial.ts"
 import type { PutResult } from "./types.ts"
-
-/**
- * Bytes of spare buffers kept. Behind a disk that stalls (the kernel throttling writers once
- * its dirty pages reach their limit, after the first 2 GiB or so here), pieces finish their
- * writes in bursts, and a spare list bounded only by `limit` kept up to 38 idle 1 MiB
- * buffers for the rest of the download: peak anon grew with the torrent's size (issue 15).
- */
-const SPARE_BYTES = 8 * 1024 * 1024
 
 /** One shared object per result: the hot path allocates none. */
 export const results: { readonly [K in PutResult["_tag"]]: PutResult & { readonly _tag: K } } = {
@@ -102,12 +97,10 @@ export const mayComplete = (a: Assembly, piece: number, data: Uint8Array): boole
     : partial.receivedCount + units >= partial.received.length
 }
 
-const spareLimit = (a: Assembly): number => Math.min(a.limit, Math.max(1, Math.floor(SPARE_BYTES / a.layout.pieceLength)))
-
 /** A buffer nobody needs any more (written to disk, or its piece failed its hash check). */
 export const recycle = (a: Assembly, have: Have.HaveSet, buffer: Uint8Array): void => {
   if (have.missingWanted === 0) a.spare.length = 0
-  else if (!a.retainsBuffers && buffer.length === a.layout.pieceLength && a.spare.length < spareLimit(a)) a.spare.push(buffer)
+  else if (!a.retainsBuffers && buffer.length === a.layout.pieceLength && a.spare.length < a.limit) a.spare.push(buffer)
 }
 
 /** Drops the partial pieces the have set has or no longer wants. */
