@@ -28,7 +28,6 @@ export interface Endpoint extends CrashableEndpoint {
   peer: Endpoint | undefined
 }
 
-
 /** Runs of written buffers smaller than this are delivered as one copy (see `segmentOf`). */
 const SMALL_CHUNK = 4096
 
