@@ -1,12 +1,11 @@
 /**
- * TCP on node:net: reads from the paused stream's buffer (`readable` + `read()`,
- * backpressure left to the kernel), writes that wait for 'drain'. We use the
- * `net.Socket` directly, not through @effect/platform-node-shared's
- * `NodeSocket.fromDuplex`: its reader and writer (scopes, a latch, a pull) were a
- * few KiB of every idle connection, and after the handshake a session read and
- * wrote the socket directly anyway (issue 15). We also run our own accept queue
- * instead of `SocketServer.run` (which swallows handler failures and whose close
- * waits for every accepted connection to end).
+ * TCP on node:net. Outgoing sockets read into one shared buffer (`onread`, see
+ * READ_BUFFER); accepted ones read from the paused stream (`readable` + `read()`); both
+ * leave backpressure to the kernel, and writes wait for 'drain'. We use `net.Socket`
+ * directly, not @effect/platform-node-shared's `NodeSocket.fromDuplex`, whose reader and
+ * writer were a few KiB of every idle connection (issue 15), and our own accept queue
+ * instead of `SocketServer.run` (it swallows handler failures, and its close waits for
+ * every accepted connection to end).
  */
 import { Cause, Duration, Effect, Exit, Queue, Scope } from "effect"
 import * as Net from "node:net"
