@@ -24,8 +24,9 @@ export interface SessionOptions {
   /**
    * After each block, the reader yields (one scheduler task) before the next frame, even
    * with no rate limit in force. Off: the frames of a chunk are handled in one go, which
-   * cost a leecher 15-20 % less CPU on its main thread (issue 15). The simulator turns it on:
-   * its recorded traces were made with this order of events.
+   * cost a leecher 15-20 % less CPU on its main thread (issue 15). The simulator had it on to
+   * keep the order of events its traces were recorded with; it runs the client as it is now
+   * (a scheduler task fewer per block received, issue 18), so nothing turns it on.
    */
   readonly blockEndsTurn: boolean
 }

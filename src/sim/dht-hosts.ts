@@ -86,8 +86,7 @@ export const startSimClient = (world: World, options: SimClientOptions): Effect.
       Layer.succeed(FileSystem.FileSystem, noFiles),
       port === undefined ? Layer.empty : Layer.succeed(UdpPort, port)
     )
-    // blockEndsTurn: the order of events the simulator's traces were recorded with (peer/options.ts)
-    const config = { downloadDirectory: "/sim", lsd: false, ...options.client, session: { blockEndsTurn: true, ...options.client?.session }, transports, host: options.address, port: PEER_PORT, trackers: false, webSeeds: false, dht: undefined, noPeersWarning: false } as const
+    const config = { downloadDirectory: "/sim", lsd: false, ...options.client, transports, host: options.address, port: PEER_PORT, trackers: false, webSeeds: false, dht: undefined, noPeersWarning: false } as const
     const layer = dht === undefined
       ? Client.layer(config).pipe(Layer.provide(base))
       : Client.layer({ ...config, dht: {} }).pipe(Layer.provide(Layer.mergeAll(base, Layer.succeed(Dht, dht))))

@@ -98,8 +98,7 @@ export const makeHost = (
           Layer.provide(Layer.mergeAll(networkLayer, noHttp))
         )
         // noPeersWarning: no timer of its own in virtual time (the sim reports peers itself)
-        // blockEndsTurn: the order of events the simulator's traces were recorded with (peer/options.ts)
-        const config = { host: spec.address, port: PEER_PORT, downloadDirectory: "/sim", transports: SIM_TRANSPORTS, lsd: false, ...spec.client, session: { blockEndsTurn: true, ...spec.client?.session }, trackers: false, webSeeds: false, dht: undefined, noPeersWarning: false } as const
+        const config = { host: spec.address, port: PEER_PORT, downloadDirectory: "/sim", transports: SIM_TRANSPORTS, lsd: false, ...spec.client, trackers: false, webSeeds: false, dht: undefined, noPeersWarning: false } as const
         const clientLayer = trackerUrl === null
           ? Client.layer(config).pipe(Layer.provide(base))
           : Client.layer({ ...config, trackers: true }).pipe(Layer.provide(Layer.mergeAll(base, tracker)))
