@@ -134,20 +134,11 @@ const onPiece = (ctx: SessionContext, index: PieceIndex, begin: number, block: U
   )
 }
 
-/**
- * What `throttled` returns, with `SessionOptions.blockEndsTurn`, when there is nothing to run
- * and no limit in force: nothing to do, but the reader goes on after a yield, as it does
- * after any returned effect (the session does that without a fiber, peer-session.ts `readLater`).
- * Run as an effect it does nothing. Without the option the reader reads on at once
- * (`Effect.void`): a task per block cost more than the block's own handling.
- */
-export const readAfterYield: Effect.Effect<void> = Effect.andThen(Effect.void, Effect.void)
-
 /** Runs `effect`, then waits for the download rate limit (slowing the reader slows the peer through TCP). */
 const throttled = (ctx: SessionContext, bytes: number, effect: Effect.Effect<void>): Effect.Effect<void> => {
   const limit = ctx.torrent.downloadThrottle
   if (limit === unlimited) return effect
-  if (effect === Effect.void && limit.free()) return ctx.options.blockEndsTurn ? readAfterYield : Effect.void
+  if (effect === Effect.void && limit.free()) return Effect.void
   return Effect.andThen(effect, limit.take(bytes))
 }
 

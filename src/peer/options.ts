@@ -21,14 +21,6 @@ export interface SessionOptions {
   readonly clientVersion: string
   /** Our listening port, advertised in the extended handshake (`p`). */
   readonly listenPort: number | null
-  /**
-   * After each block, the reader yields (one scheduler task) before the next frame, even
-   * with no rate limit in force. Off: the frames of a chunk are handled in one go, which
-   * cost a leecher 15-20 % less CPU on its main thread (issue 15). The simulator had it on to
-   * keep the order of events its traces were recorded with; it runs the client as it is now
-   * (a scheduler task fewer per block received, issue 18), so nothing turns it on.
-   */
-  readonly blockEndsTurn: boolean
 }
 
 export const DEFAULT_SESSION_OPTIONS: SessionOptions = {
@@ -40,6 +32,5 @@ export const DEFAULT_SESSION_OPTIONS: SessionOptions = {
   maxUploadQueue: 250,
   maxViolations: 500,
   clientVersion: CLIENT_VERSION,
-  listenPort: null,
-  blockEndsTurn: false
+  listenPort: null
 }

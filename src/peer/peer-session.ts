@@ -3,7 +3,7 @@
  * what its message handlers get (`SessionContext`), and its reader, which handles frames as
  * chunks arrive, inside `Connection.readable`'s callback.
  */
-import { Effect, Result, type Scheduler } from "effect"
+import { Effect, Result } from "effect"
 import type { PeerKey } from "../ids.ts"
 import { type Connection, ipBytes, type NetError } from "../net/index.ts"
 import { Bitfield, extendedHandshakeMessage, type Framer, type Message } from "../wire/index.ts"
@@ -12,7 +12,7 @@ import type { SessionContext } from "./context.ts"
 import { PeerError } from "./errors.ts"
 import { ourExtensions } from "./extensions.ts"
 import type { BlockRef, PeerLink, PeerStats, TorrentLink } from "./link.ts"
-import { handleMessage, readAfterYield } from "./messages.ts"
+import { handleMessage } from "./messages.ts"
 import type { SessionOptions } from "./options.ts"
 import type { Outbox } from "./outbox.ts"
 import { DEFAULT_PIPELINE, pipelineDepth } from "./pipeline.ts"
@@ -32,7 +32,6 @@ export interface SessionParts {
   readonly now: () => number
   readonly fork: (effect: Effect.Effect<void, PeerError>) => unknown
   readonly toPeerError: (e: NetError) => PeerError
-  readonly scheduler: Scheduler.Scheduler
   readonly wire: WireTrace | null
   readonly extended: boolean
 }
@@ -56,13 +55,9 @@ export class PeerSession implements PeerLink, SessionContext {
   private readonly outbox: Outbox
   private readonly fork: (effect: Effect.Effect<void, PeerError>) => unknown
   private readonly toPeerError: (e: NetError) => PeerError
-  private readonly scheduler: Scheduler.Scheduler
   private readonly wire: WireTrace | null
   private readonly extended: boolean
   private limits = DEFAULT_PIPELINE
-  /** Made at the first `readLater`: an idle peer never needs one (issue 15). */
-  private dispatcher: Scheduler.SchedulerDispatcher | undefined = undefined
-  private readLaterTask: (() => void) | undefined = undefined
   private resumeMemo: Effect.Effect<void, PeerError> | undefined = undefined
   /** What a message returned that must run in a fiber before the reader goes on. */
   private pending: Effect.Effect<void, PeerError> | undefined = undefined
@@ -88,7 +83,6 @@ export class PeerSession implements PeerLink, SessionContext {
     this.outbox = parts.outbox
     this.fork = parts.fork
     this.toPeerError = parts.toPeerError
-    this.scheduler = parts.scheduler
     this.wire = parts.wire
     this.extended = parts.extended
   }
@@ -315,36 +309,9 @@ export class PeerSession implements PeerLink, SessionContext {
     const stall = this.handleFrames()
     if (lent === true) this.framer.keepRest()
     if (stall === undefined) return true
-    if (stall === this.resumeMemo && this.pending === readAfterYield) {
-      // nothing to run, only the yield: a task does what the fiber below would do, without one
-      this.pending = undefined
-      this.dispatcher ??= this.scheduler.makeDispatcher()
-      this.dispatcher.scheduleTask(this.readLaterTask ??= () => this.readLater(), 0)
-      return false
-    }
     // after a yield: the fiber must not re-arm `readable` from inside its own callback
     this.fork(Effect.andThen(Effect.yieldNow, stall))
     return false
-  }
-
-  /**
-   * What the fiber of `onChunk` does after its yield when it has nothing to run first (a
-   * block taken synchronously, no limit in force): handle the buffered frames and read on.
-   * The same steps at the same moment (the yield is one task on the same scheduler), so the
-   * same order of events; per block received, a fiber and its wake-ups fewer.
-   */
-  private readLater(): void {
-    while (true) {
-      const stall = this.handleFrames()
-      if (stall === undefined) return this.conn.readable(this.onChunk, this.onEnd, true)
-      if (stall === this.resumeMemo && this.pending === readAfterYield) {
-        this.pending = undefined
-        continue
-      }
-      // what the fiber would go on to run (it is forked and runs at once)
-      if (stall !== Effect.void) this.fork(stall)
-      return
-    }
   }
 
   readonly onEnd = (error: NetError): void => {

@@ -13,7 +13,7 @@
  * `PeerError` when any of them fails or when the torrent asks it to stop; its scope
  * closing interrupts the others and the torrent returns its requests to the picker.
  */
-import { Clock, Effect, Exit, FiberSet, Scheduler, Scope } from "effect"
+import { Clock, Effect, Exit, FiberSet, Scope } from "effect"
 import { peerKey } from "../ids.ts"
 import { formatAddress } from "../net/index.ts"
 import type { Connection, NetError } from "../net/index.ts"
@@ -85,7 +85,6 @@ const startSession = Effect.fnUntraced(function*(
     now,
     fork,
     toPeerError,
-    scheduler: yield* Scheduler.Scheduler,
     wire,
     extended
   })

@@ -3,7 +3,7 @@
  * connection of the test), and a reader of the wire messages that reach the other end.
  */
 import { assert } from "@effect/vitest"
-import { Effect, Result, Scheduler } from "effect"
+import { Effect, Result } from "effect"
 import type { PeerKey } from "../../src/ids.ts"
 import type { Connection } from "../../src/net/index.ts"
 import { DEFAULT_SESSION_OPTIONS, PeerError, type TorrentLink } from "../../src/peer/index.ts"
@@ -36,7 +36,6 @@ export const liveSession = (
       now: () => 0,
       fork,
       toPeerError,
-      scheduler: yield* Scheduler.Scheduler,
       wire: null,
       extended: false
     })
