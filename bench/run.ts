@@ -53,7 +53,7 @@ const dataDir = join(benchDir, "data")
 const profileDir = join(benchDir, "profiles")
 const measure = join(benchDir, "measure.py")
 /** The V8 flags bin/effect-torrent.js runs with (its shebang), so the bench measures the client as shipped. */
-const CLI_NODE_FLAGS = ["--max-semi-space-size=4"]
+const CLI_NODE_FLAGS = ["--max-semi-space-size=8"]
 /** Start-up runs per program (bench/startup.ts); each figure is their median. */
 const STARTUP_RUNS = 9
 

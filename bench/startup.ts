@@ -27,7 +27,7 @@ const benchDir = new URL(".", import.meta.url).pathname
 const BIN = join(benchDir, "..", "dist", "cli", "effect-torrent.js")
 const PYTHON = "/usr/bin/python3"
 /** The V8 flag bin.ts's shebang passes. */
-const SHEBANG_FLAGS = ["--max-semi-space-size=4"]
+const SHEBANG_FLAGS = ["--max-semi-space-size=8"]
 
 export const median = (xs: ReadonlyArray<number>): number => {
   const sorted = [...xs].sort((a, b) => a - b)
